@@ -1,0 +1,3 @@
+from aoai_diag.cli import run
+
+run()

@@ -1,0 +1,36 @@
+"""The probe contract: `(target, ctx, deps) -> Outcome`. Probes gather evidence; they never print, exit or judge causes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from aoai_diag.context import ProbeContext, Settings
+from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.targets import Target
+
+RunFn = Callable[[Target, ProbeContext, Mapping[str, CheckResult]], Outcome]
+
+
+@dataclass(frozen=True)
+class Probe:
+    id: str
+    """Equals the module name (a test asserts it)."""
+    title: str
+    run: RunFn
+    requires: tuple[str, ...] = ()
+    """Probes whose results this one needs; if one of them is skip or error, this one is skipped."""
+    after: tuple[str, ...] = ()
+    """Probes whose results this one reads when present, without being skipped by their failure."""
+    layer: str = "local"
+    """`local` (this machine) or `azure` (Resource Manager)."""
+    disabled: Callable[[Settings], str | None] = lambda settings: None
+    """Returns the reason this probe is switched off by the settings, or None."""
+
+
+def skip(summary: str, reason: str | None = None) -> Outcome:
+    return Outcome(Status.SKIP, summary, {}, reason or summary)
+
+
+def error(summary: str, reason: str | None = None, evidence: Mapping[str, object] | None = None) -> Outcome:
+    return Outcome(Status.ERROR, summary, dict(evidence or {}), reason or summary)

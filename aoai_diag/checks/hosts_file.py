@@ -1,0 +1,79 @@
+"""Hosts-file entries for the account's names: they win over DNS for getaddrinfo, not for nslookup/dig.
+
+Evidence:
+    path (str): file read.
+    entries (list of {name, address, line}): lines mapping one of the target's names (or its privatelink
+        name) to an address; `line` is the 1-based line number.
+    size_bytes (int): file size.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+from collections.abc import Mapping
+
+from aoai_diag.checks.base import Probe
+from aoai_diag.context import ProbeContext
+from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.targets import Target
+
+# A hosts file is small; reading more than this would mean something odd (a mistaken path).
+MAX_BYTES = 16 * 1024 * 1024
+
+
+def default_hosts_path() -> str:
+    if sys.platform.startswith("win"):
+        root = os.environ.get("SystemRoot", r"C:\Windows")
+        return os.path.join(root, "System32", "drivers", "etc", "hosts")
+    return "/etc/hosts"
+
+
+def parse_hosts(text: str, wanted: set[str]) -> list[dict[str, object]]:
+    """Entries of `text` (a hosts file) for names in `wanted`; tolerant of CRLF, tabs, comments, garbage."""
+    found: list[dict[str, object]] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        fields = line.split()
+        if len(fields) < 2:
+            continue
+        address = fields[0]
+        try:
+            # IPv6 zone ids (fe80::1%eth0) are valid in hosts files
+            ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            continue
+        for name in fields[1:]:
+            name = name.rstrip(".").lower()
+            if name in wanted:
+                found.append({"name": name, "address": address, "line": number})
+    return found
+
+
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    path = ctx.settings.hosts_file or default_hosts_path()
+    wanted = set(target.names) | {target.privatelink_name(n) for n in target.names}
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        if ctx.settings.hosts_file:
+            return Outcome(Status.ERROR, f"hosts file {path} does not exist", {"path": path}, "file not found")
+        return Outcome(Status.PASS, f"no hosts file at {path}: nothing overrides DNS", {"path": path, "entries": []})
+    except OSError as exc:
+        return Outcome(Status.ERROR, f"cannot read hosts file {path}: {exc.strerror or exc}", {"path": path},
+                       "unreadable")
+    truncated = len(data) > MAX_BYTES
+    entries = parse_hosts(data[:MAX_BYTES].decode("utf-8", errors="replace"), wanted)
+    evidence = {"path": path, "entries": entries, "size_bytes": len(data), "truncated": truncated}
+    if not entries:
+        return Outcome(Status.PASS, f"no entry for {target.host} in {path}", evidence)
+    shown = ", ".join(f"{e['name']} -> {e['address']} (line {e['line']})" for e in entries[:3])
+    # An entry is not wrong by itself (Microsoft suggests one for VPN testing); diagnosis compares it with DNS.
+    return Outcome(Status.WARN, f"hosts file overrides DNS: {shown}", evidence)
+
+
+PROBE = Probe(id="hosts_file", title="Hosts-file entries for the account's names", run=run)

@@ -1,0 +1,162 @@
+"""Settings and the context every probe receives.
+
+Every address that points at something real (public resolvers, Azure DNS, IMDS, ARM, the login
+authority) lives here with its default and can be overridden by an option or an environment variable,
+so tests never aim at a real address.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aoai_diag.clouds import Cloud, get_cloud
+
+# 168.63.129.16 is the Azure-provided recursive resolver, reachable only from inside Azure VNets:
+# https://learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16
+DEFAULT_AZURE_DNS = ("168.63.129.16", 53)
+DEFAULT_PUBLIC_RESOLVERS = (("1.1.1.1", 53), ("8.8.8.8", 53))
+# https://learn.microsoft.com/azure/virtual-machines/instance-metadata-service
+DEFAULT_IMDS_ENDPOINT = "http://169.254.169.254"
+# Documented GA data-plane version; any documented path works for a key-less probe (http-facts.md §2).
+DEFAULT_DATA_PLANE_API_VERSION = "2024-10-21"
+
+Endpoint = tuple[str, int]
+
+
+def parse_endpoint(text: str, default_port: int = 53) -> Endpoint:
+    """`1.2.3.4`, `1.2.3.4:5353`, `::1`, `[::1]:5353` -> (host, port). Raises ValueError."""
+    import ipaddress
+
+    text = text.strip()
+    host, port = text, default_port
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ValueError(f"bad address {text!r}")
+        host = text[1:end]
+        rest = text[end + 1 :]
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"bad address {text!r}")
+            port = int(rest[1:])
+    elif text.count(":") == 1:
+        host, _, p = text.partition(":")
+        port = int(p)
+    ipaddress.ip_address(host)
+    if not 0 < port < 65536:
+        raise ValueError(f"bad port in {text!r}")
+    return host, port
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run is configured with. Built once by the CLI (or a test)."""
+
+    timeout: float = 5.0
+    """Seconds allowed for one network operation."""
+    deadline: float | None = None
+    """Seconds allowed for the whole run; None means 2 x timeout."""
+    cloud: str = "AzureCloud"
+    port: int = 443
+    hosts_file: str | None = None
+    """None means the OS hosts file."""
+    resolvers: tuple[Endpoint, ...] = ()
+    """Replaces the system nameserver list when not empty."""
+    public_resolvers: tuple[Endpoint, ...] = DEFAULT_PUBLIC_RESOLVERS
+    public_dns: bool = True
+    azure_dns: Endpoint = DEFAULT_AZURE_DNS
+    imds_endpoint: str = DEFAULT_IMDS_ENDPOINT
+    imds_timeout: float = 0.5
+    data_plane_api_version: str = DEFAULT_DATA_PLANE_API_VERSION
+    azure: bool = True
+    subscriptions: tuple[str, ...] = ()
+    vnet_id: str | None = None
+    arm_endpoint: str | None = None
+    """Overrides the cloud's ARM endpoint (e.g. an emulator)."""
+    authority_host: str | None = None
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    """Process environment as seen by the probes (proxy variables, CA bundles)."""
+
+    @property
+    def cloud_obj(self) -> Cloud:
+        return get_cloud(self.cloud)
+
+    @property
+    def run_deadline(self) -> float:
+        return self.deadline if self.deadline is not None else 2 * self.timeout
+
+
+class DeadlineExceeded(Exception):
+    """Raised by ProbeContext.remaining() when the run's deadline has passed."""
+
+
+@dataclass
+class ProbeContext:
+    """What a probe may use: settings, the clock and the deadline, shared caches and factories.
+
+    Probes must bound every network operation by `op_timeout()` so that the run keeps its deadline.
+    """
+
+    settings: Settings
+    deadline: float
+    """time.monotonic() value after which probes must stop."""
+    clock: Callable[[], float] = time.monotonic
+    shared: dict[str, Any] = field(default_factory=dict)
+    """Per-run cache shared across targets (e.g. IMDS answer, Azure credential, ARM snapshot)."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    getaddrinfo: Callable[..., Any] = field(default_factory=lambda: socket.getaddrinfo)
+    """The OS resolver (hosts file, nsswitch). Unit tests replace it; end-to-end tests use the real one."""
+
+    def remaining(self) -> float:
+        left = self.deadline - self.clock()
+        if left <= 0:
+            raise DeadlineExceeded("the run's deadline has passed")
+        return left
+
+    def op_timeout(self, cap: float | None = None) -> float:
+        """Seconds the next network operation may take: the per-operation timeout, never past the deadline."""
+        limit = self.settings.timeout if cap is None else min(cap, self.settings.timeout)
+        return max(0.01, min(limit, self.remaining()))
+
+    def once(self, key: str, compute: Callable[[], Any]) -> Any:
+        """Compute a run-wide value once, even when several targets ask concurrently."""
+        with self.lock:
+            slot = self.shared.get(key)
+            if slot is None:
+                slot = self.shared[key] = _Once()
+        return slot.get(compute)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The system trust store; SSL_CERT_FILE / SSL_CERT_DIR are honoured by OpenSSL itself."""
+        ctx = ssl.create_default_context()
+        cafile = self.settings.env.get("SSL_CERT_FILE")
+        if cafile and os.path.exists(cafile) and cafile != os.environ.get("SSL_CERT_FILE"):
+            ctx.load_verify_locations(cafile)
+        return ctx
+
+
+class _Once:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done = False
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def get(self, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if not self._done:
+                try:
+                    self._value = compute()
+                except BaseException as exc:  # remembered so every caller sees the same failure
+                    self._error = exc
+                self._done = True
+        if self._error is not None:
+            raise self._error
+        return self._value

@@ -1,0 +1,7 @@
+"""Rules that correlate Azure Resource Manager evidence with what this machine observed."""
+
+from __future__ import annotations
+
+from aoai_diag.diagnosis.evidence import Rule
+
+RULES: tuple[Rule, ...] = ()

@@ -1,0 +1,40 @@
+"""Read-only access to one target's check results for diagnosis rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aoai_diag.model import CheckResult, Finding, Status
+from aoai_diag.targets import Target
+
+
+@dataclass(frozen=True)
+class Evidence:
+    target: Target
+    checks: Mapping[str, CheckResult]
+
+    def status(self, check_id: str) -> Status | None:
+        result = self.checks.get(check_id)
+        return result.status if result else None
+
+    def has(self, check_id: str, *statuses: Status) -> bool:
+        """True if the check ran and ended in one of `statuses` (any status if none given)."""
+        result = self.checks.get(check_id)
+        if result is None:
+            return False
+        return not statuses or result.status in statuses
+
+    def ran(self, check_id: str) -> bool:
+        """The check observed something (pass, fail or warn), as opposed to skip or error."""
+        return self.has(check_id, Status.PASS, Status.FAIL, Status.WARN)
+
+    def get(self, check_id: str) -> Mapping[str, Any]:
+        """The check's evidence, or an empty mapping when it did not run."""
+        result = self.checks.get(check_id)
+        return result.evidence if result else {}
+
+
+Rule = Callable[[Evidence], Iterable[Finding]]
+"""A diagnosis rule: evidence in, zero or more findings out."""

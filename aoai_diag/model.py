@@ -1,0 +1,113 @@
+"""Immutable result values shared by probes, diagnosis and renderers.
+
+Evidence is kept as JSON-compatible mappings (documented per probe in its module) so that a saved
+evidence bundle can be analysed elsewhere and give the identical diagnosis.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Status(str, enum.Enum):
+    """Outcome of one probe. ERROR (could not determine) is never FAIL (observed broken)."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    SKIP = "skip"
+    ERROR = "error"
+
+
+class Verdict(str, enum.Enum):
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+    INCONCLUSIVE = "inconclusive"
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a probe returns: the engine adds the probe id and timing."""
+
+    status: Status
+    summary: str
+    """One line a person reads in the table."""
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    """JSON-compatible facts observed; shape documented in the probe's module."""
+    reason: str | None = None
+    """Why the status is skip/error/fail, when the summary alone does not say."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One probe's outcome for one target."""
+
+    id: str
+    status: Status
+    summary: str
+    evidence: Mapping[str, Any]
+    duration_ms: float
+    """Wall time of the probe, milliseconds."""
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status.value,
+            "summary": self.summary,
+            "reason": self.reason,
+            "evidence": dict(self.evidence),
+            "duration_ms": round(self.duration_ms, 1),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
+        return cls(
+            id=str(data["id"]),
+            status=Status(data["status"]),
+            summary=str(data.get("summary", "")),
+            evidence=dict(data.get("evidence") or {}),
+            duration_ms=float(data.get("duration_ms") or 0.0),
+            reason=data.get("reason"),
+        )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One cause the diagnosis concluded, with the checks it rests on."""
+
+    cause_id: str
+    checks: tuple[str, ...]
+    """Ids of the checks whose evidence triggered this finding."""
+    detail: str
+    """This instance in one or two sentences: the names, addresses and resources involved."""
+    remediation: str | None = None
+    """Remediation filled in with this instance's values; None means the catalogue's text."""
+    resources: tuple[str, ...] = ()
+    """Azure resource ids involved, when known."""
+    candidates: tuple[str, ...] = ()
+    """Other cause ids that local evidence cannot rule out (decided by Azure evidence)."""
+
+
+@dataclass(frozen=True)
+class TargetReport:
+    target: Mapping[str, Any]
+    """The target as parsed: input, host, label, cloud, names."""
+    verdict: Verdict
+    checks: tuple[CheckResult, ...]
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class Report:
+    verdict: Verdict
+    targets: tuple[TargetReport, ...]
+    tool_version: str

@@ -1,0 +1,51 @@
+"""The stable, versioned JSON report (schema: aoai_diag/data/report.schema.json)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aoai_diag import catalogue
+from aoai_diag.model import Finding, Report, TargetReport
+
+SCHEMA_VERSION = "1.0"
+
+
+def finding_to_dict(finding: Finding) -> dict[str, Any]:
+    cause = catalogue.get(finding.cause_id)
+    return {
+        "id": cause.id,
+        "family": cause.family,
+        "documented_cause": cause.documented_cause,
+        "severity": cause.severity.value,
+        "title": cause.title,
+        "explanation": cause.explanation,
+        "detail": finding.detail,
+        "remediation": finding.remediation or cause.remediation,
+        "docs": list(cause.docs),
+        "checks": list(finding.checks),
+        "resources": list(finding.resources),
+        "candidates": list(finding.candidates),
+    }
+
+
+def target_to_dict(target: TargetReport) -> dict[str, Any]:
+    return {
+        "target": dict(target.target),
+        "verdict": target.verdict.value,
+        "checks": [c.to_dict() for c in target.checks],
+        "diagnosis": [finding_to_dict(f) for f in target.findings],
+    }
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": report.tool_version,
+        "verdict": report.verdict.value,
+        "targets": [target_to_dict(t) for t in report.targets],
+    }
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(report_to_dict(report), indent=2, sort_keys=False, default=str) + "\n"

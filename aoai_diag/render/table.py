@@ -1,0 +1,69 @@
+"""The human view: a table of checks, then the diagnosis."""
+
+from __future__ import annotations
+
+import textwrap
+
+from tabulate import tabulate
+
+from aoai_diag import catalogue
+from aoai_diag.model import Report, Status, Verdict
+
+_STATUS_COLOUR = {
+    Status.PASS: "32",
+    Status.FAIL: "31",
+    Status.WARN: "33",
+    Status.ERROR: "35",
+    Status.SKIP: "90",
+}
+_VERDICT_COLOUR = {Verdict.HEALTHY: "32", Verdict.UNHEALTHY: "31", Verdict.INCONCLUSIVE: "33"}
+_BUCKET = {
+    "dns_issue": "DNS issue",
+    "not_on_private_network": "machine not on the private network",
+    "firewall_blocking": "firewall blocking port 443",
+    None: "outside the three documented causes",
+}
+
+
+def _paint(text: str, code: str, colour: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if colour else text
+
+
+def render_table(report: Report, colour: bool = False, width: int = 100) -> str:
+    out: list[str] = []
+    for target in report.targets:
+        host = target.target.get("host", "?")
+        out.append(f"{host}: {_paint(target.verdict.value.upper(), _VERDICT_COLOUR[target.verdict], colour)}")
+        rows = []
+        for check in target.checks:
+            summary = check.summary if len(check.summary) <= 90 else check.summary[:87] + "..."
+            rows.append([check.id, _paint(check.status.value, _STATUS_COLOUR[check.status], colour), summary])
+        out.append(tabulate(rows, headers=["check", "status", "summary"], tablefmt="simple"))
+        out.append("")
+        if not target.findings:
+            if target.verdict is Verdict.HEALTHY:
+                out.append("Diagnosis: reaches the account over its private endpoint.")
+            else:
+                out.append("Diagnosis: no cause could be named; see the checks marked error/skip above.")
+            out.append("")
+            continue
+        out.append("Diagnosis:")
+        for n, finding in enumerate(target.findings, 1):
+            cause = catalogue.get(finding.cause_id)
+            sev = _paint(cause.severity.value, "31" if cause.severity.value == "error" else "33", colour)
+            out.append(f"{n}. [{sev}] {cause.id} — {cause.title}")
+            out.append(f"   Microsoft's guide: {_BUCKET[cause.documented_cause]}")
+            for line in textwrap.wrap(finding.detail or cause.explanation, width - 6):
+                out.append(f"   {line}")
+            if finding.candidates:
+                out.append(f"   Cannot tell apart locally: {', '.join(finding.candidates)}")
+            out.append("   Fix:")
+            for line in (finding.remediation or cause.remediation).splitlines():
+                out.append(f"     {line}")
+            for ref in finding.resources:
+                out.append(f"   Resource: {ref}")
+            out.append(f"   Docs: {cause.docs[0]}")
+            out.append("")
+    if len(report.targets) > 1:
+        out.append(f"Overall: {_paint(report.verdict.value.upper(), _VERDICT_COLOUR[report.verdict], colour)}")
+    return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,62 @@
+"""One run: targets in, a finished Report out. Shared by `check`, `serve` and `analyze`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from aoai_diag import __version__
+from aoai_diag.checks.base import Probe
+from aoai_diag.context import ProbeContext, Settings
+from aoai_diag.diagnosis import diagnose
+from aoai_diag.engine import run_probes
+from aoai_diag.model import CheckResult, Report, TargetReport
+from aoai_diag.targets import Target
+from aoai_diag.verdict import overall_verdict, target_verdict
+
+DEFAULT_MAX_PARALLEL_TARGETS = 8
+
+
+def build_target_report(target: Target, checks: Sequence[CheckResult]) -> TargetReport:
+    """Diagnose and judge one target's evidence (the same path for live runs and saved bundles)."""
+    findings = diagnose(target, checks)
+    return TargetReport(
+        target=target.to_dict(), verdict=target_verdict(checks, findings), checks=tuple(checks), findings=findings
+    )
+
+
+def build_report(target_reports: Sequence[TargetReport]) -> Report:
+    return Report(
+        verdict=overall_verdict([t.verdict for t in target_reports]),
+        targets=tuple(target_reports),
+        tool_version=__version__,
+    )
+
+
+def new_context(settings: Settings) -> ProbeContext:
+    """A context whose deadline starts now."""
+    return ProbeContext(settings=settings, deadline=time.monotonic() + settings.run_deadline)
+
+
+def run_check(
+    targets: Sequence[Target],
+    settings: Settings,
+    probes: Sequence[Probe] | None = None,
+    max_parallel: int = DEFAULT_MAX_PARALLEL_TARGETS,
+    ctx: ProbeContext | None = None,
+) -> Report:
+    """Run every probe for every target (targets concurrently, bounded) and diagnose each."""
+    if probes is None:
+        from aoai_diag.checks import PROBES
+
+        probes = PROBES
+    ctx = ctx or new_context(settings)
+
+    def one(target: Target) -> TargetReport:
+        return build_target_report(target, run_probes(target, ctx, probes))
+
+    if len(targets) == 1:
+        return build_report([one(targets[0])])
+    with ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(targets)))) as pool:
+        return build_report(list(pool.map(one, targets)))

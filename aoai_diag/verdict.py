@@ -1,0 +1,48 @@
+"""Verdicts and the exit code, decided in one place (README: exit codes)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aoai_diag import catalogue
+from aoai_diag.model import CheckResult, Finding, Report, Severity, Status, Verdict
+
+# The check that proves the private path end to end: it passes only when the service itself answered
+# over a private address. Without it nothing may be called healthy.
+PATH_CHECK = "https_dataplane"
+
+EXIT_HEALTHY = 0
+EXIT_UNHEALTHY = 1
+EXIT_USAGE = 2
+EXIT_INCONCLUSIVE = 3
+EXIT_INTERNAL = 4
+
+
+def target_verdict(checks: Sequence[CheckResult], findings: Sequence[Finding]) -> Verdict:
+    causes = catalogue.load()
+    if any(causes[f.cause_id].severity is Severity.ERROR for f in findings):
+        return Verdict.UNHEALTHY
+    by_id = {c.id: c for c in checks}
+    path = by_id.get(PATH_CHECK)
+    if path is None or path.status is not Status.PASS:
+        return Verdict.INCONCLUSIVE
+    if any(c.status in (Status.ERROR, Status.FAIL) for c in checks):
+        return Verdict.INCONCLUSIVE
+    return Verdict.HEALTHY
+
+
+def overall_verdict(verdicts: Sequence[Verdict]) -> Verdict:
+    """The worst over targets: unhealthy > inconclusive > healthy."""
+    if Verdict.UNHEALTHY in verdicts:
+        return Verdict.UNHEALTHY
+    if Verdict.INCONCLUSIVE in verdicts or not verdicts:
+        return Verdict.INCONCLUSIVE
+    return Verdict.HEALTHY
+
+
+def exit_code(report: Report) -> int:
+    return {
+        Verdict.HEALTHY: EXIT_HEALTHY,
+        Verdict.UNHEALTHY: EXIT_UNHEALTHY,
+        Verdict.INCONCLUSIVE: EXIT_INCONCLUSIVE,
+    }[report.verdict]

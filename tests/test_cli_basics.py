@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from aoai_diag.cli import main
+from tests.conftest import guarded_env
+
+
+def test_help_lists_commands() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for command in ("check", "causes", "checks"):
+        assert command in result.output
+
+
+def test_help_does_not_import_azure_sdk() -> None:
+    code = (
+        "import sys; from aoai_diag.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "bad = sorted(m for m in sys.modules if m.startswith(('azure', 'dns', 'tabulate')))\n"
+        "print('LOADED', bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=guarded_env(), check=True)
+    assert "LOADED []" in out.stdout
+
+
+def test_bad_target_is_usage_error_without_traceback() -> None:
+    result = CliRunner().invoke(main, ["check", "https://user:secret@contoso.openai.azure.com/x"])
+    assert result.exit_code == 2
+    assert "secret" not in result.output
+    assert "Traceback" not in result.output
