@@ -114,4 +114,3 @@ def run_probes(target: Target, ctx: ProbeContext, probes: Sequence[Probe]) -> tu
             continue
         results.setdefault(result.id, result)
     return tuple(results[p.id] for p in probes)
-

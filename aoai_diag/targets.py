@@ -65,9 +65,7 @@ def _check_label(label: str, original: str) -> None:
     if not _LABEL.match(label):
         if len(label) > 63:
             raise TargetError(f"invalid target {original!r}: label {label[:20]}... is longer than 63 characters")
-        raise TargetError(
-            f"invalid target {original!r}: {label!r} is not a valid DNS label (letters, digits, hyphens)"
-        )
+        raise TargetError(f"invalid target {original!r}: {label!r} is not a valid DNS label (letters, digits, hyphens)")
 
 
 def parse_target(text: str, cloud_name: str = "AzureCloud") -> Target:
@@ -121,7 +119,7 @@ def parse_target(text: str, cloud_name: str = "AzureCloud") -> Target:
         label, _, suffix = host.partition(".")
         if suffix.startswith("privatelink."):
             raise TargetError(
-                f"invalid target {shown!r}: use the public name {label}.{suffix[len('privatelink.'):]}; "
+                f"invalid target {shown!r}: use the public name {label}.{suffix[len('privatelink.') :]}; "
                 "the certificate does not cover privatelink names"
             )
         if suffix not in cloud.suffixes:

@@ -8,6 +8,4 @@ from __future__ import annotations
 from aoai_diag.checks import hosts_file
 from aoai_diag.checks.base import Probe
 
-PROBES: tuple[Probe, ...] = (
-    hosts_file.PROBE,
-)
+PROBES: tuple[Probe, ...] = (hosts_file.PROBE,)

@@ -64,8 +64,9 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             return Outcome(Status.ERROR, f"hosts file {path} does not exist", {"path": path}, "file not found")
         return Outcome(Status.PASS, f"no hosts file at {path}: nothing overrides DNS", {"path": path, "entries": []})
     except OSError as exc:
-        return Outcome(Status.ERROR, f"cannot read hosts file {path}: {exc.strerror or exc}", {"path": path},
-                       "unreadable")
+        return Outcome(
+            Status.ERROR, f"cannot read hosts file {path}: {exc.strerror or exc}", {"path": path}, "unreadable"
+        )
     truncated = len(data) > MAX_BYTES
     entries = parse_hosts(data[:MAX_BYTES].decode("utf-8", errors="replace"), wanted)
     evidence = {"path": path, "entries": entries, "size_bytes": len(data), "truncated": truncated}
