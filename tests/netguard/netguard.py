@@ -74,7 +74,7 @@ def install(raise_error: bool = True) -> None:
                 ipaddress.ip_address(str(name).split("%", 1)[0])
             except ValueError:
                 VIOLATIONS.append(f"getaddrinfo({name!r})")
-                raise socket.gaierror(socket.EAI_NONAME, f"test network guard: getaddrinfo({name!r}) refused")
+                raise socket.gaierror(socket.EAI_NONAME, f"test network guard: getaddrinfo({name!r}) refused") from None
         return _real_getaddrinfo(host, *args, **kwargs)
 
     socket.socket.connect = connect  # type: ignore[method-assign]
