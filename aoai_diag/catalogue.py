@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 
 from aoai_diag.model import Severity
 
@@ -34,7 +34,8 @@ class Cause:
 
 @lru_cache(maxsize=1)
 def load() -> dict[str, Cause]:
-    raw = json.loads(resources.files("aoai_diag").joinpath("data/causes.json").read_text(encoding="utf-8"))
+    # A plain path, not importlib.resources: `aoai-diag causes` must start fast.
+    raw = json.loads((Path(__file__).parent / "data" / "causes.json").read_text(encoding="utf-8"))
     causes: dict[str, Cause] = {}
     for entry in raw["causes"]:
         cause = Cause(

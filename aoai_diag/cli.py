@@ -221,21 +221,20 @@ def causes(output: str) -> None:
         ]
         click.echo(json.dumps({"causes": data}, indent=2))
         return
-    from tabulate import tabulate
+    from aoai_diag.render.columns import columns
 
     rows = [[c.id, c.family, c.documented_cause or "-", c.severity.value, c.title] for c in entries]
-    click.echo(tabulate(rows, headers=["id", "family", "documented cause", "severity", "title"]))
+    click.echo(columns(rows, headers=["id", "family", "documented cause", "severity", "title"]))
 
 
 @main.command("checks")
 def list_checks() -> None:
     """List the probes, in the order they are reported."""
-    from tabulate import tabulate
-
     from aoai_diag.checks import PROBES
+    from aoai_diag.render.columns import columns
 
     rows = [[p.id, p.layer, ", ".join(p.requires) or "-", p.title] for p in PROBES]
-    click.echo(tabulate(rows, headers=["id", "layer", "requires", "what it observes"]))
+    click.echo(columns(rows, headers=["id", "layer", "requires", "what it observes"]))
 
 
 def run() -> None:

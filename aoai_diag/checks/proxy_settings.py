@@ -1,0 +1,310 @@
+"""Would a typical HTTP client send `https://<host>` through a proxy? (causes.md edge.proxy_env_no_proxy)
+
+A proxy usually resolves the host itself, with a resolver that cannot see the private zone, and then goes
+public: the data plane answers 403 "Public access is disabled" although this machine's DNS is right
+(https://docs.tabulareditor.com/en/troubleshooting/azure-openai-connection-errors.html).
+
+Evidence:
+    variables (dict): proxy variables that are set, values redacted (`http://***@proxy:3128`).
+    no_proxy (str | null): the NO_PROXY value in force.
+    applies (bool): a typical client (curl, requests, httpx, Go) would use a proxy for `https://<host>`.
+    proxy_url (str | null): the proxy that applies, redacted.
+    proxy_host (str | null), proxy_port (int | null): where the proxy listens.
+    bypassed_by (str | null): the NO_PROXY entry that matched the host name.
+    bypassed_by_address (str | null): an IP/CIDR NO_PROXY entry that matches a resolved address of the host
+        (from system_resolution, when it ran). Common clients compare IP/CIDR entries only with IP-literal URLs,
+        so this does NOT change `applies`; it tells the reader that the entry they rely on is not used.
+    source ("env" | "wininet" | "winhttp" | null): where the proxy that applies (or, failing that, any proxy
+        setting) was found. Null when nothing is configured or the platform has no registry (Linux).
+    system (dict | null): Windows only: {"wininet": {enabled, server, bypass, pac_url}, "winhttp": {server, bypass}}.
+    error (str | null): registry unreadable.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from aoai_diag.checks.base import Probe
+from aoai_diag.context import ProbeContext
+from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.targets import Target
+
+# curl and Python's urllib prefer the lower-case spelling when both exist; ALL_PROXY is the fallback for https.
+HTTPS_PROXY_VARS = ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+NO_PROXY_VARS = ("no_proxy", "NO_PROXY")
+RECORDED_VARS = (*HTTPS_PROXY_VARS, "http_proxy", "HTTP_PROXY", *NO_PROXY_VARS)
+
+
+def redact(url: str) -> str:
+    """Replace userinfo with `***`: `http://u:p@proxy:3128` -> `http://***@proxy:3128`."""
+    if "@" not in url:
+        return url
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    netloc_end = len(rest)
+    for ch in "/?#":
+        pos = rest.find(ch)
+        if pos >= 0:
+            netloc_end = min(netloc_end, pos)
+    netloc, tail = rest[:netloc_end], rest[netloc_end:]
+    if "@" not in netloc:
+        return url
+    hostport = netloc.rsplit("@", 1)[1]
+    return f"{scheme}{sep}***@{hostport}{tail}"
+
+
+def parse_proxy_url(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a proxy URL; `proxy:3128` means `http://proxy:3128`. Raises ValueError."""
+    text = url.strip()
+    if "://" not in text:
+        text = "http://" + text
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    host = parts.hostname
+    if not host:
+        raise ValueError(f"no host in proxy URL {redact(url)!r}")
+    default = {"http": 80, "https": 443}.get(scheme, 1080)
+    port = parts.port or default  # .port raises ValueError for a bad port
+    return scheme, host, port
+
+
+def match_no_proxy(host: str, port: int, no_proxy: str) -> str | None:
+    """The NO_PROXY entry that makes common clients bypass the proxy for host:port, or None.
+
+    Rules shared by curl, requests and Go's httpproxy: `*` matches all; an entry matches the name itself and any
+    subdomain, with or without a leading dot (`*.` is read as `.`); an entry with `:port` matches that port only.
+    IP/CIDR entries match only IP-literal hosts (see `match_no_proxy_address`).
+    """
+    host = host.lower().rstrip(".")
+    for raw in no_proxy.split(","):
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return raw.strip()
+        name, entry_port = entry, None
+        if entry.count(":") == 1 and not entry.startswith("["):
+            name, _, p = entry.partition(":")
+            if p.isdigit():
+                entry_port = int(p)
+        if entry_port is not None and entry_port != port:
+            continue
+        if name.startswith("*."):
+            name = name[1:]
+        name = name.lstrip(".").rstrip(".")
+        if not name:
+            continue
+        if host == name or host.endswith("." + name):
+            return raw.strip()
+    return None
+
+
+def match_no_proxy_address(addresses: list[str], no_proxy: str) -> str | None:
+    """The IP or CIDR entry of NO_PROXY that contains one of `addresses`, or None."""
+    ips = []
+    for a in addresses:
+        try:
+            ips.append(ipaddress.ip_address(a.split("%", 1)[0]))
+        except ValueError:
+            continue
+    for raw in no_proxy.split(","):
+        entry = raw.strip().strip("[]")
+        if not entry:
+            continue
+        try:
+            net = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            continue
+        if any(ip.version == net.version and ip in net for ip in ips):
+            return raw.strip()
+    return None
+
+
+def first_set(env: Mapping[str, str], names: tuple[str, ...]) -> tuple[str, str] | None:
+    for name in names:
+        value = env.get(name)
+        if value and value.strip():
+            return name, value.strip()
+    return None
+
+
+def parse_winhttp_blob(blob: bytes) -> dict[str, Any]:
+    """Decode the `WinHttpSettings` registry value (what `netsh winhttp show proxy` shows).
+
+    Layout: DWORD version, DWORD counter, DWORD flags (bit 1 = proxy set), DWORD len + proxy string,
+    DWORD len + bypass string. Raises ValueError on a short or inconsistent blob.
+    """
+
+    def dword(offset: int) -> int:
+        if offset + 4 > len(blob):
+            raise ValueError("WinHttpSettings value is truncated")
+        return int.from_bytes(blob[offset : offset + 4], "little")
+
+    flags = dword(8)
+    proxy_len = dword(12)
+    proxy_end = 16 + proxy_len
+    if proxy_end > len(blob):
+        raise ValueError("WinHttpSettings proxy string is truncated")
+    proxy = blob[16:proxy_end].decode("latin-1")
+    bypass_len = dword(proxy_end)
+    if proxy_end + 4 + bypass_len > len(blob):
+        raise ValueError("WinHttpSettings bypass string is truncated")
+    bypass = blob[proxy_end + 4 : proxy_end + 4 + bypass_len].decode("latin-1")
+    return {"server": proxy if flags & 0x2 and proxy else None, "bypass": bypass or None}
+
+
+def pick_windows_server(server: str) -> str | None:
+    """`http=a:1;https=b:2` -> the entry for https (b:2); a plain `host:port` applies to every scheme."""
+    if "=" not in server:
+        return server.strip() or None
+    table = {}
+    for part in server.split(";"):
+        key, _, value = part.partition("=")
+        table[key.strip().lower()] = value.strip()
+    return table.get("https") or None
+
+
+def windows_bypass_to_no_proxy(bypass: str) -> str:
+    """WinINET/WinHTTP bypass lists use `;` and `*.suffix`; `<local>` means names without a dot."""
+    return ",".join(p.strip() for p in bypass.replace(" ", ";").split(";") if p.strip() and p.strip() != "<local>")
+
+
+def read_windows_settings() -> dict[str, Any]:  # pragma: no cover - needs a Windows registry
+    """WinINET (per-user Internet Options) and WinHTTP (machine) proxy settings from the registry."""
+    import winreg  # type: ignore[import-not-found,unused-ignore]
+
+    result: dict[str, Any] = {"wininet": None, "winhttp": None}
+    path = r"Software\Microsoft\Windows\CurrentVersion\Internet Settings"
+    with winreg.OpenKey(winreg.HKEY_CURRENT_USER, path) as key:
+
+        def value(name: str) -> Any:
+            try:
+                return winreg.QueryValueEx(key, name)[0]
+            except FileNotFoundError:
+                return None
+
+        result["wininet"] = {
+            "enabled": bool(value("ProxyEnable")),
+            "server": value("ProxyServer"),
+            "bypass": value("ProxyOverride"),
+            "pac_url": value("AutoConfigURL"),
+        }
+    try:
+        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, path + r"\Connections") as key:
+            blob = winreg.QueryValueEx(key, "WinHttpSettings")[0]
+            result["winhttp"] = parse_winhttp_blob(bytes(blob))
+    except FileNotFoundError:
+        result["winhttp"] = {"server": None, "bypass": None}
+    return result
+
+
+def evaluate(
+    host: str,
+    port: int,
+    env: Mapping[str, str],
+    system: Mapping[str, Any] | None = None,
+    addresses: list[str] | None = None,
+) -> dict[str, Any]:
+    """The evidence for `host` given an environment and (on Windows) the registry settings. Pure."""
+    variables = {name: redact(env[name].strip()) for name in RECORDED_VARS if env.get(name, "").strip()}
+    no_proxy_found = first_set(env, NO_PROXY_VARS)
+    no_proxy = no_proxy_found[1] if no_proxy_found else None
+    proxy: str | None = None
+    source: str | None = None
+    found = first_set(env, HTTPS_PROXY_VARS)
+    if found:
+        proxy, source = found[1], "env"
+    elif system:
+        # Python's urllib (and so requests) falls back to the WinINET settings when no variable is set.
+        wininet = system.get("wininet") or {}
+        winhttp = system.get("winhttp") or {}
+        if wininet.get("enabled") and wininet.get("server"):
+            proxy, source = pick_windows_server(str(wininet["server"])), "wininet"
+            if wininet.get("bypass") and no_proxy is None:
+                no_proxy = windows_bypass_to_no_proxy(str(wininet["bypass"]))
+        elif winhttp.get("server"):
+            proxy, source = pick_windows_server(str(winhttp["server"])), "winhttp"
+            if winhttp.get("bypass") and no_proxy is None:
+                no_proxy = windows_bypass_to_no_proxy(str(winhttp["bypass"]))
+    evidence: dict[str, Any] = {
+        "variables": variables,
+        "no_proxy": no_proxy,
+        "applies": False,
+        "proxy_url": None,
+        "proxy_host": None,
+        "proxy_port": None,
+        "bypassed_by": None,
+        "bypassed_by_address": None,
+        "source": source,
+        "system": dict(system) if system is not None else None,
+        "error": None,
+    }
+    if no_proxy and addresses:
+        evidence["bypassed_by_address"] = match_no_proxy_address(addresses, no_proxy)
+    if not proxy:
+        return evidence
+    bypass = match_no_proxy(host, port, no_proxy) if no_proxy else None
+    evidence["bypassed_by"] = bypass
+    try:
+        _, proxy_host, proxy_port = parse_proxy_url(proxy)
+    except ValueError as exc:
+        evidence["error"] = f"unusable proxy setting: {exc}"
+        proxy_host, proxy_port = None, None
+    evidence["proxy_url"] = redact(proxy)
+    evidence["proxy_host"] = proxy_host
+    evidence["proxy_port"] = proxy_port
+    evidence["applies"] = bypass is None
+    return evidence
+
+
+def resolved_addresses(deps: Mapping[str, CheckResult]) -> list[str]:
+    resolution = deps.get("system_resolution")
+    if resolution is None:
+        return []
+    return [str(a) for a in resolution.evidence.get("addresses") or []]
+
+
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    system: dict[str, Any] | None = None
+    registry_error: str | None = None
+    if sys.platform.startswith("win"):  # pragma: no cover - registry exists only on Windows
+        try:
+            system = read_windows_settings()
+        except (OSError, ValueError) as exc:
+            registry_error = f"cannot read the Windows proxy settings: {exc}"
+    evidence = evaluate(target.host, ctx.settings.port, ctx.settings.env, system, resolved_addresses(deps))
+    if registry_error:
+        evidence["error"] = registry_error
+    if evidence["applies"]:
+        where = {"env": "environment", "wininet": "Internet Options", "winhttp": "WinHTTP"}.get(
+            str(evidence["source"]), "settings"
+        )
+        note = ""
+        if evidence["bypassed_by_address"]:
+            note = f"; NO_PROXY entry {evidence['bypassed_by_address']} matches the address but clients match names"
+        return Outcome(
+            Status.WARN,
+            f"https://{target.host} goes through proxy {evidence['proxy_url']} ({where}){note}",
+            evidence,
+        )
+    if evidence["bypassed_by"]:
+        return Outcome(
+            Status.PASS, f"proxy {evidence['proxy_url']} is bypassed for {target.host} by NO_PROXY entry "
+            f"{evidence['bypassed_by']!r}", evidence
+        )
+    if registry_error:
+        return Outcome(Status.ERROR, registry_error, evidence, "registry unreadable")
+    return Outcome(Status.PASS, "no proxy configured for https", evidence)
+
+
+PROBE = Probe(
+    id="proxy_settings",
+    title="Proxy settings an HTTP client would use",
+    run=run,
+    after=("system_resolution",),
+)

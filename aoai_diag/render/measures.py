@@ -1,0 +1,138 @@
+"""Numbers read off a finished TargetReport, shared by the Prometheus and Nagios renderers.
+
+Everything here reads evidence in the shapes of docs/evidence.md; a check that did not run (skip/error) or
+evidence that lacks a field simply yields no number, never a made-up zero.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from aoai_diag.model import CheckResult, Status, TargetReport
+
+PHASES = ("dns", "connect", "tls", "http")
+"""Phases of the data-plane path, in order (blackbox_exporter's probe_http_duration_seconds{phase})."""
+
+ADDRESS_CLASSES = ("private", "public", "link_local")
+DATA_PATHS = ("private", "public", "proxy", "none")
+"""How the application path reached the service: over a private address, a public one, through a proxy, or not."""
+
+_OBSERVED = (Status.PASS, Status.FAIL, Status.WARN)
+
+
+def _checks(target: TargetReport) -> dict[str, CheckResult]:
+    return {c.id: c for c in target.checks}
+
+
+def _attempts(check: CheckResult | None) -> list[Mapping[str, Any]]:
+    if check is None:
+        return []
+    raw = check.evidence.get("attempts")
+    return [a for a in raw if isinstance(a, Mapping)] if isinstance(raw, list) else []
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _app_attempt(check: CheckResult | None) -> Mapping[str, Any] | None:
+    """The https_dataplane attempt an application would make (`app_path`), if recorded."""
+    if check is None:
+        return None
+    wanted = check.evidence.get("app_path")
+    for attempt in _attempts(check):
+        if attempt.get("via") == wanted:
+            return attempt
+    return None
+
+
+def phase_seconds(target: TargetReport) -> dict[str, float]:
+    """Seconds per phase for the phases whose check observed something.
+
+    dns: the OS resolver (what applications get); connect: the fastest successful connect; tls: the handshake
+    check; http: the application-path request. A phase falls back to its check's wall time when the evidence
+    holds no finer number.
+    """
+    checks = _checks(target)
+    out: dict[str, float] = {}
+    dns = checks.get("system_resolution")
+    if dns is not None and dns.status in _OBSERVED:
+        out["dns"] = dns.duration_ms / 1000.0
+    connect = checks.get("tcp_connect")
+    if connect is not None and connect.status in _OBSERVED:
+        times = [
+            ms
+            for a in _attempts(connect)
+            if a.get("outcome") == "connected" and (ms := _number(a.get("connect_ms"))) is not None
+        ]
+        out["connect"] = (min(times) if times else connect.duration_ms) / 1000.0
+    tls = checks.get("tls_handshake")
+    if tls is not None and tls.status in _OBSERVED:
+        out["tls"] = tls.duration_ms / 1000.0
+    http = checks.get("https_dataplane")
+    if http is not None and http.status in _OBSERVED:
+        attempt = _app_attempt(http)
+        ms = _number(attempt.get("elapsed_ms")) if attempt else None
+        out["http"] = (ms if ms is not None else http.duration_ms) / 1000.0
+    return out
+
+
+def resolved_address_classes(target: TargetReport) -> dict[str, int] | None:
+    """Count of the primary host's addresses per class, as the OS resolver returned them; None if not resolved."""
+    check = _checks(target).get("system_resolution")
+    if check is None or check.status not in _OBSERVED:
+        return None
+    classes = check.evidence.get("address_classes")
+    addresses = check.evidence.get("addresses")
+    if not isinstance(classes, Mapping) or not isinstance(addresses, list):
+        return None
+    counts = dict.fromkeys(ADDRESS_CLASSES, 0)
+    for address in addresses:
+        cls = classes.get(address)
+        if cls in counts:
+            counts[cls] += 1
+    return counts
+
+
+def data_path(target: TargetReport) -> str | None:
+    """`private` / `public` / `proxy` when the service answered on the application path, `none` when it did not;
+    None when the data-plane check did not run (nothing observed)."""
+    check = _checks(target).get("https_dataplane")
+    if check is None or check.status not in _OBSERVED:
+        return None
+    attempt = _app_attempt(check)
+    if attempt is None or attempt.get("outcome") != "response":
+        return "none"
+    if attempt.get("via") == "proxy":
+        return "proxy"
+    cls = attempt.get("address_class")
+    return cls if cls in ("private", "public") else "none"
+
+
+def parse_not_after(value: Any) -> float | None:
+    """Unix seconds of a certificate's notAfter: ISO 8601 or OpenSSL's `Jun  1 12:00:00 2030 GMT`."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            return float(ssl.cert_time_to_seconds(text))
+        except ValueError:
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def earliest_cert_expiry(target: TargetReport) -> float | None:
+    """Unix seconds of the earliest notAfter over the TLS attempts (blackbox's probe_ssl_earliest_cert_expiry)."""
+    check = _checks(target).get("tls_handshake")
+    times = [t for a in _attempts(check) if (t := parse_not_after(a.get("not_after"))) is not None]
+    return min(times) if times else None

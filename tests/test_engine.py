@@ -1,0 +1,104 @@
+"""The engine: concurrency, dependencies, skips, exceptions and the deadline."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+
+from aoai_diag.checks.base import Probe
+from aoai_diag.context import ProbeContext, Settings
+from aoai_diag.engine import run_probes
+from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.targets import Target, parse_target
+
+TARGET = parse_target("contoso")
+
+
+def ctx_with(deadline_s: float, timeout: float = 1.0) -> ProbeContext:
+    return ProbeContext(settings=Settings(timeout=timeout), deadline=time.monotonic() + deadline_s)
+
+
+def sleeper(seconds: float, status: Status = Status.PASS):
+    def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        time.sleep(seconds)
+        return Outcome(status, f"slept {seconds}", {"deps": sorted(deps)})
+
+    return run
+
+
+def test_independent_probes_run_concurrently() -> None:
+    probes = [Probe(id=f"p{i}", title="", run=sleeper(0.3)) for i in range(5)]
+    t0 = time.monotonic()
+    results = run_probes(TARGET, ctx_with(5), probes)
+    elapsed = time.monotonic() - t0
+    assert [r.status for r in results] == [Status.PASS] * 5
+    assert elapsed < 0.9, f"5 x 0.3 s probes took {elapsed:.2f} s: not concurrent"
+
+
+def test_dependency_results_are_passed_and_order_kept() -> None:
+    seen: dict[str, list[str]] = {}
+
+    def record(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        seen["b"] = sorted(deps)
+        assert deps["a"].status is Status.PASS
+        return Outcome(Status.PASS, "ok")
+
+    probes = [Probe(id="b", title="", run=record, requires=("a",)), Probe(id="a", title="", run=sleeper(0.05))]
+    results = run_probes(TARGET, ctx_with(5), probes)
+    assert [r.id for r in results] == ["b", "a"]
+    assert seen["b"] == ["a"]
+
+
+def test_failed_dependency_skips_dependants_with_reason() -> None:
+    def boom(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        raise RuntimeError("library exploded\nsecond line")
+
+    probes = [
+        Probe(id="a", title="", run=boom),
+        Probe(id="b", title="", run=sleeper(0), requires=("a",)),
+        Probe(id="c", title="", run=sleeper(0), requires=("b",)),
+        Probe(id="d", title="", run=sleeper(0), after=("a",)),
+    ]
+    a, b, c, d = run_probes(TARGET, ctx_with(5), probes)
+    assert a.status is Status.ERROR and "RuntimeError: library exploded" in a.summary and "\n" not in a.summary
+    assert b.status is Status.SKIP and "a (error)" in (b.reason or "")
+    assert c.status is Status.SKIP and "b (skip)" in (c.reason or "")
+    assert d.status is Status.PASS, "`after` orders without propagating failure"
+
+
+def test_disabled_probe_is_skipped_with_reason() -> None:
+    probes = [Probe(id="a", title="", run=sleeper(0), disabled=lambda s: "--no-azure given")]
+    (a,) = run_probes(TARGET, ctx_with(5), probes)
+    assert a.status is Status.SKIP and a.reason == "--no-azure given"
+
+
+def test_hung_probe_becomes_error_at_deadline_and_run_returns() -> None:
+    release = threading.Event()
+
+    def hang(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        release.wait(10)
+        return Outcome(Status.PASS, "too late")
+
+    probes = [Probe(id="hung", title="", run=hang), Probe(id="quick", title="", run=sleeper(0))]
+    t0 = time.monotonic()
+    hung, quick = run_probes(TARGET, ctx_with(0.4), probes)
+    elapsed = time.monotonic() - t0
+    release.set()
+    assert hung.status is Status.ERROR and "deadline" in hung.summary
+    assert quick.status is Status.PASS
+    assert elapsed < 0.4 + 0.4, f"run took {elapsed:.2f} s past a 0.4 s deadline"
+
+
+def test_op_timeout_never_exceeds_deadline_or_timeout() -> None:
+    ctx = ctx_with(0.5, timeout=5.0)
+    assert ctx.op_timeout() <= 0.5
+    ctx = ctx_with(30, timeout=2.0)
+    assert 1.9 < ctx.op_timeout() <= 2.0
+    assert ctx.op_timeout(cap=0.5) == 0.5
+
+
+def test_probe_returning_wrong_type_is_an_error_not_a_pass() -> None:
+    probes = [Probe(id="bad", title="", run=lambda t, c, d: True)]  # type: ignore[arg-type,return-value]
+    (bad,) = run_probes(TARGET, ctx_with(5), probes)
+    assert bad.status is Status.ERROR
