@@ -172,28 +172,217 @@ def parse_targets(values: tuple[str, ...], cloud: str) -> list[Any]:
     return targets
 
 
-@main.command()
-@click.argument("targets", nargs=-1, required=True)
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@check_options
-def check(targets: tuple[str, ...], output: str, **opts: Any) -> None:
-    """Check TARGETS: account names (contoso), host names or https:// URLs."""
-    settings = build_settings(**opts)
-    parsed = parse_targets(targets, opts["cloud"])
-    from aoai_diag.runner import run_check
-    from aoai_diag.verdict import exit_code
+OUTPUTS = ["table", "json", "prometheus", "nagios"]
 
-    click.echo(f"aoai-diag: checking {', '.join(t.host for t in parsed)} ...", err=True)
-    report = run_check(parsed, settings)
+
+def render_report(report: Any, output: str, duration_s: float | None = None) -> str:
+    """Text for `report` in one of OUTPUTS (shared by check and analyze)."""
     if output == "json":
         from aoai_diag.render.json_report import render_json
 
-        click.echo(render_json(report), nl=False)
-    else:
-        from aoai_diag.render.table import render_table
+        return str(render_json(report))
+    if output == "prometheus":
+        from aoai_diag.render.prometheus import render_prometheus
 
-        click.echo(render_table(report, colour=_want_colour(sys.stdout)), nl=False)
-    sys.exit(exit_code(report))
+        return render_prometheus(report, duration_s=duration_s)
+    if output == "nagios":
+        from aoai_diag.render.nagios import render_nagios
+
+        return render_nagios(report)
+    from aoai_diag.render.table import render_table
+
+    return str(render_table(report, colour=_want_colour(sys.stdout)))
+
+
+def report_exit_code(report: Any, output: str) -> int:
+    """verdict.exit_code, or the Nagios plugin state when the output is for Nagios/Icinga."""
+    from aoai_diag.verdict import exit_code, nagios_code
+
+    return int(nagios_code(report) if output == "nagios" else exit_code(report))
+
+
+def account_targets(settings: Any, cloud: str) -> list[Any]:
+    """Every account the credential can see (--all-accounts), from the Azure layer."""
+    if not settings.azure:
+        raise click.UsageError("--all-accounts needs the Azure layer; drop --no-azure")
+    try:
+        from aoai_diag.azure.discovery import list_accounts
+    except ImportError:
+        raise click.UsageError("--all-accounts is not available: this build has no Azure account discovery") from None
+    from aoai_diag.targets import TargetError, parse_target
+
+    targets = []
+    for account in list_accounts(settings):
+        if isinstance(account, str):
+            name = account
+        elif isinstance(account, dict):
+            name = account.get("endpoint") or account.get("host") or account.get("custom_subdomain") or ""
+        else:
+            name = getattr(account, "endpoint", None) or getattr(account, "host", None) or ""
+            name = name or getattr(account, "custom_subdomain", None) or ""
+        try:
+            targets.append(parse_target(str(name), cloud))
+        except TargetError as exc:
+            # An account without a custom subdomain cannot use a private endpoint; say so and go on.
+            click.echo(f"aoai-diag: skipping account {name or account!r}: {exc}", err=True)
+    if not targets:
+        raise click.UsageError("--all-accounts: the credential sees no Azure OpenAI / AI Services account")
+    return targets
+
+
+def _targets_for_run(targets: tuple[str, ...], all_accounts: bool, settings: Any, cloud: str) -> list[Any]:
+    if not targets and not all_accounts:
+        raise click.UsageError("give at least one TARGET, or --all-accounts")
+    parsed = parse_targets(targets, cloud)
+    if all_accounts:
+        seen = {t.host for t in parsed}
+        parsed += [t for t in account_targets(settings, cloud) if t.host not in seen]
+    return parsed
+
+
+def fleet_options(func: Any) -> Any:
+    """Options for runs over several targets (`check`, `collect`)."""
+    func = click.option(
+        "--max-parallel",
+        type=click.IntRange(1, 256),
+        default=8,
+        show_default=True,
+        help="Targets checked at the same time.",
+    )(func)
+    return click.option(
+        "--all-accounts", is_flag=True, help="Also check every Azure OpenAI / AI Services account the credential sees."
+    )(func)
+
+
+@main.command()
+@click.argument("targets", nargs=-1)
+@click.option("-o", "--output", type=click.Choice(OUTPUTS), default="table", show_default=True)
+@fleet_options
+@check_options
+def check(targets: tuple[str, ...], output: str, all_accounts: bool, max_parallel: int, **opts: Any) -> None:
+    """Check TARGETS: account names (contoso), host names or https:// URLs.
+
+    \b
+    -o nagios exits with plugin states: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    """
+    import time
+
+    settings = build_settings(**opts)
+    parsed = _targets_for_run(targets, all_accounts, settings, opts["cloud"])
+    from aoai_diag.runner import run_check
+
+    if output in ("table", "json"):
+        click.echo(f"aoai-diag: checking {', '.join(t.host for t in parsed)} ...", err=True)
+    started = time.monotonic()
+    report = run_check(parsed, settings, max_parallel=max_parallel)
+    click.echo(render_report(report, output, duration_s=time.monotonic() - started), nl=False)
+    sys.exit(report_exit_code(report, output))
+
+
+@main.command()
+@click.argument("targets", nargs=-1)
+@click.option("-o", "--output", "path", required=True, metavar="FILE", help="Bundle file to write ('-' for stdout).")
+@fleet_options
+@check_options
+def collect(targets: tuple[str, ...], path: str, all_accounts: bool, max_parallel: int, **opts: Any) -> None:
+    """Check TARGETS and save all evidence to an evidence bundle (no secrets) for `analyze` elsewhere.
+
+    \b
+    Exit codes: 0 bundle written (whatever the verdict), 2 usage error or the file cannot be written.
+    """
+    settings = build_settings(**opts)
+    parsed = _targets_for_run(targets, all_accounts, settings, opts["cloud"])
+    from aoai_diag.bundle import make_bundle, write_bundle
+    from aoai_diag.runner import run_check
+
+    click.echo(f"aoai-diag: collecting evidence for {', '.join(t.host for t in parsed)} ...", err=True)
+    report = run_check(parsed, settings, max_parallel=max_parallel)
+    try:
+        write_bundle(make_bundle(report, settings), path)
+    except OSError as exc:
+        click.echo(f"aoai-diag: cannot write {path}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    for target in report.targets:
+        causes = ", ".join(f.cause_id for f in target.findings) or "no cause named"
+        click.echo(f"aoai-diag: {target.target.get('host')}: {target.verdict.value} ({causes})", err=True)
+    if path != "-":
+        click.echo(f"aoai-diag: wrote {path}; analyse it anywhere with: aoai-diag analyze {path}", err=True)
+
+
+@main.command()
+@click.argument("bundle_path", metavar="BUNDLE")
+@click.option("-o", "--output", type=click.Choice(OUTPUTS), default="table", show_default=True)
+def analyze(bundle_path: str, output: str) -> None:
+    """Diagnose a saved evidence BUNDLE (from `collect`) as if it had just been collected here.
+
+    Same renderers and exit codes as `check`; a bundle from a newer major version is refused (exit 2).
+    """
+    from aoai_diag.bundle import BundleError, differences, load_bundle
+    from aoai_diag.bundle import analyze as analyze_bundle
+
+    try:
+        bundle = load_bundle(bundle_path)
+        report = analyze_bundle(bundle)
+    except BundleError as exc:
+        click.echo(f"aoai-diag: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    if output in ("table", "json"):
+        hosts = ", ".join(str(t.target.get("host")) for t in bundle.targets)
+        click.echo(
+            f"aoai-diag: analysing evidence for {hosts} collected {bundle.created_at} "
+            f"by aoai-diag {bundle.tool_version}",
+            err=True,
+        )
+    for line in differences(bundle, report):
+        click.echo(f"aoai-diag: note: {line}", err=True)
+    click.echo(render_report(report, output), nl=False)
+    sys.exit(report_exit_code(report, output))
+
+
+@main.command()
+@click.option(
+    "--listen",
+    default="127.0.0.1:9877",
+    show_default=True,
+    metavar="IP:PORT",
+    help="Address to listen on (loopback by default; port 0 picks a free one).",
+)
+@click.option(
+    "--max-concurrent",
+    type=click.IntRange(1, 256),
+    default=4,
+    show_default=True,
+    help="Checks running at once; more /probe requests are answered 503.",
+)
+@click.option(
+    "--timeout-offset",
+    type=click.FloatRange(0, 10),
+    default=0.5,
+    show_default=True,
+    help="Seconds subtracted from X-Prometheus-Scrape-Timeout-Seconds for the check's deadline.",
+)
+@click.option("--log-requests", is_flag=True, help="Log one line per request to stderr.")
+@check_options
+def serve(listen: str, max_concurrent: int, timeout_offset: float, log_requests: bool, **opts: Any) -> None:
+    """Run as a Prometheus exporter: GET /probe?target=NAME runs a check, GET /metrics the exporter's own."""
+    from aoai_diag.exporter import parse_listen
+
+    settings = build_settings(**opts)
+    try:
+        address = parse_listen(listen)
+    except ValueError:
+        raise click.BadParameter(f"{listen!r} is not IP[:PORT]", param_hint="--listen") from None
+    from aoai_diag.exporter import ExporterConfig
+    from aoai_diag.exporter import serve as run_server
+
+    config = ExporterConfig(
+        settings=settings, max_concurrent=max_concurrent, timeout_offset=timeout_offset, log=log_requests
+    )
+    try:
+        run_server(address, config)
+    except OSError as exc:
+        click.echo(f"aoai-diag: cannot listen on {listen}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 @main.command()

@@ -49,7 +49,9 @@ def _norm(name: dns.name.Name | str) -> str:
     return text.rstrip(".").lower()
 
 
-def follow_chain(response: dns.message.Message, qname: str, rdtype: int) -> tuple[list[str], list[str], int | None]:
+def follow_chain(
+    response: dns.message.Message, qname: str, rdtype: dns.rdatatype.RdataType
+) -> tuple[list[str], list[str], int | None]:
     """The CNAME chain from `qname` inside the answer section, and the final RRset's addresses and TTL."""
     chain = [_norm(qname)]
     current = dns.name.from_text(qname)
@@ -78,7 +80,7 @@ def _soa_mname(response: dns.message.Message) -> str | None:
 class _Exchange:
     """One question over UDP with a TCP retry on truncation; records what happened."""
 
-    def __init__(self, server: Endpoint, name: str, rdtype: int, expires: float) -> None:
+    def __init__(self, server: Endpoint, name: str, rdtype: dns.rdatatype.RdataType, expires: float) -> None:
         self.server = server
         self.name = name
         self.rdtype = rdtype

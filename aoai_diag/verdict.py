@@ -26,7 +26,11 @@ def target_verdict(checks: Sequence[CheckResult], findings: Sequence[Finding]) -
     path = by_id.get(PATH_CHECK)
     if path is None or path.status is not Status.PASS:
         return Verdict.INCONCLUSIVE
-    if any(c.status in (Status.ERROR, Status.FAIL) for c in checks):
+    if any(c.status is Status.ERROR for c in checks):
+        return Verdict.INCONCLUSIVE
+    # Every failed check must be accounted for by a (warning) finding; an unexplained failure is not healthy.
+    explained = {check_id for f in findings for check_id in f.checks}
+    if any(c.status is Status.FAIL and c.id not in explained for c in checks):
         return Verdict.INCONCLUSIVE
     return Verdict.HEALTHY
 
@@ -38,6 +42,20 @@ def overall_verdict(verdicts: Sequence[Verdict]) -> Verdict:
     if Verdict.INCONCLUSIVE in verdicts or not verdicts:
         return Verdict.INCONCLUSIVE
     return Verdict.HEALTHY
+
+
+NAGIOS_OK, NAGIOS_WARNING, NAGIOS_CRITICAL, NAGIOS_UNKNOWN = 0, 1, 2, 3
+
+
+def nagios_code(report: Report) -> int:
+    """Nagios/Icinga plugin state: healthy 0 (1 if warning-level causes were named), unhealthy 2, inconclusive 3."""
+    if report.verdict is Verdict.UNHEALTHY:
+        return NAGIOS_CRITICAL
+    if report.verdict is Verdict.INCONCLUSIVE:
+        return NAGIOS_UNKNOWN
+    causes = catalogue.load()
+    warned = any(causes[f.cause_id].severity is Severity.WARNING for t in report.targets for f in t.findings)
+    return NAGIOS_WARNING if warned else NAGIOS_OK
 
 
 def exit_code(report: Report) -> int:

@@ -5,7 +5,31 @@ Order is the order of the report. Azure-layer probes import the SDK only inside 
 
 from __future__ import annotations
 
-from aoai_diag.checks import hosts_file
+from aoai_diag.checks import (
+    azure_dns,
+    azure_platform,
+    dns_nameservers,
+    hosts_file,
+    https_dataplane,
+    proxy_settings,
+    public_dns,
+    resolver_config,
+    system_resolution,
+    tcp_connect,
+    tls_handshake,
+)
 from aoai_diag.checks.base import Probe
 
-PROBES: tuple[Probe, ...] = (hosts_file.PROBE,)
+PROBES: tuple[Probe, ...] = (
+    hosts_file.PROBE,
+    resolver_config.PROBE,
+    system_resolution.PROBE,
+    dns_nameservers.PROBE,
+    public_dns.PROBE,
+    azure_platform.PROBE,
+    azure_dns.PROBE,
+    proxy_settings.PROBE,
+    tcp_connect.PROBE,
+    tls_handshake.PROBE,
+    https_dataplane.PROBE,
+)

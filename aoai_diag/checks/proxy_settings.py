@@ -176,7 +176,9 @@ def windows_bypass_to_no_proxy(bypass: str) -> str:
 
 def read_windows_settings() -> dict[str, Any]:  # pragma: no cover - needs a Windows registry
     """WinINET (per-user Internet Options) and WinHTTP (machine) proxy settings from the registry."""
-    import winreg  # type: ignore[import-not-found,unused-ignore]
+    import importlib
+
+    winreg: Any = importlib.import_module("winreg")  # typed as Any: the stubs exist only on Windows
 
     result: dict[str, Any] = {"wininet": None, "winhttp": None}
     path = r"Software\Microsoft\Windows\CurrentVersion\Internet Settings"
@@ -294,8 +296,10 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         )
     if evidence["bypassed_by"]:
         return Outcome(
-            Status.PASS, f"proxy {evidence['proxy_url']} is bypassed for {target.host} by NO_PROXY entry "
-            f"{evidence['bypassed_by']!r}", evidence
+            Status.PASS,
+            f"proxy {evidence['proxy_url']} is bypassed for {target.host} by NO_PROXY entry "
+            f"{evidence['bypassed_by']!r}",
+            evidence,
         )
     if registry_error:
         return Outcome(Status.ERROR, registry_error, evidence, "registry unreadable")

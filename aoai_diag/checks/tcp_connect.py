@@ -12,9 +12,6 @@ Evidence:
 
 from __future__ import annotations
 
-import errno
-import socket
-import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -23,55 +20,24 @@ from aoai_diag.addresses import classify
 from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
 from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.netio import classify_connect_error, map_concurrently, one_line, open_connection
 from aoai_diag.targets import Target
-
-_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, getattr(errno, "ENONET", -1)}
-_REFUSED = {errno.ECONNREFUSED, getattr(errno, "WSAECONNREFUSED", -2)}
-
-
-def classify_connect_error(exc: BaseException) -> str:
-    """`refused`, `timeout`, `unreachable` or `error` for an exception raised by connect()."""
-    if isinstance(exc, (TimeoutError, socket.timeout)):
-        return "timeout"
-    if isinstance(exc, ConnectionRefusedError):
-        return "refused"
-    code = getattr(exc, "errno", None)
-    if code in _REFUSED:
-        return "refused"
-    if code == errno.ETIMEDOUT:
-        return "timeout"
-    if code in _UNREACHABLE:
-        return "unreachable"
-    return "error"
-
-
-def one_line(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}".splitlines()[0][:200]
-
-
-def open_connection(address: str, port: int, timeout: float) -> socket.socket:
-    """A connected TCP socket (IPv4 or IPv6 literal), bounded by `timeout`. Raises OSError."""
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.settimeout(timeout)
-        sock.connect((address, port))
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 def connect_once(address: str, port: int, timeout: float) -> dict[str, Any]:
     """Connect, record the outcome and the time it took, close."""
-    attempt: dict[str, Any] = {"address": address, "class": classify(address), "outcome": "error", "error": None}
+    attempt: dict[str, Any] = {"address": address, "class": None, "outcome": "error", "error": None, "connect_ms": None}
+    try:
+        attempt["class"] = classify(address)
+    except ValueError:
+        attempt["error"] = f"not an IP address: {address[:60]!r}"
+        return attempt
     t0 = time.perf_counter()
     try:
         sock = open_connection(address, port, timeout)
     except OSError as exc:
         attempt["outcome"] = classify_connect_error(exc)
-        attempt["error"] = "no answer within %.2f s" % timeout if attempt["outcome"] == "timeout" else one_line(exc)
+        attempt["error"] = f"no answer within {timeout:.2f} s" if attempt["outcome"] == "timeout" else one_line(exc)
         attempt["connect_ms"] = round((time.perf_counter() - t0) * 1000.0, 2)
         return attempt
     attempt["connect_ms"] = round((time.perf_counter() - t0) * 1000.0, 2)
@@ -80,26 +46,8 @@ def connect_once(address: str, port: int, timeout: float) -> dict[str, Any]:
     return attempt
 
 
-def run_concurrently(addresses: list[str], port: int, timeout: float) -> list[dict[str, Any]]:
-    """One connect per address in parallel threads; each bounded by `timeout` (socket timeout)."""
-    results: list[dict[str, Any] | None] = [None] * len(addresses)
-
-    def work(i: int, address: str) -> None:
-        try:
-            results[i] = connect_once(address, port, timeout)
-        except Exception as exc:  # ValueError from a garbage address: evidence, not a crash
-            results[i] = {"address": address, "class": None, "outcome": "error", "error": one_line(exc)}
-            results[i]["connect_ms"] = None
-
-    threads = [threading.Thread(target=work, args=(i, a), daemon=True) for i, a in enumerate(addresses)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout + 1.0)
-    return [
-        r if r is not None else {"address": a, "class": None, "outcome": "timeout", "error": "no result", "connect_ms": None}
-        for a, r in zip(addresses, results)
-    ]
+def unfinished(address: str) -> dict[str, Any]:
+    return {"address": address, "class": None, "outcome": "timeout", "error": "no result in time", "connect_ms": None}
 
 
 def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
@@ -108,7 +56,8 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     port = ctx.settings.port
     if not addresses:
         return skip(f"{target.host} did not resolve: nothing to connect to", "no addresses")
-    attempts = run_concurrently(addresses, port, ctx.op_timeout())
+    timeout = ctx.op_timeout()
+    attempts = map_concurrently(lambda a: connect_once(a, port, timeout), addresses, timeout + 1.0, unfinished)
     evidence = {"port": port, "attempts": attempts}
     ok = [a for a in attempts if a["outcome"] == "connected"]
     shown = ", ".join(

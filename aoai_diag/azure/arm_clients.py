@@ -1,0 +1,254 @@
+"""Management clients for one run: one credential, one HTTP session, bounded timeouts and retries.
+
+SDK defaults wait minutes on a dropped connection and poll long-running operations every 30 s
+(azure-sdk-notes.md, "Default timeouts are unusable"): every client here gets `connection_timeout` /
+`read_timeout` from the run, a retry policy that honours 429 Retry-After but never sleeps past the run's
+deadline, and LRO polling that follows Retry-After with a short fallback interval.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from aoai_diag.azure.credential import CachingCredential, ca_bundle
+from aoai_diag.azure.resources import ArmDenied
+from aoai_diag.context import Settings
+
+T = TypeVar("T")
+
+# API versions of the generic reads (no SDK client is needed for these two).
+SUBSCRIPTIONS_API = "2022-12-01"
+COMPUTE_API = "2024-07-01"
+# Fallback interval between LRO polls when the service sends no Retry-After (the SDK default is 30 s).
+LRO_POLL_S = 0.25
+MAX_WORKERS = 16
+
+
+class ArmFailure(Exception):
+    """An ARM read that did not give an answer; `denied` says which scope and why (one line)."""
+
+    def __init__(self, denied: ArmDenied) -> None:
+        super().__init__(f"{denied.scope}: {denied.message}")
+        self.denied = denied
+
+
+def _deadline_retry_policy(deadline: float, clock: Callable[[], float]) -> Any:
+    from azure.core.pipeline import PipelineResponse
+    from azure.core.pipeline.policies import RetryPolicy
+
+    class DeadlineRetryPolicy(RetryPolicy):  # type: ignore[misc]
+        """RetryPolicy that gives up instead of sleeping (Retry-After or backoff) past the run's deadline."""
+
+        def increment(self, settings: dict[str, Any], response: Any = None, error: Any = None) -> bool:
+            if not super().increment(settings, response=response, error=error):
+                return False
+            wait = self.get_retry_after(response) if isinstance(response, PipelineResponse) else None
+            if wait is None:
+                wait = self.get_backoff_time(settings)
+            return bool(clock() + wait + 0.05 < deadline)
+
+    # A hanging read is not retried: it would only spend the deadline again.
+    return DeadlineRetryPolicy(
+        retry_total=3, retry_connect=1, retry_read=0, retry_status=3, retry_backoff_factor=0.1, retry_backoff_max=1
+    )
+
+
+def denied_from(exc: BaseException, scope: str) -> ArmDenied:
+    """Translate an SDK exception into evidence (never a traceback)."""
+    from azure.core.exceptions import DecodeError, HttpResponseError, ServiceRequestError, ServiceResponseError
+
+    if isinstance(exc, ArmFailure):
+        return exc.denied
+    if isinstance(exc, DecodeError):
+        return ArmDenied(scope, getattr(exc, "status_code", None), "MalformedResponse", "unreadable JSON in the answer")
+    if isinstance(exc, HttpResponseError):
+        code = getattr(getattr(exc, "error", None), "code", None)
+        text = str(getattr(getattr(exc, "error", None), "message", None) or exc.reason or exc).splitlines()[0][:200]
+        return ArmDenied(scope, exc.status_code, code, text)
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError, TimeoutError)):
+        return ArmDenied(
+            scope, None, "Timeout", f"no answer: {str(exc).splitlines()[0][:160] if str(exc) else 'timeout'}"
+        )
+    return ArmDenied(scope, None, type(exc).__name__, (str(exc).splitlines() or [""])[0][:200])
+
+
+class ArmSession:
+    """Lazily built clients sharing one credential and one connection pool."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        credential: CachingCredential,
+        deadline: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        import requests
+        from azure.core.pipeline.transport import RequestsTransport
+
+        self.settings = settings
+        self.credential = credential
+        self.deadline = deadline
+        self.clock = clock
+        cloud = settings.cloud_obj
+        self.base_url = (settings.arm_endpoint or cloud.arm_endpoint).rstrip("/")
+        self.scope = cloud.arm_scope
+        timeout = max(0.05, min(settings.timeout, deadline - clock()))
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=MAX_WORKERS * 2)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        self._transport = RequestsTransport(
+            session=session,
+            session_owner=False,
+            connection_timeout=timeout,
+            read_timeout=timeout,
+            connection_verify=ca_bundle(settings),
+        )
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="arm")
+
+    def remaining(self) -> float:
+        return max(0.01, self.deadline - self.clock())
+
+    def _common(self) -> dict[str, Any]:
+        from azure.core.pipeline.transport import RequestsTransport  # noqa: F401  (keeps the import local)
+
+        return {
+            "base_url": self.base_url,
+            "credential_scopes": [self.scope],
+            "transport": self._transport,
+            "retry_policy": _deadline_retry_policy(self.deadline, self.clock),
+            "polling_interval": LRO_POLL_S,
+        }
+
+    def _client(self, kind: str, subscription: str, build: Callable[[], Any]) -> Any:
+        with self._lock:
+            client = self._clients.get((kind, subscription))
+            if client is None:
+                client = self._clients[(kind, subscription)] = build()
+            return client
+
+    def network(self, subscription: str) -> Any:
+        def build() -> Any:
+            from azure.mgmt.network import NetworkManagementClient
+
+            return NetworkManagementClient(self.credential, subscription, **self._common())
+
+        return self._client("network", subscription, build)
+
+    def privatedns(self, subscription: str) -> Any:
+        def build() -> Any:
+            from azure.mgmt.privatedns import PrivateDnsManagementClient
+
+            return PrivateDnsManagementClient(self.credential, subscription, **self._common())
+
+        return self._client("privatedns", subscription, build)
+
+    def cognitive(self, subscription: str) -> Any:
+        def build() -> Any:
+            from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
+
+            return CognitiveServicesManagementClient(self.credential, subscription, **self._common())
+
+        return self._client("cognitive", subscription, build)
+
+    def graph(self) -> Any:
+        def build() -> Any:
+            from azure.mgmt.resourcegraph import ResourceGraphClient
+
+            return ResourceGraphClient(self.credential, **self._common())
+
+        return self._client("graph", "", build)
+
+    def _generic(self) -> Any:
+        def build() -> Any:
+            from azure.core.configuration import Configuration
+            from azure.core.pipeline.policies import BearerTokenCredentialPolicy
+            from azure.mgmt.core import ARMPipelineClient
+            from azure.mgmt.core.policies import ARMHttpLoggingPolicy  # noqa: F401
+
+            config: Any = Configuration()
+            config.authentication_policy = BearerTokenCredentialPolicy(self.credential, self.scope)
+            config.retry_policy = _deadline_retry_policy(self.deadline, self.clock)
+            return ARMPipelineClient(base_url=self.base_url, config=config, transport=self._transport)
+
+        return self._client("generic", "", build)
+
+    def get_json(self, path: str, api_version: str) -> dict[str, Any]:
+        """A plain ARM GET (for APIs without a client here); raises ArmFailure."""
+        from azure.core.exceptions import HttpResponseError
+        from azure.core.rest import HttpRequest
+
+        client = self._generic()
+        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        try:
+            response = client.send_request(HttpRequest("GET", url, params={"api-version": api_version}))
+            if response.status_code >= 400:
+                raise HttpResponseError(response=response)
+            return dict(response.json())
+        except ArmFailure:
+            raise
+        except ValueError as exc:
+            raise ArmFailure(ArmDenied(path, None, "MalformedResponse", f"unreadable JSON: {exc}"[:200])) from None
+        except Exception as exc:
+            raise ArmFailure(denied_from(exc, path)) from None
+
+    def list_json(self, path: str, api_version: str) -> list[dict[str, Any]]:
+        """Every page of a plain ARM list (follows nextLink)."""
+        items: list[dict[str, Any]] = []
+        page: dict[str, Any] = self.get_json(path, api_version)
+        for _ in range(100):
+            items.extend(page.get("value") or ())
+            next_link = page.get("nextLink")
+            if not next_link:
+                break
+            page = self.get_json(next_link, api_version)
+        return items
+
+    def call(self, scope: str, fn: Callable[[], T]) -> T:
+        """Run one SDK read; any failure becomes ArmFailure naming `scope`."""
+        try:
+            return fn()
+        except ArmFailure:
+            raise
+        except Exception as exc:
+            raise ArmFailure(denied_from(exc, scope)) from None
+
+    def parallel(self, calls: dict[str, Callable[[], T]]) -> dict[str, T | ArmDenied]:
+        """Run independent reads concurrently; each result is the value or the ArmDenied that replaced it."""
+        futures = {key: self._pool.submit(fn) for key, fn in calls.items()}
+        out: dict[str, T | ArmDenied] = {}
+        for key, future in futures.items():
+            try:
+                out[key] = future.result(timeout=self.remaining())
+            except ArmFailure as exc:
+                out[key] = exc.denied
+            except Exception as exc:
+                out[key] = denied_from(exc, key)
+        return out
+
+    def lro(self, scope: str, begin: Callable[[], Any]) -> Any:
+        """Start a long-running operation and wait for it, never past the deadline."""
+
+        def run() -> Any:
+            poller = begin()
+            result = poller.result(timeout=self.remaining())
+            if not poller.done():
+                raise ArmFailure(ArmDenied(scope, None, "Timeout", "long-running operation did not finish in time"))
+            return result
+
+        return self.call(scope, run)
+
+
+def pages(iterator: Iterator[Any], limit: int = 5000) -> list[Any]:
+    out = []
+    for item in iterator:
+        out.append(item)
+        if len(out) >= limit:
+            break
+    return out

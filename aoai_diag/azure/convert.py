@@ -1,0 +1,304 @@
+"""The one place where Azure answers become our types.
+
+SDK models are first turned into their REST JSON (`sdk_json`: the SDK's own serializer, so the keys are the
+official camelCase ones), Resource Graph rows already are REST JSON; both then go through the same parsers.
+Lookups are case-insensitive on ids because ARM itself is (ids come back in mixed case from different APIs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from aoai_diag.azure.resources import (
+    Account,
+    Connection,
+    Firewall,
+    Nic,
+    Nsg,
+    NsgRule,
+    Peering,
+    PrivateEndpoint,
+    Route,
+    Subnet,
+    Vnet,
+    VnetLink,
+    Zone,
+    ZoneGroup,
+)
+
+Json = Mapping[str, Any]
+
+
+def sdk_json(model: Any) -> dict[str, Any]:
+    """REST JSON of an SDK model (or a dict passed through)."""
+    if isinstance(model, Mapping):
+        return dict(model)
+    serialize = getattr(model, "serialize", None)
+    if serialize is not None:
+        return dict(serialize(keep_readonly=True))
+    return dict(model.as_dict())
+
+
+def id_part(resource_id: str, key: str) -> str:
+    """`subscriptions` / `resourceGroups` / ... segment value of an ARM id, '' if absent."""
+    parts = resource_id.strip("/").split("/")
+    for i in range(0, len(parts) - 1):
+        if parts[i].lower() == key.lower():
+            return parts[i + 1]
+    return ""
+
+
+def same_id(a: str | None, b: str | None) -> bool:
+    return bool(a) and bool(b) and a.rstrip("/").lower() == b.rstrip("/").lower()  # type: ignore[union-attr]
+
+
+def parent_id(resource_id: str, levels: int = 2) -> str:
+    """`/.../virtualNetworks/v/subnets/s` -> `/.../virtualNetworks/v` (levels=2)."""
+    return "/".join(resource_id.rstrip("/").split("/")[:-levels])
+
+
+def _props(data: Json) -> Json:
+    return data.get("properties") or {}
+
+
+def _str(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
+
+
+def _ref(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        return value.get("id")
+    return None
+
+
+def _host(url: str | None) -> str | None:
+    if not url:
+        return None
+    return (urlsplit(url).hostname or "").lower() or None
+
+
+def connection(data: Json, target_side: bool = False, manual: bool = False) -> Connection:
+    props = _props(data)
+    state = props.get("privateLinkServiceConnectionState") or {}
+    return Connection(
+        id=data.get("id"),
+        private_endpoint_id=_ref(props.get("privateEndpoint")),
+        target_id=props.get("privateLinkServiceId") if target_side else None,
+        status=_str(state.get("status")),
+        description=state.get("description"),
+        provisioning_state=_str(props.get("provisioningState")),
+        group_ids=tuple(props.get("groupIds") or ()),
+        manual=manual,
+    )
+
+
+def account(data: Json) -> Account:
+    props = _props(data)
+    acls = props.get("networkAcls") or {}
+    hosts: list[str] = []
+    for url in [props.get("endpoint"), *(props.get("endpoints") or {}).values()]:
+        host = _host(url) if isinstance(url, str) else None
+        if host and host not in hosts:
+            hosts.append(host)
+    rid = str(data.get("id", ""))
+    return Account(
+        id=rid,
+        name=str(data.get("name", "")),
+        subscription_id=id_part(rid, "subscriptions"),
+        resource_group=id_part(rid, "resourceGroups"),
+        kind=data.get("kind"),
+        location=data.get("location"),
+        custom_subdomain=props.get("customSubDomainName") or None,
+        endpoint=props.get("endpoint"),
+        endpoint_hosts=tuple(hosts),
+        public_network_access=_str(props.get("publicNetworkAccess")),
+        default_action=_str(acls.get("defaultAction")),
+        ip_rules=tuple(str(r.get("value")) for r in acls.get("ipRules") or () if r.get("value")),
+        vnet_rules=tuple(str(r.get("id")) for r in acls.get("virtualNetworkRules") or () if r.get("id")),
+        bypass=_str(acls.get("bypass")),
+        connections=tuple(connection(c) for c in props.get("privateEndpointConnections") or ()),
+    )
+
+
+def private_endpoint(
+    data: Json, nic_ips: tuple[str, ...] = (), zone_groups: tuple[ZoneGroup, ...] | None = None
+) -> PrivateEndpoint:
+    props = _props(data)
+    rid = str(data.get("id", ""))
+    custom = tuple(
+        {"fqdn": c.get("fqdn"), "ip_addresses": list(c.get("ipAddresses") or ())}
+        for c in props.get("customDnsConfigs") or ()
+    )
+    ips: list[str] = []
+    for ip in [*(a for c in custom for a in c["ip_addresses"]), *nic_ips]:
+        if ip not in ips:
+            ips.append(ip)
+    return PrivateEndpoint(
+        id=rid,
+        name=str(data.get("name", "")),
+        subscription_id=id_part(rid, "subscriptions"),
+        resource_group=id_part(rid, "resourceGroups"),
+        location=data.get("location"),
+        provisioning_state=_str(props.get("provisioningState")),
+        subnet_id=_ref(props.get("subnet")),
+        connections=(
+            *(connection(c, True) for c in props.get("privateLinkServiceConnections") or ()),
+            *(connection(c, True, manual=True) for c in props.get("manualPrivateLinkServiceConnections") or ()),
+        ),
+        nic_ids=tuple(n["id"] for n in props.get("networkInterfaces") or () if n.get("id")),
+        custom_dns=custom,
+        ip_addresses=tuple(ips),
+        zone_groups=zone_groups,
+    )
+
+
+def zone_group(data: Json) -> ZoneGroup:
+    configs = _props(data).get("privateDnsZoneConfigs") or ()
+    return ZoneGroup(
+        id=str(data.get("id", "")),
+        zone_ids=tuple(z for c in configs if (z := _props(c).get("privateDnsZoneId"))),
+    )
+
+
+def zone(data: Json) -> Zone:
+    rid = str(data.get("id", ""))
+    return Zone(
+        id=rid,
+        name=str(data.get("name", "")).lower(),
+        subscription_id=id_part(rid, "subscriptions"),
+        resource_group=id_part(rid, "resourceGroups"),
+    )
+
+
+def vnet_link(data: Json) -> VnetLink:
+    props = _props(data)
+    rid = str(data.get("id", ""))
+    return VnetLink(
+        id=rid,
+        zone_id=parent_id(rid),
+        vnet_id=_ref(props.get("virtualNetwork")),
+        registration_enabled=bool(props.get("registrationEnabled")),
+        state=_str(props.get("virtualNetworkLinkState")),
+        provisioning_state=_str(props.get("provisioningState")),
+        resolution_policy=_str(props.get("resolutionPolicy")),
+    )
+
+
+def a_record_ips(data: Json) -> tuple[str, ...]:
+    props = _props(data)
+    records = props.get("aRecords") or props.get("ARecords") or ()
+    return tuple(r["ipv4Address"] for r in records if r.get("ipv4Address"))
+
+
+def peering(data: Json) -> Peering:
+    props = _props(data)
+    return Peering(
+        id=str(data.get("id", "")),
+        name=str(data.get("name", "")),
+        remote_vnet_id=_ref(props.get("remoteVirtualNetwork")),
+        state=_str(props.get("peeringState")),
+        sync_level=_str(props.get("peeringSyncLevel")),
+        allow_gateway_transit=bool(props.get("allowGatewayTransit")),
+        use_remote_gateways=bool(props.get("useRemoteGateways")),
+        allow_forwarded_traffic=bool(props.get("allowForwardedTraffic")),
+    )
+
+
+def subnet(data: Json) -> Subnet:
+    props = _props(data)
+    prefixes = list(props.get("addressPrefixes") or ())
+    if props.get("addressPrefix"):
+        prefixes.insert(0, props["addressPrefix"])
+    return Subnet(
+        id=str(data.get("id", "")),
+        prefixes=tuple(prefixes),
+        nsg_id=_ref(props.get("networkSecurityGroup")),
+        route_table_id=_ref(props.get("routeTable")),
+        pe_network_policies=_str(props.get("privateEndpointNetworkPolicies")),
+        service_endpoints=tuple(s.get("service", "") for s in props.get("serviceEndpoints") or ()),
+    )
+
+
+def vnet(data: Json) -> Vnet:
+    props = _props(data)
+    return Vnet(
+        id=str(data.get("id", "")),
+        location=data.get("location"),
+        address_prefixes=tuple((props.get("addressSpace") or {}).get("addressPrefixes") or ()),
+        dns_servers=tuple((props.get("dhcpOptions") or {}).get("dnsServers") or ()),
+        peerings=tuple(peering(p) for p in props.get("virtualNetworkPeerings") or ()),
+        subnet_ids=tuple(s["id"] for s in props.get("subnets") or () if s.get("id")),
+    )
+
+
+def nic(data: Json) -> Nic:
+    props = _props(data)
+    configs = props.get("ipConfigurations") or ()
+    subnet_ids = [s for c in configs if (s := _ref(_props(c).get("subnet")))]
+    return Nic(
+        id=str(data.get("id", "")),
+        private_ips=tuple(ip for c in configs if (ip := _props(c).get("privateIPAddress"))),
+        subnet_id=subnet_ids[0] if subnet_ids else None,
+        nsg_id=_ref(props.get("networkSecurityGroup")),
+        vm_id=_ref(props.get("virtualMachine")),
+    )
+
+
+def route(data: Json) -> Route:
+    # Effective routes are not wrapped in `properties`; next_hop_type is an enum or a plain string
+    # depending on the value (azure-sdk-notes.md), so it is compared as a string.
+    return Route(
+        source=_str(data.get("source")),
+        state=_str(data.get("state")),
+        prefixes=tuple(data.get("addressPrefix") or ()),
+        next_hop_type=_str(data.get("nextHopType")),
+        next_hop_ips=tuple(data.get("nextHopIpAddress") or ()),
+    )
+
+
+def _list(props: Json, single: str, plural: str) -> tuple[str, ...]:
+    values = list(props.get(plural) or ())
+    if props.get(single):
+        values.insert(0, props[single])
+    return tuple(str(v) for v in values) or ("*",)
+
+
+def nsg_rule(data: Json, default: bool = False) -> NsgRule:
+    props = _props(data) or data
+    return NsgRule(
+        name=str(data.get("name", "")),
+        priority=int(props.get("priority") or 65000),
+        direction=str(_str(props.get("direction")) or ""),
+        access=str(_str(props.get("access")) or ""),
+        protocol=str(_str(props.get("protocol")) or "*"),
+        source_prefixes=_list(props, "sourceAddressPrefix", "sourceAddressPrefixes"),
+        source_ports=_list(props, "sourcePortRange", "sourcePortRanges"),
+        destination_prefixes=_list(props, "destinationAddressPrefix", "destinationAddressPrefixes"),
+        destination_ports=_list(props, "destinationPortRange", "destinationPortRanges"),
+        default=default,
+    )
+
+
+def nsg(data: Json) -> Nsg:
+    props = _props(data)
+    rules = [nsg_rule(r) for r in props.get("securityRules") or ()]
+    rules += [nsg_rule(r, default=True) for r in props.get("defaultSecurityRules") or ()]
+    return Nsg(id=str(data.get("id", "")), rules=tuple(rules))
+
+
+def firewall(data: Json) -> Firewall:
+    props = _props(data)
+    ips: list[str] = []
+    vnet_id = None
+    for cfg in props.get("ipConfigurations") or ():
+        cprops = _props(cfg)
+        if cprops.get("privateIPAddress"):
+            ips.append(cprops["privateIPAddress"])
+        sid = _ref(cprops.get("subnet"))
+        if sid:
+            vnet_id = parent_id(sid)
+    return Firewall(id=str(data.get("id", "")), private_ips=tuple(ips), vnet_id=vnet_id)

@@ -1,0 +1,132 @@
+"""One token-caching credential for the whole run, with DefaultAzureCredential's order but bounded.
+
+Order (as DefaultAzureCredential): environment service principal, managed identity, Azure CLI. Unlike it, a
+source is only tried when it can work: managed identity only when IMDS answered the `azure_platform` probe
+(~12.8 s wasted off Azure otherwise, azure-sdk-notes.md "Default timeouts"), the CLI only when `az` is on
+PATH. With none usable the layer learns it at once and reports skip with the reason.
+AzureCliCredential launches `az` for each token (~0.4 s) and every SDK client would cache its own: the
+wrapper here caches tokens per scope for all clients.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aoai_diag.context import DEFAULT_IMDS_ENDPOINT, Settings
+
+# Refresh this long before expiry so a token never expires mid-run.
+_REFRESH_MARGIN_S = 120
+
+
+class NoCredential(Exception):
+    """No credential source is usable on this machine; the message says why (one line)."""
+
+
+class CachingCredential:
+    """A TokenCredential that asks the inner credential once per scope set until near expiry."""
+
+    def __init__(self, inner: Any, source: str) -> None:
+        self._inner = inner
+        self.source = source
+        self._lock = threading.Lock()
+        self._tokens: dict[tuple[str, ...], Any] = {}
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        key = tuple(sorted(scopes))
+        with self._lock:
+            token = self._tokens.get(key)
+            if token is None or token.expires_on - _REFRESH_MARGIN_S < time.time():
+                kwargs.pop("enable_cae", None)
+                token = self._inner.get_token(*scopes, **kwargs)
+                self._tokens[key] = token
+            return token
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close:
+            close()
+
+
+@dataclass(frozen=True)
+class CredentialPlan:
+    """Which sources were considered, and why the others were not."""
+
+    sources: tuple[str, ...]
+    skipped: tuple[str, ...]
+
+
+def authority_host(settings: Settings) -> str:
+    host = settings.authority_host or settings.cloud_obj.authority_host
+    return host if "://" in host else f"https://{host}"
+
+
+def ca_bundle(settings: Settings) -> str | bool:
+    """`connection_verify` for every client: REQUESTS_CA_BUNDLE as seen by this run (TLS inspection)."""
+    bundle = settings.env.get("REQUESTS_CA_BUNDLE")
+    return bundle if bundle else True
+
+
+def build_credential(settings: Settings, on_azure: bool, timeout: float) -> CachingCredential:
+    """The run's credential; raises NoCredential at once when nothing can work."""
+    from azure.identity import AzureCliCredential, ChainedTokenCredential, ClientSecretCredential
+
+    env = settings.env
+    verify = ca_bundle(settings)
+    pipeline: dict[str, Any] = {
+        "connection_timeout": timeout,
+        "read_timeout": timeout,
+        "retry_total": 0,
+        "connection_verify": verify,
+    }
+    chain: list[Any] = []
+    names: list[str] = []
+    skipped: list[str] = []
+    tenant, client, secret = env.get("AZURE_TENANT_ID"), env.get("AZURE_CLIENT_ID"), env.get("AZURE_CLIENT_SECRET")
+    if tenant and client and secret:
+        custom_authority = bool(settings.authority_host)
+        chain.append(
+            ClientSecretCredential(
+                tenant,
+                client,
+                secret,
+                authority=authority_host(settings),
+                disable_instance_discovery=custom_authority,
+                **pipeline,
+            )
+        )
+        names.append("environment")
+    else:
+        skipped.append("environment (AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET not set)")
+    if on_azure:
+        chain.append(_managed_identity(settings, pipeline))
+        names.append("managed_identity")
+    else:
+        skipped.append("managed identity (IMDS did not answer)")
+    if shutil.which("az", path=env.get("PATH")):
+        chain.append(AzureCliCredential(process_timeout=max(1, int(timeout) + 1)))
+        names.append("azure_cli")
+    else:
+        skipped.append("Azure CLI (az not on PATH)")
+    if not chain:
+        raise NoCredential("no usable Azure credential: " + "; ".join(skipped))
+    inner = chain[0] if len(chain) == 1 else ChainedTokenCredential(*chain)
+    return CachingCredential(inner, "+".join(names))
+
+
+def _managed_identity(settings: Settings, pipeline: dict[str, Any]) -> Any:
+    from azure.identity import ManagedIdentityCredential
+
+    # azure-identity and MSAL read the IMDS host from this variable at request time (azure-sdk-notes.md,
+    # "Credentials"); it is the only way to point managed identity at --imds-endpoint.
+    if settings.imds_endpoint.rstrip("/") != DEFAULT_IMDS_ENDPOINT:
+        os.environ.setdefault("AZURE_POD_IDENTITY_AUTHORITY_HOST", settings.imds_endpoint.rstrip("/"))
+    client_id = settings.env.get("AZURE_CLIENT_ID")
+    kwargs = dict(pipeline)
+    if client_id:
+        kwargs["client_id"] = client_id
+    return ManagedIdentityCredential(**kwargs)

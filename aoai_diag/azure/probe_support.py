@@ -1,0 +1,51 @@
+"""What every `arm_*` probe shares: the --no-azure switch, the IMDS facts, and error translation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aoai_diag.azure.resources import ArmDenied
+from aoai_diag.context import ProbeContext, Settings
+from aoai_diag.model import CheckResult, Outcome, Status
+
+
+def disabled(settings: Settings) -> str | None:
+    return None if settings.azure else "--no-azure"
+
+
+def imds(ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Mapping[str, Any]:
+    """The azure_platform evidence (the IMDS answer cached for the run), or {} when unknown."""
+    if "azure_platform" in deps:
+        return deps["azure_platform"].evidence
+    cached = ctx.shared.get("imds")
+    value = getattr(cached, "_value", None)
+    return value if isinstance(value, Mapping) else {}
+
+
+def on_azure(ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> bool:
+    return imds(ctx, deps).get("on_azure") is True
+
+
+def vm(ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Mapping[str, Any] | None:
+    value = imds(ctx, deps).get("vm")
+    return value if isinstance(value, Mapping) else None
+
+
+def describe(denied: ArmDenied) -> str:
+    status = f"HTTP {denied.status}" if denied.status else (denied.code or "error")
+    return f"{denied.scope}: {status} {denied.message}".strip()
+
+
+def guarded(run: Callable[[], Outcome]) -> Outcome:
+    """Run a probe body; a missing credential becomes skip, an unreadable scope becomes error naming it."""
+    from aoai_diag.azure.arm_clients import ArmFailure
+    from aoai_diag.azure.credential import NoCredential
+
+    try:
+        return run()
+    except NoCredential as exc:
+        return Outcome(Status.SKIP, str(exc), {"error": str(exc)}, str(exc))
+    except ArmFailure as exc:
+        text = describe(exc.denied)
+        return Outcome(Status.ERROR, f"could not read {text}", {"denied": [exc.denied.to_dict()]}, text)

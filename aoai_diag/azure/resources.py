@@ -1,0 +1,195 @@
+"""Our own frozen views of Azure resources. Probes and rules see these (as JSON), never SDK types.
+
+Each type has `to_dict()` giving the JSON-compatible evidence shape documented in docs/evidence.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+def jsonable(value: Any) -> Any:
+    """Tuples to lists, recursively, so evidence is plain JSON."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+class _Json:
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(asdict(self))  # type: ignore[call-overload, no-any-return]
+
+
+@dataclass(frozen=True)
+class ArmDenied(_Json):
+    """A scope the credential could not read."""
+
+    scope: str
+    status: int | None
+    code: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Connection(_Json):
+    """A private-link connection, seen from the account or from the private endpoint."""
+
+    id: str | None
+    private_endpoint_id: str | None
+    target_id: str | None
+    """The resource the connection points at (PE side only)."""
+    status: str | None
+    """Approved | Pending | Rejected | Disconnected."""
+    description: str | None
+    provisioning_state: str | None
+    group_ids: tuple[str, ...]
+    manual: bool
+
+
+@dataclass(frozen=True)
+class Account(_Json):
+    id: str
+    name: str
+    subscription_id: str
+    resource_group: str
+    kind: str | None
+    location: str | None
+    custom_subdomain: str | None
+    endpoint: str | None
+    endpoint_hosts: tuple[str, ...]
+    """Host names from properties.endpoint(s)."""
+    public_network_access: str | None
+    default_action: str | None
+    ip_rules: tuple[str, ...]
+    vnet_rules: tuple[str, ...]
+    """Subnet ids allowed by virtualNetworkRules."""
+    bypass: str | None
+    connections: tuple[Connection, ...]
+
+
+@dataclass(frozen=True)
+class ZoneGroup(_Json):
+    id: str
+    zone_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PrivateEndpoint(_Json):
+    id: str
+    name: str
+    subscription_id: str
+    resource_group: str
+    location: str | None
+    provisioning_state: str | None
+    subnet_id: str | None
+    connections: tuple[Connection, ...]
+    nic_ids: tuple[str, ...]
+    custom_dns: tuple[dict[str, Any], ...]
+    """customDnsConfigs: [{fqdn, ip_addresses}]."""
+    ip_addresses: tuple[str, ...]
+    """Private IPs of the PE (customDnsConfigs and NIC ipConfigurations)."""
+    zone_groups: tuple[ZoneGroup, ...] | None
+    """None when they could not be read."""
+
+
+@dataclass(frozen=True)
+class Zone(_Json):
+    id: str
+    name: str
+    subscription_id: str
+    resource_group: str
+
+
+@dataclass(frozen=True)
+class VnetLink(_Json):
+    id: str
+    zone_id: str
+    vnet_id: str | None
+    registration_enabled: bool
+    state: str | None
+    """virtualNetworkLinkState: Completed | InProgress."""
+    provisioning_state: str | None
+    resolution_policy: str | None
+    """Default | NxDomainRedirect (fallback to internet)."""
+
+
+@dataclass(frozen=True)
+class Peering(_Json):
+    id: str
+    name: str
+    remote_vnet_id: str | None
+    state: str | None
+    sync_level: str | None
+    allow_gateway_transit: bool
+    use_remote_gateways: bool
+    allow_forwarded_traffic: bool
+
+
+@dataclass(frozen=True)
+class Subnet(_Json):
+    id: str
+    prefixes: tuple[str, ...]
+    nsg_id: str | None
+    route_table_id: str | None
+    pe_network_policies: str | None
+    """privateEndpointNetworkPolicies: Disabled (default) | Enabled | NetworkSecurityGroupEnabled | RouteTableEnabled."""
+    service_endpoints: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Vnet(_Json):
+    id: str
+    location: str | None
+    address_prefixes: tuple[str, ...]
+    dns_servers: tuple[str, ...]
+    """Empty means Azure-provided DNS."""
+    peerings: tuple[Peering, ...]
+    subnet_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Nic(_Json):
+    id: str
+    private_ips: tuple[str, ...]
+    subnet_id: str | None
+    nsg_id: str | None
+    vm_id: str | None
+
+
+@dataclass(frozen=True)
+class Route(_Json):
+    source: str | None
+    state: str | None
+    prefixes: tuple[str, ...]
+    next_hop_type: str | None
+    next_hop_ips: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NsgRule(_Json):
+    name: str
+    priority: int
+    direction: str
+    access: str
+    protocol: str
+    source_prefixes: tuple[str, ...]
+    source_ports: tuple[str, ...]
+    destination_prefixes: tuple[str, ...]
+    destination_ports: tuple[str, ...]
+    default: bool
+
+
+@dataclass(frozen=True)
+class Nsg(_Json):
+    id: str
+    rules: tuple[NsgRule, ...]
+
+
+@dataclass(frozen=True)
+class Firewall(_Json):
+    id: str
+    private_ips: tuple[str, ...]
+    vnet_id: str | None

@@ -1,0 +1,357 @@
+"""The run-wide view of Resource Manager, computed once (`ctx.once`) and shared by every target.
+
+One Resource Graph query finds accounts, private endpoints, private DNS zones and their links, VNets and
+firewalls across all visible subscriptions; where Graph is not permitted, per-subscription list calls run
+concurrently instead. Reads that depend on a target (record sets, one PE's NIC and zone groups) are cached
+per resource id. Every read that fails is kept as an ArmDenied naming its scope: a missing read is never
+mistaken for an absent resource.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aoai_diag.azure import convert
+from aoai_diag.azure.arm_clients import COMPUTE_API, SUBSCRIPTIONS_API, ArmFailure, ArmSession
+from aoai_diag.azure.credential import build_credential
+from aoai_diag.azure.resources import (
+    Account,
+    ArmDenied,
+    Firewall,
+    Nic,
+    Nsg,
+    PrivateEndpoint,
+    Subnet,
+    Vnet,
+    VnetLink,
+    Zone,
+)
+from aoai_diag.context import ProbeContext
+
+# `type =~` is case-insensitive; `==` is not (azure-sdk-notes.md, "Resource Graph").
+GRAPH_TYPES = (
+    "microsoft.cognitiveservices/accounts",
+    "microsoft.network/privateendpoints",
+    "microsoft.network/privatednszones",
+    "microsoft.network/privatednszones/virtualnetworklinks",
+    "microsoft.network/virtualnetworks",
+    "microsoft.network/azurefirewalls",
+)
+GRAPH_QUERY = (
+    "resources | where "
+    + " or ".join(f"type =~ '{t}'" for t in GRAPH_TYPES)
+    + " | project id, name, type, kind, location, subscriptionId, resourceGroup, properties"
+)
+GRAPH_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Access:
+    credential: str
+    subscriptions: tuple[str, ...]
+    denied: tuple[ArmDenied, ...]
+
+
+@dataclass(frozen=True)
+class Inventory:
+    source: str
+    """`resource_graph` or `list_calls`."""
+    subscriptions: tuple[str, ...]
+    denied: tuple[ArmDenied, ...]
+    accounts: tuple[Account, ...]
+    pe_rows: tuple[dict[str, Any], ...]
+    zones: tuple[Zone, ...]
+    links: tuple[VnetLink, ...]
+    vnets: tuple[Vnet, ...]
+    firewalls: tuple[Firewall, ...]
+    graph_error: ArmDenied | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        """Every subscription answered every list (Graph only returns what may be read: also complete)."""
+        return not self.denied
+
+
+def session(ctx: ProbeContext, on_azure: bool) -> ArmSession:
+    def build() -> ArmSession:
+        credential = build_credential(ctx.settings, on_azure, ctx.op_timeout())
+        return ArmSession(ctx.settings, credential, ctx.deadline, ctx.clock)
+
+    return ctx.once("arm.session", build)  # type: ignore[no-any-return]
+
+
+def access(ctx: ProbeContext, on_azure: bool) -> Access:
+    """Token, then the subscriptions to search (`--subscription` or every one the credential lists)."""
+
+    def compute() -> Access:
+        sess = session(ctx, on_azure)
+        sess.call("token for " + sess.scope, lambda: sess.credential.get_token(sess.scope))
+        if ctx.settings.subscriptions:
+            return Access(sess.credential.source, tuple(ctx.settings.subscriptions), ())
+        rows = sess.list_json("/subscriptions", SUBSCRIPTIONS_API)
+        subs = tuple(
+            str(r["subscriptionId"]) for r in rows if r.get("subscriptionId") and r.get("state", "Enabled") == "Enabled"
+        )
+        return Access(sess.credential.source, subs, ())
+
+    return ctx.once("arm.access", compute)  # type: ignore[no-any-return]
+
+
+def _graph_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> list[dict[str, Any]]:
+    from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
+
+    rows: list[dict[str, Any]] = []
+    skip: str | None = None
+    for _ in range(50):
+        request = QueryRequest(
+            subscriptions=list(subscriptions),
+            query=GRAPH_QUERY,
+            options=QueryRequestOptions(result_format="objectArray", skip_token=skip, top=GRAPH_PAGE),
+        )
+        response = sess.call("Resource Graph", lambda request=request: sess.graph().resources(request))
+        rows.extend(r for r in response.data or () if isinstance(r, dict))
+        skip = response.skip_token
+        if not skip:
+            break
+    return rows
+
+
+def _list_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[dict[str, Any]], list[ArmDenied]]:
+    """Per-subscription list calls, all concurrent; zone links need the zones first."""
+    from aoai_diag.azure.arm_clients import pages
+
+    calls: dict[str, Callable[[], list[dict[str, Any]]]] = {}
+    for sub in subscriptions:
+        scope = f"/subscriptions/{sub}"
+
+        def listing(
+            kind: str, fn: Callable[[], Any], sub: str = sub, scope: str = scope
+        ) -> Callable[[], list[dict[str, Any]]]:
+            def run() -> list[dict[str, Any]]:
+                rows = sess.call(scope, lambda: [convert.sdk_json(m) for m in pages(fn())])
+                for row in rows:
+                    row["type"] = kind
+                return rows
+
+            return run
+
+        calls[f"{sub}|accounts"] = listing(GRAPH_TYPES[0], lambda s=sub: sess.cognitive(s).accounts.list())
+        calls[f"{sub}|pes"] = listing(
+            GRAPH_TYPES[1], lambda s=sub: sess.network(s).private_endpoints.list_by_subscription()
+        )
+        calls[f"{sub}|zones"] = listing(GRAPH_TYPES[2], lambda s=sub: sess.privatedns(s).private_zones.list())
+        calls[f"{sub}|vnets"] = listing(GRAPH_TYPES[4], lambda s=sub: sess.network(s).virtual_networks.list_all())
+        calls[f"{sub}|firewalls"] = listing(GRAPH_TYPES[5], lambda s=sub: sess.network(s).azure_firewalls.list_all())
+    results = sess.parallel(calls)
+    rows: list[dict[str, Any]] = []
+    denied: dict[str, ArmDenied] = {}
+    for value in results.values():
+        if isinstance(value, ArmDenied):
+            denied.setdefault(value.scope, value)
+        else:
+            rows.extend(value)
+    link_calls: dict[str, Callable[[], list[dict[str, Any]]]] = {}
+    for row in rows:
+        if row["type"] == GRAPH_TYPES[2]:
+            zone = convert.zone(row)
+            if _relevant_zone(zone.name):
+
+                def links(zone: Zone = zone) -> list[dict[str, Any]]:
+                    client = sess.privatedns(zone.subscription_id)
+                    found = sess.call(
+                        zone.id,
+                        lambda: [
+                            convert.sdk_json(m)
+                            for m in pages(
+                                client.virtual_network_links.list(
+                                    resource_group_name=zone.resource_group, private_zone_name=zone.name
+                                )
+                            )
+                        ],
+                    )
+                    for item in found:
+                        item["type"] = GRAPH_TYPES[3]
+                    return found
+
+                link_calls[zone.id] = links
+    for value in sess.parallel(link_calls).values():
+        if isinstance(value, ArmDenied):
+            denied.setdefault(value.scope, value)
+        else:
+            rows.extend(value)
+    return rows, list(denied.values())
+
+
+def _relevant_zone(name: str) -> bool:
+    from aoai_diag.clouds import CLOUDS
+
+    name = name.lower()
+    for cloud in CLOUDS.values():
+        for suffix in cloud.suffixes:
+            if name == suffix or name == f"privatelink.{suffix}" or suffix.endswith("." + name):
+                return True
+    return False
+
+
+def inventory(ctx: ProbeContext, on_azure: bool) -> Inventory:
+    def compute() -> Inventory:
+        acc = access(ctx, on_azure)
+        sess = session(ctx, on_azure)
+        graph_error: ArmDenied | None = None
+        denied: list[ArmDenied] = list(acc.denied)
+        source = "resource_graph"
+        try:
+            rows = _graph_rows(sess, acc.subscriptions) if acc.subscriptions else []
+        except ArmFailure as exc:
+            # Resource Graph may be forbidden or unavailable: ask each subscription instead.
+            graph_error = exc.denied
+            source = "list_calls"
+            rows, more = _list_rows(sess, acc.subscriptions)
+            denied += more
+        by_type: dict[str, list[dict[str, Any]]] = {t: [] for t in GRAPH_TYPES}
+        for row in rows:
+            by_type.setdefault(str(row.get("type", "")).lower(), []).append(row)
+        return Inventory(
+            source=source,
+            subscriptions=acc.subscriptions,
+            denied=tuple(denied),
+            accounts=tuple(convert.account(r) for r in by_type[GRAPH_TYPES[0]]),
+            pe_rows=tuple(by_type[GRAPH_TYPES[1]]),
+            zones=tuple(z for r in by_type[GRAPH_TYPES[2]] if _relevant_zone((z := convert.zone(r)).name)),
+            links=tuple(convert.vnet_link(r) for r in by_type[GRAPH_TYPES[3]]),
+            vnets=tuple(convert.vnet(r) for r in by_type[GRAPH_TYPES[4]]),
+            firewalls=tuple(convert.firewall(r) for r in by_type[GRAPH_TYPES[5]]),
+            graph_error=graph_error,
+        )
+
+    return ctx.once("arm.inventory", compute)  # type: ignore[no-any-return]
+
+
+def find_accounts(inv: Inventory, label: str) -> list[Account]:
+    """Accounts whose custom subdomain is `label`; failing that, whose resource name is."""
+    label = label.lower()
+    by_sub = [a for a in inv.accounts if (a.custom_subdomain or "").lower() == label]
+    return by_sub or [a for a in inv.accounts if a.name.lower() == label]
+
+
+def _rg_name(resource_id: str, kind: str) -> tuple[str, str, str]:
+    return (
+        convert.id_part(resource_id, "subscriptions"),
+        convert.id_part(resource_id, "resourceGroups"),
+        convert.id_part(resource_id, kind),
+    )
+
+
+def private_endpoint(ctx: ProbeContext, sess: ArmSession, pe_id: str, row: dict[str, Any] | None) -> PrivateEndpoint:
+    """One PE with its NIC addresses and DNS zone groups (read once per run); raises ArmFailure."""
+
+    def compute() -> PrivateEndpoint:
+        sub, rg, name = _rg_name(pe_id, "privateEndpoints")
+        client = sess.network(sub)
+        data = (
+            row
+            if row is not None
+            else sess.call(pe_id, lambda: convert.sdk_json(client.private_endpoints.get(rg, name)))
+        )
+        nic_ids = [n.get("id") for n in (data.get("properties") or {}).get("networkInterfaces") or () if n.get("id")]
+        calls: dict[str, Callable[[], Any]] = {
+            "groups": lambda: sess.call(
+                pe_id + "/privateDnsZoneGroups",
+                lambda: [
+                    convert.zone_group(convert.sdk_json(g))
+                    for g in client.private_dns_zone_groups.list(private_endpoint_name=name, resource_group_name=rg)
+                ],
+            )
+        }
+        for nid in nic_ids:
+            calls[nid] = lambda nid=nid: nic(ctx, sess, nid)
+        results = sess.parallel(calls)
+        groups = results.pop("groups")
+        ips = tuple(ip for v in results.values() if isinstance(v, Nic) for ip in v.private_ips)
+        return convert.private_endpoint(data, ips, None if isinstance(groups, ArmDenied) else tuple(groups))
+
+    return ctx.once("arm.pe:" + pe_id.lower(), compute)  # type: ignore[no-any-return]
+
+
+def a_record(ctx: ProbeContext, sess: ArmSession, zone: Zone, label: str) -> tuple[str, ...] | None:
+    """Addresses of A `label` in `zone`, None when the record does not exist; raises ArmFailure."""
+
+    def compute() -> tuple[str, ...] | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        client = sess.privatedns(zone.subscription_id)
+        try:
+            record = client.record_sets.get(zone.resource_group, zone.name, "A", label)
+        except ResourceNotFoundError:
+            return None
+        except Exception as exc:
+            from aoai_diag.azure.arm_clients import denied_from
+
+            raise ArmFailure(denied_from(exc, f"{zone.id}/A/{label}")) from None
+        return convert.a_record_ips(convert.sdk_json(record))
+
+    return ctx.once(f"arm.a:{zone.id.lower()}:{label}", compute)  # type: ignore[no-any-return]
+
+
+def _get(ctx: ProbeContext, sess: ArmSession, kind: str, rid: str, fetch: Callable[[], Any]) -> Any:
+    return ctx.once(f"arm.{kind}:{rid.lower()}", lambda: sess.call(rid, lambda: convert.sdk_json(fetch())))
+
+
+def nic(ctx: ProbeContext, sess: ArmSession, nic_id: str) -> Nic:
+    sub, rg, name = _rg_name(nic_id, "networkInterfaces")
+    return convert.nic(_get(ctx, sess, "nic", nic_id, lambda: sess.network(sub).network_interfaces.get(rg, name)))
+
+
+def subnet(ctx: ProbeContext, sess: ArmSession, subnet_id: str) -> Subnet:
+    sub, rg, vnet_name = _rg_name(subnet_id, "virtualNetworks")
+    name = convert.id_part(subnet_id, "subnets")
+    return convert.subnet(
+        _get(ctx, sess, "subnet", subnet_id, lambda: sess.network(sub).subnets.get(rg, vnet_name, name))
+    )
+
+
+def vnet(ctx: ProbeContext, sess: ArmSession, vnet_id: str) -> Vnet:
+    sub, rg, name = _rg_name(vnet_id, "virtualNetworks")
+    return convert.vnet(_get(ctx, sess, "vnet", vnet_id, lambda: sess.network(sub).virtual_networks.get(rg, name)))
+
+
+def nsg(ctx: ProbeContext, sess: ArmSession, nsg_id: str) -> Nsg:
+    sub, rg, name = _rg_name(nsg_id, "networkSecurityGroups")
+    return convert.nsg(_get(ctx, sess, "nsg", nsg_id, lambda: sess.network(sub).network_security_groups.get(rg, name)))
+
+
+def vm_nic_ids(ctx: ProbeContext, sess: ArmSession, vm_id: str) -> list[str]:
+    """NIC ids of a VM (plain ARM GET: no compute SDK is installed)."""
+    data = ctx.once(f"arm.vm:{vm_id.lower()}", lambda: sess.get_json(vm_id, COMPUTE_API))
+    nics = ((data.get("properties") or {}).get("networkProfile") or {}).get("networkInterfaces") or ()
+    primary = [n["id"] for n in nics if (n.get("properties") or {}).get("primary")]
+    return primary + [n["id"] for n in nics if n.get("id") and n["id"] not in primary]
+
+
+def effective_routes(ctx: ProbeContext, sess: ArmSession, nic_id: str) -> list[dict[str, Any]]:
+    sub, rg, name = _rg_name(nic_id, "networkInterfaces")
+
+    def compute() -> list[dict[str, Any]]:
+        result = sess.lro(
+            nic_id + "/effectiveRouteTable",
+            lambda: sess.network(sub).network_interfaces.begin_get_effective_route_table(rg, name),
+        )
+        return [convert.sdk_json(r) for r in (result.value or ())]
+
+    return ctx.once("arm.routes:" + nic_id.lower(), compute)  # type: ignore[no-any-return]
+
+
+def effective_nsgs(ctx: ProbeContext, sess: ArmSession, nic_id: str) -> list[dict[str, Any]]:
+    sub, rg, name = _rg_name(nic_id, "networkInterfaces")
+
+    def compute() -> list[dict[str, Any]]:
+        result = sess.lro(
+            nic_id + "/effectiveNetworkSecurityGroups",
+            lambda: sess.network(sub).network_interfaces.begin_list_effective_network_security_groups(rg, name),
+        )
+        return [convert.sdk_json(r) for r in (result.value or ())]
+
+    return ctx.once("arm.effnsg:" + nic_id.lower(), compute)  # type: ignore[no-any-return]

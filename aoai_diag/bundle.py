@@ -1,0 +1,249 @@
+"""Evidence bundles: everything a run observed, saved so the diagnosis can be re-run elsewhere.
+
+"Collect on the customer's jumpbox, analyse at your desk": `collect` writes the parsed targets and every
+CheckResult (schema: aoai_diag/data/bundle.schema.json); `analyze` rebuilds each target's report with
+runner.build_target_report — the same code path as a live run — so the diagnosis is identical. Secrets never go
+in: probes already redact proxy userinfo, and everything is scrubbed again here in case a probe slipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from aoai_diag import __version__
+from aoai_diag.model import CheckResult, Report, TargetReport
+
+BUNDLE_VERSION = "1.0"
+SUPPORTED_MAJOR = 1
+MAX_BYTES = 64 * 1024 * 1024
+REDACTED = "***"
+
+# Dictionary keys whose values are secrets whatever they look like (HTTP auth headers, Azure key headers).
+_SECRET_KEY = re.compile(
+    r"(?i)(secret|passw(or)?d|token|api[-_]?key|authorization|cookie|subscription[-_]?key|^sig$|^sas$)"
+)
+_TEXT_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # user:password@ in any URL (proxies, endpoints)
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@"), r"\1***@"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ***"),
+    # JSON Web Tokens (Entra ID access tokens)
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),
+    # SAS signatures and keys passed in query strings
+    (
+        re.compile(r"(?i)([?&](?:sig|api-key|api_key|key|code|token|access_token|subscription-key)=)[^&\s\"']+"),
+        r"\1***",
+    ),
+    # Azure AI services keys are 32 hex characters (UUIDs have dashes and are not matched)
+    (re.compile(r"\b[0-9a-fA-F]{32}\b"), REDACTED),
+)
+
+
+class BundleError(ValueError):
+    """A bundle cannot be read or used; the message is one line for the user."""
+
+
+def scrub(value: Any) -> Any:
+    """A copy of a JSON-compatible value with anything that looks like a secret replaced by `***`."""
+    if isinstance(value, str):
+        for pattern, replacement in _TEXT_RULES:
+            value = pattern.sub(replacement, value)
+        return value
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            key = str(key)
+            secret = _SECRET_KEY.search(key) and item not in (None, "", [], {}) and not isinstance(item, bool)
+            out[key] = REDACTED if secret else scrub(item)
+        return out
+    if isinstance(value, list | tuple):
+        return [scrub(item) for item in value]
+    return value
+
+
+def settings_summary(settings: Any) -> dict[str, Any]:
+    """What the run was configured with, for the reader of the bundle; never the process environment."""
+
+    def endpoint(pair: tuple[str, int]) -> str:
+        host, port = pair
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    summary = {
+        "timeout": settings.timeout,
+        "deadline": settings.run_deadline,
+        "cloud": settings.cloud,
+        "port": settings.port,
+        "hosts_file": settings.hosts_file,
+        "resolvers": [endpoint(r) for r in settings.resolvers],
+        "public_dns": settings.public_dns,
+        "public_resolvers": [endpoint(r) for r in settings.public_resolvers],
+        "azure_dns": endpoint(settings.azure_dns),
+        "imds_endpoint": settings.imds_endpoint,
+        "data_plane_api_version": settings.data_plane_api_version,
+        "azure": settings.azure,
+        "subscriptions": list(settings.subscriptions),
+        "vnet_id": settings.vnet_id,
+        "arm_endpoint": settings.arm_endpoint,
+        "authority_host": settings.authority_host,
+    }
+    return scrub(summary)
+
+
+def make_bundle(report: Report, settings: Any, created_at: datetime | None = None) -> dict[str, Any]:
+    """The bundle mapping for a finished live run. `collected` keeps the live diagnosis for comparison."""
+    created = (created_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return {
+        "bundle_version": BUNDLE_VERSION,
+        "tool_version": __version__,
+        "created_at": created.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "platform": {"system": platform.system(), "python": platform.python_version()},
+        "settings": settings_summary(settings),
+        "targets": [
+            {
+                "target": scrub(dict(t.target)),
+                "checks": [scrub(c.to_dict()) for c in t.checks],
+                "collected": {"verdict": t.verdict.value, "causes": [f.cause_id for f in t.findings]},
+            }
+            for t in report.targets
+        ],
+    }
+
+
+def write_bundle(bundle: Mapping[str, Any], path: str) -> None:
+    """Write atomically (temp file + rename) so a reader never sees half a bundle. Raises OSError."""
+    text = json.dumps(bundle, indent=2) + "\n"
+    if path == "-":
+        import sys
+
+        sys.stdout.write(text)
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".aoai-diag-bundle-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass(frozen=True)
+class SavedTarget:
+    target: Mapping[str, Any]
+    checks: tuple[CheckResult, ...]
+    collected: Mapping[str, Any] | None
+    """The diagnosis at collection time ({verdict, causes}), when recorded."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    bundle_version: str
+    tool_version: str
+    created_at: str
+    settings: Mapping[str, Any]
+    targets: tuple[SavedTarget, ...]
+
+
+def _major(version: Any) -> int:
+    match = re.fullmatch(r"(\d+)\.(\d+)", str(version))
+    if not match:
+        raise BundleError(f"not a usable bundle: bundle_version {str(version)[:20]!r} is not MAJOR.MINOR")
+    return int(match.group(1))
+
+
+def parse_bundle(data: Any, name: str = "bundle") -> Bundle:
+    """Validate the parts analysis needs; raises BundleError with one line."""
+    if not isinstance(data, Mapping) or "bundle_version" not in data:
+        raise BundleError(f"{name} is not an aoai-diag evidence bundle (no bundle_version)")
+    major = _major(data["bundle_version"])
+    if major > SUPPORTED_MAJOR:
+        raise BundleError(
+            f"{name} is bundle version {data['bundle_version']} (written by aoai-diag {data.get('tool_version', '?')}); "
+            f"this aoai-diag {__version__} reads {SUPPORTED_MAJOR}.x: upgrade aoai-diag to analyze it"
+        )
+    raw_targets = data.get("targets")
+    if not isinstance(raw_targets, list) or not raw_targets:
+        raise BundleError(f"{name} holds no targets")
+    targets = []
+    for i, entry in enumerate(raw_targets):
+        try:
+            if not isinstance(entry, Mapping) or not isinstance(entry.get("target"), Mapping):
+                raise ValueError("no target")
+            checks = entry.get("checks")
+            if not isinstance(checks, list):
+                raise ValueError("no checks list")
+            parsed = tuple(CheckResult.from_dict(c) for c in checks)
+            collected = entry.get("collected")
+            targets.append(
+                SavedTarget(dict(entry["target"]), parsed, dict(collected) if isinstance(collected, Mapping) else None)
+            )
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise BundleError(f"{name}: malformed targets[{i}]: {detail}"[:300]) from None
+    settings = data.get("settings")
+    return Bundle(
+        bundle_version=str(data["bundle_version"]),
+        tool_version=str(data.get("tool_version", "?")),
+        created_at=str(data.get("created_at", "?")),
+        settings=dict(settings) if isinstance(settings, Mapping) else {},
+        targets=tuple(targets),
+    )
+
+
+def load_bundle(path: str) -> Bundle:
+    """Read and validate a bundle file; raises BundleError with one line."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise BundleError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BYTES:
+        raise BundleError(f"{path} is larger than {MAX_BYTES // (1024 * 1024)} MiB; not an evidence bundle")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BundleError(f"{path} is not an aoai-diag evidence bundle (not UTF-8 text)") from None
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{path} is not an aoai-diag evidence bundle (invalid JSON at line {exc.lineno})") from None
+    return parse_bundle(data, path)
+
+
+def analyze(bundle: Bundle) -> Report:
+    """Re-run the diagnosis on saved evidence (runner.build_target_report, as a live run does)."""
+    from aoai_diag.runner import build_report, build_target_report
+    from aoai_diag.targets import Target
+
+    reports: list[TargetReport] = []
+    for i, saved in enumerate(bundle.targets):
+        try:
+            target = Target.from_dict(dict(saved.target))
+        except (KeyError, ValueError, TypeError) as exc:
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise BundleError(f"malformed targets[{i}].target: {detail}") from None
+        reports.append(build_target_report(target, saved.checks))
+    return build_report(reports)
+
+
+def differences(bundle: Bundle, report: Report) -> Sequence[str]:
+    """One line per target whose diagnosis now differs from the one recorded at collection time."""
+    out = []
+    for saved, now in zip(bundle.targets, report.targets, strict=True):
+        if saved.collected is None:
+            continue
+        before = (saved.collected.get("verdict"), list(saved.collected.get("causes") or []))
+        after = (now.verdict.value, [f.cause_id for f in now.findings])
+        if before != after:
+            out.append(
+                f"{now.target.get('host', '?')}: collected as {before[0]} {before[1]}, analysed now as {after[0]} "
+                f"{after[1]} (aoai-diag {bundle.tool_version} -> {__version__})"
+            )
+    return out

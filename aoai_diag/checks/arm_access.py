@@ -1,0 +1,74 @@
+"""Can this run read Azure Resource Manager, and which subscriptions does it search?
+
+One token-caching credential (environment service principal, managed identity when IMDS answered, Azure
+CLI when `az` is installed) is built once per run; with none usable the probe says skip at once.
+
+Evidence:
+    credential (str | null): sources in the chain, e.g. "managed_identity" or "environment+azure_cli".
+    arm_endpoint (str): Resource Manager base URL used.
+    subscriptions (list of str): subscription ids searched (`--subscription` or every Enabled one listed).
+    from_option (bool): the list came from `--subscription`.
+    denied (list of {scope, status, code, message}): reads that failed.
+    error (str | null): why nothing could be read.
+pass = a token and at least one subscription; skip = no usable credential (`--no-azure` also skips);
+error = token refused, or no subscription visible (nothing can be concluded from Azure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aoai_diag.azure import probe_support
+from aoai_diag.checks.base import Probe
+from aoai_diag.context import ProbeContext
+from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.targets import Target
+
+
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    from aoai_diag.azure import snapshot
+    from aoai_diag.azure.arm_clients import ArmFailure
+
+    def body() -> Outcome:
+        on_azure = probe_support.on_azure(ctx, deps)
+        sess = snapshot.session(ctx, on_azure)
+        evidence: dict[str, object] = {
+            "credential": sess.credential.source,
+            "arm_endpoint": sess.base_url,
+            "subscriptions": [],
+            "from_option": bool(ctx.settings.subscriptions),
+            "denied": [],
+            "error": None,
+        }
+        try:
+            access = snapshot.access(ctx, on_azure)
+        except ArmFailure as exc:
+            text = probe_support.describe(exc.denied)
+            evidence["denied"] = [exc.denied.to_dict()]
+            evidence["error"] = text
+            if exc.denied.code in ("CredentialUnavailableError",):
+                return Outcome(Status.SKIP, f"no usable Azure credential: {exc.denied.message}", evidence, text)
+            return Outcome(Status.ERROR, f"cannot read Resource Manager: {text}", evidence, text)
+        evidence["subscriptions"] = list(access.subscriptions)
+        if not access.subscriptions:
+            evidence["error"] = "the credential sees no subscription"
+            return Outcome(
+                Status.ERROR, "the credential sees no subscription: nothing to search", evidence, "no subscription"
+            )
+        return Outcome(
+            Status.PASS,
+            f"{sess.credential.source} credential reads {len(access.subscriptions)} subscription(s)",
+            evidence,
+        )
+
+    return probe_support.guarded(body)
+
+
+PROBE = Probe(
+    id="arm_access",
+    title="Azure Resource Manager access",
+    run=run,
+    after=("azure_platform",),
+    layer="azure",
+    disabled=probe_support.disabled,
+)

@@ -1,0 +1,74 @@
+"""The account in Resource Manager, found by custom subdomain (or, failing that, by resource name).
+
+Evidence:
+    label (str): the subdomain searched.
+    source ("resource_graph" | "list_calls"): how the run-wide inventory was read.
+    subscriptions (list of str): subscriptions searched.
+    graph_error ({scope, status, code, message} | null): why Resource Graph was not used.
+    denied (list of {scope, status, code, message}): scopes that could not be read.
+    account (Account | null): {id, name, subscription_id, resource_group, kind, location, custom_subdomain,
+        endpoint, endpoint_hosts, public_network_access, default_action, ip_rules, vnet_rules, bypass,
+        connections: [{id, private_endpoint_id, status, description, provisioning_state, group_ids}]}.
+    matches (list of str): ids of every account that matched (more than one is odd but possible across tenants).
+pass = found; fail = not in any readable subscription and every scope was readable; error = not found but
+some scope could not be read (it may be there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aoai_diag.azure import probe_support
+from aoai_diag.checks.base import Probe
+from aoai_diag.context import ProbeContext
+from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.targets import Target
+
+
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    from aoai_diag.azure import snapshot
+
+    def body() -> Outcome:
+        inv = snapshot.inventory(ctx, probe_support.on_azure(ctx, deps))
+        found = snapshot.find_accounts(inv, target.label)
+        evidence: dict[str, object] = {
+            "label": target.label,
+            "source": inv.source,
+            "subscriptions": list(inv.subscriptions),
+            "graph_error": inv.graph_error.to_dict() if inv.graph_error else None,
+            "denied": [d.to_dict() for d in inv.denied],
+            "account": found[0].to_dict() if found else None,
+            "matches": [a.id for a in found],
+        }
+        if found:
+            acct = found[0]
+            states = ", ".join(f"{c.status}" for c in acct.connections) or "none"
+            return Outcome(
+                Status.PASS,
+                f"{acct.name} ({acct.kind}, {acct.location}): publicNetworkAccess={acct.public_network_access}, "
+                f"private endpoint connections: {states}",
+                evidence,
+            )
+        where = f"{len(inv.subscriptions)} subscription(s)"
+        if inv.denied:
+            scopes = "; ".join(probe_support.describe(d) for d in inv.denied)
+            return Outcome(
+                Status.ERROR,
+                f"no account '{target.label}' in the readable part of {where}; unread: {scopes}",
+                evidence,
+                scopes,
+            )
+        return Outcome(Status.FAIL, f"no account with subdomain or name '{target.label}' in {where}", evidence)
+
+    return probe_support.guarded(body)
+
+
+PROBE = Probe(
+    id="arm_account",
+    title="The account in Resource Manager",
+    run=run,
+    requires=("arm_access",),
+    after=("azure_platform",),
+    layer="azure",
+    disabled=probe_support.disabled,
+)

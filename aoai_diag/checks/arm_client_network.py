@@ -1,0 +1,210 @@
+"""Where this machine stands in Azure: VM -> NIC -> subnet -> VNet (from IMDS), or the VNet given by `--vnet`
+off Azure; the VNet's DNS servers, its peerings with each private endpoint's VNet, and (on a VM) the NIC's
+effective route toward each private endpoint address (a long-running operation).
+
+PE /32 routes reach only the PE's own VNet and directly peered VNets, next hop `InterfaceEndpoint`
+(https://learn.microsoft.com/azure/private-link/troubleshoot-private-endpoint-connectivity).
+
+Evidence:
+    source ("imds" | "option"): how the client VNet was found.
+    vm_id (str | null); nic ({id, private_ips, subnet_id, nsg_id, vm_id} | null);
+    subnet ({id, prefixes, nsg_id, route_table_id, pe_network_policies, service_endpoints} | null);
+    vnet ({id, location, address_prefixes, dns_servers, peerings: [{id, name, remote_vnet_id, state, sync_level,
+        allow_gateway_transit, use_remote_gateways, allow_forwarded_traffic}], subnet_ids}).
+    dns_mode ("azure" | "custom"); dns_server_hosts: [{ip, vnet_id | null, firewall_id | null}] for custom servers.
+    pe_vnets: [{pe_id, vnet_id, relation: "same" | "peered" | "not_peered" | "unknown", peering | null,
+        via_hubs: [vnet ids peered with both]}].
+    routes_to_pe: [{pe_id, address, route: {source, state, prefixes, next_hop_type, next_hop_ips} | null}]
+        (on a VM; null route = no matching route).
+    routes_error (str | null); denied (list of {scope, status, code, message}).
+pass = every PE VNet is this VNet or peered (Connected, FullyInSync) and routes lead to InterfaceEndpoint;
+fail = peering missing/not connected or a route drops the traffic; warn = next hop is a virtual appliance;
+skip = off Azure without `--vnet`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Any
+
+from aoai_diag.azure import probe_support
+from aoai_diag.checks.base import Probe
+from aoai_diag.context import ProbeContext
+from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.targets import Target
+
+
+def best_route(routes: list[dict[str, Any]], address: str) -> dict[str, Any] | None:
+    """Longest-prefix match among Active effective routes (as Azure selects them)."""
+    ip = ipaddress.ip_address(address)
+    best: tuple[int, dict[str, Any]] | None = None
+    for route in routes:
+        if (route.get("state") or "Active") != "Active":
+            continue
+        for prefix in route.get("prefixes") or ():
+            try:
+                net = ipaddress.ip_network(prefix, strict=False)
+            except ValueError:
+                continue
+            if ip.version == net.version and ip in net and (best is None or net.prefixlen > best[0]):
+                best = (net.prefixlen, route)
+    return best[1] if best else None
+
+
+def _contains(prefixes: Any, ip: str) -> bool:
+    for p in prefixes or ():
+        try:
+            if ipaddress.ip_address(ip) in ipaddress.ip_network(p, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    from aoai_diag.azure import convert, snapshot
+    from aoai_diag.azure.arm_clients import ArmFailure
+
+    def body() -> Outcome:
+        on_azure = probe_support.on_azure(ctx, deps)
+        sess = snapshot.session(ctx, on_azure)
+        inv = snapshot.inventory(ctx, on_azure)
+        vm = probe_support.vm(ctx, deps)
+        evidence: dict[str, Any] = {
+            "source": None,
+            "vm_id": None,
+            "nic": None,
+            "subnet": None,
+            "vnet": None,
+            "dns_mode": None,
+            "dns_server_hosts": [],
+            "pe_vnets": [],
+            "routes_to_pe": [],
+            "routes_error": None,
+            "denied": [],
+        }
+        nic = None
+        if vm and vm.get("resource_id"):
+            evidence["source"] = "imds"
+            evidence["vm_id"] = vm["resource_id"]
+            nic_ids = snapshot.vm_nic_ids(ctx, sess, vm["resource_id"])
+            if not nic_ids:
+                return Outcome(Status.ERROR, f"VM {vm['resource_id']} lists no network interface", evidence, "no NIC")
+            # Start both long-running reads now; arm_nsg picks up the effective NSGs from the run cache.
+            routes_future = sess._pool.submit(snapshot.effective_routes, ctx, sess, nic_ids[0])
+            sess._pool.submit(snapshot.effective_nsgs, ctx, sess, nic_ids[0])
+            nic = snapshot.nic(ctx, sess, nic_ids[0])
+            evidence["nic"] = nic.to_dict()
+            if not nic.subnet_id:
+                return Outcome(Status.ERROR, f"NIC {nic.id} has no subnet", evidence, "no subnet")
+            subnet = snapshot.subnet(ctx, sess, nic.subnet_id)
+            evidence["subnet"] = subnet.to_dict()
+            vnet_id = convert.parent_id(subnet.id)
+        elif ctx.settings.vnet_id:
+            evidence["source"] = "option"
+            vnet_id = ctx.settings.vnet_id
+            routes_future = None
+        else:
+            return Outcome(
+                Status.SKIP,
+                "not an Azure VM and no --vnet given: the client VNet is unknown",
+                evidence,
+                "client VNet unknown",
+            )
+        vnet = snapshot.vnet(ctx, sess, vnet_id)
+        evidence["vnet"] = vnet.to_dict()
+        evidence["dns_mode"] = "custom" if vnet.dns_servers else "azure"
+        known_vnets = {v.id.lower(): v for v in inv.vnets}
+        known_vnets.setdefault(vnet.id.lower(), vnet)
+        for ip in vnet.dns_servers:
+            fw = next((f for f in inv.firewalls if ip in f.private_ips), None)
+            host = next((v for v in known_vnets.values() if _contains(v.address_prefixes, ip)), None)
+            evidence["dns_server_hosts"].append(
+                {
+                    "ip": ip,
+                    "vnet_id": host.id if host else (fw.vnet_id if fw else None),
+                    "firewall_id": fw.id if fw else None,
+                }
+            )
+        pes = (
+            deps["arm_private_endpoints"].evidence.get("private_endpoints") or []
+            if "arm_private_endpoints" in deps
+            else []
+        )
+        problems: list[str] = []
+        for pe in pes:
+            pe_vnet = pe.get("vnet_id")
+            entry: dict[str, Any] = {
+                "pe_id": pe["id"],
+                "vnet_id": pe_vnet,
+                "relation": "unknown",
+                "peering": None,
+                "via_hubs": [],
+            }
+            if pe_vnet and convert.same_id(pe_vnet, vnet.id):
+                entry["relation"] = "same"
+            elif pe_vnet:
+                peering = next((p for p in vnet.peerings if convert.same_id(p.remote_vnet_id, pe_vnet)), None)
+                if peering:
+                    entry["relation"] = "peered"
+                    entry["peering"] = peering.to_dict()
+                    if peering.state != "Connected" or (peering.sync_level or "FullyInSync") != "FullyInSync":
+                        problems.append(
+                            f"peering {peering.name} to {pe_vnet.rsplit('/', 1)[-1]} is {peering.state}/{peering.sync_level}"
+                        )
+                else:
+                    entry["relation"] = "not_peered"
+                    remote = known_vnets.get(pe_vnet.lower())
+                    mine = {p.remote_vnet_id.lower() for p in vnet.peerings if p.remote_vnet_id}
+                    theirs = (
+                        {p.remote_vnet_id.lower() for p in remote.peerings if p.remote_vnet_id} if remote else set()
+                    )
+                    entry["via_hubs"] = sorted(mine & theirs)
+                    problems.append(
+                        f"VNet {vnet.id.rsplit('/', 1)[-1]} is not peered with {pe_vnet.rsplit('/', 1)[-1]}"
+                    )
+            evidence["pe_vnets"].append(entry)
+        if routes_future is not None and pes:
+            try:
+                routes = [convert.route(r).to_dict() for r in routes_future.result(timeout=sess.remaining())]
+            except ArmFailure as exc:
+                evidence["routes_error"] = probe_support.describe(exc.denied)
+                evidence["denied"].append(exc.denied.to_dict())
+                routes = None
+            except Exception as exc:  # the future's own timeout
+                evidence["routes_error"] = f"effective routes: {type(exc).__name__}"
+                routes = None
+            if routes is not None:
+                for pe in pes:
+                    for address in pe.get("ip_addresses") or ():
+                        route = best_route(routes, address)
+                        evidence["routes_to_pe"].append({"pe_id": pe["id"], "address": address, "route": route})
+                        hop = (route or {}).get("next_hop_type")
+                        if route is None or hop in ("None", "Internet"):
+                            # A private PE address matched only by 0.0.0.0/0 (Internet) or a blackhole has no VNet path.
+                            problems.append(f"no VNet route to {address} (next hop {hop})")
+        hops = {str((r["route"] or {}).get("next_hop_type")) for r in evidence["routes_to_pe"]}
+        where = f"VNet {vnet.id.rsplit('/', 1)[-1]}, DNS {'custom ' + ', '.join(vnet.dns_servers) if vnet.dns_servers else 'Azure-provided'}"
+        if problems:
+            return Outcome(Status.FAIL, f"{where}: " + "; ".join(problems), evidence)
+        if "VirtualAppliance" in hops:
+            return Outcome(
+                Status.WARN, f"{where}: traffic to the private endpoint goes through a virtual appliance", evidence
+            )
+        if evidence["routes_error"]:
+            return Outcome(Status.WARN, f"{where}; effective routes unreadable: {evidence['routes_error']}", evidence)
+        return Outcome(Status.PASS, f"{where}; next hops: {', '.join(sorted(hops)) or 'not read'}", evidence)
+
+    return probe_support.guarded(body)
+
+
+PROBE = Probe(
+    id="arm_client_network",
+    title="This machine's VNet, DNS, peerings and routes",
+    run=run,
+    requires=("arm_access",),
+    after=("azure_platform", "arm_private_endpoints"),
+    layer="azure",
+    disabled=probe_support.disabled,
+)

@@ -1,0 +1,123 @@
+"""Private DNS zones the account needs, every copy of them the credential can see, their A record for the
+subdomain and their virtual network links; plus over-broad zones that shadow public names.
+
+Zones needed: `privatelink.<suffix>` for the target's suffix and for every host the account lists in
+`properties.endpoints` (an AI Services account lists all three suffixes).
+https://learn.microsoft.com/azure/private-link/private-endpoint-dns
+
+Evidence:
+    label (str): the record name looked up.
+    needed_zones (list of str).
+    zones (list): every copy of a needed zone: {id, name, subscription_id, resource_group,
+        record: [ip, ...] | null (null = no A record), record_error: str | null,
+        links: [{id, zone_id, vnet_id, registration_enabled, state, provisioning_state, resolution_policy}]}.
+    broad_zones (list): zones named like a public suffix (`openai.azure.com`, `azure.com`): {id, name,
+        subscription_id, resource_group, links}.
+    denied (list of {scope, status, code, message}): unread scopes (a zone may hide there).
+    complete (bool): every subscription and zone was read.
+pass = every needed zone exists with an A record; fail = a needed zone or its record is missing (all scopes
+read); error = something is missing and some scope could not be read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aoai_diag.azure import probe_support
+from aoai_diag.checks.base import Probe
+from aoai_diag.context import ProbeContext
+from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.targets import Target
+
+
+def needed_zones(target: Target, account: Mapping[str, Any] | None) -> list[str]:
+    suffixes = [target.suffix]
+    for host in (account or {}).get("endpoint_hosts") or ():
+        for suffix in target.cloud.suffixes:
+            if host.endswith("." + suffix) and suffix not in suffixes:
+                suffixes.append(suffix)
+    return [target.cloud.privatelink_zone(s) for s in suffixes]
+
+
+def _is_broad(name: str, target: Target) -> bool:
+    return any(name == s or s.endswith("." + name) for s in target.cloud.suffixes)
+
+
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    from aoai_diag.azure import convert, snapshot
+    from aoai_diag.azure.resources import ArmDenied
+
+    def body() -> Outcome:
+        on_azure = probe_support.on_azure(ctx, deps)
+        sess = snapshot.session(ctx, on_azure)
+        inv = snapshot.inventory(ctx, on_azure)
+        account = deps["arm_account"].evidence.get("account") if "arm_account" in deps else None
+        needed = needed_zones(target, account)
+        copies = [z for z in inv.zones if z.name in needed]
+        broad = [z for z in inv.zones if _is_broad(z.name, target)]
+        records = sess.parallel({z.id: (lambda z=z: snapshot.a_record(ctx, sess, z, target.label)) for z in copies})
+        denied = [d.to_dict() for d in inv.denied]
+        zones: list[dict[str, Any]] = []
+        for zone in copies:
+            rec = records.get(zone.id)
+            item: dict[str, Any] = zone.to_dict()
+            item["record"] = None if rec is None or isinstance(rec, ArmDenied) else list(rec)
+            item["record_error"] = probe_support.describe(rec) if isinstance(rec, ArmDenied) else None
+            if isinstance(rec, ArmDenied):
+                denied.append(rec.to_dict())
+            item["links"] = [link.to_dict() for link in inv.links if convert.same_id(link.zone_id, zone.id)]
+            zones.append(item)
+        broad_items = []
+        for zone in broad:
+            item = zone.to_dict()
+            item["links"] = [link.to_dict() for link in inv.links if convert.same_id(link.zone_id, zone.id)]
+            broad_items.append(item)
+        complete = not denied
+        evidence = {
+            "label": target.label,
+            "needed_zones": needed,
+            "zones": zones,
+            "broad_zones": broad_items,
+            "denied": denied,
+            "complete": complete,
+        }
+        missing_zone = [n for n in needed if not any(z["name"] == n for z in zones)]
+        missing_record = [
+            n for n in needed if n not in missing_zone and not any(z["name"] == n and z["record"] for z in zones)
+        ]
+        parts = []
+        for z in zones:
+            links = len(z["links"])
+            rec = ", ".join(z["record"]) if z["record"] else ("unreadable" if z["record_error"] else "no A record")
+            parts.append(
+                f"{z['name']} in {z['subscription_id']}/{z['resource_group']}: {target.label} -> {rec}, {links} link(s)"
+            )
+        if broad_items:
+            parts.append("over-broad zone(s): " + ", ".join(b["name"] for b in broad_items))
+        summary = "; ".join(parts) or "no privatelink zone found"
+        if missing_zone or missing_record or broad_items:
+            gaps = [f"zone {n} not found" for n in missing_zone] + [
+                f"no A record {target.label} in {n}" for n in missing_record
+            ]
+            text = "; ".join(gaps + parts)
+            if not complete and (missing_zone or missing_record):
+                unread = "; ".join(f"{d['scope']}" for d in denied)
+                return Outcome(Status.ERROR, f"{text}; could not read {unread}", evidence, f"unread: {unread}")
+            return Outcome(Status.FAIL, text, evidence)
+        if not complete:
+            return Outcome(Status.WARN, summary + f"; {len(denied)} scope(s) unread", evidence)
+        return Outcome(Status.PASS, summary, evidence)
+
+    return probe_support.guarded(body)
+
+
+PROBE = Probe(
+    id="arm_dns_zones",
+    title="Private DNS zones, records and VNet links",
+    run=run,
+    requires=("arm_access",),
+    after=("azure_platform", "arm_account"),
+    layer="azure",
+    disabled=probe_support.disabled,
+)

@@ -1,0 +1,118 @@
+"""Every private endpoint of the account: the ones the account lists and the ones that point at it.
+
+A PE whose connection points at the account but which the account no longer lists is kept: that is what a
+Disconnected endpoint after a re-created account looks like (causes.md svc.pe_disconnected).
+
+Evidence:
+    account_id (str).
+    private_endpoints (list): per PE {id, name, subscription_id, resource_group, location, provisioning_state,
+        subnet_id, vnet_id, connections: [{id, private_endpoint_id, target_id, status, description,
+        provisioning_state, group_ids, manual}], nic_ids, custom_dns: [{fqdn, ip_addresses}], ip_addresses,
+        zone_groups: [{id, zone_ids}] | null (null = unreadable), account_side: {status, provisioning_state} | null,
+        listed_by_account: bool}.
+    denied (list of {scope, status, code, message}): PEs (or parts) that could not be read.
+pass = at least one PE Succeeded with an Approved connection and nothing else wrong; warn = some PE is not
+usable; fail = none usable (or none at all); error = none usable and some could not be read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aoai_diag.azure import probe_support
+from aoai_diag.checks.base import Probe
+from aoai_diag.context import ProbeContext
+from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.targets import Target
+
+
+def _usable(pe: Mapping[str, Any]) -> bool:
+    statuses = [c.get("status") for c in pe["connections"]]
+    side = pe.get("account_side") or {}
+    return (
+        pe.get("provisioning_state") == "Succeeded"
+        and "Approved" in statuses
+        and side.get("status", "Approved") == "Approved"
+    )
+
+
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    from aoai_diag.azure import convert, snapshot
+    from aoai_diag.azure.resources import ArmDenied, PrivateEndpoint
+
+    def body() -> Outcome:
+        on_azure = probe_support.on_azure(ctx, deps)
+        sess = snapshot.session(ctx, on_azure)
+        inv = snapshot.inventory(ctx, on_azure)
+        account = deps["arm_account"].evidence["account"]
+        acct_id = account["id"]
+        side: dict[str, dict[str, Any]] = {}
+        for conn in account["connections"]:
+            if conn.get("private_endpoint_id"):
+                side[conn["private_endpoint_id"].lower()] = conn
+        rows = {str(r.get("id", "")).lower(): r for r in inv.pe_rows}
+        wanted = dict.fromkeys(side)
+        for key, row in rows.items():
+            props = row.get("properties") or {}
+            conns = [
+                *(props.get("privateLinkServiceConnections") or ()),
+                *(props.get("manualPrivateLinkServiceConnections") or ()),
+            ]
+            if any(convert.same_id((c.get("properties") or {}).get("privateLinkServiceId"), acct_id) for c in conns):
+                wanted.setdefault(key)
+        calls = {
+            key: (
+                lambda key=key: snapshot.private_endpoint(
+                    ctx, sess, (side.get(key) or {}).get("private_endpoint_id") or rows[key]["id"], rows.get(key)
+                )
+            )
+            for key in wanted
+        }
+        results = sess.parallel(calls)
+        pes: list[dict[str, Any]] = []
+        denied: list[dict[str, Any]] = []
+        for key, value in results.items():
+            if isinstance(value, ArmDenied):
+                denied.append(value.to_dict())
+                continue
+            assert isinstance(value, PrivateEndpoint)
+            item = value.to_dict()
+            item["vnet_id"] = convert.parent_id(value.subnet_id) if value.subnet_id else None
+            conn = side.get(key)
+            item["account_side"] = (
+                {"status": conn.get("status"), "provisioning_state": conn.get("provisioning_state")} if conn else None
+            )
+            item["listed_by_account"] = conn is not None
+            pes.append(item)
+        evidence = {"account_id": acct_id, "private_endpoints": pes, "denied": denied}
+        usable = [p for p in pes if _usable(p)]
+        described = "; ".join(
+            f"{p['name']}: {p['provisioning_state']}, "
+            + "/".join(str(c.get("status")) for c in p["connections"])
+            + f", {', '.join(p['ip_addresses']) or 'no IP'}"
+            for p in pes
+        )
+        if not pes and not denied:
+            return Outcome(Status.FAIL, "the account has no private endpoint", evidence)
+        if usable and len(usable) == len(pes) and not denied:
+            return Outcome(Status.PASS, described, evidence)
+        if usable:
+            return Outcome(Status.WARN, described + (f"; unread: {len(denied)}" if denied else ""), evidence)
+        if denied:
+            text = "; ".join(f"{d['scope']}: {d['message']}" for d in denied)
+            return Outcome(Status.ERROR, f"no usable private endpoint seen; could not read {text}", evidence, text)
+        return Outcome(Status.FAIL, f"no usable private endpoint: {described}", evidence)
+
+    return probe_support.guarded(body)
+
+
+PROBE = Probe(
+    id="arm_private_endpoints",
+    title="Private endpoints of the account",
+    run=run,
+    requires=("arm_account",),
+    after=("azure_platform",),
+    layer="azure",
+    disabled=probe_support.disabled,
+)

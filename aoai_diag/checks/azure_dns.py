@@ -1,0 +1,40 @@
+"""Azure-provided DNS (168.63.129.16) asked directly: what a VM in this VNet gets from the linked private zones.
+
+Only reachable from inside an Azure VNet, so it runs only when IMDS answered
+(https://learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16). If it gives the private
+address while the configured servers do not, the zone is fine and the custom DNS path is the problem
+(dns-facts.md §4).
+
+Evidence:
+    server ("ip:port"): the Azure DNS address asked.
+    answers ({name: DnsAnswer}): the same names as dns_nameservers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aoai_diag.checks.base import Probe
+from aoai_diag.checks.dns_nameservers import query_names
+from aoai_diag.context import ProbeContext
+from aoai_diag.dnsquery import describe, format_endpoint, private_only, query_many
+from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.targets import Target
+
+
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    server = ctx.settings.azure_dns
+    names = query_names(target)
+    found = query_many([(server, n) for n in names], ctx.op_timeout())
+    answers = {n: found[(server, n)] for n in names}
+    evidence = {"server": format_endpoint(server), "answers": answers}
+    primary = answers[target.host]
+    shown = describe(primary)
+    if private_only(primary):
+        return Outcome(Status.PASS, f"Azure DNS gives {target.host} -> {shown}", evidence)
+    return Outcome(
+        Status.FAIL, f"Azure DNS gives no private address for {target.host}: {shown}", evidence, primary["outcome"]
+    )
+
+
+PROBE = Probe(id="azure_dns", title="Azure-provided DNS asked directly", run=run, requires=("azure_platform",))

@@ -1,0 +1,130 @@
+"""Is this machine an Azure VM? The Instance Metadata Service answers only there, and names the VM and its subnet.
+
+`GET /metadata/instance?api-version=2021-02-01` with `Metadata: true`, never through a proxy
+(https://learn.microsoft.com/azure/virtual-machines/instance-metadata-service). The connect timeout is short
+(`settings.imds_timeout`): off Azure nothing answers on 169.254.169.254 and a laptop must not wait. The answer
+is cached for the run (`ctx.once("imds")`): every target and the Azure layer reuse it.
+
+Evidence:
+    on_azure (bool | null): IMDS answered with instance metadata (null: something answered but unusably).
+    vm ({subscription_id, resource_group, name, vm_id, location, resource_id, private_ip, subnet_prefix, mac}
+        | null): from compute.* and network.interface[0].
+    endpoint (str): the IMDS base URL asked.
+    http_status (int | null): status of the metadata answer.
+    error (str | null): why IMDS gave nothing usable.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from aoai_diag.checks.base import Probe
+from aoai_diag.context import ProbeContext
+from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.targets import Target
+
+API_VERSION = "2021-02-01"
+MAX_BODY = 256 * 1024
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return (f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__)[:300]
+
+
+def _get(mapping: Any, *path: Any) -> Any:
+    for key in path:
+        try:
+            mapping = mapping[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return mapping
+
+
+def parse_instance(document: Any) -> dict[str, Any]:
+    """The `vm` evidence from an instance document; missing fields become null. Raises ValueError if not one."""
+    compute = _get(document, "compute")
+    if not isinstance(compute, dict):
+        raise ValueError("the answer has no 'compute' section")
+    nic = _get(document, "network", "interface", 0)
+    address = _get(nic, "ipv4", "subnet", 0, "address")
+    prefix = _get(nic, "ipv4", "subnet", 0, "prefix")
+    return {
+        "subscription_id": compute.get("subscriptionId"),
+        "resource_group": compute.get("resourceGroupName"),
+        "name": compute.get("name"),
+        "vm_id": compute.get("vmId"),
+        "location": compute.get("location"),
+        "resource_id": compute.get("resourceId"),
+        "private_ip": _get(nic, "ipv4", "ipAddress", 0, "privateIpAddress"),
+        "subnet_prefix": f"{address}/{prefix}" if address and prefix is not None else None,
+        "mac": _get(nic, "macAddress"),
+    }
+
+
+def fetch_instance(endpoint: str, connect_timeout: float, read_timeout: float) -> dict[str, Any]:
+    """Ask IMDS once; returns the evidence mapping (never raises for network or content problems)."""
+    evidence: dict[str, Any] = {"on_azure": False, "vm": None, "endpoint": endpoint, "http_status": None, "error": None}
+    parts = urlsplit(endpoint)
+    if parts.scheme != "http" or not parts.hostname:
+        evidence["error"] = f"IMDS endpoint must be http://host[:port], got {endpoint!r}"
+        evidence["on_azure"] = None
+        return evidence
+    base = parts.path.rstrip("/")
+    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=connect_timeout)
+    try:
+        conn.connect()
+        assert conn.sock is not None
+        conn.sock.settimeout(read_timeout)
+        conn.request("GET", f"{base}/metadata/instance?api-version={API_VERSION}", headers={"Metadata": "true"})
+        response = conn.getresponse()
+        body = response.read(MAX_BODY)
+        evidence["http_status"] = response.status
+    except TimeoutError:
+        evidence["error"] = f"no answer from {endpoint} within {connect_timeout:g} s"
+        return evidence
+    except (OSError, http.client.HTTPException) as exc:
+        evidence["error"] = f"{endpoint}: {_one_line(exc)}"
+        return evidence
+    finally:
+        conn.close()
+    if response.status != 200:
+        # 429 is Azure IMDS throttling (it allows 5 requests/s); other statuses come from another cloud's
+        # metadata service or something else on the address, which is not Azure.
+        evidence["on_azure"] = None if response.status == 429 else False
+        evidence["error"] = f"{endpoint} answered HTTP {response.status}"
+        return evidence
+    try:
+        evidence["vm"] = parse_instance(json.loads(body.decode("utf-8")))
+    except (ValueError, UnicodeDecodeError) as exc:
+        evidence["on_azure"] = None
+        evidence["error"] = f"IMDS answer is not instance metadata: {_one_line(exc)}"
+        return evidence
+    evidence["on_azure"] = True
+    return evidence
+
+
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    settings = ctx.settings
+    evidence = ctx.once(
+        "imds",
+        lambda: fetch_instance(settings.imds_endpoint, ctx.op_timeout(cap=settings.imds_timeout), ctx.op_timeout()),
+    )
+    evidence = dict(evidence)
+    if evidence["on_azure"]:
+        vm = evidence["vm"]
+        return Outcome(
+            Status.PASS,
+            f"Azure VM {vm['name']} in {vm['location']}, {vm['private_ip']} in {vm['subnet_prefix']}",
+            evidence,
+        )
+    if evidence["on_azure"] is None:
+        return Outcome(Status.ERROR, f"IMDS gave no usable answer: {evidence['error']}", evidence, evidence["error"])
+    return Outcome(Status.SKIP, "not an Azure VM (IMDS did not answer)", evidence, evidence["error"])
+
+
+PROBE = Probe(id="azure_platform", title="Azure VM (Instance Metadata Service)", run=run)

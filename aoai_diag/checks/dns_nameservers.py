@@ -1,0 +1,74 @@
+"""Each configured DNS server asked directly, for every name of the account and the primary privatelink name.
+
+Asking `contoso.privatelink.openai.azure.com` too tells a forwarder for the privatelink zone only (the
+private name answers, the public one does not go through it) from a server that never sees the zone
+(dns-facts.md §4: conditional forwarders should target the public zone names).
+
+Evidence:
+    servers (list of {server: "ip:port", answers: {name: DnsAnswer}}): in the configured order.
+    names (list of str): the names asked.
+    verdicts ({server: "private" | "mixed" | "public" | "nxdomain" | "nodata" | "servfail" | "refused" |
+        "timeout" | "error"}): how each server answered for the primary host ("mixed": private A records
+        together with a public address).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aoai_diag.checks.base import Probe
+from aoai_diag.context import Endpoint, ProbeContext, parse_endpoint
+from aoai_diag.dnsquery import DnsAnswer, describe, format_endpoint, private_only, query_many
+from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.targets import Target
+
+
+def query_names(target: Target) -> list[str]:
+    """The target's names and the primary host's privatelink name (shared with azure_dns)."""
+    return [*target.names, target.privatelink_name()]
+
+
+def answer_verdict(answer: DnsAnswer) -> str:
+    """One word for how a server answered the primary host (see the module docstring)."""
+    if answer["outcome"] == "answer":
+        if private_only(answer):
+            return "private"
+        if any(c == "private" for c in answer["address_classes"].values()):
+            return "mixed"
+        return "public"
+    return str(answer["outcome"])
+
+
+def ask_servers(servers: list[Endpoint], names: list[str], timeout: float) -> list[dict[str, Any]]:
+    found = query_many([(s, n) for s in servers for n in names], timeout)
+    return [{"server": format_endpoint(s), "answers": {n: found[(s, n)] for n in names}} for s in servers]
+
+
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    config = deps.get("resolver_config")
+    listed = list((config.evidence.get("nameservers") or []) if config else [])
+    servers: list[Endpoint] = []
+    for text in listed:
+        try:
+            servers.append(parse_endpoint(str(text)))
+        except ValueError:
+            continue  # resolver_config only records parseable addresses; a stray entry is not worth failing for
+    if not servers:
+        return Outcome(Status.SKIP, "no DNS server configured to ask", {"servers": []}, "no nameservers configured")
+    names = query_names(target)
+    results = ask_servers(servers, names, ctx.op_timeout())
+    verdicts = {r["server"]: answer_verdict(r["answers"][target.host]) for r in results}
+    evidence = {"servers": results, "names": names, "verdicts": verdicts}
+    shown = "; ".join(f"{r['server']}: {describe(r['answers'][target.host])}" for r in results[:4])
+    kinds = set(verdicts.values())
+    if kinds == {"private"}:
+        return Outcome(Status.PASS, f"{target.host} private on every server: {shown}", evidence)
+    if "private" in kinds or "mixed" in kinds:
+        return Outcome(Status.WARN, f"servers disagree on {target.host}: {shown}", evidence, "servers disagree")
+    return Outcome(Status.FAIL, f"no server gives {target.host} a private address: {shown}", evidence)
+
+
+PROBE = Probe(
+    id="dns_nameservers", title="Configured DNS servers asked directly", run=run, requires=("resolver_config",)
+)

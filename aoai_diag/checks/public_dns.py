@@ -1,0 +1,86 @@
+"""What the internet sees: a public resolver's CNAME chain shows whether a private endpoint exists.
+
+With a private endpoint the public chain gains a `<label>.privatelink.<suffix>` hop and then ends at the VNet
+proxy's public address; with network rules but no endpoint it goes straight to the VNet proxy
+(`*.prod.vnet.cog.trafficmanager.net`, `vnetproxyv1-*`); such a name is never NXDOMAIN publicly
+(dns-facts.md §3, https://learn.microsoft.com/azure/ai-services/speech-service/speech-services-private-link).
+
+Evidence:
+    servers (list of {server, answers: {name: DnsAnswer}}): every public resolver tried, in order; the next is
+        tried only when the previous gave no usable answer (timeout, error, SERVFAIL, REFUSED).
+    answered_by ("ip:port" | null): the resolver whose answer is used.
+    privatelink_hop (bool | null): the primary chain contains `<label>.privatelink.<suffix>`.
+    vnet_proxy (bool | null): the primary chain contains `.prod.vnet.cog.trafficmanager.net` or a `vnetproxy` host.
+    public_addresses (list of str): the primary host's addresses (A, then AAAA) from that resolver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aoai_diag.checks.base import Probe
+from aoai_diag.context import ProbeContext, Settings
+from aoai_diag.dnsquery import DnsAnswer, format_endpoint, query_many
+from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.targets import Target
+
+USABLE = ("answer", "nodata", "nxdomain")
+VNET_PROXY_SUFFIX = ".prod.vnet.cog.trafficmanager.net"
+
+
+def has_privatelink_hop(target: Target, chain: list[str]) -> bool:
+    return any(
+        name == target.privatelink_name() or name.startswith(f"{target.label}.privatelink.") for name in chain[1:]
+    )
+
+
+def has_vnet_proxy(chain: list[str]) -> bool:
+    return any(name.endswith(VNET_PROXY_SUFFIX) or name.split(".", 1)[0].startswith("vnetproxy") for name in chain)
+
+
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    names = list(target.names)
+    tried: list[dict[str, Any]] = []
+    chosen: DnsAnswer | None = None
+    answered_by: str | None = None
+    for server in ctx.settings.public_resolvers:
+        found = query_many([(server, n) for n in names], ctx.op_timeout())
+        answers = {n: found[(server, n)] for n in names}
+        tried.append({"server": format_endpoint(server), "answers": answers})
+        if answers[target.host]["outcome"] in USABLE:
+            chosen, answered_by = answers[target.host], format_endpoint(server)
+            break
+    evidence: dict[str, Any] = {
+        "servers": tried,
+        "answered_by": answered_by,
+        "privatelink_hop": None,
+        "vnet_proxy": None,
+        "public_addresses": [],
+    }
+    if chosen is None:
+        outcomes = ", ".join(f"{t['server']}: {t['answers'][target.host]['outcome']}" for t in tried) or "none set"
+        return Outcome(
+            Status.ERROR, f"no public resolver answered ({outcomes})", evidence, "no public resolver answered"
+        )
+    chain = list(chosen["chain"])
+    evidence["privatelink_hop"] = has_privatelink_hop(target, chain)
+    evidence["vnet_proxy"] = has_vnet_proxy(chain)
+    evidence["public_addresses"] = [*chosen["addresses"], *chosen["addresses6"]]
+    if chosen["outcome"] == "nxdomain":
+        return Outcome(Status.FAIL, f"{target.host} does not exist in public DNS ({answered_by})", evidence, "NXDOMAIN")
+    facts = []
+    if evidence["privatelink_hop"]:
+        facts.append("privatelink hop: a private endpoint exists")
+    if evidence["vnet_proxy"]:
+        facts.append("VNet proxy front end")
+    shown = ", ".join(evidence["public_addresses"][:3]) or "no address"
+    extra = f" ({'; '.join(facts)})" if facts else ""
+    return Outcome(Status.PASS, f"{answered_by}: {target.host} -> {shown}{extra}", evidence)
+
+
+def _disabled(settings: Settings) -> str | None:
+    return None if settings.public_dns else "--no-public-dns"
+
+
+PROBE = Probe(id="public_dns", title="Public DNS view of the account", run=run, disabled=_disabled)

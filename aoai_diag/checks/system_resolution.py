@@ -1,0 +1,105 @@
+"""What applications get: the OS resolver (getaddrinfo) for every name of the account, both address families.
+
+getaddrinfo honours the hosts file, nsswitch and, on Windows, the NRPT that VPN clients use for split DNS, so
+it can disagree with direct DNS queries (dns-facts.md §7). It cannot be bounded inside its thread, so each
+name is resolved in a daemon worker and the probe stops waiting at `ctx.op_timeout()`
+(../shared/reference/azure-sdk-notes.md "Default timeouts": glibc with a dead server takes ~10 s).
+
+Evidence:
+    results ({name: {addresses, address_classes, error}}): per target name; `error` is null,
+        "EAI_NONAME: <text>" style, or "timeout".
+    addresses (list of str): the primary host's addresses in getaddrinfo order, de-duplicated, both families.
+    address_classes ({address: class}): for `addresses`.
+    timeout_s (float): how long the probe waited.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aoai_diag.addresses import classify
+from aoai_diag.checks.base import Probe
+from aoai_diag.context import ProbeContext
+from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.targets import Target
+
+_EAI_NAMES = {
+    getattr(socket, n): n for n in dir(socket) if n.startswith("EAI_") and isinstance(getattr(socket, n), int)
+}
+
+
+def _gai_error(exc: BaseException) -> str:
+    if isinstance(exc, socket.gaierror) and exc.args:
+        code = exc.args[0]
+        text = exc.args[1] if len(exc.args) > 1 else ""
+        return f"{_EAI_NAMES.get(code, f'EAI_{code}')}: {text}".strip()
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
+
+
+def _classes(addresses: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for address in addresses:
+        try:
+            found[address] = classify(address)
+        except ValueError:
+            found[address] = "invalid"
+    return found
+
+
+def resolve_all(
+    getaddrinfo: Callable[..., Any], names: list[str], port: int, timeout: float
+) -> dict[str, dict[str, Any]]:
+    """getaddrinfo for each name concurrently; names still pending after `timeout` get error "timeout"."""
+    results: dict[str, dict[str, Any]] = {}
+    lock = threading.Lock()
+
+    def work(name: str) -> None:
+        try:
+            infos = getaddrinfo(name, port, 0, socket.SOCK_STREAM)
+            addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+            entry: dict[str, Any] = {"addresses": addresses, "address_classes": _classes(addresses), "error": None}
+        except Exception as exc:
+            entry = {"addresses": [], "address_classes": {}, "error": _gai_error(exc)}
+        with lock:
+            results[name] = entry
+
+    threads = [threading.Thread(target=work, args=(n,), daemon=True, name="getaddrinfo") for n in names]
+    for thread in threads:
+        thread.start()
+    stop = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, stop - time.monotonic()))
+    with lock:
+        done = dict(results)
+    return {n: done.get(n, {"addresses": [], "address_classes": {}, "error": "timeout"}) for n in names}
+
+
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    timeout = ctx.op_timeout()
+    results = resolve_all(ctx.getaddrinfo, list(target.names), ctx.settings.port, timeout)
+    primary = results[target.host]
+    evidence = {
+        "results": results,
+        "addresses": primary["addresses"],
+        "address_classes": primary["address_classes"],
+        "timeout_s": round(timeout, 3),
+    }
+    if primary["error"] == "timeout":
+        return Outcome(
+            Status.FAIL, f"{target.host} did not resolve within {timeout:g} s (OS resolver)", evidence, "timeout"
+        )
+    if primary["error"] or not primary["addresses"]:
+        detail = primary["error"] or "no addresses"
+        return Outcome(Status.FAIL, f"{target.host} does not resolve: {detail}", evidence, detail)
+    shown = ", ".join(f"{a} ({c})" for a, c in list(primary["address_classes"].items())[:4])
+    if all(c == "private" for c in primary["address_classes"].values()):
+        return Outcome(Status.PASS, f"{target.host} -> {shown}", evidence)
+    return Outcome(Status.WARN, f"{target.host} -> {shown}: not only private addresses", evidence)
+
+
+PROBE = Probe(id="system_resolution", title="OS resolver (getaddrinfo) answer", run=run)

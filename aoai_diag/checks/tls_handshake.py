@@ -1,0 +1,145 @@
+"""TLS handshake with SNI = the account host, verified against the system trust store (SSL_CERT_FILE honoured).
+
+An issuer that is not the one Azure uses, with a verification failure, points at a TLS-inspecting proxy or
+firewall (causes.md edge.tls_inspection); a name mismatch at a connection by IP or privatelink name, or at
+another service answering on the address (causes.md edge.tls_wrong_name).
+
+Evidence:
+    server_name (str): SNI and the name verified.
+    port (int)
+    attempts (list): one per address tcp_connect connected to:
+        {address, class, outcome: "ok" | "untrusted" | "name_mismatch" | "expired" | "reset" | "timeout" | "error",
+         verify_error (str | null): OpenSSL's verification message, protocol (str | null: "TLSv1.3"),
+         issuer: {CN, O} | null, issuer_text, subject_text, sans: [...], not_after (ISO UTC), days_left (int),
+         handshake_ms (float | null), error (str | null)}.
+        On a verification failure the certificate is fetched again without verification, so issuer and SANs are
+        still recorded; `cert_error` says why that failed, if it did.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from aoai_diag.addresses import classify
+from aoai_diag.certinfo import describe_der
+from aoai_diag.checks.base import Probe, skip
+from aoai_diag.context import ProbeContext
+from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.netio import (
+    classify_connect_error,
+    classify_tls_error,
+    map_concurrently,
+    one_line,
+    open_connection,
+    unverified_context,
+)
+from aoai_diag.targets import Target
+
+_CERT_FIELDS = ("issuer", "issuer_text", "subject_text", "sans", "not_after", "days_left")
+
+
+def fetch_certificate(address: str, port: int, server_name: str, timeout: float) -> bytes:
+    """The DER certificate the server presents, without verifying it. Raises OSError/ssl.SSLError."""
+    sock = open_connection(address, port, timeout)
+    with unverified_context().wrap_socket(sock, server_hostname=server_name) as tls:
+        der = tls.getpeercert(binary_form=True)
+    if not der:
+        raise ssl.SSLError("the server presented no certificate")
+    return der
+
+
+def handshake(address: str, port: int, server_name: str, context: ssl.SSLContext, timeout: float) -> dict[str, Any]:
+    """One verified handshake; on a verification failure, one unverified handshake to read the certificate."""
+    attempt: dict[str, Any] = {
+        "address": address,
+        "class": classify(address),
+        "outcome": "error",
+        "verify_error": None,
+        "protocol": None,
+        **dict.fromkeys(_CERT_FIELDS),
+        "handshake_ms": None,
+        "error": None,
+    }
+    t_end = time.monotonic() + timeout
+    try:
+        sock = open_connection(address, port, timeout)
+    except OSError as exc:
+        # tcp_connect connected a moment ago; record what changed as the handshake's outcome
+        kind = classify_connect_error(exc)
+        attempt["outcome"] = "timeout" if kind == "timeout" else "reset" if kind == "refused" else "error"
+        attempt["error"] = f"reconnect failed: {one_line(exc)}"
+        return attempt
+    t0 = time.perf_counter()
+    der: bytes | None = None
+    try:
+        sock.settimeout(max(0.01, t_end - time.monotonic()))
+        with context.wrap_socket(sock, server_hostname=server_name) as tls:
+            attempt["protocol"] = tls.version()
+            der = tls.getpeercert(binary_form=True)
+        attempt["outcome"] = "ok"
+    except (OSError, ssl.SSLError) as exc:
+        sock.close()
+        attempt["outcome"] = classify_tls_error(exc)
+        attempt["error"] = one_line(exc)
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            attempt["verify_error"] = str(exc.verify_message or exc.reason or exc)[:200]
+    attempt["handshake_ms"] = round((time.perf_counter() - t0) * 1000.0, 2)
+    if der is None and attempt["verify_error"] is not None:
+        try:
+            # a fresh bound: reading the certificate is a new network operation
+            der = fetch_certificate(address, port, server_name, timeout)
+        except (OSError, ssl.SSLError) as exc:
+            attempt["cert_error"] = f"could not re-read the certificate: {one_line(exc)}"
+    if der is not None:
+        try:
+            attempt.update(describe_der(der))
+        except ValueError as exc:
+            attempt["cert_error"] = str(exc)[:200]
+    return attempt
+
+
+def unfinished(address: str) -> dict[str, Any]:
+    return {"address": address, "class": None, "outcome": "timeout", "error": "no result in time"}
+
+
+def _summary(a: Mapping[str, Any]) -> str:
+    issuer = (a.get("issuer") or {}).get("CN") or (a.get("issuer") or {}).get("O")
+    text = f"{a['address']} {a['outcome']}"
+    if a["outcome"] == "ok" and a.get("protocol"):
+        text += f" ({a['protocol']})"
+    if issuer and a["outcome"] != "ok":
+        text += f" (issuer {issuer})"
+    return text
+
+
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    tcp = deps.get("tcp_connect")
+    attempts_in = tcp.evidence.get("attempts") if tcp else None
+    connected = [str(a["address"]) for a in attempts_in or [] if a.get("outcome") == "connected"]
+    if not connected:
+        return skip("no address accepted a TCP connection", "nothing connected")
+    port = ctx.settings.port
+    try:
+        context = ctx.ssl_context()
+    except (OSError, ssl.SSLError) as exc:
+        return Outcome(Status.ERROR, f"cannot load the trust store: {one_line(exc)}", {}, "trust store unreadable")
+    timeout = ctx.op_timeout()
+    attempts = map_concurrently(
+        lambda a: handshake(a, port, target.host, context, timeout), connected, 2 * timeout + 1.0, unfinished
+    )
+    evidence = {"server_name": target.host, "port": port, "attempts": attempts}
+    shown = ", ".join(_summary(a) for a in attempts[:4])
+    if all(a["outcome"] == "ok" for a in attempts):
+        return Outcome(Status.PASS, f"TLS ok for {target.host}: {shown}", evidence)
+    return Outcome(Status.FAIL, f"TLS failed for {target.host}: {shown}", evidence, "handshake or verification failed")
+
+
+PROBE = Probe(
+    id="tls_handshake",
+    title="TLS handshake and certificate for the account host",
+    run=run,
+    requires=("tcp_connect",),
+)

@@ -1,0 +1,365 @@
+"""Local DNS rules: what this machine's resolvers answer compared with public DNS and Azure DNS.
+
+The fingerprints are those of ../shared/reference/dns-facts.md §3e and §5: a public chain with a
+`<sub>.privatelink.<suffix>` hop means a private endpoint exists
+(https://learn.microsoft.com/azure/ai-services/speech-service/speech-services-private-link), and a negative
+answer whose SOA MNAME is `azureprivatedns.net` comes from an Azure private zone
+(https://learn.microsoft.com/azure/dns/private-dns-fallback).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from aoai_diag.diagnosis.evidence import Evidence
+from aoai_diag.diagnosis.local_view import (
+    AZURE_DNS_IP,
+    LocalView,
+    ServerAnswer,
+    answer_addresses,
+    answer_kind,
+    fmt_addresses,
+    server_host,
+    split_addresses,
+)
+from aoai_diag.model import Finding
+
+AZURE_PRIVATE_SOA = "azureprivatedns.net"
+DECIDE = "Azure access (private DNS zones, VNet links, the VNet's DNS servers) tells these apart."
+
+
+def _describe(item: ServerAnswer) -> str:
+    kind = answer_kind(item.answer)
+    if kind in ("private", "public", "mixed"):
+        return f"{item.server} -> {fmt_addresses(answer_addresses(item.answer))}"
+    return f"{item.server} -> {item.answer.get('outcome') or 'no answer'}"
+
+
+def _custom(items: list[ServerAnswer]) -> list[ServerAnswer]:
+    return [i for i in items if server_host(i.server) != AZURE_DNS_IP]
+
+
+def _public_candidates(view: LocalView) -> tuple[str, ...]:
+    sibling = () if view.target.suffix == view.target.cloud.suffixes[0] else ("dns.sibling_zone_missing",)
+    if not view.on_azure:
+        return (
+            "dns.onprem_no_resolver_path",
+            "dns.conditional_forwarder_wrong_zone",
+            "dns.zone_not_linked_resolver_vnet",
+            "dns.p2s_client_dns",
+            "dns.split_dns_nrpt",
+            "dns.cache_stale",
+        )
+    if _custom(view.configured()):
+        return (
+            "dns.zone_not_linked_resolver_vnet",
+            "dns.firewall_dns_proxy_blind",
+            "dns.custom_server_no_forwarder",
+            "dns.zone_missing",
+            "dns.zone_not_linked",
+            *sibling,
+        )
+    return ("dns.zone_missing", "dns.zone_not_linked", "dns.wrong_zone", *sibling, "dns.cache_stale")
+
+
+def _http_note(view: LocalView) -> str:
+    attempt = view.app_attempt()
+    if not attempt or attempt.get("outcome") != "response":
+        return ""
+    label = attempt.get("classification")
+    peer = attempt.get("address")
+    if label == "H2":
+        return f" The service confirmed it: 403 'Public access is disabled' from {peer}."
+    if label == "H3":
+        caller = attempt.get("caller_ip")
+        seen = f" (it saw the caller as {caller})" if caller else ""
+        return f" The service answered 403 'Access denied due to Virtual Network/Firewall rules' from {peer}{seen}."
+    if label in ("H1", "H6", "H9"):
+        return f" The request reached the service over the public path ({attempt.get('status')} {label} from {peer})."
+    return ""
+
+
+def resolves_public(ev: Evidence) -> Iterator[Finding]:
+    """A private endpoint exists but the name this machine uses resolves to a public address."""
+    view = LocalView(ev)
+    if view.pe_exists is not True:
+        return
+    entries = view.hosts_entries()
+    if entries and not split_addresses(str(e.get("address")) for e in entries)[1]:
+        # A private hosts entry (Microsoft's VPN workaround) decides what applications use; hosts_override judges it.
+        return
+    addresses, source = view.resolved()
+    _, other = split_addresses(addresses)
+    public_v4 = [a for a in other if ":" not in a]
+    if not public_v4:
+        return
+    checks = ["public_dns"]
+    checks.append("system_resolution" if source == "the system resolver" else "dns_nameservers")
+    candidates = _public_candidates(view)
+    yield Finding(
+        cause_id="dns.resolves_public",
+        checks=tuple(checks),
+        detail=(
+            f"{view.host} resolves to public {fmt_addresses(public_v4)} via {source}, although the public chain "
+            f"goes through {view.privatelink_host}: a private endpoint exists and this machine does not use it."
+            f"{_http_note(view)} {DECIDE}"
+        ),
+        candidates=candidates,
+    )
+
+
+def custom_server_no_forwarder(ev: Evidence) -> Iterator[Finding]:
+    """On Azure: the configured server answers public while 168.63.129.16 answers private."""
+    view = LocalView(ev)
+    azure = view.azure_dns()
+    if not view.on_azure or azure is None or answer_kind(azure.answer) != "private":
+        return
+    public = [i for i in _custom(view.configured()) if answer_kind(i.answer) in ("public", "mixed")]
+    if not public:
+        return
+    servers = ", ".join(_describe(i) for i in public)
+    yield Finding(
+        cause_id="dns.custom_server_no_forwarder",
+        checks=("dns_nameservers", "azure_dns"),
+        detail=(
+            f"The configured DNS server answers {servers} for {view.host}, while Azure DNS {azure.server} "
+            f"answers the private {fmt_addresses(answer_addresses(azure.answer))}: the custom server does not "
+            f"forward {view.target.suffix} to 168.63.129.16."
+        ),
+        candidates=("dns.zone_not_linked_resolver_vnet", "dns.firewall_dns_proxy_blind"),
+    )
+
+
+def conditional_forwarder_wrong_zone(ev: Evidence) -> Iterator[Finding]:
+    """A server resolves the privatelink name privately but the public name publicly."""
+    view = LocalView(ev)
+    private_pl = {i.server: i for i in view.configured(view.privatelink_host) if answer_kind(i.answer) == "private"}
+    for item in view.configured():
+        pl = private_pl.get(item.server)
+        if pl is None or answer_kind(item.answer) not in ("public", "mixed"):
+            continue
+        yield Finding(
+            cause_id="dns.conditional_forwarder_wrong_zone",
+            checks=("dns_nameservers",),
+            detail=(
+                f"DNS server {item.server} answers {view.privatelink_host} with the private "
+                f"{fmt_addresses(answer_addresses(pl.answer))} but {view.host} with public "
+                f"{fmt_addresses(answer_addresses(item.answer))}: it forwards only the privatelink zone, and the "
+                f"public CNAME is followed upstream."
+            ),
+            remediation=(
+                f"On DNS server {server_host(item.server)} forward {view.target.suffix} (the public zone name, "
+                f"not privatelink.{view.target.suffix}) to 168.63.129.16 or a Private Resolver inbound endpoint."
+            ),
+        )
+        return
+
+
+def resolver_disagreement(ev: Evidence) -> Iterator[Finding]:
+    """Some configured servers give the private address, others public or NXDOMAIN."""
+    view = LocalView(ev)
+    items = view.configured()
+    kinds = {answer_kind(i.answer) for i in items}
+    if "private" not in kinds or not kinds & {"public", "mixed", "nxdomain"}:
+        return
+    yield Finding(
+        cause_id="dns.resolver_disagreement",
+        checks=("dns_nameservers",),
+        detail=(
+            f"The configured DNS servers disagree on {view.host}: {'; '.join(_describe(i) for i in items)}. "
+            "Which one answers decides whether traffic goes private."
+        ),
+    )
+
+
+def hosts_override(ev: Evidence) -> Iterator[Finding]:
+    """A hosts-file entry maps an account name to a public address or to a private one DNS does not give."""
+    view = LocalView(ev)
+    for name in view.target.names:
+        for entry in view.hosts_entries(name):
+            address = str(entry.get("address"))
+            private, _ = split_addresses([address])
+            where = f"{view.ev.get('hosts_file').get('path', 'hosts file')} line {entry.get('line')}"
+            if not private:
+                yield Finding(
+                    cause_id="dns.hosts_override",
+                    checks=("hosts_file",),
+                    detail=f"{where} maps {name} to the public {address}, so applications bypass the private endpoint.",
+                )
+                return
+            dns_private = sorted(
+                {a for i in view.configured(name) for a in split_addresses(answer_addresses(i.answer))[0]}
+                | set(split_addresses(answer_addresses((view.azure_dns(name) or ServerAnswer("", {})).answer))[0])
+            )
+            if dns_private and address not in dns_private:
+                yield Finding(
+                    cause_id="dns.hosts_override",
+                    checks=("hosts_file", "dns_nameservers"),
+                    detail=(
+                        f"{where} maps {name} to {address}, but DNS gives the private endpoint address "
+                        f"{fmt_addresses(dns_private)}: the hosts entry is stale."
+                    ),
+                    remediation=f"Remove the line or change it to {dns_private[0]} {name}; then prefer DNS.",
+                )
+                return
+
+
+def hosts_workaround(ev: Evidence) -> Iterator[Finding]:
+    """A private hosts entry carries the traffic while this machine's DNS would not (Microsoft's VPN workaround)."""
+    view = LocalView(ev)
+    entries = view.hosts_entries()
+    if not entries or split_addresses(str(e.get("address")) for e in entries)[1]:
+        return
+    wrong = [i for i in view.configured() if answer_kind(i.answer) != "private"]
+    if not wrong:
+        return
+    address = entries[0].get("address")
+    yield Finding(
+        cause_id="dns.hosts_workaround",
+        checks=("hosts_file", "dns_nameservers"),
+        detail=(
+            f"The hosts file maps {view.host} to the private {address}, but the DNS servers answer "
+            f"{'; '.join(_describe(i) for i in wrong)}: only this hosts entry keeps this machine on the private "
+            "endpoint, and it goes stale when the endpoint's address changes."
+        ),
+    )
+
+
+def nxdomain(ev: Evidence) -> Iterator[Finding]:
+    """The name is unknown: everywhere (no such account) or only on this machine (a private zone answered)."""
+    view = LocalView(ev)
+    public = view.public()
+    if public is not None and answer_kind(public.answer) == "nxdomain":
+        yield Finding(
+            cause_id="svc.account_not_found",
+            checks=("public_dns",),
+            detail=(
+                f"Public DNS ({public.server}) answers NXDOMAIN for {view.host}: no account has the custom "
+                f"subdomain '{view.label}' on {view.target.cloud.name}."
+            ),
+            candidates=("dns.subdomain_mismatch", "svc.wrong_account_or_cloud"),
+        )
+        return
+    if view.app_addresses() or view.hosts_entries():
+        return
+    local = [i for i in view.configured() if answer_kind(i.answer) == "nxdomain"]
+    azure = view.azure_dns()
+    if azure is not None and answer_kind(azure.answer) == "nxdomain":
+        local.append(azure)
+    system_error = view.system_error() or ""
+    if not local and "NONAME" not in system_error.upper():
+        return
+    private_zone = [i for i in local if str(i.answer.get("soa_mname") or "").rstrip(".") == AZURE_PRIVATE_SOA]
+    where = ", ".join(dict.fromkeys(i.server for i in local)) or "the system resolver"
+    known = "while public DNS answers it" if public is not None else "(public DNS was not asked)"
+    if private_zone:
+        detail = (
+            f"{view.host} is NXDOMAIN at {where} {known}; the negative answer comes from an Azure private zone "
+            f"(SOA {AZURE_PRIVATE_SOA}) that has no record '{view.label}'."
+        )
+        candidates: tuple[str, ...] = (
+            "dns.record_missing",
+            "dns.cross_tenant_nxdomain",
+            "dns.duplicate_zones",
+            "dns.public_zone_shadowed",
+        )
+    else:
+        detail = f"{view.host} is NXDOMAIN at {where} {known}."
+        candidates = ("dns.public_zone_shadowed", "dns.cache_stale", "dns.record_missing")
+    if public is None:
+        candidates = (*candidates, "svc.account_not_found", "dns.subdomain_mismatch")
+    checks = ["dns_nameservers" if local else "system_resolution"]
+    if public is not None:
+        checks.append("public_dns")
+    yield Finding(
+        cause_id="dns.nxdomain",
+        checks=tuple(checks),
+        detail=f"{detail} {DECIDE}",
+        candidates=candidates,
+    )
+
+
+def resolver_unreachable(ev: Evidence) -> Iterator[Finding]:
+    """No configured DNS server answers at all."""
+    view = LocalView(ev)
+    if ev.has("resolver_config") and ev.ran("resolver_config") and not ev.get("resolver_config").get("nameservers"):
+        yield Finding(
+            cause_id="dns.resolver_unreachable",
+            checks=("resolver_config",),
+            detail="No DNS server is configured on this machine, so nothing can resolve the account host.",
+        )
+        return
+    if view.app_addresses() or view.hosts_entries():
+        return
+    items = view.configured()
+    if items and all(str(i.answer.get("outcome")) in ("timeout", "refused", "error") for i in items):
+        yield Finding(
+            cause_id="dns.resolver_unreachable",
+            checks=("dns_nameservers",),
+            detail=f"Every configured DNS server failed for {view.host}: {'; '.join(_describe(i) for i in items)}.",
+        )
+        return
+    if not items and (view.system_error() or "").lower().startswith("timeout"):
+        yield Finding(
+            cause_id="dns.resolver_unreachable",
+            checks=("system_resolution",),
+            detail=f"The system resolver timed out resolving {view.host}.",
+        )
+
+
+def truncation_no_tcp(ev: Evidence) -> Iterator[Finding]:
+    """A truncated UDP answer that is not retried over TCP (musl, some DNS proxies)."""
+    view = LocalView(ev)
+    app_failed = not view.app_addresses() and ev.ran("system_resolution")
+    for item in view.configured():
+        if item.answer.get("truncated_udp") is not True:
+            continue
+        retry = item.answer.get("tcp_retry")
+        if retry == "failed" or app_failed:
+            how = "the retry over TCP failed" if retry == "failed" else "the system resolver still got no address"
+            yield Finding(
+                cause_id="dns.truncation_no_tcp",
+                checks=("dns_nameservers", "system_resolution") if app_failed else ("dns_nameservers",),
+                detail=(f"DNS server {item.server} returned a truncated UDP answer for {view.host} and {how}."),
+            )
+            return
+
+
+def ipv6_public_aaaa(ev: Evidence) -> Iterator[Finding]:
+    """A non-private IPv6 address next to the private IPv4 one: dual-stack clients may prefer it."""
+    view = LocalView(ev)
+    app_private, app_other = split_addresses(view.app_addresses())
+    v6 = [a for a in app_other if ":" in a]
+    source = "The system resolver"
+    has_private_v4 = any(":" not in a for a in app_private)
+    if not v6:
+        for item in view.configured():
+            private = split_addresses(answer_addresses(item.answer))[0]
+            other6 = split_addresses(str(a) for a in item.answer.get("addresses6") or [])[1]
+            if private and other6:
+                v6, source, has_private_v4 = other6, f"DNS server {item.server}", True
+                break
+    if not v6 or not has_private_v4:
+        return
+    yield Finding(
+        cause_id="dns.ipv6_public_aaaa",
+        checks=("system_resolution",) if source == "The system resolver" else ("dns_nameservers",),
+        detail=(
+            f"{source} returns the non-private IPv6 {fmt_addresses(v6)} for {view.host} next to the private IPv4 "
+            "address; Cognitive Services private endpoints are IPv4-only, so that AAAA leaves by another path."
+        ),
+    )
+
+
+RULES = (
+    resolves_public,
+    custom_server_no_forwarder,
+    conditional_forwarder_wrong_zone,
+    resolver_disagreement,
+    hosts_override,
+    hosts_workaround,
+    nxdomain,
+    resolver_unreachable,
+    truncation_no_tcp,
+    ipv6_public_aaaa,
+)

@@ -1,0 +1,172 @@
+"""Local path rules: TCP to the resolved address, the TLS handshake, and proxies in the way.
+
+A TCP connect that succeeds proves little (an Azure Firewall completes the handshake itself:
+https://learn.microsoft.com/azure/firewall/firewall-faq#why-can-a-tcp-ping-and-similar-tools-successfully-connect-to-a-target-fqdn-even-when-no-rule-on-azure-firewall-allows-that-traffic),
+so a failure after TCP is judged at the TLS step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from aoai_diag.diagnosis.evidence import Evidence
+from aoai_diag.diagnosis.local_view import LocalView, fill, fmt_addresses, split_addresses
+from aoai_diag.model import Finding
+
+_BLOCKED = ("timeout", "unreachable", "refused")
+DECIDE = "Azure access (effective routes and NSGs of this VM, peerings, the endpoint's state) tells these apart."
+
+
+def _private(attempts: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [a for a in attempts if split_addresses([str(a.get("address"))])[0]]
+
+
+def _outcomes(attempts: list[Mapping[str, Any]]) -> str:
+    return ", ".join(f"{a.get('address')} {a.get('outcome')}" for a in attempts)
+
+
+def private_address_unreachable(ev: Evidence) -> Iterator[Finding]:
+    """DNS gives a private address but TCP to it times out, is unreachable or refused."""
+    view = LocalView(ev)
+    attempts = _private(view.tcp_attempts())
+    if not attempts or any(a.get("outcome") not in _BLOCKED for a in attempts):
+        return
+    port = view.tcp_port()
+    addresses = [str(a.get("address")) for a in attempts]
+    pe_ip = addresses[0]
+    refused = all(a.get("outcome") == "refused" for a in attempts)
+    if refused or view.on_azure:
+        where = f"from this Azure VM ({view.vm_private_ip})" if view.on_azure and view.vm_private_ip else "from here"
+        candidates: tuple[str, ...] = (
+            ("dns.record_stale_ip", "net.local_route_conflict")
+            if refused
+            else (
+                "net.client_nsg_outbound",
+                "net.pe_subnet_nsg",
+                "net.udr_nva_drop",
+                "net.asymmetric_no_snat",
+                "net.peering_not_connected",
+                "net.transitive_peering",
+                "dns.record_stale_ip",
+                "dns.record_overwritten_by_other_pe",
+                "svc.pe_pending",
+            )
+        )
+        yield Finding(
+            cause_id="edge.customer_firewall_443",
+            checks=("tcp_connect",),
+            detail=(
+                f"{view.host} resolves to the private {fmt_addresses(addresses)}, but TCP {port} {where} fails "
+                f"({_outcomes(attempts)}): something in the path blocks it. {DECIDE}"
+            ),
+            remediation=fill("edge.customer_firewall_443", pe_ip=pe_ip),
+            candidates=candidates,
+        )
+        return
+    yield Finding(
+        cause_id="net.not_on_private_network",
+        checks=("tcp_connect", "azure_platform"),
+        detail=(
+            f"{view.host} resolves to the private {fmt_addresses(addresses)}, but TCP {port} fails "
+            f"({_outcomes(attempts)}) and this machine is not an Azure VM: it has no route into the private "
+            "endpoint's network (VPN down or not routing that range?)."
+        ),
+        candidates=(
+            "net.vpn_disconnected",
+            "net.vpn_routes_missing",
+            "net.local_route_conflict",
+            "edge.customer_firewall_443",
+            "dns.record_stale_ip",
+        ),
+    )
+
+
+def tcp_ok_no_service(ev: Evidence) -> Iterator[Finding]:
+    """TCP connects to the private address but the TLS handshake times out or is reset."""
+    view = LocalView(ev)
+    connected = {str(a.get("address")) for a in _private(view.tcp_attempts()) if a.get("outcome") == "connected"}
+    stalled = [
+        a for a in view.tls_attempts() if a.get("address") in connected and a.get("outcome") in ("timeout", "reset")
+    ]
+    if not stalled or len(stalled) < len([a for a in view.tls_attempts() if a.get("address") in connected]):
+        return
+    yield Finding(
+        cause_id="edge.tcp_ok_no_service",
+        checks=("tcp_connect", "tls_handshake"),
+        detail=(
+            f"TCP {view.tcp_port()} to {fmt_addresses(sorted(connected))} connects, but the TLS handshake for "
+            f"{view.host} fails ({_outcomes(stalled)}): a firewall or NVA accepts the connection without passing it on."
+        ),
+        candidates=("net.udr_nva_drop", "net.asymmetric_no_snat", "edge.customer_firewall_443"),
+    )
+
+
+def tls_certificate(ev: Evidence) -> Iterator[Finding]:
+    """The certificate is not Azure's: a TLS-inspecting middlebox, or another service at this address."""
+    view = LocalView(ev)
+    for attempt in view.tls_attempts():
+        outcome = attempt.get("outcome")
+        address = attempt.get("address")
+        issuer = attempt.get("issuer_text") or attempt.get("issuer") or "an unknown issuer"
+        if outcome in ("untrusted", "expired"):
+            yield Finding(
+                cause_id="edge.tls_inspection",
+                checks=("tls_handshake",),
+                detail=(
+                    f"The certificate {address} presents for {view.host} is {outcome} ({attempt.get('verify_error')}); "
+                    f"issuer: {issuer}. A TLS-inspecting proxy or firewall replaces Azure's certificate."
+                ),
+            )
+            return
+        if outcome == "name_mismatch":
+            sans = ", ".join(str(s) for s in attempt.get("sans") or []) or "none"
+            yield Finding(
+                cause_id="edge.tls_wrong_name",
+                checks=("tls_handshake",),
+                detail=(
+                    f"{address} presents a certificate that does not cover {view.host} (names: {sans}; "
+                    f"subject: {attempt.get('subject_text')}): this address belongs to another service."
+                ),
+                candidates=("dns.record_stale_ip", "dns.hosts_override"),
+            )
+            return
+
+
+def proxy_in_path(ev: Evidence) -> Iterator[Finding]:
+    """A proxy applies to the account host, so the proxy (not this machine's DNS) picks the path."""
+    view = LocalView(ev)
+    proxy = view.proxy()
+    if proxy is None:
+        return
+    source = proxy.get("source")
+    url = proxy.get("proxy_url") or f"{proxy.get('proxy_host')}:{proxy.get('proxy_port')}"
+    no_proxy = proxy.get("no_proxy")
+    not_covered = f"NO_PROXY ({no_proxy}) does not cover it" if no_proxy else "NO_PROXY is not set"
+    note = ""
+    if proxy.get("bypassed_by_address"):
+        note = (
+            f" The NO_PROXY entry {proxy.get('bypassed_by_address')} matches the resolved address, but clients "
+            "compare IP entries only with IP-literal URLs."
+        )
+    if source in ("wininet", "winhttp"):
+        yield Finding(
+            cause_id="edge.system_proxy_pac",
+            checks=("proxy_settings",),
+            detail=f"The system proxy settings ({source}) send https://{view.host} through {url}.{note}",
+        )
+        return
+    variables = ", ".join(sorted((proxy.get("variables") or {}).keys())) or "a proxy variable"
+    yield Finding(
+        cause_id="edge.proxy_env_no_proxy",
+        checks=("proxy_settings",),
+        detail=f"{variables} sends https://{view.host} through {url} and {not_covered}.{note}",
+        remediation=(
+            "export NO_PROXY="
+            + ",".join([*(f".{s}" for s in view.target.cloud.suffixes), *([str(no_proxy)] if no_proxy else [])])
+            + " (libraries differ on leading dots and CIDR support)."
+        ),
+    )
+
+
+RULES = (private_address_unreachable, tcp_ok_no_service, tls_certificate, proxy_in_path)

@@ -1,0 +1,251 @@
+"""`aoai-diag serve`: a small exporter in the style of Prometheus' blackbox_exporter.
+
+`GET /probe?target=contoso` runs one check and answers its metrics (render/prometheus.py); `GET /metrics` answers
+the exporter's own. Like blackbox_exporter (https://github.com/prometheus/blackbox_exporter, prober/handler.go), a
+scrape keeps inside Prometheus' scrape timeout: the `X-Prometheus-Scrape-Timeout-Seconds` header, minus a small
+offset, becomes the run's deadline. Concurrent probes are bounded; one more is answered 503 at once rather than
+queued, so a slow target cannot pile up threads. It binds to loopback unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import socket
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from aoai_diag.checks.base import Probe
+from aoai_diag.context import Settings
+from aoai_diag.targets import TargetError, parse_target
+
+DEFAULT_LISTEN = ("127.0.0.1", 9877)
+DEFAULT_MAX_CONCURRENT = 4
+# blackbox_exporter's --timeout-offset default: time kept for rendering and the network back to Prometheus.
+DEFAULT_TIMEOUT_OFFSET = 0.5
+MIN_DEADLINE = 0.2
+SCRAPE_TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
+
+
+@dataclass(frozen=True)
+class ExporterConfig:
+    settings: Settings
+    """Settings from `serve`'s options; each scrape narrows the deadline to the scrape timeout."""
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT
+    timeout_offset: float = DEFAULT_TIMEOUT_OFFSET
+    probes: Sequence[Probe] | None = None
+    """None means the registry (aoai_diag.checks.PROBES)."""
+    log: bool = False
+    """Log one line per request to stderr."""
+
+
+def scrape_budget(header: str | None, settings: Settings, offset: float) -> float:
+    """Seconds one /probe may run: the configured deadline, cut to the scrape timeout minus `offset`."""
+    budget = settings.run_deadline
+    if header:
+        try:
+            limit = float(header)
+        except ValueError:
+            limit = 0.0
+        if limit > 0:
+            # A tiny scrape timeout would leave nothing after the offset; keep at least half of it.
+            budget = min(budget, max(limit - offset, limit / 2))
+    return max(MIN_DEADLINE, budget)
+
+
+class ExporterMetrics:
+    """The exporter's own metrics (GET /metrics)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import ProcessCollector
+
+        self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(namespace="aoai_diag_exporter", registry=self.registry)
+        self.probes = Counter(
+            "aoai_diag_exporter_probes",
+            "Probe requests by result: ok, bad_request, rejected (concurrency limit), error.",
+            ("result",),
+            registry=self.registry,
+        )
+        for result in ("ok", "bad_request", "rejected", "error"):
+            self.probes.labels(result=result)
+        self.duration = Histogram(
+            "aoai_diag_exporter_probe_duration_seconds",
+            "Wall time of /probe requests that ran a check.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60),
+            registry=self.registry,
+        )
+        self.in_flight = Gauge("aoai_diag_exporter_probes_in_flight", "Checks running now.", registry=self.registry)
+        self.limit = Gauge(
+            "aoai_diag_exporter_max_concurrent_probes", "Concurrent checks allowed.", registry=self.registry
+        )
+
+
+class ProbeServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, listen: tuple[str, int], config: ExporterConfig) -> None:
+        host = listen[0]
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.config = config
+        self.metrics = ExporterMetrics()
+        self.metrics.limit.set(config.max_concurrent)
+        self.slots = threading.BoundedSemaphore(config.max_concurrent)
+        super().__init__(listen, ProbeHandler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind calls socket.getfqdn(), a reverse DNS lookup that can hang (azure-sdk-notes.md).
+        import socketserver
+
+        socketserver.TCPServer.server_bind(self)
+        self.server_name = str(self.server_address[0])
+        self.server_port = int(self.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        shown = f"[{host}]" if ":" in str(host) else str(host)
+        return f"http://{shown}:{port}"
+
+
+class ProbeHandler(BaseHTTPRequestHandler):
+    server: ProbeServer
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    # A client that never finishes its request line must not hold a thread forever.
+    timeout = 30
+
+    def address_string(self) -> str:
+        return str(self.client_address[0])
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.config.log:
+            sys.stderr.write(f"aoai-diag serve: {self.address_string()} {format % args}\n")
+
+    def _send(self, code: int, body: str, content_type: str = "text/plain; charset=utf-8") -> None:
+        data = body.encode("utf-8")
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        if parts.path == "/probe":
+            self._probe(parse_qs(parts.query))
+        elif parts.path == "/metrics":
+            self._send(200, generate_latest(self.server.metrics.registry).decode("utf-8"), CONTENT_TYPE_LATEST)
+        elif parts.path == "/-/healthy":
+            self._send(200, "OK\n")
+        elif parts.path == "/":
+            self._send(
+                200,
+                "aoai-diag exporter\n\nGET /probe?target=NAME   run a check, answer its metrics\n"
+                "GET /metrics             the exporter's own metrics\n",
+            )
+        else:
+            self._send(404, f"not found: {parts.path}\n")
+
+    def _probe(self, query: dict[str, list[str]]) -> None:
+        server = self.server
+        metrics = server.metrics
+        values = query.get("target", [])
+        if len(values) != 1 or not values[0].strip():
+            metrics.probes.labels(result="bad_request").inc()
+            self._send(400, "target parameter is missing or given more than once\n")
+            return
+        try:
+            target = parse_target(values[0], server.config.settings.cloud)
+        except TargetError as exc:
+            metrics.probes.labels(result="bad_request").inc()
+            self._send(400, f"{str(exc).splitlines()[0]}\n")
+            return
+        if not server.slots.acquire(blocking=False):
+            metrics.probes.labels(result="rejected").inc()
+            self._send(503, f"too many concurrent probes (limit {server.config.max_concurrent}); try again\n")
+            return
+        started = time.monotonic()
+        metrics.in_flight.inc()
+        try:
+            budget = scrape_budget(
+                self.headers.get(SCRAPE_TIMEOUT_HEADER), server.config.settings, server.config.timeout_offset
+            )
+            settings = dataclasses.replace(
+                server.config.settings, deadline=budget, timeout=min(server.config.settings.timeout, budget)
+            )
+            from aoai_diag.render.prometheus import render_prometheus
+            from aoai_diag.runner import run_check
+
+            report = run_check([target], settings, probes=server.config.probes)
+            body = render_prometheus(report, duration_s=time.monotonic() - started)
+        except Exception as exc:  # a bug must not kill the exporter: answer 500 with one line
+            metrics.probes.labels(result="error").inc()
+            self._send(500, f"check failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}\n")
+            return
+        finally:
+            metrics.in_flight.dec()
+            server.slots.release()
+            metrics.duration.observe(time.monotonic() - started)
+        metrics.probes.labels(result="ok").inc()
+        self._send(200, body, CONTENT_TYPE_LATEST)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`IP:PORT`, `[IPv6]:PORT` or `IP` (port 9877); port 0 picks a free port. Raises ValueError."""
+    text = text.strip()
+    if text.startswith("["):
+        host, _, port = text[1:].partition("]")
+        port = port[1:] if port.startswith(":") else ("" if not port else "x")
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+    else:
+        host, port = text, ""
+    ipaddress.ip_address(host)
+    number = int(port) if port else DEFAULT_LISTEN[1]
+    if not 0 <= number < 65536:
+        raise ValueError(f"bad port in {text!r}")
+    return host, number
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def make_server(listen: tuple[str, int], config: ExporterConfig) -> ProbeServer:
+    """A bound server (port 0 picks a free port); call serve_forever() on it. Raises OSError."""
+    return ProbeServer(listen, config)
+
+
+def serve(listen: tuple[str, int], config: ExporterConfig) -> None:
+    """Serve until interrupted; tells stderr where it listens."""
+    server = make_server(listen, config)
+    if not is_loopback(listen[0]):
+        sys.stderr.write(
+            f"aoai-diag serve: listening on non-loopback {listen[0]}: anyone who reaches it can trigger checks\n"
+        )
+    sys.stderr.write(f"aoai-diag serve: listening on {server.url} (GET /probe?target=NAME, GET /metrics)\n")
+    sys.stderr.flush()
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

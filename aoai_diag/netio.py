@@ -1,0 +1,110 @@
+"""Bounded socket and TLS helpers shared by the path probes (tcp_connect, tls_handshake, https_dataplane).
+
+Every call takes an explicit timeout: library defaults wait minutes (azure-sdk-notes.md "Default timeouts").
+Expected network outcomes come back as short outcome words, never as exceptions escaping a probe.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, getattr(errno, "ENONET", -1)}
+_RESET = {errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE}
+
+# OpenSSL X509_V_ERR_* codes (include/openssl/x509_vfy.h) grouped by what they mean for a diagnosis.
+_UNTRUSTED_CODES = {2, 18, 19, 20, 21, 27, 28}
+_EXPIRED_CODES = {10, 9}  # CERT_HAS_EXPIRED, CERT_NOT_YET_VALID
+_NAME_CODES = {62}  # HOSTNAME_MISMATCH
+
+
+def one_line(exc: BaseException) -> str:
+    """`TypeName: message` on one line, short enough for evidence."""
+    text = getattr(exc, "verify_message", None) or getattr(exc, "strerror", None) or str(exc) or ""
+    line = f"{type(exc).__name__}: {text}".strip().rstrip(":")
+    return line.splitlines()[0][:200]
+
+
+def classify_connect_error(exc: BaseException) -> str:
+    """`refused`, `timeout`, `unreachable` or `error` for an exception raised by connect()."""
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return "timeout"
+    if isinstance(exc, ConnectionRefusedError) or getattr(exc, "errno", None) == errno.ECONNREFUSED:
+        return "refused"
+    code = getattr(exc, "errno", None)
+    if code == errno.ETIMEDOUT:
+        return "timeout"
+    if code in _UNREACHABLE:
+        return "unreachable"
+    return "error"
+
+
+def classify_tls_error(exc: BaseException) -> str:
+    """`untrusted`, `name_mismatch`, `expired`, `reset`, `timeout` or `error` for a failed handshake."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        code = getattr(exc, "verify_code", None)
+        if code in _EXPIRED_CODES:
+            return "expired"
+        if code in _NAME_CODES:
+            return "name_mismatch"
+        if code in _UNTRUSTED_CODES:
+            return "untrusted"
+        return "error"
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return "timeout"
+    if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError, BrokenPipeError)):
+        return "reset"
+    if isinstance(exc, ssl.SSLError) and "EOF" in str(exc):
+        return "reset"
+    if getattr(exc, "errno", None) in _RESET:
+        return "reset"
+    return "error"
+
+
+def open_connection(address: str, port: int, timeout: float) -> socket.socket:
+    """A TCP socket connected to an IP literal, bounded by `timeout`. Raises OSError."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect((address, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def unverified_context() -> ssl.SSLContext:
+    """A context that accepts any certificate: used only to *read* a certificate that failed verification."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def map_concurrently(fn: Callable[[T], R], items: Sequence[T], timeout: float, fallback: Callable[[T], R]) -> list[R]:
+    """`fn` over `items` in parallel threads; an item still running after `timeout` gets `fallback(item)`.
+
+    `fn` must bound its own I/O; the join timeout only keeps a stuck thread from holding the probe.
+    """
+    results: list[R | None] = [None] * len(items)
+
+    def work(i: int, item: T) -> None:
+        try:
+            results[i] = fn(item)
+        except Exception:  # fn translates expected errors itself; anything else must not kill the probe
+            results[i] = None
+
+    threads = [threading.Thread(target=work, args=(i, it), daemon=True) for i, it in enumerate(items)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return [r if r is not None else fallback(it) for it, r in zip(items, results, strict=True)]

@@ -1,0 +1,1 @@
+"""End-to-end tier: the installed CLI inside Linux network namespaces (issue 4)."""

@@ -1,0 +1,53 @@
+"""What each kind of DNS server answers for the account, as tests.servers.dns_server views.
+
+Chains follow ../shared/reference/dns-facts.md §3: from a VNet linked to the privatelink zone the public CNAME
+lands in the private zone (3d, https://learn.microsoft.com/azure/private-link/private-endpoint-dns); from anywhere
+else the same CNAME continues to the regional VNet proxy's public address (3c, documented nslookup in
+https://learn.microsoft.com/azure/ai-services/speech-service/speech-services-private-link).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SUFFIXES = ("openai.azure.com", "cognitiveservices.azure.com", "services.ai.azure.com")
+VNET_PROXY_TM = "westeurope.prod.vnet.cog.trafficmanager.net"
+VNET_PROXY_HOST = "vnetproxyv1-weu-prod.westeurope.cloudapp.azure.com"
+PRIVATE_SOA = {"mname": "azureprivatedns.net", "rname": "azureprivatedns-host.microsoft.com", "minimum": 10}
+
+VIEW_NAMES = ("private", "public", "nxdomain_private", "silent")
+
+
+def view(kind: str, label: str, pe_ip: str, front_door_ip: str) -> dict[str, Any]:
+    """One dns_server view: `private` (linked zone: 3d), `public` (3c), `nxdomain_private` (zone linked, record
+    missing), `silent` (a dead server)."""
+    records: dict[str, Any] = {}
+    zones: dict[str, Any] = {}
+    if kind == "silent":
+        return {"records": {}, "default": "silent"}
+    for suffix in SUFFIXES:
+        public_name, private_name = f"{label}.{suffix}", f"{label}.privatelink.{suffix}"
+        # The public zone's CNAME into privatelink exists whenever the account has a private endpoint.
+        records[public_name] = {"cname": private_name, "ttl": 300}
+        if kind == "private":
+            records[private_name] = {"a": [pe_ip], "ttl": 10}
+            zones[f"privatelink.{suffix}"] = PRIVATE_SOA
+        elif kind == "public":
+            records[private_name] = {"cname": VNET_PROXY_TM, "ttl": 300}
+        elif kind == "nxdomain_private":
+            zones[f"privatelink.{suffix}"] = PRIVATE_SOA
+        else:
+            raise ValueError(f"unknown DNS view {kind!r} (choose from {', '.join(VIEW_NAMES)})")
+    if kind == "public":
+        records[VNET_PROXY_TM] = {"cname": VNET_PROXY_HOST, "ttl": 60}
+        records[VNET_PROXY_HOST] = {"a": [front_door_ip], "ttl": 10}
+    return {"records": records, "zones": zones, "default": "nxdomain"}
+
+
+def public_addresses(kind: str, label: str, pe_ip: str, front_door_ip: str) -> dict[str, str]:
+    """host -> address as a resolver with this view would give it (for a proxy's own upstream lookups)."""
+    if kind == "private":
+        return {f"{label}.{s}": pe_ip for s in SUFFIXES}
+    if kind == "public":
+        return {f"{label}.{s}": front_door_ip for s in SUFFIXES}
+    return {}

@@ -1,0 +1,188 @@
+"""Evidence bundles: collect -> analyze gives the identical diagnosis; the format is schema'd and versioned."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from aoai_diag import catalogue
+from aoai_diag.bundle import BundleError, analyze, load_bundle, parse_bundle, scrub
+from aoai_diag.cli import main
+from tests.conftest import FIXTURES, REPO, guarded_env
+from tests.monitoring_support import fake_getaddrinfo, loopback_site
+
+SCHEMA = json.loads((REPO / "aoai_diag" / "data" / "bundle.schema.json").read_text())
+BUNDLES = FIXTURES / "bundles"
+EXPECTED = json.loads((BUNDLES / "expected.json").read_text())["bundles"]
+PROXY_VARS = (
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+)
+
+
+def diagnosis(report_json: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
+    return [(t["target"]["host"], t["verdict"], [f["id"] for f in t["diagnosis"]]) for t in report_json["targets"]]
+
+
+@pytest.fixture
+def offline_os_resolver(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo())
+    for var in PROXY_VARS:
+        monkeypatch.delenv(var, raising=False)
+
+
+def test_every_example_bundle_is_listed_and_valid() -> None:
+    files = sorted(p.name for p in BUNDLES.glob("*.json") if p.name != "expected.json")
+    assert files == sorted(EXPECTED), "fixtures/bundles/expected.json must state what each bundle analyses to"
+    for name in files:
+        jsonschema.validate(json.loads((BUNDLES / name).read_text()), SCHEMA)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_bundle_analyses_to_its_stated_causes(name: str) -> None:
+    # Given an example bundle and what it is documented to show
+    expected = EXPECTED[name]
+    # When a colleague analyses it
+    result = CliRunner().invoke(main, ["analyze", str(BUNDLES / name), "-o", "json"])
+    # Then verdict, exit code and causes are the stated ones
+    assert result.exit_code == expected["exit_code"], result.output
+    report = json.loads(result.stdout)
+    target = report["targets"][0]
+    assert target["verdict"] == expected["verdict"]
+    named = {f["id"] for f in target["diagnosis"]} | {c for f in target["diagnosis"] for c in f["candidates"]}
+    causes = catalogue.load()
+    for alternatives in expected["causes"]:
+        accepted = set(alternatives) | {c.id for c in causes.values() if set(c.supersedes) & set(alternatives)}
+        assert named & accepted, f"{name}: none of {alternatives} in {sorted(named)}"
+    if not expected["causes"]:
+        assert target["diagnosis"] == []
+
+
+def test_collect_then_analyze_gives_identical_diagnosis(tmp_path: Path, offline_os_resolver: None) -> None:
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n")
+    bundle_path = tmp_path / "bundle.json"
+    with loopback_site(["contoso", "fabrikam"]) as site:
+        args = [*site.cli_args(timeout=0.5), "--hosts-file", str(hosts)]
+        # Given a live check of two accounts on this (loopback-only) machine
+        live = CliRunner().invoke(main, ["check", "contoso", "fabrikam", "-o", "json", *args])
+        # When the evidence is collected, then analysed elsewhere
+        collected = CliRunner().invoke(main, ["collect", "contoso", "fabrikam", "-o", str(bundle_path), *args])
+    assert collected.exit_code == 0, collected.output
+    analysed = subprocess.run(
+        [sys.executable, "-m", "aoai_diag", "analyze", str(bundle_path), "-o", "json"],
+        capture_output=True,
+        text=True,
+        env=guarded_env(),
+        timeout=60,
+    )
+    # Then the diagnosis is the one collect saw, and the one a live check gives
+    bundle = json.loads(bundle_path.read_text())
+    jsonschema.validate(bundle, SCHEMA)
+    recorded = [(t["target"]["host"], t["collected"]["verdict"], t["collected"]["causes"]) for t in bundle["targets"]]
+    assert diagnosis(json.loads(analysed.stdout)) == recorded
+    assert diagnosis(json.loads(live.stdout)) == recorded
+    assert analysed.returncode == live.exit_code
+    assert "note:" not in analysed.stderr
+    assert {c["id"] for c in bundle["targets"][0]["checks"]} >= {"system_resolution", "dns_nameservers"}
+    assert len(recorded) == 2 and all(v in ("healthy", "unhealthy", "inconclusive") for _, v, _ in recorded)
+
+
+def test_collect_writes_no_secrets(tmp_path: Path, offline_os_resolver: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a proxy with credentials in the environment and an API key lying around
+    monkeypatch.setenv("HTTPS_PROXY", "http://alice:s3cretpass@127.0.0.1:9/")
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "0123456789abcdef0123456789abcdef")
+    bundle_path = tmp_path / "b.json"
+    with loopback_site(["contoso"]) as site:
+        result = CliRunner().invoke(main, ["collect", "contoso", "-o", str(bundle_path), *site.cli_args(0.5)])
+    assert result.exit_code == 0, result.output
+    text = bundle_path.read_text()
+    # Then neither the password nor the key is in the bundle
+    assert "s3cretpass" not in text and "alice" not in text
+    assert "0123456789abcdef0123456789abcdef" not in text
+
+
+def test_scrub_redacts_secret_shapes_and_keeps_evidence() -> None:
+    raw = {
+        "headers": {"Authorization": "Bearer abc.def.ghi-very-long", "api-key": "k", "content-type": "json"},
+        "proxy": "http://bob:pw@proxy:3128",
+        "note": "Authorization: Bearer eyJhbGciOi.eyJzdWIiOiIx.sig and key 0123456789abcdef0123456789ABCDEF",
+        "url": "https://x.blob.core.windows.net/c?sv=1&sig=SECRETSIG&se=2",
+        "vm_id": "02aab8a4-74ef-476e-8182-f6d2ba4166a6",
+        "addresses": ["10.0.0.5"],
+    }
+    out = scrub(raw)
+    flat = json.dumps(out)
+    for secret in ("abc.def", '"k"', "bob", ":pw@", "eyJhbGciOi", "0123456789abcdef", "SECRETSIG"):
+        assert secret not in flat
+    assert out["vm_id"] == raw["vm_id"] and out["addresses"] == ["10.0.0.5"]
+    assert out["headers"]["content-type"] == "json"
+
+
+def test_newer_major_version_is_refused_with_one_line(tmp_path: Path) -> None:
+    data = json.loads((BUNDLES / "healthy.json").read_text())
+    data["bundle_version"] = "2.0"
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(data))
+    result = CliRunner().invoke(main, ["analyze", str(path)])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "version 2.0" in lines[0] and "upgrade" in lines[0]
+    assert result.stdout == ""
+
+
+def test_newer_minor_version_is_read(tmp_path: Path) -> None:
+    data = json.loads((BUNDLES / "healthy.json").read_text())
+    data["bundle_version"] = "1.7"
+    data["field_from_the_future"] = {"x": 1}
+    assert analyze(parse_bundle(data)).verdict.value == "healthy"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"\x00\xff\xfe garbage", b"{not json", b"[1, 2, 3]", b'{"bundle_version": "1.0", "targets": "nope"}',
+     b'{"bundle_version": "1.0", "targets": [{"target": {"host": "x"}, "checks": [{"id": "a", "status": "bogus"}]}]}',
+     b'{"bundle_version": "one", "targets": []}'],
+)  # fmt: skip
+def test_garbage_file_is_one_line_exit_2(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "garbage.json"
+    path.write_bytes(content)
+    result = subprocess.run(
+        [sys.executable, "-m", "aoai_diag", "analyze", str(path)],
+        capture_output=True,
+        text=True,
+        env=guarded_env(),
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_missing_file_is_one_line_exit_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["analyze", str(tmp_path / "nope.json")])
+    assert result.exit_code == 2
+    assert "cannot read" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_load_bundle_reports_which_target_is_malformed(tmp_path: Path) -> None:
+    data = json.loads((BUNDLES / "healthy.json").read_text())
+    del data["targets"][0]["checks"][2]["status"]
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(BundleError, match=r"targets\[0\]"):
+        load_bundle(str(path))

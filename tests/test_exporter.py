@@ -1,0 +1,174 @@
+"""`serve`: scraped over loopback like Prometheus does, with concurrent scrapes and a slow target."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from aoai_diag.exporter import ExporterConfig, ProbeServer, make_server, scrape_budget
+from tests.conftest import guarded_env
+from tests.monitoring_support import Site, fake_getaddrinfo, loopback_site
+
+SLOW_S = 3.0
+
+
+@contextmanager
+def exporter(site: Site, max_concurrent: int = 4, timeout: float = 2.0) -> Iterator[ProbeServer]:
+    config = ExporterConfig(settings=site.settings(timeout=timeout), max_concurrent=max_concurrent)
+    server = make_server(("127.0.0.1", 0), config)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def get(url: str, headers: dict[str, str] | None = None, timeout: float = 10) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    raise AssertionError(f"{name} {labels} not in exposition")
+
+
+@pytest.fixture
+def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
+    # "slow" stands for an account whose name hangs in the OS resolver (a VPN resolver that never answers)
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo(slow={"slow": SLOW_S}))
+    with loopback_site(["contoso", "fabrikam", "slow"]) as s:
+        yield s
+
+
+def test_probe_answers_metrics_for_the_target(site: Site) -> None:
+    with exporter(site) as server:
+        status, body = get(f"{server.url}/probe?target=contoso")
+        assert status == 200
+        host = "contoso.openai.azure.com"
+        assert metric(body, "aoai_diag_probe_success", target=host) in (0.0, 1.0)
+        assert metric(body, "aoai_diag_check_status", target=host, check="dns_nameservers", status="pass") == 1.0
+        assert metric(body, "aoai_diag_resolved_addresses", target=host, **{"class": "private"}) == 1.0
+        status, own = get(f"{server.url}/metrics")
+        assert status == 200
+        assert metric(own, "aoai_diag_exporter_probes_total", result="ok") == 1.0
+        assert metric(own, "aoai_diag_exporter_probe_duration_seconds_count") == 1.0
+
+
+def test_concurrent_scrapes_and_a_slow_target_within_the_scrape_timeout(site: Site) -> None:
+    with exporter(site, max_concurrent=8, timeout=5.0) as server:
+        header = {"X-Prometheus-Scrape-Timeout-Seconds": "1.5"}
+        urls = [f"{server.url}/probe?target={t}" for t in ("slow", "contoso", "fabrikam", "contoso")]
+        started = time.monotonic()
+        with ThreadPoolExecutor(len(urls)) as pool:
+            results = list(pool.map(lambda u: (get(u, header), time.monotonic() - started), urls))
+        # every scrape answered before Prometheus would give up (1.5 s), although the slow one needs 3 s
+        for (status, body), elapsed in results:
+            assert status == 200, body
+            assert elapsed < 1.5, elapsed
+        (_, slow_body), _ = results[0]
+        host = "slow.openai.azure.com"
+        # the OS resolver timed out inside the budget: observed (fail) or cut by the deadline (error), never pass
+        stuck = sum(
+            metric(slow_body, "aoai_diag_check_status", target=host, check="system_resolution", status=st)
+            for st in ("fail", "error")
+        )
+        assert stuck == 1.0
+        assert metric(slow_body, "aoai_diag_probe_success", target=host) == 0.0
+        _, own = get(f"{server.url}/metrics")
+        assert metric(own, "aoai_diag_exporter_probes_total", result="ok") == 4.0
+        assert metric(own, "aoai_diag_exporter_probes_in_flight") == 0.0
+
+
+def test_scrapes_over_the_limit_get_503_at_once(site: Site) -> None:
+    with exporter(site, max_concurrent=1, timeout=5.0) as server:
+        header = {"X-Prometheus-Scrape-Timeout-Seconds": "2"}
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(get, f"{server.url}/probe?target=slow", header)
+            time.sleep(0.2)
+            t0 = time.monotonic()
+            status, body = get(f"{server.url}/probe?target=contoso", header)
+            assert status == 503 and "too many concurrent probes" in body
+            assert time.monotonic() - t0 < 0.5
+            assert first.result()[0] == 200
+        _, own = get(f"{server.url}/metrics")
+        assert metric(own, "aoai_diag_exporter_probes_total", result="rejected") == 1.0
+
+
+@pytest.mark.parametrize(
+    ("query", "needle"),
+    [("", "missing"), ("target=", "missing"), ("target=a&target=b", "more than once"), ("target=10.0.0.5", "IP address"),
+     ("target=https://u:p@contoso.openai.azure.com", "user information"), ("target=bad_name!", "not a valid DNS label")],
+)  # fmt: skip
+def test_bad_target_is_400_with_one_line(site: Site, query: str, needle: str) -> None:
+    with exporter(site) as server:
+        status, body = get(f"{server.url}/probe?{query}")
+    assert status == 400
+    assert needle in body and body.count("\n") == 1
+    assert ":p@" not in body
+
+
+def test_unknown_path_is_404(site: Site) -> None:
+    with exporter(site) as server:
+        assert get(f"{server.url}/nope")[0] == 404
+        assert get(f"{server.url}/-/healthy") == (200, "OK\n")
+
+
+def test_scrape_budget_honours_the_header() -> None:
+    from aoai_diag.context import Settings
+
+    settings = Settings(timeout=5.0)  # run deadline 10 s
+    assert scrape_budget(None, settings, 0.5) == 10.0
+    assert scrape_budget("4", settings, 0.5) == 3.5
+    assert scrape_budget("0.6", settings, 0.5) == pytest.approx(0.3)
+    assert scrape_budget("junk", settings, 0.5) == 10.0
+    assert scrape_budget("60", settings, 0.5) == 10.0
+
+
+def test_serve_command_binds_loopback_by_default_and_answers() -> None:
+    # The CLI, unmodified, in a guarded subprocess: listen on a free port, scrape /metrics, stop.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aoai_diag", "serve", "--listen", "127.0.0.1:0", "--no-azure"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=guarded_env(),
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert "listening on http://127.0.0.1:" in line, line
+        url = line.split("listening on ", 1)[1].split()[0]
+        status, body = get(f"{url}/metrics")
+        assert status == 200 and "aoai_diag_exporter_probes_total" in body
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def test_serve_default_listen_is_loopback() -> None:
+    from aoai_diag.exporter import DEFAULT_LISTEN, is_loopback
+
+    assert is_loopback(DEFAULT_LISTEN[0])

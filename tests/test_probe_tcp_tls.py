@@ -1,0 +1,206 @@
+"""tcp_connect and tls_handshake against real loopback listeners and a trustme PKI."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from aoai_diag.certinfo import describe_der
+from aoai_diag.checks import tcp_connect, tls_handshake
+from aoai_diag.model import CheckResult, Status
+from aoai_diag.netio import classify_connect_error, classify_tls_error
+from tests.pathprobe_support import TARGET, context, resolution, trust
+from tests.servers import blackhole, service, tlsca
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> tlsca.Pki:
+    return tlsca.make_pki(tmp_path_factory.mktemp("pki"))
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on (bound then released)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def tcp(port: int, *addresses: str, timeout: float = 1.0) -> CheckResult:
+    ctx = context(port, timeout=timeout)
+    outcome = tcp_connect.run(TARGET, ctx, {"system_resolution": resolution(*addresses)})
+    return CheckResult("tcp_connect", outcome.status, outcome.summary, outcome.evidence, 0.0)
+
+
+# --- tcp_connect ---------------------------------------------------------------------------------------------
+
+
+def test_connected_on_every_address_passes(pki: tlsca.Pki) -> None:
+    with service.serve({"cert": str(pki.cert("azure"))}, host="127.0.0.2") as srv:
+        result = tcp(srv.address[1], "127.0.0.2")
+    assert result.status is Status.PASS
+    (attempt,) = result.evidence["attempts"]
+    assert attempt["outcome"] == "connected" and attempt["class"] == "private"
+    assert 0 <= attempt["connect_ms"] < 500 and result.evidence["port"] == srv.address[1]
+
+
+def test_refused_port_fails() -> None:
+    result = tcp(free_port(), "127.0.0.1")
+    assert result.status is Status.FAIL
+    assert result.evidence["attempts"][0]["outcome"] == "refused"
+    assert "ConnectionRefusedError" in result.evidence["attempts"][0]["error"]
+
+
+def test_blackholed_connect_times_out_within_the_bound() -> None:
+    with blackhole.blackhole("127.0.0.4") as hole:
+        assert hole.held, "the accept queue could not be filled"
+        t0 = time.monotonic()
+        result = tcp(hole.address[1], "127.0.0.4", timeout=0.3)
+        elapsed = time.monotonic() - t0
+    attempt = result.evidence["attempts"][0]
+    assert (result.status, attempt["outcome"]) == (Status.FAIL, "timeout")
+    assert 280 <= attempt["connect_ms"] <= 600
+    assert elapsed < 0.8
+
+
+def test_addresses_are_tried_concurrently_and_mixed_results_warn(pki: tlsca.Pki) -> None:
+    with blackhole.blackhole("127.0.0.5") as hole:
+        port = hole.address[1]
+        with service.serve({"cert": str(pki.cert("azure"))}, host="127.0.0.6", port=port) as _:
+            t0 = time.monotonic()
+            result = tcp(port, "127.0.0.5", "127.0.0.6", "127.0.0.7", timeout=0.3)
+            elapsed = time.monotonic() - t0
+    outcomes = [(a["address"], a["outcome"]) for a in result.evidence["attempts"]]
+    assert outcomes == [("127.0.0.5", "timeout"), ("127.0.0.6", "connected"), ("127.0.0.7", "refused")]
+    assert result.status is Status.WARN
+    assert elapsed < 0.8  # one timeout's worth, not a sum
+
+
+def test_nothing_resolved_is_a_skip() -> None:
+    outcome = tcp_connect.run(TARGET, context(443), {"system_resolution": resolution()})
+    assert outcome.status is Status.SKIP
+
+
+def test_garbage_address_is_an_error_attempt() -> None:
+    garbage = CheckResult("system_resolution", Status.PASS, "", {"addresses": ["not-an-ip"]}, 0.0)
+    outcome = tcp_connect.run(TARGET, context(443), {"system_resolution": garbage})
+    assert outcome.evidence["attempts"][0]["outcome"] == "error" and outcome.status is Status.FAIL
+    assert "not an IP address" in outcome.evidence["attempts"][0]["error"]
+
+
+@pytest.mark.parametrize(
+    ("exc", "word"),
+    [
+        (OSError(errno.ENETUNREACH, "Network is unreachable"), "unreachable"),
+        (OSError(errno.EHOSTUNREACH, "No route to host"), "unreachable"),
+        (OSError(errno.ETIMEDOUT, "Connection timed out"), "timeout"),
+        (TimeoutError("timed out"), "timeout"),
+        (ConnectionRefusedError(errno.ECONNREFUSED, "refused"), "refused"),
+        (OSError(errno.EACCES, "Permission denied"), "error"),
+    ],
+)
+def test_connect_errors_map_to_outcomes(exc: OSError, word: str) -> None:
+    # Unreachable routes need a namespace to provoke for real; the end-to-end tier does that.
+    assert classify_connect_error(exc) == word
+
+
+# --- tls_handshake --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def listener(pki: tlsca.Pki, request: pytest.FixtureRequest) -> Iterator[service.ServiceServer]:
+    kind, mode = request.param
+    config = {"cert": str(pki.cert(kind)), "mode": mode}
+    with service.serve(config, host="127.0.0.2") as srv:
+        yield srv
+
+
+def tls(srv: service.ServiceServer, env: dict[str, str], timeout: float = 1.0) -> tuple[Status, dict]:
+    port = srv.address[1]
+    connected = tcp(port, "127.0.0.2")
+    outcome = tls_handshake.run(TARGET, context(port, env, timeout=timeout), {"tcp_connect": connected})
+    return outcome.status, dict(outcome.evidence)
+
+
+@pytest.mark.parametrize("listener", [("azure", "respond")], indirect=True)
+def test_trusted_azure_certificate_is_ok(listener: service.ServiceServer, pki: tlsca.Pki) -> None:
+    status, ev = tls(listener, trust(pki.azure_ca))
+    (a,) = ev["attempts"]
+    assert status is Status.PASS and ev["server_name"] == TARGET.host
+    assert a["outcome"] == "ok" and a["protocol"] in ("TLSv1.2", "TLSv1.3") and a["verify_error"] is None
+    assert a["issuer"]["O"] == "Microsoft Corporation" and "*.openai.azure.com" in a["sans"]
+    assert a["days_left"] > 300 and a["not_after"].endswith("Z")
+
+
+@pytest.mark.parametrize("listener", [("inspection", "respond")], indirect=True)
+def test_foreign_issuer_is_untrusted_and_still_described(listener: service.ServiceServer, pki: tlsca.Pki) -> None:
+    status, ev = tls(listener, trust(pki.azure_ca))
+    (a,) = ev["attempts"]
+    assert status is Status.FAIL and a["outcome"] == "untrusted"
+    assert "unable to get local issuer certificate" in a["verify_error"]
+    assert a["issuer"]["O"] == "Zscaler Inc." and "*.openai.azure.com" in a["sans"]
+
+
+@pytest.mark.parametrize("listener", [("inspection", "respond")], indirect=True)
+def test_ssl_cert_file_is_honoured(listener: service.ServiceServer, pki: tlsca.Pki) -> None:
+    # A machine that trusts the corporate root: the handshake verifies, and the issuer still tells the story.
+    status, ev = tls(listener, trust(pki.inspection_ca))
+    assert status is Status.PASS and ev["attempts"][0]["issuer"]["O"] == "Zscaler Inc."
+
+
+@pytest.mark.parametrize("listener", [("wrong-name", "respond")], indirect=True)
+def test_wrong_name(listener: service.ServiceServer, pki: tlsca.Pki) -> None:
+    status, ev = tls(listener, trust(pki.azure_ca))
+    (a,) = ev["attempts"]
+    assert (status, a["outcome"], a["sans"]) == (Status.FAIL, "name_mismatch", ["www.example.test"])
+    assert "Hostname mismatch" in a["verify_error"]
+
+
+@pytest.mark.parametrize("listener", [("expired", "respond")], indirect=True)
+def test_expired(listener: service.ServiceServer, pki: tlsca.Pki) -> None:
+    status, ev = tls(listener, trust(pki.azure_ca))
+    (a,) = ev["attempts"]
+    assert (status, a["outcome"]) == (Status.FAIL, "expired")
+    assert a["days_left"] < 0 and "expired" in a["verify_error"]
+
+
+@pytest.mark.parametrize("listener", [("azure", "reset_tls")], indirect=True)
+def test_reset_during_handshake(listener: service.ServiceServer, pki: tlsca.Pki) -> None:
+    status, ev = tls(listener, trust(pki.azure_ca))
+    (a,) = ev["attempts"]
+    assert (status, a["outcome"]) == (Status.FAIL, "reset")
+    assert a["issuer"] is None and a["error"]
+
+
+@pytest.mark.parametrize("listener", [("azure", "hang")], indirect=True)
+def test_silent_server_times_out_within_the_bound(listener: service.ServiceServer, pki: tlsca.Pki) -> None:
+    t0 = time.monotonic()
+    status, ev = tls(listener, trust(pki.azure_ca), timeout=0.3)
+    elapsed = time.monotonic() - t0
+    assert (status, ev["attempts"][0]["outcome"]) == (Status.FAIL, "timeout")
+    assert elapsed < 0.9
+
+
+def test_nothing_connected_is_a_skip() -> None:
+    refused = tcp(free_port(), "127.0.0.1")
+    assert tls_handshake.run(TARGET, context(443), {"tcp_connect": refused}).status is Status.SKIP
+
+
+def test_both_certificate_decoders_agree(pki: tlsca.Pki) -> None:
+    pem = pki.cert("expired").read_text()
+    der = ssl.PEM_cert_to_DER_cert(pem[: pem.index("-----END CERTIFICATE-----") + 25] + "\n")
+    assert describe_der(der) == describe_der(der, use_cryptography=False)
+    with pytest.raises(ValueError):
+        describe_der(b"\x30\x03garbage")
+    with pytest.raises(ValueError):
+        describe_der(b"\x30\x03garbage", use_cryptography=False)
+
+
+def test_tls_error_words() -> None:
+    assert classify_tls_error(ssl.SSLEOFError(8, "EOF occurred in violation of protocol")) == "reset"
+    assert classify_tls_error(ConnectionResetError(errno.ECONNRESET, "reset")) == "reset"
+    assert classify_tls_error(TimeoutError("timed out")) == "timeout"
