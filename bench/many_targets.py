@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.monitoring_support import dns_config, fake_getaddrinfo, loopback_site  # noqa: E402
+from tests.monitoring_support import fake_getaddrinfo, loopback_site
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,21 +31,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from aoai_diag.runner import run_check
     from aoai_diag.targets import parse_target
-    from tests.servers import dns_server
 
     labels = [f"acct{i:03d}" for i in range(args.targets)]
     delay_s = args.delay_ms / 1000.0
     socket.getaddrinfo = fake_getaddrinfo(slow=dict.fromkeys(labels, delay_s))  # type: ignore[assignment]
-    config = dns_config(labels)
-    for view in config["views"].values():
-        view["delay_ms"] = args.delay_ms
-    original = dns_server.serve
-
-    def delayed_serve(_config: object, *views: str):  # type: ignore[no-untyped-def]
-        return original(config, *views)
-
-    dns_server.serve = delayed_serve  # type: ignore[assignment]
-    with loopback_site(labels) as site:
+    with loopback_site(labels, delay_ms=args.delay_ms) as site:
         settings = site.settings(timeout=2.0)
         targets = [parse_target(label) for label in labels]
 

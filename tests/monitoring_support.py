@@ -116,8 +116,13 @@ class Site:
 
 
 @contextmanager
-def loopback_site(labels: list[str]) -> Iterator[Site]:
-    with dns_server.serve(dns_config(labels), "corp", "public") as (_server, endpoints):
+def loopback_site(labels: list[str], delay_ms: float = 0.0) -> Iterator[Site]:
+    """DNS views on 127.0.0.1 (corp) and 127.0.0.2 (public); `delay_ms` delays every DNS answer."""
+    config = dns_config(labels)
+    if delay_ms:
+        for view in config["views"].values():
+            view["delay_ms"] = delay_ms
+    with dns_server.serve(config, "corp", "public") as (_server, endpoints):
         (corp_host, corp_port), (pub_host, pub_port) = endpoints
         yield Site(
             resolver=f"{corp_host}:{corp_port}",

@@ -295,7 +295,7 @@ def test_no_public_resolver_answers_is_error(views: Callable[..., list[Endpoint]
     assert result.evidence["privatelink_hop"] is None and result.evidence["vnet_proxy"] is None
 
 
-def test_no_public_dns_option_skips_without_sending(views: Callable[..., list[Endpoint]]) -> None:
+def test_no_public_dns_option_skips_without_sending() -> None:
     manager = serve(fixture("public_privatelink_3c"))
     server_obj, [server] = manager.__enter__()
     try:

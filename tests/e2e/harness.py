@@ -139,12 +139,12 @@ def server_env() -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-def cli_env(scenario: Scenario, pki: Pki | None, home: Path) -> dict[str, str]:
+def cli_env(scenario: Scenario, ca_bundle: Path | None, home: Path) -> dict[str, str]:
     """A user's environment: nothing inherited from the test runner but PATH; the corporate CA; the scenario's env."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(home), "NO_COLOR": "1"}
-    if pki is not None:
-        env["SSL_CERT_FILE"] = str(pki.ca_pem)
-        env["REQUESTS_CA_BUNDLE"] = str(pki.ca_pem)
+    if ca_bundle is not None:
+        env["SSL_CERT_FILE"] = str(ca_bundle)
+        env["REQUESTS_CA_BUNDLE"] = str(ca_bundle)
     env.update(scenario.env)
     return env
 
@@ -159,6 +159,7 @@ class ScenarioRun:
         self.ns = Namespace(scenario.id)
         self.logs = workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
+        self.ca_bundle: Path | None = pki.ca_pem if pki is not None else None
 
     def close(self) -> None:
         self.ns.close()
@@ -202,7 +203,7 @@ class ScenarioRun:
         home.mkdir(exist_ok=True)
         argv = [str(CLI), "check", sc.account, "-o", "json"]
         start = time.monotonic()
-        proc = self.ns.run(argv, env=cli_env(sc, self.pki, home), timeout=CLI_TIMEOUT_S, cwd=str(home))
+        proc = self.ns.run(argv, env=cli_env(sc, self.ca_bundle, home), timeout=CLI_TIMEOUT_S, cwd=str(home))
         wall = time.monotonic() - start
         report: dict[str, Any] | None = None
         schema_error = None

@@ -54,10 +54,10 @@ LRO_PATHS = ("/effectiveroutetable", "/effectivenetworksecuritygroups")
 # ---------------------------------------------------------------------------------------------- topology
 
 
-def _walk(data: Any, path: str) -> tuple[Any, str]:
-    keys = path.split(".")
+def _walk(data: Any, path: str) -> tuple[Any, Any]:
+    keys: list[Any] = [int(k) if k.isdigit() else k for k in path.split(".")]
     for key in keys[:-1]:
-        data = data.setdefault(key, {})
+        data = data[key] if isinstance(key, int) else data.setdefault(key, {})
     return data, keys[-1]
 
 

@@ -16,7 +16,8 @@ Config (JSON-compatible dict):
           "tcp": true                             # false: no TCP listener (connection refused)
         }
       },
-      "bind": {"10.1.0.53:53": "corp", "168.63.129.16": "azure"}   # listen address (ip:port or ip) -> view
+      "bind": {"10.1.0.53:53": "corp", "168.63.129.16": "azure"}   # listen address (ip:port or ip) -> view;
+                                                                  # others get "default" or the first view
     }
 
 A config without "views" is itself a single view. Record "action" (applies when the name is on the
