@@ -8,7 +8,8 @@ https://learn.microsoft.com/azure/private-link/private-endpoint-dns
 Evidence:
     label (str): the record name looked up.
     needed_zones (list of str).
-    zones (list): every copy of a needed zone: {id, name, subscription_id, resource_group,
+    zones (list): every copy of any privatelink zone of the cloud: {id, name, subscription_id, resource_group,
+        needed (bool): one of needed_zones,
         record: [ip, ...] | null (null = no A record), record_error: str | null,
         links: [{id, zone_id, vnet_id, registration_enabled, state, provisioning_state, resolution_policy}]}.
     broad_zones (list): zones named like a public suffix (`openai.azure.com`, `azure.com`): {id, name,
@@ -54,7 +55,8 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         inv = snapshot.inventory(ctx, on_azure)
         account = deps["arm_account"].evidence.get("account") if "arm_account" in deps else None
         needed = needed_zones(target, account)
-        copies = [z for z in inv.zones if z.name in needed]
+        # Sibling privatelink zones are read too: a record that landed in the wrong one is a cause (dns.wrong_zone).
+        copies = [z for z in inv.zones if z.name in needed or z.name in target.cloud.privatelink_zones]
         broad = [z for z in inv.zones if _is_broad(z.name, target)]
         records = sess.parallel({z.id: (lambda z=z: snapshot.a_record(ctx, sess, z, target.label)) for z in copies})
         denied = [d.to_dict() for d in inv.denied]
@@ -62,6 +64,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         for zone in copies:
             rec = records.get(zone.id)
             item: dict[str, Any] = zone.to_dict()
+            item["needed"] = zone.name in needed
             item["record"] = None if rec is None or isinstance(rec, ArmDenied) else list(rec)
             item["record_error"] = probe_support.describe(rec) if isinstance(rec, ArmDenied) else None
             if isinstance(rec, ArmDenied):
@@ -88,6 +91,8 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         ]
         parts = []
         for z in zones:
+            if not z["needed"] and not z["record"]:
+                continue
             links = len(z["links"])
             rec = ", ".join(z["record"]) if z["record"] else ("unreadable" if z["record_error"] else "no A record")
             parts.append(

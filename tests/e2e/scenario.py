@@ -8,7 +8,7 @@ Shape (every key but `description`, `client`, `pattern`, `resolv_conf` and `expe
       "pattern": "jumpbox-azure-dns" | "jumpbox-custom-dns" | "vpn-hosts" | "hub-spoke" | "broken",
       "family": "healthy" | "dns" | "net" | "edge" | "svc",
       "account": "contoso",
-      "addresses": {"pe": "10.1.2.5", ...},          # overrides of DEFAULT_ADDRESSES (names used below)
+      "addresses": {"pe": "10.1.2.4", ...},          # overrides of DEFAULT_ADDRESSES (names used below)
       "resolv_conf": ["azure_dns"],                  # the machine's nameservers (address names or IPs)
       "dns": {"azure_dns": "private", "public_dns1": "public", "public_dns2": "public"},
                                                      # DNS server address -> view (see views.py)
@@ -18,7 +18,7 @@ Shape (every key but `description`, `client`, `pattern`, `resolv_conf` and `expe
       "proxy": {"address": "proxy", "resolve": "public"},  # CONNECT proxy; upstream names resolved by a view
       "env": {"HTTPS_PROXY": "http://{proxy}:3128"}, # environment of the CLI ({name} -> address)
       "drop": [["pe", 443]],                         # nftables drop rules inside the namespace
-      "azure": {"vm": "jumpbox", "arm": "healthy"},  # IMDS + managed identity + ARM emulator topology
+      "azure": {"vm": "jumpbox-01", "arm": "healthy_jumpbox"},  # IMDS + MI + ARM topology (fixtures/arm)
       "expect": {"verdict": "healthy", "causes": [], "also_allowed": [], "exit_code": 0}
     }
 
@@ -37,7 +37,7 @@ SCENARIOS = REPO / "fixtures" / "scenarios"
 
 # The address plan every scenario starts from. Addresses live only on the namespace's `lo`.
 DEFAULT_ADDRESSES: dict[str, str] = {
-    "pe": "10.1.2.5",  # the private endpoint NIC in vnet-hub / snet-pe
+    "pe": "10.1.2.4",  # pe-contoso.nic in vnet-app (fixtures/arm topologies)
     "front_door": "20.43.132.10",  # the account's public front end (vnetproxyv1-*-prod, state 3c)
     "custom_dns": "10.0.0.4",  # a customer DNS server in the hub
     "azure_dns": "168.63.129.16",
@@ -48,7 +48,7 @@ DEFAULT_ADDRESSES: dict[str, str] = {
     "arm": "4.150.240.10",  # management.azure.com
     "login": "20.190.160.20",  # login.microsoftonline.com
     "proxy": "10.0.0.8",
-    "vm": "10.2.0.4",  # the jumpbox's own NIC address (for IMDS)
+    "vm": "10.2.1.4",  # jumpbox-01-nic in vnet-jumpbox
 }
 FAMILIES = ("healthy", "dns", "net", "edge", "svc")
 
