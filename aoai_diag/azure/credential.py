@@ -124,7 +124,7 @@ def _managed_identity(settings: Settings, pipeline: dict[str, Any]) -> Any:
     # azure-identity and MSAL read the IMDS host from this variable at request time (azure-sdk-notes.md,
     # "Credentials"); it is the only way to point managed identity at --imds-endpoint.
     if settings.imds_endpoint.rstrip("/") != DEFAULT_IMDS_ENDPOINT:
-        os.environ.setdefault("AZURE_POD_IDENTITY_AUTHORITY_HOST", settings.imds_endpoint.rstrip("/"))
+        os.environ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = settings.imds_endpoint.rstrip("/")
     client_id = settings.env.get("AZURE_CLIENT_ID")
     kwargs = dict(pipeline)
     if client_id:

@@ -6,6 +6,12 @@ Order is the order of the report. Azure-layer probes import the SDK only inside 
 from __future__ import annotations
 
 from aoai_diag.checks import (
+    arm_access,
+    arm_account,
+    arm_client_network,
+    arm_dns_zones,
+    arm_nsg,
+    arm_private_endpoints,
     azure_dns,
     azure_platform,
     dns_nameservers,
@@ -14,6 +20,7 @@ from aoai_diag.checks import (
     proxy_settings,
     public_dns,
     resolver_config,
+    route_lookup,
     system_resolution,
     tcp_connect,
     tls_handshake,
@@ -30,6 +37,13 @@ PROBES: tuple[Probe, ...] = (
     azure_dns.PROBE,
     proxy_settings.PROBE,
     tcp_connect.PROBE,
+    route_lookup.PROBE,
     tls_handshake.PROBE,
     https_dataplane.PROBE,
+    arm_access.PROBE,
+    arm_account.PROBE,
+    arm_private_endpoints.PROBE,
+    arm_dns_zones.PROBE,
+    arm_client_network.PROBE,
+    arm_nsg.PROBE,
 )

@@ -45,7 +45,9 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         on_azure = probe_support.on_azure(ctx, deps)
         sess = snapshot.session(ctx, on_azure)
         inv = snapshot.inventory(ctx, on_azure)
-        account = deps["arm_account"].evidence["account"]
+        account = deps["arm_account"].evidence.get("account")
+        if not account:
+            return Outcome(Status.SKIP, "the account is not in Resource Manager: no private endpoint to read", {}, "account not found")
         acct_id = account["id"]
         side: dict[str, dict[str, Any]] = {}
         for conn in account["connections"]:

@@ -53,7 +53,9 @@ class AzureView:
     def pes(self) -> list[Mapping[str, Any]]:
         if not self.ev.ran("arm_private_endpoints"):
             return []
-        return [p for p in self.ev.get("arm_private_endpoints").get("private_endpoints") or () if isinstance(p, Mapping)]
+        return [
+            p for p in self.ev.get("arm_private_endpoints").get("private_endpoints") or () if isinstance(p, Mapping)
+        ]
 
     @property
     def pes_complete(self) -> bool:

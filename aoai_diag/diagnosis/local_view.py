@@ -230,6 +230,15 @@ class LocalView:
             return addresses, "the system resolver"
         return self.dns_addresses()
 
+    def routes(self) -> dict[str, Mapping[str, Any]]:
+        """route_lookup evidence per private address (empty when the probe did not run)."""
+        if not self.ev.ran("route_lookup"):
+            return {}
+        routes = self.ev.get("route_lookup").get("routes")
+        if not isinstance(routes, list):
+            return {}
+        return {str(r.get("address")): r for r in routes if isinstance(r, Mapping)}
+
     def tcp_attempts(self) -> list[Mapping[str, Any]]:
         if not self.ev.ran("tcp_connect"):
             return []

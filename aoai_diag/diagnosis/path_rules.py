@@ -64,13 +64,40 @@ def private_address_unreachable(ev: Evidence) -> Iterator[Finding]:
             candidates=candidates,
         )
         return
+    routes = view.routes()
+    routed = [r for a in addresses if (r := routes.get(a)) and (r.get("local") or r.get("via_default") is False)]
+    timed_out = all(a.get("outcome") == "timeout" for a in attempts)
+    if timed_out and routed and len(routed) == len(addresses):
+        # A specific route toward the address exists (`ip route get` would not pick the default route), yet the
+        # SYN goes unanswered: the network is there and something on the way drops port 443
+        # (https://learn.microsoft.com/azure/ai-services/openai/how-to/network, cause 3).
+        via = ", ".join(f"{r.get('address')} via source {r.get('source')}" for r in routed)
+        yield Finding(
+            cause_id="edge.customer_firewall_443",
+            checks=("tcp_connect", "route_lookup"),
+            detail=(
+                f"{view.host} resolves to the private {fmt_addresses(addresses)} and this machine has a route to it "
+                f"({via}), but TCP {port} times out ({_outcomes(attempts)}): a firewall on the way silently drops "
+                "port 443."
+            ),
+            remediation=fill("edge.customer_firewall_443", pe_ip=pe_ip),
+            candidates=("net.vpn_routes_missing", "dns.record_stale_ip"),
+        )
+        return
+    default_only = [r for a in addresses if (r := routes.get(a)) and r.get("via_default") is True]
+    route_note = ""
+    if default_only:
+        route_note = (
+            f" Only the default route covers {fmt_addresses([str(r.get('address')) for r in default_only])} "
+            f"(source {default_only[0].get('source')}, the same as toward the internet)."
+        )
     yield Finding(
         cause_id="net.not_on_private_network",
-        checks=("tcp_connect", "azure_platform"),
+        checks=("tcp_connect", "azure_platform", *(("route_lookup",) if default_only else ())),
         detail=(
             f"{view.host} resolves to the private {fmt_addresses(addresses)}, but TCP {port} fails "
             f"({_outcomes(attempts)}) and this machine is not an Azure VM: it has no route into the private "
-            "endpoint's network (VPN down or not routing that range?)."
+            f"endpoint's network (VPN down or not routing that range?).{route_note}"
         ),
         candidates=(
             "net.vpn_disconnected",

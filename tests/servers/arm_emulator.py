@@ -147,14 +147,14 @@ class ArmEmulator(ThreadingHTTPServer):
                 prefix = "/" + "/".join(low[:i]) + "/"
                 rtype = f"{low[i + 1]}/{low[i + 2]}"
                 return [
-                    r
-                    for r in self.resources()
-                    if r["type"].lower() == rtype and r["id"].lower().startswith(prefix)
+                    r for r in self.resources() if r["type"].lower() == rtype and r["id"].lower().startswith(prefix)
                 ]
         parent = self.find("/" + "/".join(parts[:-1]))
         if parent is not None:
             prefix = "/" + "/".join(low) + "/"
-            return [r for r in self.resources() if r["id"].lower().startswith(prefix) and "/" not in r["id"][len(prefix) :]]
+            return [
+                r for r in self.resources() if r["id"].lower().startswith(prefix) and "/" not in r["id"][len(prefix) :]
+            ]
         return None
 
     def visible_subscriptions(self) -> set[str]:
@@ -250,17 +250,23 @@ class ArmHandler(BaseHTTPRequestHandler):
         if re.fullmatch(r"/[^/]+/oauth2/v2\.0/token", path) and method == "POST":
             form = parse_qs(body.decode())
             if (form.get("client_secret") or [""])[0] != self.server.topology.get("client_secret", "s3cret"):
-                return self._send(401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret"})
+                return self._send(
+                    401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret"}
+                )
             token = _token()
             self.server.tokens.add(token)
-            return self._send(200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token})
+            return self._send(
+                200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}
+            )
         # ARM ----------------------------------------------------------------------------------
         if not (self.headers.get("Authorization") or "").startswith("Bearer "):
             return self._error(
                 401,
                 "AuthenticationFailed",
                 "Authentication failed. The 'Authorization' header is missing.",
-                {"WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token"'},
+                {
+                    "WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token"'
+                },
             )
         fault = self.server.fault_for(method, path)
         if fault:
@@ -275,7 +281,7 @@ class ArmHandler(BaseHTTPRequestHandler):
             code = {403: "AuthorizationFailed", 404: "ResourceNotFound", 429: "TooManyRequests"}.get(status, "Error")
             return self._error(status, code, f"emulated {status} for '{fault['match']}'", headers)
         if low.startswith("/operations/"):
-            return self._operation(low.rsplit("/", 1)[-1])
+            return self._operation(low[len("/operations/") :])
         if method == "POST" and low == "/providers/microsoft.resourcegraph/resources":
             return self._graph(json.loads(body or b"{}"))
         if method == "POST" and any(low.endswith(p) for p in LRO_PATHS):
@@ -295,7 +301,11 @@ class ArmHandler(BaseHTTPRequestHandler):
     def _graph(self, request: dict[str, Any]) -> None:
         topo = self.server.topology
         if topo.get("graph", True) is False:
-            return self._error(403, "AuthorizationFailed", "The client does not have authorization to perform action 'Microsoft.ResourceGraph/resources/read'")
+            return self._error(
+                403,
+                "AuthorizationFailed",
+                "The client does not have authorization to perform action 'Microsoft.ResourceGraph/resources/read'",
+            )
         types = {t.lower() for t in re.findall(r"type\s*=~\s*'([^']+)'", request.get("query", ""))}
         subs = {s.lower() for s in request.get("subscriptions") or ()} & self.server.visible_subscriptions()
         rows = []
@@ -331,23 +341,37 @@ class ArmHandler(BaseHTTPRequestHandler):
             return self._error(404, "NotFound", f"Resource {nic_id} not found.")
         op = uuid.uuid4().hex
         with self.server.lock:
-            self.server.operations[op] = {"polls": int(self.server.topology.get("lro_polls", 1)), "result": {"value": table.get(nic_id, [])}}
-        url = f"{self.server.endpoint}/operations/{op}?api-version=2024-05-01"
-        self._send(202, None, {"Location": url, "Azure-AsyncOperation": url, "Retry-After": "0"})
+            self.server.operations[op] = {
+                "polls": int(self.server.topology.get("lro_polls", 1)),
+                "result": {"value": table.get(nic_id, [])},
+            }
+        base = f"{self.server.endpoint}/operations/{op}"
+        self._send(
+            202,
+            None,
+            {
+                "Location": f"{base}/result?api-version=2024-05-01",
+                "Azure-AsyncOperation": f"{base}/status?api-version=2024-05-01",
+                "Retry-After": "0",
+            },
+        )
 
-    def _operation(self, op: str) -> None:
+    def _operation(self, op_path: str) -> None:
+        """`/operations/{id}/status` (Azure-AsyncOperation: JSON status) and `/operations/{id}/result` (Location)."""
+        op, _, kind = op_path.partition("/")
         with self.server.lock:
             state = self.server.operations.get(op)
             if state is None:
                 return self._error(404, "NotFound", "operation not found")
-            if state["polls"] > 0:
+            if kind == "status" and state["polls"] > 0:
                 state["polls"] -= 1
-                pending = True
-            else:
-                pending = False
-        if pending:
-            url = f"{self.server.endpoint}/operations/{op}?api-version=2024-05-01"
-            return self._send(202, None, {"Location": url, "Retry-After": "0"})
+            done = state["polls"] <= 0
+        if kind == "status":
+            return self._send(
+                200, {"status": "Succeeded" if done else "InProgress"}, None if done else {"Retry-After": "0"}
+            )
+        if not done:
+            return self._send(202, None, {"Retry-After": "0"})
         self._send(200, state["result"])
 
     def do_GET(self) -> None:
@@ -369,7 +393,9 @@ def make_tls(ca_out: Path | None = None) -> tuple[ssl.SSLContext, trustme.CA]:
     return ctx, ca
 
 
-def start(topology: dict[str, Any], host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None) -> ArmEmulator:
+def start(
+    topology: dict[str, Any], host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
+) -> ArmEmulator:
     server = ArmEmulator((host, port), topology, tls)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return server

@@ -1,0 +1,31 @@
+"""Every Azure OpenAI / AI Services account the credential can see (for `check --all-accounts`)."""
+
+from __future__ import annotations
+
+import time
+
+from aoai_diag.context import ProbeContext, Settings
+
+# Kinds whose accounts answer on the OpenAI data plane (AI Services includes Azure OpenAI).
+OPENAI_KINDS = ("openai", "aiservices")
+
+
+def list_accounts(settings: Settings, on_azure: bool | None = None) -> list[str]:
+    """Hosts (`<subdomain>.<openai suffix>`) of every visible account, sorted; accounts without a custom
+    subdomain are left out (they cannot be reached privately by name). Raises NoCredential / ArmFailure."""
+    from aoai_diag.azure import snapshot
+
+    ctx = ProbeContext(settings=settings, deadline=time.monotonic() + settings.run_deadline)
+    if on_azure is None:
+        from aoai_diag.checks.azure_platform import fetch_instance
+
+        imds = fetch_instance(settings.imds_endpoint, settings.imds_timeout, settings.timeout)
+        on_azure = imds.get("on_azure") is True
+    inv = snapshot.inventory(ctx, on_azure)
+    suffix = settings.cloud_obj.suffixes[0]
+    hosts = {
+        f"{a.custom_subdomain.lower()}.{suffix}"
+        for a in inv.accounts
+        if a.custom_subdomain and (a.kind or "").lower() in OPENAI_KINDS
+    }
+    return sorted(hosts)

@@ -1,0 +1,83 @@
+"""Shared set-up for the Azure-layer tests: the ARM emulator (HTTPS), the IMDS emulator, settings aimed at them,
+and a run of the real probes plus the diagnosis. Nothing here reaches beyond loopback."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from aoai_diag.checks import PROBES
+from aoai_diag.context import ProbeContext, Settings
+from aoai_diag.engine import run_probes
+from aoai_diag.model import CheckResult, Status, TargetReport
+from aoai_diag.runner import build_target_report
+from aoai_diag.targets import parse_target
+from tests.conftest import FIXTURES
+from tests.servers import arm_emulator, imds
+
+ARM_FIXTURES = FIXTURES / "arm"
+AZURE_PROBES = tuple(p for p in PROBES if p.layer == "azure" or p.id == "azure_platform")
+# Nothing listens on the discard port: a machine "off Azure" whose IMDS does not answer.
+DEAD_IMDS = "http://127.0.0.1:9"
+
+
+def topology(name: str) -> dict[str, Any]:
+    return arm_emulator.load_topology(ARM_FIXTURES / f"{name}.json")
+
+
+@dataclass
+class AzureLab:
+    settings: Settings
+    arm: arm_emulator.ArmEmulator
+    imds: Any | None
+
+    def run(self, target: str = "contoso", settings: Settings | None = None) -> tuple[TargetReport, float]:
+        """Run the Azure probes (and azure_platform) for `target`; local evidence comes from the topology's `local`."""
+        settings = settings or self.settings
+        tgt = parse_target(self.arm.topology.get("target", target))
+        ctx = ProbeContext(settings=settings, deadline=time.monotonic() + settings.run_deadline)
+        t0 = time.monotonic()
+        checks = list(run_probes(tgt, ctx, AZURE_PROBES))
+        elapsed = time.monotonic() - t0
+        for check_id, data in (self.arm.topology.get("local") or {}).items():
+            checks.append(CheckResult(check_id, Status(data["status"]), "fixture", data["evidence"], 0.0))
+        return build_target_report(tgt, checks), elapsed
+
+
+@contextmanager
+def lab(topo: Mapping[str, Any], tmp_path: Path, **overrides: Any) -> Iterator[AzureLab]:
+    """Emulators for `topo`; managed identity through the IMDS emulator when the topology has `imds`."""
+    with ExitStack() as stack:
+        ca = tmp_path / "arm-ca.pem"
+        arm = stack.enter_context(arm_emulator.serve(dict(topo), ca))
+        server = None
+        env = {"REQUESTS_CA_BUNDLE": str(ca), "PATH": ""}
+        if "imds" in topo:
+            server = stack.enter_context(imds.serve({"instance": topo["imds"]}))
+            imds_endpoint = server.endpoint
+        else:
+            imds_endpoint = DEAD_IMDS
+            env.update({"AZURE_TENANT_ID": "tenant-1", "AZURE_CLIENT_ID": "app-1", "AZURE_CLIENT_SECRET": "s3cret"})
+        settings = Settings(
+            timeout=2.0,
+            deadline=6.0,
+            arm_endpoint=arm.endpoint,
+            authority_host=arm.endpoint,
+            imds_endpoint=imds_endpoint,
+            imds_timeout=0.3,
+            public_dns=False,
+            env=env,
+        )
+        yield AzureLab(replace(settings, **overrides), arm, server)
+
+
+def causes(report: TargetReport) -> set[str]:
+    return {f.cause_id for f in report.findings}
+
+
+def status(report: TargetReport) -> dict[str, str]:
+    return {c.id: c.status.value for c in report.checks}
