@@ -66,7 +66,9 @@ def diagnose_fixture(name: str) -> tuple[Any, dict[str, Any]]:
 
 def test_resolves_public_names_addresses_and_candidates() -> None:
     report, _ = diagnose_fixture("resolves_public_azure_dns")
-    (finding,) = report.findings
+    # The root cause first; the service's own 403 H2 follows as a separate, confirmed fact.
+    finding, confirmation = report.findings
+    assert confirmation.cause_id == "svc.public_access_disabled_public_path"
     assert "20.62.58.100" in finding.detail and "contoso.privatelink.openai.azure.com" in finding.detail
     assert "Public access is disabled" in finding.detail
     assert {"dns.zone_missing", "dns.zone_not_linked"} <= set(finding.candidates)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -219,7 +219,7 @@ class ArmSession:
         except Exception as exc:
             raise ArmFailure(denied_from(exc, scope)) from None
 
-    def parallel(self, calls: dict[str, Callable[[], T]]) -> dict[str, T | ArmDenied]:
+    def parallel(self, calls: Mapping[str, Callable[[], T]]) -> dict[str, T | ArmDenied]:
         """Run independent reads concurrently; each result is the value or the ArmDenied that replaced it."""
         futures = {key: self._pool.submit(fn) for key, fn in calls.items()}
         out: dict[str, T | ArmDenied] = {}

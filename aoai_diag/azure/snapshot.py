@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from aoai_diag.azure import convert
@@ -111,12 +112,16 @@ def _graph_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> list[dict[s
             query=GRAPH_QUERY,
             options=QueryRequestOptions(result_format="objectArray", skip_token=skip, top=GRAPH_PAGE),
         )
-        response = sess.call("Resource Graph", lambda request=request: sess.graph().resources(request))
+        response = sess.call("Resource Graph", partial(_graph_query, sess, request))
         rows.extend(r for r in response.data or () if isinstance(r, dict))
         skip = response.skip_token
         if not skip:
             break
     return rows
+
+
+def _graph_query(sess: ArmSession, request: Any) -> Any:
+    return sess.graph().resources(request)
 
 
 def _list_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[dict[str, Any]], list[ArmDenied]]:
@@ -128,23 +133,23 @@ def _list_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[d
         scope = f"/subscriptions/{sub}"
 
         def listing(
-            kind: str, fn: Callable[[], Any], sub: str = sub, scope: str = scope
+            kind: str, fn: Callable[[str], Any], sub: str = sub, scope: str = scope
         ) -> Callable[[], list[dict[str, Any]]]:
             def run() -> list[dict[str, Any]]:
-                rows = sess.call(scope, lambda: [convert.sdk_json(m) for m in pages(fn())])
+                rows = sess.call(scope, lambda: [convert.sdk_json(m) for m in pages(fn(sub))])
                 for row in rows:
                     row["type"] = kind
                 return rows
 
             return run
 
-        calls[f"{sub}|accounts"] = listing(GRAPH_TYPES[0], lambda s=sub: sess.cognitive(s).accounts.list())
+        calls[f"{sub}|accounts"] = listing(GRAPH_TYPES[0], lambda s: sess.cognitive(s).accounts.list())
         calls[f"{sub}|pes"] = listing(
-            GRAPH_TYPES[1], lambda s=sub: sess.network(s).private_endpoints.list_by_subscription()
+            GRAPH_TYPES[1], lambda s: sess.network(s).private_endpoints.list_by_subscription()
         )
-        calls[f"{sub}|zones"] = listing(GRAPH_TYPES[2], lambda s=sub: sess.privatedns(s).private_zones.list())
-        calls[f"{sub}|vnets"] = listing(GRAPH_TYPES[4], lambda s=sub: sess.network(s).virtual_networks.list_all())
-        calls[f"{sub}|firewalls"] = listing(GRAPH_TYPES[5], lambda s=sub: sess.network(s).azure_firewalls.list_all())
+        calls[f"{sub}|zones"] = listing(GRAPH_TYPES[2], lambda s: sess.privatedns(s).private_zones.list())
+        calls[f"{sub}|vnets"] = listing(GRAPH_TYPES[4], lambda s: sess.network(s).virtual_networks.list_all())
+        calls[f"{sub}|firewalls"] = listing(GRAPH_TYPES[5], lambda s: sess.network(s).azure_firewalls.list_all())
     results = sess.parallel(calls)
     rows: list[dict[str, Any]] = []
     denied: dict[str, ArmDenied] = {}
@@ -267,7 +272,7 @@ def private_endpoint(ctx: ProbeContext, sess: ArmSession, pe_id: str, row: dict[
             )
         }
         for nid in nic_ids:
-            calls[nid] = lambda nid=nid: nic(ctx, sess, nid)
+            calls[nid] = partial(nic, ctx, sess, nid)
         results = sess.parallel(calls)
         groups = results.pop("groups")
         ips = tuple(ip for v in results.values() if isinstance(v, Nic) for ip in v.private_ips)

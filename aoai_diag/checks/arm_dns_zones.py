@@ -23,6 +23,7 @@ read); error = something is missing and some scope could not be read.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from aoai_diag.azure import probe_support
@@ -58,7 +59,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         # Sibling privatelink zones are read too: a record that landed in the wrong one is a cause (dns.wrong_zone).
         copies = [z for z in inv.zones if z.name in needed or z.name in target.cloud.privatelink_zones]
         broad = [z for z in inv.zones if _is_broad(z.name, target)]
-        records = sess.parallel({z.id: (lambda z=z: snapshot.a_record(ctx, sess, z, target.label)) for z in copies})
+        records = sess.parallel({z.id: partial(snapshot.a_record, ctx, sess, z, target.label) for z in copies})
         denied = [d.to_dict() for d in inv.denied]
         zones: list[dict[str, Any]] = []
         for zone in copies:
@@ -94,9 +95,9 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             if not z["needed"] and not z["record"]:
                 continue
             links = len(z["links"])
-            rec = ", ".join(z["record"]) if z["record"] else ("unreadable" if z["record_error"] else "no A record")
+            shown = ", ".join(z["record"]) if z["record"] else ("unreadable" if z["record_error"] else "no A record")
             parts.append(
-                f"{z['name']} in {z['subscription_id']}/{z['resource_group']}: {target.label} -> {rec}, {links} link(s)"
+                f"{z['name']} in {z['subscription_id']}/{z['resource_group']}: {target.label} -> {shown}, {links} link(s)"
             )
         if broad_items:
             parts.append("over-broad zone(s): " + ", ".join(b["name"] for b in broad_items))

@@ -21,6 +21,7 @@ reported in the summary as not applied: it is not a cause.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from aoai_diag.azure import probe_support
@@ -35,7 +36,7 @@ NSG_POLICIES = ("enabled", "networksecuritygroupenabled")
 def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     from aoai_diag.azure import nsg_eval, snapshot
     from aoai_diag.azure.arm_clients import ArmFailure
-    from aoai_diag.azure.resources import ArmDenied, Nsg, Subnet
+    from aoai_diag.azure.resources import ArmDenied, Nsg, NsgRule, Subnet
 
     def body() -> Outcome:
         on_azure = probe_support.on_azure(ctx, deps)
@@ -71,7 +72,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         problems: list[str] = []
         notes: list[str] = []
         # Client side.
-        groups: list[tuple[str, list[Any]]] = []
+        groups: list[tuple[str, list[NsgRule]]] = []
         try:
             effective = snapshot.effective_nsgs(ctx, sess, nic["id"])
             groups = nsg_eval.effective_rules(effective)
@@ -80,7 +81,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             evidence["client"]["error"] = probe_support.describe(exc.denied)
             evidence["denied"].append(exc.denied.to_dict())
             ids = [i for i in (nic.get("nsg_id"), (net.get("subnet") or {}).get("nsg_id")) if i]
-            read = sess.parallel({i: (lambda i=i: snapshot.nsg(ctx, sess, i)) for i in ids})
+            read = sess.parallel({i: partial(snapshot.nsg, ctx, sess, i) for i in ids})
             for nsg_id, value in read.items():
                 if isinstance(value, Nsg):
                     groups.append((nsg_id, list(value.rules)))
@@ -104,7 +105,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         evidence["client"]["access"] = client_access
         # PE side.
         subnet_ids = {pe["subnet_id"] for pe in pes if pe.get("subnet_id")}
-        subnets = sess.parallel({s: (lambda s=s: snapshot.subnet(ctx, sess, s)) for s in subnet_ids})
+        subnets = sess.parallel({s: partial(snapshot.subnet, ctx, sess, s) for s in subnet_ids})
         for pe, address in addresses:
             sub = subnets.get(pe.get("subnet_id"))
             entry: dict[str, Any] = {
@@ -124,7 +125,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
                 entry["applies"] = (sub.pe_network_policies or "Disabled").lower() in NSG_POLICIES
                 if sub.nsg_id:
                     try:
-                        rules = snapshot.nsg(ctx, sess, sub.nsg_id).rules
+                        rules = list(snapshot.nsg(ctx, sess, sub.nsg_id).rules)
                         decision = nsg_eval.evaluate(rules, "Inbound", source, address, port, prefixes)
                         entry["decision"] = decision
                         name = sub.nsg_id.rsplit("/", 1)[-1]

@@ -18,6 +18,7 @@ usable; fail = none usable (or none at all); error = none usable and some could 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from aoai_diag.azure import probe_support
@@ -47,7 +48,12 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         inv = snapshot.inventory(ctx, on_azure)
         account = deps["arm_account"].evidence.get("account")
         if not account:
-            return Outcome(Status.SKIP, "the account is not in Resource Manager: no private endpoint to read", {}, "account not found")
+            return Outcome(
+                Status.SKIP,
+                "the account is not in Resource Manager: no private endpoint to read",
+                {},
+                "account not found",
+            )
         acct_id = account["id"]
         side: dict[str, dict[str, Any]] = {}
         for conn in account["connections"]:
@@ -64,10 +70,12 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             if any(convert.same_id((c.get("properties") or {}).get("privateLinkServiceId"), acct_id) for c in conns):
                 wanted.setdefault(key)
         calls = {
-            key: (
-                lambda key=key: snapshot.private_endpoint(
-                    ctx, sess, (side.get(key) or {}).get("private_endpoint_id") or rows[key]["id"], rows.get(key)
-                )
+            key: partial(
+                snapshot.private_endpoint,
+                ctx,
+                sess,
+                (side.get(key) or {}).get("private_endpoint_id") or rows[key]["id"],
+                rows.get(key),
             )
             for key in wanted
         }

@@ -92,13 +92,16 @@ def account_rules(ev: Evidence) -> Iterator[Finding]:
             _ids(aid),
         )
     if view.ev.ran("arm_private_endpoints") and view.pes_complete and not view.pes and not acct.get("connections"):
+        # Put the PE where this machine is (its subnet) unless told otherwise: that VNet can reach it.
+        subnet_id = (view.net.get("subnet") or {}).get("id")
+        where = f"--subnet {subnet_id}" if subnet_id else "--vnet-name <vnet> --subnet <subnet>"
         yield Finding(
             "svc.no_private_endpoint",
             ("arm_account", "arm_private_endpoints"),
             f"Account {name} has no private endpoint connection at all.",
-            f"az network private-endpoint create -g <rg> -n pe-{name} --vnet-name <vnet> --subnet <subnet> "
-            f"--private-connection-resource-id {aid} --group-id account --connection-name pe-{name}-conn",
-            _ids(aid),
+            f"az network private-endpoint create --subscription {acct.get('subscription_id')} -g {rg} -n pe-{name} {where} "
+            f"--private-connection-resource-id {aid} --group-id account --connection-name pe-{name}-conn; then add a DNS zone group",
+            _ids(aid, subnet_id),
         )
 
 
@@ -159,7 +162,7 @@ def connection_rules(ev: Evidence) -> Iterator[Finding]:
                 "svc.pe_pending",
                 ("arm_private_endpoints",),
                 f"The connection of private endpoint {pe.get('name')} to {acct.get('name')} is Pending approval.",
-                f"az network private-endpoint-connection approve --id {conn_id or aid + '/privateEndpointConnections/<name>'} --description approved",
+                f"az network private-endpoint-connection approve --id {conn_id or pe['id']} --description approved",
                 ids,
             )
 
@@ -347,7 +350,7 @@ def zone_rules(ev: Evidence) -> Iterator[Finding]:
             f"{bad.get('resource_group')}) has no record {label}; the copy in {good.get('subscription_id')}/"
             f"{good.get('resource_group')} has it ({', '.join(good.get('record') or [])}).",
             f"Consolidate on one zone: az network private-dns link vnet delete --subscription {bad.get('subscription_id')} "
-            f"-g {bad.get('resource_group')} -z {zname} -n {short(view.linked(bad, res_vnet).get('id'))}; "
+            f"-g {bad.get('resource_group')} -z {zname} -n {short((view.linked(bad, res_vnet) or {}).get('id'))}; "
             + _link_cmd(good, res_vnet),
             _ids(bad.get("id"), good.get("id"), res_vnet),
         )
@@ -421,14 +424,20 @@ def _wrong_zone(
     view: AzureView, sibling: Mapping[str, Any], pe: Mapping[str, Any] | None, pe_ip: str | None
 ) -> Finding:
     zname = view.zone_name
-    target_zone = (view.copies() or [None])[0]
-    zone_id = target_zone.get("id") if target_zone else f"<{zname} zone id>"
+    copies = view.copies()
+    target_zone = copies[0] if copies else None
+    zone_id = str(target_zone.get("id")) if target_zone else (_zone_id(pe, zname) if pe else "")
+    create = (
+        ""
+        if target_zone or not pe
+        else f"az network private-dns zone create -g {pe.get('resource_group')} -n {zname}; "
+    )
     return Finding(
         "dns.wrong_zone",
         ("arm_dns_zones", "arm_private_endpoints"),
         f"The record {view.label} exists in {sibling.get('name')} ({', '.join(sibling.get('record') or [])}) but not in "
         f"{zname}, the zone {view.target.host} resolves through.",
-        (_zone_group_cmd(pe, zone_id, zname) if pe else f"create {zname} and add it to the PE's zone group")
+        (create + _zone_group_cmd(pe, zone_id, zname) if pe else f"create {zname} and add it to the PE's zone group")
         + "  (and fix the policy that only knows the cognitiveservices zone)",
         _ids(sibling.get("id"), zone_id if target_zone else None, pe.get("id") if pe else None),
     )
