@@ -360,3 +360,45 @@ def effective_nsgs(ctx: ProbeContext, sess: ArmSession, nic_id: str) -> list[dic
         return [convert.sdk_json(r) for r in (result.value or ())]
 
     return ctx.once("arm.effnsg:" + nic_id.lower(), compute)  # type: ignore[no-any-return]
+
+
+def prefetch_client(ctx: ProbeContext, sess: ArmSession, vm_id: str) -> None:
+    """Start reading this VM's network (NIC, subnet, VNet, effective routes and NSGs) in the background.
+
+    The reads land in the run cache; the probes that need them later find them there, so the chain
+    VM -> NIC -> subnet -> VNet overlaps with the inventory instead of following it. Failures are cached
+    too and reported by the probe that reads them.
+    """
+
+    def chain() -> None:
+        nic_ids = vm_nic_ids(ctx, sess, vm_id)
+        if not nic_ids:
+            return
+        sess._pool.submit(effective_routes, ctx, sess, nic_ids[0])
+        sess._pool.submit(effective_nsgs, ctx, sess, nic_ids[0])
+        client_nic = nic(ctx, sess, nic_ids[0])
+        if client_nic.subnet_id:
+            vnet(ctx, sess, convert.parent_id(client_nic.subnet_id))
+            subnet(ctx, sess, client_nic.subnet_id)
+
+    def quiet() -> None:
+        try:
+            chain()
+        except Exception:  # cached by ctx.once; the probe reading it reports the failure
+            return
+
+    ctx.once("arm.prefetch:" + vm_id.lower(), lambda: sess._pool.submit(quiet))
+
+
+def prefetch_subnet(ctx: ProbeContext, sess: ArmSession, subnet_id: str) -> None:
+    """Read a PE subnet and its NSG in the background (arm_nsg needs both)."""
+
+    def run() -> None:
+        try:
+            found = subnet(ctx, sess, subnet_id)
+            if found.nsg_id:
+                nsg(ctx, sess, found.nsg_id)
+        except Exception:
+            return
+
+    ctx.once("arm.prefetch:" + subnet_id.lower(), lambda: sess._pool.submit(run))

@@ -40,8 +40,11 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             "denied": [],
             "error": None,
         }
+        vm = probe_support.vm(ctx, deps)
         try:
             access = snapshot.access(ctx, on_azure)
+            if vm and vm.get("resource_id"):
+                snapshot.prefetch_client(ctx, sess, str(vm["resource_id"]))
         except ArmFailure as exc:
             text = probe_support.describe(exc.denied)
             evidence["denied"] = [exc.denied.to_dict()]

@@ -69,6 +69,10 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             ]
             if any(convert.same_id((c.get("properties") or {}).get("privateLinkServiceId"), acct_id) for c in conns):
                 wanted.setdefault(key)
+        for key in wanted:
+            subnet_id = ((rows.get(key, {}).get("properties") or {}).get("subnet") or {}).get("id")
+            if subnet_id:
+                snapshot.prefetch_subnet(ctx, sess, str(subnet_id))
         calls = {
             key: partial(
                 snapshot.private_endpoint,

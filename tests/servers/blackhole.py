@@ -10,12 +10,12 @@ Standalone: `python -m tests.servers.blackhole --listen IP:PORT` prints "ready".
 from __future__ import annotations
 
 import argparse
-import signal
 import socket
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from tests.servers.standalone import parse_listen, serve_until_stopped
 
 
 class Blackhole:
@@ -58,17 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen", required=True, help="IP:PORT")
     parser.add_argument("--config", help="ignored (uniform command line with the other servers)")
     args = parser.parse_args(argv)
-    host, _, port = args.listen.rpartition(":")
-    hole = Blackhole(host.strip("[]"), int(port))
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    print("ready", flush=True)
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
-    hole.close()
-    return 0
+    hole = Blackhole(*parse_listen(args.listen))
+    return serve_until_stopped(hole.close)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import json
 import select
-import signal
 import socket
 import socketserver
 import sys
@@ -28,6 +26,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from tests.servers.standalone import load_config, parse_listen, serve_until_stopped
 
 PROXY_407 = (
     'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="corp"\r\n'
@@ -178,21 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen", required=True, help="IP:PORT")
     parser.add_argument("--config", help="JSON config file")
     args = parser.parse_args(argv)
-    config: dict[str, Any] = {}
-    if args.config:
-        with open(args.config, encoding="utf-8") as fh:
-            config = json.load(fh)
-    host, _, port = args.listen.rpartition(":")
-    server = start(config, host.strip("[]"), int(port))
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    print("ready", flush=True)
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
-    server.stop()
-    return 0
+    host, port = parse_listen(args.listen)
+    server = start(load_config(args.config), host, port)
+    return serve_until_stopped(server.stop)
 
 
 if __name__ == "__main__":

@@ -34,8 +34,6 @@ Standalone (the end-to-end tier): `python -m tests.servers.dns_server --listen I
 from __future__ import annotations
 
 import argparse
-import json
-import signal
 import socket
 import socketserver
 import struct
@@ -55,6 +53,8 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+
+from tests.servers.standalone import load_config, parse_listen, serve_until_stopped
 
 Endpoint = tuple[str, int]
 MAX_CHAIN = 20
@@ -331,33 +331,15 @@ def serve(config: dict[str, Any], *views: str) -> Iterator[tuple[DnsServer, list
         server.close()
 
 
-def _parse_listen(text: str) -> Endpoint:
-    if text.startswith("["):
-        host, _, port = text[1:].partition("]:")
-    else:
-        host, _, port = text.rpartition(":")
-    return host, int(port)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listen", action="append", required=True, help="IP:PORT (repeatable)")
     parser.add_argument("--config", required=True, help="JSON config file")
     args = parser.parse_args(argv)
-    with open(args.config, encoding="utf-8") as fh:
-        server = DnsServer(json.load(fh))
+    server = DnsServer(load_config(args.config))
     for item in args.listen:
-        host, port = _parse_listen(item)
-        server.listen(host, port)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    print("ready", flush=True)
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
-    server.close()
-    return 0
+        server.listen(*parse_listen(item))
+    return serve_until_stopped(server.close)
 
 
 if __name__ == "__main__":

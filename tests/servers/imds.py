@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import signal
 import sys
 import threading
 import time
@@ -27,6 +26,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.servers.standalone import load_config, parse_listen, serve_until_stopped
 
 SUBSCRIPTION = "8f5c0d3e-4b7a-4c1e-9f2d-6a1b3c5d7e90"
 DEFAULT_INSTANCE: dict[str, Any] = {
@@ -196,22 +197,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen", required=True, help="IP:PORT")
     parser.add_argument("--config", help="JSON config file")
     args = parser.parse_args(argv)
-    config: dict[str, Any] = {}
-    if args.config:
-        with open(args.config, encoding="utf-8") as fh:
-            config = json.load(fh)
-    host, _, port = args.listen.rpartition(":")
-    server = start(host.strip("[]"), int(port), config)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    print("ready", flush=True)
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
-    server.shutdown()
-    server.server_close()
-    return 0
+    host, port = parse_listen(args.listen)
+    server = start(host, port, load_config(args.config))
+
+    def close() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return serve_until_stopped(close)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import socket
 import socketserver
 import ssl
@@ -36,6 +35,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.servers.standalone import load_config, parse_listen, serve_until_stopped
 
 H1_TEXT = (
     "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an "
@@ -247,22 +248,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen", help="IP:PORT (for a single-listener config)")
     parser.add_argument("--config", required=True, help="JSON config file")
     args = parser.parse_args(argv)
-    with open(args.config, encoding="utf-8") as fh:
-        config = json.load(fh)
-    servers = []
-    for item in listeners(config, args.listen):
-        host, _, port = str(item["listen"]).rpartition(":")
-        servers.append(start(item, host.strip("[]"), int(port)))
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    print("ready", flush=True)
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
-    for server in servers:
-        server.stop()
-    return 0
+    servers = [
+        start(item, *parse_listen(str(item["listen"]))) for item in listeners(load_config(args.config), args.listen)
+    ]
+
+    def close() -> None:
+        for server in servers:
+            server.stop()
+
+    return serve_until_stopped(close)
 
 
 if __name__ == "__main__":
