@@ -205,26 +205,21 @@ def account_targets(settings: Any, cloud: str) -> list[Any]:
     """Every account the credential can see (--all-accounts), from the Azure layer."""
     if not settings.azure:
         raise click.UsageError("--all-accounts needs the Azure layer; drop --no-azure")
-    try:
-        from aoai_diag.azure.discovery import list_accounts
-    except ImportError:
-        raise click.UsageError("--all-accounts is not available: this build has no Azure account discovery") from None
+    from aoai_diag.azure.arm_clients import ArmFailure
+    from aoai_diag.azure.credential import NoCredential
+    from aoai_diag.azure.discovery import list_accounts
     from aoai_diag.targets import TargetError, parse_target
 
+    try:
+        hosts = list_accounts(settings)
+    except (NoCredential, ArmFailure) as exc:
+        raise click.UsageError(f"--all-accounts: cannot list the accounts: {str(exc).splitlines()[0]}") from None
     targets = []
-    for account in list_accounts(settings):
-        if isinstance(account, str):
-            name = account
-        elif isinstance(account, dict):
-            name = account.get("endpoint") or account.get("host") or account.get("custom_subdomain") or ""
-        else:
-            name = getattr(account, "endpoint", None) or getattr(account, "host", None) or ""
-            name = name or getattr(account, "custom_subdomain", None) or ""
+    for host in hosts:
         try:
-            targets.append(parse_target(str(name), cloud))
+            targets.append(parse_target(host, cloud))
         except TargetError as exc:
-            # An account without a custom subdomain cannot use a private endpoint; say so and go on.
-            click.echo(f"aoai-diag: skipping account {name or account!r}: {exc}", err=True)
+            click.echo(f"aoai-diag: skipping account {host}: {exc}", err=True)
     if not targets:
         raise click.UsageError("--all-accounts: the credential sees no Azure OpenAI / AI Services account")
     return targets

@@ -136,3 +136,34 @@ def test_emulator_runs_standalone(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+def test_subscription_option_limits_the_search(tmp_path: Path) -> None:
+    from tests.azure_harness import status
+
+    central_dns = "8e3f5c74-2f60-4dac-9043-5b7c9d1e3f03"
+    with lab(topology("hub_spoke_third_sub"), tmp_path, subscriptions=(central_dns,)) as env:
+        report, _ = env.run()
+    account = next(c for c in report.checks if c.id == "arm_account")
+    assert account.evidence["subscriptions"] == [central_dns]
+    assert status(report)["arm_account"] == "fail"  # the account lives in another subscription
+    assert not any(m.startswith("GET") and p == "/subscriptions" for m, p in env.arm.requests)
+
+
+@pytest.mark.parametrize(
+    ("cloud", "base", "scope"),
+    [
+        ("AzureCloud", "https://management.azure.com", "https://management.azure.com/.default"),
+        ("AzureUSGovernment", "https://management.usgovcloudapi.net", "https://management.usgovcloudapi.net/.default"),
+        ("AzureChinaCloud", "https://management.chinacloudapi.cn", "https://management.chinacloudapi.cn/.default"),
+    ],
+)
+def test_cloud_picks_the_arm_endpoint_and_scope(cloud: str, base: str, scope: str) -> None:
+    import time
+
+    from aoai_diag.azure.arm_clients import ArmSession
+    from aoai_diag.azure.credential import CachingCredential
+    from aoai_diag.context import Settings
+
+    session = ArmSession(Settings(cloud=cloud, env={}), CachingCredential(object(), "none"), time.monotonic() + 1)
+    assert (session.base_url, session.scope) == (base, scope)

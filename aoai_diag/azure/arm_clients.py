@@ -232,6 +232,10 @@ class ArmSession:
                 out[key] = denied_from(exc, key)
         return out
 
+    def submit(self, fn: Callable[..., T], *args: Any) -> Any:
+        """Start `fn(*args)` in the session's pool (a Future); for prefetching reads whose result is cached."""
+        return self._pool.submit(fn, *args)
+
     def lro(self, scope: str, begin: Callable[[], Any]) -> Any:
         """Start a long-running operation and wait for it, never past the deadline."""
 

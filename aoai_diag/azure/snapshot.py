@@ -374,8 +374,8 @@ def prefetch_client(ctx: ProbeContext, sess: ArmSession, vm_id: str) -> None:
         nic_ids = vm_nic_ids(ctx, sess, vm_id)
         if not nic_ids:
             return
-        sess._pool.submit(effective_routes, ctx, sess, nic_ids[0])
-        sess._pool.submit(effective_nsgs, ctx, sess, nic_ids[0])
+        sess.submit(effective_routes, ctx, sess, nic_ids[0])
+        sess.submit(effective_nsgs, ctx, sess, nic_ids[0])
         client_nic = nic(ctx, sess, nic_ids[0])
         if client_nic.subnet_id:
             vnet(ctx, sess, convert.parent_id(client_nic.subnet_id))
@@ -387,7 +387,7 @@ def prefetch_client(ctx: ProbeContext, sess: ArmSession, vm_id: str) -> None:
         except Exception:  # cached by ctx.once; the probe reading it reports the failure
             return
 
-    ctx.once("arm.prefetch:" + vm_id.lower(), lambda: sess._pool.submit(quiet))
+    ctx.once("arm.prefetch:" + vm_id.lower(), lambda: sess.submit(quiet))
 
 
 def prefetch_subnet(ctx: ProbeContext, sess: ArmSession, subnet_id: str) -> None:
@@ -401,4 +401,4 @@ def prefetch_subnet(ctx: ProbeContext, sess: ArmSession, subnet_id: str) -> None
         except Exception:
             return
 
-    ctx.once("arm.prefetch:" + subnet_id.lower(), lambda: sess._pool.submit(run))
+    ctx.once("arm.prefetch:" + subnet_id.lower(), lambda: sess.submit(run))

@@ -92,8 +92,8 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             if not nic_ids:
                 return Outcome(Status.ERROR, f"VM {vm['resource_id']} lists no network interface", evidence, "no NIC")
             # Start both long-running reads now; arm_nsg picks up the effective NSGs from the run cache.
-            routes_future = sess._pool.submit(snapshot.effective_routes, ctx, sess, nic_ids[0])
-            sess._pool.submit(snapshot.effective_nsgs, ctx, sess, nic_ids[0])
+            routes_future = sess.submit(snapshot.effective_routes, ctx, sess, nic_ids[0])
+            sess.submit(snapshot.effective_nsgs, ctx, sess, nic_ids[0])
             nic = snapshot.nic(ctx, sess, nic_ids[0])
             evidence["nic"] = nic.to_dict()
             if not nic.subnet_id:

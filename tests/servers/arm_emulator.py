@@ -197,6 +197,11 @@ class ArmHandler(BaseHTTPRequestHandler):
         pass
 
     # plumbing ---------------------------------------------------------------------------------
+    def _base(self) -> str:
+        """The URL the client used (Host header): links must match the name its certificate check expects."""
+        host = self.headers.get("Host") if self.headers else None
+        return f"{self.server.scheme}://{host}" if host else self.server.endpoint
+
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None, raw: bytes | None = None) -> None:
         data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
         self.send_response(status)
@@ -221,7 +226,7 @@ class ArmHandler(BaseHTTPRequestHandler):
         page: dict[str, Any] = {"value": items[start : start + size]}
         if start + size < len(items):
             params = {"api-version": (query.get("api-version") or [""])[0], "$skiptoken": str(start + size)}
-            page["nextLink"] = f"{self.server.endpoint}{path}?{urlencode(params)}"
+            page["nextLink"] = f"{self._base()}{path}?{urlencode(params)}"
         self._send(200, page)
 
     def _handle(self, method: str) -> None:
@@ -237,7 +242,7 @@ class ArmHandler(BaseHTTPRequestHandler):
         # Entra ID (client secret) ------------------------------------------------------------
         m = re.fullmatch(r"/([^/]+)/v2\.0/\.well-known/openid-configuration", path)
         if m:
-            base = f"{self.server.endpoint}/{m.group(1)}"
+            base = f"{self._base()}/{m.group(1)}"
             return self._send(
                 200,
                 {
@@ -345,7 +350,7 @@ class ArmHandler(BaseHTTPRequestHandler):
                 "polls": int(self.server.topology.get("lro_polls", 1)),
                 "result": {"value": table.get(nic_id, [])},
             }
-        base = f"{self.server.endpoint}/operations/{op}"
+        base = f"{self._base()}/operations/{op}"
         self._send(
             202,
             None,
