@@ -33,10 +33,10 @@ def main(argv: list[str] | None = None) -> int:
 
     netguard.install()
     t0 = time.perf_counter()
-    import azure.identity  # noqa: F401
-    import azure.mgmt.cognitiveservices  # noqa: F401
-    import azure.mgmt.network  # noqa: F401
-    import azure.mgmt.privatedns  # noqa: F401
+    import azure.identity
+    import azure.mgmt.cognitiveservices
+    import azure.mgmt.network
+    import azure.mgmt.privatedns
     import azure.mgmt.resourcegraph  # noqa: F401
 
     print(f"SDK imports: {(time.perf_counter() - t0) * 1000:.0f} ms (once per process)")

@@ -45,7 +45,6 @@ def test_no_private_address_is_a_skip_not_a_pass() -> None:
     assert result.status is Status.SKIP
 
 
-
 def test_unreachable_destination_is_reported_by_the_e2e_tier() -> None:
     """ENETUNREACH needs a routing table without a default route: tests/e2e (net_vpn_disconnected) proves it.
 

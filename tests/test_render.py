@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from aoai_diag.model import CheckResult, Report
-from aoai_diag.render.json_report import report_to_dict, render_json
+from aoai_diag.render.json_report import render_json, report_to_dict
 from aoai_diag.render.table import render_table
 from aoai_diag.runner import build_report, build_target_report
 from aoai_diag.targets import parse_target
