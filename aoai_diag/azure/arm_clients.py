@@ -70,9 +70,12 @@ def denied_from(exc: BaseException, scope: str) -> ArmDenied:
         text = str(getattr(getattr(exc, "error", None), "message", None) or exc.reason or exc).splitlines()[0][:200]
         return ArmDenied(scope, exc.status_code, code, text)
     if isinstance(exc, (ServiceRequestError, ServiceResponseError, TimeoutError)):
-        return ArmDenied(
-            scope, None, "Timeout", f"no answer: {str(exc).splitlines()[0][:160] if str(exc) else 'timeout'}"
-        )
+        text = str(exc).splitlines()[0][:200] if str(exc) else "timeout"
+        # A TLS failure is not a timeout: behind an inspecting proxy it is the corporate CA missing from
+        # REQUESTS_CA_BUNDLE, and the evidence must say so.
+        if "SSLError" in text or "CERTIFICATE_VERIFY_FAILED" in text:
+            return ArmDenied(scope, None, "TlsError", f"TLS failed: {text}")
+        return ArmDenied(scope, None, "Timeout", f"no answer: {text}")
     return ArmDenied(scope, None, type(exc).__name__, (str(exc).splitlines() or [""])[0][:200])
 
 

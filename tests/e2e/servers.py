@@ -44,6 +44,11 @@ def start_proxy(run: ScenarioRun) -> None:
         # A corporate proxy resolves names on the internet: every tunnel lands on the public front door
         # (causes.md edge.proxy_env_no_proxy, net.firewall_reorigination).
         config["upstream"] = f"{sc.ip('front_door')}:443"
+    if sc.azure:
+        # The proxy reaches Resource Manager and the login endpoint as it would on the internet.
+        from tests.e2e.harness import ARM_HOST, LOGIN_HOST
+
+        config["resolve"] = {ARM_HOST: sc.ip("arm"), LOGIN_HOST: sc.ip("login")}
     run._start("connect_proxy", [f"{ip}:{port}"], config, "proxy")
 
 

@@ -7,8 +7,8 @@ cannot reach the target.
 
 Config (JSON):
     mode: "tunnel" (default) | "407" (demand proxy authentication) | "502" | "hang" (never answer the CONNECT)
-    resolve: {"contoso.openai.azure.com": "127.0.0.2"}   names to loopback addresses
-    upstream: "127.0.0.3:8443"   every tunnel goes here, whatever was asked
+    resolve: {"contoso.openai.azure.com": "127.0.0.2"}   names to addresses (wins over `upstream`)
+    upstream: "127.0.0.3:8443"   every other tunnel goes here, whatever was asked
 Every CONNECT is appended to `requests`: {target, headers (lower-case dict), peer}.
 
 Standalone: `python -m tests.servers.connect_proxy --listen IP:PORT [--config FILE.json]` prints "ready".
@@ -57,13 +57,16 @@ class ProxyHandler(socketserver.StreamRequestHandler):
 
     def destination(self, target: str) -> tuple[str, int] | None:
         config = self.server.config
-        if config.get("upstream"):
-            host, _, port = str(config["upstream"]).rpartition(":")
-            return host.strip("[]"), int(port)
         host, _, port_text = target.rpartition(":")
         host = host.strip("[]").lower()
-        mapped = (config.get("resolve") or {}).get(host, host)
-        if not port_text.isdigit() or not _loopback(mapped):
+        resolve = config.get("resolve") or {}
+        if host not in resolve and config.get("upstream"):
+            up_host, _, up_port = str(config["upstream"]).rpartition(":")
+            return up_host.strip("[]"), int(up_port)
+        # A name the config maps explicitly is trusted (inside a test namespace its address is local there);
+        # anything else must be a loopback literal, so the proxy can never be aimed outside the machine.
+        mapped = resolve.get(host, host)
+        if not port_text.isdigit() or (host not in resolve and not _loopback(mapped)):
             return None
         return mapped, int(port_text)
 
