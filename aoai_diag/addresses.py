@@ -27,5 +27,14 @@ def classify(address: str) -> str:
     return "public"
 
 
+def class_or_none(address: str) -> str | None:
+    """`classify(address)`, or None for something that is not an IP address (odd evidence, a garbage answer)."""
+    try:
+        return classify(address)
+    except ValueError:
+        return None
+
+
 def classes(addresses: list[str]) -> dict[str, str]:
-    return {a: classify(a) for a in addresses}
+    """{address: class}; `invalid` for an entry that is not an IP address, which a server may well send."""
+    return {a: class_or_none(a) or "invalid" for a in addresses}

@@ -19,6 +19,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from aoai_diag import __version__
+from aoai_diag.context import format_endpoint
+from aoai_diag.errors import first_line
 from aoai_diag.model import CheckResult, Report, TargetReport
 
 BUNDLE_VERSION = "1.0"
@@ -70,21 +72,16 @@ def scrub(value: Any) -> Any:
 
 def settings_summary(settings: Any) -> dict[str, Any]:
     """What the run was configured with, for the reader of the bundle; never the process environment."""
-
-    def endpoint(pair: tuple[str, int]) -> str:
-        host, port = pair
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
     summary = {
         "timeout": settings.timeout,
         "deadline": settings.run_deadline,
         "cloud": settings.cloud,
         "port": settings.port,
         "hosts_file": settings.hosts_file,
-        "resolvers": [endpoint(r) for r in settings.resolvers],
+        "resolvers": [format_endpoint(r) for r in settings.resolvers],
         "public_dns": settings.public_dns,
-        "public_resolvers": [endpoint(r) for r in settings.public_resolvers],
-        "azure_dns": endpoint(settings.azure_dns),
+        "public_resolvers": [format_endpoint(r) for r in settings.public_resolvers],
+        "azure_dns": format_endpoint(settings.azure_dns),
         "imds_endpoint": settings.imds_endpoint,
         "data_plane_api_version": settings.data_plane_api_version,
         "azure": settings.azure,
@@ -187,7 +184,7 @@ def parse_bundle(data: Any, name: str = "bundle") -> Bundle:
                 SavedTarget(dict(entry["target"]), parsed, dict(collected) if isinstance(collected, Mapping) else None)
             )
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
-            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            detail = first_line(str(exc)) or type(exc).__name__
             raise BundleError(f"{name}: malformed targets[{i}]: {detail}"[:300]) from None
     settings = data.get("settings")
     return Bundle(
@@ -214,6 +211,8 @@ def load_bundle(path: str) -> Bundle:
         raise BundleError(f"{path} is not an aoai-diag evidence bundle (not UTF-8 text)") from None
     except json.JSONDecodeError as exc:
         raise BundleError(f"{path} is not an aoai-diag evidence bundle (invalid JSON at line {exc.lineno})") from None
+    except RecursionError:  # json's answer to deeply nested arrays or objects
+        raise BundleError(f"{path} is not an aoai-diag evidence bundle (JSON nested too deeply)") from None
     return parse_bundle(data, path)
 
 
@@ -227,7 +226,7 @@ def analyze(bundle: Bundle) -> Report:
         try:
             target = Target.from_dict(dict(saved.target))
         except (KeyError, ValueError, TypeError) as exc:
-            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            detail = first_line(str(exc)) or type(exc).__name__
             raise BundleError(f"malformed targets[{i}].target: {detail}") from None
         reports.append(build_target_report(target, saved.checks))
     return build_report(reports)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from aoai_diag import __version__
 
-EXIT_USAGE = 2
-EXIT_INTERNAL = 4
+
+def _usage_exit() -> NoReturn:
+    """Exit 2; the code comes from verdict.py, the one place exit codes are defined, imported only here."""
+    from aoai_diag.verdict import EXIT_USAGE
+
+    sys.exit(EXIT_USAGE)
 
 
 def _endpoints(values: tuple[str, ...], option: str) -> tuple[tuple[str, int], ...]:
@@ -208,12 +212,15 @@ def account_targets(settings: Any, cloud: str) -> list[Any]:
     from aoai_diag.azure.arm_clients import ArmFailure
     from aoai_diag.azure.credential import NoCredential
     from aoai_diag.azure.discovery import list_accounts
+    from aoai_diag.errors import first_line
     from aoai_diag.targets import TargetError, parse_target
 
     try:
         hosts = list_accounts(settings)
     except (NoCredential, ArmFailure) as exc:
-        raise click.UsageError(f"--all-accounts: cannot list the accounts: {str(exc).splitlines()[0]}") from None
+        raise click.UsageError(
+            f"--all-accounts: cannot list the accounts: {first_line(str(exc)) or type(exc).__name__}"
+        ) from None
     targets = []
     for host in hosts:
         try:
@@ -296,7 +303,7 @@ def collect(targets: tuple[str, ...], path: str, all_accounts: bool, max_paralle
         write_bundle(make_bundle(report, settings), path)
     except OSError as exc:
         click.echo(f"aoai-diag: cannot write {path}: {exc.strerror or exc}", err=True)
-        sys.exit(EXIT_USAGE)
+        _usage_exit()
     for target in report.targets:
         causes = ", ".join(f.cause_id for f in target.findings) or "no cause named"
         click.echo(f"aoai-diag: {target.target.get('host')}: {target.verdict.value} ({causes})", err=True)
@@ -320,7 +327,7 @@ def analyze(bundle_path: str, output: str) -> None:
         report = analyze_bundle(bundle)
     except BundleError as exc:
         click.echo(f"aoai-diag: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+        _usage_exit()
     if output in ("table", "json"):
         hosts = ", ".join(str(t.target.get("host")) for t in bundle.targets)
         click.echo(
@@ -377,7 +384,7 @@ def serve(listen: str, max_concurrent: int, timeout_offset: float, log_requests:
         run_server(address, config)
     except OSError as exc:
         click.echo(f"aoai-diag: cannot listen on {listen}: {exc.strerror or exc}", err=True)
-        sys.exit(EXIT_USAGE)
+        _usage_exit()
 
 
 @main.command()
@@ -433,5 +440,9 @@ def run() -> None:
     except Exception as exc:  # last resort; AOAI_DIAG_DEBUG=1 shows the traceback
         if os.environ.get("AOAI_DIAG_DEBUG"):
             raise
-        click.echo(f"aoai-diag: internal error: {type(exc).__name__}: {exc}".splitlines()[0], err=True)
+        from aoai_diag.errors import one_line
+        from aoai_diag.verdict import EXIT_INTERNAL
+
+        click.echo(f"aoai-diag: internal error: {one_line(exc)}", err=True)
+
         sys.exit(EXIT_INTERNAL)

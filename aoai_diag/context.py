@@ -30,8 +30,11 @@ DEFAULT_DATA_PLANE_API_VERSION = "2024-10-21"
 Endpoint = tuple[str, int]
 
 
-def parse_endpoint(text: str, default_port: int = 53) -> Endpoint:
-    """`1.2.3.4`, `1.2.3.4:5353`, `::1`, `[::1]:5353` -> (host, port). Raises ValueError."""
+def parse_endpoint(text: str, default_port: int = 53, min_port: int = 1) -> Endpoint:
+    """`1.2.3.4`, `1.2.3.4:5353`, `::1`, `[::1]:5353` -> (host, port). Raises ValueError.
+
+    `min_port=0` lets a listener ask for a free port.
+    """
     import ipaddress
 
     text = text.strip()
@@ -50,9 +53,15 @@ def parse_endpoint(text: str, default_port: int = 53) -> Endpoint:
         host, _, p = text.partition(":")
         port = int(p)
     ipaddress.ip_address(host)
-    if not 0 < port < 65536:
+    if not min_port <= port < 65536:
         raise ValueError(f"bad port in {text!r}")
     return host, port
+
+
+def format_endpoint(server: Endpoint) -> str:
+    """`1.2.3.4:53`, `[::1]:53`: the form `parse_endpoint` reads back."""
+    host, port = server
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 @dataclass(frozen=True)
@@ -134,12 +143,20 @@ class ProbeContext:
         return slot.get(compute)
 
     def ssl_context(self) -> ssl.SSLContext:
-        """The system trust store; SSL_CERT_FILE / SSL_CERT_DIR are honoured by OpenSSL itself."""
-        ctx = ssl.create_default_context()
-        cafile = self.settings.env.get("SSL_CERT_FILE")
-        if cafile and os.path.exists(cafile) and cafile != os.environ.get("SSL_CERT_FILE"):
-            ctx.load_verify_locations(cafile)
-        return ctx
+        """The system trust store; SSL_CERT_FILE / SSL_CERT_DIR are honoured by OpenSSL itself.
+
+        Built once per run: loading the trust store reads every CA file, and each target's TLS and HTTPS
+        probes need the same one (an SSLContext is safe to share between threads).
+        """
+
+        def build() -> ssl.SSLContext:
+            ctx = ssl.create_default_context()
+            cafile = self.settings.env.get("SSL_CERT_FILE")
+            if cafile and os.path.exists(cafile) and cafile != os.environ.get("SSL_CERT_FILE"):
+                ctx.load_verify_locations(cafile)
+            return ctx
+
+        return self.once("ssl_context", build)  # type: ignore[no-any-return]
 
 
 class _Once:

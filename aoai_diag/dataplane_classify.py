@@ -71,7 +71,7 @@ def _parse_error(text: str) -> tuple[str | None, str | None, bool]:
     """(error.code, error.message, has_apim_shape) from a JSON body; the APIM shape is {statusCode, message}."""
     try:
         data: Any = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: deeply nested arrays, which json refuses that way
         return None, None, False
     if not isinstance(data, dict):
         return None, None, False

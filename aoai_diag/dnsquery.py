@@ -9,7 +9,6 @@ shows up as `truncated_udp` exactly as an application on musl would see it
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -23,25 +22,15 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 
-from aoai_diag.addresses import classify
+from aoai_diag.addresses import classes
+from aoai_diag.context import Endpoint, format_endpoint
+from aoai_diag.errors import one_line
+from aoai_diag.netio import map_concurrently
 
-Endpoint = tuple[str, int]
 DnsAnswer = dict[str, Any]
 
-# A CNAME chain longer than this is a loop or a hostile server; real Azure chains have at most ~8 hops.
+# A CNAME chain longer than this is a loop or a hostile server: *.openai.azure.com chains have 7-8 hops (dns-facts.md §3).
 MAX_CHAIN = 16
-
-
-def format_endpoint(server: Endpoint) -> str:
-    """`1.2.3.4:53`, `[::1]:53` (the form `context.parse_endpoint` reads back)."""
-    host, port = server
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    detail = text[0] if text else ""
-    return (f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__)[:300]
 
 
 def _norm(name: dns.name.Name | str) -> str:
@@ -106,7 +95,7 @@ class _Exchange:
             self.failure, self.error = "timeout", f"no answer within the timeout from {format_endpoint(self.server)}"
             return
         except Exception as exc:  # garbage bytes, wrong id, ICMP errors: all evidence, never a crash
-            self.failure, self.error = "error", _one_line(exc)
+            self.failure, self.error = "error", one_line(exc)
             return
         self.response = response
         if not response.flags & dns.flags.TC:
@@ -118,7 +107,7 @@ class _Exchange:
         except dns.exception.Timeout:
             self.tcp_retry, self.error = "failed", "answer truncated over UDP; TCP retry timed out"
         except Exception as exc:
-            self.tcp_retry, self.error = "failed", f"answer truncated over UDP; TCP retry failed: {_one_line(exc)}"
+            self.tcp_retry, self.error = "failed", f"answer truncated over UDP; TCP retry failed: {one_line(exc)}"
 
 
 def _empty_answer(name: str) -> DnsAnswer:
@@ -137,16 +126,6 @@ def _empty_answer(name: str) -> DnsAnswer:
         "elapsed_ms": 0.0,
         "error": None,
     }
-
-
-def _classes(addresses: list[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for address in addresses:
-        try:
-            found[address] = classify(address)
-        except ValueError:
-            found[address] = "invalid"
-    return found
 
 
 def query(server: Endpoint, name: str, timeout: float, aaaa: bool = True) -> DnsAnswer:
@@ -194,7 +173,7 @@ def query(server: Endpoint, name: str, timeout: float, aaaa: bool = True) -> Dns
         # An AAAA query that fails or times out leaves addresses6 empty and does not change the outcome.
         if six.response is not None and six.response.rcode() == dns.rcode.NOERROR:
             answer["addresses6"] = follow_chain(six.response, name, dns.rdatatype.AAAA)[1]
-    answer["address_classes"] = _classes(answer["addresses"] + answer["addresses6"])
+    answer["address_classes"] = classes(answer["addresses"] + answer["addresses6"])
     return answer
 
 
@@ -204,34 +183,23 @@ def query_many(
     ask: Callable[[Endpoint, str, float], DnsAnswer] = query,
 ) -> dict[tuple[Endpoint, str], DnsAnswer]:
     """Ask every (server, name) pair concurrently; all done within `timeout` (plus thread start-up)."""
-    results: dict[tuple[Endpoint, str], DnsAnswer] = {}
-    lock = threading.Lock()
 
-    def work(pair: tuple[Endpoint, str]) -> None:
+    def work(pair: tuple[Endpoint, str]) -> DnsAnswer:
         try:
-            result = ask(pair[0], pair[1], timeout)
+            return ask(pair[0], pair[1], timeout)
         except Exception as exc:  # a bug here must not lose the other answers
             result = _empty_answer(_norm(pair[1]))
-            result["error"] = _one_line(exc)
-        with lock:
-            results[pair] = result
+            result["error"] = one_line(exc)
+            return result
+
+    def late(pair: tuple[Endpoint, str]) -> DnsAnswer:
+        result = _empty_answer(_norm(pair[1]))
+        result["outcome"], result["error"] = "timeout", "query did not finish within the timeout"
+        return result
 
     unique = list(dict.fromkeys(pairs))
-    threads = [threading.Thread(target=work, args=(pair,), daemon=True, name="dns-query") for pair in unique]
-    for thread in threads:
-        thread.start()
     # Each query bounds itself; the extra margin only covers scheduling on a busy machine.
-    stop = time.monotonic() + timeout + 0.2
-    for thread in threads:
-        thread.join(max(0.0, stop - time.monotonic()))
-    with lock:
-        done = dict(results)
-    for pair in unique:
-        if pair not in done:
-            late = _empty_answer(_norm(pair[1]))
-            late["outcome"], late["error"] = "timeout", "query did not finish within the timeout"
-            done[pair] = late
-    return done
+    return dict(zip(unique, map_concurrently(work, unique, timeout + 0.2, late), strict=True))
 
 
 def private_only(answer: DnsAnswer) -> bool:

@@ -13,17 +13,12 @@ from collections.abc import Sequence
 
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import DeadlineExceeded, ProbeContext
+from aoai_diag.errors import one_line
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
 # Time the engine keeps for itself after the deadline to collect results and build the report.
 _GRACE = 0.15
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else ""
-    return f"{type(exc).__name__}: {first}"[:300]
 
 
 def run_probes(target: Target, ctx: ProbeContext, probes: Sequence[Probe]) -> tuple[CheckResult, ...]:
@@ -51,7 +46,7 @@ def run_probes(target: Target, ctx: ProbeContext, probes: Sequence[Probe]) -> tu
         except DeadlineExceeded:
             outcome = Outcome(Status.ERROR, "did not finish before the run deadline", {}, "deadline exceeded")
         except Exception as exc:  # a probe bug or an untranslated library error: evidence, not a crash
-            outcome = Outcome(Status.ERROR, f"probe {probe.id} failed: {_one_line(exc)}", {}, _one_line(exc))
+            outcome = Outcome(Status.ERROR, f"probe {probe.id} failed: {one_line(exc)}", {}, one_line(exc))
         done.put(finish(probe, outcome, t0))
 
     def settle(probe: Probe, outcome: Outcome) -> None:

@@ -24,7 +24,8 @@ from urllib.parse import parse_qs, urlsplit
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from aoai_diag.checks.base import Probe
-from aoai_diag.context import Settings
+from aoai_diag.context import Settings, parse_endpoint
+from aoai_diag.errors import first_line, one_line
 from aoai_diag.targets import TargetError, parse_target
 
 DEFAULT_LISTEN = ("127.0.0.1", 9877)
@@ -113,9 +114,10 @@ class ProbeServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        shown = f"[{host}]" if ":" in str(host) else str(host)
-        return f"http://{shown}:{port}"
+        # server_name, not server_address[0]: typeshed types the latter str | bytes (AF_UNIX paths).
+        host = self.server_name
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{self.server_port}"
 
 
 class ProbeHandler(BaseHTTPRequestHandler):
@@ -173,7 +175,7 @@ class ProbeHandler(BaseHTTPRequestHandler):
             target = parse_target(values[0], server.config.settings.cloud)
         except TargetError as exc:
             metrics.probes.labels(result="bad_request").inc()
-            self._send(400, f"{str(exc).splitlines()[0]}\n")
+            self._send(400, f"{first_line(str(exc))}\n")
             return
         if not server.slots.acquire(blocking=False):
             metrics.probes.labels(result="rejected").inc()
@@ -195,7 +197,7 @@ class ProbeHandler(BaseHTTPRequestHandler):
             body = render_prometheus(report, duration_s=time.monotonic() - started)
         except Exception as exc:  # a bug must not kill the exporter: answer 500 with one line
             metrics.probes.labels(result="error").inc()
-            self._send(500, f"check failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}\n")
+            self._send(500, f"check failed: {one_line(exc)}\n")
             return
         finally:
             metrics.in_flight.dec()
@@ -207,19 +209,7 @@ class ProbeHandler(BaseHTTPRequestHandler):
 
 def parse_listen(text: str) -> tuple[str, int]:
     """`IP:PORT`, `[IPv6]:PORT` or `IP` (port 9877); port 0 picks a free port. Raises ValueError."""
-    text = text.strip()
-    if text.startswith("["):
-        host, _, port = text[1:].partition("]")
-        port = port[1:] if port.startswith(":") else ("" if not port else "x")
-    elif text.count(":") == 1:
-        host, _, port = text.partition(":")
-    else:
-        host, port = text, ""
-    ipaddress.ip_address(host)
-    number = int(port) if port else DEFAULT_LISTEN[1]
-    if not 0 <= number < 65536:
-        raise ValueError(f"bad port in {text!r}")
-    return host, number
+    return parse_endpoint(text, default_port=DEFAULT_LISTEN[1], min_port=0)
 
 
 def is_loopback(host: str) -> bool:

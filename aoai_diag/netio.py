@@ -10,8 +10,11 @@ import errno
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
+
+from aoai_diag import errors
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -26,10 +29,12 @@ _NAME_CODES = {62}  # HOSTNAME_MISMATCH
 
 
 def one_line(exc: BaseException) -> str:
-    """`TypeName: message` on one line, short enough for evidence."""
-    text = getattr(exc, "verify_message", None) or getattr(exc, "strerror", None) or str(exc) or ""
-    line = f"{type(exc).__name__}: {text}".strip().rstrip(":")
-    return line.splitlines()[0][:200]
+    """`TypeName: message` on one line, short enough for evidence.
+
+    OpenSSL's verify_message and the OS error text say the same as str(exc) without the errno/library noise.
+    """
+    text = getattr(exc, "verify_message", None) or getattr(exc, "strerror", None) or str(exc)
+    return errors.one_line(exc, limit=200, text=str(text))
 
 
 def classify_connect_error(exc: BaseException) -> str:
@@ -92,19 +97,26 @@ def unverified_context() -> ssl.SSLContext:
 def map_concurrently(fn: Callable[[T], R], items: Sequence[T], timeout: float, fallback: Callable[[T], R]) -> list[R]:
     """`fn` over `items` in parallel threads; an item still running after `timeout` gets `fallback(item)`.
 
-    `fn` must bound its own I/O; the join timeout only keeps a stuck thread from holding the probe.
+    `fn` must bound its own I/O and translate expected errors itself; the join timeout only keeps a stuck thread
+    from holding the probe. An exception `fn` lets escape is re-raised here, so that the engine reports the probe
+    as `error` naming it, rather than as an attempt that timed out.
     """
     results: list[R | None] = [None] * len(items)
+    failures: list[BaseException] = []
 
     def work(i: int, item: T) -> None:
         try:
             results[i] = fn(item)
-        except Exception:  # fn translates expected errors itself; anything else must not kill the probe
-            results[i] = None
+        except Exception as exc:
+            failures.append(exc)
 
     threads = [threading.Thread(target=work, args=(i, it), daemon=True) for i, it in enumerate(items)]
     for t in threads:
         t.start()
+    # One deadline for all: joining each thread for `timeout` would wait up to len(items) x timeout.
+    stop = time.monotonic() + timeout
     for t in threads:
-        t.join(timeout)
+        t.join(max(0.0, stop - time.monotonic()))
+    if failures:
+        raise failures[0]
     return [r if r is not None else fallback(it) for it, r in zip(items, results, strict=True)]

@@ -79,7 +79,10 @@ def parse_target(text: str, cloud_name: str = "AzureCloud") -> Target:
         raise TargetError("invalid target '': empty")
     shown = raw
     if "://" in raw:
-        parts = urlsplit(raw)
+        try:
+            parts = urlsplit(raw)
+        except ValueError:  # "Invalid IPv6 URL" for an unbalanced bracket
+            raise TargetError("invalid target: not a URL (unbalanced brackets?)") from None
         if parts.scheme.lower() != "https":
             raise TargetError(f"invalid target: only https:// URLs are accepted, got {parts.scheme}://")
         if parts.username is not None or parts.password is not None:
@@ -113,7 +116,7 @@ def parse_target(text: str, cloud_name: str = "AzureCloud") -> Target:
             _check_label(label_part, shown)
         found = cloud_for_host(host)
         if found is None:
-            suffixes = ", ".join(s for c in (requested,) for s in c.suffixes)
+            suffixes = ", ".join(requested.suffixes)
             raise TargetError(f"invalid target {shown!r}: not a host on an account suffix ({suffixes})")
         cloud = found
         label, _, suffix = host.partition(".")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -32,3 +33,21 @@ def test_bad_target_is_usage_error_without_traceback() -> None:
     assert result.exit_code == 2
     assert "secret" not in result.output
     assert "Traceback" not in result.output
+
+
+def test_unbalanced_bracket_url_is_usage_error_without_traceback() -> None:
+    # urlsplit raises ValueError("Invalid IPv6 URL") for it: that must not reach the internal-error handler.
+    result = CliRunner().invoke(main, ["check", "https://[::1"])
+    assert result.exit_code == 2
+    assert "invalid target" in result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+
+
+def test_deeply_nested_bundle_is_a_one_line_usage_error(tmp_path: Path) -> None:
+    # json refuses deep nesting with RecursionError, not JSONDecodeError.
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000)
+    result = CliRunner().invoke(main, ["analyze", str(path)])
+    assert result.exit_code == 2
+    assert "nested too deeply" in result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output

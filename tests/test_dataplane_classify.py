@@ -138,3 +138,11 @@ def test_marker_on_wrong_status_is_unknown() -> None:
 def test_garbage_body_is_unknown_not_a_crash() -> None:
     result = classify(200, APIM, "\x00\xff{not json")
     assert (result.classification, result.error_code, result.error_message) == ("unknown", None, None)
+
+
+@pytest.mark.parametrize("body", ["[" * 60000, '{"error": ' * 30000, "\x00\xff not json", ""])
+def test_bodies_that_are_not_json_are_classified_not_raised(body: str) -> None:
+    # json refuses deep nesting with RecursionError, not ValueError: still just "not the usual JSON shape".
+    result = classify(403, {"content-type": "application/json"}, body)
+    assert result.classification == "unknown"
+    assert result.error_code is None and result.error_message is None

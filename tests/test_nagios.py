@@ -41,7 +41,9 @@ def test_golden_line(name: str) -> None:
 def test_line_format_and_exit_code(name: str) -> None:
     result = CliRunner().invoke(main, ["analyze", str(BUNDLES / name), "-o", "nagios"])
     verdict = EXPECTED[name]["verdict"]
-    assert result.exit_code == NAGIOS_CODE[verdict]
+    findings = analyze(load_bundle(str(BUNDLES / name))).targets[0].findings
+    # healthy with only warning-level causes (a hosts-file workaround) is WARNING, not OK
+    assert result.exit_code == (1 if verdict == "healthy" and findings else NAGIOS_CODE[verdict])
     line = result.stdout
     assert line.endswith("\n") and line.count("\n") == 1 and result.stderr == ""
     status, _, perfdata = line.rstrip("\n").partition(" | ")
@@ -49,7 +51,7 @@ def test_line_format_and_exit_code(name: str) -> None:
     assert "|" not in status
     for item in perfdata.split(" "):
         assert PERF.match(item), item
-    for finding in analyze(load_bundle(str(BUNDLES / name))).targets[0].findings:
+    for finding in findings:
         assert finding.cause_id in status
 
 

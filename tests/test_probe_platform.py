@@ -263,3 +263,10 @@ def test_standalone_emulator_prints_ready_and_answers() -> None:
         proc.terminate()
         proc.wait(5)
     assert status == 200 and body["compute"]["name"] == "jumpbox-01"
+
+
+@pytest.mark.parametrize("endpoint", ["http://[::1", "http://127.0.0.1:99999", "ftp://127.0.0.1", "http://"])
+def test_malformed_imds_endpoint_is_evidence_not_a_probe_crash(endpoint: str) -> None:
+    evidence = azure_platform.fetch_instance(endpoint, 0.2, 0.2)
+    assert evidence["on_azure"] is None
+    assert "must be http://host[:port]" in evidence["error"]

@@ -44,6 +44,7 @@ def test_privatelink_name() -> None:
         "   ",
         "10.0.0.5",
         "https://[::1]/",
+        "https://[::1",
         "a" * 64,
         "bad_name",
         "-lead",

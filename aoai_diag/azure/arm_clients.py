@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from aoai_diag.azure.credential import CachingCredential, ca_bundle
 from aoai_diag.azure.resources import ArmDenied
 from aoai_diag.context import Settings
+from aoai_diag.errors import first_line
 
 T = TypeVar("T")
 
@@ -67,16 +68,18 @@ def denied_from(exc: BaseException, scope: str) -> ArmDenied:
         return ArmDenied(scope, getattr(exc, "status_code", None), "MalformedResponse", "unreadable JSON in the answer")
     if isinstance(exc, HttpResponseError):
         code = getattr(getattr(exc, "error", None), "code", None)
-        text = str(getattr(getattr(exc, "error", None), "message", None) or exc.reason or exc).splitlines()[0][:200]
+        text = first_line(str(getattr(getattr(exc, "error", None), "message", None) or exc.reason or exc))[:200]
         return ArmDenied(scope, exc.status_code, code, text)
     if isinstance(exc, (ServiceRequestError, ServiceResponseError, TimeoutError)):
-        text = str(exc).splitlines()[0][:200] if str(exc) else "timeout"
+        text = first_line(str(exc))[:200] or "timeout"
         # A TLS failure is not a timeout: behind an inspecting proxy it is the corporate CA missing from
         # REQUESTS_CA_BUNDLE, and the evidence must say so.
         if "SSLError" in text or "CERTIFICATE_VERIFY_FAILED" in text:
             return ArmDenied(scope, None, "TlsError", f"TLS failed: {text}")
+        if "refused" in text.lower() or "unreachable" in text.lower() or "NewConnectionError" in text:
+            return ArmDenied(scope, None, "ConnectionFailed", f"cannot connect: {text}")
         return ArmDenied(scope, None, "Timeout", f"no answer: {text}")
-    return ArmDenied(scope, None, type(exc).__name__, (str(exc).splitlines() or [""])[0][:200])
+    return ArmDenied(scope, None, type(exc).__name__, first_line(str(exc))[:200])
 
 
 class ArmSession:
@@ -193,7 +196,10 @@ class ArmSession:
             response = client.send_request(HttpRequest("GET", url, params={"api-version": api_version}))
             if response.status_code >= 400:
                 raise HttpResponseError(response=response)
-            return dict(response.json())
+            data = response.json()
+            if not isinstance(data, dict):
+                raise ValueError(f"a JSON {type(data).__name__}, not an object")
+            return data
         except ArmFailure:
             raise
         except ValueError as exc:

@@ -78,7 +78,10 @@ def _ref(value: Any) -> str | None:
 def _host(url: str | None) -> str | None:
     if not url:
         return None
-    return (urlsplit(url).hostname or "").lower() or None
+    try:
+        return (urlsplit(url).hostname or "").lower() or None
+    except ValueError:  # an unbalanced bracket: not a URL we can take a host from
+        return None
 
 
 def connection(data: Json, target_side: bool = False, manual: bool = False) -> Connection:

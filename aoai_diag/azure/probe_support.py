@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aoai_diag.azure.resources import ArmDenied
-from aoai_diag.context import ProbeContext, Settings
+from aoai_diag.context import Settings
 from aoai_diag.model import CheckResult, Outcome, Status
 
 
@@ -14,21 +14,18 @@ def disabled(settings: Settings) -> str | None:
     return None if settings.azure else "--no-azure"
 
 
-def imds(ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Mapping[str, Any]:
-    """The azure_platform evidence (the IMDS answer cached for the run), or {} when unknown."""
-    if "azure_platform" in deps:
-        return deps["azure_platform"].evidence
-    cached = ctx.shared.get("imds")
-    value = getattr(cached, "_value", None)
-    return value if isinstance(value, Mapping) else {}
+def imds(deps: Mapping[str, CheckResult]) -> Mapping[str, Any]:
+    """The azure_platform evidence, or {} when it did not run: every arm_* probe runs after it (`after=`)."""
+    result = deps.get("azure_platform")
+    return result.evidence if result else {}
 
 
-def on_azure(ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> bool:
-    return imds(ctx, deps).get("on_azure") is True
+def on_azure(deps: Mapping[str, CheckResult]) -> bool:
+    return imds(deps).get("on_azure") is True
 
 
-def vm(ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Mapping[str, Any] | None:
-    value = imds(ctx, deps).get("vm")
+def vm(deps: Mapping[str, CheckResult]) -> Mapping[str, Any] | None:
+    value = imds(deps).get("vm")
     return value if isinstance(value, Mapping) else None
 
 

@@ -9,7 +9,7 @@ mistaken for an absent resource.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -332,8 +332,10 @@ def vm_nic_ids(ctx: ProbeContext, sess: ArmSession, vm_id: str) -> list[str]:
     """NIC ids of a VM (plain ARM GET: no compute SDK is installed)."""
     data = ctx.once(f"arm.vm:{vm_id.lower()}", lambda: sess.get_json(vm_id, COMPUTE_API))
     nics = ((data.get("properties") or {}).get("networkProfile") or {}).get("networkInterfaces") or ()
-    primary = [n["id"] for n in nics if (n.get("properties") or {}).get("primary")]
-    return primary + [n["id"] for n in nics if n.get("id") and n["id"] not in primary]
+    # An answer missing fields (or holding odd entries) yields fewer NICs, never a KeyError.
+    usable = [n for n in nics if isinstance(n, Mapping) and n.get("id")]
+    primary = [str(n["id"]) for n in usable if (n.get("properties") or {}).get("primary")]
+    return primary + [str(n["id"]) for n in usable if n["id"] not in primary]
 
 
 def effective_routes(ctx: ProbeContext, sess: ArmSession, nic_id: str) -> list[dict[str, Any]]:

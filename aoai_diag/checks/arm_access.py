@@ -30,7 +30,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     from aoai_diag.azure.arm_clients import ArmFailure
 
     def body() -> Outcome:
-        on_azure = probe_support.on_azure(ctx, deps)
+        on_azure = probe_support.on_azure(deps)
         sess = snapshot.session(ctx, on_azure)
         evidence: dict[str, object] = {
             "credential": sess.credential.source,
@@ -40,7 +40,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             "denied": [],
             "error": None,
         }
-        vm = probe_support.vm(ctx, deps)
+        vm = probe_support.vm(deps)
         try:
             access = snapshot.access(ctx, on_azure)
             if vm and vm.get("resource_id"):

@@ -29,7 +29,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     from aoai_diag.azure import snapshot
 
     def body() -> Outcome:
-        inv = snapshot.inventory(ctx, probe_support.on_azure(ctx, deps))
+        inv = snapshot.inventory(ctx, probe_support.on_azure(deps))
         found = snapshot.find_accounts(inv, target.label)
         evidence: dict[str, object] = {
             "label": target.label,

@@ -67,10 +67,10 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     from aoai_diag.azure.arm_clients import ArmFailure
 
     def body() -> Outcome:
-        on_azure = probe_support.on_azure(ctx, deps)
+        on_azure = probe_support.on_azure(deps)
         sess = snapshot.session(ctx, on_azure)
         inv = snapshot.inventory(ctx, on_azure)
-        vm = probe_support.vm(ctx, deps)
+        vm = probe_support.vm(deps)
         evidence: dict[str, Any] = {
             "source": None,
             "vm_id": None,

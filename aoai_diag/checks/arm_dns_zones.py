@@ -51,7 +51,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     from aoai_diag.azure.resources import ArmDenied
 
     def body() -> Outcome:
-        on_azure = probe_support.on_azure(ctx, deps)
+        on_azure = probe_support.on_azure(deps)
         sess = snapshot.session(ctx, on_azure)
         inv = snapshot.inventory(ctx, on_azure)
         account = deps["arm_account"].evidence.get("account") if "arm_account" in deps else None

@@ -39,7 +39,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     from aoai_diag.azure.resources import ArmDenied, Nsg, NsgRule, Subnet
 
     def body() -> Outcome:
-        on_azure = probe_support.on_azure(ctx, deps)
+        on_azure = probe_support.on_azure(deps)
         sess = snapshot.session(ctx, on_azure)
         net = deps["arm_client_network"].evidence
         pes = deps["arm_private_endpoints"].evidence.get("private_endpoints") or []

@@ -43,7 +43,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     from aoai_diag.azure.resources import ArmDenied, PrivateEndpoint
 
     def body() -> Outcome:
-        on_azure = probe_support.on_azure(ctx, deps)
+        on_azure = probe_support.on_azure(deps)
         sess = snapshot.session(ctx, on_azure)
         inv = snapshot.inventory(ctx, on_azure)
         account = deps["arm_account"].evidence.get("account")

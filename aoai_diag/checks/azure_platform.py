@@ -24,16 +24,12 @@ from urllib.parse import urlsplit
 
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
+from aoai_diag.errors import one_line
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
 API_VERSION = "2021-02-01"
 MAX_BODY = 256 * 1024
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return (f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__)[:300]
 
 
 def _get(mapping: Any, *path: Any) -> Any:
@@ -69,13 +65,17 @@ def parse_instance(document: Any) -> dict[str, Any]:
 def fetch_instance(endpoint: str, connect_timeout: float, read_timeout: float) -> dict[str, Any]:
     """Ask IMDS once; returns the evidence mapping (never raises for network or content problems)."""
     evidence: dict[str, Any] = {"on_azure": False, "vm": None, "endpoint": endpoint, "http_status": None, "error": None}
-    parts = urlsplit(endpoint)
-    if parts.scheme != "http" or not parts.hostname:
+    try:
+        parts = urlsplit(endpoint)
+        port = parts.port or 80  # .port raises ValueError for a bad port, urlsplit for a bad IPv6 literal
+    except ValueError:
+        parts, port = None, 0
+    if parts is None or parts.scheme != "http" or not parts.hostname:
         evidence["error"] = f"IMDS endpoint must be http://host[:port], got {endpoint!r}"
         evidence["on_azure"] = None
         return evidence
     base = parts.path.rstrip("/")
-    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=connect_timeout)
+    conn = http.client.HTTPConnection(parts.hostname, port, timeout=connect_timeout)
     try:
         conn.connect()
         assert conn.sock is not None
@@ -88,21 +88,22 @@ def fetch_instance(endpoint: str, connect_timeout: float, read_timeout: float) -
         evidence["error"] = f"no answer from {endpoint} within {connect_timeout:g} s"
         return evidence
     except (OSError, http.client.HTTPException) as exc:
-        evidence["error"] = f"{endpoint}: {_one_line(exc)}"
+        evidence["error"] = f"{endpoint}: {one_line(exc)}"
         return evidence
     finally:
         conn.close()
     if response.status != 200:
-        # 429 is Azure IMDS throttling (it allows 5 requests/s); other statuses come from another cloud's
-        # metadata service or something else on the address, which is not Azure.
+        # 429 is Azure IMDS throttling (5 requests/s per VM:
+        # https://learn.microsoft.com/azure/virtual-machines/instance-metadata-service#rate-limiting); other
+        # statuses come from another cloud's metadata service or something else on the address, which is not Azure.
         evidence["on_azure"] = None if response.status == 429 else False
         evidence["error"] = f"{endpoint} answered HTTP {response.status}"
         return evidence
     try:
         evidence["vm"] = parse_instance(json.loads(body.decode("utf-8")))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: json's answer to deeply nested arrays
         evidence["on_azure"] = None
-        evidence["error"] = f"IMDS answer is not instance metadata: {_one_line(exc)}"
+        evidence["error"] = f"IMDS answer is not instance metadata: {one_line(exc)}"
         return evidence
     evidence["on_azure"] = True
     return evidence

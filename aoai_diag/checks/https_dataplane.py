@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.addresses import classify as classify_address
+from aoai_diag.addresses import class_or_none
 from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
 from aoai_diag.dataplane_classify import REACHABLE, RECORDED_HEADERS, classify, lower_headers
@@ -143,11 +143,8 @@ def exchange(
     sock.settimeout(budget.step())
     try:
         tls = context.wrap_socket(sock, server_hostname=host)
-    except ssl.SSLCertVerificationError as exc:
-        attempt["outcome"] = "tls_error"
-        attempt["error"] = one_line(exc)
-        return
     except (OSError, ssl.SSLError) as exc:
+        # A verification failure classifies as untrusted/expired/name_mismatch: all of them are tls_error here.
         kind = classify_tls_error(exc)
         attempt["outcome"] = kind if kind in ("reset", "timeout") else "tls_error"
         attempt["error"] = one_line(exc)
@@ -186,16 +183,10 @@ def record_response(attempt: dict[str, Any], status: int, headers: Any, body: st
 
 
 def new_attempt(via: str, address: str | None, proxy: str | None) -> dict[str, Any]:
-    cls = None
-    if address:
-        try:
-            cls = classify_address(address)
-        except ValueError:
-            cls = None
     return {
         "via": via,
         "address": address,
-        "address_class": cls,
+        "address_class": class_or_none(address) if address else None,
         "proxy": proxy,
         "outcome": "error",
         "status": None,
@@ -279,7 +270,7 @@ def via_proxy(target: Target, ctx: ProbeContext, proxy: Mapping[str, Any], path:
     try:
         address = resolve_bounded(ctx, str(proxy["proxy_host"]), int(proxy["proxy_port"]))
         attempt["address"] = address
-        attempt["address_class"] = new_attempt("proxy", address, None)["address_class"]
+        attempt["address_class"] = class_or_none(address)
         sock = open_tunnel(address, int(proxy["proxy_port"]), target.host, ctx.settings.port, budget)
         exchange(sock, target.host, ctx.settings.port, path, ctx.ssl_context(), budget, attempt)
     except (OSError, ssl.SSLError, http.client.HTTPException, ValueError, ProxyRefused) as exc:

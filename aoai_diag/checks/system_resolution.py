@@ -16,15 +16,15 @@ Evidence:
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aoai_diag.addresses import classify
+from aoai_diag.addresses import classes
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
+from aoai_diag.errors import one_line
 from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.netio import map_concurrently
 from aoai_diag.targets import Target
 
 _EAI_NAMES = {
@@ -37,46 +37,26 @@ def _gai_error(exc: BaseException) -> str:
         code = exc.args[0]
         text = exc.args[1] if len(exc.args) > 1 else ""
         return f"{_EAI_NAMES.get(code, f'EAI_{code}')}: {text}".strip()
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
-
-
-def _classes(addresses: list[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for address in addresses:
-        try:
-            found[address] = classify(address)
-        except ValueError:
-            found[address] = "invalid"
-    return found
+    return one_line(exc)
 
 
 def resolve_all(
     getaddrinfo: Callable[..., Any], names: list[str], port: int, timeout: float
 ) -> dict[str, dict[str, Any]]:
     """getaddrinfo for each name concurrently; names still pending after `timeout` get error "timeout"."""
-    results: dict[str, dict[str, Any]] = {}
-    lock = threading.Lock()
 
-    def work(name: str) -> None:
+    def work(name: str) -> dict[str, Any]:
         try:
             infos = getaddrinfo(name, port, 0, socket.SOCK_STREAM)
             addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-            entry: dict[str, Any] = {"addresses": addresses, "address_classes": _classes(addresses), "error": None}
         except Exception as exc:
-            entry = {"addresses": [], "address_classes": {}, "error": _gai_error(exc)}
-        with lock:
-            results[name] = entry
+            return {"addresses": [], "address_classes": {}, "error": _gai_error(exc)}
+        return {"addresses": addresses, "address_classes": classes(addresses), "error": None}
 
-    threads = [threading.Thread(target=work, args=(n,), daemon=True, name="getaddrinfo") for n in names]
-    for thread in threads:
-        thread.start()
-    stop = time.monotonic() + timeout
-    for thread in threads:
-        thread.join(max(0.0, stop - time.monotonic()))
-    with lock:
-        done = dict(results)
-    return {n: done.get(n, {"addresses": [], "address_classes": {}, "error": "timeout"}) for n in names}
+    def pending(name: str) -> dict[str, Any]:
+        return {"addresses": [], "address_classes": {}, "error": "timeout"}
+
+    return dict(zip(names, map_concurrently(work, names, timeout, pending), strict=True))
 
 
 def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aoai_diag import catalogue
-from aoai_diag.addresses import classify
+from aoai_diag.addresses import class_or_none
 from aoai_diag.diagnosis.evidence import Evidence
 
 # 168.63.129.16 is Azure's recursive resolver; a server entry may carry a port ("ip:port").
@@ -20,20 +20,13 @@ AZURE_DNS_IP = "168.63.129.16"
 DnsAnswer = Mapping[str, Any]
 
 
-def address_class(address: str) -> str | None:
-    try:
-        return classify(address)
-    except ValueError:
-        return None
-
-
 def split_addresses(addresses: Iterable[object]) -> tuple[list[str], list[str]]:
     """(private, non-private) addresses; link-local and unparsable entries count as non-private."""
     private: list[str] = []
     other: list[str] = []
     for item in addresses:
         address = str(item)
-        (private if address_class(address) == "private" else other).append(address)
+        (private if class_or_none(address) == "private" else other).append(address)
     return private, other
 
 
@@ -141,11 +134,6 @@ class LocalView:
                 return item
         usable = [a for a in answers if answer_kind(a.answer) not in ("failed", None)]
         return usable[0] if usable else None
-
-    @property
-    def public_nxdomain(self) -> bool:
-        answer = self.public()
-        return answer is not None and answer_kind(answer.answer) == "nxdomain"
 
     @property
     def on_azure(self) -> bool:

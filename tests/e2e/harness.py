@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -197,10 +198,20 @@ class ScenarioRun:
         if sc.azure:
             adapters.start_azure(self)
 
-    def run_cli(self) -> RunResult:
-        sc = self.scenario
+    def _home(self) -> Path:
         home = self.workdir / "home"
         home.mkdir(exist_ok=True)
+        return home
+
+    def collect(self, bundle: Path) -> subprocess.CompletedProcess[str]:
+        """`aoai-diag collect ACCOUNT -o BUNDLE` inside the namespace, as a user on that machine would run it."""
+        home = self._home()
+        argv = [str(CLI), "collect", self.scenario.account, "-o", str(bundle)]
+        return self.ns.run(argv, env=cli_env(self.scenario, self.ca_bundle, home), timeout=CLI_TIMEOUT_S, cwd=str(home))
+
+    def run_cli(self) -> RunResult:
+        sc = self.scenario
+        home = self._home()
         argv = [str(CLI), "check", sc.account, "-o", "json"]
         start = time.monotonic()
         proc = self.ns.run(argv, env=cli_env(sc, self.ca_bundle, home), timeout=CLI_TIMEOUT_S, cwd=str(home))

@@ -10,6 +10,7 @@ the tool reads its "system" resolver and hosts file without any flag (ip-netns(8
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import signal
@@ -20,7 +21,7 @@ from pathlib import Path
 
 PREFIX = "aoaie2e-"
 NETNS_ETC = Path("/etc/netns")
-_counter = 0
+_counter = itertools.count(1)  # next() is atomic under the GIL: scenarios build namespaces from several threads
 
 
 class NamespaceError(RuntimeError):
@@ -103,11 +104,10 @@ class Namespace:
     """One scenario's namespace. Use as a context manager, or call close() from a finalizer."""
 
     def __init__(self, label: str) -> None:
-        global _counter
-        _counter += 1
+        number = next(_counter)
         safe = "".join(c if c.isalnum() else "-" for c in label)[:20].strip("-")
         # The creating pid is part of the name so the session sweep can tell stale namespaces from live ones.
-        self.name = f"{PREFIX}{os.getpid()}-{_counter}-{safe}"[:60]
+        self.name = f"{PREFIX}{os.getpid()}-{number}-{safe}"[:60]
         self.etc = NETNS_ETC / self.name
         self.processes: list[subprocess.Popen[bytes]] = []
         self._created = False

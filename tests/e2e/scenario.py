@@ -88,6 +88,8 @@ class Scenario:
     def all_addresses(self) -> set[str]:
         """Every address the namespace's loopback needs (servers, the VM itself)."""
         needed = {self.ip(a) for a in self.dns} | {self.ip(a) for a in self.endpoints}
+        # A dropped address is routable (it is in the VNet) but nothing answers: connects time out, not fail at once.
+        needed |= {self.ip(a) for a, _ in self.drop}
         if self.proxy:
             needed.add(self.ip(self.proxy.get("address", "proxy")))
         if self.azure:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 SERVICE_BEHAVIOURS: dict[str, tuple[str, str]] = {
     "private_endpoint": ("H1", "azure"),
     "private_endpoint_inspected": ("H1", "inspection"),  # a TLS-inspecting firewall re-signs the PE's certificate
+    "other_service": ("H1", "wrong-name"),  # another service on the address: a valid certificate for other names
     "public_disabled": ("H2", "azure"),
     "public_open": ("H1", "azure"),
     "public_firewalled": ("H3", "azure"),

@@ -15,16 +15,27 @@ VNET_PROXY_TM = "westeurope.prod.vnet.cog.trafficmanager.net"
 VNET_PROXY_HOST = "vnetproxyv1-weu-prod.westeurope.cloudapp.azure.com"
 PRIVATE_SOA = {"mname": "azureprivatedns.net", "rname": "azureprivatedns-host.microsoft.com", "minimum": 10}
 
-VIEW_NAMES = ("private", "public", "nxdomain_private", "silent")
+VIEW_NAMES = ("private", "public", "nxdomain_private", "no_private_endpoint", "silent")
+# dns-facts.md §3a: an account without private endpoint resolves through the regional API Management chain.
+REGIONAL_API = "westeurope.api.cognitive.microsoft.com"
+REGIONAL_TM = "cognitiveweprod.trafficmanager.net"
+REGIONAL_APIM_HOST = "cognitiveweprod-westeurope-01.regional.azure-api.net"
 
 
 def view(kind: str, label: str, pe_ip: str, front_door_ip: str) -> dict[str, Any]:
     """One dns_server view: `private` (linked zone: 3d), `public` (3c), `nxdomain_private` (zone linked, record
-    missing), `silent` (a dead server)."""
+    missing), `no_private_endpoint` (3a: no privatelink hop anywhere), `silent` (a dead server)."""
     records: dict[str, Any] = {}
     zones: dict[str, Any] = {}
     if kind == "silent":
         return {"records": {}, "default": "silent"}
+    if kind == "no_private_endpoint":
+        for suffix in SUFFIXES:
+            records[f"{label}.{suffix}"] = {"cname": REGIONAL_API, "ttl": 900}
+        records[REGIONAL_API] = {"cname": REGIONAL_TM, "ttl": 300}
+        records[REGIONAL_TM] = {"cname": REGIONAL_APIM_HOST, "ttl": 300}
+        records[REGIONAL_APIM_HOST] = {"a": [front_door_ip], "ttl": 60}
+        return {"records": records, "zones": zones, "default": "nxdomain"}
     for suffix in SUFFIXES:
         public_name, private_name = f"{label}.{suffix}", f"{label}.privatelink.{suffix}"
         # The public zone's CNAME into privatelink exists whenever the account has a private endpoint.
@@ -48,6 +59,6 @@ def public_addresses(kind: str, label: str, pe_ip: str, front_door_ip: str) -> d
     """host -> address as a resolver with this view would give it (for a proxy's own upstream lookups)."""
     if kind == "private":
         return {f"{label}.{s}": pe_ip for s in SUFFIXES}
-    if kind == "public":
+    if kind in ("public", "no_private_endpoint"):
         return {f"{label}.{s}": front_door_ip for s in SUFFIXES}
     return {}
