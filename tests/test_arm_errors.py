@@ -11,7 +11,10 @@ from aoai_diag.azure.arm_clients import denied_from
 @pytest.mark.parametrize(
     ("message", "code"),
     [
-        ("HTTPSConnectionPool(...): Max retries exceeded (Caused by SSLError(SSLCertVerificationError(1)))", "TlsError"),
+        (
+            "HTTPSConnectionPool(...): Max retries exceeded (Caused by SSLError(SSLCertVerificationError(1)))",
+            "TlsError",
+        ),
         ("HTTPSConnectionPool(...): NewConnectionError(...: [Errno 111] Connection refused)", "ConnectionFailed"),
         ("HTTPSConnectionPool(...): Read timed out. (read timeout=2.0)", "Timeout"),
         ("", "Timeout"),
