@@ -294,6 +294,11 @@ def collect(targets: tuple[str, ...], path: str, all_accounts: bool, max_paralle
     """
     settings = build_settings(**opts)
     parsed = _targets_for_run(targets, all_accounts, settings, opts["cloud"])
+    folder = os.path.dirname(os.path.abspath(path))
+    if path != "-" and not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
+        # Say so before the run, not after it: the evidence would be lost.
+        click.echo(f"aoai-diag: cannot write {path}: {folder} is not a writable folder", err=True)
+        _usage_exit()
     from aoai_diag.bundle import make_bundle, write_bundle
     from aoai_diag.runner import run_check
 

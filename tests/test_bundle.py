@@ -219,3 +219,11 @@ def test_load_bundle_reports_which_target_is_malformed(tmp_path: Path) -> None:
     path.write_text(json.dumps(data))
     with pytest.raises(BundleError, match=r"targets\[0\]"):
         load_bundle(str(path))
+
+
+def test_collect_refuses_an_unwritable_destination_before_running(tmp_path: Path) -> None:
+    target = tmp_path / "missing-folder" / "bundle.json"
+    result = CliRunner().invoke(main, ["collect", "contoso", "-o", str(target), "--no-azure"])
+    assert result.exit_code == 2
+    assert "not a writable folder" in result.stderr and "\n" not in result.stderr.strip()
+    assert "collecting evidence" not in result.stderr, "refused before any probe ran"
