@@ -436,7 +436,22 @@ def list_checks() -> None:
 def run() -> None:
     """Entry point wrapper: an unexpected exception is exit 4 with one line, never a traceback."""
     try:
-        main(standalone_mode=True)
+        code = main(standalone_mode=False)
+    except click.UsageError as exc:
+        message = exc.format_message()
+        if "\n" in message:  # no command given: click's message is the help text itself
+            click.echo(message, err=True)
+        else:
+            # One line, not click's three (usage, hint, error): bad input gets a clear one-line error, exit 2.
+            command = exc.ctx.command_path if exc.ctx is not None else "aoai-diag"
+            click.echo(f"{command}: error: {message} (see {command} --help)", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("aoai-diag: aborted", err=True)
+        sys.exit(1)
     except SystemExit:
         raise
     except KeyboardInterrupt:
@@ -449,5 +464,5 @@ def run() -> None:
         from aoai_diag.verdict import EXIT_INTERNAL
 
         click.echo(f"aoai-diag: internal error: {one_line(exc)}", err=True)
-
         sys.exit(EXIT_INTERNAL)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -51,3 +51,13 @@ def test_deeply_nested_bundle_is_a_one_line_usage_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "nested too deeply" in result.output
     assert "Traceback" not in result.output and "internal error" not in result.output
+
+
+def test_usage_errors_are_one_line_on_stderr_with_exit_2() -> None:
+    for argv in (["check", "10.0.0.5"], ["check", "contoso", "--timeout", "0"], ["nosuch"], ["analyze"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "aoai_diag", *argv], capture_output=True, text=True, env=guarded_env(), check=False
+        )
+        assert proc.returncode == 2, argv
+        assert proc.stdout == "" and proc.stderr.count("\n") == 1 and ": error: " in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
