@@ -34,6 +34,7 @@ def guarded_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 @pytest.fixture(autouse=True)
 def _no_non_loopback_traffic() -> Iterator[None]:
     """Fail any test during which something tried to reach a non-loopback address, even if it was caught."""
+    netguard.guard_connect_in_front()
     before = len(netguard.VIOLATIONS)
     yield
     new = netguard.VIOLATIONS[before:]

@@ -132,7 +132,12 @@ def test_collect_then_analyze_gives_identical_diagnosis(tmp_path: Path, offline_
     assert analysed.returncode == live.exit_code
     assert "note:" not in analysed.stderr
     assert {c["id"] for c in bundle["targets"][0]["checks"]} >= {"system_resolution", "dns_nameservers"}
-    assert len(recorded) == 2 and all(v in ("healthy", "unhealthy", "inconclusive") for _, v, _ in recorded)
+    # nothing listens on the site's service port: both accounts resolve privately but cannot be reached
+    assert [(host, verdict) for host, verdict, _ in recorded] == [
+        ("contoso.openai.azure.com", "unhealthy"),
+        ("fabrikam.openai.azure.com", "unhealthy"),
+    ]
+    assert all(causes for _, _, causes in recorded)
 
 
 def test_collect_writes_no_secrets(tmp_path: Path, offline_os_resolver: None, monkeypatch: pytest.MonkeyPatch) -> None:

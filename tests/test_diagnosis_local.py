@@ -133,4 +133,5 @@ def test_garbage_evidence_gives_no_crash() -> None:
     ]
     report = build_target_report(parse_target("contoso"), odd)
     # then it is judged (hosts entry with no address counts as non-private), never a traceback
-    assert report.verdict in (Verdict.UNHEALTHY, Verdict.INCONCLUSIVE)
+    assert report.verdict is Verdict.UNHEALTHY
+    assert [f.cause_id for f in report.findings] == ["dns.hosts_override"]

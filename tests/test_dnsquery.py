@@ -14,8 +14,9 @@ from tests.conftest import FIXTURES
 from tests.servers.dns_server import DnsServer, serve
 
 HOST = "contoso.openai.azure.com"
-# Generous for a 2-core CI box, still far below the library defaults (5.4 s) it replaces.
-MARGIN = 0.25
+# Generous for a loaded 2-core CI box, still far below the library defaults (5.4 s) it replaces, and below the
+# 1.2 s a sequential query_many would take in test_query_many_is_concurrent_and_bounded.
+MARGIN = 0.5
 
 
 def fixture(name: str) -> dict[str, Any]:

@@ -47,6 +47,8 @@ def test_dependency_results_are_passed_and_order_kept() -> None:
     probes = [Probe(id="b", title="", run=record, requires=("a",)), Probe(id="a", title="", run=sleeper(0.05))]
     results = run_probes(TARGET, ctx_with(5), probes)
     assert [r.id for r in results] == ["b", "a"]
+    # `record` asserts inside the probe; the engine would turn a failure there into an ERROR result.
+    assert [r.status for r in results] == [Status.PASS, Status.PASS], [r.summary for r in results]
     assert seen["b"] == ["a"]
 
 

@@ -97,7 +97,7 @@ def test_azure_dns_silent_fails_within_timeout(imds_server: imds.ImdsServer) -> 
         elapsed = time.monotonic() - started
     assert result.status is Status.FAIL
     assert result.evidence["answers"][TARGET.host]["outcome"] == "timeout"
-    assert elapsed < 0.4 + 0.3
+    assert elapsed < 0.4 + 0.6  # slack for a loaded CI box; unbounded it would take seconds
 
 
 def test_imds_absent_skips_quickly_and_azure_dns_is_skipped() -> None:
@@ -124,7 +124,7 @@ def test_imds_that_accepts_but_never_answers_is_bounded() -> None:
         elapsed = time.monotonic() - started
     assert result.status is Status.SKIP
     assert result.evidence["on_azure"] is False
-    assert elapsed < 0.4 + 0.3
+    assert elapsed < 0.4 + 0.6  # slack for a loaded CI box; unbounded it would take seconds
 
 
 @pytest.mark.parametrize(

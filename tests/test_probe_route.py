@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 import time
+from typing import Any
+
+import pytest
 
 from aoai_diag.checks import route_lookup
 from aoai_diag.context import ProbeContext, Settings
@@ -45,11 +50,24 @@ def test_no_private_address_is_a_skip_not_a_pass() -> None:
     assert result.status is Status.SKIP
 
 
-def test_unreachable_destination_is_reported_by_the_e2e_tier() -> None:
-    """ENETUNREACH needs a routing table without a default route: tests/e2e (net_vpn_disconnected) proves it.
+class _NoRouteSocket(socket.socket):
+    """A real UDP socket whose kernel has no route to 10.0.0.0/8: connect fails with ENETUNREACH, nothing is sent.
 
-    Here only the mapping from errno to the evidence text is checked.
+    A routing table without that route needs a network namespace (tests/e2e, net_vpn_disconnected proves it for
+    real); here only the kernel's answer is stood in for, before the guarded connect is reached.
     """
-    import errno
 
-    assert route_lookup._ERRORS[errno.ENETUNREACH] == "network unreachable"
+    def connect(self, address: Any) -> None:
+        if str(address[0]).startswith("10."):
+            raise OSError(errno.ENETUNREACH, "Network is unreachable")
+        super().connect(address)
+
+
+def test_unreachable_destination_fails_naming_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(route_lookup.socket, "socket", _NoRouteSocket)
+    result = run("10.0.0.5")
+    (route,) = result.evidence["routes"]
+    assert result.status is Status.FAIL
+    assert (route["source"], route["error"], route["via_default"]) == (None, "network unreachable", None)
+    assert result.evidence["reference"]["source"] == "127.0.0.1"
+    assert "10.0.0.5: network unreachable" in result.summary

@@ -63,21 +63,35 @@ def test_blackholed_connect_times_out_within_the_bound() -> None:
         elapsed = time.monotonic() - t0
     attempt = result.evidence["attempts"][0]
     assert (result.status, attempt["outcome"]) == (Status.FAIL, "timeout")
-    assert 280 <= attempt["connect_ms"] <= 600
-    assert elapsed < 0.8
+    # the probe's own 0.3 s, with slack for a loaded CI box; unbounded, a dropped SYN waits about two minutes
+    assert 280 <= attempt["connect_ms"] <= 900
+    assert elapsed < 1.0
 
 
 def test_addresses_are_tried_concurrently_and_mixed_results_warn(pki: tlsca.Pki) -> None:
-    with blackhole.blackhole("127.0.0.5") as hole:
-        port = hole.address[1]
+    # Three blackholed addresses on one port: tried one after another they would take 3 x 0.5 s.
+    holes = [blackhole.Blackhole("127.0.0.5")]
+    try:
+        port = holes[0].address[1]
+        holes += [blackhole.Blackhole(host, port) for host in ("127.0.0.8", "127.0.0.9")]
+        assert all(hole.held for hole in holes), "an accept queue could not be filled"
         with service.serve({"cert": str(pki.cert("azure"))}, host="127.0.0.6", port=port) as _:
             t0 = time.monotonic()
-            result = tcp(port, "127.0.0.5", "127.0.0.6", "127.0.0.7", timeout=0.3)
+            result = tcp(port, "127.0.0.5", "127.0.0.6", "127.0.0.7", "127.0.0.8", "127.0.0.9", timeout=0.5)
             elapsed = time.monotonic() - t0
+    finally:
+        for hole in holes:
+            hole.close()
     outcomes = [(a["address"], a["outcome"]) for a in result.evidence["attempts"]]
-    assert outcomes == [("127.0.0.5", "timeout"), ("127.0.0.6", "connected"), ("127.0.0.7", "refused")]
+    assert outcomes == [
+        ("127.0.0.5", "timeout"),
+        ("127.0.0.6", "connected"),
+        ("127.0.0.7", "refused"),
+        ("127.0.0.8", "timeout"),
+        ("127.0.0.9", "timeout"),
+    ]
     assert result.status is Status.WARN
-    assert elapsed < 0.8  # one timeout's worth, not a sum
+    assert elapsed < 1.1  # about one timeout's worth (0.5 s), not the 1.5 s sum
 
 
 def test_nothing_resolved_is_a_skip() -> None:

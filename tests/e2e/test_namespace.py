@@ -51,7 +51,7 @@ def test_namespace_has_only_loopback_and_nothing_leaves() -> None:
     assert got["10.1.2.5:443"][0] == "errno111"
     assert got["10.9.9.9:443"][0] == "errno101"
     assert got["93.184.215.14:443"][0] == "errno101"
-    assert max(v[1] for v in got.values()) < 0.2
+    assert max(v[1] for v in got.values()) < 0.4  # at once: well below the probe's own 0.5 s timeout
 
 
 def test_nft_drop_gives_a_real_connect_timeout() -> None:
