@@ -1,4 +1,4 @@
-"""The cause catalogue, kept as data in `data/causes.json` (ids from ../shared/reference/causes.md)."""
+"""The cause catalogue, kept as data in `data/causes.json`."""
 
 from __future__ import annotations
 
@@ -30,6 +30,15 @@ class Cause:
     """Microsoft Learn (first) and other sources."""
     supersedes: tuple[str, ...] = ()
     """Generic causes this more specific one replaces when both are found."""
+    premises: tuple[str, ...] = ()
+    """Fact names (diagnosis/facts) that must be known and true for this cause to be named; when one is unknown the
+    merger names the cause's `generic` instead, with this cause among its candidates and what would decide."""
+    generic: str | None = None
+    """The cause to name instead when a premise is unknown (None: the finding is dropped, the check still shows)."""
+    excludes: tuple[str, ...] = ()
+    """Causes that cannot be true together with this one; when both are concluded, this one is kept."""
+    consequence_of: tuple[str, ...] = ()
+    """Root causes this one follows from: when one of them is in the report, this finding's role is `consequence`."""
 
 
 @lru_cache(maxsize=1)
@@ -49,6 +58,10 @@ def load() -> dict[str, Cause]:
             remediation=entry["remediation"],
             docs=tuple(entry["docs"]),
             supersedes=tuple(entry.get("supersedes", ())),
+            premises=tuple(entry.get("premises", ())),
+            generic=entry.get("generic"),
+            excludes=tuple(entry.get("excludes", ())),
+            consequence_of=tuple(entry.get("consequence_of", ())),
         )
         causes[cause.id] = cause
     return causes

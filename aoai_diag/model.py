@@ -33,6 +33,17 @@ class Severity(str, enum.Enum):
     WARNING = "warning"
 
 
+class Role(str, enum.Enum):
+    """Where a finding stands in the story of one broken link."""
+
+    ROOT = "root"
+    """The cause to fix first."""
+    CONSEQUENCE = "consequence"
+    """Observed, but follows from a root in the same report (the 403 that confirms the public path)."""
+    ADVISORY = "advisory"
+    """Worth knowing, not why the path is broken (a hosts-file workaround that works today)."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a probe returns: the engine adds the probe id and timing."""
@@ -94,7 +105,11 @@ class Finding:
     resources: tuple[str, ...] = ()
     """Azure resource ids involved, when known."""
     candidates: tuple[str, ...] = ()
-    """Other cause ids that local evidence cannot rule out (decided by Azure evidence)."""
+    """Other cause ids that the evidence cannot rule out."""
+    decide: str | None = None
+    """What would decide between the candidates, or confirm the cause (a read that was forbidden, a command to run)."""
+    role: Role = Role.ROOT
+    """Assigned by the diagnosis merger (`consequence_of` in the catalogue, severity); rules leave the default."""
 
 
 @dataclass(frozen=True)
