@@ -72,7 +72,7 @@ def parse_target(text: str, cloud_name: str = "AzureCloud") -> Target:
     """Parse a resource name, a host name on an account suffix, or an https:// URL.
 
     Raises TargetError with a one-line message for anything else (IP literals included: the
-    certificate and Host header need the account's name, see causes.md edge.tls_wrong_name).
+    certificate and Host header need the account's name, cause edge.tls_wrong_name).
     """
     raw = text.strip()
     if not raw:

@@ -3,7 +3,7 @@
 Only reachable from inside an Azure VNet, so it runs only when IMDS answered
 (https://learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16). If it gives the private
 address while the configured servers do not, the zone is fine and the custom DNS path is the problem
-(dns-facts.md §4).
+(https://learn.microsoft.com/azure/private-link/private-endpoint-dns).
 
 Evidence:
     server ("ip:port"): the Azure DNS address asked.

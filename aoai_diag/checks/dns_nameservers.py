@@ -2,7 +2,8 @@
 
 Asking `contoso.privatelink.openai.azure.com` too tells a forwarder for the privatelink zone only (the
 private name answers, the public one does not go through it) from a server that never sees the zone
-(dns-facts.md §4: conditional forwarders should target the public zone names).
+(conditional forwarders should target the public zone names:
+https://learn.microsoft.com/azure/private-link/private-endpoint-dns-integration).
 
 Evidence:
     servers (list of {server: "ip:port", answers: {name: DnsAnswer}}): in the configured order.

@@ -1,6 +1,6 @@
 """One key-less `GET /openai/models` to the data plane, directly and (when one applies) through the proxy.
 
-The answer's text and headers tell which front end took the request (http-facts.md §1–§3): 401 "invalid
+The answer's text and headers tell which front end took the request (aoai_diag/dataplane_classify.py): 401 "invalid
 subscription key" with `apim-request-id` from a private peer is the private path working; 403 "Public access is
 disabled" proves the request went public. Never sends credentials (no api-key, Authorization, Proxy-Authorization).
 

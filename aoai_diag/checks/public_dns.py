@@ -3,7 +3,7 @@
 With a private endpoint the public chain gains a `<label>.privatelink.<suffix>` hop and then ends at the VNet
 proxy's public address; with network rules but no endpoint it goes straight to the VNet proxy
 (`*.prod.vnet.cog.trafficmanager.net`, `vnetproxyv1-*`); such a name is never NXDOMAIN publicly
-(dns-facts.md §3, https://learn.microsoft.com/azure/ai-services/speech-service/speech-services-private-link).
+(https://learn.microsoft.com/azure/ai-services/speech-service/speech-services-private-link).
 
 Evidence:
     servers (list of {server, answers: {name: DnsAnswer}}): every public resolver tried, in order; the next is

@@ -1,9 +1,9 @@
 """What applications get: the OS resolver (getaddrinfo) for every name of the account, both address families.
 
 getaddrinfo honours the hosts file, nsswitch and, on Windows, the NRPT that VPN clients use for split DNS, so
-it can disagree with direct DNS queries (dns-facts.md §7). It cannot be bounded inside its thread, so each
-name is resolved in a daemon worker and the probe stops waiting at `ctx.op_timeout()`
-(../shared/reference/azure-sdk-notes.md "Default timeouts": glibc with a dead server takes ~10 s).
+it can disagree with direct DNS queries (nslookup, for one, ignores the NRPT). It cannot be bounded inside its
+thread, so each name is resolved in a daemon worker and the probe stops waiting at `ctx.op_timeout()`
+(glibc with a dead server takes ~10 s: 5 s timeout x 2 attempts, resolv.conf(5)).
 
 Evidence:
     results ({name: {addresses, address_classes, error}}): per target name; `error` is null,

@@ -1,7 +1,7 @@
 """TCP connect to every address the system resolver gave for the primary host, concurrently.
 
 A connect that succeeds proves little on its own (an Azure Firewall completes the handshake itself,
-causes.md pitfall.tcp_ok_via_azfw); a timeout or refusal is strong evidence of a filtered path.
+https://learn.microsoft.com/azure/firewall/firewall-faq); a timeout or refusal is strong evidence of a filtered path.
 
 Evidence:
     port (int): the port connected to.

@@ -1,8 +1,8 @@
 """TLS handshake with SNI = the account host, verified against the system trust store (SSL_CERT_FILE honoured).
 
 An issuer that is not the one Azure uses, with a verification failure, points at a TLS-inspecting proxy or
-firewall (causes.md edge.tls_inspection); a name mismatch at a connection by IP or privatelink name, or at
-another service answering on the address (causes.md edge.tls_wrong_name).
+firewall (cause edge.tls_inspection); a name mismatch at a connection by IP or privatelink name, or at
+another service answering on the address (cause edge.tls_wrong_name).
 
 Evidence:
     server_name (str): SNI and the name verified.

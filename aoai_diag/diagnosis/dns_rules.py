@@ -1,16 +1,17 @@
 """Local DNS rules: what this machine's resolvers answer compared with public DNS and Azure DNS.
 
-The fingerprints are those of ../shared/reference/dns-facts.md §3e and §5: a public chain with a
-`<sub>.privatelink.<suffix>` hop means a private endpoint exists
+A public chain with a `<sub>.privatelink.<suffix>` hop means a private endpoint exists
 (https://learn.microsoft.com/azure/ai-services/speech-service/speech-services-private-link), and a negative
 answer whose SOA MNAME is `azureprivatedns.net` comes from an Azure private zone
-(https://learn.microsoft.com/azure/dns/private-dns-fallback).
+(https://learn.microsoft.com/azure/dns/private-dns-fallback). The facts they rest on are derived once in
+`local_facts`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from aoai_diag.diagnosis import local_facts as lf
 from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.local_view import (
     AZURE_DNS_IP,
@@ -79,32 +80,37 @@ def _http_note(view: LocalView) -> str:
     return ""
 
 
+def _hosts_entry_is_private(view: LocalView) -> bool:
+    """A private hosts entry (Microsoft's VPN workaround) decides what applications use; hosts_override judges it."""
+    entries = view.hosts_entries()
+    return bool(entries) and not split_addresses(str(e.get("address")) for e in entries)[1]
+
+
+def _public_ipv4(view: LocalView) -> tuple[list[str], str]:
+    """The public IPv4 addresses the machine's path would use for the host, and where they came from."""
+    addresses, source = view.resolved()
+    _, other = split_addresses(addresses)
+    return [a for a in other if ":" not in a], source
+
+
 def resolves_public(ev: Evidence) -> Iterator[Finding]:
     """A private endpoint exists but the name this machine uses resolves to a public address."""
     view = LocalView(ev)
-    if view.pe_exists is not True:
+    if not lf.pe_exists(ev).is_true() or _hosts_entry_is_private(view):
         return
-    entries = view.hosts_entries()
-    if entries and not split_addresses(str(e.get("address")) for e in entries)[1]:
-        # A private hosts entry (Microsoft's VPN workaround) decides what applications use; hosts_override judges it.
-        return
-    addresses, source = view.resolved()
-    _, other = split_addresses(addresses)
-    public_v4 = [a for a in other if ":" not in a]
+    public_v4, source = _public_ipv4(view)
     if not public_v4:
         return
-    checks = ["public_dns"]
-    checks.append("system_resolution" if source == "the system resolver" else "dns_nameservers")
-    candidates = _public_candidates(view)
+    checks = ("public_dns", "system_resolution" if source == "the system resolver" else "dns_nameservers")
     yield Finding(
         cause_id="dns.resolves_public",
-        checks=tuple(checks),
+        checks=checks,
         detail=(
             f"{view.host} resolves to public {fmt_addresses(public_v4)} via {source}, although the public chain "
             f"goes through {view.privatelink_host}: a private endpoint exists and this machine does not use it."
             f"{_http_note(view)} {DECIDE}"
         ),
-        candidates=candidates,
+        candidates=_public_candidates(view),
     )
 
 
@@ -131,28 +137,40 @@ def custom_server_no_forwarder(ev: Evidence) -> Iterator[Finding]:
 
 
 def conditional_forwarder_wrong_zone(ev: Evidence) -> Iterator[Finding]:
-    """A server resolves the privatelink name privately but the public name publicly."""
+    """A forwarder resolves the privatelink name privately but the account name publicly.
+
+    Premises: a private endpoint exists (the public chain has the privatelink hop, so the account name *should*
+    lead into the private zone), and the server is a forwarder, not Azure DNS itself. Without an approved endpoint
+    the public chain skips privatelink and every resolver answers the account name publicly: that is
+    svc.no_private_endpoint, not a forwarder problem.
+    """
     view = LocalView(ev)
+    if not lf.pe_exists(ev).is_true():
+        return
     private_pl = {i.server: i for i in view.configured(view.privatelink_host) if answer_kind(i.answer) == "private"}
     for item in view.configured():
         pl = private_pl.get(item.server)
-        if pl is None or answer_kind(item.answer) not in ("public", "mixed"):
+        if pl is None or not lf.is_forwarder(item.server) or answer_kind(item.answer) not in ("public", "mixed"):
             continue
-        yield Finding(
-            cause_id="dns.conditional_forwarder_wrong_zone",
-            checks=("dns_nameservers",),
-            detail=(
-                f"DNS server {item.server} answers {view.privatelink_host} with the private "
-                f"{fmt_addresses(answer_addresses(pl.answer))} but {view.host} with public "
-                f"{fmt_addresses(answer_addresses(item.answer))}: it forwards only the privatelink zone, and the "
-                f"public CNAME is followed upstream."
-            ),
-            remediation=(
-                f"On DNS server {server_host(item.server)} forward {view.target.suffix} (the public zone name, "
-                f"not privatelink.{view.target.suffix}) to 168.63.129.16 or a Private Resolver inbound endpoint."
-            ),
-        )
+        yield _forwarder_finding(view, item, pl)
         return
+
+
+def _forwarder_finding(view: LocalView, item: ServerAnswer, pl: ServerAnswer) -> Finding:
+    return Finding(
+        cause_id="dns.conditional_forwarder_wrong_zone",
+        checks=("dns_nameservers", "public_dns"),
+        detail=(
+            f"DNS server {item.server} answers {view.privatelink_host} with the private "
+            f"{fmt_addresses(answer_addresses(pl.answer))} but {view.host} with public "
+            f"{fmt_addresses(answer_addresses(item.answer))}: it forwards only the privatelink zone, and the "
+            f"public CNAME is followed upstream."
+        ),
+        remediation=(
+            f"On DNS server {server_host(item.server)} forward {view.target.suffix} (the public zone name, "
+            f"not privatelink.{view.target.suffix}) to 168.63.129.16 or a Private Resolver inbound endpoint."
+        ),
+    )
 
 
 def resolver_disagreement(ev: Evidence) -> Iterator[Finding]:
@@ -228,54 +246,176 @@ def hosts_workaround(ev: Evidence) -> Iterator[Finding]:
 def nxdomain(ev: Evidence) -> Iterator[Finding]:
     """The name is unknown: everywhere (no such account) or only on this machine (a private zone answered)."""
     view = LocalView(ev)
-    public = view.public()
-    if public is not None and answer_kind(public.answer) == "nxdomain":
-        yield Finding(
-            cause_id="svc.account_not_found",
-            checks=("public_dns",),
-            detail=(
-                f"Public DNS ({public.server}) answers NXDOMAIN for {view.host}: no account has the custom "
-                f"subdomain '{view.label}' on {view.target.cloud.name}."
-            ),
-            candidates=("dns.subdomain_mismatch", "svc.wrong_account_or_cloud"),
-        )
+    if lf.public_knows_name(ev).is_false():
+        yield _account_not_found(view)
         return
     if view.app_addresses() or view.hosts_entries():
         return
+    local = _local_nxdomain(view)
+    if not local and "NONAME" not in (view.system_error() or "").upper():
+        return
+    yield _local_nxdomain_finding(view, local)
+
+
+def _account_not_found(view: LocalView) -> Finding:
+    public = view.public()
+    server = public.server if public else "public DNS"
+    return Finding(
+        cause_id="svc.account_not_found",
+        checks=("public_dns",),
+        detail=(
+            f"Public DNS ({server}) answers NXDOMAIN for {view.host}: no account has the custom "
+            f"subdomain '{view.label}' on {view.target.cloud.name}, so no private zone can be hiding it."
+        ),
+        candidates=("dns.subdomain_mismatch", "svc.wrong_account_or_cloud"),
+    )
+
+
+def _local_nxdomain(view: LocalView) -> list[ServerAnswer]:
     local = [i for i in view.configured() if answer_kind(i.answer) == "nxdomain"]
     azure = view.azure_dns()
     if azure is not None and answer_kind(azure.answer) == "nxdomain":
         local.append(azure)
-    system_error = view.system_error() or ""
-    if not local and "NONAME" not in system_error.upper():
-        return
+    return local
+
+
+def _local_nxdomain_finding(view: LocalView, local: list[ServerAnswer]) -> Finding:
+    public_known = lf.public_knows_name(view.ev).is_true()
     private_zone = [i for i in local if str(i.answer.get("soa_mname") or "").rstrip(".") == AZURE_PRIVATE_SOA]
     where = ", ".join(dict.fromkeys(i.server for i in local)) or "the system resolver"
-    known = "while public DNS answers it" if public is not None else "(public DNS was not asked)"
+    seen = "while public DNS answers it" if public_known else "(public DNS did not tell whether the name exists)"
     if private_zone:
         detail = (
-            f"{view.host} is NXDOMAIN at {where} {known}; the negative answer comes from an Azure private zone "
+            f"{view.host} is NXDOMAIN at {where} {seen}; the negative answer comes from an Azure private zone "
             f"(SOA {AZURE_PRIVATE_SOA}) that has no record '{view.label}'."
         )
-        candidates: tuple[str, ...] = (
-            "dns.record_missing",
-            "dns.cross_tenant_nxdomain",
-            "dns.duplicate_zones",
-            "dns.public_zone_shadowed",
-        )
+        candidates: tuple[str, ...] = ("dns.record_missing", "dns.duplicate_zones", "dns.public_zone_shadowed")
+        if public_known:
+            # Another tenant's endpoint only matters for a name the internet knows.
+            candidates = (*candidates, "dns.cross_tenant_nxdomain")
     else:
-        detail = f"{view.host} is NXDOMAIN at {where} {known}."
+        detail = f"{view.host} is NXDOMAIN at {where} {seen}."
         candidates = ("dns.public_zone_shadowed", "dns.cache_stale", "dns.record_missing")
-    if public is None:
+    if not public_known:
         candidates = (*candidates, "svc.account_not_found", "dns.subdomain_mismatch")
-    checks = ["dns_nameservers" if local else "system_resolution"]
-    if public is not None:
-        checks.append("public_dns")
+    checks = ("dns_nameservers" if local else "system_resolution", *(("public_dns",) if public_known else ()))
+    return Finding(cause_id="dns.nxdomain", checks=checks, detail=f"{detail} {DECIDE}", candidates=candidates)
+
+
+def resolver_servfail(ev: Evidence) -> Iterator[Finding]:
+    """The machine's own DNS server answers SERVFAIL for the host and no configured server gives an address."""
+    view = LocalView(ev)
+    failing = lf.servfail_servers(ev)
+    if not failing.is_true() or view.app_addresses() or view.hosts_entries():
+        return
+    items = view.configured()
+    if any(answer_kind(i.answer) in ("private", "public", "mixed") for i in items):
+        return
+    servers = ", ".join(str(s) for s in failing.value or ())
+    public_known = lf.public_knows_name(ev)
+    if public_known.is_false():
+        return  # no account has the name: svc.account_not_found tells that story
+    seen = (
+        "Public DNS answers the name, so the break is on this machine's DNS path"
+        if public_known.is_true()
+        else "Public DNS did not answer, so whether the name exists elsewhere is unknown"
+    )
+    first = server_host(str((failing.value or ("?",))[0]))
     yield Finding(
-        cause_id="dns.nxdomain",
-        checks=tuple(checks),
-        detail=f"{detail} {DECIDE}",
-        candidates=candidates,
+        cause_id="dns.resolver_servfail",
+        checks=("dns_nameservers", *(("public_dns",) if public_known.known else ())),
+        detail=(
+            f"DNS server {servers} answers SERVFAIL for {view.host}: it accepted the question but could not get an "
+            f"answer upstream ({'; '.join(_describe(i) for i in items)}). {seen}."
+        ),
+        candidates=_servfail_candidates(view),
+        decide=(
+            f"On {first}: check where it forwards {view.target.suffix} and privatelink.{view.target.suffix} and "
+            f"that those targets answer (a conditional forwarder to a retired resolver or inbound endpoint is the "
+            f"usual cause); `dig @{first} {view.host} +cd` answering means DNSSEC validation fails; the server's "
+            "own log shows an unreachable upstream."
+        ),
+    )
+
+
+def _servfail_candidates(view: LocalView) -> tuple[str, ...]:
+    if view.on_azure:
+        return ("dns.firewall_dns_proxy_blind",)
+    return ("dns.onprem_no_resolver_path",)
+
+
+def sibling_names(ev: Evidence) -> Iterator[Finding]:
+    """Names of the account other than the host resolve publicly here while the host resolves privately.
+
+    Judged by whether the account's clients use those names: an AI Services (Foundry) account is used through all
+    of them (https://learn.microsoft.com/azure/ai-foundry/how-to/configure-private-link), an OpenAI account through
+    its openai name only. When the kind is unknown, the public names are reported as a warning with what would
+    decide.
+    """
+    view = LocalView(ev)
+    if lf.app_address_kind(ev).value is not lf.AnswerKind.PRIVATE:
+        return
+    public_names = _public_siblings(ev)
+    if not public_names:
+        return
+    in_use = lf.names_in_use(ev)
+    if in_use.known:
+        used = [n for n in public_names if n in (in_use.value or ())]
+        if used:
+            yield _sibling_zone_missing(view, used, in_use)
+        return
+    yield Finding(
+        cause_id="dns.sibling_names_public",
+        checks=("system_resolution", "public_dns"),
+        detail=(
+            f"{view.host} resolves privately, but the account's other names resolve publicly here "
+            f"({_sibling_text(ev, public_names)}) although a private endpoint serves them. Whether that matters depends "
+            f"on the account's kind, which is {lf.account_kind(ev).describe()}."
+        ),
+        candidates=("dns.sibling_zone_missing",),
+        decide=lf.account_kind(ev).decide,
+    )
+
+
+def _public_siblings(ev: Evidence) -> list[str]:
+    """Names other than the host that the OS resolver gives a public address while a private endpoint serves them."""
+    rows = lf.name_answers(ev)
+    found = []
+    for name in ev.target.names[1:]:
+        system = lf.answers_for(rows, name, lf.Resolver.SYSTEM)
+        if (
+            system
+            and system[0].kind in (lf.AnswerKind.PUBLIC, lf.AnswerKind.MIXED)
+            and lf.privatelink_hop(ev, name).is_true()
+        ):
+            found.append(name)
+    return found
+
+
+def _sibling_text(ev: Evidence, names: list[str]) -> str:
+    rows = lf.name_answers(ev)
+    return "; ".join(f"{n} -> {fmt_addresses(lf.answers_for(rows, n, lf.Resolver.SYSTEM)[0].addresses)}" for n in names)
+
+
+def _sibling_zone_missing(view: LocalView, used: list[str], in_use: object) -> Finding:
+    kind = lf.account_kind(view.ev)
+    zones = [f"privatelink.{n.split('.', 1)[1]}" for n in used]
+    return Finding(
+        cause_id="dns.sibling_zone_missing",
+        checks=("system_resolution", "public_dns", *(s for s in kind.sources if s == "arm_account")),
+        detail=(
+            f"{view.host} resolves privately, but {_sibling_text(view.ev, used)} resolve publicly although the "
+            f"account ({kind.describe()}) has a private endpoint and its clients use those names: "
+            f"{', '.join(zones)} {'is' if len(zones) == 1 else 'are'} missing or not linked for this machine's "
+            "resolver, so those calls go public."
+        ),
+        remediation=(
+            "Create "
+            + ", ".join(zones)
+            + ", link each to the VNet this machine resolves through and add it to the private endpoint's DNS zone "
+            "group: az network private-endpoint dns-zone-group add -g <rg> --endpoint-name <pe> -n default "
+            f"--private-dns-zone <zone id> --zone-name {zones[0].replace('.', '-')}"
+        ),
     )
 
 
@@ -289,7 +429,7 @@ def resolver_unreachable(ev: Evidence) -> Iterator[Finding]:
             detail="No DNS server is configured on this machine, so nothing can resolve the account host.",
         )
         return
-    if view.app_addresses() or view.hosts_entries():
+    if view.app_addresses() or view.hosts_entries() or lf.reaches_nothing(ev).is_true():
         return
     items = view.configured()
     if items and all(str(i.answer.get("outcome")) in ("timeout", "refused", "error") for i in items):
@@ -359,6 +499,8 @@ RULES = (
     hosts_override,
     hosts_workaround,
     nxdomain,
+    resolver_servfail,
+    sibling_names,
     resolver_unreachable,
     truncation_no_tcp,
     ipv6_public_aaaa,

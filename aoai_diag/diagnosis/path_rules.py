@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from aoai_diag.diagnosis import local_facts as lf
 from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.local_view import LocalView, fill, fmt_addresses, split_addresses
 from aoai_diag.model import Finding
@@ -109,23 +110,61 @@ def private_address_unreachable(ev: Evidence) -> Iterator[Finding]:
     )
 
 
+# TLS outcomes after a TCP connect that mean nothing on the port speaks TLS: silence, a reset right after the
+# ClientHello, or bytes that are not a TLS record (a plaintext HTTP server, garbage).
+_NO_TLS_SERVICE = ("timeout", "reset", "protocol")
+
+
 def tcp_ok_no_service(ev: Evidence) -> Iterator[Finding]:
-    """TCP connects to the private address but the TLS handshake times out or is reset."""
+    """TCP connects to the private address but no TLS service answers: silence, a reset, or a protocol error."""
     view = LocalView(ev)
     connected = {str(a.get("address")) for a in _private(view.tcp_attempts()) if a.get("outcome") == "connected"}
-    stalled = [
-        a for a in view.tls_attempts() if a.get("address") in connected and a.get("outcome") in ("timeout", "reset")
-    ]
-    if not stalled or len(stalled) < len([a for a in view.tls_attempts() if a.get("address") in connected]):
+    handshakes = [a for a in view.tls_attempts() if a.get("address") in connected]
+    stalled = [a for a in handshakes if a.get("outcome") in _NO_TLS_SERVICE]
+    if not stalled or len(stalled) < len(handshakes):
         return
     yield Finding(
         cause_id="edge.tcp_ok_no_service",
         checks=("tcp_connect", "tls_handshake"),
         detail=(
             f"TCP {view.tcp_port()} to {fmt_addresses(sorted(connected))} connects, but the TLS handshake for "
-            f"{view.host} fails ({_outcomes(stalled)}): a firewall or NVA accepts the connection without passing it on."
+            f"{view.host} fails ({_tls_outcomes(stalled)}): {_no_service_reading(stalled)}"
         ),
-        candidates=("net.udr_nva_drop", "net.asymmetric_no_snat", "edge.customer_firewall_443"),
+        candidates=("net.udr_nva_drop", "net.asymmetric_no_snat", "edge.customer_firewall_443", "dns.record_stale_ip"),
+    )
+
+
+def _tls_outcomes(attempts: list[Mapping[str, Any]]) -> str:
+    return ", ".join(
+        f"{a.get('address')} {a.get('outcome')}" + (f": {a.get('error')}" if a.get("outcome") == "protocol" else "")
+        for a in attempts
+    )
+
+
+def _no_service_reading(attempts: list[Mapping[str, Any]]) -> str:
+    if any(a.get("outcome") == "protocol" for a in attempts):
+        return (
+            "what listens on that port does not speak TLS (a plaintext HTTP server or another protocol), so it is "
+            "not the private endpoint."
+        )
+    return "a firewall or NVA accepts the connection without passing it on."
+
+
+def no_network(ev: Evidence) -> Iterator[Finding]:
+    """Nothing answers: not one resolver (configured, Azure, public) and not one address. Not a DNS problem."""
+    silence = lf.reaches_nothing(ev)
+    if not silence.is_true() or not isinstance(silence.value, lf.Silence):
+        return
+    seen = silence.value
+    tried = f"; TCP {', '.join(seen.addresses)}" if seen.addresses else ""
+    yield Finding(
+        cause_id="net.no_network",
+        checks=tuple(dict.fromkeys(("dns_nameservers", "public_dns", *silence.sources))),
+        detail=(
+            f"This machine reaches nothing: its DNS servers ({', '.join(seen.resolvers)}) and the public resolvers "
+            f"({', '.join(seen.public)}) all stayed silent{tried}. Without a working network no DNS, route or "
+            "firewall cause can be judged."
+        ),
     )
 
 
@@ -196,4 +235,4 @@ def proxy_in_path(ev: Evidence) -> Iterator[Finding]:
     )
 
 
-RULES = (private_address_unreachable, tcp_ok_no_service, tls_certificate, proxy_in_path)
+RULES = (no_network, private_address_unreachable, tcp_ok_no_service, tls_certificate, proxy_in_path)

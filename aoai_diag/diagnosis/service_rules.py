@@ -1,5 +1,9 @@
-"""Local service rules: what the data plane answered (H1-H12 of ../shared/reference/http-facts.md) and
+"""Local service rules: what the data plane answered (the H1-H12 labels of aoai_diag/dataplane_classify.py) and
 whether the account has a private endpoint at all.
+
+The service's own answers are treated alike: "Public access is disabled" (H2) and "Access denied due to Virtual
+Network/Firewall rules" (H3) are both named, and both are consequences of a DNS or proxy root cause when one is in
+the report (catalogue `consequence_of`).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.local_view import LocalView, answer_kind, fill
 from aoai_diag.model import Finding
 
-# 407 is a proxy asking for credentials: the answer did not come from Azure (http-facts.md H12).
+# 407 is a proxy asking for credentials: the answer did not come from Azure (H12).
 _PROXY_AUTH = 407
 
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from tests.e2e.harness import ScenarioRun
 
 # Endpoint behaviours a scenario may name: (service.py behaviour, tlsca certificate kind).
-# http-facts.md §1: H1 = reached the service, no key; H2 = public front door of an account with public access
+# aoai_diag/dataplane_classify.py: H1 = reached the service, no key; H2 = public front door of an account with public access
 # disabled; H5 = traffic over a PE connection the account does not accept (e.g. still Pending).
 SERVICE_BEHAVIOURS: dict[str, tuple[str, str]] = {
     "private_endpoint": ("H1", "azure"),
@@ -43,7 +43,7 @@ def start_proxy(run: ScenarioRun) -> None:
     config: dict[str, Any] = {"mode": proxy.get("mode", "tunnel")}
     if proxy.get("resolve") == "public":
         # A corporate proxy resolves names on the internet: every tunnel lands on the public front door
-        # (causes.md edge.proxy_env_no_proxy, net.firewall_reorigination).
+        # (causes edge.proxy_env_no_proxy, net.firewall_reorigination).
         config["upstream"] = f"{sc.ip('front_door')}:443"
     if sc.azure:
         # The proxy reaches Resource Manager and the login endpoint as it would on the internet.

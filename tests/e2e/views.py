@@ -1,8 +1,8 @@
 """What each kind of DNS server answers for the account, as tests.servers.dns_server views.
 
-Chains follow ../shared/reference/dns-facts.md §3: from a VNet linked to the privatelink zone the public CNAME
-lands in the private zone (3d, https://learn.microsoft.com/azure/private-link/private-endpoint-dns); from anywhere
-else the same CNAME continues to the regional VNet proxy's public address (3c, documented nslookup in
+Chains: from a VNet linked to the privatelink zone the public CNAME
+lands in the private zone (https://learn.microsoft.com/azure/private-link/private-endpoint-dns); from anywhere
+else the same CNAME continues to the regional VNet proxy's public address (documented nslookup in
 https://learn.microsoft.com/azure/ai-services/speech-service/speech-services-private-link).
 """
 
@@ -16,7 +16,8 @@ VNET_PROXY_HOST = "vnetproxyv1-weu-prod.westeurope.cloudapp.azure.com"
 PRIVATE_SOA = {"mname": "azureprivatedns.net", "rname": "azureprivatedns-host.microsoft.com", "minimum": 10}
 
 VIEW_NAMES = ("private", "public", "nxdomain_private", "no_private_endpoint", "silent")
-# dns-facts.md §3a: an account without private endpoint resolves through the regional API Management chain.
+# An account without private endpoint resolves through the regional API Management chain (the Speech private-link
+# page above documents the chain).
 REGIONAL_API = "westeurope.api.cognitive.microsoft.com"
 REGIONAL_TM = "cognitiveweprod.trafficmanager.net"
 REGIONAL_APIM_HOST = "cognitiveweprod-westeurope-01.regional.azure-api.net"

@@ -1,0 +1,361 @@
+"""Facts derived once from what this machine observed: each name of the account, each resolver, its answer.
+
+Every fact is known (with the checks it came from) or unknown (with why), never guessed: a probe that did not run
+or could not answer leaves the fact unknown, and rules and catalogue `premises` only act on known facts.
+
+The table behind them is `name_answers`: for every name the account serves and every resolver this machine has
+(the OS resolver, each configured DNS server, Azure DNS, the public resolver that answered), the answer's kind.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aoai_diag.diagnosis.evidence import Evidence
+from aoai_diag.diagnosis.facts import Fact, Unknown, known, unknown
+from aoai_diag.diagnosis.local_view import AZURE_DNS_IP, LocalView, server_host, split_addresses
+
+
+class AnswerKind(str, enum.Enum):
+    """How one resolver answered one name."""
+
+    PRIVATE = "private"
+    PUBLIC = "public"
+    MIXED = "mixed"
+    """Private and non-private addresses together."""
+    NXDOMAIN = "nxdomain"
+    NODATA = "nodata"
+    SERVFAIL = "servfail"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    """The query could not be sent or was rejected by the network (no route, ICMP unreachable, connection refused)."""
+    ERROR = "error"
+
+
+ANSWERED = (AnswerKind.PRIVATE, AnswerKind.PUBLIC, AnswerKind.MIXED)
+SILENT = (AnswerKind.TIMEOUT, AnswerKind.UNREACHABLE)
+"""Nothing came back: the resolver was never reached, or never answered."""
+
+# OS error texts for a datagram that cannot leave or is bounced (ENETUNREACH, EHOSTUNREACH, ECONNREFUSED by ICMP).
+_UNREACHABLE_TEXTS = ("unreachable", "no route", "refused", "errno 101", "errno 113", "errno 111")
+
+
+class Resolver(str, enum.Enum):
+    """Which of this machine's resolvers gave an answer."""
+
+    SYSTEM = "system"
+    """getaddrinfo: what applications get."""
+    CONFIGURED = "configured"
+    """A DNS server from the machine's resolver configuration, asked directly."""
+    AZURE = "azure"
+    """Azure-provided DNS (168.63.129.16), asked directly from an Azure VM."""
+    PUBLIC = "public"
+    """A public resolver: what the internet sees."""
+
+
+@dataclass(frozen=True)
+class NameAnswer:
+    """One resolver's answer for one name."""
+
+    name: str
+    resolver: Resolver
+    server: str
+    """`ip:port` of the DNS server, or `system` for getaddrinfo."""
+    kind: AnswerKind
+    addresses: tuple[str, ...]
+    chain: tuple[str, ...] = ()
+
+
+def classify_dns(answer: Mapping[str, Any]) -> AnswerKind:
+    """The kind of one DNS answer as the probes record it (docs/evidence.md, DnsAnswer)."""
+    outcome = str(answer.get("outcome") or "error")
+    if outcome == "answer":
+        private, other = split_addresses(answer.get("addresses") or [])
+        if private and other:
+            return AnswerKind.MIXED
+        return AnswerKind.PRIVATE if private else AnswerKind.PUBLIC if other else AnswerKind.NODATA
+    if outcome in {k.value for k in AnswerKind}:
+        if outcome == "error" and _looks_unreachable(answer.get("error")):
+            return AnswerKind.UNREACHABLE
+        return AnswerKind(outcome)
+    return AnswerKind.ERROR
+
+
+def classify_system(entry: Mapping[str, Any]) -> AnswerKind:
+    """The kind of one getaddrinfo result (system_resolution `results[name]`)."""
+    addresses = [str(a) for a in entry.get("addresses") or []]
+    if addresses:
+        private, other = split_addresses(addresses)
+        return AnswerKind.MIXED if private and other else AnswerKind.PRIVATE if private else AnswerKind.PUBLIC
+    error = str(entry.get("error") or "").upper()
+    if error == "TIMEOUT":
+        return AnswerKind.TIMEOUT
+    if "NONAME" in error:
+        return AnswerKind.NXDOMAIN
+    if "NODATA" in error:
+        return AnswerKind.NODATA
+    # EAI_AGAIN: the stub resolver got no usable answer (SERVFAIL and silence look alike from here).
+    return AnswerKind.ERROR
+
+
+def _looks_unreachable(error: object) -> bool:
+    text = str(error or "").lower()
+    return any(t in text for t in _UNREACHABLE_TEXTS)
+
+
+def _dns_entries(view: LocalView, resolver: Resolver) -> list[tuple[str, Mapping[str, Any]]]:
+    """(server, answers-by-name) for every server of one resolver kind whose probe ran."""
+    ev = view.ev
+    if resolver is Resolver.CONFIGURED and ev.ran("dns_nameservers"):
+        servers = ev.get("dns_nameservers").get("servers")
+    elif resolver is Resolver.AZURE and ev.ran("azure_dns"):
+        data = ev.get("azure_dns")
+        servers = [{"server": data.get("server", f"{AZURE_DNS_IP}:53"), "answers": data.get("answers")}]
+    elif resolver is Resolver.PUBLIC and ev.has("public_dns"):
+        servers = ev.get("public_dns").get("servers")
+    else:
+        return []
+    found = []
+    for entry in servers if isinstance(servers, list) else []:
+        if isinstance(entry, Mapping) and isinstance(entry.get("answers"), Mapping):
+            found.append((str(entry.get("server", "?")), entry["answers"]))
+    return found
+
+
+def name_answers(ev: Evidence) -> tuple[NameAnswer, ...]:
+    """Every observed (name, resolver) answer, for every name of the target and its primary privatelink name."""
+    view = LocalView(ev)
+    names = [*view.target.names, view.privatelink_host]
+    rows: list[NameAnswer] = []
+    results = ev.get("system_resolution").get("results") if ev.ran("system_resolution") else None
+    if isinstance(results, Mapping):
+        for name in names:
+            entry = results.get(name)
+            if isinstance(entry, Mapping):
+                addresses = tuple(str(a) for a in entry.get("addresses") or [])
+                rows.append(NameAnswer(name, Resolver.SYSTEM, "system", classify_system(entry), addresses))
+    for resolver in (Resolver.CONFIGURED, Resolver.AZURE, Resolver.PUBLIC):
+        for server, answers in _dns_entries(view, resolver):
+            for name in names:
+                answer = answers.get(name)
+                if isinstance(answer, Mapping):
+                    addresses = tuple(str(a) for a in answer.get("addresses") or [])
+                    chain = tuple(str(n) for n in answer.get("chain") or [] if isinstance(answer.get("chain"), list))
+                    rows.append(NameAnswer(name, resolver, server, classify_dns(answer), addresses, chain))
+    return tuple(rows)
+
+
+def answers_for(rows: tuple[NameAnswer, ...], name: str, *resolvers: Resolver) -> list[NameAnswer]:
+    return [r for r in rows if r.name == name and (not resolvers or r.resolver in resolvers)]
+
+
+# --- public DNS -------------------------------------------------------------------------------------
+
+
+def _public_answer(ev: Evidence, name: str) -> NameAnswer | Fact[object]:
+    """The answer of the public resolver the probe relied on, or an unknown fact saying why there is none."""
+    if not ev.has("public_dns"):
+        return unknown(Unknown.NOT_READ, detail="public DNS was not asked (--no-public-dns)", decide=_ASK_PUBLIC)
+    by = ev.get("public_dns").get("answered_by")
+    rows = answers_for(name_answers(ev), name, Resolver.PUBLIC)
+    for row in rows:
+        if row.server == by:
+            return row
+    usable = [r for r in rows if r.kind in (*ANSWERED, AnswerKind.NXDOMAIN, AnswerKind.NODATA)]
+    if usable:
+        return usable[0]
+    return unknown(Unknown.FAILED, "public_dns", detail="no public resolver answered", decide=_ASK_PUBLIC)
+
+
+_ASK_PUBLIC = "A public resolver's answer (nslookup <name> 1.1.1.1) shows whether the name exists."
+
+
+def public_knows_name(ev: Evidence, name: str | None = None) -> Fact[object]:
+    """Public DNS has the name (an answer, even NODATA): an account serves it. NXDOMAIN: no account does."""
+    found = _public_answer(ev, name or ev.target.host)
+    if isinstance(found, Fact):
+        return found
+    if found.kind is AnswerKind.NXDOMAIN:
+        return known(False, "public_dns")
+    if found.kind in (*ANSWERED, AnswerKind.NODATA):
+        return known(True, "public_dns")
+    return unknown(Unknown.FAILED, "public_dns", detail=f"public DNS answered {found.kind.value}")
+
+
+def privatelink_hop(ev: Evidence, name: str | None = None) -> Fact[object]:
+    """The public chain of `name` passes `<label>.privatelink.<suffix>`: a private endpoint is approved for it.
+
+    A resource with a private endpoint never loses that hop on public DNS
+    (https://learn.microsoft.com/azure/ai-services/speech-service/speech-services-private-link).
+    """
+    name = name or ev.target.host
+    found = _public_answer(ev, name)
+    if isinstance(found, Fact):
+        return found
+    if found.kind not in ANSWERED:
+        return unknown(Unknown.NOT_APPLICABLE, "public_dns", detail=f"public DNS answered {found.kind.value}")
+    label, _, suffix = name.partition(".")
+    return known(any(n == f"{label}.privatelink.{suffix}" for n in found.chain[1:]), "public_dns")
+
+
+def pe_exists(ev: Evidence) -> Fact[object]:
+    """A private endpoint is approved for the account: a privatelink hop on any resolver's chain for the host.
+
+    Any resolver counts (a private zone's chain proves it as well as the public one); only public DNS can show that
+    there is none.
+    """
+    view = LocalView(ev)
+    if view.pe_exists is True:
+        return known(True, "public_dns")
+    return privatelink_hop(ev)
+
+
+# --- the account and the names its clients use --------------------------------------------------------
+
+AI_SERVICES = "AIServices"
+NOT_AI_SERVICES = "not AIServices"
+_FOUNDRY_SUFFIX = "services.ai."
+_DECIDE_KIND = (
+    "The account's kind in Resource Manager (Reader on its subscription) tells whether clients use its "
+    "Foundry and Cognitive Services names; `aoai-diag check <name>.services.ai.azure.com` judges that name directly."
+)
+
+
+def account_kind(ev: Evidence) -> Fact[object]:
+    """The account's kind: from Resource Manager when read, else from public DNS.
+
+    Only AI Services (Foundry) accounts are served on `<name>.services.ai.<cloud suffix>`
+    (https://learn.microsoft.com/azure/ai-foundry/how-to/configure-private-link), so public DNS knowing that name
+    says AIServices, and public NXDOMAIN for it (while the account's host exists) says it is not one.
+    """
+    account = ev.get("arm_account").get("account") if ev.has("arm_account") else None
+    if isinstance(account, Mapping) and account.get("kind"):
+        return known(str(account["kind"]), "arm_account")
+    foundry = [n for n in ev.target.names if n.split(".", 1)[1].startswith(_FOUNDRY_SUFFIX)]
+    if not foundry:
+        return unknown(Unknown.NOT_APPLICABLE, detail=f"{ev.target.cloud.name} has no Foundry host names")
+    knows = public_knows_name(ev, foundry[0])
+    host_known = public_knows_name(ev)
+    if knows.is_true():
+        return known(AI_SERVICES, "public_dns")
+    if knows.is_false() and host_known.is_true():
+        return known(NOT_AI_SERVICES, "public_dns")
+    why = knows.why if not knows.known and knows.why else Unknown.NOT_READ
+    return unknown(
+        why, "arm_account", "public_dns", detail="neither Resource Manager nor public DNS told", decide=_DECIDE_KIND
+    )
+
+
+def names_in_use(ev: Evidence) -> Fact[object]:
+    """The names the account's clients use: the host the user gave, and for an AI Services account every name it
+    serves (OpenAI, Cognitive Services and Foundry SDKs each use their own). Other names are evidence only."""
+    host = ev.target.host
+    kind = account_kind(ev)
+    if not kind.known:
+        return unknown(kind.why or Unknown.NOT_READ, *kind.sources, detail=kind.detail, decide=kind.decide)
+    if kind.value != AI_SERVICES:
+        return known((host,), *kind.sources)
+    account = ev.get("arm_account").get("account") if ev.has("arm_account") else None
+    hosts = account.get("endpoint_hosts") if isinstance(account, Mapping) else None
+    served = [str(h).lower() for h in hosts] if isinstance(hosts, list) and hosts else list(ev.target.names)
+    return known(tuple(dict.fromkeys([host, *(n for n in ev.target.names if n in served)])), *kind.sources)
+
+
+# --- this machine's resolvers ----------------------------------------------------------------------
+
+
+def is_forwarder(server: str) -> bool:
+    """A configured server that is not Azure DNS itself: whatever it knows of private zones it learns by forwarding."""
+    return server_host(server) != AZURE_DNS_IP
+
+
+def servfail_servers(ev: Evidence) -> Fact[object]:
+    """The configured servers that answer SERVFAIL for the host (empty when none does)."""
+    if not ev.ran("dns_nameservers"):
+        return unknown(Unknown.NOT_READ, "dns_nameservers", detail="the configured DNS servers were not asked")
+    rows = answers_for(name_answers(ev), ev.target.host, Resolver.CONFIGURED)
+    return known(tuple(r.server for r in rows if r.kind is AnswerKind.SERVFAIL), "dns_nameservers")
+
+
+def app_address_kind(ev: Evidence) -> Fact[object]:
+    """What applications get for the host from the OS resolver (an AnswerKind)."""
+    if not ev.ran("system_resolution"):
+        return unknown(Unknown.NOT_READ, "system_resolution")
+    rows = answers_for(name_answers(ev), ev.target.host, Resolver.SYSTEM)
+    if not rows:
+        addresses = [str(a) for a in ev.get("system_resolution").get("addresses") or []]
+        if not addresses:
+            return unknown(Unknown.FAILED, "system_resolution", detail="no result for the host")
+        private, other = split_addresses(addresses)
+        return known(AnswerKind.MIXED if private and other else AnswerKind.PRIVATE if private else AnswerKind.PUBLIC)
+    return known(rows[0].kind, "system_resolution")
+
+
+def app_path(ev: Evidence) -> Fact[object]:
+    """How an application reaches the host: `proxy` when a proxy applies to it, else `direct`."""
+    if not ev.ran("proxy_settings"):
+        return unknown(Unknown.NOT_READ, "proxy_settings")
+    return known("proxy" if ev.get("proxy_settings").get("applies") is True else "direct", "proxy_settings")
+
+
+# --- does this machine reach anything at all -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Silence:
+    """What was tried and came back with nothing (for the no-network finding's detail)."""
+
+    resolvers: tuple[str, ...]
+    public: tuple[str, ...]
+    addresses: tuple[str, ...]
+
+
+def reaches_nothing(ev: Evidence) -> Fact[object]:
+    """Every resolver (configured, Azure, public) and every address this machine tried stayed silent.
+
+    Known True only when public DNS was asked and failed too: a dead local resolver with a working internet path is
+    a DNS problem, not a missing network. The value is a `Silence` when true.
+    """
+    if not ev.has("public_dns"):
+        return unknown(Unknown.NOT_READ, detail="public DNS was not asked", decide=_ASK_PUBLIC)
+    rows = name_answers(ev)
+    host = ev.target.host
+    public = answers_for(rows, host, Resolver.PUBLIC)
+    local = answers_for(rows, host, Resolver.CONFIGURED, Resolver.AZURE)
+    if not public or not local:
+        return unknown(Unknown.NOT_READ, "public_dns", "dns_nameservers", detail="no resolver was asked")
+    sources = ("public_dns", "dns_nameservers")
+    if any(r.kind not in (*SILENT, AnswerKind.ERROR) for r in rows if r.resolver is not Resolver.SYSTEM):
+        return known(False, *sources)
+    attempts = LocalView(ev).tcp_attempts()
+    if any(a.get("outcome") == "connected" for a in attempts):
+        return known(False, *sources, "tcp_connect")
+    if not any(r.kind in SILENT for r in public) or not any(r.kind in SILENT for r in local):
+        # Errors other than silence (garbage answers) mean something answered.
+        return known(False, *sources)
+    silence = Silence(
+        resolvers=tuple(dict.fromkeys(f"{r.server} {r.kind.value}" for r in local)),
+        public=tuple(dict.fromkeys(f"{r.server} {r.kind.value}" for r in public)),
+        addresses=tuple(f"{a.get('address')} {a.get('outcome')}" for a in attempts),
+    )
+    return known(silence, *sources, *(("tcp_connect",) if attempts else ()))
+
+
+def public_nxdomain(ev: Evidence) -> Fact[object]:
+    """Public DNS answers NXDOMAIN for the host: no account has this name (the premise of svc.account_not_found)."""
+    knows = public_knows_name(ev)
+    if not knows.known:
+        return knows
+    return known(knows.is_false(), *knows.sources)
+
+
+def sibling_names_in_use(ev: Evidence) -> Fact[object]:
+    """The account's clients use names other than the host (an AI Services account)."""
+    in_use = names_in_use(ev)
+    if not in_use.known:
+        return in_use
+    return known(len(in_use.value or ()) > 1, *in_use.sources)
