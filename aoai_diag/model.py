@@ -110,6 +110,8 @@ class Finding:
     """What would decide between the candidates, or confirm the cause (a read that was forbidden, a command to run)."""
     role: Role = Role.ROOT
     """Assigned by the diagnosis merger (`consequence_of` in the catalogue, severity); rules leave the default."""
+    consequence_of: tuple[str, ...] = ()
+    """With role `consequence`: the causes in this report it follows from. Set by the merger."""
 
 
 @dataclass(frozen=True)

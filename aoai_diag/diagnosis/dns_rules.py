@@ -96,7 +96,7 @@ def _public_ipv4(view: LocalView) -> tuple[list[str], str]:
 def resolves_public(ev: Evidence) -> Iterator[Finding]:
     """A private endpoint exists but the name this machine uses resolves to a public address."""
     view = LocalView(ev)
-    if not lf.pe_exists(ev).is_true() or _hosts_entry_is_private(view):
+    if not ev.fact("local.pe_exists").is_true() or _hosts_entry_is_private(view):
         return
     public_v4, source = _public_ipv4(view)
     if not public_v4:
@@ -145,7 +145,7 @@ def conditional_forwarder_wrong_zone(ev: Evidence) -> Iterator[Finding]:
     svc.no_private_endpoint, not a forwarder problem.
     """
     view = LocalView(ev)
-    if not lf.pe_exists(ev).is_true():
+    if not ev.fact("local.pe_exists").is_true():
         return
     private_pl = {i.server: i for i in view.configured(view.privatelink_host) if answer_kind(i.answer) == "private"}
     for item in view.configured():
@@ -246,7 +246,7 @@ def hosts_workaround(ev: Evidence) -> Iterator[Finding]:
 def nxdomain(ev: Evidence) -> Iterator[Finding]:
     """The name is unknown: everywhere (no such account) or only on this machine (a private zone answered)."""
     view = LocalView(ev)
-    if lf.public_knows_name(ev).is_false():
+    if ev.fact("local.public_dns_knows_name").is_false():
         yield _account_not_found(view)
         return
     if view.app_addresses() or view.hosts_entries():
@@ -280,7 +280,7 @@ def _local_nxdomain(view: LocalView) -> list[ServerAnswer]:
 
 
 def _local_nxdomain_finding(view: LocalView, local: list[ServerAnswer]) -> Finding:
-    public_known = lf.public_knows_name(view.ev).is_true()
+    public_known = view.ev.fact("local.public_dns_knows_name").is_true()
     private_zone = [i for i in local if str(i.answer.get("soa_mname") or "").rstrip(".") == AZURE_PRIVATE_SOA]
     where = ", ".join(dict.fromkeys(i.server for i in local)) or "the system resolver"
     seen = "while public DNS answers it" if public_known else "(public DNS did not tell whether the name exists)"
@@ -305,14 +305,14 @@ def _local_nxdomain_finding(view: LocalView, local: list[ServerAnswer]) -> Findi
 def resolver_servfail(ev: Evidence) -> Iterator[Finding]:
     """The machine's own DNS server answers SERVFAIL for the host and no configured server gives an address."""
     view = LocalView(ev)
-    failing = lf.servfail_servers(ev)
+    failing = ev.fact("local.servfail_servers")
     if not failing.is_true() or view.app_addresses() or view.hosts_entries():
         return
     items = view.configured()
     if any(answer_kind(i.answer) in ("private", "public", "mixed") for i in items):
         return
     servers = ", ".join(str(s) for s in failing.value or ())
-    public_known = lf.public_knows_name(ev)
+    public_known = ev.fact("local.public_dns_knows_name")
     if public_known.is_false():
         return  # no account has the name: svc.account_not_found tells that story
     seen = (
@@ -353,12 +353,12 @@ def sibling_names(ev: Evidence) -> Iterator[Finding]:
     decide.
     """
     view = LocalView(ev)
-    if lf.app_address_kind(ev).value is not lf.AnswerKind.PRIVATE:
+    if ev.fact("local.app_address_kind").value is not lf.AnswerKind.PRIVATE:
         return
     public_names = _public_siblings(ev)
     if not public_names:
         return
-    in_use = lf.names_in_use(ev)
+    in_use = ev.fact("local.names_in_use")
     if in_use.known:
         used = [n for n in public_names if n in (in_use.value or ())]
         if used:
@@ -370,10 +370,10 @@ def sibling_names(ev: Evidence) -> Iterator[Finding]:
         detail=(
             f"{view.host} resolves privately, but the account's other names resolve publicly here "
             f"({_sibling_text(ev, public_names)}) although a private endpoint serves them. Whether that matters depends "
-            f"on the account's kind, which is {lf.account_kind(ev).describe()}."
+            f"on the account's kind, which is {ev.fact("local.account_kind").describe()}."
         ),
         candidates=("dns.sibling_zone_missing",),
-        decide=lf.account_kind(ev).decide,
+        decide=ev.fact("local.account_kind").decide,
     )
 
 
@@ -398,7 +398,7 @@ def _sibling_text(ev: Evidence, names: list[str]) -> str:
 
 
 def _sibling_zone_missing(view: LocalView, used: list[str], in_use: object) -> Finding:
-    kind = lf.account_kind(view.ev)
+    kind = view.ev.fact("local.account_kind")
     zones = [f"privatelink.{n.split('.', 1)[1]}" for n in used]
     return Finding(
         cause_id="dns.sibling_zone_missing",
@@ -429,7 +429,7 @@ def resolver_unreachable(ev: Evidence) -> Iterator[Finding]:
             detail="No DNS server is configured on this machine, so nothing can resolve the account host.",
         )
         return
-    if view.app_addresses() or view.hosts_entries() or lf.reaches_nothing(ev).is_true():
+    if view.app_addresses() or view.hosts_entries() or ev.fact("local.reaches_nothing").is_true():
         return
     items = view.configured()
     if items and all(str(i.answer.get("outcome")) in ("timeout", "refused", "error") for i in items):

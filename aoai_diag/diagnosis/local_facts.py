@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aoai_diag.diagnosis.evidence import Evidence
-from aoai_diag.diagnosis.facts import Fact, Unknown, known, unknown
+from aoai_diag.diagnosis.facts import Fact, Unknown, fact, known, unknown
 from aoai_diag.diagnosis.local_view import AZURE_DNS_IP, LocalView, server_host, split_addresses
 
 
@@ -128,6 +128,12 @@ def _dns_entries(view: LocalView, resolver: Resolver) -> list[tuple[str, Mapping
 
 def name_answers(ev: Evidence) -> tuple[NameAnswer, ...]:
     """Every observed (name, resolver) answer, for every name of the target and its primary privatelink name."""
+    return ev.fact("local.name_answers").value or ()
+
+
+@fact("local.name_answers")
+def name_answer_table(ev: Evidence) -> Fact[object]:
+    """The table behind `name_answers` (always known: an empty table when no resolver was asked)."""
     view = LocalView(ev)
     names = [*view.target.names, view.privatelink_host]
     rows: list[NameAnswer] = []
@@ -146,7 +152,7 @@ def name_answers(ev: Evidence) -> tuple[NameAnswer, ...]:
                     addresses = tuple(str(a) for a in answer.get("addresses") or [])
                     chain = tuple(str(n) for n in answer.get("chain") or [] if isinstance(answer.get("chain"), list))
                     rows.append(NameAnswer(name, resolver, server, classify_dns(answer), addresses, chain))
-    return tuple(rows)
+    return known(tuple(rows), "system_resolution", "dns_nameservers", "azure_dns", "public_dns")
 
 
 def answers_for(rows: tuple[NameAnswer, ...], name: str, *resolvers: Resolver) -> list[NameAnswer]:
@@ -174,6 +180,7 @@ def _public_answer(ev: Evidence, name: str) -> NameAnswer | Fact[object]:
 _ASK_PUBLIC = "A public resolver's answer (nslookup <name> 1.1.1.1) shows whether the name exists."
 
 
+@fact("local.public_dns_knows_name")
 def public_knows_name(ev: Evidence, name: str | None = None) -> Fact[object]:
     """Public DNS has the name (an answer, even NODATA): an account serves it. NXDOMAIN: no account does."""
     found = _public_answer(ev, name or ev.target.host)
@@ -186,6 +193,7 @@ def public_knows_name(ev: Evidence, name: str | None = None) -> Fact[object]:
     return unknown(Unknown.FAILED, "public_dns", detail=f"public DNS answered {found.kind.value}")
 
 
+@fact("local.privatelink_hop")
 def privatelink_hop(ev: Evidence, name: str | None = None) -> Fact[object]:
     """The public chain of `name` passes `<label>.privatelink.<suffix>`: a private endpoint is approved for it.
 
@@ -202,6 +210,7 @@ def privatelink_hop(ev: Evidence, name: str | None = None) -> Fact[object]:
     return known(any(n == f"{label}.privatelink.{suffix}" for n in found.chain[1:]), "public_dns")
 
 
+@fact("local.pe_exists")
 def pe_exists(ev: Evidence) -> Fact[object]:
     """A private endpoint is approved for the account: a privatelink hop on any resolver's chain for the host.
 
@@ -225,6 +234,7 @@ _DECIDE_KIND = (
 )
 
 
+@fact("local.account_kind")
 def account_kind(ev: Evidence) -> Fact[object]:
     """The account's kind: from Resource Manager when read, else from public DNS.
 
@@ -250,6 +260,7 @@ def account_kind(ev: Evidence) -> Fact[object]:
     )
 
 
+@fact("local.names_in_use")
 def names_in_use(ev: Evidence) -> Fact[object]:
     """The names the account's clients use: the host the user gave, and for an AI Services account every name it
     serves (OpenAI, Cognitive Services and Foundry SDKs each use their own). Other names are evidence only."""
@@ -273,6 +284,7 @@ def is_forwarder(server: str) -> bool:
     return server_host(server) != AZURE_DNS_IP
 
 
+@fact("local.servfail_servers")
 def servfail_servers(ev: Evidence) -> Fact[object]:
     """The configured servers that answer SERVFAIL for the host (empty when none does)."""
     if not ev.ran("dns_nameservers"):
@@ -281,6 +293,7 @@ def servfail_servers(ev: Evidence) -> Fact[object]:
     return known(tuple(r.server for r in rows if r.kind is AnswerKind.SERVFAIL), "dns_nameservers")
 
 
+@fact("local.app_address_kind")
 def app_address_kind(ev: Evidence) -> Fact[object]:
     """What applications get for the host from the OS resolver (an AnswerKind)."""
     if not ev.ran("system_resolution"):
@@ -295,6 +308,7 @@ def app_address_kind(ev: Evidence) -> Fact[object]:
     return known(rows[0].kind, "system_resolution")
 
 
+@fact("local.app_path")
 def app_path(ev: Evidence) -> Fact[object]:
     """How an application reaches the host: `proxy` when a proxy applies to it, else `direct`."""
     if not ev.ran("proxy_settings"):
@@ -314,6 +328,7 @@ class Silence:
     addresses: tuple[str, ...]
 
 
+@fact("local.reaches_nothing")
 def reaches_nothing(ev: Evidence) -> Fact[object]:
     """Every resolver (configured, Azure, public) and every address this machine tried stayed silent.
 
@@ -345,6 +360,7 @@ def reaches_nothing(ev: Evidence) -> Fact[object]:
     return known(silence, *sources, *(("tcp_connect",) if attempts else ()))
 
 
+@fact("local.public_nxdomain")
 def public_nxdomain(ev: Evidence) -> Fact[object]:
     """Public DNS answers NXDOMAIN for the host: no account has this name (the premise of svc.account_not_found)."""
     knows = public_knows_name(ev)
@@ -353,6 +369,7 @@ def public_nxdomain(ev: Evidence) -> Fact[object]:
     return known(knows.is_false(), *knows.sources)
 
 
+@fact("local.sibling_names_in_use")
 def sibling_names_in_use(ev: Evidence) -> Fact[object]:
     """The account's clients use names other than the host (an AI Services account)."""
     in_use = names_in_use(ev)

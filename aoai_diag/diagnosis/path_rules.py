@@ -152,7 +152,7 @@ def _no_service_reading(attempts: list[Mapping[str, Any]]) -> str:
 
 def no_network(ev: Evidence) -> Iterator[Finding]:
     """Nothing answers: not one resolver (configured, Azure, public) and not one address. Not a DNS problem."""
-    silence = lf.reaches_nothing(ev)
+    silence = ev.fact("local.reaches_nothing")
     if not silence.is_true() or not isinstance(silence.value, lf.Silence):
         return
     seen = silence.value
