@@ -14,8 +14,9 @@ from aoai_diag.certinfo import describe_der
 from aoai_diag.checks import tcp_connect, tls_handshake
 from aoai_diag.model import CheckResult, Status
 from aoai_diag.netio import classify_connect_error, classify_tls_error
+from aoai_diag.runner import build_target_report
 from tests.pathprobe_support import TARGET, context, resolution, trust
-from tests.servers import blackhole, service, tlsca
+from tests.servers import blackhole, not_tls, service, tlsca
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +198,37 @@ def test_silent_server_times_out_within_the_bound(listener: service.ServiceServe
     elapsed = time.monotonic() - t0
     assert (status, ev["attempts"][0]["outcome"]) == (Status.FAIL, "timeout")
     assert elapsed < 0.9
+
+
+@pytest.mark.parametrize("mode", not_tls.MODES)
+def test_no_tls_on_the_port_is_a_protocol_failure_and_names_tcp_ok_no_service(mode: str, pki: tlsca.Pki) -> None:
+    # given a plaintext HTTP server (or a sender of non-TLS bytes) on the address the account resolved to
+    with not_tls.serve({"mode": mode}, host="127.0.0.2") as srv:
+        port = srv.address[1]
+        connected = tcp(port, "127.0.0.2")
+        t0 = time.monotonic()
+        outcome = tls_handshake.run(TARGET, context(port, trust(pki.azure_ca)), {"tcp_connect": connected})
+        elapsed = time.monotonic() - t0
+        assert srv.connections >= 1
+    # then the handshake fails at once with a protocol error, not a timeout or a generic error
+    (a,) = outcome.evidence["attempts"]
+    assert (outcome.status, a["outcome"]) == (Status.FAIL, "protocol")
+    assert "WRONG_VERSION_NUMBER" in a["error"] or "wrong version number" in a["error"]
+    assert elapsed < 0.9
+    # and the diagnosis names the port's service, not a certificate or firewall cause
+    tls_result = CheckResult("tls_handshake", outcome.status, outcome.summary, outcome.evidence, 0.0)
+    report = build_target_report(TARGET, [resolution("127.0.0.2"), connected, tls_result])
+    assert [f.cause_id for f in report.findings] == ["edge.tcp_ok_no_service"]
+    assert "does not speak TLS" in report.findings[0].detail
+
+
+def test_a_tls_alert_is_not_a_protocol_failure() -> None:
+    alert = ssl.SSLError(1, "[SSL: TLSV1_ALERT_PROTOCOL_VERSION] tlsv1 alert protocol version")
+    alert.reason = "TLSV1_ALERT_PROTOCOL_VERSION"
+    wrong = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
+    wrong.reason = "WRONG_VERSION_NUMBER"
+    assert tls_handshake.classify_handshake_error(alert) == "error"
+    assert tls_handshake.classify_handshake_error(wrong) == "protocol"
 
 
 def test_nothing_connected_is_a_skip() -> None:

@@ -8,7 +8,8 @@ Evidence:
     server_name (str): SNI and the name verified.
     port (int)
     attempts (list): one per address tcp_connect connected to:
-        {address, class, outcome: "ok" | "untrusted" | "name_mismatch" | "expired" | "reset" | "timeout" | "error",
+        {address, class, outcome: "ok" | "untrusted" | "name_mismatch" | "expired" | "reset" | "timeout" |
+         "protocol" | "error" ("protocol": the peer's bytes are not TLS records, e.g. a plaintext HTTP server),
          verify_error (str | null): OpenSSL's verification message, protocol (str | null: "TLSv1.3"),
          issuer: {CN, O} | null, issuer_text, subject_text, sans: [...], not_after (ISO UTC), days_left (int),
          handshake_ms (float | null), error (str | null)}.
@@ -39,6 +40,30 @@ from aoai_diag.netio import (
 from aoai_diag.targets import Target
 
 _CERT_FIELDS = ("issuer", "issuer_text", "subject_text", "sans", "not_after", "days_left")
+# OpenSSL reasons for bytes that are not a TLS record at all: what listens does not speak TLS. A TLS alert (even
+# "protocol version") comes from a TLS peer and is not among them.
+_NOT_TLS_REASONS = frozenset(
+    {
+        "WRONG_VERSION_NUMBER",
+        "UNKNOWN_PROTOCOL",
+        "HTTP_REQUEST",
+        "HTTPS_PROXY_REQUEST",
+        "PACKET_LENGTH_TOO_LONG",
+        "RECORD_LAYER_FAILURE",
+        "RECORD_TOO_LARGE",
+        "UNEXPECTED_RECORD",
+        "WRONG_SSL_VERSION",
+        "BAD_PACKET_LENGTH",
+    }
+)
+
+
+def classify_handshake_error(exc: BaseException) -> str:
+    """The outcome word for a failed handshake: netio's classes, plus `protocol` when the peer does not speak TLS."""
+    outcome = classify_tls_error(exc)
+    if outcome == "error" and isinstance(exc, ssl.SSLError) and getattr(exc, "reason", None) in _NOT_TLS_REASONS:
+        return "protocol"
+    return outcome
 
 
 def fetch_certificate(address: str, port: int, server_name: str, timeout: float) -> bytes:
@@ -82,7 +107,7 @@ def handshake(address: str, port: int, server_name: str, context: ssl.SSLContext
         attempt["outcome"] = "ok"
     except (OSError, ssl.SSLError) as exc:
         sock.close()
-        attempt["outcome"] = classify_tls_error(exc)
+        attempt["outcome"] = classify_handshake_error(exc)
         attempt["error"] = one_line(exc)
         if isinstance(exc, ssl.SSLCertVerificationError):
             attempt["verify_error"] = str(exc.verify_message or exc.reason or exc)[:200]

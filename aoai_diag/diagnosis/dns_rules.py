@@ -364,16 +364,17 @@ def sibling_names(ev: Evidence) -> Iterator[Finding]:
         if used:
             yield _sibling_zone_missing(view, used, in_use)
         return
+    kind = ev.fact("local.account_kind")
     yield Finding(
         cause_id="dns.sibling_names_public",
         checks=("system_resolution", "public_dns"),
         detail=(
             f"{view.host} resolves privately, but the account's other names resolve publicly here "
             f"({_sibling_text(ev, public_names)}) although a private endpoint serves them. Whether that matters depends "
-            f"on the account's kind, which is {ev.fact("local.account_kind").describe()}."
+            f"on the account's kind, which is {kind.describe()}."
         ),
         candidates=("dns.sibling_zone_missing",),
-        decide=ev.fact("local.account_kind").decide,
+        decide=kind.decide,
     )
 
 
@@ -386,7 +387,7 @@ def _public_siblings(ev: Evidence) -> list[str]:
         if (
             system
             and system[0].kind in (lf.AnswerKind.PUBLIC, lf.AnswerKind.MIXED)
-            and lf.privatelink_hop(ev, name).is_true()
+            and lf.endpoint_serves(ev, name).is_true()
         ):
             found.append(name)
     return found

@@ -210,6 +210,25 @@ def privatelink_hop(ev: Evidence, name: str | None = None) -> Fact[object]:
     return known(any(n == f"{label}.privatelink.{suffix}" for n in found.chain[1:]), "public_dns")
 
 
+def endpoint_serves(ev: Evidence, name: str) -> Fact[object]:
+    """A private endpoint serves `name`: a privatelink hop on any resolver's chain for it (a private zone's answer
+    proves it as well as the public one), else what public DNS says."""
+    label, _, suffix = name.partition(".")
+    hop = f"{label}.privatelink.{suffix}"
+    rows = [r for r in name_answers(ev) if r.name == name and r.resolver is not Resolver.SYSTEM]
+    if any(hop in r.chain[1:] for r in rows):
+        return known(True, *dict.fromkeys(_SOURCE[r.resolver] for r in rows if hop in r.chain[1:]))
+    return privatelink_hop(ev, name)
+
+
+_SOURCE = {
+    Resolver.SYSTEM: "system_resolution",
+    Resolver.CONFIGURED: "dns_nameservers",
+    Resolver.AZURE: "azure_dns",
+    Resolver.PUBLIC: "public_dns",
+}
+
+
 @fact("local.pe_exists")
 def pe_exists(ev: Evidence) -> Fact[object]:
     """A private endpoint is approved for the account: a privatelink hop on any resolver's chain for the host.
