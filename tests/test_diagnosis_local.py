@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from aoai_diag import catalogue
-from aoai_diag.model import CheckResult, Severity, Status, Verdict
+from aoai_diag.model import CheckResult, Role, Severity, Status, Verdict
 from aoai_diag.runner import build_target_report
 from aoai_diag.targets import parse_target
 
@@ -98,8 +98,11 @@ def test_private_zone_nxdomain_differs_from_nxdomain_everywhere() -> None:
 
 def test_custom_server_split_test_names_both_servers() -> None:
     report, _ = diagnose_fixture("custom_server_no_forwarder")
-    (finding,) = report.findings
+    finding, firewall = report.findings
     assert "10.0.2.4:53" in finding.detail and "168.63.129.16" in finding.detail and "10.0.0.5" in finding.detail
+    # The service's 403 firewall answer on the public path is named, as a consequence of the DNS root.
+    assert (firewall.cause_id, firewall.role) == ("svc.ip_not_allowed", Role.CONSEQUENCE)
+    assert firewall.consequence_of == ("dns.custom_server_no_forwarder",)
 
 
 def test_timeout_on_azure_offers_firewall_bucket_candidates() -> None:
@@ -135,3 +138,158 @@ def test_garbage_evidence_gives_no_crash() -> None:
     # then it is judged (hosts entry with no address counts as non-private), never a traceback
     assert report.verdict is Verdict.UNHEALTHY
     assert [f.cause_id for f in report.findings] == ["dns.hosts_override"]
+
+
+# --- issue 8, classes 2 and 3: one story per fact, every observed failure named -----------------------------------
+
+
+def evidence_of(
+    name: str, drop: tuple[str, ...] = (), add: tuple[CheckResult, ...] = ()
+) -> tuple[Any, list[CheckResult]]:
+    data = fixture_data(name)
+    checks = [c for c in checks_of(data) if c.id not in drop] + list(add)
+    return parse_target(data["target"]), checks
+
+
+def test_servfail_from_the_configured_resolver_names_the_server_and_what_decides() -> None:
+    report, _ = diagnose_fixture("servfail_configured_resolver")
+    (finding,) = report.findings
+    assert (finding.cause_id, finding.role) == ("dns.resolver_servfail", Role.ROOT)
+    assert "10.50.0.10:53" in finding.detail and "SERVFAIL" in finding.detail
+    assert "Public DNS answers the name" in finding.detail
+    assert finding.decide is not None and "+cd" in finding.decide and "forward" in finding.decide
+    assert finding.candidates == ("dns.onprem_no_resolver_path",)
+
+
+def test_servfail_is_not_named_when_public_dns_does_not_know_the_name() -> None:
+    # given the same SERVFAIL, but public DNS answers NXDOMAIN: no account has the name
+    target, checks = evidence_of("servfail_configured_resolver", drop=("public_dns",))
+    public = next(c for c in checks_of(fixture_data("account_not_found")) if c.id == "public_dns")
+    report = build_target_report(target, [*checks, public])
+    assert [f.cause_id for f in report.findings] == ["svc.account_not_found"]
+
+
+def test_ai_services_account_with_only_the_openai_zone_names_the_sibling_zones() -> None:
+    report, _ = diagnose_fixture("ai_services_openai_zone_only")
+    (finding,) = report.findings
+    assert finding.cause_id == "dns.sibling_zone_missing"
+    assert "contoso.cognitiveservices.azure.com -> 20.62.58.100" in finding.detail
+    assert "contoso.services.ai.azure.com -> 20.62.58.100" in finding.detail
+    assert "AIServices" in finding.detail
+    assert finding.remediation and "privatelink.services.ai.azure.com" in finding.remediation
+    assert report.verdict is Verdict.UNHEALTHY
+
+
+def arm_account(kind: str) -> CheckResult:
+    account = {
+        "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/contoso",
+        "name": "contoso",
+        "kind": kind,
+        "custom_subdomain": "contoso",
+        "endpoint_hosts": ["contoso.openai.azure.com"] if kind == "OpenAI" else [],
+    }
+    return CheckResult("arm_account", Status.PASS, f"contoso ({kind})", {"account": account, "denied": []}, 0.0)
+
+
+def test_the_account_kind_from_resource_manager_decides_which_names_are_judged() -> None:
+    # given the siblings resolving publicly, and Resource Manager saying the account is an OpenAI account
+    target, checks = evidence_of("ai_services_openai_zone_only", add=(arm_account("OpenAI"),))
+    report = build_target_report(target, checks)
+    # then its other names are evidence, not findings
+    assert report.findings == () and report.verdict is Verdict.HEALTHY
+    # and an AIServices account without public DNS is still judged, from Resource Manager's kind
+    target, checks = evidence_of("ai_services_openai_zone_only", drop=("public_dns",), add=(arm_account("AIServices"),))
+    report = build_target_report(target, checks)
+    assert [f.cause_id for f in report.findings] == ["dns.sibling_zone_missing"]
+    assert "arm_account" in report.findings[0].checks
+
+
+def test_openai_account_siblings_are_evidence_only() -> None:
+    report, _ = diagnose_fixture("openai_kind_siblings_public")
+    assert report.findings == () and report.verdict is Verdict.HEALTHY
+
+
+def test_unknown_kind_gives_an_advisory_with_what_would_decide() -> None:
+    report, _ = diagnose_fixture("sibling_names_public_kind_unknown")
+    (finding,) = report.findings
+    assert (finding.cause_id, finding.role) == ("dns.sibling_names_public", Role.ADVISORY)
+    assert finding.candidates == ("dns.sibling_zone_missing",)
+    assert finding.decide is not None and "kind" in finding.decide
+    assert "unknown" in finding.detail
+
+
+def test_user_targeting_a_sibling_name_judges_it_as_the_host() -> None:
+    # given the user asks about the Foundry name itself, which resolves publicly while a PE serves it
+    _, checks = evidence_of("ai_services_openai_zone_only", drop=("tcp_connect", "tls_handshake", "https_dataplane"))
+    report = build_target_report(parse_target("contoso.services.ai.azure.com"), checks)
+    # then the name the user uses is what is judged: it resolves publicly although a private endpoint exists
+    assert [f.cause_id for f in report.findings] == ["dns.resolves_public"]
+    assert "contoso.services.ai.azure.com resolves to public 20.62.58.100" in report.findings[0].detail
+
+
+def test_no_network_is_not_a_dns_problem() -> None:
+    report, _ = diagnose_fixture("no_network")
+    (finding,) = report.findings
+    assert finding.cause_id == "net.no_network"
+    assert "reaches nothing" in finding.detail and "192.168.1.1:53 unreachable" in finding.detail
+    assert "1.1.1.1:53 unreachable" in finding.detail
+
+
+def test_a_dead_resolver_with_working_public_dns_stays_a_dns_problem() -> None:
+    # given the same machine, but the public resolver answers: the network works, the DNS server does not
+    target, checks = evidence_of("no_network", drop=("public_dns",))
+    public = next(c for c in checks_of(fixture_data("servfail_configured_resolver")) if c.id == "public_dns")
+    report = build_target_report(target, [*checks, public])
+    assert [f.cause_id for f in report.findings] == ["dns.resolver_unreachable"]
+
+
+def test_public_dns_not_asked_never_claims_no_network() -> None:
+    target, checks = evidence_of("no_network", drop=("public_dns",))
+    report = build_target_report(target, checks)
+    assert "net.no_network" not in [f.cause_id for f in report.findings]
+
+
+@pytest.mark.parametrize("name", ["pe_disconnected_azure_dns", "pe_disconnected_custom_forwarder"])
+def test_disconnected_endpoint_is_one_story(name: str) -> None:
+    report, _ = diagnose_fixture(name)
+    ids = [f.cause_id for f in report.findings]
+    assert ids == ["svc.no_private_endpoint", "svc.public_access_disabled_public_path"]
+    assert [f.role for f in report.findings] == [Role.ROOT, Role.CONSEQUENCE]
+
+
+def test_forwarder_for_the_privatelink_zone_needs_a_private_endpoint_and_a_forwarder() -> None:
+    # the genuine case still names it
+    report, _ = diagnose_fixture("conditional_forwarder_wrong_zone")
+    assert report.findings[0].cause_id == "dns.conditional_forwarder_wrong_zone"
+    # Azure DNS itself is no conditional forwarder, even with a privatelink hop in the public chain
+    data = fixture_data("conditional_forwarder_wrong_zone")
+    text = json.dumps(data["checks"]).replace("10.50.0.10:53", "168.63.129.16:53")
+    report = build_target_report(parse_target("contoso"), [CheckResult.from_dict(c) for c in json.loads(text)])
+    assert "dns.conditional_forwarder_wrong_zone" not in [f.cause_id for f in report.findings]
+
+
+def test_public_nxdomain_rules_out_cross_tenant() -> None:
+    from aoai_diag.diagnosis.evidence import Evidence
+    from aoai_diag.diagnosis.merge import merge
+    from aoai_diag.model import Finding
+
+    # given public DNS answering NXDOMAIN, and a rule concluding another tenant's endpoint
+    target, checks = evidence_of("account_not_found")
+    ev = Evidence(target, {c.id: c for c in checks})
+    cross = Finding(cause_id="dns.cross_tenant_nxdomain", checks=("arm_dns_zones",), detail="x")
+    absent = Finding(cause_id="svc.account_not_found", checks=("public_dns",), detail="y")
+    # then only the account that does not exist is told
+    kept = merge([cross, absent], ev, catalogue.load())
+    assert [f.cause_id for f in kept] == ["svc.account_not_found"]
+
+
+@pytest.mark.parametrize(
+    ("name", "root"),
+    [("resolves_public_h3_firewall", "dns.resolves_public"), ("resolves_public_azure_dns", "dns.resolves_public")],
+)
+def test_the_services_403_answers_are_consequences_of_the_dns_root(name: str, root: str) -> None:
+    report, _ = diagnose_fixture(name)
+    first, answer = report.findings
+    assert (first.cause_id, first.role) == (root, Role.ROOT)
+    assert answer.cause_id in ("svc.ip_not_allowed", "svc.public_access_disabled_public_path")
+    assert (answer.role, answer.consequence_of) == (Role.CONSEQUENCE, (root,))

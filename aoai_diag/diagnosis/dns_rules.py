@@ -353,7 +353,7 @@ def sibling_names(ev: Evidence) -> Iterator[Finding]:
     decide.
     """
     view = LocalView(ev)
-    if ev.fact("local.app_address_kind").value is not lf.AnswerKind.PRIVATE:
+    if ev.fact("local.app_address_kind").value is not lf.AnswerKind.PRIVATE or not _dns_gives_private(view):
         return
     public_names = _public_siblings(ev)
     if not public_names:
@@ -367,7 +367,7 @@ def sibling_names(ev: Evidence) -> Iterator[Finding]:
     kind = ev.fact("local.account_kind")
     yield Finding(
         cause_id="dns.sibling_names_public",
-        checks=("system_resolution", "public_dns"),
+        checks=("system_resolution", *(("public_dns",) if ev.has("public_dns") else ())),
         detail=(
             f"{view.host} resolves privately, but the account's other names resolve publicly here "
             f"({_sibling_text(ev, public_names)}) although a private endpoint serves them. Whether that matters depends "
@@ -376,6 +376,13 @@ def sibling_names(ev: Evidence) -> Iterator[Finding]:
         candidates=("dns.sibling_zone_missing",),
         decide=kind.decide,
     )
+
+
+def _dns_gives_private(view: LocalView) -> bool:
+    """DNS itself (not a hosts entry) gives the host a private address: its zone works for this machine."""
+    addresses, _ = view.dns_addresses()
+    private, other = split_addresses(addresses)
+    return bool(private) and not other
 
 
 def _public_siblings(ev: Evidence) -> list[str]:

@@ -182,6 +182,9 @@ class LocalView:
         """What applications get from getaddrinfo for the primary host (empty when it did not resolve)."""
         if not self.ev.ran("system_resolution"):
             return []
+        entry = self.system_result()
+        if entry is not None and isinstance(entry.get("addresses"), list):
+            return [str(a) for a in entry["addresses"]]
         return [str(a) for a in self.ev.get("system_resolution").get("addresses") or []]
 
     def system_error(self) -> str | None:
