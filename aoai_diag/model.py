@@ -121,6 +121,8 @@ class TargetReport:
     verdict: Verdict
     checks: tuple[CheckResult, ...]
     findings: tuple[Finding, ...]
+    unexplained: tuple[str, ...] = ()
+    """Ids of checks that observed a failure no finding explains (verdict.unexplained)."""
 
 
 @dataclass(frozen=True)

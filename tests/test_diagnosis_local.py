@@ -98,11 +98,14 @@ def test_private_zone_nxdomain_differs_from_nxdomain_everywhere() -> None:
 
 def test_custom_server_split_test_names_both_servers() -> None:
     report, _ = diagnose_fixture("custom_server_no_forwarder")
-    finding, firewall = report.findings
+    # The root names both servers; the firewall 403 of the public path it led to follows as its consequence.
+    finding, answer = report.findings
+    assert (answer.cause_id, answer.role, answer.consequence_of) == (
+        "svc.ip_not_allowed",
+        Role.CONSEQUENCE,
+        ("dns.custom_server_no_forwarder",),
+    )
     assert "10.0.2.4:53" in finding.detail and "168.63.129.16" in finding.detail and "10.0.0.5" in finding.detail
-    # The service's 403 firewall answer on the public path is named, as a consequence of the DNS root.
-    assert (firewall.cause_id, firewall.role) == ("svc.ip_not_allowed", Role.CONSEQUENCE)
-    assert firewall.consequence_of == ("dns.custom_server_no_forwarder",)
 
 
 def test_timeout_on_azure_offers_firewall_bucket_candidates() -> None:

@@ -156,3 +156,24 @@ def test_consequence_without_its_root_in_the_report_is_a_root() -> None:
 def test_causes_that_follow_from_each_other_still_leave_one_root() -> None:
     out = merge([found("svc.loop_b"), found("svc.loop_a")], evidence(None), CAUSES)
     assert [(f.cause_id, f.role) for f in out] == [("svc.loop_a", Role.ROOT), ("svc.loop_b", Role.CONSEQUENCE)]
+
+
+def test_a_cause_excluded_only_by_a_dropped_cause_stays() -> None:
+    catalogue = {
+        **CAUSES,
+        "svc.state": cause("svc.state", excludes=("svc.absent",)),
+        "svc.absent": cause("svc.absent", excludes=("dns.linked",)),
+        "dns.linked": cause("dns.linked"),
+    }
+    out = merge([found("dns.linked"), found("svc.absent"), found("svc.state")], evidence(None), catalogue)
+    assert {f.cause_id for f in out} == {"svc.state", "dns.linked"}
+
+
+def test_a_circle_of_exclusions_keeps_no_two_that_conflict() -> None:
+    catalogue = {
+        "dns.a": cause("dns.a", excludes=("dns.b",)),
+        "dns.b": cause("dns.b", excludes=("dns.c",)),
+        "dns.c": cause("dns.c", excludes=("dns.a",)),
+    }
+    out = merge([found("dns.c"), found("dns.b"), found("dns.a")], evidence(None), catalogue)
+    assert [f.cause_id for f in out] == ["dns.a"]

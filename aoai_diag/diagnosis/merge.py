@@ -5,7 +5,8 @@
    `candidates` and what would decide; a premise known to be false rules the cause out (its generic is not named
    on its behalf either: the rule's reading of the evidence was wrong).
 2. `supersedes`: a more specific cause replaces the generic ones it names.
-3. `excludes`: two causes that cannot both be true are never reported together; the declaring one is kept.
+3. `excludes`: two causes that cannot both be true are never reported together; the declaring one is kept (a
+   cause excluded by a cause that is itself dropped is judged again).
 4. roles: `consequence` when a cause it follows from (`consequence_of`) is in the report; warning-severity causes
    are `advisory`; the rest are `root`. An error-severity report always keeps at least one root.
 5. order: roots, consequences, advisories; catalogue order within each.
@@ -117,15 +118,20 @@ def drop_superseded(named: Mapping[str, Finding], causes: Mapping[str, Cause]) -
 
 
 def drop_excluded(named: Mapping[str, Finding], causes: Mapping[str, Cause]) -> dict[str, Finding]:
-    """Walk causes in catalogue order; each kept one removes those it excludes, so of two causes that exclude
-    each other the one earlier in the catalogue stays."""
-    kept = dict(named)
-    for cid in [c for c in causes if c in named]:
-        if cid not in kept:
-            continue
-        for other in causes[cid].excludes:
-            kept.pop(other, None)
-    return kept
+    """Keep first the causes no other present cause excludes; each kept cause drops every cause it excludes or that
+    excludes it. Only when every remaining cause is challenged (a circle) does catalogue order pick the next one."""
+    undecided = [cid for cid in causes if cid in named]
+    kept: list[str] = []
+
+    def conflicts(a: str, b: str) -> bool:
+        return a != b and (b in causes[a].excludes or a in causes[b].excludes)
+
+    while undecided:
+        free = [c for c in undecided if not any(c in causes[o].excludes for o in undecided if o != c)]
+        for cid in free or undecided[:1]:
+            kept.append(cid)
+        undecided = [c for c in undecided if c not in kept and not any(conflicts(c, k) for k in kept)]
+    return {cid: f for cid, f in named.items() if cid in kept}
 
 
 # --- 4. roles, 5. order ---------------------------------------------------------------------------------------------
