@@ -40,6 +40,10 @@ def needed_servers(scenario: Scenario) -> list[str]:
     needed = ["dns_server"] if scenario.dns else []
     if scenario.endpoints:
         needed += ["service", "tlsca"]
+    from tests.e2e.servers import NOT_TLS_BEHAVIOURS
+
+    if set(scenario.endpoints.values()) & set(NOT_TLS_BEHAVIOURS):
+        needed.append("not_tls")
     if scenario.proxy:
         needed.append("connect_proxy")
     if scenario.azure:
@@ -70,6 +74,13 @@ class RunResult:
         return sorted({d["id"] for t in self.report.get("targets", []) for d in t.get("diagnosis", [])})
 
     @property
+    def roles(self) -> dict[str, str]:
+        """cause id -> role (root / consequence / advisory) as the report states it."""
+        if not self.report:
+            return {}
+        return {d["id"]: str(d.get("role")) for t in self.report.get("targets", []) for d in t.get("diagnosis", [])}
+
+    @property
     def check_statuses(self) -> dict[str, str]:
         if not self.report or not self.report.get("targets"):
             return {}
@@ -91,6 +102,9 @@ class RunResult:
             problems.append(f"missing causes {missing}")
         if extra:
             problems.append(f"unexpected causes {extra}")
+        wrong_roles = {c: r for c, r in exp.roles.items() if self.roles.get(c) != r}
+        if wrong_roles:
+            problems.append(f"roles {[(c, self.roles.get(c)) for c in wrong_roles]} != expected {wrong_roles}")
         if exp.exit_code is not None and self.exit_code != exp.exit_code:
             problems.append(f"exit {self.exit_code} != expected {exp.exit_code}")
         return "; ".join(problems) or None

@@ -19,10 +19,13 @@ Shape (every key but `description`, `client`, `pattern`, `resolv_conf` and `expe
       "env": {"HTTPS_PROXY": "http://{proxy}:3128"}, # environment of the CLI ({name} -> address)
       "drop": [["pe", 443]],                         # nftables drop rules inside the namespace
       "azure": {"vm": "jumpbox-01", "arm": "healthy_jumpbox"},  # IMDS + MI + ARM topology (fixtures/arm)
-      "expect": {"verdict": "healthy", "causes": [], "also_allowed": [], "exit_code": 0}
+      "expect": {"verdict": "healthy", "causes": [], "also_allowed": [], "exit_code": 0,
+                 "roles": {"svc.ip_not_allowed": "consequence"}}
     }
 
-`causes` must all appear in the report; any other cause id reported must be in `also_allowed`.
+`causes` must all appear in the report; any other cause id reported must be in `also_allowed`; `roles` (optional)
+names the role the report must give a cause. Endpoint behaviours: tests/e2e/servers.py (`plaintext_http` and
+`garbage` listen on 443 without speaking TLS).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class Expectation:
     causes: tuple[str, ...] = ()
     also_allowed: tuple[str, ...] = ()
     exit_code: int | None = None
+    roles: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,7 @@ def load(path: Path) -> Scenario:
             causes=tuple(exp.get("causes") or ()),
             also_allowed=tuple(exp.get("also_allowed") or ()),
             exit_code=exp.get("exit_code"),
+            roles=dict(exp.get("roles") or {}),
         ),
         raw=data,
     )

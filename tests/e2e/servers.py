@@ -26,7 +26,15 @@ SERVICE_BEHAVIOURS: dict[str, tuple[str, str]] = {
 }
 
 
+# Endpoint behaviours that do not speak TLS at all (tests/servers/not_tls.py): behaviour -> not_tls mode.
+NOT_TLS_BEHAVIOURS: dict[str, str] = {"plaintext_http": "http", "garbage": "garbage"}
+
+
 def start_service(run: ScenarioRun, address: str, behaviour: str) -> None:
+    if behaviour in NOT_TLS_BEHAVIOURS:
+        ip = run.scenario.ip(address)
+        run._start("not_tls", [f"{ip}:443"], {"mode": NOT_TLS_BEHAVIOURS[behaviour]}, f"not-tls-{address}")
+        return
     if behaviour not in SERVICE_BEHAVIOURS:
         raise ValueError(f"{run.scenario.id}: unknown endpoint behaviour {behaviour!r}")
     assert run.pki is not None

@@ -14,8 +14,18 @@ SUFFIXES = ("openai.azure.com", "cognitiveservices.azure.com", "services.ai.azur
 VNET_PROXY_TM = "westeurope.prod.vnet.cog.trafficmanager.net"
 VNET_PROXY_HOST = "vnetproxyv1-weu-prod.westeurope.cloudapp.azure.com"
 PRIVATE_SOA = {"mname": "azureprivatedns.net", "rname": "azureprivatedns-host.microsoft.com", "minimum": 10}
+PUBLIC_SOA = {"mname": "ns1-01.azure-dns.com", "rname": "azuredns-hostmaster.microsoft.com", "minimum": 10}
 
-VIEW_NAMES = ("private", "public", "nxdomain_private", "no_private_endpoint", "silent")
+VIEW_NAMES = (
+    "private",
+    "public",
+    "nxdomain_private",
+    "no_private_endpoint",
+    "silent",
+    "servfail",
+    "no_account",
+    "private_openai_only",
+)
 # An account without private endpoint resolves through the regional API Management chain (the Speech private-link
 # page above documents the chain).
 REGIONAL_API = "westeurope.api.cognitive.microsoft.com"
@@ -30,6 +40,20 @@ def view(kind: str, label: str, pe_ip: str, front_door_ip: str) -> dict[str, Any
     zones: dict[str, Any] = {}
     if kind == "silent":
         return {"records": {}, "default": "silent"}
+    if kind == "servfail":
+        # A recursive server whose forwarder target is gone: it takes every question and answers SERVFAIL.
+        return {"records": {}, "default": "servfail"}
+    if kind == "no_account":
+        # No account has this subdomain: public DNS answers NXDOMAIN from the public zone.
+        return {"records": {}, "zones": {suffix: PUBLIC_SOA for suffix in SUFFIXES}, "default": "nxdomain"}
+    if kind == "private_openai_only":
+        # Only privatelink.openai.azure.com is linked: the other names' CNAMEs continue to the VNet proxy (3c).
+        private_part = view("private", label, pe_ip, front_door_ip)
+        public_part = view("public", label, pe_ip, front_door_ip)
+        records = dict(public_part["records"])
+        records[f"{label}.privatelink.{SUFFIXES[0]}"] = private_part["records"][f"{label}.privatelink.{SUFFIXES[0]}"]
+        zones = {f"privatelink.{SUFFIXES[0]}": PRIVATE_SOA}
+        return {"records": records, "zones": zones, "default": "nxdomain"}
     if kind == "no_private_endpoint":
         for suffix in SUFFIXES:
             records[f"{label}.{suffix}"] = {"cname": REGIONAL_API, "ttl": 900}
@@ -62,4 +86,6 @@ def public_addresses(kind: str, label: str, pe_ip: str, front_door_ip: str) -> d
         return {f"{label}.{s}": pe_ip for s in SUFFIXES}
     if kind in ("public", "no_private_endpoint"):
         return {f"{label}.{s}": front_door_ip for s in SUFFIXES}
+    if kind == "private_openai_only":
+        return {f"{label}.{s}": pe_ip if s == SUFFIXES[0] else front_door_ip for s in SUFFIXES}
     return {}
