@@ -185,12 +185,22 @@ def public_knows_name(ev: Evidence, name: str | None = None) -> Fact[object]:
     """Public DNS has the name (an answer, even NODATA): an account serves it. NXDOMAIN: no account does."""
     found = _public_answer(ev, name or ev.target.host)
     if isinstance(found, Fact):
-        return found
+        return _public_summary(ev, name) or found
     if found.kind is AnswerKind.NXDOMAIN:
         return known(False, "public_dns")
     if found.kind in (*ANSWERED, AnswerKind.NODATA):
         return known(True, "public_dns")
     return unknown(Unknown.FAILED, "public_dns", detail=f"public DNS answered {found.kind.value}")
+
+
+def _public_summary(ev: Evidence, name: str | None) -> Fact[object] | None:
+    """The probe's own summary of the host's public answer, for evidence without per-server answers."""
+    if name not in (None, ev.target.host) or not ev.ran("public_dns"):
+        return None
+    data = ev.get("public_dns")
+    if data.get("public_addresses") or data.get("privatelink_hop") is True or data.get("vnet_proxy") is True:
+        return known(True, "public_dns")
+    return None
 
 
 @fact("local.privatelink_hop")
