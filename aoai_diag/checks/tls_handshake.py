@@ -19,6 +19,7 @@ Evidence:
 
 from __future__ import annotations
 
+import socket
 import ssl
 import time
 from collections.abc import Mapping
@@ -92,38 +93,57 @@ def handshake(address: str, port: int, server_name: str, context: ssl.SSLContext
     try:
         sock = open_connection(address, port, timeout)
     except OSError as exc:
-        # tcp_connect connected a moment ago; record what changed as the handshake's outcome
-        kind = classify_connect_error(exc)
-        attempt["outcome"] = "timeout" if kind == "timeout" else "reset" if kind == "refused" else "error"
-        attempt["error"] = f"reconnect failed: {one_line(exc)}"
-        return attempt
+        return _reconnect_failed(attempt, exc)
     t0 = time.perf_counter()
-    der: bytes | None = None
-    try:
-        sock.settimeout(max(0.01, t_end - time.monotonic()))
-        with context.wrap_socket(sock, server_hostname=server_name) as tls:
-            attempt["protocol"] = tls.version()
-            der = tls.getpeercert(binary_form=True)
-        attempt["outcome"] = "ok"
-    except (OSError, ssl.SSLError) as exc:
-        sock.close()
-        attempt["outcome"] = classify_handshake_error(exc)
-        attempt["error"] = one_line(exc)
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            attempt["verify_error"] = str(exc.verify_message or exc.reason or exc)[:200]
+    der = _verified_handshake(attempt, sock, server_name, context, t_end)
     attempt["handshake_ms"] = round((time.perf_counter() - t0) * 1000.0, 2)
     if der is None and attempt["verify_error"] is not None:
-        try:
-            # a fresh bound: reading the certificate is a new network operation
-            der = fetch_certificate(address, port, server_name, timeout)
-        except (OSError, ssl.SSLError) as exc:
-            attempt["cert_error"] = f"could not re-read the certificate: {one_line(exc)}"
+        der = _reread_certificate(attempt, address, port, server_name, timeout)
     if der is not None:
         try:
             attempt.update(describe_der(der))
         except ValueError as exc:
             attempt["cert_error"] = str(exc)[:200]
     return attempt
+
+
+def _reconnect_failed(attempt: dict[str, Any], exc: OSError) -> dict[str, Any]:
+    """tcp_connect connected a moment ago; what changed is the handshake's outcome."""
+    kind = classify_connect_error(exc)
+    attempt["outcome"] = "timeout" if kind == "timeout" else "reset" if kind == "refused" else "error"
+    attempt["error"] = f"reconnect failed: {one_line(exc)}"
+    return attempt
+
+
+def _verified_handshake(
+    attempt: dict[str, Any], sock: socket.socket, server_name: str, context: ssl.SSLContext, t_end: float
+) -> bytes | None:
+    """Handshake on `sock` within the deadline; records the outcome and returns the DER certificate when it worked."""
+    try:
+        sock.settimeout(max(0.01, t_end - time.monotonic()))
+        with context.wrap_socket(sock, server_hostname=server_name) as tls:
+            attempt["protocol"] = tls.version()
+            der = tls.getpeercert(binary_form=True)
+        attempt["outcome"] = "ok"
+        return der
+    except (OSError, ssl.SSLError) as exc:
+        sock.close()
+        attempt["outcome"] = classify_handshake_error(exc)
+        attempt["error"] = one_line(exc)
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            attempt["verify_error"] = str(exc.verify_message or exc.reason or exc)[:200]
+        return None
+
+
+def _reread_certificate(
+    attempt: dict[str, Any], address: str, port: int, server_name: str, timeout: float
+) -> bytes | None:
+    try:
+        # a fresh bound: reading the certificate is a new network operation
+        return fetch_certificate(address, port, server_name, timeout)
+    except (OSError, ssl.SSLError) as exc:
+        attempt["cert_error"] = f"could not re-read the certificate: {one_line(exc)}"
+        return None
 
 
 def unfinished(address: str) -> dict[str, Any]:

@@ -27,64 +27,87 @@ def _outcomes(attempts: list[Mapping[str, Any]]) -> str:
     return ", ".join(f"{a.get('address')} {a.get('outcome')}" for a in attempts)
 
 
+_BLOCKED_ON_AZURE = (
+    "net.client_nsg_outbound",
+    "net.pe_subnet_nsg",
+    "net.udr_nva_drop",
+    "net.asymmetric_no_snat",
+    "net.peering_not_connected",
+    "net.transitive_peering",
+    "dns.record_stale_ip",
+    "dns.record_overwritten_by_other_pe",
+    "svc.pe_pending",
+)
+
+
 def private_address_unreachable(ev: Evidence) -> Iterator[Finding]:
     """DNS gives a private address but TCP to it times out, is unreachable or refused."""
     view = LocalView(ev)
     attempts = _private(view.tcp_attempts())
     if not attempts or any(a.get("outcome") not in _BLOCKED for a in attempts):
         return
-    port = view.tcp_port()
-    addresses = [str(a.get("address")) for a in attempts]
-    pe_ip = addresses[0]
     refused = all(a.get("outcome") == "refused" for a in attempts)
     if refused or view.on_azure:
-        where = f"from this Azure VM ({view.vm_private_ip})" if view.on_azure and view.vm_private_ip else "from here"
-        candidates: tuple[str, ...] = (
-            ("dns.record_stale_ip", "net.local_route_conflict")
-            if refused
-            else (
-                "net.client_nsg_outbound",
-                "net.pe_subnet_nsg",
-                "net.udr_nva_drop",
-                "net.asymmetric_no_snat",
-                "net.peering_not_connected",
-                "net.transitive_peering",
-                "dns.record_stale_ip",
-                "dns.record_overwritten_by_other_pe",
-                "svc.pe_pending",
-            )
-        )
-        yield Finding(
-            cause_id="edge.customer_firewall_443",
-            checks=("tcp_connect",),
-            detail=(
-                f"{view.host} resolves to the private {fmt_addresses(addresses)}, but TCP {port} {where} fails "
-                f"({_outcomes(attempts)}): something in the path blocks it. {DECIDE}"
-            ),
-            remediation=fill("edge.customer_firewall_443", pe_ip=pe_ip),
-            candidates=candidates,
-        )
+        yield _blocked_here(view, attempts, refused=refused)
         return
+    routed = _specific_routes(view, attempts)
+    if routed is not None:
+        yield _dropped_on_a_route(view, attempts, routed)
+        return
+    yield _not_on_private_network(view, attempts)
+
+
+def _addresses(attempts: list[Mapping[str, Any]]) -> list[str]:
+    return [str(a.get("address")) for a in attempts]
+
+
+def _blocked_here(view: LocalView, attempts: list[Mapping[str, Any]], *, refused: bool) -> Finding:
+    """Refused anywhere, or blocked from an Azure VM: something in the path (NSG, NVA, firewall) stops port 443."""
+    addresses = _addresses(attempts)
+    where = f"from this Azure VM ({view.vm_private_ip})" if view.on_azure and view.vm_private_ip else "from here"
+    return Finding(
+        cause_id="edge.customer_firewall_443",
+        checks=("tcp_connect",),
+        detail=(
+            f"{view.host} resolves to the private {fmt_addresses(addresses)}, but TCP {view.tcp_port()} {where} "
+            f"fails ({_outcomes(attempts)}): something in the path blocks it. {DECIDE}"
+        ),
+        remediation=fill("edge.customer_firewall_443", pe_ip=addresses[0]),
+        candidates=("dns.record_stale_ip", "net.local_route_conflict") if refused else _BLOCKED_ON_AZURE,
+    )
+
+
+def _specific_routes(view: LocalView, attempts: list[Mapping[str, Any]]) -> list[Mapping[str, Any]] | None:
+    """The routes toward every timed-out address when each is a specific one (not the default), else None."""
     routes = view.routes()
+    addresses = _addresses(attempts)
     routed = [r for a in addresses if (r := routes.get(a)) and (r.get("local") or r.get("via_default") is False)]
     timed_out = all(a.get("outcome") == "timeout" for a in attempts)
-    if timed_out and routed and len(routed) == len(addresses):
-        # A specific route toward the address exists (`ip route get` would not pick the default route), yet the
-        # SYN goes unanswered: the network is there and something on the way drops port 443
-        # (https://learn.microsoft.com/azure/ai-services/openai/how-to/network, cause 3).
-        via = ", ".join(f"{r.get('address')} via source {r.get('source')}" for r in routed)
-        yield Finding(
-            cause_id="edge.customer_firewall_443",
-            checks=("tcp_connect", "route_lookup"),
-            detail=(
-                f"{view.host} resolves to the private {fmt_addresses(addresses)} and this machine has a route to it "
-                f"({via}), but TCP {port} times out ({_outcomes(attempts)}): a firewall on the way silently drops "
-                "port 443."
-            ),
-            remediation=fill("edge.customer_firewall_443", pe_ip=pe_ip),
-            candidates=("net.vpn_routes_missing", "dns.record_stale_ip"),
-        )
-        return
+    return routed if timed_out and routed and len(routed) == len(addresses) else None
+
+
+def _dropped_on_a_route(view: LocalView, attempts: list[Mapping[str, Any]], routed: list[Mapping[str, Any]]) -> Finding:
+    """A specific route toward the address exists (`ip route get` would not pick the default route), yet the SYN
+    goes unanswered: the network is there and something on the way drops port 443
+    (https://learn.microsoft.com/azure/ai-services/openai/how-to/network, cause 3)."""
+    addresses = _addresses(attempts)
+    via = ", ".join(f"{r.get('address')} via source {r.get('source')}" for r in routed)
+    return Finding(
+        cause_id="edge.customer_firewall_443",
+        checks=("tcp_connect", "route_lookup"),
+        detail=(
+            f"{view.host} resolves to the private {fmt_addresses(addresses)} and this machine has a route to it "
+            f"({via}), but TCP {view.tcp_port()} times out ({_outcomes(attempts)}): a firewall on the way silently "
+            "drops port 443."
+        ),
+        remediation=fill("edge.customer_firewall_443", pe_ip=addresses[0]),
+        candidates=("net.vpn_routes_missing", "dns.record_stale_ip"),
+    )
+
+
+def _not_on_private_network(view: LocalView, attempts: list[Mapping[str, Any]]) -> Finding:
+    addresses = _addresses(attempts)
+    routes = view.routes()
     default_only = [r for a in addresses if (r := routes.get(a)) and r.get("via_default") is True]
     route_note = ""
     if default_only:
@@ -92,11 +115,11 @@ def private_address_unreachable(ev: Evidence) -> Iterator[Finding]:
             f" Only the default route covers {fmt_addresses([str(r.get('address')) for r in default_only])} "
             f"(source {default_only[0].get('source')}, the same as toward the internet)."
         )
-    yield Finding(
+    return Finding(
         cause_id="net.not_on_private_network",
         checks=("tcp_connect", "azure_platform", *(("route_lookup",) if default_only else ())),
         detail=(
-            f"{view.host} resolves to the private {fmt_addresses(addresses)}, but TCP {port} fails "
+            f"{view.host} resolves to the private {fmt_addresses(addresses)}, but TCP {view.tcp_port()} fails "
             f"({_outcomes(attempts)}) and this machine is not an Azure VM: it has no route into the private "
             f"endpoint's network (VPN down or not routing that range?).{route_note}"
         ),
