@@ -9,8 +9,8 @@ Evidence:
     servers (list of {server: "ip:port", answers: {name: DnsAnswer}}): in the configured order.
     names (list of str): the names asked.
     verdicts ({server: "private" | "mixed" | "public" | "nxdomain" | "nodata" | "servfail" | "refused" |
-        "timeout" | "error"}): how each server answered for the primary host ("mixed": private A records
-        together with a public address).
+        "timeout" | "unreachable" | "error"}): how each server answered for the primary host ("mixed": private A
+        records together with a public address; "unreachable": the query could not reach the server).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Any
 
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import Endpoint, ProbeContext, parse_endpoint
-from aoai_diag.dnsquery import DnsAnswer, describe, format_endpoint, private_only, query_many
+from aoai_diag.diagnosis import local_facts
+from aoai_diag.dnsquery import DnsAnswer, describe, format_endpoint, query_many
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -31,14 +32,8 @@ def query_names(target: Target) -> list[str]:
 
 
 def answer_verdict(answer: DnsAnswer) -> str:
-    """One word for how a server answered the primary host (see the module docstring)."""
-    if answer["outcome"] == "answer":
-        if private_only(answer):
-            return "private"
-        if any(c == "private" for c in answer["address_classes"].values()):
-            return "mixed"
-        return "public"
-    return str(answer["outcome"])
+    """One word for how a server answered the primary host (see the module docstring): the diagnosis's own."""
+    return local_facts.classify_dns(answer).value
 
 
 def ask_servers(servers: list[Endpoint], names: list[str], timeout: float) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext, Settings
+from aoai_diag.diagnosis import local_facts
 from aoai_diag.dnsquery import DnsAnswer, format_endpoint, query_many
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
@@ -30,9 +31,7 @@ VNET_PROXY_SUFFIX = ".prod.vnet.cog.trafficmanager.net"
 
 
 def has_privatelink_hop(target: Target, chain: list[str]) -> bool:
-    return any(
-        name == target.privatelink_name() or name.startswith(f"{target.label}.privatelink.") for name in chain[1:]
-    )
+    return local_facts.has_privatelink_hop(chain, target.host)
 
 
 def has_vnet_proxy(chain: list[str]) -> bool:

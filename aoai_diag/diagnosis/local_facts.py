@@ -16,7 +16,13 @@ from typing import Any
 
 from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.facts import Fact, Unknown, fact, known, unknown
-from aoai_diag.diagnosis.local_view import AZURE_DNS_IP, LocalView, server_host, split_addresses
+from aoai_diag.diagnosis.local_view import (
+    AZURE_DNS_IP,
+    LocalView,
+    has_privatelink_hop,
+    server_host,
+    split_addresses,
+)
 
 
 class AnswerKind(str, enum.Enum):
@@ -205,29 +211,22 @@ def _public_summary(ev: Evidence, name: str | None) -> Fact[object] | None:
 
 @fact("local.privatelink_hop")
 def privatelink_hop(ev: Evidence, name: str | None = None) -> Fact[object]:
-    """The public chain of `name` passes `<label>.privatelink.<suffix>`: a private endpoint is approved for it.
-
-    A resource with a private endpoint never loses that hop on public DNS
-    (https://learn.microsoft.com/azure/ai-services/speech-service/speech-services-private-link).
-    """
+    """The public chain of `name` passes `<label>.privatelink.<suffix>` (`has_privatelink_hop`)."""
     name = name or ev.target.host
     found = _public_answer(ev, name)
     if isinstance(found, Fact):
         return found
     if found.kind not in ANSWERED:
         return unknown(Unknown.NOT_APPLICABLE, "public_dns", detail=f"public DNS answered {found.kind.value}")
-    label, _, suffix = name.partition(".")
-    return known(any(n == f"{label}.privatelink.{suffix}" for n in found.chain[1:]), "public_dns")
+    return known(has_privatelink_hop(found.chain, name), "public_dns")
 
 
 def endpoint_serves(ev: Evidence, name: str) -> Fact[object]:
     """A private endpoint serves `name`: a privatelink hop on any resolver's chain for it (a private zone's answer
     proves it as well as the public one), else what public DNS says."""
-    label, _, suffix = name.partition(".")
-    hop = f"{label}.privatelink.{suffix}"
-    rows = [r for r in name_answers(ev) if r.name == name and r.resolver is not Resolver.SYSTEM]
-    if any(hop in r.chain[1:] for r in rows):
-        return known(True, *dict.fromkeys(_SOURCE[r.resolver] for r in rows if hop in r.chain[1:]))
+    rows = [r for r in name_answers(ev) if r.name == name and has_privatelink_hop(r.chain, name)]
+    if rows:
+        return known(True, *dict.fromkeys(_SOURCE[r.resolver] for r in rows))
     return privatelink_hop(ev, name)
 
 

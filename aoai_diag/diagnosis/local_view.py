@@ -6,7 +6,7 @@ malformed field reads as "not observed", never as an exception.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +51,16 @@ def answer_kind(answer: DnsAnswer | None) -> str | None:
     if outcome in ("nxdomain", "nodata"):
         return str(outcome)
     return "failed" if outcome else None
+
+
+def has_privatelink_hop(chain: Sequence[object], name: str) -> bool:
+    """`chain` (the name first) passes `<label>.privatelink.<suffix>`: the sign of a private endpoint for `name`.
+
+    A resource with a private endpoint never loses that hop on public DNS
+    (https://learn.microsoft.com/azure/ai-services/speech-service/speech-services-private-link).
+    """
+    label = name.partition(".")[0]
+    return any(str(hop).startswith(f"{label}.privatelink.") for hop in list(chain)[1:])
 
 
 def server_host(server: str) -> str:
@@ -148,8 +158,7 @@ class LocalView:
 
     def chain_has_privatelink(self, answer: DnsAnswer | None) -> bool:
         chain = answer.get("chain") if answer else None
-        prefix = f"{self.label}.privatelink."
-        return isinstance(chain, list) and any(str(n).startswith(prefix) for n in chain)
+        return isinstance(chain, list) and has_privatelink_hop(chain, self.host)
 
     def all_host_answers(self) -> list[ServerAnswer]:
         answers = list(self.configured())
