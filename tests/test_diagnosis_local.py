@@ -296,3 +296,54 @@ def test_the_services_403_answers_are_consequences_of_the_dns_root(name: str, ro
     assert (first.cause_id, first.role) == (root, Role.ROOT)
     assert answer.cause_id in ("svc.ip_not_allowed", "svc.public_access_disabled_public_path")
     assert (answer.role, answer.consequence_of) == (Role.CONSEQUENCE, (root,))
+
+
+# --- local facts: known with their sources, or unknown with why -----------------------------------------------------
+
+
+def facts_of(name: str, drop: tuple[str, ...] = (), add: tuple[CheckResult, ...] = ()) -> Any:
+    from aoai_diag.diagnosis.evidence import Evidence
+
+    target, checks = evidence_of(name, drop=drop, add=add)
+    return Evidence(target, {c.id: c for c in checks})
+
+
+def test_answer_kinds_per_name_and_resolver() -> None:
+    from aoai_diag.diagnosis import local_facts as lf
+
+    ev = facts_of("ai_services_openai_zone_only")
+    table = {(r.name, r.resolver.value, r.kind.value) for r in lf.name_answers(ev)}
+    assert ("contoso.openai.azure.com", "system", "private") in table
+    assert ("contoso.services.ai.azure.com", "system", "public") in table
+    assert ("contoso.cognitiveservices.azure.com", "configured", "public") in table
+    assert ("contoso.privatelink.openai.azure.com", "azure", "private") in table
+    assert ("contoso.services.ai.azure.com", "public", "public") in table
+    unreachable = {"outcome": "error", "error": "OSError: [Errno 101] Network is unreachable"}
+    assert lf.classify_dns(unreachable) is lf.AnswerKind.UNREACHABLE
+    assert lf.classify_dns({"outcome": "error", "error": "BadResponse: garbage"}) is lf.AnswerKind.ERROR
+    assert lf.classify_system({"addresses": [], "error": "EAI_NONAME: Name or service not known"}).value == "nxdomain"
+
+
+def test_account_kind_is_known_from_arm_or_public_dns_and_otherwise_unknown_with_why() -> None:
+    from aoai_diag.diagnosis.facts import Unknown
+
+    from_dns = facts_of("ai_services_openai_zone_only").fact("local.account_kind")
+    assert (from_dns.value, from_dns.sources) == ("AIServices", ("public_dns",))
+    from_arm = facts_of("ai_services_openai_zone_only", add=(arm_account("OpenAI"),)).fact("local.account_kind")
+    assert (from_arm.value, from_arm.sources) == ("OpenAI", ("arm_account",))
+    not_foundry = facts_of("openai_kind_siblings_public").fact("local.account_kind")
+    assert not_foundry.value == "not AIServices"
+    in_use = facts_of("openai_kind_siblings_public").fact("local.names_in_use")
+    assert in_use.value == ("contoso.openai.azure.com",)
+    missing = facts_of("sibling_names_public_kind_unknown").fact("local.account_kind")
+    assert not missing.known and missing.why is Unknown.NOT_READ and missing.decide
+
+
+def test_public_dns_knows_the_name_is_unknown_when_no_public_resolver_answered() -> None:
+    from aoai_diag.diagnosis.facts import Unknown
+
+    fact = facts_of("no_network").fact("local.public_dns_knows_name")
+    assert not fact.known and fact.why is Unknown.FAILED
+    assert not facts_of("no_network").fact("local.public_nxdomain").known
+    assert facts_of("account_not_found").fact("local.public_nxdomain").is_true()
+    assert facts_of("no_network", drop=("public_dns",)).fact("local.reaches_nothing").why is Unknown.NOT_READ
