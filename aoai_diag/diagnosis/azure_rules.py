@@ -261,7 +261,8 @@ def zone_rules(ev: Evidence) -> Iterator[Finding]:
     with_record = _with_record(view)
     pe = view.pe_for_dns()
     pe_ip = (pe.get("ip_addresses") or [None])[0] if pe else None
-    checks = ("arm_dns_zones", "arm_client_network", "arm_private_endpoints")
+    # A finding rests only on reads that observed something: link findings stand without the PE read.
+    checks = tuple(c for c in ("arm_dns_zones", "arm_client_network", "arm_private_endpoints") if ev.ran(c))
     # Over-broad zones shadow every public name under them, whatever else is right.
     for broad in view.dns.get("broad_zones") or ():
         link = view.linked(broad, res_vnet) if res_vnet else (broad.get("links") or [None])[0]
@@ -434,7 +435,7 @@ def _wrong_zone(
     )
     return Finding(
         "dns.wrong_zone",
-        ("arm_dns_zones", "arm_private_endpoints"),
+        ("arm_dns_zones", "arm_private_endpoints") if pe else ("arm_dns_zones",),
         f"The record {view.label} exists in {sibling.get('name')} ({', '.join(sibling.get('record') or [])}) but not in "
         f"{zname}, the zone {view.target.host} resolves through.",
         (create + _zone_group_cmd(pe, zone_id, zname) if pe else f"create {zname} and add it to the PE's zone group")
