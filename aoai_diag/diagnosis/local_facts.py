@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aoai_diag.diagnosis.evidence import Evidence
-from aoai_diag.diagnosis.facts import Fact, Unknown, fact, known, unknown
+from aoai_diag.diagnosis.facts import Fact, Unknown, fact, known, unknown, unread
 from aoai_diag.diagnosis.local_view import (
     AZURE_DNS_IP,
     LocalView,
@@ -23,6 +23,7 @@ from aoai_diag.diagnosis.local_view import (
     server_host,
     split_addresses,
 )
+from aoai_diag.model import Status
 
 
 class AnswerKind(str, enum.Enum):
@@ -170,8 +171,11 @@ def answers_for(rows: tuple[NameAnswer, ...], name: str, *resolvers: Resolver) -
 
 def _public_answer(ev: Evidence, name: str) -> NameAnswer | Fact[object]:
     """The answer of the public resolver the probe relied on, or an unknown fact saying why there is none."""
-    if not ev.has("public_dns"):
-        return unknown(Unknown.NOT_READ, detail="public DNS was not asked (--no-public-dns)", decide=_ASK_PUBLIC)
+    status = ev.status("public_dns")
+    if status is None or status is Status.SKIP:
+        missing = unread(ev, "public_dns", decide=_ASK_PUBLIC)
+        if missing is not None:
+            return missing
     by = ev.get("public_dns").get("answered_by")
     rows = answers_for(name_answers(ev), name, Resolver.PUBLIC)
     for row in rows:
