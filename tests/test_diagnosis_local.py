@@ -347,3 +347,26 @@ def test_public_dns_knows_the_name_is_unknown_when_no_public_resolver_answered()
     assert not facts_of("no_network").fact("local.public_nxdomain").known
     assert facts_of("account_not_found").fact("local.public_nxdomain").is_true()
     assert facts_of("no_network", drop=("public_dns",)).fact("local.reaches_nothing").why is Unknown.NOT_READ
+
+
+def test_a_foundry_target_makes_the_account_ai_services_and_judges_its_other_names() -> None:
+    # given the user checks the Foundry name, which resolves privately, while the openai name resolves publicly
+    text = json.dumps(fixture_data("ai_services_openai_zone_only")["checks"])
+    swaps = [
+        ("contoso.openai.azure.com", "SWAP"),
+        ("contoso.services.ai.azure.com", "contoso.openai.azure.com"),
+        ("SWAP", "contoso.services.ai.azure.com"),
+        ("contoso.privatelink.openai.azure.com", "contoso.privatelink.services.ai.azure.com"),
+    ]
+    for old, new in swaps:
+        text = text.replace(old, new)
+    checks = [CheckResult.from_dict(c) for c in json.loads(text)]
+    target = parse_target("contoso.services.ai.azure.com")
+    from aoai_diag.diagnosis.evidence import Evidence
+
+    kind = Evidence(target, {c.id: c for c in checks}).fact("local.account_kind")
+    assert (kind.known, kind.value) == (True, "AIServices")
+    report = build_target_report(target, checks)
+    (finding,) = report.findings
+    assert finding.cause_id == "dns.sibling_zone_missing"
+    assert "contoso.openai.azure.com -> 20.62.58.100" in finding.detail

@@ -268,7 +268,7 @@ _DECIDE_KIND = (
 
 @fact("local.account_kind")
 def account_kind(ev: Evidence) -> Fact[object]:
-    """The account's kind: from Resource Manager when read, else from public DNS.
+    """The account's kind: from Resource Manager when read, else from the name the user gave, else from public DNS.
 
     Only AI Services (Foundry) accounts are served on `<name>.services.ai.<cloud suffix>`
     (https://learn.microsoft.com/azure/ai-foundry/how-to/configure-private-link), so public DNS knowing that name
@@ -277,6 +277,8 @@ def account_kind(ev: Evidence) -> Fact[object]:
     account = ev.get("arm_account").get("account") if ev.has("arm_account") else None
     if isinstance(account, Mapping) and account.get("kind"):
         return known(str(account["kind"]), "arm_account")
+    if ev.target.suffix.startswith(_FOUNDRY_SUFFIX):
+        return known(AI_SERVICES)  # the user addresses its Foundry name: only AI Services accounts have one
     foundry = [n for n in ev.target.names if n.split(".", 1)[1].startswith(_FOUNDRY_SUFFIX)]
     if not foundry:
         return unknown(Unknown.NOT_APPLICABLE, detail=f"{ev.target.cloud.name} has no Foundry host names")
