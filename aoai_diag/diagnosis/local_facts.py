@@ -17,38 +17,18 @@ from typing import Any
 from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.facts import Fact, Unknown, fact, known, unknown, unread
 from aoai_diag.diagnosis.local_view import (
+    ANSWERED,
     AZURE_DNS_IP,
+    SILENT,
+    AnswerKind,
     LocalView,
+    classify_dns,
+    classify_system,
     has_privatelink_hop,
     server_host,
     split_addresses,
 )
 from aoai_diag.model import Status
-
-
-class AnswerKind(str, enum.Enum):
-    """How one resolver answered one name."""
-
-    PRIVATE = "private"
-    PUBLIC = "public"
-    MIXED = "mixed"
-    """Private and non-private addresses together."""
-    NXDOMAIN = "nxdomain"
-    NODATA = "nodata"
-    SERVFAIL = "servfail"
-    REFUSED = "refused"
-    TIMEOUT = "timeout"
-    UNREACHABLE = "unreachable"
-    """The query could not be sent or was rejected by the network (no route, ICMP unreachable, connection refused)."""
-    ERROR = "error"
-
-
-ANSWERED = (AnswerKind.PRIVATE, AnswerKind.PUBLIC, AnswerKind.MIXED)
-SILENT = (AnswerKind.TIMEOUT, AnswerKind.UNREACHABLE)
-"""Nothing came back: the resolver was never reached, or never answered."""
-
-# OS error texts for a datagram that cannot leave or is bounced (ENETUNREACH, EHOSTUNREACH, ECONNREFUSED by ICMP).
-_UNREACHABLE_TEXTS = ("unreachable", "no route", "refused", "errno 101", "errno 113", "errno 111")
 
 
 class Resolver(str, enum.Enum):
@@ -75,43 +55,6 @@ class NameAnswer:
     kind: AnswerKind
     addresses: tuple[str, ...]
     chain: tuple[str, ...] = ()
-
-
-def classify_dns(answer: Mapping[str, Any]) -> AnswerKind:
-    """The kind of one DNS answer as the probes record it (docs/evidence.md, DnsAnswer)."""
-    outcome = str(answer.get("outcome") or "error")
-    if outcome == "answer":
-        private, other = split_addresses(answer.get("addresses") or [])
-        if private and other:
-            return AnswerKind.MIXED
-        return AnswerKind.PRIVATE if private else AnswerKind.PUBLIC if other else AnswerKind.NODATA
-    if outcome in {k.value for k in AnswerKind}:
-        if outcome == "error" and _looks_unreachable(answer.get("error")):
-            return AnswerKind.UNREACHABLE
-        return AnswerKind(outcome)
-    return AnswerKind.ERROR
-
-
-def classify_system(entry: Mapping[str, Any]) -> AnswerKind:
-    """The kind of one getaddrinfo result (system_resolution `results[name]`)."""
-    addresses = [str(a) for a in entry.get("addresses") or []]
-    if addresses:
-        private, other = split_addresses(addresses)
-        return AnswerKind.MIXED if private and other else AnswerKind.PRIVATE if private else AnswerKind.PUBLIC
-    error = str(entry.get("error") or "").upper()
-    if error == "TIMEOUT":
-        return AnswerKind.TIMEOUT
-    if "NONAME" in error:
-        return AnswerKind.NXDOMAIN
-    if "NODATA" in error:
-        return AnswerKind.NODATA
-    # EAI_AGAIN: the stub resolver got no usable answer (SERVFAIL and silence look alike from here).
-    return AnswerKind.ERROR
-
-
-def _looks_unreachable(error: object) -> bool:
-    text = str(error or "").lower()
-    return any(t in text for t in _UNREACHABLE_TEXTS)
 
 
 def _dns_entries(view: LocalView, resolver: Resolver) -> list[tuple[str, Mapping[str, Any]]]:

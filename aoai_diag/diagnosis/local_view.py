@@ -6,6 +6,7 @@ malformed field reads as "not observed", never as an exception.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,68 @@ def split_addresses(addresses: Iterable[object]) -> tuple[list[str], list[str]]:
     return private, other
 
 
+class AnswerKind(str, enum.Enum):
+    """How one resolver answered one name."""
+
+    PRIVATE = "private"
+    PUBLIC = "public"
+    MIXED = "mixed"
+    """Private and non-private addresses together."""
+    NXDOMAIN = "nxdomain"
+    NODATA = "nodata"
+    SERVFAIL = "servfail"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    """The query could not be sent or was rejected by the network (no route, ICMP unreachable, connection refused)."""
+    ERROR = "error"
+
+
+ANSWERED = (AnswerKind.PRIVATE, AnswerKind.PUBLIC, AnswerKind.MIXED)
+SILENT = (AnswerKind.TIMEOUT, AnswerKind.UNREACHABLE)
+"""Nothing came back: the resolver was never reached, or never answered."""
+
+# OS error texts for a datagram that cannot leave or is bounced (ENETUNREACH, EHOSTUNREACH, ECONNREFUSED by ICMP).
+_UNREACHABLE_TEXTS = ("unreachable", "no route", "refused", "errno 101", "errno 113", "errno 111")
+
+
+def classify_dns(answer: Mapping[str, Any]) -> AnswerKind:
+    """The kind of one DNS answer as the probes record it (docs/evidence.md, DnsAnswer)."""
+    outcome = str(answer.get("outcome") or "error")
+    if outcome == "answer":
+        private, other = split_addresses(answer.get("addresses") or [])
+        if private and other:
+            return AnswerKind.MIXED
+        return AnswerKind.PRIVATE if private else AnswerKind.PUBLIC if other else AnswerKind.NODATA
+    if outcome in {k.value for k in AnswerKind}:
+        if outcome == "error" and _looks_unreachable(answer.get("error")):
+            return AnswerKind.UNREACHABLE
+        return AnswerKind(outcome)
+    return AnswerKind.ERROR
+
+
+def classify_system(entry: Mapping[str, Any]) -> AnswerKind:
+    """The kind of one getaddrinfo result (system_resolution `results[name]`)."""
+    addresses = [str(a) for a in entry.get("addresses") or []]
+    if addresses:
+        private, other = split_addresses(addresses)
+        return AnswerKind.MIXED if private and other else AnswerKind.PRIVATE if private else AnswerKind.PUBLIC
+    error = str(entry.get("error") or "").upper()
+    if error == "TIMEOUT":
+        return AnswerKind.TIMEOUT
+    if "NONAME" in error:
+        return AnswerKind.NXDOMAIN
+    if "NODATA" in error:
+        return AnswerKind.NODATA
+    # EAI_AGAIN: the stub resolver got no usable answer (SERVFAIL and silence look alike from here).
+    return AnswerKind.ERROR
+
+
+def _looks_unreachable(error: object) -> bool:
+    text = str(error or "").lower()
+    return any(t in text for t in _UNREACHABLE_TEXTS)
+
+
 def answer_addresses(answer: DnsAnswer | None) -> list[str]:
     if not answer or answer.get("outcome") != "answer":
         return []
@@ -37,20 +100,14 @@ def answer_addresses(answer: DnsAnswer | None) -> list[str]:
 
 
 def answer_kind(answer: DnsAnswer | None) -> str | None:
-    """`private`, `public`, `mixed`, `nxdomain`, `nodata`, `failed` (servfail/refused/timeout/error) or None."""
+    """`private`, `public`, `mixed`, `nxdomain`, `nodata`, `failed` (servfail/refused/timeout/unreachable/error) or
+    None: `classify_dns` with the failures folded into one word."""
     if not answer:
         return None
-    outcome = answer.get("outcome")
-    if outcome == "answer":
-        private, other = split_addresses(answer_addresses(answer))
-        if private and other:
-            return "mixed"
-        if private:
-            return "private"
-        return "public" if other else "nodata"
-    if outcome in ("nxdomain", "nodata"):
-        return str(outcome)
-    return "failed" if outcome else None
+    if not answer.get("outcome"):
+        return None
+    kind = classify_dns(answer)
+    return kind.value if kind in (*ANSWERED, AnswerKind.NXDOMAIN, AnswerKind.NODATA) else "failed"
 
 
 def has_privatelink_hop(chain: Sequence[object], name: str) -> bool:
