@@ -370,3 +370,11 @@ def test_a_foundry_target_makes_the_account_ai_services_and_judges_its_other_nam
     (finding,) = report.findings
     assert finding.cause_id == "dns.sibling_zone_missing"
     assert "contoso.openai.azure.com -> 20.62.58.100" in finding.detail
+
+
+def test_servfail_from_azure_dns_points_at_forwarding_rulesets() -> None:
+    text = json.dumps(fixture_data("servfail_configured_resolver")["checks"]).replace("10.50.0.10", "168.63.129.16")
+    report = build_target_report(parse_target("contoso"), [CheckResult.from_dict(c) for c in json.loads(text)])
+    (finding,) = report.findings
+    assert finding.cause_id == "dns.resolver_servfail" and finding.candidates == ()
+    assert finding.decide is not None and "forwarding rulesets" in finding.decide

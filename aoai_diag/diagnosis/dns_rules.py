@@ -328,17 +328,30 @@ def resolver_servfail(ev: Evidence) -> Iterator[Finding]:
             f"DNS server {servers} answers SERVFAIL for {view.host}: it accepted the question but could not get an "
             f"answer upstream ({'; '.join(_describe(i) for i in items)}). {seen}."
         ),
-        candidates=_servfail_candidates(view),
-        decide=(
-            f"On {first}: check where it forwards {view.target.suffix} and privatelink.{view.target.suffix} and "
-            f"that those targets answer (a conditional forwarder to a retired resolver or inbound endpoint is the "
-            f"usual cause); `dig @{first} {view.host} +cd` answering means DNSSEC validation fails; the server's "
-            "own log shows an unreachable upstream."
-        ),
+        candidates=_servfail_candidates(view, first),
+        decide=_servfail_decide(view, first),
     )
 
 
-def _servfail_candidates(view: LocalView) -> tuple[str, ...]:
+def _servfail_decide(view: LocalView, server: str) -> str:
+    dnssec = f"`dig @{server} {view.host} +cd` answering means DNSSEC validation fails"
+    if server == AZURE_DNS_IP:
+        # Azure DNS forwards a domain only when a DNS forwarding ruleset linked to the VNet says so
+        # (https://learn.microsoft.com/azure/dns/private-resolver-endpoints-rulesets).
+        return (
+            f"Azure DNS fails only when it forwards: check the DNS forwarding rulesets linked to this VNet for a rule "
+            f"covering {view.target.suffix} whose target no longer answers; {dnssec}."
+        )
+    return (
+        f"On {server}: check where it forwards {view.target.suffix} and privatelink.{view.target.suffix} and that "
+        f"those targets answer (a conditional forwarder to a retired resolver or inbound endpoint is the usual "
+        f"cause); {dnssec}; the server's own log shows an unreachable upstream."
+    )
+
+
+def _servfail_candidates(view: LocalView, server: str) -> tuple[str, ...]:
+    if server == AZURE_DNS_IP:
+        return ()
     if view.on_azure:
         return ("dns.firewall_dns_proxy_blind",)
     return ("dns.onprem_no_resolver_path",)
