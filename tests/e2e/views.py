@@ -25,6 +25,7 @@ VIEW_NAMES = (
     "servfail",
     "no_account",
     "private_openai_only",
+    "pe_disconnected_forwarder",
 )
 # An account without private endpoint resolves through the regional API Management chain (the Speech private-link
 # page above documents the chain).
@@ -54,6 +55,12 @@ def view(kind: str, label: str, pe_ip: str, front_door_ip: str) -> dict[str, Any
         records[f"{label}.privatelink.{SUFFIXES[0]}"] = private_part["records"][f"{label}.privatelink.{SUFFIXES[0]}"]
         zones = {f"privatelink.{SUFFIXES[0]}": PRIVATE_SOA}
         return {"records": records, "zones": zones, "default": "nxdomain"}
+    if kind == "pe_disconnected_forwarder":
+        # A forwarder for the privatelink zone after the endpoint's connection went Disconnected: the public names
+        # lost their privatelink CNAME, the privatelink record itself still answers.
+        records = dict(view("no_private_endpoint", label, pe_ip, front_door_ip)["records"])
+        records[f"{label}.privatelink.{SUFFIXES[0]}"] = {"a": [pe_ip], "ttl": 10}
+        return {"records": records, "zones": {f"privatelink.{SUFFIXES[0]}": PRIVATE_SOA}, "default": "nxdomain"}
     if kind == "no_private_endpoint":
         for suffix in SUFFIXES:
             records[f"{label}.{suffix}"] = {"cname": REGIONAL_API, "ttl": 900}
