@@ -378,3 +378,21 @@ def test_servfail_from_azure_dns_points_at_forwarding_rulesets() -> None:
     (finding,) = report.findings
     assert finding.cause_id == "dns.resolver_servfail" and finding.candidates == ()
     assert finding.decide is not None and "forwarding rulesets" in finding.decide
+
+
+def test_a_proxy_that_answers_means_the_machine_reaches_something() -> None:
+    # given every resolver silent, but the data-plane request through a proxy got an answer
+    proxied = CheckResult(
+        "https_dataplane",
+        Status.FAIL,
+        "403 H2 through the proxy",
+        {
+            "app_path": "proxy",
+            "attempts": [{"via": "proxy", "outcome": "response", "status": 403, "classification": "H2"}],
+        },
+        0.0,
+    )
+    ev = facts_of("no_network", drop=("https_dataplane",), add=(proxied,))
+    assert ev.fact("local.reaches_nothing").is_false()
+    target, checks = evidence_of("no_network", drop=("https_dataplane",), add=(proxied,))
+    assert "net.no_network" not in [f.cause_id for f in build_target_report(target, checks).findings]

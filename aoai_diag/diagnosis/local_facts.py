@@ -305,6 +305,20 @@ class Silence:
     addresses: tuple[str, ...]
 
 
+# A refused connection is an answer too: a host sent the RST.
+_SOMETHING_ANSWERED = ("connected", "refused")
+
+
+def _dataplane_answered(view: LocalView) -> bool:
+    if not view.ev.has("https_dataplane"):
+        return False
+    attempts = view.ev.get("https_dataplane").get("attempts")
+    silent = ("timeout", "unreachable", "error")
+    return isinstance(attempts, list) and any(
+        isinstance(a, Mapping) and a.get("outcome") and a.get("outcome") not in silent for a in attempts
+    )
+
+
 @fact("local.reaches_nothing")
 def reaches_nothing(ev: Evidence) -> Fact[object]:
     """Every resolver (configured, Azure, public) and every address this machine tried stayed silent.
@@ -323,9 +337,13 @@ def reaches_nothing(ev: Evidence) -> Fact[object]:
     sources = ("public_dns", "dns_nameservers")
     if any(r.kind not in (*SILENT, AnswerKind.ERROR) for r in rows if r.resolver is not Resolver.SYSTEM):
         return known(False, *sources)
-    attempts = LocalView(ev).tcp_attempts()
-    if any(a.get("outcome") == "connected" for a in attempts):
+    view = LocalView(ev)
+    attempts = view.tcp_attempts()
+    if any(a.get("outcome") in _SOMETHING_ANSWERED for a in attempts):
         return known(False, *sources, "tcp_connect")
+    if _dataplane_answered(view):
+        # A proxy reached by address can carry the traffic while every resolver is silent.
+        return known(False, *sources, "https_dataplane")
     if not any(r.kind in SILENT for r in public) or not any(r.kind in SILENT for r in local):
         # Errors other than silence (garbage answers) mean something answered.
         return known(False, *sources)
