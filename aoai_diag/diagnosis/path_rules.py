@@ -153,8 +153,15 @@ def tcp_ok_no_service(ev: Evidence) -> Iterator[Finding]:
             f"TCP {view.tcp_port()} to {fmt_addresses(sorted(connected))} connects, but the TLS handshake for "
             f"{view.host} fails ({_tls_outcomes(stalled)}): {_no_service_reading(stalled)}"
         ),
-        candidates=("net.udr_nva_drop", "net.asymmetric_no_snat", "edge.customer_firewall_443", "dns.record_stale_ip"),
+        candidates=_no_service_candidates(stalled),
     )
+
+
+def _no_service_candidates(attempts: list[Mapping[str, Any]]) -> tuple[str, ...]:
+    if any(a.get("outcome") == "protocol" for a in attempts):
+        # Another service owns the address: a stale record or hosts entry, or a local network overlapping the VNet.
+        return ("dns.record_stale_ip", "dns.hosts_override", "net.local_route_conflict")
+    return ("net.udr_nva_drop", "net.asymmetric_no_snat", "edge.customer_firewall_443")
 
 
 def _tls_outcomes(attempts: list[Mapping[str, Any]]) -> str:
