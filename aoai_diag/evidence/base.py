@@ -183,9 +183,7 @@ def _convert(tp: Any, value: Any, path: str, strict: bool, depth: int) -> Any:
         _, value_type = get_args(tp)
         if not isinstance(value, Mapping):
             raise EvidenceError(path, f"must be an object, not {_describe(value)}")
-        return {
-            str(k): _convert(value_type, v, f"{path}[{k}]", strict, depth + 1) for k, v in value.items()
-        }
+        return {str(k): _convert(value_type, v, f"{path}[{k}]", strict, depth + 1) for k, v in value.items()}
     raise TypeError(f"unsupported evidence annotation {tp!r} at {path}")  # a bug in this package, not in the input
 
 
