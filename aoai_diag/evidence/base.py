@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -127,8 +128,17 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
+
+
+def _key_path(path: str, key: object) -> str:
+    """`path.key` for a field-like key, `path[key]` for a name or address used as a key."""
+    text = str(key)
+    return _join(path, text) if _PLAIN_KEY.fullmatch(text) else f"{path}[{text}]"
 
 
 def _convert(tp: Any, value: Any, path: str, strict: bool, depth: int) -> Any:
@@ -183,7 +193,7 @@ def _convert(tp: Any, value: Any, path: str, strict: bool, depth: int) -> Any:
         _, value_type = get_args(tp)
         if not isinstance(value, Mapping):
             raise EvidenceError(path, f"must be an object, not {_describe(value)}")
-        return {str(k): _convert(value_type, v, f"{path}[{k}]", strict, depth + 1) for k, v in value.items()}
+        return {str(k): _convert(value_type, v, _key_path(path, k), strict, depth + 1) for k, v in value.items()}
     raise TypeError(f"unsupported evidence annotation {tp!r} at {path}")  # a bug in this package, not in the input
 
 
@@ -224,7 +234,7 @@ def _json_value(value: Any, path: str, depth: int) -> Any:
     if isinstance(value, OutOfRange):
         raise EvidenceError(path, "integer out of range")
     if isinstance(value, Mapping):
-        return {str(k): _json_value(v, f"{path}[{k}]", depth + 1) for k, v in value.items()}
+        return {str(k): _json_value(v, _key_path(path, k), depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_json_value(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
     raise EvidenceError(path, f"must be plain JSON, not {_describe(value)}")
