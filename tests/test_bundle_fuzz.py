@@ -256,3 +256,31 @@ def test_installed_cli_analyses_a_bundle_with_unknown_non_finite_extras_as_stric
     )
     assert proc.returncode == 2 and proc.stdout == ""
     assert "targets[0].checks[tcp_connect].evidence.attempts[0].jitter_ms: must be a finite number" in proc.stderr
+
+
+def test_renderers_never_print_a_non_finite_number_from_live_evidence() -> None:
+    # Live results are not read through the bundle loader: the measures defend themselves (NaN, Inf, 10**400).
+    from dataclasses import replace
+
+    from aoai_diag.bundle import analyze, load_bundle
+    from aoai_diag.render.measures import phase_seconds
+    from aoai_diag.render.nagios import render_nagios
+    from aoai_diag.render.prometheus import render_prometheus
+    from aoai_diag.runner import build_report
+
+    report = analyze(load_bundle(str(FIXTURES / "bundles" / "healthy.json")))
+    target = report.targets[0]
+    odd = {"tcp_connect": math.nan, "tls_handshake": math.inf, "https_dataplane": 10**400}
+    checks = []
+    for check in target.checks:
+        if check.id == "tcp_connect":
+            attempts = [dict(a, connect_ms=math.nan) for a in check.evidence["attempts"]]
+            check = replace(check, evidence=dict(check.evidence, attempts=attempts))
+        if check.id == "https_dataplane":
+            attempts = [dict(a, elapsed_ms=10**400) for a in check.evidence["attempts"]]
+            check = replace(check, evidence=dict(check.evidence, attempts=attempts))
+        checks.append(replace(check, duration_ms=odd.get(check.id, check.duration_ms)))
+    odd_report = build_report([replace(target, checks=tuple(checks))])
+    assert set(phase_seconds(odd_report.targets[0])) == {"dns"}  # the others hold no finite number
+    text = render_prometheus(odd_report) + render_nagios(odd_report)
+    assert not re.search(r"(?i)\bnan\b|\binf", text), text
