@@ -228,6 +228,47 @@ def test_load_bundle_reports_which_target_is_malformed(tmp_path: Path) -> None:
         load_bundle(str(path))
 
 
+@pytest.mark.parametrize(
+    ("literal", "field", "problem"),
+    [
+        ("NaN", "attempts[0].connect_ms", "must be a finite number"),
+        ("1e999", "attempts[0].connect_ms", "must be a finite number"),
+        ("9" * 5000, "attempts[0].connect_ms", "integer out of range"),
+        ('"fast"', "attempts[0].connect_ms", "must be a number, not a string"),
+        ('{"a": 1}', "attempts", "must be a list, not an object"),
+    ],
+    ids=["nan", "1e999", "5000-digits", "string", "object"],
+)
+def test_load_bundle_names_the_bad_evidence_field(tmp_path: Path, literal: str, field: str, problem: str) -> None:
+    data = json.loads((BUNDLES / "healthy.json").read_text())
+    tcp = next(c for c in data["targets"][0]["checks"] if c["id"] == "tcp_connect")
+    if field == "attempts":
+        tcp["evidence"]["attempts"] = "PLACEHOLDER"
+    else:
+        tcp["evidence"]["attempts"][0]["connect_ms"] = "PLACEHOLDER"
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(data).replace('"PLACEHOLDER"', literal))
+    with pytest.raises(BundleError) as info:
+        load_bundle(str(path))
+    message = str(info.value)
+    assert f"malformed targets[0].checks[tcp_connect].evidence.{field}: {problem}" in message
+    assert "\n" not in message
+
+
+def test_loaded_evidence_is_normalized_for_the_diagnosis(tmp_path: Path) -> None:
+    # A bundle whose evidence lacks optional keys: the diagnosis sees every declared key with its declared type.
+    data = json.loads((BUNDLES / "healthy.json").read_text())
+    tcp = next(c for c in data["targets"][0]["checks"] if c["id"] == "tcp_connect")
+    del tcp["evidence"]["port"]
+    tcp["evidence"]["attempts"][0].pop("connect_ms")
+    tcp["evidence"]["attempts"][0]["rtt_ms"] = 1  # a key from a newer minor version is kept
+    bundle = parse_bundle(data)
+    evidence = next(c for c in bundle.targets[0].checks if c.id == "tcp_connect").evidence
+    assert evidence["port"] is None
+    assert evidence["attempts"][0]["connect_ms"] is None and evidence["attempts"][0]["rtt_ms"] == 1
+    assert analyze(bundle).targets[0].verdict.value == "healthy"  # the same story as before the keys were lost
+
+
 def test_collect_refuses_an_unwritable_destination_before_running(tmp_path: Path) -> None:
     target = tmp_path / "missing-folder" / "bundle.json"
     result = CliRunner().invoke(main, ["collect", "contoso", "-o", str(target), "--no-azure"])
