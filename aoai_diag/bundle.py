@@ -180,7 +180,9 @@ def parse_bundle(data: Any, name: str = "bundle") -> Bundle:
         settings = data.get("settings")
         settings = json_value(settings, "settings") if isinstance(settings, Mapping) else {}
     except EvidenceError as exc:
-        raise BundleError(f"{name}: malformed {exc}"[:300]) from None
+        # One line whatever the bundle holds: a key may carry a newline or be very long.
+        where = _CONTROL.sub("?", exc.path if len(exc.path) <= 240 else exc.path[:240] + "...")
+        raise BundleError(f"{name}: malformed {where}: {_CONTROL.sub('?', exc.problem)[:160]}") from None
     return Bundle(
         bundle_version=str(data["bundle_version"]),
         tool_version=_text(data.get("tool_version")),
@@ -190,9 +192,12 @@ def parse_bundle(data: Any, name: str = "bundle") -> Bundle:
     )
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _text(value: Any) -> str:
-    """A header field shown to the user: a short string, or `?`."""
-    return value[:100] if isinstance(value, str) and value else "?"
+    """A header field shown to the user: a short one-line string, or `?`."""
+    return _CONTROL.sub("?", value[:100]) if isinstance(value, str) and value else "?"
 
 
 def _saved_target(entry: Any, path: str) -> SavedTarget:
@@ -230,8 +235,8 @@ def _check(value: Any, path: str, index: int) -> CheckResult:
     if not isinstance(value, Mapping):
         raise EvidenceError(f"{path}[{index}]", "must be an object")
     check_id = value.get("id")
-    if not isinstance(check_id, str) or not check_id:
-        raise EvidenceError(f"{path}[{index}].id", "must be a non-empty string")
+    if not isinstance(check_id, str) or not _CHECK_ID.fullmatch(check_id):
+        raise EvidenceError(f"{path}[{index}].id", "must be a check id (lower-case letters, digits, _)")
     path = f"{path}[{check_id}]"
     try:
         status = Status(value.get("status"))
@@ -254,6 +259,10 @@ def _check(value: Any, path: str, index: int) -> CheckResult:
         duration_ms=max(duration or 0.0, 0.0),
         reason=reason,
     )
+
+
+_CHECK_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
+"""As in the schemas: an id also becomes a metric label and part of the path an error names."""
 
 
 def _collected(value: Any, path: str) -> dict[str, Any]:

@@ -255,6 +255,17 @@ def test_load_bundle_names_the_bad_evidence_field(tmp_path: Path, literal: str, 
     assert "\n" not in message
 
 
+def test_a_bad_key_holding_a_newline_still_gives_one_line() -> None:
+    data = json.loads((BUNDLES / "healthy.json").read_text())
+    azure_dns = next(c for c in data["targets"][0]["checks"] if c["id"] == "azure_dns")
+    azure_dns["evidence"]["answers"]["evil\nname" + "x" * 500] = {"ttl": "10"}
+    with pytest.raises(BundleError) as info:
+        parse_bundle(data)
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 500
+    assert "malformed targets[0].checks[azure_dns].evidence.answers[evil?name" in message
+
+
 def test_loaded_evidence_is_normalized_for_the_diagnosis(tmp_path: Path) -> None:
     # A bundle whose evidence lacks optional keys: the diagnosis sees every declared key with its declared type.
     data = json.loads((BUNDLES / "healthy.json").read_text())
