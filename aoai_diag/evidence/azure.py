@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aoai_diag.evidence.base import Evidence
 
@@ -80,6 +82,8 @@ class CustomDns(Evidence):
 class ZoneGroup(Evidence):
     id: str = ""
     zone_ids: tuple[str, ...] = ()
+    ip_addresses: tuple[str, ...] = ()
+    """Addresses of the A records the zone group keeps (recordSets), when recorded."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,6 +108,11 @@ class PrivateEndpoint(Evidence):
     ip_addresses: tuple[str, ...] = ()
     zone_groups: tuple[ZoneGroup, ...] | None = None
     """None: the zone groups could not be read."""
+    static_ips: tuple[str, ...] = ()
+    nic_ips: tuple[str, ...] = ()
+    nic_denied: tuple[Denied, ...] = ()
+    """NIC reads that failed: an empty address list then does not mean "no address"."""
+    asg_ids: tuple[str, ...] = ()
     account_side: AccountSide | None = None
     listed_by_account: bool = False
 
@@ -167,6 +176,7 @@ class Nic(Evidence):
     subnet_id: str | None = None
     nsg_id: str | None = None
     vm_id: str | None = None
+    asg_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,6 +199,8 @@ class Peering(Evidence):
     allow_gateway_transit: bool = False
     use_remote_gateways: bool = False
     allow_forwarded_traffic: bool = False
+    allow_virtual_network_access: bool | None = None
+    """None: not in the answer."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -272,6 +284,8 @@ class ClientSide(Evidence):
     decisions: tuple[ClientDecision, ...] = ()
     access: str | None = None
     error: str | None = None
+    effective: Mapping[str, Any] | None = None
+    """How far the effective-rules read got ({state, reason, ...}), when recorded."""
 
 
 @dataclass(frozen=True, kw_only=True)

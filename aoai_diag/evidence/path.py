@@ -69,6 +69,8 @@ class RouteReference(Evidence):
     address: str | None = None
     source: str | None = None
     error: str | None = None
+    os_route: Mapping[str, Any] | None = None
+    """The operating system's own route entry, when read."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +83,7 @@ class KernelRoute(Evidence):
     error: str | None = None
     local: bool = False
     via_default: bool | None = None
+    os_route: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
