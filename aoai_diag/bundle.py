@@ -21,7 +21,9 @@ from typing import Any
 from aoai_diag import __version__
 from aoai_diag.context import format_endpoint
 from aoai_diag.errors import first_line
-from aoai_diag.model import CheckResult, Report, TargetReport
+from aoai_diag.evidence import EvidenceError, normalize
+from aoai_diag.evidence.base import finite_number, json_value, parse_int
+from aoai_diag.model import CheckResult, Report, Status, TargetReport
 
 BUNDLE_VERSION = "1.0"
 SUPPORTED_MAJOR = 1
@@ -158,42 +160,120 @@ def _major(version: Any) -> int:
 
 
 def parse_bundle(data: Any, name: str = "bundle") -> Bundle:
-    """Validate the parts analysis needs; raises BundleError with one line."""
+    """Validate a bundle and normalize its evidence through the typed evidence (aoai_diag/evidence).
+
+    Raises BundleError with one line naming the bad field, e.g. `targets[0].checks[tcp_connect].evidence.port`.
+    """
     if not isinstance(data, Mapping) or "bundle_version" not in data:
         raise BundleError(f"{name} is not an aoai-diag evidence bundle (no bundle_version)")
     major = _major(data["bundle_version"])
     if major > SUPPORTED_MAJOR:
         raise BundleError(
-            f"{name} is bundle version {data['bundle_version']} (written by aoai-diag {data.get('tool_version', '?')}); "
+            f"{name} is bundle version {data['bundle_version']} (written by aoai-diag {_text(data.get('tool_version'))}); "
             f"this aoai-diag {__version__} reads {SUPPORTED_MAJOR}.x: upgrade aoai-diag to analyze it"
         )
     raw_targets = data.get("targets")
     if not isinstance(raw_targets, list) or not raw_targets:
         raise BundleError(f"{name} holds no targets")
-    targets = []
-    for i, entry in enumerate(raw_targets):
-        try:
-            if not isinstance(entry, Mapping) or not isinstance(entry.get("target"), Mapping):
-                raise ValueError("no target")
-            checks = entry.get("checks")
-            if not isinstance(checks, list):
-                raise ValueError("no checks list")
-            parsed = tuple(CheckResult.from_dict(c) for c in checks)
-            collected = entry.get("collected")
-            targets.append(
-                SavedTarget(dict(entry["target"]), parsed, dict(collected) if isinstance(collected, Mapping) else None)
-            )
-        except (KeyError, ValueError, TypeError, AttributeError) as exc:
-            detail = first_line(str(exc)) or type(exc).__name__
-            raise BundleError(f"{name}: malformed targets[{i}]: {detail}"[:300]) from None
-    settings = data.get("settings")
+    try:
+        targets = tuple(_saved_target(entry, f"targets[{i}]") for i, entry in enumerate(raw_targets))
+        settings = data.get("settings")
+        settings = json_value(settings, "settings") if isinstance(settings, Mapping) else {}
+    except EvidenceError as exc:
+        # One line whatever the bundle holds: a key may carry a newline or be very long.
+        where = _CONTROL.sub("?", exc.path if len(exc.path) <= 240 else exc.path[:240] + "...")
+        raise BundleError(f"{name}: malformed {where}: {_CONTROL.sub('?', exc.problem)[:160]}") from None
     return Bundle(
         bundle_version=str(data["bundle_version"]),
-        tool_version=str(data.get("tool_version", "?")),
-        created_at=str(data.get("created_at", "?")),
-        settings=dict(settings) if isinstance(settings, Mapping) else {},
-        targets=tuple(targets),
+        tool_version=_text(data.get("tool_version")),
+        created_at=_text(data.get("created_at")),
+        settings=settings,
+        targets=targets,
     )
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _text(value: Any) -> str:
+    """A header field shown to the user: a short one-line string, or `?`."""
+    return _CONTROL.sub("?", value[:100]) if isinstance(value, str) and value else "?"
+
+
+def _saved_target(entry: Any, path: str) -> SavedTarget:
+    if not isinstance(entry, Mapping):
+        raise EvidenceError(path, "must be an object")
+    checks = entry.get("checks")
+    if not isinstance(checks, list):
+        raise EvidenceError(f"{path}.checks", "must be a list")
+    collected = entry.get("collected")
+    return SavedTarget(
+        target=_target(entry.get("target"), f"{path}.target"),
+        checks=tuple(_check(c, f"{path}.checks", j) for j, c in enumerate(checks)),
+        collected=_collected(collected, f"{path}.collected") if collected is not None else None,
+    )
+
+
+def _target(value: Any, path: str) -> dict[str, Any]:
+    from aoai_diag.clouds import CLOUDS
+
+    if not isinstance(value, Mapping):
+        raise EvidenceError(path, "must be an object")
+    out = dict(json_value(value, path))
+    for key in ("input", "label", "host", "cloud"):
+        if not isinstance(out.get(key), str) or not out[key]:
+            raise EvidenceError(f"{path}.{key}", "must be a non-empty string")
+    if out["cloud"] not in CLOUDS:
+        raise EvidenceError(f"{path}.cloud", f"unknown cloud (choose from {', '.join(CLOUDS)})")
+    names = out.get("names")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+        raise EvidenceError(f"{path}.names", "must be a non-empty list of names")
+    return out
+
+
+def _check(value: Any, path: str, index: int) -> CheckResult:
+    if not isinstance(value, Mapping):
+        raise EvidenceError(f"{path}[{index}]", "must be an object")
+    check_id = value.get("id")
+    if not isinstance(check_id, str) or not _CHECK_ID.fullmatch(check_id):
+        raise EvidenceError(f"{path}[{index}].id", "must be a check id (lower-case letters, digits, _)")
+    path = f"{path}[{check_id}]"
+    try:
+        status = Status(value.get("status"))
+    except ValueError:
+        raise EvidenceError(f"{path}.status", f"must be one of {', '.join(s.value for s in Status)}") from None
+    summary, reason = value.get("summary"), value.get("reason")
+    if summary is not None and not isinstance(summary, str):
+        raise EvidenceError(f"{path}.summary", "must be a string")
+    if reason is not None and not isinstance(reason, str):
+        raise EvidenceError(f"{path}.reason", "must be a string or null")
+    duration = value.get("duration_ms")
+    if duration is not None:
+        duration = finite_number(duration, f"{path}.duration_ms")
+    evidence = value.get("evidence")
+    return CheckResult(
+        id=check_id,
+        status=status,
+        summary=summary or "",
+        evidence=normalize(check_id, {} if evidence is None else evidence, f"{path}.evidence"),
+        duration_ms=max(duration or 0.0, 0.0),
+        reason=reason,
+    )
+
+
+_CHECK_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
+"""As in the schemas: an id also becomes a metric label and part of the path an error names."""
+
+
+def _collected(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise EvidenceError(path, "must be an object")
+    verdict, causes = value.get("verdict"), value.get("causes", [])
+    if verdict is not None and not isinstance(verdict, str):
+        raise EvidenceError(f"{path}.verdict", "must be a string")
+    if not isinstance(causes, list) or not all(isinstance(c, str) for c in causes):
+        raise EvidenceError(f"{path}.causes", "must be a list of cause ids")
+    return {"verdict": verdict, "causes": list(causes)}
 
 
 def load_bundle(path: str) -> Bundle:
@@ -206,7 +286,7 @@ def load_bundle(path: str) -> Bundle:
     if len(raw) > MAX_BYTES:
         raise BundleError(f"{path} is larger than {MAX_BYTES // (1024 * 1024)} MiB; not an evidence bundle")
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_int=parse_int)
     except UnicodeDecodeError:
         raise BundleError(f"{path} is not an aoai-diag evidence bundle (not UTF-8 text)") from None
     except json.JSONDecodeError as exc:

@@ -20,6 +20,8 @@ from tests.conftest import FIXTURES, REPO, guarded_env
 from tests.monitoring_support import fake_getaddrinfo, loopback_site
 
 SCHEMA = json.loads((REPO / "aoai_diag" / "data" / "bundle.schema.json").read_text())
+jsonschema.validators.validator_for(SCHEMA).check_schema(SCHEMA)
+VALIDATOR = jsonschema.validators.validator_for(SCHEMA)(SCHEMA)
 BUNDLES = FIXTURES / "bundles"
 EXPECTED = json.loads((BUNDLES / "expected.json").read_text())["bundles"]
 PROXY_VARS = (
@@ -49,7 +51,7 @@ def test_every_example_bundle_is_listed_and_valid() -> None:
     files = sorted(p.name for p in BUNDLES.glob("*.json") if p.name != "expected.json")
     assert files == sorted(EXPECTED), "fixtures/bundles/expected.json must state what each bundle analyses to"
     for name in files:
-        jsonschema.validate(json.loads((BUNDLES / name).read_text()), SCHEMA)
+        VALIDATOR.validate(json.loads((BUNDLES / name).read_text()))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -125,7 +127,7 @@ def test_collect_then_analyze_gives_identical_diagnosis(tmp_path: Path, offline_
     )
     # Then the diagnosis is the one collect saw, and the one a live check gives
     bundle = json.loads(bundle_path.read_text())
-    jsonschema.validate(bundle, SCHEMA)
+    VALIDATOR.validate(bundle)
     recorded = [(t["target"]["host"], t["collected"]["verdict"], t["collected"]["causes"]) for t in bundle["targets"]]
     assert diagnosis(json.loads(analysed.stdout)) == recorded
     assert diagnosis(json.loads(live.stdout)) == recorded
@@ -224,6 +226,58 @@ def test_load_bundle_reports_which_target_is_malformed(tmp_path: Path) -> None:
     path.write_text(json.dumps(data))
     with pytest.raises(BundleError, match=r"targets\[0\]"):
         load_bundle(str(path))
+
+
+@pytest.mark.parametrize(
+    ("literal", "field", "problem"),
+    [
+        ("NaN", "attempts[0].connect_ms", "must be a finite number"),
+        ("1e999", "attempts[0].connect_ms", "must be a finite number"),
+        ("9" * 5000, "attempts[0].connect_ms", "integer out of range"),
+        ('"fast"', "attempts[0].connect_ms", "must be a number, not a string"),
+        ('{"a": 1}', "attempts", "must be a list, not an object"),
+    ],
+    ids=["nan", "1e999", "5000-digits", "string", "object"],
+)
+def test_load_bundle_names_the_bad_evidence_field(tmp_path: Path, literal: str, field: str, problem: str) -> None:
+    data = json.loads((BUNDLES / "healthy.json").read_text())
+    tcp = next(c for c in data["targets"][0]["checks"] if c["id"] == "tcp_connect")
+    if field == "attempts":
+        tcp["evidence"]["attempts"] = "PLACEHOLDER"
+    else:
+        tcp["evidence"]["attempts"][0]["connect_ms"] = "PLACEHOLDER"
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(data).replace('"PLACEHOLDER"', literal))
+    with pytest.raises(BundleError) as info:
+        load_bundle(str(path))
+    message = str(info.value)
+    assert f"malformed targets[0].checks[tcp_connect].evidence.{field}: {problem}" in message
+    assert "\n" not in message
+
+
+def test_a_bad_key_holding_a_newline_still_gives_one_line() -> None:
+    data = json.loads((BUNDLES / "healthy.json").read_text())
+    azure_dns = next(c for c in data["targets"][0]["checks"] if c["id"] == "azure_dns")
+    azure_dns["evidence"]["answers"]["evil\nname" + "x" * 500] = {"ttl": "10"}
+    with pytest.raises(BundleError) as info:
+        parse_bundle(data)
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 500
+    assert "malformed targets[0].checks[azure_dns].evidence.answers[evil?name" in message
+
+
+def test_loaded_evidence_is_normalized_for_the_diagnosis(tmp_path: Path) -> None:
+    # A bundle whose evidence lacks optional keys: the diagnosis sees every declared key with its declared type.
+    data = json.loads((BUNDLES / "healthy.json").read_text())
+    tcp = next(c for c in data["targets"][0]["checks"] if c["id"] == "tcp_connect")
+    del tcp["evidence"]["port"]
+    tcp["evidence"]["attempts"][0].pop("connect_ms")
+    tcp["evidence"]["attempts"][0]["rtt_ms"] = 1  # a key from a newer minor version is kept
+    bundle = parse_bundle(data)
+    evidence = next(c for c in bundle.targets[0].checks if c.id == "tcp_connect").evidence
+    assert evidence["port"] is None
+    assert evidence["attempts"][0]["connect_ms"] is None and evidence["attempts"][0]["rtt_ms"] == 1
+    assert analyze(bundle).targets[0].verdict.value == "healthy"  # the same story as before the keys were lost
 
 
 def test_collect_refuses_an_unwritable_destination_before_running(tmp_path: Path) -> None:

@@ -309,9 +309,13 @@ def test_no_public_dns_option_skips_without_sending() -> None:
 
 
 def test_garbage_resolver_config_is_a_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A bad nameserver line is skipped and named (issue 9), not "unreadable"; with nothing else, none is configured.
     conf = tmp_path / "resolv.conf"
     conf.write_bytes(b"nameserver not-an-address\n\xff\xfe\x00junk\n")
     monkeypatch.setattr(resolver_config, "RESOLV_CONF", str(conf))
     result = run([resolver_config.PROBE], new_context(settings()))["resolver_config"]
-    assert result.status is Status.ERROR
-    assert "cannot parse" in result.evidence["error"] and "\n" not in result.evidence["error"]
+    assert result.status is Status.FAIL
+    assert result.evidence["skipped"] == [
+        {"line": 1, "text": "nameserver not-an-address", "reason": "not an IP address"}
+    ]
+    assert "\n" not in result.summary

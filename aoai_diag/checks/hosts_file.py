@@ -5,6 +5,9 @@ Evidence:
     entries (list of {name, address, line}): lines mapping one of the target's names (or its privatelink
         name) to an address; `line` is the 1-based line number.
     size_bytes (int): file size.
+    truncated (bool): the file is larger than `read_limit` bytes; entries after that byte were not read (the probe
+        then warns instead of reporting "no entry").
+    read_limit (int): bytes read at most.
 """
 
 from __future__ import annotations
@@ -56,9 +59,11 @@ def parse_hosts(text: str, wanted: set[str]) -> list[dict[str, object]]:
 def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     path = ctx.settings.hosts_file or default_hosts_path()
     wanted = set(target.names) | {target.privatelink_name(n) for n in target.names}
+    limit = MAX_BYTES
     try:
         with open(path, "rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
+            data = fh.read(limit + 1)
+            size = max(os.fstat(fh.fileno()).st_size, len(data))
     except FileNotFoundError:
         if ctx.settings.hosts_file:
             return Outcome(Status.ERROR, f"hosts file {path} does not exist", {"path": path}, "file not found")
@@ -67,14 +72,27 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         return Outcome(
             Status.ERROR, f"cannot read hosts file {path}: {exc.strerror or exc}", {"path": path}, "unreadable"
         )
-    truncated = len(data) > MAX_BYTES
-    entries = parse_hosts(data[:MAX_BYTES].decode("utf-8", errors="replace"), wanted)
-    evidence = {"path": path, "entries": entries, "size_bytes": len(data), "truncated": truncated}
+    truncated = len(data) > limit
+    if truncated:
+        # The last line read is cut in the middle: a name cut short must not pass for another.
+        data = data[:limit].rsplit(b"\n", 1)[0]
+    entries = parse_hosts(data.decode("utf-8", errors="replace"), wanted)
+    evidence = {
+        "path": path,
+        "entries": entries,
+        "size_bytes": size,
+        "truncated": truncated,
+        "read_limit": limit,
+    }
+    cut = f"file larger than {limit} bytes, entries after byte {limit} not read" if truncated else ""
     if not entries:
+        if truncated:
+            # "No entry" would be a claim about the part that was not read.
+            return Outcome(Status.WARN, f"{path}: {cut}; no entry for {target.host} before that", evidence, cut)
         return Outcome(Status.PASS, f"no entry for {target.host} in {path}", evidence)
     shown = ", ".join(f"{e['name']} -> {e['address']} (line {e['line']})" for e in entries[:3])
     # An entry is not wrong by itself (Microsoft suggests one for VPN testing); diagnosis compares it with DNS.
-    return Outcome(Status.WARN, f"hosts file overrides DNS: {shown}", evidence)
+    return Outcome(Status.WARN, f"hosts file overrides DNS: {shown}" + (f" ({cut})" if cut else ""), evidence)
 
 
 PROBE = Probe(id="hosts_file", title="Hosts-file entries for the account's names", run=run)

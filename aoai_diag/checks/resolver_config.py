@@ -10,11 +10,14 @@ Evidence:
     search (list of str): search domains.
     path (str | null): file read, when one was.
     error (str | null): why the configuration could not be read.
+    skipped (list of {line, text, reason}): lines that were not used (`nameserver foo`); the rest still counts,
+        as it does for the C library, which ignores such lines too.
 """
 
 from __future__ import annotations
 
 import io
+import ipaddress
 import sys
 from collections.abc import Mapping
 
@@ -31,15 +34,54 @@ class ResolverConfigError(Exception):
     """The system resolver configuration could not be read; the message is one line."""
 
 
+def unusable_lines(text: str) -> list[dict[str, object]]:
+    """resolv.conf lines dnspython would refuse, and why: one bad line must not hide the others."""
+    import dns.name
+
+    skipped: list[dict[str, object]] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        fields = raw.split("#", 1)[0].split(";", 1)[0].split()
+        if not fields:
+            continue
+        reason = None
+        if fields[0] == "nameserver":
+            reason = "no address" if len(fields) < 2 else None if _is_address(fields[1]) else "not an IP address"
+        elif fields[0] in ("search", "domain"):
+            for name in fields[1:]:
+                try:
+                    dns.name.from_text(name)
+                except Exception as exc:  # dnspython raises a family of DNSException subclasses
+                    reason = f"not a domain name: {name[:60]!r} ({exc})"
+                    break
+        if reason:
+            skipped.append({"line": number, "text": raw.strip()[:200], "reason": reason})
+    return skipped
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.split("%", 1)[0])  # a link-local server may carry a zone (fe80::1%eth0)
+    except ValueError:
+        return False
+    return True
+
+
 def read_system_config(path: str | None = None) -> tuple[list[str], list[str]]:
-    """(nameservers as "ip:port", search domains) of the system resolver.
+    """(nameservers as "ip:port", search domains) of the system resolver; see read_config."""
+    servers, search, _ = read_config(path)
+    return servers, search
+
+
+def read_config(path: str | None = None) -> tuple[list[str], list[str], list[dict[str, object]]]:
+    """(nameservers as "ip:port", search domains, skipped lines) of the system resolver.
 
     An empty nameserver list is a valid answer (nothing configured); an unreadable file raises
-    ResolverConfigError.
+    ResolverConfigError. Lines that cannot be used are left out and listed (see unusable_lines).
     """
     import dns.resolver
 
     resolver = dns.resolver.Resolver(configure=False)
+    skipped: list[dict[str, object]] = []
     if sys.platform.startswith("win") and path is None:
         try:
             resolver.read_registry()
@@ -52,11 +94,14 @@ def read_system_config(path: str | None = None) -> tuple[list[str], list[str]]:
                 text = fh.read(1024 * 1024)
         except OSError as exc:
             raise ResolverConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+        skipped = unusable_lines(text)
+        bad = {int(str(s["line"])) for s in skipped}
+        text = "\n".join(line for n, line in enumerate(text.splitlines(), 1) if n not in bad) + "\n"
         try:
             resolver.read_resolv_conf(io.StringIO(text))
         except dns.resolver.NoResolverConfiguration:
             # dnspython refuses a file without any nameserver line: that is "none configured", not unreadable.
-            return [], _search_domains(text)
+            return [], _search_domains(text), skipped
         except Exception as exc:
             raise ResolverConfigError(f"cannot parse {path}: {exc}") from None
     servers: list[str] = []
@@ -65,7 +110,7 @@ def read_system_config(path: str | None = None) -> tuple[list[str], list[str]]:
         port = int(getattr(ns, "port", resolver.nameserver_ports.get(address, resolver.port)))
         servers.append(format_endpoint((address, port)))
     search = [name.to_text(omit_final_dot=True) for name in resolver.search]
-    return servers, search
+    return servers, search, skipped
 
 
 def _search_domains(text: str) -> list[str]:
@@ -80,19 +125,45 @@ def _search_domains(text: str) -> list[str]:
 def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     if ctx.settings.resolvers:
         servers = [format_endpoint(r) for r in ctx.settings.resolvers]
-        evidence = {"source": "option", "nameservers": servers, "search": [], "path": None, "error": None}
+        evidence = {
+            "source": "option",
+            "nameservers": servers,
+            "search": [],
+            "path": None,
+            "error": None,
+            "skipped": [],
+        }
         return Outcome(Status.PASS, f"nameservers from --resolver: {', '.join(servers)}", evidence)
     path = None if sys.platform.startswith("win") else RESOLV_CONF
     try:
-        servers, search = read_system_config(path)
+        servers, search, skipped = read_config(path)
     except ResolverConfigError as exc:
-        evidence = {"source": "system", "nameservers": [], "search": [], "path": path, "error": str(exc)}
+        evidence = {
+            "source": "system",
+            "nameservers": [],
+            "search": [],
+            "path": path,
+            "error": str(exc),
+            "skipped": [],
+        }
         return Outcome(Status.ERROR, f"resolver configuration unreadable: {exc}", evidence, str(exc))
-    evidence = {"source": "system", "nameservers": servers, "search": search, "path": path, "error": None}
+    evidence = {
+        "source": "system",
+        "nameservers": servers,
+        "search": search,
+        "path": path,
+        "error": None,
+        "skipped": skipped,
+    }
+    note = ""
+    if skipped:
+        first = skipped[0]
+        more = f" and {len(skipped) - 1} more" if len(skipped) > 1 else ""
+        note = f"; ignored line {first['line']} ({first['text']!r}: {first['reason']}){more}"
     if not servers:
         where = path or "the registry"
-        return Outcome(Status.FAIL, f"no DNS server configured in {where}", evidence, "no nameservers")
-    return Outcome(Status.PASS, f"system nameservers: {', '.join(servers)}", evidence)
+        return Outcome(Status.FAIL, f"no DNS server configured in {where}{note}", evidence, "no nameservers")
+    return Outcome(Status.PASS, f"system nameservers: {', '.join(servers)}{note}", evidence)
 
 
 PROBE = Probe(id="resolver_config", title="Configured DNS servers", run=run)

@@ -52,4 +52,4 @@ def report_to_dict(report: Report) -> dict[str, Any]:
 
 
 def render_json(report: Report) -> str:
-    return json.dumps(report_to_dict(report), indent=2, sort_keys=False, default=str) + "\n"
+    return json.dumps(report_to_dict(report), indent=2, sort_keys=False, default=str, allow_nan=False) + "\n"

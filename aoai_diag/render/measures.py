@@ -6,6 +6,7 @@ evidence that lacks a field simply yields no number, never a made-up zero.
 
 from __future__ import annotations
 
+import math
 import ssl
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -34,10 +35,15 @@ def _attempts(check: CheckResult | None) -> list[Mapping[str, Any]]:
     return [a for a in raw if isinstance(a, Mapping)] if isinstance(raw, list) else []
 
 
-def _number(value: Any) -> float | None:
+def finite(value: Any) -> float | None:
+    """A finite number, or None: a metric must never read NaN or Inf (live evidence is not validated like a bundle)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _app_attempt(check: CheckResult | None) -> Mapping[str, Any] | None:
@@ -59,27 +65,27 @@ def phase_seconds(target: TargetReport) -> dict[str, float]:
     holds no finer number.
     """
     checks = _checks(target)
-    out: dict[str, float] = {}
+    out: dict[str, float | None] = {}
     dns = checks.get("system_resolution")
     if dns is not None and dns.status in _OBSERVED:
-        out["dns"] = dns.duration_ms / 1000.0
+        out["dns"] = finite(dns.duration_ms)
     connect = checks.get("tcp_connect")
     if connect is not None and connect.status in _OBSERVED:
         times = [
             ms
             for a in _attempts(connect)
-            if a.get("outcome") == "connected" and (ms := _number(a.get("connect_ms"))) is not None
+            if a.get("outcome") == "connected" and (ms := finite(a.get("connect_ms"))) is not None
         ]
-        out["connect"] = (min(times) if times else connect.duration_ms) / 1000.0
+        out["connect"] = min(times) if times else finite(connect.duration_ms)
     tls = checks.get("tls_handshake")
     if tls is not None and tls.status in _OBSERVED:
-        out["tls"] = tls.duration_ms / 1000.0
+        out["tls"] = finite(tls.duration_ms)
     http = checks.get("https_dataplane")
     if http is not None and http.status in _OBSERVED:
         attempt = _app_attempt(http)
-        ms = _number(attempt.get("elapsed_ms")) if attempt else None
-        out["http"] = (ms if ms is not None else http.duration_ms) / 1000.0
-    return out
+        ms = finite(attempt.get("elapsed_ms")) if attempt else None
+        out["http"] = ms if ms is not None else finite(http.duration_ms)
+    return {phase: ms / 1000.0 for phase, ms in out.items() if ms is not None}
 
 
 def resolved_address_classes(target: TargetReport) -> dict[str, int] | None:
@@ -124,11 +130,14 @@ def parse_not_after(value: Any) -> float | None:
     except ValueError:
         try:
             return float(ssl.cert_time_to_seconds(text))
-        except ValueError:
+        except (ValueError, OverflowError):
             return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
+    try:
+        return parsed.timestamp()
+    except (ValueError, OverflowError):  # year 1 in a timezone east of UTC
+        return None
 
 
 def earliest_cert_expiry(target: TargetReport) -> float | None:

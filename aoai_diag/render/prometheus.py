@@ -72,7 +72,9 @@ def render_prometheus(report: Report, duration_s: float | None = None) -> str:
                 check_status.labels(target=host, check=check.id, status=status.value).set(
                     1 if check.status is status else 0
                 )
-            check_seconds.labels(target=host, check=check.id).set(check.duration_ms / 1000.0)
+            ms = measures.finite(check.duration_ms)
+            if ms is not None:  # a metric never reads NaN/Inf
+                check_seconds.labels(target=host, check=check.id).set(ms / 1000.0)
         named = {f.cause_id for f in target_report.findings}
         for c in causes.values():
             cause.labels(target=host, cause=c.id, family=c.family, severity=c.severity.value).set(

@@ -1,0 +1,309 @@
+"""Evidence of the Resource Manager probes (`arm_*`); shapes follow aoai_diag/azure/resources.py."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aoai_diag.evidence.base import Evidence
+
+
+@dataclass(frozen=True, kw_only=True)
+class Denied(Evidence):
+    """A scope the credential could not read."""
+
+    scope: str | None = None
+    status: int | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Connection(Evidence):
+    id: str | None = None
+    private_endpoint_id: str | None = None
+    target_id: str | None = None
+    status: str | None = None
+    description: str | None = None
+    provisioning_state: str | None = None
+    group_ids: tuple[str, ...] = ()
+    manual: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Account(Evidence):
+    id: str = ""
+    name: str = ""
+    subscription_id: str = ""
+    resource_group: str = ""
+    kind: str | None = None
+    location: str | None = None
+    custom_subdomain: str | None = None
+    endpoint: str | None = None
+    endpoint_hosts: tuple[str, ...] = ()
+    public_network_access: str | None = None
+    default_action: str | None = None
+    ip_rules: tuple[str, ...] = ()
+    vnet_rules: tuple[str, ...] = ()
+    bypass: str | None = None
+    connections: tuple[Connection, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArmAccess(Evidence):
+    credential: str | None = None
+    arm_endpoint: str | None = None
+    subscriptions: tuple[str, ...] = ()
+    from_option: bool = False
+    denied: tuple[Denied, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArmAccount(Evidence):
+    label: str | None = None
+    source: str | None = None
+    subscriptions: tuple[str, ...] = ()
+    graph_error: Denied | None = None
+    denied: tuple[Denied, ...] = ()
+    matches: tuple[str, ...] = ()
+    account: Account | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomDns(Evidence):
+    fqdn: str | None = None
+    ip_addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ZoneGroup(Evidence):
+    id: str = ""
+    zone_ids: tuple[str, ...] = ()
+    ip_addresses: tuple[str, ...] = ()
+    """Addresses of the A records the zone group keeps (recordSets), when recorded."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountSide(Evidence):
+    status: str | None = None
+    provisioning_state: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrivateEndpoint(Evidence):
+    id: str = ""
+    name: str = ""
+    subscription_id: str = ""
+    resource_group: str = ""
+    location: str | None = None
+    provisioning_state: str | None = None
+    subnet_id: str | None = None
+    vnet_id: str | None = None
+    connections: tuple[Connection, ...] = ()
+    nic_ids: tuple[str, ...] = ()
+    custom_dns: tuple[CustomDns, ...] = ()
+    ip_addresses: tuple[str, ...] = ()
+    zone_groups: tuple[ZoneGroup, ...] | None = None
+    """None: the zone groups could not be read."""
+    static_ips: tuple[str, ...] = ()
+    nic_ips: tuple[str, ...] = ()
+    nic_denied: tuple[Denied, ...] = ()
+    """NIC reads that failed: an empty address list then does not mean "no address"."""
+    asg_ids: tuple[str, ...] = ()
+    account_side: AccountSide | None = None
+    listed_by_account: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArmPrivateEndpoints(Evidence):
+    account_id: str | None = None
+    private_endpoints: tuple[PrivateEndpoint, ...] = ()
+    denied: tuple[Denied, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VnetLink(Evidence):
+    id: str = ""
+    zone_id: str = ""
+    vnet_id: str | None = None
+    registration_enabled: bool = False
+    state: str | None = None
+    provisioning_state: str | None = None
+    resolution_policy: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Zone(Evidence):
+    id: str = ""
+    name: str = ""
+    subscription_id: str = ""
+    resource_group: str = ""
+    needed: bool = False
+    record: tuple[str, ...] | None = None
+    """None: no A record for the label (or it could not be read: see record_error)."""
+    record_error: str | None = None
+    links: tuple[VnetLink, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class BroadZone(Evidence):
+    id: str = ""
+    name: str = ""
+    subscription_id: str = ""
+    resource_group: str = ""
+    links: tuple[VnetLink, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArmDnsZones(Evidence):
+    label: str | None = None
+    needed_zones: tuple[str, ...] = ()
+    zones: tuple[Zone, ...] = ()
+    broad_zones: tuple[BroadZone, ...] = ()
+    denied: tuple[Denied, ...] = ()
+    complete: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Nic(Evidence):
+    id: str = ""
+    private_ips: tuple[str, ...] = ()
+    subnet_id: str | None = None
+    nsg_id: str | None = None
+    vm_id: str | None = None
+    asg_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Subnet(Evidence):
+    id: str = ""
+    prefixes: tuple[str, ...] = ()
+    nsg_id: str | None = None
+    route_table_id: str | None = None
+    pe_network_policies: str | None = None
+    service_endpoints: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Peering(Evidence):
+    id: str = ""
+    name: str = ""
+    remote_vnet_id: str | None = None
+    state: str | None = None
+    sync_level: str | None = None
+    allow_gateway_transit: bool = False
+    use_remote_gateways: bool = False
+    allow_forwarded_traffic: bool = False
+    allow_virtual_network_access: bool | None = None
+    """None: not in the answer."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Vnet(Evidence):
+    id: str = ""
+    location: str | None = None
+    address_prefixes: tuple[str, ...] = ()
+    dns_servers: tuple[str, ...] = ()
+    peerings: tuple[Peering, ...] = ()
+    subnet_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DnsServerHost(Evidence):
+    ip: str = ""
+    vnet_id: str | None = None
+    firewall_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PeVnet(Evidence):
+    pe_id: str = ""
+    vnet_id: str | None = None
+    relation: str | None = None
+    """same | peered | not_peered | unknown."""
+    peering: Peering | None = None
+    via_hubs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Route(Evidence):
+    source: str | None = None
+    state: str | None = None
+    prefixes: tuple[str, ...] = ()
+    next_hop_type: str | None = None
+    next_hop_ips: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouteToPe(Evidence):
+    pe_id: str = ""
+    address: str = ""
+    route: Route | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArmClientNetwork(Evidence):
+    source: str | None = None
+    vm_id: str | None = None
+    nic: Nic | None = None
+    subnet: Subnet | None = None
+    vnet: Vnet | None = None
+    dns_mode: str | None = None
+    dns_server_hosts: tuple[DnsServerHost, ...] = ()
+    pe_vnets: tuple[PeVnet, ...] = ()
+    routes_to_pe: tuple[RouteToPe, ...] = ()
+    routes_error: str | None = None
+    denied: tuple[Denied, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision(Evidence):
+    access: str | None = None
+    """Allow | Deny | None (no rule decided)."""
+    rule: str | None = None
+    priority: int | None = None
+    default: bool | None = None
+    unresolved: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientDecision(Decision):
+    nsg_id: str | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientSide(Evidence):
+    method: str | None = None
+    decisions: tuple[ClientDecision, ...] = ()
+    access: str | None = None
+    error: str | None = None
+    effective: Mapping[str, Any] | None = None
+    """How far the effective-rules read got ({state, reason, ...}), when recorded."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PeSide(Evidence):
+    pe_id: str = ""
+    address: str | None = None
+    subnet_id: str | None = None
+    network_policies: str | None = None
+    nsg_id: str | None = None
+    applies: bool = False
+    decision: Decision | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArmNsg(Evidence):
+    port: int | None = None
+    source_ip: str | None = None
+    client: ClientSide | None = None
+    pe_side: tuple[PeSide, ...] = ()
+    denied: tuple[Denied, ...] = ()
+    error: str | None = None

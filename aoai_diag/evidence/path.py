@@ -1,0 +1,153 @@
+"""Evidence of the path probes: proxy, IMDS, TCP, route, TLS and the HTTPS data plane."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from aoai_diag.evidence.base import Evidence
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProxySettings(Evidence):
+    variables: Mapping[str, str] = field(default_factory=dict)
+    no_proxy: str | None = None
+    applies: bool = False
+    proxy_url: str | None = None
+    proxy_host: str | None = None
+    proxy_port: int | None = None
+    bypassed_by: str | None = None
+    bypassed_by_address: str | None = None
+    source: str | None = None
+    system: Mapping[str, Any] | None = None
+    """Windows registry settings ({wininet, winhttp}), kept as read."""
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImdsVm(Evidence):
+    subscription_id: str | None = None
+    resource_group: str | None = None
+    name: str | None = None
+    vm_id: str | None = None
+    location: str | None = None
+    resource_id: str | None = None
+    private_ip: str | None = None
+    subnet_prefix: str | None = None
+    mac: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AzurePlatform(Evidence):
+    on_azure: bool | None = None
+    vm: ImdsVm | None = None
+    endpoint: str | None = None
+    http_status: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TcpAttempt(Evidence):
+    KEY_ALIASES: ClassVar[Mapping[str, str]] = {"class": "address_class"}
+
+    address: str = ""
+    address_class: str | None = None
+    outcome: str | None = None
+    error: str | None = None
+    connect_ms: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TcpConnect(Evidence):
+    port: int | None = None
+    attempts: tuple[TcpAttempt, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouteReference(Evidence):
+    address: str | None = None
+    source: str | None = None
+    error: str | None = None
+    os_route: Mapping[str, Any] | None = None
+    """The operating system's own route entry, when read."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class KernelRoute(Evidence):
+    KEY_ALIASES: ClassVar[Mapping[str, str]] = {"class": "address_class"}
+
+    address: str = ""
+    address_class: str | None = None
+    source: str | None = None
+    error: str | None = None
+    local: bool = False
+    via_default: bool | None = None
+    os_route: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouteLookup(Evidence):
+    reference: RouteReference | None = None
+    routes: tuple[KernelRoute, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CertName(Evidence):
+    CN: str | None = None
+    O: str | None = None  # noqa: E741 - the X.509 attribute's own name
+
+
+@dataclass(frozen=True, kw_only=True)
+class TlsAttempt(Evidence):
+    KEY_ALIASES: ClassVar[Mapping[str, str]] = {"class": "address_class"}
+
+    address: str = ""
+    address_class: str | None = None
+    outcome: str | None = None
+    verify_error: str | None = None
+    protocol: str | None = None
+    issuer: CertName | None = None
+    issuer_text: str | None = None
+    subject_text: str | None = None
+    sans: tuple[str, ...] = ()
+    not_after: str | None = None
+    days_left: int | None = None
+    handshake_ms: float | None = None
+    error: str | None = None
+    cert_error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TlsHandshake(Evidence):
+    server_name: str | None = None
+    port: int | None = None
+    attempts: tuple[TlsAttempt, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpAttempt(Evidence):
+    via: str | None = None
+    """direct | proxy."""
+    address: str | None = None
+    address_class: str | None = None
+    proxy: str | None = None
+    outcome: str | None = None
+    status: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    classification: str | None = None
+    azure_answered: bool = False
+    caller_ip: str | None = None
+    headers: Mapping[str, str | None] = field(default_factory=dict)
+    body_truncated: bool = False
+    elapsed_ms: float | None = None
+    error: str | None = None
+    proxy_auth_withheld: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpsDataplane(Evidence):
+    path: str | None = None
+    attempts: tuple[HttpAttempt, ...] = ()
+    app_path: str | None = None
