@@ -105,11 +105,11 @@ class ExporterMetrics:
         self.dropped = Counter(
             "aoai_diag_exporter_connections_dropped",
             "Connections closed without an answer to a request: busy (every worker and queue slot taken), "
-            "slow (request not sent within --read-timeout), gone (client disconnected).",
+            "timeout (no complete request within --read-timeout, idle keep-alive included), gone (client left).",
             ("reason",),
             registry=self.registry,
         )
-        for reason in ("busy", "slow", "gone"):
+        for reason in ("busy", "timeout", "gone"):
             self.dropped.labels(reason=reason)
 
 
@@ -127,8 +127,9 @@ class Watchdog:
         self._thread.start()
 
     def arm(self, conn: socket.socket, seconds: float) -> None:
+        """Cut `conn` in `seconds` unless disarmed; a deadline already running is kept (it started at accept)."""
         with self._lock:
-            self._deadlines[conn] = time.monotonic() + seconds
+            self._deadlines.setdefault(conn, time.monotonic() + seconds)
 
     def disarm(self, conn: socket.socket) -> None:
         with self._lock:
@@ -171,7 +172,7 @@ class ProbeServer(HTTPServer):
         self._workers: list[threading.Thread] = []
         self._idle = 0
         self._pool_lock = threading.Lock()
-        self.watchdog = Watchdog(on_cut=lambda: self.metrics.dropped.labels(reason="slow").inc())
+        self.watchdog = Watchdog(on_cut=lambda: self.metrics.dropped.labels(reason="timeout").inc())
         super().__init__(listen, ProbeHandler)
 
     @property
@@ -179,10 +180,13 @@ class ProbeServer(HTTPServer):
         return len(self._workers)
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        # The clock starts at accept: a connection waiting in the queue uses up its own time, not a worker's.
+        self.watchdog.arm(request, self.config.read_timeout)
         try:
             self._jobs.put_nowait((request, client_address))
         except queue.Full:
             self.metrics.dropped.labels(reason="busy").inc()
+            self.watchdog.disarm(request)
             self._refuse(request)
             return
         with self._pool_lock:
@@ -217,6 +221,7 @@ class ProbeServer(HTTPServer):
             except Exception:
                 self.handle_error(request, client_address)
             finally:
+                self.watchdog.disarm(request)
                 self.shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
