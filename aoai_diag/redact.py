@@ -56,7 +56,8 @@ _TEXT_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
             r"(?i)\b((?:proxy-)?authorization|api[-_]?key|ocp-apim-subscription-key|x-api-key|cookie|set-cookie)"
-            r"(\"?\s*[:=]\s*\"?)(?:(?:bearer|basic|digest|negotiate|sharedkey|token)\s+)?[^\s\"',;&]+"
+            r"(\"?\s*[:=]\s*\"?)(?!(?:null|true|false)\b)(?:(?:bearer|basic|digest|negotiate|sharedkey|token)\s+)?"
+            r"[^\s\"',;&\[\]{}]+"
         ),
         r"\1\2***",
     ),
@@ -73,7 +74,9 @@ _TEXT_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     # NAME=value assignments of secret-bearing variables (AZURE_CLIENT_SECRET=..., in a message or a dump)
     (
-        re.compile(r"(?i)\b([A-Z0-9_]*(?:SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|ACCESS_KEY)[A-Z0-9_]*)=[^\s\"',;&]+"),
+        re.compile(
+            r"(?i)\b([A-Z0-9_]*(?:SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|ACCESS_KEY)[A-Z0-9_]*)=[^\s\"',;&\[\]{}]+"
+        ),
         r"\1=***",
     ),
     # Azure AI services keys are 32 hex characters (UUIDs have dashes and are not matched)
@@ -144,7 +147,10 @@ def _decoded_tokens(text: str) -> str:
         if decoded == token:
             return token
         cleaned = _redact_plain(decoded)
-        return cleaned if cleaned != decoded else token
+        if cleaned == decoded:
+            return token
+        # The decoded text goes where the encoded token was (a JSON string, a log line): nothing that could end it.
+        return cleaned if not re.search(r"[\s\"'\\<>\x00-\x1f]", cleaned) else REDACTED
 
     return re.sub(r"[^\s\"'<>]*%[0-9a-fA-F]{2}[^\s\"'<>]*", fix, text)
 

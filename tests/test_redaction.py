@@ -313,3 +313,16 @@ def test_environment_is_not_needed_for_the_rules(monkeypatch: pytest.MonkeyPatch
     # The structural rules do not depend on what was learnt: with nothing learnt, evidence text is still clean.
     monkeypatch.setattr(os, "environ", {})
     assert redact_text("proxy http://u:S3cret/x@h:1") == "proxy http://***@h:1"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"api-key": None, "authorization": [], "token": {}, "cookie": True, "password": ""},
+     {"note": "api-key: null and Authorization: {}", "url": "https://h/p?target=https%3A%2F%2Fu%3Ap%22w%40h"},
+     {"x": "AZURE_CLIENT_SECRET=[1]", "y": "user:pa\"ss@proxy:3128", "z": 'he said "http://u:p@h"'}],
+)  # fmt: skip
+def test_redacted_json_text_is_still_json(value: dict[str, object]) -> None:
+    # stdout is redacted as text after the renderers: a JSON report must stay parseable.
+    text = json.dumps(value, indent=2)
+    parsed = json.loads(redact_text(text))
+    assert set(parsed) == set(value)
