@@ -71,7 +71,9 @@ def main() -> None:
     """Does this machine reach an Azure OpenAI account over its private endpoint? If not, why.
 
     \b
-    Exit codes: 0 healthy, 1 unhealthy, 2 usage error, 3 inconclusive, 4 internal error.
+    Exit codes: 0 healthy, 1 unhealthy, 2 usage error, 3 inconclusive, 4 internal error,
+    5 output could not be written, 130 interrupted, 141 stdout closed by its reader.
+    Secrets (proxy passwords, credentials, keys, tokens) are redacted from every output.
     """
 
 

@@ -45,13 +45,16 @@ _AUTHORITY_START = re.compile(r"(?i)(?:\b[a-z][a-z0-9+.-]*:/{1,3}|(?<![\w/])//)"
 # LAST `@` that is followed by such a host.
 _HOST_AFTER_AT = re.compile(r"(?:\[[0-9a-fA-F:.%\w]*\]|[\w.-]+)(?::\d*)?(?=[/?#\s\"'<>,;)\]}]|$)")
 _DELIM = re.compile(r"[/?#]")
+_PERCENT = re.compile(r"%[0-9a-fA-F]{2}")
 _HOST_ONLY = re.compile(r"(?:\[[0-9a-fA-F:.%\w]*\]|[\w.-]+)(?::\d*)?")
 # The end of a token that may hold a URL: whitespace and the quotes/brackets that surround URLs in messages.
 _TOKEN_END = re.compile(r"[\s\"'<>]")
 # Scheme-less `user:password@host[:port]` (HTTPS_PROXY=user:pw@proxy:3128).
 _BARE_USERINFO = re.compile(r"(?<![\w.:/@%*-])[\w.~%!$&()*+,;=-]+:(?!/)[^\s\"'<>]*@(?=[\w.-]+(?::\d+)?\b)")
 
-_TEXT_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+# (pattern, replacement, needles): a rule runs only on text holding one of its needles (lower-case), which keeps
+# redacting a megabyte report fast.
+_TEXT_RULES: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
     # HTTP headers written out in text: `Authorization: Bearer x`, `api-key=x`, `Ocp-Apim-Subscription-Key: x`
     (
         re.compile(
@@ -60,10 +63,11 @@ _TEXT_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
             r"[^\s\"',;&\[\]{}]+"
         ),
         r"\1\2***",
+        ("authorization", "api-key", "api_key", "apikey", "subscription-key", "cookie"),
     ),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ***"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ***", ("bearer", "basic")),
     # JSON Web Tokens (Entra ID access tokens)
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED, ("eyj",)),
     # SAS signatures, keys and tokens passed in query strings
     (
         re.compile(
@@ -71,17 +75,22 @@ _TEXT_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
             r"|subscription-key)=)[^&\s\"'#]+"
         ),
         r"\1***",
-    ),
-    # NAME=value assignments of secret-bearing variables (AZURE_CLIENT_SECRET=..., in a message or a dump)
-    (
-        re.compile(
-            r"(?i)\b([A-Z0-9_]*(?:SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|ACCESS_KEY)[A-Z0-9_]*)=[^\s\"',;&\[\]{}]+"
-        ),
-        r"\1=***",
+        ("=",),
     ),
     # Azure AI services keys are 32 hex characters (UUIDs have dashes and are not matched)
-    (re.compile(r"\b[0-9a-fA-F]{32}\b"), REDACTED),
+    (re.compile(r"\b[0-9a-fA-F]{32}\b"), REDACTED, ("",)),
 )
+
+# NAME=value assignments of secret-bearing variables (AZURE_CLIENT_SECRET=..., in a message or a dump)
+_ASSIGNMENT = re.compile(r"\b([A-Za-z0-9_]+)=([^\s\"',;&\[\]{}]+)")
+_SECRET_NAME_PART = re.compile(r"(?i)secret|password|passwd|token|api_key|access_key")
+
+
+def _redact_assignment(match: re.Match[str]) -> str:
+    if _SECRET_NAME_PART.search(match.group(1)):
+        return f"{match.group(1)}={REDACTED}"
+    return match.group(0)
+
 
 _lock = threading.Lock()
 _literals: tuple[str, ...] = ()
@@ -104,21 +113,40 @@ def _userinfo_end(text: str, start: int) -> int | None:
 
 
 def redact_url_userinfo(text: str) -> str:
-    """`scheme://user:pw@host`, `scheme:/user:pw@host`, `//user:pw@host` -> `...***@host`, anywhere in `text`."""
+    """`scheme://user:pw@host`, `scheme:/user:pw@host`, `//user:pw@host` -> `...***@host`, anywhere in `text`.
+
+    Only the tokens (runs without spaces or quotes) that hold an `@` are examined, so a large report is cheap.
+    """
     if "@" not in text:
         return text
     out: list[str] = []
     pos = 0
-    for match in _AUTHORITY_START.finditer(text):
+    at = text.find("@")
+    while at >= 0:
+        start = max(_last_token_end(text, at), pos)
+        end_match = _TOKEN_END.search(text, at)
+        end = end_match.start() if end_match else len(text)
+        out.append(text[pos:start])
+        out.append(_redact_token_userinfo(text[start:end]))
+        pos = end
+        at = text.find("@", end)
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _redact_token_userinfo(token: str) -> str:
+    out: list[str] = []
+    pos = 0
+    for match in _AUTHORITY_START.finditer(token):
         if match.start() < pos:
             continue
-        at = _userinfo_end(text, match.end())
+        at = _userinfo_end(token, match.end())
         if at is None or at == match.end():
             continue
-        out.append(text[pos : match.end()])
+        out.append(token[pos : match.end()])
         out.append(REDACTED)
         pos = at
-    out.append(text[pos:])
+    out.append(token[pos:])
     return _BARE_USERINFO.sub(REDACTED + "@", "".join(out))
 
 
@@ -140,25 +168,44 @@ def _decoded_tokens(text: str) -> str:
     """Percent-encoded URLs (a query string in a request log) are checked decoded: `%40` is an `@`."""
     if "%" not in text:
         return text
-
-    def fix(match: re.Match[str]) -> str:
-        token = match.group(0)
+    out: list[str] = []
+    pos = 0
+    for match in _PERCENT.finditer(text):
+        if match.start() < pos:
+            continue
+        start = max(_last_token_end(text, match.start()), pos)
+        end_match = _TOKEN_END.search(text, match.end())
+        end = end_match.start() if end_match else len(text)
+        token = text[start:end]
         decoded = unquote(token)
-        if decoded == token:
-            return token
         cleaned = _redact_plain(decoded)
+        out.append(text[pos:start])
         if cleaned == decoded:
-            return token
-        # The decoded text goes where the encoded token was (a JSON string, a log line): nothing that could end it.
-        return cleaned if not re.search(r"[\s\"'\\<>\x00-\x1f]", cleaned) else REDACTED
+            out.append(token)
+        elif re.search(r"[\s\"'\\<>\x00-\x1f]", cleaned):
+            # The decoded text goes where the encoded token was (a JSON string, a log line): nothing that ends it.
+            out.append(REDACTED)
+        else:
+            out.append(cleaned)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
-    return re.sub(r"[^\s\"'<>]*%[0-9a-fA-F]{2}[^\s\"'<>]*", fix, text)
+
+def _last_token_end(text: str, before: int, window: int = 4096) -> int:
+    """Start of the token holding index `before` (looking back at most `window` characters)."""
+    floor = max(0, before - window)
+    return max(floor - 1, *(text.rfind(ch, floor, before) for ch in " \t\n\r\"'<>")) + 1
 
 
 def _redact_plain(text: str) -> str:
     text = redact_url_userinfo(text)
-    for pattern, replacement in _TEXT_RULES:
-        text = pattern.sub(replacement, text)
+    low = text.lower()
+    for pattern, replacement, needles in _TEXT_RULES:
+        if any(needle in low for needle in needles):
+            text = pattern.sub(replacement, text)
+    if "=" in text:
+        text = _ASSIGNMENT.sub(_redact_assignment, text)
     for secret in _literals:
         if secret in text:
             text = text.replace(secret, REDACTED)
