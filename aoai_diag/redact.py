@@ -23,7 +23,7 @@ MIN_LITERAL = 6
 
 # Environment variables whose whole value is a secret (azure-identity's EnvironmentCredential names, API keys).
 SECRET_ENV_NAME = re.compile(
-    r"(?i)(secret|passw(or)?d|token|api[-_]?key|access[-_]?key|sas|connection[-_]?string|credential|_key$)"
+    r"(?i)(secret|passw(or)?d|token|api[-_]?key|access[-_]?key|(^|_)sas(_|$)|connection[-_]?string|credential|_key$)"
 )
 # Variables whose value is a URL that may carry user:password@ (curl, requests, Go, pip all read these).
 URL_ENV_NAMES = frozenset(
@@ -243,7 +243,14 @@ def _pieces(secret: str) -> list[str]:
         out.add(secret.split(":", 1)[1])
     for part in list(out):
         out.update(re.split(r"[/#?@:]", part))
-    return [p for p in out if len(p) >= MIN_LITERAL]
+    return [p for p in out if _worth_redacting(p)]
+
+
+def _worth_redacting(piece: str) -> bool:
+    """Long enough, and not an ordinary word (a `*_TOKEN_MODE=managed` variable must not blank out "managed")."""
+    if len(piece) < MIN_LITERAL:
+        return False
+    return not piece.isalpha() or len(piece) >= 12
 
 
 def secrets_in(env: Mapping[str, str], args: Iterable[str] = ()) -> list[str]:

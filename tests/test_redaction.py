@@ -326,3 +326,8 @@ def test_redacted_json_text_is_still_json(value: dict[str, object]) -> None:
     text = json.dumps(value, indent=2)
     parsed = json.loads(redact_text(text))
     assert set(parsed) == set(value)
+
+
+def test_ordinary_words_in_secret_named_variables_are_not_blanked_out() -> None:
+    redact.learn({"AZURE_TOKEN_MODE": "managed", "X_SECRET": "hunter22", "GITHUB_TOKEN": "correcthorsebattery"})
+    assert redact_text("managed identity; hunter22; correcthorsebattery") == "managed identity; ***; ***"
