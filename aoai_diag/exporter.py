@@ -175,10 +175,6 @@ class ProbeServer(HTTPServer):
         self.watchdog = Watchdog(on_cut=lambda: self.metrics.dropped.labels(reason="timeout").inc())
         super().__init__(listen, ProbeHandler)
 
-    @property
-    def worker_count(self) -> int:
-        return len(self._workers)
-
     def process_request(self, request: Any, client_address: Any) -> None:
         # The clock starts at accept: a connection waiting in the queue uses up its own time, not a worker's.
         self.watchdog.arm(request, self.config.read_timeout)
