@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import signal
 import socket
 import struct
@@ -271,3 +272,36 @@ def test_serve_stays_healthy_under_a_burst_of_slow_and_aborted_clients() -> None
     strays = [line for line in lines[:-1] if not line.startswith("aoai-diag serve: 127.0.0.1 ")]
     assert not strays, strays[:5]
     assert proc.returncode == 130
+
+
+def test_a_client_trickling_its_request_is_cut_at_the_read_timeout() -> None:
+    # One byte every 0.1 s never trips a per-read timeout; the watchdog bounds the whole request instead.
+    from aoai_diag.context import Settings
+
+    config = ExporterConfig(settings=Settings(azure=False, env={}), read_timeout=0.5)
+    server = make_server(("127.0.0.1", 0), config)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.server_port), timeout=5) as sock:
+            started = time.monotonic()
+            cut = False
+            for byte in b"GET /metrics HTTP/1.1\r\nHost: x" * 4:
+                try:
+                    sock.sendall(bytes([byte]))
+                except OSError:
+                    cut = True
+                    break
+                readable, _, _ = select.select([sock], [], [], 0.1)
+                if readable and not sock.recv(4096):
+                    cut = True
+                    break
+            elapsed = time.monotonic() - started
+        assert cut, "the server kept reading a request that never ends"
+        assert 0.4 < elapsed < 3.0, elapsed
+        _, own = get(f"{server.url}/metrics")
+        assert metric(own, "aoai_diag_exporter_connections_dropped_total", reason="timeout") >= 1
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
