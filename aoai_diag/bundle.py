@@ -3,7 +3,8 @@
 "Collect on the customer's jumpbox, analyse at your desk": `collect` writes the parsed targets and every
 CheckResult (schema: aoai_diag/data/bundle.schema.json); `analyze` rebuilds each target's report with
 runner.build_target_report — the same code path as a live run — so the diagnosis is identical. Secrets never go
-in: probes already redact proxy userinfo, and everything is scrubbed again here in case a probe slipped.
+in: probes already redact proxy userinfo, and everything is scrubbed again here (redact.py) in case a probe
+slipped. A bundle is written only to a regular file (atomically) or stdout, never over a device, FIFO or folder.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import os
 import platform
 import re
+import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,52 +26,23 @@ from aoai_diag.errors import first_line
 from aoai_diag.evidence import EvidenceError, normalize
 from aoai_diag.evidence.base import finite_number, json_value, parse_int
 from aoai_diag.model import CheckResult, Report, Status, TargetReport
+from aoai_diag.redact import redact_value
 
 BUNDLE_VERSION = "1.0"
 SUPPORTED_MAJOR = 1
 MAX_BYTES = 64 * 1024 * 1024
-REDACTED = "***"
-
-# Dictionary keys whose values are secrets whatever they look like (HTTP auth headers, Azure key headers).
-_SECRET_KEY = re.compile(
-    r"(?i)(secret|passw(or)?d|token|api[-_]?key|authorization|cookie|subscription[-_]?key|^sig$|^sas$)"
-)
-_TEXT_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    # user:password@ in any URL (proxies, endpoints)
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@"), r"\1***@"),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ***"),
-    # JSON Web Tokens (Entra ID access tokens)
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),
-    # SAS signatures and keys passed in query strings
-    (
-        re.compile(r"(?i)([?&](?:sig|api-key|api_key|key|code|token|access_token|subscription-key)=)[^&\s\"']+"),
-        r"\1***",
-    ),
-    # Azure AI services keys are 32 hex characters (UUIDs have dashes and are not matched)
-    (re.compile(r"\b[0-9a-fA-F]{32}\b"), REDACTED),
-)
 
 
 class BundleError(ValueError):
     """A bundle cannot be read or used; the message is one line for the user."""
 
 
-def scrub(value: Any) -> Any:
-    """A copy of a JSON-compatible value with anything that looks like a secret replaced by `***`."""
-    if isinstance(value, str):
-        for pattern, replacement in _TEXT_RULES:
-            value = pattern.sub(replacement, value)
-        return value
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            key = str(key)
-            secret = _SECRET_KEY.search(key) and item not in (None, "", [], {}) and not isinstance(item, bool)
-            out[key] = REDACTED if secret else scrub(item)
-        return out
-    if isinstance(value, list | tuple):
-        return [scrub(item) for item in value]
-    return value
+class BundleDestinationError(ValueError):
+    """`collect -o FILE` cannot write there (a device, a FIFO, a folder, an empty path); one line for the user."""
+
+
+# The redaction every output shares (redact.py); `scrub` is its name here.
+scrub = redact_value
 
 
 def settings_summary(settings: Any) -> dict[str, Any]:
@@ -115,20 +88,74 @@ def make_bundle(report: Report, settings: Any, created_at: datetime | None = Non
     }
 
 
+def check_destination(path: str) -> str:
+    """Where `collect -o path` will write: '-' (stdout) or a regular file, existing or not, in a writable folder.
+
+    Called before the run (the evidence would be lost after it). A symbolic link is followed to the file it names,
+    which is replaced; devices (/dev/null, /dev/full, /dev/stdout), FIFOs, sockets and folders are refused, as is
+    an empty path. Raises BundleDestinationError.
+    """
+    if path == "-":
+        return path
+    if not path.strip():
+        raise BundleDestinationError("cannot write the bundle: the file name is empty (use '-' for stdout)")
+    real = os.path.realpath(path)
+    try:
+        mode = os.stat(path).st_mode  # follows links: /dev/stdout is a link to a pipe, a tty or a file
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise BundleDestinationError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if mode is not None:
+        if stat.S_ISDIR(mode):
+            raise BundleDestinationError(f"cannot write {path}: it is a folder; give a file name")
+        if not stat.S_ISREG(mode):
+            raise BundleDestinationError(
+                f"cannot write {path}: not a regular file ({_kind(mode)}); give a file name, or '-' for stdout"
+            )
+        if not os.access(real, os.W_OK):
+            raise BundleDestinationError(f"cannot write {path}: the file is not writable")
+    folder = os.path.dirname(real)
+    if not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
+        raise BundleDestinationError(f"cannot write {path}: {folder} is not a writable folder")
+    return real
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
 def write_bundle(bundle: Mapping[str, Any], path: str) -> None:
-    """Write atomically (temp file + rename) so a reader never sees half a bundle. Raises OSError."""
-    text = json.dumps(bundle, indent=2) + "\n"
+    """Write atomically (temp file + rename) so a reader never sees half a bundle; '-' is stdout.
+
+    Redacted again here, the last boundary before the file. The destination is checked again just before the
+    rename, so a device node that appeared meanwhile is never replaced. Raises OSError or BundleDestinationError.
+    """
+    text = json.dumps(redact_value(bundle), indent=2) + "\n"
     if path == "-":
         import sys
 
         sys.stdout.write(text)
+        sys.stdout.flush()
         return
-    directory = os.path.dirname(os.path.abspath(path))
+    destination = check_destination(path)
+    directory = os.path.dirname(destination)
     fd, tmp = tempfile.mkstemp(prefix=".aoai-diag-bundle-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        os.replace(tmp, path)
+            fh.flush()
+            os.fsync(fh.fileno())
+        check_destination(destination)
+        os.replace(tmp, destination)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -276,10 +303,20 @@ def _collected(value: Any, path: str) -> dict[str, Any]:
     return {"verdict": verdict, "causes": list(causes)}
 
 
+def _open_source(path: str) -> Any:
+    """The bundle's bytes: stdin for '-' (as `collect -o -` writes stdout), else the file."""
+    if path == "-":
+        import contextlib
+        import sys
+
+        return contextlib.nullcontext(sys.stdin.buffer)
+    return open(path, "rb")
+
+
 def load_bundle(path: str) -> Bundle:
-    """Read and validate a bundle file; raises BundleError with one line."""
+    """Read and validate a bundle file ('-' is stdin); raises BundleError with one line."""
     try:
-        with open(path, "rb") as fh:
+        with _open_source(path) as fh:
             raw = fh.read(MAX_BYTES + 1)
     except OSError as exc:
         raise BundleError(f"cannot read {path}: {exc.strerror or exc}") from None

@@ -11,11 +11,18 @@ import click
 from aoai_diag import __version__
 
 
-def _usage_exit() -> NoReturn:
-    """Exit 2; the code comes from verdict.py, the one place exit codes are defined, imported only here."""
-    from aoai_diag.verdict import EXIT_USAGE
+def _fail(message: str, status: str = "USAGE") -> NoReturn:
+    """Give up with one line on stderr; run() prints it and exits with the status's code (exit_status.py)."""
+    from aoai_diag.exit_status import ExitStatus, Failure
 
-    sys.exit(EXIT_USAGE)
+    raise Failure(message, ExitStatus[status])
+
+
+def _shown(value: str) -> str:
+    """An option value quoted in an error message, without any credential it holds."""
+    from aoai_diag.redact import redact_text
+
+    return repr(redact_text(value))
 
 
 def _endpoints(values: tuple[str, ...], option: str) -> tuple[tuple[str, int], ...]:
@@ -26,13 +33,36 @@ def _endpoints(values: tuple[str, ...], option: str) -> tuple[tuple[str, int], .
         try:
             out.append(parse_endpoint(value))
         except ValueError:
-            raise click.BadParameter(f"{value!r} is not IP[:PORT]", param_hint=option) from None
+            raise click.BadParameter(f"{_shown(value)} is not IP[:PORT]", param_hint=option) from None
     return tuple(out)
 
 
-def _want_colour(stream: Any) -> bool:
-    # https://no-color.org: any non-empty NO_COLOR disables colour.
-    return bool(getattr(stream, "isatty", lambda: False)()) and not os.environ.get("NO_COLOR")
+class FiniteFloatRange(click.FloatRange):
+    """FloatRange that also refuses nan (which compares false with both bounds) and infinities."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
+        return number
+
+
+def _url_option(schemes: tuple[str, ...], bare_host: bool = False) -> Any:
+    """A click callback validating an endpoint option at parse time (scheme, host, no credentials)."""
+
+    def validate(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from aoai_diag.context import check_url_endpoint
+
+        try:
+            return check_url_endpoint(value, schemes, bare_host=bare_host)
+        except ValueError as exc:
+            raise click.BadParameter(f"{_shown(value)} {exc}") from None
+
+    return validate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -41,7 +71,9 @@ def main() -> None:
     """Does this machine reach an Azure OpenAI account over its private endpoint? If not, why.
 
     \b
-    Exit codes: 0 healthy, 1 unhealthy, 2 usage error, 3 inconclusive, 4 internal error.
+    Exit codes: 0 healthy, 1 unhealthy, 2 usage error, 3 inconclusive, 4 internal error,
+    5 output could not be written, 130 interrupted, 141 stdout closed by its reader.
+    Secrets (proxy passwords, credentials, keys, tokens) are redacted from every output.
     """
 
 
@@ -57,14 +89,14 @@ def check_options(func: Any) -> Any:
         ),
         click.option(
             "--timeout",
-            type=click.FloatRange(0.1, 120),
+            type=FiniteFloatRange(0.1, 120),
             default=5.0,
             show_default=True,
             help="Seconds allowed for one network operation.",
         ),
         click.option(
             "--deadline",
-            type=click.FloatRange(0.2, 600),
+            type=FiniteFloatRange(0.2, 600),
             default=None,
             help="Seconds allowed for the whole run [default: 2 x --timeout].",
         ),
@@ -99,6 +131,7 @@ def check_options(func: Any) -> Any:
             metavar="URL",
             default=None,
             envvar="AOAI_DIAG_IMDS_ENDPOINT",
+            callback=_url_option(("http",)),
             help="Instance metadata endpoint [default: http://169.254.169.254].",
         ),
         click.option("--api-version", default=None, help="Data-plane api-version for the key-less probe."),
@@ -122,6 +155,7 @@ def check_options(func: Any) -> Any:
             metavar="URL",
             default=None,
             envvar="AOAI_DIAG_ARM_ENDPOINT",
+            callback=_url_option(("https", "http")),
             help="Resource Manager endpoint [default: the cloud's].",
         ),
         click.option(
@@ -129,6 +163,7 @@ def check_options(func: Any) -> Any:
             metavar="HOST",
             default=None,
             envvar="AOAI_DIAG_AUTHORITY_HOST",
+            callback=_url_option(("https", "http"), bare_host=True),
             help="Entra ID authority [default: the cloud's].",
         ),
     ]
@@ -180,7 +215,10 @@ OUTPUTS = ["table", "json", "prometheus", "nagios"]
 
 
 def render_report(report: Any, output: str, duration_s: float | None = None) -> str:
-    """Text for `report` in one of OUTPUTS (shared by check and analyze)."""
+    """Text for `report` in one of OUTPUTS (shared by check and analyze), every secret redacted."""
+    from aoai_diag.redact import redact_report
+
+    report = redact_report(report)
     if output == "json":
         from aoai_diag.render.json_report import render_json
 
@@ -193,9 +231,9 @@ def render_report(report: Any, output: str, duration_s: float | None = None) -> 
         from aoai_diag.render.nagios import render_nagios
 
         return render_nagios(report)
-    from aoai_diag.render.table import render_table
+    from aoai_diag.render.table import render_table, want_colour
 
-    return str(render_table(report, colour=_want_colour(sys.stdout)))
+    return str(render_table(report, colour=want_colour(sys.stdout, os.environ)))
 
 
 def report_exit_code(report: Any, output: str) -> int:
@@ -290,25 +328,32 @@ def collect(targets: tuple[str, ...], path: str, all_accounts: bool, max_paralle
     """Check TARGETS and save all evidence to an evidence bundle (no secrets) for `analyze` elsewhere.
 
     \b
-    Exit codes: 0 bundle written (whatever the verdict), 2 usage error or the file cannot be written.
+    FILE is a regular file (replaced atomically) or '-'; devices, FIFOs and folders are refused before the run.
+
+    \b
+    Exit codes: 0 bundle written (whatever the verdict), 2 usage error or a refused FILE,
+    5 the bundle could not be written.
     """
+    from aoai_diag.bundle import BundleDestinationError, check_destination
+
+    try:
+        # Say so before the run, not after it: the evidence would be lost.
+        destination = check_destination(path)
+    except BundleDestinationError as exc:
+        _fail(str(exc))
     settings = build_settings(**opts)
     parsed = _targets_for_run(targets, all_accounts, settings, opts["cloud"])
-    folder = os.path.dirname(os.path.abspath(path))
-    if path != "-" and not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
-        # Say so before the run, not after it: the evidence would be lost.
-        click.echo(f"aoai-diag: cannot write {path}: {folder} is not a writable folder", err=True)
-        _usage_exit()
     from aoai_diag.bundle import make_bundle, write_bundle
     from aoai_diag.runner import run_check
 
     click.echo(f"aoai-diag: collecting evidence for {', '.join(t.host for t in parsed)} ...", err=True)
     report = run_check(parsed, settings, max_parallel=max_parallel)
     try:
-        write_bundle(make_bundle(report, settings), path)
+        write_bundle(make_bundle(report, settings), destination)
+    except BundleDestinationError as exc:
+        _fail(str(exc), "OUTPUT_FAILED")
     except OSError as exc:
-        click.echo(f"aoai-diag: cannot write {path}: {exc.strerror or exc}", err=True)
-        _usage_exit()
+        _fail(f"cannot write {path}: {exc.strerror or exc}", "OUTPUT_FAILED")
     for target in report.targets:
         causes = ", ".join(f.cause_id for f in target.findings) or "no cause named"
         click.echo(f"aoai-diag: {target.target.get('host')}: {target.verdict.value} ({causes})", err=True)
@@ -320,7 +365,7 @@ def collect(targets: tuple[str, ...], path: str, all_accounts: bool, max_paralle
 @click.argument("bundle_path", metavar="BUNDLE")
 @click.option("-o", "--output", type=click.Choice(OUTPUTS), default="table", show_default=True)
 def analyze(bundle_path: str, output: str) -> None:
-    """Diagnose a saved evidence BUNDLE (from `collect`) as if it had just been collected here.
+    """Diagnose a saved evidence BUNDLE (from `collect`; '-' reads stdin) as if it had just been collected here.
 
     Same renderers and exit codes as `check`; a bundle from a newer major version is refused (exit 2).
     """
@@ -331,8 +376,7 @@ def analyze(bundle_path: str, output: str) -> None:
         bundle = load_bundle(bundle_path)
         report = analyze_bundle(bundle)
     except BundleError as exc:
-        click.echo(f"aoai-diag: {exc}", err=True)
-        _usage_exit()
+        _fail(str(exc))
     if output in ("table", "json"):
         hosts = ", ".join(str(t.target.get("host")) for t in bundle.targets)
         click.echo(
@@ -368,9 +412,18 @@ def analyze(bundle_path: str, output: str) -> None:
     show_default=True,
     help="Seconds subtracted from X-Prometheus-Scrape-Timeout-Seconds for the check's deadline.",
 )
-@click.option("--log-requests", is_flag=True, help="Log one line per request to stderr.")
+@click.option(
+    "--read-timeout",
+    type=FiniteFloatRange(0.1, 300),
+    default=10.0,
+    show_default=True,
+    help="Seconds a client may take to send its request; a slower one is disconnected.",
+)
+@click.option("--log-requests", is_flag=True, help="Log one line per request to stderr (credentials redacted).")
 @check_options
-def serve(listen: str, max_concurrent: int, timeout_offset: float, log_requests: bool, **opts: Any) -> None:
+def serve(
+    listen: str, max_concurrent: int, timeout_offset: float, read_timeout: float, log_requests: bool, **opts: Any
+) -> None:
     """Run as a Prometheus exporter: GET /probe?target=NAME runs a check, GET /metrics the exporter's own."""
     from aoai_diag.exporter import parse_listen
 
@@ -378,18 +431,21 @@ def serve(listen: str, max_concurrent: int, timeout_offset: float, log_requests:
     try:
         address = parse_listen(listen)
     except ValueError:
-        raise click.BadParameter(f"{listen!r} is not IP[:PORT]", param_hint="--listen") from None
+        raise click.BadParameter(f"{_shown(listen)} is not IP[:PORT]", param_hint="--listen") from None
     from aoai_diag.exporter import ExporterConfig
     from aoai_diag.exporter import serve as run_server
 
     config = ExporterConfig(
-        settings=settings, max_concurrent=max_concurrent, timeout_offset=timeout_offset, log=log_requests
+        settings=settings,
+        max_concurrent=max_concurrent,
+        timeout_offset=timeout_offset,
+        log=log_requests,
+        read_timeout=read_timeout,
     )
     try:
         run_server(address, config)
     except OSError as exc:
-        click.echo(f"aoai-diag: cannot listen on {listen}: {exc.strerror or exc}", err=True)
-        _usage_exit()
+        _fail(f"cannot listen on {listen}: {exc.strerror or exc}")
 
 
 @main.command()
@@ -433,36 +489,90 @@ def list_checks() -> None:
     click.echo(columns(rows, headers=["id", "layer", "requires", "what it observes"]))
 
 
+def _nagios_requested(argv: list[str]) -> bool:
+    """`-o nagios` on the command line (read before click parses it: a usage error must still be UNKNOWN)."""
+    for i, arg in enumerate(argv):
+        if arg in ("-o", "--output") and i + 1 < len(argv) and argv[i + 1] == "nagios":
+            return True
+        if arg in ("-onagios", "--output=nagios"):
+            return True
+    return False
+
+
 def run() -> None:
-    """Entry point wrapper: an unexpected exception is exit 4 with one line, never a traceback."""
+    """Entry point: every way a run can end is one line at most on stderr and a code from exit_status.py."""
+    from aoai_diag import output, redact
+    from aoai_diag.exit_status import ExitStatus, Failure, OutputWriteFailed, for_output, status_for
+
+    argv = sys.argv[1:]
+    redact.learn(os.environ, argv)
+    out, err = output.install()
+    nagios = _nagios_requested(argv)
     try:
-        code = main(standalone_mode=False)
+        try:
+            result = main(args=argv, prog_name="aoai-diag", standalone_mode=False)
+            code = result if isinstance(result, int) else 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        # Flush here, not at interpreter exit: a failure must be reported with its own code.
+        out.flush()
+        err.flush()
+    except OutputWriteFailed as exc:
+        # The reader is gone or the disk is full: nothing more can reach stdout, and no verdict was delivered.
+        out.abandon()
+        if not exc.pipe_closed and exc.stream == "stdout":
+            _say(err, f"aoai-diag: {exc}")
+        _exit(for_output(status_for(exc), nagios), out, err)
+    except (KeyboardInterrupt, click.Abort) as exc:
+        status = status_for(exc)
+        _say(err, "aoai-diag: interrupted" if status is ExitStatus.INTERRUPTED else "aoai-diag: aborted")
+        _exit(for_output(status, nagios), out, err, now=True)
+    except Failure as exc:
+        _say(err, f"aoai-diag: {exc}")
+        _exit(for_output(exc.status, nagios), out, err)
     except click.UsageError as exc:
         message = exc.format_message()
         if "\n" in message:  # no command given: click's message is the help text itself
-            click.echo(message, err=True)
+            _say(err, message)
         else:
             # One line, not click's three (usage, hint, error): bad input gets a clear one-line error, exit 2.
             command = exc.ctx.command_path if exc.ctx is not None else "aoai-diag"
-            click.echo(f"{command}: error: {message} (see {command} --help)", err=True)
-        sys.exit(exc.exit_code)
+            _say(err, f"{command}: error: {message} (see {command} --help)")
+        _exit(for_output(status_for(exc), nagios), out, err)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.Abort:
-        click.echo("aoai-diag: aborted", err=True)
-        sys.exit(1)
-    except SystemExit:
-        raise
-    except KeyboardInterrupt:
-        click.echo("aoai-diag: interrupted", err=True)
-        sys.exit(130)
+        _say(err, f"aoai-diag: error: {exc.format_message()}")
+        _exit(for_output(status_for(exc), nagios), out, err)
     except Exception as exc:  # last resort; AOAI_DIAG_DEBUG=1 shows the traceback
         if os.environ.get("AOAI_DIAG_DEBUG"):
             raise
         from aoai_diag.errors import one_line
-        from aoai_diag.verdict import EXIT_INTERNAL
 
-        click.echo(f"aoai-diag: internal error: {one_line(exc)}", err=True)
-        sys.exit(EXIT_INTERNAL)
-    sys.exit(code if isinstance(code, int) else 0)
+        _say(err, f"aoai-diag: internal error: {one_line(exc)}")
+        _exit(for_output(ExitStatus.INTERNAL, nagios), out, err)
+    _exit(code, out, err)
+
+
+def _say(err: Any, line: str) -> None:
+    """One line on stderr; if stderr itself is gone there is nobody left to tell."""
+    from aoai_diag.exit_status import OutputWriteFailed
+
+    try:
+        err.write(line.rstrip("\n") + "\n")
+        err.flush()
+    except OutputWriteFailed:
+        err.abandon()
+
+
+def _exit(code: int, out: Any, err: Any, now: bool = False) -> NoReturn:
+    """Exit with `code` once both streams are flushed (or abandoned). `now` (after Ctrl-C) skips the interpreter's
+    shutdown, which would wait for probe threads still blocked in a network call until their timeout."""
+    from aoai_diag.exit_status import OutputWriteFailed
+
+    for stream in (out, err):
+        try:
+            stream.flush()
+        except OutputWriteFailed:
+            stream.abandon()
+    if now:
+        os._exit(code)
+    sys.exit(code)

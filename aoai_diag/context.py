@@ -58,6 +58,40 @@ def parse_endpoint(text: str, default_port: int = 53, min_port: int = 1) -> Endp
     return host, port
 
 
+def check_url_endpoint(text: str, schemes: tuple[str, ...] = ("http", "https"), bare_host: bool = False) -> str:
+    """A service endpoint given as an option (`--imds-endpoint`, `--arm-endpoint`, `--authority-host`): the URL
+    without a trailing slash. Raises ValueError with a message that never repeats a credential.
+
+    `bare_host` also accepts `host[:port]` alone (an authority host); it is returned as given.
+    """
+    from urllib.parse import urlsplit
+
+    value = text.strip()
+    if not value:
+        raise ValueError("empty")
+    if any(ch.isspace() or ord(ch) < 32 for ch in value):
+        raise ValueError("holds spaces or control characters")
+    if "@" in value:
+        raise ValueError("holds user information (user:password@); give credentials through the environment")
+    candidate = value if "://" in value or not bare_host else f"https://{value}"
+    if "://" not in candidate:
+        raise ValueError(f"is not a URL; expected {' or '.join(s + '://HOST[:PORT]' for s in schemes)}")
+    try:
+        parts = urlsplit(candidate)
+        port = parts.port  # raises ValueError for a port that is not a number or is out of range
+    except ValueError:
+        raise ValueError("is not a URL (bad port or brackets)") from None
+    if parts.scheme.lower() not in schemes:
+        raise ValueError(f"scheme must be {' or '.join(schemes)}, got {parts.scheme.lower() or 'none'}")
+    if not parts.hostname:
+        raise ValueError("has no host")
+    if port == 0:
+        raise ValueError("port 0 is not a port to connect to")
+    if parts.query or parts.fragment:
+        raise ValueError("must not hold a query or fragment")
+    return value.rstrip("/")
+
+
 def format_endpoint(server: Endpoint) -> str:
     """`1.2.3.4:53`, `[::1]:53`: the form `parse_endpoint` reads back."""
     host, port = server

@@ -5,19 +5,25 @@ the exporter's own. Like blackbox_exporter (https://github.com/prometheus/blackb
 scrape keeps inside Prometheus' scrape timeout: the `X-Prometheus-Scrape-Timeout-Seconds` header, minus a small
 offset, becomes the run's deadline. Concurrent probes are bounded; one more is answered 503 at once rather than
 queued, so a slow target cannot pile up threads. It binds to loopback unless told otherwise.
+
+Under abuse it stays up: connections are served by a bounded set of worker threads with a bounded queue (beyond
+that a connection gets a short 503 and is closed), a client has `read_timeout` seconds to send its request (a
+watchdog cuts one that trickles it in), a client that goes away costs one log line at most (with --log-requests),
+and every body and log line passes through redact.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import queue
 import socket
 import sys
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,6 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import Settings, parse_endpoint
 from aoai_diag.errors import first_line, one_line
+from aoai_diag.redact import redact_report, redact_text
 from aoai_diag.targets import TargetError, parse_target
 
 DEFAULT_LISTEN = ("127.0.0.1", 9877)
@@ -34,6 +41,11 @@ DEFAULT_MAX_CONCURRENT = 4
 DEFAULT_TIMEOUT_OFFSET = 0.5
 MIN_DEADLINE = 0.2
 SCRAPE_TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
+DEFAULT_READ_TIMEOUT = 10.0
+# Worker threads beyond the probe slots, so /metrics and bad requests are served while every slot runs a check.
+EXTRA_WORKERS = 8
+# Accepted connections waiting for a worker; beyond that a connection is answered 503 and closed at once.
+BACKLOG = 64
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,8 @@ class ExporterConfig:
     """None means the registry (aoai_diag.checks.PROBES)."""
     log: bool = False
     """Log one line per request to stderr."""
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    """Seconds a client has to send its request line and headers (and for each later read or write)."""
 
 
 def scrape_budget(header: str | None, settings: Settings, offset: float) -> float:
@@ -88,10 +102,61 @@ class ExporterMetrics:
         self.limit = Gauge(
             "aoai_diag_exporter_max_concurrent_probes", "Concurrent checks allowed.", registry=self.registry
         )
+        self.dropped = Counter(
+            "aoai_diag_exporter_connections_dropped",
+            "Connections closed without an answer to a request: busy (every worker and queue slot taken), "
+            "timeout (no complete request within --read-timeout, idle keep-alive included), gone (client left).",
+            ("reason",),
+            registry=self.registry,
+        )
+        for reason in ("busy", "timeout", "gone"):
+            self.dropped.labels(reason=reason)
 
 
-class ProbeServer(ThreadingHTTPServer):
-    daemon_threads = True
+class Watchdog:
+    """Cuts connections whose request has not arrived by its deadline (a per-read timeout alone lets a client
+    that sends one byte at a time hold a worker forever). One thread for all connections."""
+
+    def __init__(self, on_cut: Any = None, tick: float = 0.1) -> None:
+        self._deadlines: dict[socket.socket, float] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._tick = tick
+        self._on_cut = on_cut
+        self._thread = threading.Thread(target=self._run, name="aoai-diag-serve-watchdog", daemon=True)
+        self._thread.start()
+
+    def arm(self, conn: socket.socket, seconds: float) -> None:
+        """Cut `conn` in `seconds` unless disarmed; a deadline already running is kept (it started at accept)."""
+        with self._lock:
+            self._deadlines.setdefault(conn, time.monotonic() + seconds)
+
+    def disarm(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._deadlines.pop(conn, None)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._tick):
+            now = time.monotonic()
+            with self._lock:
+                overdue = [c for c, t in self._deadlines.items() if t <= now]
+                for conn in overdue:
+                    del self._deadlines[conn]
+            for conn in overdue:
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)  # the worker's blocked read returns at once
+                except OSError:
+                    pass
+                if self._on_cut:
+                    self._on_cut()
+
+
+class ProbeServer(HTTPServer):
+    """HTTPServer with a bounded, lazily grown set of worker threads instead of one thread per connection."""
+
     allow_reuse_address = True
     request_queue_size = 64
 
@@ -102,7 +167,78 @@ class ProbeServer(ThreadingHTTPServer):
         self.metrics = ExporterMetrics()
         self.metrics.limit.set(config.max_concurrent)
         self.slots = threading.BoundedSemaphore(config.max_concurrent)
+        self.max_workers = config.max_concurrent + EXTRA_WORKERS
+        self._jobs: queue.Queue[tuple[Any, Any] | None] = queue.Queue(maxsize=BACKLOG)
+        self._workers: list[threading.Thread] = []
+        self._idle = 0
+        self._pool_lock = threading.Lock()
+        self.watchdog = Watchdog(on_cut=lambda: self.metrics.dropped.labels(reason="timeout").inc())
         super().__init__(listen, ProbeHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # The clock starts at accept: a connection waiting in the queue uses up its own time, not a worker's.
+        self.watchdog.arm(request, self.config.read_timeout)
+        try:
+            self._jobs.put_nowait((request, client_address))
+        except queue.Full:
+            self.metrics.dropped.labels(reason="busy").inc()
+            self.watchdog.disarm(request)
+            self._refuse(request)
+            return
+        with self._pool_lock:
+            if self._idle == 0 and len(self._workers) < self.max_workers:
+                worker = threading.Thread(target=self._work, name="aoai-diag-serve-worker", daemon=True)
+                self._workers.append(worker)
+                worker.start()
+
+    def _refuse(self, request: Any) -> None:
+        """A short 503 without waiting for the request (the client may be the one flooding us), then close."""
+        body = b"busy: too many connections\n"
+        head = f"HTTP/1.1 503 Service Unavailable\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        try:
+            request.setblocking(False)
+            request.send(head.encode("ascii") + body)
+        except OSError:
+            pass
+        self.shutdown_request(request)
+
+    def _work(self) -> None:
+        while True:
+            with self._pool_lock:
+                self._idle += 1
+            job = self._jobs.get()
+            with self._pool_lock:
+                self._idle -= 1
+            if job is None:
+                return
+            request, client_address = job
+            try:
+                self.finish_request(request, client_address)
+            except Exception:
+                self.handle_error(request, client_address)
+            finally:
+                self.watchdog.disarm(request)
+                self.shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line at most, never socketserver's traceback: a client that went away is not the exporter's fault."""
+        exc = sys.exc_info()[1]
+        host = client_address[0] if isinstance(client_address, tuple) else client_address
+        if isinstance(exc, ConnectionError | TimeoutError):
+            self.metrics.dropped.labels(reason="gone").inc()
+            if self.config.log:
+                log_line(f"{host} disconnected: {type(exc).__name__}")
+            return
+        log_line(f"{host} error: {one_line(exc) if exc else 'unknown'}")
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.watchdog.stop()
+        for _ in self._workers:
+            try:
+                self._jobs.put_nowait(None)
+            except queue.Full:
+                break
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls socket.getfqdn(), a reverse DNS lookup that can hang (azure-sdk-notes.md).
@@ -120,22 +256,49 @@ class ProbeServer(ThreadingHTTPServer):
         return f"http://{shown}:{self.server_port}"
 
 
+def log_line(text: str) -> None:
+    """One redacted line on stderr; a stderr that is gone must not take the exporter with it."""
+    try:
+        sys.stderr.write(redact_text(f"aoai-diag serve: {text}").replace("\n", " ") + "\n")
+        sys.stderr.flush()
+    except Exception:  # nothing left to report to
+        pass
+
+
 class ProbeHandler(BaseHTTPRequestHandler):
     server: ProbeServer
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
-    # A client that never finishes its request line must not hold a thread forever.
-    timeout = 30
+
+    def setup(self) -> None:
+        # Every read and write on the connection is bounded too (a client that never reads its answer).
+        self.timeout = self.server.config.read_timeout
+        super().setup()
+
+    def handle_one_request(self) -> None:
+        # The request line and headers must arrive within read_timeout in total; do_GET disarms once they have.
+        self.server.watchdog.arm(self.connection, self.server.config.read_timeout)
+        try:
+            super().handle_one_request()
+        finally:
+            self.server.watchdog.disarm(self.connection)
 
     def address_string(self) -> str:
         return str(self.client_address[0])
 
     def log_message(self, format: str, *args: Any) -> None:
+        # The request line holds the raw query (a target may carry user:password@, percent-encoded): redacted.
         if self.server.config.log:
-            sys.stderr.write(f"aoai-diag serve: {self.address_string()} {format % args}\n")
+            log_line(f"{self.address_string()} {format % args}")
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # http.server quotes the raw request line in its error pages.
+        super().send_error(
+            code, redact_text(message) if message else message, redact_text(explain) if explain else explain
+        )
 
     def _send(self, code: int, body: str, content_type: str = "text/plain; charset=utf-8") -> None:
-        data = body.encode("utf-8")
+        data = redact_text(body).encode("utf-8")
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -147,6 +310,7 @@ class ProbeHandler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self) -> None:
+        self.server.watchdog.disarm(self.connection)
         parts = urlsplit(self.path)
         if parts.path == "/probe":
             self._probe(parse_qs(parts.query))
@@ -175,7 +339,7 @@ class ProbeHandler(BaseHTTPRequestHandler):
             target = parse_target(values[0], server.config.settings.cloud)
         except TargetError as exc:
             metrics.probes.labels(result="bad_request").inc()
-            self._send(400, f"{first_line(str(exc))}\n")
+            self._send(400, f"{redact_text(first_line(str(exc)))}\n")
             return
         if not server.slots.acquire(blocking=False):
             metrics.probes.labels(result="rejected").inc()
@@ -193,7 +357,7 @@ class ProbeHandler(BaseHTTPRequestHandler):
             from aoai_diag.render.prometheus import render_prometheus
             from aoai_diag.runner import run_check
 
-            report = run_check([target], settings, probes=server.config.probes)
+            report = redact_report(run_check([target], settings, probes=server.config.probes))
             body = render_prometheus(report, duration_s=time.monotonic() - started)
         except Exception as exc:  # a bug must not kill the exporter: answer 500 with one line
             metrics.probes.labels(result="error").inc()
@@ -234,8 +398,7 @@ def serve(listen: tuple[str, int], config: ExporterConfig) -> None:
     sys.stderr.write(f"aoai-diag serve: listening on {server.url} (GET /probe?target=NAME, GET /metrics)\n")
     sys.stderr.flush()
     try:
+        # Ctrl-C propagates: the CLI exits 130 (interrupted), as every command does.
         server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
     finally:
         server.server_close()

@@ -78,22 +78,35 @@ def parse_target(text: str, cloud_name: str = "AzureCloud") -> Target:
     if not raw:
         raise TargetError("invalid target '': empty")
     shown = raw
+    if "@" in raw:
+        # user:password@ in any spelling (https://, https:/, //, none): refused, and never echoed back.
+        raise TargetError("invalid target: user information (user:password@) is refused; give the account name")
     if "://" in raw:
         try:
             parts = urlsplit(raw)
-        except ValueError:  # "Invalid IPv6 URL" for an unbalanced bracket
-            raise TargetError("invalid target: not a URL (unbalanced brackets?)") from None
+            port = parts.port  # raises ValueError for a port that is not a number or out of range
+        except ValueError:  # "Invalid IPv6 URL" for an unbalanced bracket, or a bad port
+            raise TargetError("invalid target: not a URL (bad port or unbalanced brackets)") from None
         if parts.scheme.lower() != "https":
-            raise TargetError(f"invalid target: only https:// URLs are accepted, got {parts.scheme}://")
-        if parts.username is not None or parts.password is not None:
-            # Never echo credentials back, not even in the error.
-            raise TargetError("invalid target: URLs with user information (user:password@) are refused")
+            raise TargetError(f"invalid target: only https:// URLs are accepted, got {parts.scheme[:20]}://")
         host = (parts.hostname or "").rstrip(".").lower()
         shown = f"https://{host}"
         if not host:
             raise TargetError(f"invalid target {shown!r}: no host name")
+        if port is not None and port != 443:
+            # The probes use --port for every target; a port in the URL that is not used would be a silent lie.
+            raise TargetError(
+                f"invalid target '{shown}:{port}': a port in the URL is not used; drop it and give --port {port}"
+            )
+    elif raw.startswith("/") or ":/" in raw:
+        raise TargetError("invalid target: not a URL; give an https:// URL, a host name or an account name")
     else:
         host = raw.rstrip(".").lower()
+        name, colon, port_text = host.rpartition(":")
+        if colon and port_text.isdigit() and name and ":" not in name:
+            raise TargetError(
+                f"invalid target {raw!r}: a port after the host name is not used; drop it and give --port {port_text}"
+            )
     if not host:
         raise TargetError(f"invalid target {shown!r}: empty host name")
     try:

@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aoai_diag import catalogue
+from aoai_diag.exit_status import ExitStatus
 from aoai_diag.model import CheckResult, Finding, Report, Role, Severity, Status, Verdict
 
 # The check that proves the private path end to end: it passes only when the service itself answered
 # over a private address. Without it nothing may be called healthy.
 PATH_CHECK = "https_dataplane"
 
-EXIT_HEALTHY = 0
-EXIT_UNHEALTHY = 1
-EXIT_USAGE = 2
-EXIT_INCONCLUSIVE = 3
-EXIT_INTERNAL = 4
+# The verdict codes; every other code (usage, internal, output, interrupt, closed pipe) is in exit_status.py.
+EXIT_HEALTHY = ExitStatus.HEALTHY
+EXIT_UNHEALTHY = ExitStatus.UNHEALTHY
+EXIT_USAGE = ExitStatus.USAGE
+EXIT_INCONCLUSIVE = ExitStatus.INCONCLUSIVE
+EXIT_INTERNAL = ExitStatus.INTERNAL
 
 
 # The links of the data path, in the order a request walks them. A failure at one link is explained by a root or

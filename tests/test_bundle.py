@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +16,16 @@ import pytest
 from click.testing import CliRunner
 
 from aoai_diag import catalogue
-from aoai_diag.bundle import BundleError, analyze, load_bundle, parse_bundle, scrub
+from aoai_diag.bundle import (
+    BundleDestinationError,
+    BundleError,
+    analyze,
+    check_destination,
+    load_bundle,
+    parse_bundle,
+    scrub,
+    write_bundle,
+)
 from aoai_diag.cli import main
 from tests.conftest import FIXTURES, REPO, guarded_env
 from tests.monitoring_support import fake_getaddrinfo, loopback_site
@@ -286,3 +297,90 @@ def test_collect_refuses_an_unwritable_destination_before_running(tmp_path: Path
     assert result.exit_code == 2
     assert "not a writable folder" in result.stderr and "\n" not in result.stderr.strip()
     assert "collecting evidence" not in result.stderr, "refused before any probe ran"
+
+
+def _cli(*argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    script = Path(sys.executable).with_name("aoai-diag")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "aoai_diag"]
+    return subprocess.run(
+        [*command, *argv], capture_output=True, text=True, env=guarded_env(), timeout=60, input=stdin, check=False
+    )
+
+
+def _special_destinations(tmp_path: Path) -> list[tuple[str, str]]:
+    # Private nodes in tmp_path, never the machine's own /dev entries: a regression run as root would replace
+    # them for everyone (the bug this guards against).
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    out = [(str(fifo), "FIFO"), (str(folder), "folder"), ("", "empty"), (" ", "empty")]
+    try:
+        null = tmp_path / "null"  # a character device like /dev/null (major 1, minor 3); needs root
+        os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except PermissionError:
+        return out
+    link = tmp_path / "stdout-like"  # /dev/stdout is a link too
+    link.symlink_to(null)
+    return [*out, (str(null), "character device"), (str(link), "character device")]
+
+
+def test_collect_refuses_special_files_before_any_probe(tmp_path: Path) -> None:
+    for destination, needle in _special_destinations(tmp_path):
+        before = os.stat(destination) if destination.strip() else None
+        proc = _cli("collect", "contoso", "-o", destination, "--no-azure")
+        assert proc.returncode == 2, (destination, proc.stderr)
+        assert needle in proc.stderr and proc.stderr.count("\n") == 1, (destination, proc.stderr)
+        assert "collecting evidence" not in proc.stderr and proc.stdout == "", "refused before any probe ran"
+        if before is not None:  # the node is untouched: same inode, same type (a device stays a device)
+            after = os.stat(destination)
+            assert (after.st_ino, after.st_mode, after.st_rdev) == (before.st_ino, before.st_mode, before.st_rdev)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".aoai-diag")) == []
+
+
+def test_write_bundle_never_replaces_a_node_that_became_special(tmp_path: Path) -> None:
+    # Checked before the run, then a FIFO appears at the path: the rename must not replace it.
+    path = tmp_path / "bundle.json"
+    assert check_destination(str(path)) == str(path)
+    os.mkfifo(path)
+    with pytest.raises(BundleDestinationError, match="FIFO"):
+        write_bundle({"bundle_version": "1.0"}, str(path))
+    assert stat.S_ISFIFO(os.stat(path).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle.json"], "no temporary file left behind"
+
+
+def test_write_bundle_follows_a_link_to_a_regular_file(tmp_path: Path) -> None:
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    write_bundle({"bundle_version": "1.0"}, str(link))
+    assert link.is_symlink() and json.loads(real.read_text()) == {"bundle_version": "1.0"}
+
+
+def test_write_bundle_refuses_a_read_only_file(tmp_path: Path) -> None:
+    path = tmp_path / "ro.json"
+    path.write_text("keep")
+    path.chmod(0o444)
+    if os.access(path, os.W_OK):  # root ignores permission bits
+        pytest.skip("running as root: every file is writable")
+    with pytest.raises(BundleDestinationError, match="not writable"):
+        check_destination(str(path))
+
+
+def test_analyze_reads_a_bundle_from_stdin() -> None:
+    text = (BUNDLES / "healthy.json").read_text()
+    proc = _cli("analyze", "-", "-o", "json", stdin=text)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["verdict"] == "healthy"
+    garbage = _cli("analyze", "-", stdin="{not json")
+    assert garbage.returncode == 2 and garbage.stderr.count("\n") == 1 and "Traceback" not in garbage.stderr
+
+
+def test_collect_to_stdout_then_analyze_from_stdin(offline_os_resolver: None) -> None:
+    with loopback_site(["contoso"]) as site:
+        collected = _cli("collect", "contoso", "-o", "-", *site.cli_args(timeout=0.5))
+    assert collected.returncode == 0, collected.stderr
+    assert json.loads(collected.stdout)["targets"][0]["target"]["host"] == "contoso.openai.azure.com"
+    analysed = _cli("analyze", "-", "-o", "json", stdin=collected.stdout)
+    assert analysed.returncode in (1, 3) and json.loads(analysed.stdout)["targets"]

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from aoai_diag.cli import main
@@ -28,29 +29,88 @@ def test_help_does_not_import_azure_sdk() -> None:
     assert "LOADED []" in out.stdout
 
 
+def cli(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed CLI in a subprocess: a traceback would really reach stderr (CliRunner swallows it)."""
+    script = Path(sys.executable).with_name("aoai-diag")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "aoai_diag"]
+    return subprocess.run(
+        [*command, *argv], capture_output=True, text=True, env=env or guarded_env(), timeout=60, check=False
+    )
+
+
+def assert_one_line_usage_error(proc: subprocess.CompletedProcess[str]) -> None:
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == "" and proc.stderr.count("\n") == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+
+
 def test_bad_target_is_usage_error_without_traceback() -> None:
-    result = CliRunner().invoke(main, ["check", "https://user:secret@contoso.openai.azure.com/x"])
-    assert result.exit_code == 2
-    assert "secret" not in result.output
-    assert "Traceback" not in result.output
+    proc = cli("check", "https://user:secret@contoso.openai.azure.com/x")
+    assert_one_line_usage_error(proc)
+    assert "secret" not in proc.stderr
 
 
 def test_unbalanced_bracket_url_is_usage_error_without_traceback() -> None:
     # urlsplit raises ValueError("Invalid IPv6 URL") for it: that must not reach the internal-error handler.
-    result = CliRunner().invoke(main, ["check", "https://[::1"])
-    assert result.exit_code == 2
-    assert "invalid target" in result.output
-    assert "Traceback" not in result.output and "internal error" not in result.output
+    proc = cli("check", "https://[::1")
+    assert_one_line_usage_error(proc)
+    assert "invalid target" in proc.stderr
 
 
 def test_deeply_nested_bundle_is_a_one_line_usage_error(tmp_path: Path) -> None:
     # json refuses deep nesting with RecursionError, not JSONDecodeError.
     path = tmp_path / "deep.json"
     path.write_text("[" * 100_000)
-    result = CliRunner().invoke(main, ["analyze", str(path)])
-    assert result.exit_code == 2
-    assert "nested too deeply" in result.output
-    assert "Traceback" not in result.output and "internal error" not in result.output
+    proc = cli("analyze", str(path))
+    assert_one_line_usage_error(proc)
+    assert "nested too deeply" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "needle"),
+    [("--timeout", "nan", "finite"), ("--timeout", "inf", "range"), ("--deadline", "nan", "finite"),
+     ("--deadline", "-inf", "range"), ("--imds-endpoint", "notaurl", "not a URL"),
+     ("--imds-endpoint", "ftp://x", "scheme must be http"), ("--imds-endpoint", "::::", "not a URL"),
+     ("--imds-endpoint", "https://169.254.169.254", "scheme must be http"),
+     ("--imds-endpoint", "http://:80", "no host"), ("--imds-endpoint", "http://h:99999", "bad port"),
+     ("--arm-endpoint", "notaurl", "not a URL"), ("--arm-endpoint", "ftp://x", "scheme"),
+     ("--arm-endpoint", "https://u:pw@arm.example", "user information"), ("--authority-host", "::::", "not a URL"),
+     ("--authority-host", "ftp://login.example", "scheme"), ("--authority-host", "u:pw@login.example", "user info"),
+     ("--resolver", "u:pw@127.0.0.1", "IP[:PORT]"), ("--azure-dns", "nope", "IP[:PORT]")],
+)  # fmt: skip
+def test_bad_option_values_are_usage_errors_before_any_probe(option: str, value: str, needle: str) -> None:
+    proc = cli("check", "contoso", "--no-azure", option, value)
+    assert_one_line_usage_error(proc)
+    assert needle in proc.stderr and option in proc.stderr
+    assert ":pw@" not in proc.stderr and "checking" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("http://127.0.0.1:8080/", "http://127.0.0.1:8080"), ("https://arm.example", "https://arm.example"),
+     ("login.example", "login.example"), ("https://[::1]:8443", "https://[::1]:8443")],
+)  # fmt: skip
+def test_good_endpoint_values_are_accepted(value: str, expected: str) -> None:
+    from aoai_diag.context import check_url_endpoint
+
+    assert check_url_endpoint(value, ("http", "https"), bare_host=True) == expected
+
+
+@pytest.mark.parametrize(
+    ("target", "needle"),
+    [("https://contoso.openai.azure.com:8443/", "--port 8443"), ("contoso.openai.azure.com:8443", "--port 8443"),
+     ("https://contoso.openai.azure.com:notaport/", "not a URL")],
+)  # fmt: skip
+def test_a_port_in_the_target_is_refused_not_ignored(target: str, needle: str) -> None:
+    proc = cli("check", target, "--no-azure")
+    assert_one_line_usage_error(proc)
+    assert needle in proc.stderr
+
+
+def test_port_443_in_the_target_is_the_default_port() -> None:
+    from aoai_diag.targets import parse_target
+
+    assert parse_target("https://contoso.openai.azure.com:443/").host == "contoso.openai.azure.com"
 
 
 def test_usage_errors_are_one_line_on_stderr_with_exit_2() -> None:

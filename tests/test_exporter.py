@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import select
+import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -12,6 +15,7 @@ import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -183,3 +187,121 @@ def test_serve_default_listen_is_loopback() -> None:
     from aoai_diag.exporter import DEFAULT_LISTEN, is_loopback
 
     assert is_loopback(DEFAULT_LISTEN[0])
+
+
+def _threads(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    raise AssertionError("no Threads line")
+
+
+def _client(kind: str, port: int) -> socket.socket | None:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    if kind == "slow":  # half a request line, then nothing: holds a worker until the read timeout
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHo")
+        return sock
+    if kind == "silent":  # connects and never sends a byte
+        return sock
+    # aborted: a whole request, then a reset before the answer is read (the server's write fails)
+    sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc to count threads")
+def test_serve_stays_healthy_under_a_burst_of_slow_and_aborted_clients() -> None:
+    # The installed CLI, on loopback: 240 clients (slow, silent, aborting) at once; a worker per connection
+    # would mean 240 threads and a traceback per reset.
+    read_timeout, max_concurrent = 1.0, 2
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aoai_diag", "serve", "--listen", "127.0.0.1:0", "--no-azure", "--log-requests",
+         "--max-concurrent", str(max_concurrent), "--read-timeout", str(read_timeout)],
+        stderr=subprocess.PIPE, text=True, env=guarded_env(),
+    )  # fmt: skip
+    held: list[socket.socket] = []
+    peak = 0
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        url = line.split("listening on ", 1)[1].split()[0]
+        port = int(url.rsplit(":", 1)[1])
+        started = time.monotonic()
+        for i in range(240):
+            sock = _client(("slow", "silent", "aborted")[i % 3], port)
+            if sock is not None:
+                held.append(sock)
+            if i % 20 == 0:
+                peak = max(peak, _threads(proc.pid))
+        # while the slow clients still hold their sockets, the exporter answers once their time is up
+        status, body = 0, ""
+        give_up = time.monotonic() + 4 * read_timeout + 5
+        while time.monotonic() < give_up:
+            peak = max(peak, _threads(proc.pid))
+            try:
+                status, body = get(f"{url}/metrics", timeout=2)
+            except OSError:
+                status = 0
+            if status == 200:
+                break
+            time.sleep(0.1)
+        assert status == 200, "/metrics did not answer after the burst"
+        assert time.monotonic() - started < 4 * read_timeout + 10
+        assert metric(body, "aoai_diag_exporter_connections_dropped_total", reason="timeout") >= 1
+        assert metric(body, "aoai_diag_exporter_probes_total", result="ok") == 0.0
+        # a /probe still runs (bad target: answered at once, no network)
+        assert get(f"{url}/probe?target=10.0.0.5", timeout=5)[0] == 400
+        peak = max(peak, _threads(proc.pid))
+    finally:
+        for sock in held:
+            sock.close()
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    # workers (--max-concurrent + 8), the watchdog and the main thread; never one per connection
+    assert peak <= max_concurrent + 8 + 4, peak
+    assert "Traceback" not in err and "Exception" not in err, err[:2000]
+    # one line per event (a request, a timeout, a disconnect), then the CLI's own line for Ctrl-C
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1] == "aoai-diag: interrupted"
+    strays = [line for line in lines[:-1] if not line.startswith("aoai-diag serve: 127.0.0.1 ")]
+    assert not strays, strays[:5]
+    assert proc.returncode == 130
+
+
+def test_a_client_trickling_its_request_is_cut_at_the_read_timeout() -> None:
+    # One byte every 0.1 s never trips a per-read timeout; the watchdog bounds the whole request instead.
+    from aoai_diag.context import Settings
+
+    config = ExporterConfig(settings=Settings(azure=False, env={}), read_timeout=0.5)
+    server = make_server(("127.0.0.1", 0), config)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.server_port), timeout=5) as sock:
+            started = time.monotonic()
+            cut = False
+            for byte in b"GET /metrics HTTP/1.1\r\nHost: x" * 4:
+                try:
+                    sock.sendall(bytes([byte]))
+                except OSError:
+                    cut = True
+                    break
+                readable, _, _ = select.select([sock], [], [], 0.1)
+                if readable and not sock.recv(4096):
+                    cut = True
+                    break
+            elapsed = time.monotonic() - started
+        assert cut, "the server kept reading a request that never ends"
+        assert 0.4 < elapsed < 3.0, elapsed
+        _, own = get(f"{server.url}/metrics")
+        assert metric(own, "aoai_diag_exporter_connections_dropped_total", reason="timeout") >= 1
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -26,6 +26,7 @@ from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
 from aoai_diag.errors import one_line
 from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.redact import redact_url_userinfo
 from aoai_diag.targets import Target
 
 API_VERSION = "2021-02-01"
@@ -64,14 +65,15 @@ def parse_instance(document: Any) -> dict[str, Any]:
 
 def fetch_instance(endpoint: str, connect_timeout: float, read_timeout: float) -> dict[str, Any]:
     """Ask IMDS once; returns the evidence mapping (never raises for network or content problems)."""
-    evidence: dict[str, Any] = {"on_azure": False, "vm": None, "endpoint": endpoint, "http_status": None, "error": None}
+    shown = redact_url_userinfo(endpoint)  # never a credential in the evidence, even if one was configured
+    evidence: dict[str, Any] = {"on_azure": False, "vm": None, "endpoint": shown, "http_status": None, "error": None}
     try:
         parts = urlsplit(endpoint)
         port = parts.port or 80  # .port raises ValueError for a bad port, urlsplit for a bad IPv6 literal
     except ValueError:
         parts, port = None, 0
     if parts is None or parts.scheme != "http" or not parts.hostname:
-        evidence["error"] = f"IMDS endpoint must be http://host[:port], got {endpoint!r}"
+        evidence["error"] = f"IMDS endpoint must be http://host[:port], got {shown!r}"
         evidence["on_azure"] = None
         return evidence
     base = parts.path.rstrip("/")
@@ -85,10 +87,10 @@ def fetch_instance(endpoint: str, connect_timeout: float, read_timeout: float) -
         body = response.read(MAX_BODY)
         evidence["http_status"] = response.status
     except TimeoutError:
-        evidence["error"] = f"no answer from {endpoint} within {connect_timeout:g} s"
+        evidence["error"] = f"no answer from {shown} within {connect_timeout:g} s"
         return evidence
     except (OSError, http.client.HTTPException) as exc:
-        evidence["error"] = f"{endpoint}: {one_line(exc)}"
+        evidence["error"] = redact_url_userinfo(f"{shown}: {one_line(exc)}")
         return evidence
     finally:
         conn.close()
@@ -97,7 +99,7 @@ def fetch_instance(endpoint: str, connect_timeout: float, read_timeout: float) -
         # https://learn.microsoft.com/azure/virtual-machines/instance-metadata-service#rate-limiting); other
         # statuses come from another cloud's metadata service or something else on the address, which is not Azure.
         evidence["on_azure"] = None if response.status == 429 else False
-        evidence["error"] = f"{endpoint} answered HTTP {response.status}"
+        evidence["error"] = f"{shown} answered HTTP {response.status}"
         return evidence
     try:
         evidence["vm"] = parse_instance(json.loads(body.decode("utf-8")))

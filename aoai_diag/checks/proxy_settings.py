@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
 from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.redact import redact_url_userinfo, redact_value, userinfo
 from aoai_diag.targets import Target
 
 # curl and Python's urllib prefer the lower-case spelling when both exist; ALL_PROXY is the fallback for https.
@@ -40,37 +41,34 @@ RECORDED_VARS = (*HTTPS_PROXY_VARS, "http_proxy", "HTTP_PROXY", *NO_PROXY_VARS)
 
 
 def redact(url: str) -> str:
-    """Replace userinfo with `***`: `http://u:p@proxy:3128` -> `http://***@proxy:3128`."""
-    if "@" not in url:
-        return url
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        scheme, rest = "", url
-    netloc_end = len(rest)
-    for ch in "/?#":
-        pos = rest.find(ch)
-        if pos >= 0:
-            netloc_end = min(netloc_end, pos)
-    netloc, tail = rest[:netloc_end], rest[netloc_end:]
-    if "@" not in netloc:
-        return url
-    hostport = netloc.rsplit("@", 1)[1]
-    return f"{scheme}{sep}***@{hostport}{tail}"
+    """Replace userinfo with `***`: `http://u:p@proxy:3128` -> `http://***@proxy:3128`, also when the password
+    holds `/`, `#`, `?` or `@` unencoded, or the scheme is missing (`u:p@proxy:3128`)."""
+    return redact_url_userinfo(url)
 
 
 def parse_proxy_url(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of a proxy URL; `proxy:3128` means `http://proxy:3128`. Raises ValueError."""
+    """(scheme, host, port) of a proxy URL as clients read it; `proxy:3128` means `http://proxy:3128`.
+
+    Raises ValueError with a message that never holds the URL's credentials.
+    """
     text = url.strip()
     if "://" not in text:
         text = "http://" + text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises ValueError for a bad port
+    except ValueError:
+        hint = ""
+        if userinfo(url):
+            # Clients end the host at the first `/`, `?` or `#`: a password holding one must be percent-encoded.
+            hint = " (a password holding '/', '#', '?' or '@' must be percent-encoded)"
+        raise ValueError(f"bad port or address in proxy URL {redact(url)!r}{hint}") from None
     scheme = parts.scheme.lower()
     host = parts.hostname
     if not host:
         raise ValueError(f"no host in proxy URL {redact(url)!r}")
     default = {"http": 80, "https": 443}.get(scheme, 1080)
-    port = parts.port or default  # .port raises ValueError for a bad port
-    return scheme, host, port
+    return scheme, host, port or default
 
 
 def match_no_proxy(host: str, port: int, no_proxy: str) -> str | None:
@@ -235,7 +233,7 @@ def evaluate(
                 no_proxy = windows_bypass_to_no_proxy(str(winhttp["bypass"]))
     evidence: dict[str, Any] = {
         "variables": variables,
-        "no_proxy": no_proxy,
+        "no_proxy": redact(no_proxy) if no_proxy else no_proxy,
         "applies": False,
         "proxy_url": None,
         "proxy_host": None,
@@ -243,15 +241,16 @@ def evaluate(
         "bypassed_by": None,
         "bypassed_by_address": None,
         "source": source,
-        "system": dict(system) if system is not None else None,
+        "system": redact_value(dict(system)) if system is not None else None,
         "error": None,
     }
     if no_proxy and addresses:
-        evidence["bypassed_by_address"] = match_no_proxy_address(addresses, no_proxy)
+        matched = match_no_proxy_address(addresses, no_proxy)
+        evidence["bypassed_by_address"] = redact(matched) if matched else None
     if not proxy:
         return evidence
     bypass = match_no_proxy(host, port, no_proxy) if no_proxy else None
-    evidence["bypassed_by"] = bypass
+    evidence["bypassed_by"] = redact(bypass) if bypass else None
     try:
         _, proxy_host, proxy_port = parse_proxy_url(proxy)
     except ValueError as exc:

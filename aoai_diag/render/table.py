@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
+from typing import Any
 
 from tabulate import tabulate
 
@@ -23,6 +25,16 @@ _BUCKET = {
     "firewall_blocking": "firewall blocking port 443",
     None: "outside the three documented causes",
 }
+
+
+def want_colour(stream: Any, env: Mapping[str, str]) -> bool:
+    """ANSI colour only for a terminal that renders it: a tty, NO_COLOR unset or empty (https://no-color.org),
+    and TERM not `dumb` (terminfo's name for a terminal without escape sequences)."""
+    try:
+        tty = bool(stream.isatty())
+    except (AttributeError, OSError, ValueError):
+        tty = False
+    return tty and not env.get("NO_COLOR") and env.get("TERM", "") != "dumb"
 
 
 def _paint(text: str, code: str, colour: bool) -> str:
