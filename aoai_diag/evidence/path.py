@@ -110,7 +110,8 @@ class TlsAttempt(Evidence):
     issuer: CertName | None = None
     issuer_text: str | None = None
     subject_text: str | None = None
-    sans: tuple[str, ...] = ()
+    sans: tuple[str, ...] | None = None
+    """null when no certificate was read (timeout, reset, not TLS)."""
     not_after: str | None = None
     days_left: int | None = None
     handshake_ms: float | None = None
