@@ -31,7 +31,7 @@ from aoai_diag.azure.resources import (
 )
 from aoai_diag.context import ProbeContext
 
-# `type =~` is case-insensitive; `==` is not (azure-sdk-notes.md, "Resource Graph").
+# `type =~` is case-insensitive; `==` is not (https://learn.microsoft.com/azure/governance/resource-graph/concepts/query-language).
 GRAPH_TYPES = (
     "microsoft.cognitiveservices/accounts",
     "microsoft.network/privateendpoints",
@@ -275,8 +275,15 @@ def private_endpoint(ctx: ProbeContext, sess: ArmSession, pe_id: str, row: dict[
             calls[nid] = partial(nic, ctx, sess, nid)
         results = sess.parallel(calls)
         groups = results.pop("groups")
-        ips = tuple(ip for v in results.values() if isinstance(v, Nic) for ip in v.private_ips)
-        return convert.private_endpoint(data, ips, None if isinstance(groups, ArmDenied) else tuple(groups))
+        # H8 (issue 8, class 1): a denied NIC read is kept as such, and the NIC's ASGs go to the NSG evaluation.
+        nics = [v for v in results.values() if isinstance(v, Nic)]
+        return convert.private_endpoint(
+            data,
+            tuple(ip for n in nics for ip in n.private_ips),
+            None if isinstance(groups, ArmDenied) else tuple(groups),
+            nic_denied=tuple(v for v in results.values() if isinstance(v, ArmDenied)),
+            asg_ids=tuple(a for n in nics for a in n.asg_ids),
+        )
 
     return ctx.once("arm.pe:" + pe_id.lower(), compute)  # type: ignore[no-any-return]
 

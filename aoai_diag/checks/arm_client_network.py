@@ -10,16 +10,18 @@ Evidence:
     vm_id (str | null); nic ({id, private_ips, subnet_id, nsg_id, vm_id} | null);
     subnet ({id, prefixes, nsg_id, route_table_id, pe_network_policies, service_endpoints} | null);
     vnet ({id, location, address_prefixes, dns_servers, peerings: [{id, name, remote_vnet_id, state, sync_level,
-        allow_gateway_transit, use_remote_gateways, allow_forwarded_traffic}], subnet_ids}).
+        allow_gateway_transit, use_remote_gateways, allow_forwarded_traffic, allow_virtual_network_access}],
+        subnet_ids}).
     dns_mode ("azure" | "custom"); dns_server_hosts: [{ip, vnet_id | null, firewall_id | null}] for custom servers.
     pe_vnets: [{pe_id, vnet_id, relation: "same" | "peered" | "not_peered" | "unknown", peering | null,
         via_hubs: [vnet ids peered with both]}].
     routes_to_pe: [{pe_id, address, route: {source, state, prefixes, next_hop_type, next_hop_ips} | null}]
         (on a VM; null route = no matching route).
     routes_error (str | null); denied (list of {scope, status, code, message}).
-pass = every PE VNet is this VNet or peered (Connected, FullyInSync) and routes lead to InterfaceEndpoint;
-fail = peering missing/not connected or a route drops the traffic; warn = next hop is a virtual appliance;
-skip = off Azure without `--vnet`.
+pass = every PE VNet is this VNet or peered (Connected, FullyInSync, allowVirtualNetworkAccess) and routes lead
+there directly; fail = peering missing, not connected or closed to VNet traffic, or no VNet path (next hop None
+from a system route, or no route); warn = next hop is a virtual appliance, or a read was incomplete;
+skip = off Azure without `--vnet`. The judgement is diagnosis/azure_facts' (the rules read the same facts).
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from aoai_diag.azure import probe_support
+from aoai_diag.azure.resources import Vnet
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
+from aoai_diag.diagnosis import azure_facts
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -60,6 +64,81 @@ def _contains(prefixes: Any, ip: str) -> bool:
         except ValueError:
             continue
     return False
+
+
+def _pe_relation(pe: Mapping[str, Any], vnet: Vnet, known_vnets: Mapping[str, Vnet]) -> dict[str, Any]:
+    """How this machine's VNet relates to the PE's: same, peered (with the peering), not peered (with the hubs
+    both are peered with), or unknown."""
+    from aoai_diag.azure import convert
+
+    pe_vnet = pe.get("vnet_id")
+    entry: dict[str, Any] = {
+        "pe_id": pe["id"],
+        "vnet_id": pe_vnet,
+        "relation": "unknown",
+        "peering": None,
+        "via_hubs": [],
+    }
+    if pe_vnet and convert.same_id(pe_vnet, vnet.id):
+        entry["relation"] = "same"
+    elif pe_vnet:
+        peering = next((p for p in vnet.peerings if convert.same_id(p.remote_vnet_id, pe_vnet)), None)
+        if peering:
+            entry["relation"] = "peered"
+            entry["peering"] = peering.to_dict()
+        else:
+            entry["relation"] = "not_peered"
+            remote = known_vnets.get(str(pe_vnet).lower())
+            mine = {p.remote_vnet_id.lower() for p in vnet.peerings if p.remote_vnet_id}
+            theirs = {p.remote_vnet_id.lower() for p in remote.peerings if p.remote_vnet_id} if remote else set()
+            entry["via_hubs"] = sorted(mine & theirs)
+    return entry
+
+
+def _relation_problems(entry: Mapping[str, Any], vnet_id: str) -> list[str]:
+    pe_vnet = str(entry.get("vnet_id") or "?").rsplit("/", 1)[-1]
+    if entry["relation"] == "peered":
+        problem = azure_facts.peering_problem(entry.get("peering") or {})
+        return [f"{problem} (to {pe_vnet})"] if problem else []
+    if entry["relation"] == "not_peered":
+        return [f"VNet {vnet_id.rsplit('/', 1)[-1]} is not peered with {pe_vnet}"]
+    return []
+
+
+def _route_problems(address: str, route: Mapping[str, Any] | None) -> list[str]:
+    hop = azure_facts.route_hop(route)
+    if hop is azure_facts.Hop.NO_PATH:
+        got = (
+            f"{(route or {}).get('next_hop_type')} from a {(route or {}).get('source') or 'system'} route"
+            if route
+            else "no route"
+        )
+        return [f"no VNet path to {address} ({got})"]
+    if hop is azure_facts.Hop.USER_DROP:
+        return [f"a user route drops traffic to {address} (next hop None)"]
+    return []
+
+
+def _judge(vnet: Vnet, evidence: Mapping[str, Any], problems: list[str]) -> Outcome:
+    hops = {azure_facts.route_hop(r["route"]) for r in evidence["routes_to_pe"]}
+    named = sorted({str((r["route"] or {}).get("next_hop_type")) for r in evidence["routes_to_pe"]})
+    dns = "custom " + ", ".join(vnet.dns_servers) if vnet.dns_servers else "Azure-provided"
+    where = f"VNet {vnet.id.rsplit('/', 1)[-1]}, DNS {dns}"
+    if problems:
+        return Outcome(Status.FAIL, f"{where}: " + "; ".join(problems), evidence)
+    if azure_facts.Hop.APPLIANCE in hops:
+        return Outcome(
+            Status.WARN, f"{where}: traffic to the private endpoint goes through a virtual appliance", evidence
+        )
+    if evidence["routes_error"]:
+        return Outcome(Status.WARN, f"{where}; effective routes unreadable: {evidence['routes_error']}", evidence)
+    unknown = [
+        f for e in evidence["pe_vnets"] if e["relation"] == "peered"
+        if not (f := azure_facts.peering_usable(e.get("peering") or {})).known
+    ]  # fmt: skip
+    if unknown:
+        return Outcome(Status.WARN, f"{where}; peering not fully read: {unknown[0].describe()}", evidence)
+    return Outcome(Status.PASS, f"{where}; next hops: {', '.join(named) or 'not read'}", evidence)
 
 
 def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
@@ -134,37 +213,9 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         )
         problems: list[str] = []
         for pe in pes:
-            pe_vnet = pe.get("vnet_id")
-            entry: dict[str, Any] = {
-                "pe_id": pe["id"],
-                "vnet_id": pe_vnet,
-                "relation": "unknown",
-                "peering": None,
-                "via_hubs": [],
-            }
-            if pe_vnet and convert.same_id(pe_vnet, vnet.id):
-                entry["relation"] = "same"
-            elif pe_vnet:
-                peering = next((p for p in vnet.peerings if convert.same_id(p.remote_vnet_id, pe_vnet)), None)
-                if peering:
-                    entry["relation"] = "peered"
-                    entry["peering"] = peering.to_dict()
-                    if peering.state != "Connected" or (peering.sync_level or "FullyInSync") != "FullyInSync":
-                        problems.append(
-                            f"peering {peering.name} to {pe_vnet.rsplit('/', 1)[-1]} is {peering.state}/{peering.sync_level}"
-                        )
-                else:
-                    entry["relation"] = "not_peered"
-                    remote = known_vnets.get(pe_vnet.lower())
-                    mine = {p.remote_vnet_id.lower() for p in vnet.peerings if p.remote_vnet_id}
-                    theirs = (
-                        {p.remote_vnet_id.lower() for p in remote.peerings if p.remote_vnet_id} if remote else set()
-                    )
-                    entry["via_hubs"] = sorted(mine & theirs)
-                    problems.append(
-                        f"VNet {vnet.id.rsplit('/', 1)[-1]} is not peered with {pe_vnet.rsplit('/', 1)[-1]}"
-                    )
+            entry = _pe_relation(pe, vnet, known_vnets)
             evidence["pe_vnets"].append(entry)
+            problems.extend(_relation_problems(entry, vnet.id))
         if routes_future is not None and pes:
             try:
                 routes = [convert.route(r).to_dict() for r in routes_future.result(timeout=sess.remaining())]
@@ -180,21 +231,8 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
                     for address in pe.get("ip_addresses") or ():
                         route = best_route(routes, address)
                         evidence["routes_to_pe"].append({"pe_id": pe["id"], "address": address, "route": route})
-                        hop = (route or {}).get("next_hop_type")
-                        if route is None or hop in ("None", "Internet"):
-                            # A private PE address matched only by 0.0.0.0/0 (Internet) or a blackhole has no VNet path.
-                            problems.append(f"no VNet route to {address} (next hop {hop})")
-        hops = {str((r["route"] or {}).get("next_hop_type")) for r in evidence["routes_to_pe"]}
-        where = f"VNet {vnet.id.rsplit('/', 1)[-1]}, DNS {'custom ' + ', '.join(vnet.dns_servers) if vnet.dns_servers else 'Azure-provided'}"
-        if problems:
-            return Outcome(Status.FAIL, f"{where}: " + "; ".join(problems), evidence)
-        if "VirtualAppliance" in hops:
-            return Outcome(
-                Status.WARN, f"{where}: traffic to the private endpoint goes through a virtual appliance", evidence
-            )
-        if evidence["routes_error"]:
-            return Outcome(Status.WARN, f"{where}; effective routes unreadable: {evidence['routes_error']}", evidence)
-        return Outcome(Status.PASS, f"{where}; next hops: {', '.join(sorted(hops)) or 'not read'}", evidence)
+                        problems.extend(_route_problems(address, route))
+        return _judge(vnet, evidence, problems)
 
     return probe_support.guarded(body)
 

@@ -1,0 +1,390 @@
+"""Facts derived once from the Azure Resource Manager reads; the `arm_*` probes' statuses and the Azure rules both
+read them, so no judgement is written twice.
+
+Two layers:
+- item facts take one piece of evidence (a PE, a peering, a route, an NSG decision, the zone search) as the probes
+  record it; a probe calls them on the evidence it has just built, to choose its status and summary;
+- target facts take the whole `Evidence` of a target (what the rules see, live or from a bundle).
+
+A read that was denied, throttled or timed out gives an *unknown* fact naming the scope and what would decide it,
+never an absent resource: "no zone" is known only when every scope that could hold it was read.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from aoai_diag.diagnosis.evidence import Evidence
+from aoai_diag.diagnosis.facts import Fact, Unknown, known, unknown
+from aoai_diag.model import Status
+
+PEERING_DOC = "https://learn.microsoft.com/azure/virtual-network/virtual-network-manage-peering"
+ROUTES_DOC = "https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview"
+
+
+def _same(a: Any, b: Any) -> bool:
+    return bool(a) and bool(b) and str(a).rstrip("/").lower() == str(b).rstrip("/").lower()
+
+
+def scope_name(scope: str) -> str:
+    """`subscription 6c1f...` for a subscription scope, else the last segments of the id."""
+    parts = str(scope).strip("/").split("/")
+    if len(parts) == 2 and parts[0].lower() == "subscriptions":
+        return f"subscription {parts[1]}"
+    return str(scope)
+
+
+def why_unread(denied: Mapping[str, Any]) -> Unknown:
+    """The reason a failed read (`{scope, status, code, message}`) leaves a fact unknown."""
+    status, code = denied.get("status"), str(denied.get("code") or "")
+    if status in (401, 403) or code in ("AuthorizationFailed", "CredentialUnavailableError"):
+        return Unknown.FORBIDDEN
+    if status == 429:
+        return Unknown.THROTTLED
+    if code == "Timeout":
+        return Unknown.TIMED_OUT
+    return Unknown.FAILED
+
+
+def _unread(denied: Sequence[Mapping[str, Any]], source: str, what: str, role: str = "Reader") -> Fact[Any]:
+    first = denied[0]
+    scopes = ", ".join(scope_name(str(d.get("scope"))) for d in denied)
+    status = f"HTTP {first.get('status')}" if first.get("status") else str(first.get("code") or "error")
+    return unknown(
+        why_unread(first),
+        source,
+        detail=f"{scopes}: {status}",
+        decide=f"{role} on {scopes} would show {what}",
+    )
+
+
+# --- private endpoints --------------------------------------------------------------------------
+
+
+def connection_statuses(pe: Mapping[str, Any]) -> set[str]:
+    """Every status the PE's connection has, from the PE side and from the account side."""
+    statuses = {str(c.get("status")) for c in pe.get("connections") or () if c.get("status")}
+    side = pe.get("account_side") or {}
+    if side.get("status"):
+        statuses.add(str(side["status"]))
+    return statuses
+
+
+def pe_usable(pe: Mapping[str, Any]) -> bool:
+    """Succeeded and Approved on both sides (a manual connection counts the same once approved)."""
+    side = pe.get("account_side") or {}
+    return (
+        pe.get("provisioning_state") == "Succeeded"
+        and "Approved" in {str(c.get("status")) for c in pe.get("connections") or ()}
+        and side.get("status", "Approved") == "Approved"
+    )
+
+
+def pe_ips(pe: Mapping[str, Any], source: str = "arm_private_endpoints") -> Fact[tuple[str, ...]]:
+    """The PE's private addresses. PEs that use a DNS zone group often list no customDnsConfigs and no static
+    ipConfigurations: then the NIC (or the zone group's recordSets) is the only source, and a denied NIC read leaves
+    the address unknown."""
+    ips = tuple(str(ip) for ip in pe.get("ip_addresses") or ())
+    if ips:
+        return known(ips, source)
+    denied = [d for d in pe.get("nic_denied") or () if isinstance(d, Mapping)]
+    if denied:
+        return _unread(denied, source, f"the address of private endpoint {pe.get('name')}")
+    if not pe.get("nic_ids"):
+        return known((), source)
+    return unknown(
+        Unknown.NOT_READ,
+        source,
+        detail=f"no address in customDnsConfigs, ipConfigurations or zone groups of {pe.get('name')}",
+        decide=f"az network nic show --ids {(pe.get('nic_ids') or ['?'])[0]} --query ipConfigurations[].privateIPAddress",
+    )
+
+
+def all_pe_ips(pes: Iterable[Mapping[str, Any]]) -> Fact[dict[str, Mapping[str, Any]]]:
+    """address -> PE for every PE; unknown as soon as one PE's address is unknown (a record may be that one)."""
+    by_ip: dict[str, Mapping[str, Any]] = {}
+    for pe in pes:
+        fact = pe_ips(pe)
+        if not fact.known:
+            return fact  # type: ignore[return-value]
+        for ip in fact.value or ():
+            by_ip.setdefault(ip, pe)
+    return known(by_ip, "arm_private_endpoints")
+
+
+# --- peerings, routes, NSG decisions ------------------------------------------------------------
+
+
+def peering_usable(peering: Mapping[str, Any]) -> Fact[bool]:
+    """Traffic can cross the peering: Connected, FullyInSync AND allowVirtualNetworkAccess.
+    A Connected peering with allowVirtualNetworkAccess false carries no traffic (PEERING_DOC)."""
+    state, sync = peering.get("state"), peering.get("sync_level") or "FullyInSync"
+    if state != "Connected" or sync != "FullyInSync":
+        return known(False, "arm_client_network")
+    access = peering.get("allow_virtual_network_access")
+    if access is None:
+        return unknown(
+            Unknown.NOT_READ,
+            "arm_client_network",
+            detail=f"peering {peering.get('name')}: allowVirtualNetworkAccess not in the evidence",
+            decide=f"az network vnet peering show --ids {peering.get('id')} --query allowVirtualNetworkAccess",
+        )
+    return known(bool(access), "arm_client_network")
+
+
+def peering_problem(peering: Mapping[str, Any]) -> str | None:
+    """Why the peering carries no traffic, in words; None when it does (or when that is unknown)."""
+    if not peering_usable(peering).is_false():
+        return None
+    if peering.get("state") == "Connected" and (peering.get("sync_level") or "FullyInSync") == "FullyInSync":
+        return f"peering {peering.get('name')} is Connected but allowVirtualNetworkAccess is false"
+    return f"peering {peering.get('name')} is {peering.get('state')}/{peering.get('sync_level')}"
+
+
+class Hop(str, enum.Enum):
+    """What the effective route toward a PE address does with the traffic (ROUTES_DOC)."""
+
+    DIRECT = "direct"
+    """InterfaceEndpoint, VnetLocal or VNetPeering: the VNet fabric delivers it."""
+    GATEWAY = "gateway"
+    APPLIANCE = "appliance"
+    """A user route to a VirtualAppliance (NVA or firewall)."""
+    USER_DROP = "user_drop"
+    """A user route with next hop None: dropped on purpose."""
+    NO_PATH = "no_path"
+    """No route, a system route with next hop None (e.g. 10.0.0.0/8 when the VNets are not peered, or the peering is
+    down), or only the Internet default route: there is no VNet path."""
+
+
+def route_hop(route: Mapping[str, Any] | None) -> Hop:
+    if not route:
+        return Hop.NO_PATH
+    hop = str(route.get("next_hop_type") or "")
+    user = str(route.get("source") or "").lower() == "user"
+    if hop in ("InterfaceEndpoint", "VnetLocal", "VNetPeering", "VNetGlobalPeering"):
+        return Hop.DIRECT
+    if hop == "VirtualAppliance":
+        return Hop.APPLIANCE
+    if hop == "VirtualNetworkGateway":
+        return Hop.GATEWAY
+    if hop == "None" and user:
+        return Hop.USER_DROP
+    return Hop.NO_PATH
+
+
+def nsg_deny_is_cause(decision: Mapping[str, Any]) -> bool:
+    """A deny decides only when a rule someone wrote denies. The default DenyAllOutBound decides only when the PE
+    lies outside the VirtualNetwork space, i.e. when there is no VNet path at all: a path cause, not an NSG one."""
+    return decision.get("access") == "Deny" and not decision.get("default")
+
+
+# --- account network rules ----------------------------------------------------------------------
+
+
+def ip_rule_networks(rules: Iterable[Any]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """networkAcls.ipRules values are addresses or CIDR ranges (`100.0.0.0/24`, `203.0.113.7`, `203.0.113.7/32`).
+    https://learn.microsoft.com/azure/ai-services/cognitive-services-virtual-networks"""
+    nets = []
+    for rule in rules:
+        try:
+            nets.append(ipaddress.ip_network(str(rule).strip(), strict=False))
+        except ValueError:
+            continue
+    return nets
+
+
+def caller_allowed(caller: str | None, rules: Iterable[Any]) -> Fact[bool]:
+    """Whether the caller's egress address falls inside an IP rule (containment, not spelling)."""
+    if not caller:
+        return unknown(
+            Unknown.NOT_READ,
+            "https_dataplane",
+            detail="the service did not say which address it saw",
+            decide="curl -s https://api.ipify.org shows this machine's egress address",
+        )
+    try:
+        ip = ipaddress.ip_address(str(caller).strip())
+    except ValueError:
+        return unknown(Unknown.FAILED, "https_dataplane", detail=f"caller address {caller!r} is not an address")
+    return known(any(ip.version == n.version and ip in n for n in ip_rule_networks(rules)), "arm_account")
+
+
+# --- DNS ----------------------------------------------------------------------------------------
+
+
+def zone_search(dns: Mapping[str, Any]) -> Fact[bool]:
+    """Every scope that could hold a privatelink zone (and its record) was read. `dns` is arm_dns_zones evidence."""
+    if not dns:
+        return unknown(Unknown.NOT_READ, "arm_dns_zones", decide="run with Azure access (arm_dns_zones)")
+    denied = [d for d in dns.get("denied") or () if isinstance(d, Mapping)]
+    if dns.get("complete") is True and not denied:
+        return known(True, "arm_dns_zones")
+    if denied:
+        return _unread(denied, "arm_dns_zones", "whether a privatelink zone or its record exists there")
+    return unknown(Unknown.NOT_READ, "arm_dns_zones", detail="the zone search did not finish")
+
+
+def link_in_progress(link: Mapping[str, Any] | None) -> bool:
+    """virtualNetworkLinkState InProgress: the link is still being created; it neither resolves yet nor is missing.
+    https://learn.microsoft.com/rest/api/dns/privatednszones/virtual-network-links/get"""
+    return bool(link) and str((link or {}).get("state") or "").lower() == "inprogress"
+
+
+def split_dns_servers(servers: Iterable[Any]) -> tuple[list[str], list[str]]:
+    """(private, public) addresses of a VNet's DNS server list (168.63.129.16 counts as private: Azure DNS)."""
+    private, public = [], []
+    for server in servers:
+        try:
+            ip = ipaddress.ip_address(str(server).strip())
+        except ValueError:
+            continue
+        (private if ip.is_private or str(ip) == "168.63.129.16" else public).append(str(ip))
+    return private, public
+
+
+# --- target facts (what the rules read; names are the catalogue's premise names) -----------------
+
+
+def _arm(ev: Evidence, check: str) -> Mapping[str, Any]:
+    return ev.get(check) if ev.ran(check) else {}
+
+
+def _check_unknown(ev: Evidence, check: str, what: str) -> Fact[Any]:
+    """Why a whole probe gave nothing: it errored on a read (scope named), was skipped, or did not run."""
+    result = ev.checks.get(check)
+    if result is None:
+        return unknown(Unknown.NOT_READ, check, detail=f"{check} did not run", decide=f"run with Azure access ({what})")
+    denied = [d for d in result.evidence.get("denied") or () if isinstance(d, Mapping)]
+    if result.status is Status.ERROR and denied:
+        return _unread(denied, check, what)
+    why = Unknown.NOT_APPLICABLE if result.status is Status.SKIP else Unknown.FAILED
+    return unknown(why, check, detail=result.reason or result.summary)
+
+
+def account_fact(ev: Evidence) -> Fact[Mapping[str, Any] | None]:
+    """The account (known None when every scope was read and it is not there)."""
+    if ev.has("arm_account", Status.PASS):
+        acct = ev.get("arm_account").get("account")
+        if isinstance(acct, Mapping):
+            return known(acct, "arm_account")
+    if ev.has("arm_account", Status.FAIL) and not ev.get("arm_account").get("denied"):
+        return known(None, "arm_account")
+    return _check_unknown(ev, "arm_account", "whether the account exists")
+
+
+def zone_search_complete(ev: Evidence) -> Fact[bool]:
+    """`arm.zone_search_complete`: true when every subscription and zone that could hold the zone was read."""
+    if "arm_dns_zones" in ev.checks and not ev.ran("arm_dns_zones"):
+        return _check_unknown(ev, "arm_dns_zones", "whether a privatelink zone exists")
+    fact = zone_search(_arm(ev, "arm_dns_zones"))
+    return fact if not fact.known or fact.value else unknown(Unknown.NOT_READ, "arm_dns_zones")
+
+
+def pe_ip_known(ev: Evidence) -> Fact[bool]:
+    """`arm.pe_ip_known`: the address of every private endpoint of the account is known (a record can then be
+    called stale)."""
+    if not ev.ran("arm_private_endpoints"):
+        return _check_unknown(ev, "arm_private_endpoints", "the private endpoints' addresses")
+    pes = [p for p in ev.get("arm_private_endpoints").get("private_endpoints") or () if isinstance(p, Mapping)]
+    if not pes:
+        return unknown(Unknown.NOT_APPLICABLE, "arm_private_endpoints", detail="no private endpoint")
+    fact = all_pe_ips(pes)
+    if not fact.known:
+        return fact  # type: ignore[return-value]
+    return known(True, "arm_private_endpoints") if fact.value else unknown(Unknown.NOT_READ, "arm_private_endpoints")
+
+
+def pe_connection_approved(ev: Evidence) -> Fact[bool]:
+    """`arm.pe_connection_approved`: at least one PE of the account is Succeeded and Approved."""
+    if not ev.ran("arm_private_endpoints"):
+        return _check_unknown(ev, "arm_private_endpoints", "the private endpoint connections")
+    data = ev.get("arm_private_endpoints")
+    pes = [p for p in data.get("private_endpoints") or () if isinstance(p, Mapping)]
+    if any(pe_usable(p) for p in pes):
+        return known(True, "arm_private_endpoints")
+    denied = [d for d in data.get("denied") or () if isinstance(d, Mapping)]
+    if denied:
+        return _unread(denied, "arm_private_endpoints", "the remaining private endpoints")
+    return known(False, "arm_private_endpoints")
+
+
+def pes_complete(ev: Evidence) -> Fact[bool]:
+    """`arm.pes_complete`: every PE that points at the account was read (so "none" means none)."""
+    if not ev.ran("arm_private_endpoints"):
+        return _check_unknown(ev, "arm_private_endpoints", "the account's private endpoints")
+    denied = [d for d in ev.get("arm_private_endpoints").get("denied") or () if isinstance(d, Mapping)]
+    if denied:
+        return _unread(denied, "arm_private_endpoints", "the account's private endpoints")
+    inv_denied = [d for d in ev.get("arm_account").get("denied") or () if isinstance(d, Mapping)]
+    if inv_denied:
+        return _unread(inv_denied, "arm_account", "private endpoints that point at the account")
+    return known(True, "arm_private_endpoints")
+
+
+def client_vnet(ev: Evidence) -> Fact[str]:
+    """`arm.client_vnet`: the VNet this machine sits in (IMDS) or was named with --vnet."""
+    vnet = _arm(ev, "arm_client_network").get("vnet")
+    if isinstance(vnet, Mapping) and vnet.get("id"):
+        return known(str(vnet["id"]), "arm_client_network")
+    return _check_unknown(ev, "arm_client_network", "this machine's VNet")
+
+
+def peerings_usable(ev: Evidence) -> Fact[bool]:
+    """`arm.peerings_usable`: every peering toward a PE's VNet carries traffic (state and access flags)."""
+    net = _arm(ev, "arm_client_network")
+    if not net:
+        return _check_unknown(ev, "arm_client_network", "the peerings")
+    facts = [peering_usable(e.get("peering") or {}) for e in net.get("pe_vnets") or () if e.get("relation") == "peered"]
+    if any(f.is_false() for f in facts):
+        return known(False, "arm_client_network")
+    pending = [f for f in facts if not f.known]
+    return pending[0] if pending else known(True, "arm_client_network")
+
+
+def routes_read(ev: Evidence) -> Fact[bool]:
+    """`arm.routes_read`: the effective routes of this machine's NIC were read."""
+    net = _arm(ev, "arm_client_network")
+    if not net:
+        return _check_unknown(ev, "arm_client_network", "the effective routes")
+    if net.get("routes_error"):
+        denied = [d for d in net.get("denied") or () if isinstance(d, Mapping)]
+        if denied:
+            return _unread(denied, "arm_client_network", "the effective routes", role="Network Contributor")
+        return unknown(Unknown.TIMED_OUT, "arm_client_network", detail=str(net["routes_error"]))
+    if not net.get("routes_to_pe"):
+        return unknown(Unknown.NOT_APPLICABLE, "arm_client_network", detail="no effective route read (not on a VM)")
+    return known(True, "arm_client_network")
+
+
+def caller_ip_allowed(ev: Evidence) -> Fact[bool]:
+    """`arm.caller_ip_allowed`: the caller's egress address is inside one of the account's IP rules."""
+    acct = account_fact(ev)
+    if not acct.known or not acct.value:
+        return acct  # type: ignore[return-value]
+    https = ev.get("https_dataplane")
+    attempt = next((a for a in https.get("attempts") or () if isinstance(a, Mapping) and a.get("caller_ip")), None)
+    return caller_allowed((attempt or {}).get("caller_ip"), acct.value.get("ip_rules") or ())
+
+
+def caller_ip_not_allowed(ev: Evidence) -> Fact[bool]:
+    """`arm.caller_ip_not_allowed`: the negation, known only when the containment test ran."""
+    fact = caller_ip_allowed(ev)
+    return known(not fact.value, *fact.sources) if fact.known else fact
+
+
+FACTS = {
+    "arm.account": account_fact,
+    "arm.zone_search_complete": zone_search_complete,
+    "arm.pe_ip_known": pe_ip_known,
+    "arm.pe_connection_approved": pe_connection_approved,
+    "arm.pes_complete": pes_complete,
+    "arm.client_vnet": client_vnet,
+    "arm.peerings_usable": peerings_usable,
+    "arm.routes_read": routes_read,
+    "arm.caller_ip_allowed": caller_ip_allowed,
+    "arm.caller_ip_not_allowed": caller_ip_not_allowed,
+}
+"""Target facts by the name catalogue premises use (registered with the fact registry when it exists)."""
