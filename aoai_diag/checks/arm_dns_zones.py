@@ -16,8 +16,11 @@ Evidence:
         subscription_id, resource_group, links}.
     denied (list of {scope, status, code, message}): unread scopes (a zone may hide there).
     complete (bool): every subscription and zone was read.
+    hidden_zones (list of str): needed zones a PE's zone group points at that the search did not return (they live
+        where this identity cannot read; Resource Graph leaves such scopes out silently).
 pass = every needed zone exists with an A record; fail = a needed zone or its record is missing (all scopes
-read); error = something is missing and some scope could not be read.
+read, no hidden zone); error = something is missing and the search was incomplete (diagnosis/azure_facts.zone_search,
+which the rules read too). A link whose virtualNetworkLinkState is InProgress is shown as still being created.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 from aoai_diag.azure import probe_support
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
+from aoai_diag.diagnosis import azure_facts
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -77,15 +81,23 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             item = zone.to_dict()
             item["links"] = [link.to_dict() for link in inv.links if convert.same_id(link.zone_id, zone.id)]
             broad_items.append(item)
-        complete = not denied
+        pes = (
+            deps["arm_private_endpoints"].evidence.get("private_endpoints") or []
+            if "arm_private_endpoints" in deps
+            else []
+        )
         evidence = {
             "label": target.label,
             "needed_zones": needed,
             "zones": zones,
             "broad_zones": broad_items,
             "denied": denied,
-            "complete": complete,
+            "complete": not denied,
+            "hidden_zones": [],
         }
+        evidence["hidden_zones"] = azure_facts.hidden_zones(evidence, pes)
+        search = azure_facts.zone_search(evidence, pes)
+        complete = search.is_true()
         missing_zone = [n for n in needed if not any(z["name"] == n for z in zones)]
         missing_record = [
             n for n in needed if n not in missing_zone and not any(z["name"] == n and z["record"] for z in zones)
@@ -94,10 +106,13 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         for z in zones:
             if not z["needed"] and not z["record"]:
                 continue
-            links = len(z["links"])
+            links = f"{len(z['links'])} link(s)"
+            pending = [lk for lk in z["links"] if azure_facts.link_in_progress(lk)]
+            if pending:
+                links += f" ({len(pending)} InProgress: still being created)"
             shown = ", ".join(z["record"]) if z["record"] else ("unreadable" if z["record_error"] else "no A record")
             parts.append(
-                f"{z['name']} in {z['subscription_id']}/{z['resource_group']}: {target.label} -> {shown}, {links} link(s)"
+                f"{z['name']} in {z['subscription_id']}/{z['resource_group']}: {target.label} -> {shown}, {links}"
             )
         if broad_items:
             parts.append("over-broad zone(s): " + ", ".join(b["name"] for b in broad_items))
@@ -108,11 +123,12 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             ]
             text = "; ".join(gaps + parts)
             if not complete and (missing_zone or missing_record):
-                unread = "; ".join(f"{d['scope']}" for d in denied)
-                return Outcome(Status.ERROR, f"{text}; could not read {unread}", evidence, f"unread: {unread}")
+                unread = "; ".join(str(d["scope"]) for d in denied) or ", ".join(evidence["hidden_zones"])
+                reason = f"unread: {unread}" + (f" ({search.decide})" if search.decide else "")
+                return Outcome(Status.ERROR, f"{text}; {search.describe()}", evidence, reason)
             return Outcome(Status.FAIL, text, evidence)
         if not complete:
-            return Outcome(Status.WARN, summary + f"; {len(denied)} scope(s) unread", evidence)
+            return Outcome(Status.WARN, f"{summary}; search incomplete: {search.describe()}", evidence)
         return Outcome(Status.PASS, summary, evidence)
 
     return probe_support.guarded(body)
@@ -123,7 +139,8 @@ PROBE = Probe(
     title="Private DNS zones, records and VNet links",
     run=run,
     requires=("arm_access",),
-    after=("azure_platform", "arm_account"),
+    # After the PEs: a zone their zone groups name that the search did not return makes the search incomplete.
+    after=("azure_platform", "arm_account", "arm_private_endpoints"),
     layer="azure",
     disabled=probe_support.disabled,
 )

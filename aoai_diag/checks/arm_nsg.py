@@ -5,11 +5,14 @@ else the NIC's and subnet's NSG rules; traffic must be allowed by every NSG on t
 the PE subnet's NSG applies only when the subnet's privateEndpointNetworkPolicies is `Enabled` or
 `NetworkSecurityGroupEnabled` (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy);
 effective rules are not shown for PE NICs, so those rules are evaluated here. Rules are taken in priority
-order, the first match decides (rules/nsg_eval.py).
+order, the first match decides (azure/nsg_eval.py). Rules naming application security groups are matched against
+the client NIC's and the PE's groups (https://learn.microsoft.com/azure/virtual-network/application-security-groups);
+a rule that cannot be matched is listed as unresolved, never read as `*`. A deny by a default rule is no NSG cause
+(diagnosis/azure_facts.nsg_deny_is_cause, which the rules read too).
 
 Evidence:
     port (int); source_ip (str | null): this VM's private address.
-    client: {method: "effective" | "rules" | null, decisions: [{nsg_id, access, rule, priority, default,
+    client: {method: "effective" | "rules" | null, decisions: [{nsg_id, address, access, rule, priority, default,
         unresolved}], access: "Allow" | "Deny" | null, error}.
     pe_side: [{pe_id, address, subnet_id, network_policies, nsg_id, applies (bool), decision | null}].
     denied (list of {scope, status, code, message}).
@@ -27,6 +30,7 @@ from typing import Any
 from aoai_diag.azure import probe_support
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
+from aoai_diag.diagnosis import azure_facts
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -69,6 +73,8 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
                 other = known.get(str(remote.get("vnet_id")).lower())
                 prefixes += list(other.address_prefixes) if other else []
         addresses = [(pe, a) for pe in pes for a in pe.get("ip_addresses") or ()]
+        # Rules naming application security groups match by membership: the client NIC's and the PE's groups.
+        client_asgs = nic.get("asg_ids") if "asg_ids" in nic else None
         problems: list[str] = []
         notes: list[str] = []
         # Client side.
@@ -89,15 +95,17 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
                     evidence["denied"].append(value.to_dict())
             evidence["client"]["method"] = "rules" if groups or not ids else None
         client_access: str | None = "Allow" if evidence["client"]["method"] else None
-        for _pe, address in addresses:
+        for pe, address in addresses:
             for nsg_id, rules in groups:
                 decision = dict(
-                    nsg_eval.evaluate(rules, "Outbound", source, address, port, prefixes),
+                    nsg_eval.evaluate(rules, "Outbound", source, address, port, prefixes, client_asgs, _pe_asgs(pe)),
                     nsg_id=nsg_id,
                     address=address,
                 )
                 evidence["client"]["decisions"].append(decision)
-                if decision["access"] == "Deny":
+                if decision["access"] == "Deny" and not azure_facts.nsg_deny_is_cause(decision):
+                    notes.append(f"{address}: default rule {decision['rule']} denies (no VNet path, not an NSG cause)")
+                elif decision["access"] == "Deny":
                     client_access = "Deny"
                     problems.append(
                         f"outbound {address}:{port} denied by {nsg_id.rsplit('/', 1)[-1]} rule {decision['rule']}"
@@ -126,10 +134,12 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
                 if sub.nsg_id:
                     try:
                         rules = list(snapshot.nsg(ctx, sess, sub.nsg_id).rules)
-                        decision = nsg_eval.evaluate(rules, "Inbound", source, address, port, prefixes)
+                        decision = nsg_eval.evaluate(
+                            rules, "Inbound", source, address, port, prefixes, client_asgs, _pe_asgs(pe)
+                        )
                         entry["decision"] = decision
                         name = sub.nsg_id.rsplit("/", 1)[-1]
-                        if decision["access"] == "Deny" and entry["applies"]:
+                        if azure_facts.nsg_deny_is_cause(decision) and entry["applies"]:
                             problems.append(
                                 f"inbound {address}:{port} denied by {name} rule {decision['rule']} on the PE subnet"
                             )
@@ -144,7 +154,11 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         note = ("; note: " + "; ".join(notes)) if notes else ""
         if problems:
             return Outcome(Status.FAIL, "; ".join(problems) + note, evidence)
-        if client_access is None or evidence["denied"]:
+        unresolved = sorted({r for d in evidence["client"]["decisions"] for r in d.get("unresolved") or ()})
+        if unresolved:
+            notes.append("not evaluable here: " + ", ".join(unresolved))
+            note = "; note: " + "; ".join(notes)
+        if client_access is None or evidence["denied"] or unresolved:
             return Outcome(
                 Status.WARN,
                 f"TCP {port} not fully evaluated ({len(evidence['denied'])} read(s) failed){note}",
@@ -153,6 +167,11 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         return Outcome(Status.PASS, f"TCP {port} from {source} to the private endpoint allowed{note}", evidence)
 
     return probe_support.guarded(body)
+
+
+def _pe_asgs(pe: Mapping[str, Any]) -> list[str] | None:
+    """The PE's application security groups; None for evidence that did not record them (older bundles)."""
+    return list(pe["asg_ids"]) if "asg_ids" in pe else None
 
 
 PROBE = Probe(

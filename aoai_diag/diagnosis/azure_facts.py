@@ -215,16 +215,48 @@ def caller_allowed(caller: str | None, rules: Iterable[Any]) -> Fact[bool]:
 # --- DNS ----------------------------------------------------------------------------------------
 
 
-def zone_search(dns: Mapping[str, Any]) -> Fact[bool]:
-    """Every scope that could hold a privatelink zone (and its record) was read. `dns` is arm_dns_zones evidence."""
+def zone_search(dns: Mapping[str, Any], pes: Iterable[Mapping[str, Any]] = ()) -> Fact[bool]:
+    """Every scope that could hold a needed privatelink zone (and its record) was read. `dns` is arm_dns_zones
+    evidence, `pes` the private endpoints. A zone a PE's zone group points at, that the search did not return, lives
+    where this identity cannot read (Resource Graph silently leaves out what it may not see): incomplete."""
     if not dns:
         return unknown(Unknown.NOT_READ, "arm_dns_zones", decide="run with Azure access (arm_dns_zones)")
     denied = [d for d in dns.get("denied") or () if isinstance(d, Mapping)]
-    if dns.get("complete") is True and not denied:
-        return known(True, "arm_dns_zones")
     if denied:
         return _unread(denied, "arm_dns_zones", "whether a privatelink zone or its record exists there")
-    return unknown(Unknown.NOT_READ, "arm_dns_zones", detail="the zone search did not finish")
+    if dns.get("complete") is not True:
+        return unknown(Unknown.NOT_READ, "arm_dns_zones", detail="the zone search did not finish")
+    unseen = hidden_zones(dns, pes)
+    if unseen:
+        subs = sorted({_sub_of(z) for z in unseen})
+        where = ", ".join(f"subscription {s}" for s in subs)
+        return unknown(
+            Unknown.FORBIDDEN,
+            "arm_dns_zones",
+            "arm_private_endpoints",
+            detail=f"a zone group points at {unseen[0]}, which the search did not return",
+            decide=f"Reader on {where} would show whether the zone exists",
+        )
+    return known(True, "arm_dns_zones")
+
+
+def _sub_of(resource_id: str) -> str:
+    parts = resource_id.strip("/").split("/")
+    return parts[1] if len(parts) > 1 and parts[0].lower() == "subscriptions" else "?"
+
+
+def hidden_zones(dns: Mapping[str, Any], pes: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Needed zones referenced by a PE's zone group but absent from what the search returned."""
+    needed = {str(n).lower() for n in dns.get("needed_zones") or ()}
+    seen = {str(z.get("id", "")).rstrip("/").lower() for z in dns.get("zones") or () if isinstance(z, Mapping)}
+    out: list[str] = []
+    for pe in pes:
+        for group in pe.get("zone_groups") or ():
+            for zone_id in group.get("zone_ids") or ():
+                name = str(zone_id).rstrip("/").rsplit("/", 1)[-1].lower()
+                if name in needed and str(zone_id).rstrip("/").lower() not in seen and zone_id not in out:
+                    out.append(str(zone_id))
+    return out
 
 
 def link_in_progress(link: Mapping[str, Any] | None) -> bool:
@@ -277,10 +309,16 @@ def account_fact(ev: Evidence) -> Fact[Mapping[str, Any] | None]:
 
 def zone_search_complete(ev: Evidence) -> Fact[bool]:
     """`arm.zone_search_complete`: true when every subscription and zone that could hold the zone was read."""
-    if "arm_dns_zones" in ev.checks and not ev.ran("arm_dns_zones"):
+    result = ev.checks.get("arm_dns_zones")
+    if result is None or "zones" not in result.evidence:
         return _check_unknown(ev, "arm_dns_zones", "whether a privatelink zone exists")
-    fact = zone_search(_arm(ev, "arm_dns_zones"))
+    fact = zone_search(result.evidence, _pes(ev))
     return fact if not fact.known or fact.value else unknown(Unknown.NOT_READ, "arm_dns_zones")
+
+
+def _pes(ev: Evidence) -> list[Mapping[str, Any]]:
+    data = _arm(ev, "arm_private_endpoints")
+    return [p for p in data.get("private_endpoints") or () if isinstance(p, Mapping)]
 
 
 def pe_ip_known(ev: Evidence) -> Fact[bool]:
