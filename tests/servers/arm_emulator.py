@@ -112,7 +112,7 @@ class ArmEmulator(ThreadingHTTPServer):
             self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
 
     def server_bind(self) -> None:
-        # http.server would do a reverse-DNS lookup of the address here (azure-sdk-notes.md, "Test servers").
+        # http.server would do a reverse-DNS lookup of the address here, and stall when the resolver is dead.
         self.socket.bind(self.server_address)
         self.server_address = self.socket.getsockname()[:2]
         self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
