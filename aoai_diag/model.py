@@ -110,6 +110,8 @@ class Finding:
     """What would decide between the candidates, or confirm the cause (a read that was forbidden, a command to run)."""
     role: Role = Role.ROOT
     """Assigned by the diagnosis merger (`consequence_of` in the catalogue, severity); rules leave the default."""
+    consequence_of: tuple[str, ...] = ()
+    """With role `consequence`: the causes in this report it follows from. Set by the merger."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ class TargetReport:
     verdict: Verdict
     checks: tuple[CheckResult, ...]
     findings: tuple[Finding, ...]
+    unexplained: tuple[str, ...] = ()
+    """Ids of checks that observed a failure no finding explains (verdict.unexplained)."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from aoai_diag.diagnosis import diagnose
 from aoai_diag.engine import run_probes
 from aoai_diag.model import CheckResult, Report, TargetReport
 from aoai_diag.targets import Target
-from aoai_diag.verdict import overall_verdict, target_verdict
+from aoai_diag.verdict import overall_verdict, target_verdict, unexplained
 
 DEFAULT_MAX_PARALLEL_TARGETS = 8
 
@@ -22,7 +22,11 @@ def build_target_report(target: Target, checks: Sequence[CheckResult]) -> Target
     """Diagnose and judge one target's evidence (the same path for live runs and saved bundles)."""
     findings = diagnose(target, checks)
     return TargetReport(
-        target=target.to_dict(), verdict=target_verdict(checks, findings), checks=tuple(checks), findings=findings
+        target=target.to_dict(),
+        verdict=target_verdict(checks, findings),
+        checks=tuple(checks),
+        findings=findings,
+        unexplained=unexplained(checks, findings),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aoai_diag import catalogue
-from aoai_diag.model import CheckResult, Finding, Report, Severity, Status, Verdict
+from aoai_diag.model import CheckResult, Finding, Report, Role, Severity, Status, Verdict
 
 # The check that proves the private path end to end: it passes only when the service itself answered
 # over a private address. Without it nothing may be called healthy.
@@ -18,6 +18,46 @@ EXIT_INCONCLUSIVE = 3
 EXIT_INTERNAL = 4
 
 
+# The links of the data path, in the order a request walks them. A failure at one link is explained by a root or
+# consequence found at that link or an earlier one (a name that resolves publicly explains the 403 that follows).
+PATH_STAGES: dict[str, int] = {
+    "hosts_file": 0,
+    "resolver_config": 0,
+    "system_resolution": 0,
+    "dns_nameservers": 0,
+    "public_dns": 0,
+    "azure_dns": 0,
+    "proxy_settings": 1,
+    "route_lookup": 1,
+    "tcp_connect": 2,
+    "tls_handshake": 3,
+    "https_dataplane": 4,
+}
+# Where on the path a finding that cites no path check (Azure evidence only) breaks it, by cause family.
+_FAMILY_STAGE = {"dns": 0, "net": 1, "edge": 1, "svc": 2}
+
+
+def unexplained(checks: Sequence[CheckResult], findings: Sequence[Finding]) -> tuple[str, ...]:
+    """Ids of the checks that FAILed with no finding to explain them: not cited by one, and not downstream on the
+    data path of where a root or consequence breaks it. Advisories explain only what they cite."""
+    causes = catalogue.load()
+    cited = {check_id for f in findings for check_id in f.checks}
+    stages = []
+    for f in findings:
+        if f.role is Role.ADVISORY:
+            continue
+        on_path = [PATH_STAGES[c] for c in f.checks if c in PATH_STAGES]
+        stages.append(min(on_path) if on_path else _FAMILY_STAGE[causes[f.cause_id].family])
+    earliest = min(stages, default=None)
+    return tuple(
+        c.id
+        for c in checks
+        if c.status is Status.FAIL
+        and c.id not in cited
+        and not (earliest is not None and c.id in PATH_STAGES and PATH_STAGES[c.id] >= earliest)
+    )
+
+
 def target_verdict(checks: Sequence[CheckResult], findings: Sequence[Finding]) -> Verdict:
     causes = catalogue.load()
     if any(causes[f.cause_id].severity is Severity.ERROR for f in findings):
@@ -28,9 +68,8 @@ def target_verdict(checks: Sequence[CheckResult], findings: Sequence[Finding]) -
         return Verdict.INCONCLUSIVE
     if any(c.status is Status.ERROR for c in checks):
         return Verdict.INCONCLUSIVE
-    # Every failed check must be accounted for by a (warning) finding; an unexplained failure is not healthy.
-    explained = {check_id for f in findings for check_id in f.checks}
-    if any(c.status is Status.FAIL and c.id not in explained for c in checks):
+    # Every failed check must be accounted for by a finding; an unexplained failure is not healthy.
+    if unexplained(checks, findings):
         return Verdict.INCONCLUSIVE
     return Verdict.HEALTHY
 

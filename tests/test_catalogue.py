@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from aoai_diag import catalogue
+from aoai_diag.diagnosis.facts import registry
 from aoai_diag.diagnosis.local_rules import LOCALLY_RECOGNISED
 
 ROOT = Path(__file__).resolve().parent.parent
-CAUSES_MD = ROOT.parent / "shared" / "reference" / "causes.md"
+INDEX = ROOT / "docs" / "causes.md"
 FIXTURES = sorted((ROOT / "fixtures" / "evidence").glob("*.json"))
-# Generic causes that only local evidence produces, not taken from causes.md.
+# Generic causes that only local evidence produces, outside the researched catalogue.
 LOCAL_ONLY = {
     "dns.resolves_public",
     "dns.nxdomain",
@@ -53,13 +54,60 @@ def test_raw_file_has_unique_ids() -> None:
     assert len(ids) == len(set(ids))
 
 
-@pytest.mark.skipif(not CAUSES_MD.exists(), reason="reference causes.md not present in this checkout")
-def test_ids_match_reference_catalogue() -> None:
-    reference = set(re.findall(r"^### ([a-z]+\.[a-z0-9_]+)", CAUSES_MD.read_text(encoding="utf-8"), flags=re.M))
-    assert len(reference) >= 50
-    assert reference <= set(CAUSES)
-    # Every cause beyond the reference catalogue is a known local-only one, and each of those exists.
-    assert set(CAUSES) - reference == LOCAL_ONLY
+def index_rows() -> dict[str, tuple[str, str]]:
+    """docs/causes.md: cause id -> (origin, first source)."""
+    rows = re.findall(r"^\| `([a-z]+\.[a-z0-9_]+)` \| (\w+) \| .* \| (https://\S+) \|$", INDEX.read_text(), flags=re.M)
+    return {cid: (origin, source) for cid, origin, source in rows}
+
+
+def test_ids_match_the_documented_index() -> None:
+    rows = index_rows()
+    assert len(rows) >= 57
+    assert set(rows) == set(CAUSES), "docs/causes.md and causes.json list different causes"
+    # Every cause beyond the researched catalogue is a known generic one, and each of those exists.
+    assert {cid for cid, (origin, _) in rows.items() if origin == "generic"} == LOCAL_ONLY
+    assert {origin for origin, _ in rows.values()} == {"researched", "generic"}
+    for cid, (_, source) in rows.items():
+        assert source == CAUSES[cid].docs[0], cid
+
+
+def test_relations_name_existing_causes_and_registered_facts() -> None:
+    facts = registry()
+    for cause in CAUSES.values():
+        for other in (*cause.excludes, *cause.consequence_of, *((cause.generic,) if cause.generic else ())):
+            assert other in CAUSES and other != cause.id, (cause.id, other)
+        for premise in cause.premises:
+            assert premise in facts, f"{cause.id}: premise {premise} is not a registered fact"
+        # A consequence cannot follow from a cause it cannot be true with.
+        excluders = {other.id for other in CAUSES.values() if cause.id in other.excludes}
+        assert not set(cause.consequence_of) & (set(cause.excludes) | excluders), cause.id
+        # A cause with premises says what to name when they are unknown (or, without a generic, is simply dropped).
+        assert not cause.generic or cause.premises, f"{cause.id} has a generic but no premises"
+
+
+def test_consequences_form_no_circle() -> None:
+    def roots_of(cid: str, seen: tuple[str, ...]) -> None:
+        assert cid not in seen, f"consequence circle: {' -> '.join((*seen, cid))}"
+        for root in CAUSES[cid].consequence_of:
+            roots_of(root, (*seen, cid))
+
+    for cid in CAUSES:
+        roots_of(cid, ())
+
+
+def test_generics_form_no_circle() -> None:
+    for cause in CAUSES.values():
+        seen = [cause.id]
+        while CAUSES[seen[-1]].generic:
+            nxt = CAUSES[seen[-1]].generic
+            assert nxt not in seen, seen
+            seen.append(nxt)
+
+
+def test_a_cause_and_what_it_supersedes_never_exclude_each_other() -> None:
+    # supersedes says "a more specific story of the same link"; excludes says "cannot both be true".
+    for cause in CAUSES.values():
+        assert not set(cause.supersedes) & set(cause.excludes), cause.id
 
 
 def test_not_a_network_problem_is_a_warning() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from aoai_diag import catalogue
-from aoai_diag.model import CheckResult, Severity, Status, Verdict
+from aoai_diag.model import CheckResult, Role, Severity, Status, Verdict
 from aoai_diag.runner import build_target_report
 from aoai_diag.targets import parse_target
 
@@ -98,7 +98,13 @@ def test_private_zone_nxdomain_differs_from_nxdomain_everywhere() -> None:
 
 def test_custom_server_split_test_names_both_servers() -> None:
     report, _ = diagnose_fixture("custom_server_no_forwarder")
-    (finding,) = report.findings
+    # The root names both servers; the firewall 403 of the public path it led to follows as its consequence.
+    finding, answer = report.findings
+    assert (answer.cause_id, answer.role, answer.consequence_of) == (
+        "svc.ip_not_allowed",
+        Role.CONSEQUENCE,
+        ("dns.custom_server_no_forwarder",),
+    )
     assert "10.0.2.4:53" in finding.detail and "168.63.129.16" in finding.detail and "10.0.0.5" in finding.detail
 
 

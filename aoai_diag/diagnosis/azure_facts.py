@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from aoai_diag.diagnosis.evidence import Evidence
-from aoai_diag.diagnosis.facts import Fact, Unknown, known, unknown
+from aoai_diag.diagnosis.facts import Fact, Unknown, fact, known, unknown
 from aoai_diag.model import Status
 
 PEERING_DOC = "https://learn.microsoft.com/azure/virtual-network/virtual-network-manage-peering"
@@ -296,6 +296,7 @@ def _check_unknown(ev: Evidence, check: str, what: str) -> Fact[Any]:
     return unknown(why, check, detail=result.reason or result.summary)
 
 
+@fact("arm.account")
 def account_fact(ev: Evidence) -> Fact[Mapping[str, Any] | None]:
     """The account (known None when every scope was read and it is not there)."""
     if ev.has("arm_account", Status.PASS):
@@ -307,6 +308,7 @@ def account_fact(ev: Evidence) -> Fact[Mapping[str, Any] | None]:
     return _check_unknown(ev, "arm_account", "whether the account exists")
 
 
+@fact("arm.zone_search_complete")
 def zone_search_complete(ev: Evidence) -> Fact[bool]:
     """`arm.zone_search_complete`: true when every subscription and zone that could hold the zone was read."""
     result = ev.checks.get("arm_dns_zones")
@@ -321,6 +323,7 @@ def _pes(ev: Evidence) -> list[Mapping[str, Any]]:
     return [p for p in data.get("private_endpoints") or () if isinstance(p, Mapping)]
 
 
+@fact("arm.pe_ip_known")
 def pe_ip_known(ev: Evidence) -> Fact[bool]:
     """`arm.pe_ip_known`: the address of every private endpoint of the account is known (a record can then be
     called stale)."""
@@ -335,6 +338,7 @@ def pe_ip_known(ev: Evidence) -> Fact[bool]:
     return known(True, "arm_private_endpoints") if fact.value else unknown(Unknown.NOT_READ, "arm_private_endpoints")
 
 
+@fact("arm.pe_connection_approved")
 def pe_connection_approved(ev: Evidence) -> Fact[bool]:
     """`arm.pe_connection_approved`: at least one PE of the account is Succeeded and Approved."""
     if not ev.ran("arm_private_endpoints"):
@@ -349,6 +353,7 @@ def pe_connection_approved(ev: Evidence) -> Fact[bool]:
     return known(False, "arm_private_endpoints")
 
 
+@fact("arm.pes_complete")
 def pes_complete(ev: Evidence) -> Fact[bool]:
     """`arm.pes_complete`: every PE that points at the account was read (so "none" means none)."""
     if not ev.ran("arm_private_endpoints"):
@@ -362,6 +367,7 @@ def pes_complete(ev: Evidence) -> Fact[bool]:
     return known(True, "arm_private_endpoints")
 
 
+@fact("arm.client_vnet")
 def client_vnet(ev: Evidence) -> Fact[str]:
     """`arm.client_vnet`: the VNet this machine sits in (IMDS) or was named with --vnet."""
     vnet = _arm(ev, "arm_client_network").get("vnet")
@@ -370,6 +376,7 @@ def client_vnet(ev: Evidence) -> Fact[str]:
     return _check_unknown(ev, "arm_client_network", "this machine's VNet")
 
 
+@fact("arm.peerings_usable")
 def peerings_usable(ev: Evidence) -> Fact[bool]:
     """`arm.peerings_usable`: every peering toward a PE's VNet carries traffic (state and access flags)."""
     net = _arm(ev, "arm_client_network")
@@ -382,6 +389,14 @@ def peerings_usable(ev: Evidence) -> Fact[bool]:
     return pending[0] if pending else known(True, "arm_client_network")
 
 
+@fact("arm.peering_blocked")
+def peering_blocked(ev: Evidence) -> Fact[bool]:
+    """`arm.peering_blocked`: a peering toward a PE's VNet is known to carry no traffic (state or access flag)."""
+    fact_ = peerings_usable(ev)
+    return known(not fact_.value, *fact_.sources) if fact_.known else fact_
+
+
+@fact("arm.routes_read")
 def routes_read(ev: Evidence) -> Fact[bool]:
     """`arm.routes_read`: the effective routes of this machine's NIC were read."""
     net = _arm(ev, "arm_client_network")
@@ -397,6 +412,7 @@ def routes_read(ev: Evidence) -> Fact[bool]:
     return known(True, "arm_client_network")
 
 
+@fact("arm.caller_ip_allowed")
 def caller_ip_allowed(ev: Evidence) -> Fact[bool]:
     """`arm.caller_ip_allowed`: the caller's egress address is inside one of the account's IP rules."""
     acct = account_fact(ev)
@@ -407,22 +423,8 @@ def caller_ip_allowed(ev: Evidence) -> Fact[bool]:
     return caller_allowed((attempt or {}).get("caller_ip"), acct.value.get("ip_rules") or ())
 
 
+@fact("arm.caller_ip_not_allowed")
 def caller_ip_not_allowed(ev: Evidence) -> Fact[bool]:
     """`arm.caller_ip_not_allowed`: the negation, known only when the containment test ran."""
     fact = caller_ip_allowed(ev)
     return known(not fact.value, *fact.sources) if fact.known else fact
-
-
-FACTS = {
-    "arm.account": account_fact,
-    "arm.zone_search_complete": zone_search_complete,
-    "arm.pe_ip_known": pe_ip_known,
-    "arm.pe_connection_approved": pe_connection_approved,
-    "arm.pes_complete": pes_complete,
-    "arm.client_vnet": client_vnet,
-    "arm.peerings_usable": peerings_usable,
-    "arm.routes_read": routes_read,
-    "arm.caller_ip_allowed": caller_ip_allowed,
-    "arm.caller_ip_not_allowed": caller_ip_not_allowed,
-}
-"""Target facts by the name catalogue premises use (registered with the fact registry when it exists)."""

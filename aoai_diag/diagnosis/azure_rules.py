@@ -261,6 +261,11 @@ def access_rules(ev: Evidence) -> Iterator[Finding]:
 ZONE_CHECKS = ("arm_dns_zones", "arm_client_network", "arm_private_endpoints")
 
 
+def _observed(ev: Evidence, checks: tuple[str, ...] = ZONE_CHECKS) -> tuple[str, ...]:
+    """A finding rests only on reads that observed something: link findings stand without the PE read."""
+    return tuple(c for c in checks if ev.ran(c))
+
+
 @dataclass(frozen=True)
 class ZoneScene:
     """What the zone rules look at, computed once: the zone copies, the resolver's VNet, the PE records point at."""
@@ -422,7 +427,7 @@ def _not_linked(scene: ZoneScene) -> Iterator[Finding]:
     if scene.kind == "azure":
         yield Finding(
             cause_id="dns.zone_not_linked",
-            checks=ZONE_CHECKS,
+            checks=_observed(scene.view.ev),
             detail=f"Zone {zname} in {where} is linked to {links}, but not to {short(res_vnet)}, the VNet this machine "
             "resolves through (Azure-provided DNS).",
             remediation=_link_cmd(source, res_vnet),
@@ -431,7 +436,7 @@ def _not_linked(scene: ZoneScene) -> Iterator[Finding]:
     elif scene.kind == "firewall":
         yield Finding(
             cause_id="dns.firewall_dns_proxy_blind",
-            checks=ZONE_CHECKS,
+            checks=_observed(scene.view.ev),
             detail=f"This VNet's DNS server {host.get('ip', '?')} is Azure Firewall {short(host.get('firewall_id'))} "
             f"(DNS proxy) in {short(res_vnet)}, and zone {zname} is not linked to that VNet.",
             remediation=_link_cmd(source, res_vnet)
@@ -441,7 +446,7 @@ def _not_linked(scene: ZoneScene) -> Iterator[Finding]:
     elif scene.kind == "custom":
         yield Finding(
             cause_id="dns.zone_not_linked_resolver_vnet",
-            checks=ZONE_CHECKS,
+            checks=_observed(scene.view.ev),
             detail=f"This machine's DNS server {host.get('ip', '?')} lives in {short(res_vnet)}, and zone {zname} "
             f"is linked to {links} but not to it.",
             remediation=_link_cmd(source, res_vnet),
@@ -467,7 +472,7 @@ def _duplicate_zones(scene: ZoneScene, bad: Mapping[str, Any]) -> Finding:
     good, zname, res_vnet = scene.with_record[0], scene.zname, str(scene.res_vnet)
     return Finding(
         cause_id="dns.duplicate_zones",
-        checks=ZONE_CHECKS,
+        checks=_observed(scene.view.ev),
         detail=f"{len(scene.copies)} zones named {zname}: the one linked to {short(res_vnet)} ({bad.get('subscription_id')}/"
         f"{bad.get('resource_group')}) has no record {scene.label}; the copy in {good.get('subscription_id')}/"
         f"{good.get('resource_group')} has it ({', '.join(good.get('record') or [])}).",
@@ -493,7 +498,7 @@ def _linked_without_record(scene: ZoneScene, zone: Mapping[str, Any]) -> Iterato
     pe = scene.pe
     yield Finding(
         cause_id="dns.record_missing",
-        checks=ZONE_CHECKS,
+        checks=_observed(scene.view.ev),
         detail=f"Zone {zname} ({zone.get('subscription_id')}/{zone.get('resource_group')}) is linked to "
         f"{short(scene.res_vnet)} but has no A record {label}: the name is NXDOMAIN inside the VNet.",
         remediation=(_zone_group_cmd(pe, zone["id"], zname) if pe else "")
@@ -536,7 +541,7 @@ def _record_address(scene: ZoneScene, zone: Mapping[str, Any]) -> Iterator[Findi
     if stale:
         yield Finding(
             cause_id="dns.record_stale_ip",
-            checks=ZONE_CHECKS,
+            checks=_observed(scene.view.ev),
             detail=f"A record {label} in {zname} ({zone.get('subscription_id')}/{zone.get('resource_group')}) holds "
             f"{', '.join(stale)}, which is no private endpoint of the account (they have {', '.join(by_ip) or 'no address'}).",
             remediation=f"az network private-dns record-set a remove-record --subscription {zone.get('subscription_id')} "
@@ -552,7 +557,7 @@ def _record_address(scene: ZoneScene, zone: Mapping[str, Any]) -> Iterator[Findi
         other = record_owners[0]
         yield Finding(
             cause_id="dns.record_overwritten_by_other_pe",
-            checks=ZONE_CHECKS,
+            checks=_observed(scene.view.ev),
             detail=f"A record {label} in {zname} points at {', '.join(ips)}, the address of private endpoint "
             f"{other.get('name')} in {short(other.get('vnet_id'))}, which this machine cannot reach; "
             f"{reachable[0].get('name')} ({', '.join(reachable[0].get('ip_addresses') or [])}) is the one on its network.",
@@ -575,7 +580,7 @@ def _wrong_zone(view: AzureView, sibling: Mapping[str, Any], pe: Mapping[str, An
     )
     return Finding(
         cause_id="dns.wrong_zone",
-        checks=("arm_dns_zones", "arm_private_endpoints"),
+        checks=("arm_dns_zones", "arm_private_endpoints") if pe else ("arm_dns_zones",),
         detail=f"The record {view.label} exists in {sibling.get('name')} ({', '.join(sibling.get('record') or [])}) but not "
         f"in {zname}, the zone {view.target.host} resolves through.",
         remediation=(

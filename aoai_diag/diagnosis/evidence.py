@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from aoai_diag.diagnosis.facts import Fact, FactCache
 from aoai_diag.model import CheckResult, Finding, Status
 from aoai_diag.targets import Target
 
@@ -14,6 +15,12 @@ from aoai_diag.targets import Target
 class Evidence:
     target: Target
     checks: Mapping[str, CheckResult]
+    facts: FactCache = field(default_factory=FactCache, compare=False, repr=False)
+    """Named facts derived from these checks, each computed once (`fact`)."""
+
+    def fact(self, name: str) -> Fact[Any]:
+        """The registered fact `name` (diagnosis/facts.py) for this target; KeyError for an unregistered name."""
+        return self.facts.get(self, name)
 
     def status(self, check_id: str) -> Status | None:
         result = self.checks.get(check_id)

@@ -9,8 +9,13 @@ rests on are known (catalogue `premises`).
 from __future__ import annotations
 
 import enum
+import importlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from aoai_diag.diagnosis.evidence import Evidence
 
 T = TypeVar("T")
 
@@ -67,3 +72,115 @@ def known(value: T, *sources: str) -> Fact[T]:
 
 def unknown(why: Unknown, *sources: str, detail: str | None = None, decide: str | None = None) -> Fact[object]:
     return Fact(known=False, why=why, sources=tuple(sources), detail=detail, decide=decide)
+
+
+# --- the registry: named facts, each derived once per target ------------------------------------------------------
+
+FactFn = Callable[["Evidence"], Fact[Any]]
+"""Derives one fact from a target's evidence; never raises on odd evidence (reads as unknown instead)."""
+
+_REGISTRY: dict[str, FactFn] = {}
+# Modules that register facts; imported on first use so the registry is full whoever asks first.
+_FACT_MODULES = ("aoai_diag.diagnosis.azure_facts", "aoai_diag.diagnosis.local_facts")
+_loaded = False
+
+
+def fact(name: str) -> Callable[[FactFn], FactFn]:
+    """Register `fn` as the one way to derive the fact `name` (`arm.zone_search_complete`, `local.…`)."""
+
+    def register(fn: FactFn) -> FactFn:
+        previous = _REGISTRY.get(name)
+        if previous is not None and _where(previous) != _where(fn):
+            raise ValueError(f"fact {name!r} is registered twice ({_where(previous)}, {_where(fn)})")
+        _REGISTRY[name] = fn
+        return fn
+
+    return register
+
+
+def _where(fn: FactFn) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def registry() -> Mapping[str, FactFn]:
+    """Every registered fact, by name."""
+    global _loaded
+    if not _loaded:
+        for module in _FACT_MODULES:
+            importlib.import_module(module)
+        _loaded = True
+    return dict(_REGISTRY)
+
+
+_OBSERVED_STATUSES = ("pass", "fail", "warn")
+
+
+def _why_from_codes(codes: list[int]) -> Unknown:
+    if any(c in (401, 403) for c in codes):
+        return Unknown.FORBIDDEN
+    if 429 in codes:
+        return Unknown.THROTTLED
+    return Unknown.FAILED
+
+
+def unread(evidence: Evidence, check_id: str, decide: str | None = None) -> Fact[Any] | None:
+    """Why `check_id` observed nothing, as an unknown fact; None when it observed something (pass/fail/warn).
+
+    A check in error names what refused it in `denied` (`{scope, status, code, message}`, docs/evidence.md) or
+    in its reason; a skipped or missing check was not read.
+    """
+    result = evidence.checks.get(check_id)
+    if result is None:
+        return unknown(Unknown.NOT_READ, check_id, detail=f"{check_id} did not run", decide=decide)
+    if result.status.value in _OBSERVED_STATUSES:
+        return None
+    if result.status.value == "skip":
+        return unknown(Unknown.NOT_READ, check_id, detail=result.reason or result.summary, decide=decide)
+    return refused(result.evidence.get("denied"), check_id, result.reason or result.summary, decide)
+
+
+def refused(denied: Any, check_id: str, fallback: str | None = None, decide: str | None = None) -> Fact[Any]:
+    """An unknown fact from a probe's `denied` list (scopes it could not read) or, without one, its error text."""
+    entries = [d for d in denied if isinstance(d, Mapping)] if isinstance(denied, list) else []
+    codes = [d["status"] for d in entries if isinstance(d.get("status"), int)]
+    text = fallback or ""
+    if entries:
+        why = _why_from_codes(codes)
+        text = "; ".join(f"{d.get('scope', '?')} ({d.get('status') or d.get('code') or 'error'})" for d in entries)
+    elif "timed out" in text.lower() or "timeout" in text.lower():
+        why = Unknown.TIMED_OUT
+    elif "429" in text or "throttl" in text.lower():
+        why = Unknown.THROTTLED
+    elif "403" in text or "forbidden" in text.lower() or "authorization" in text.lower():
+        why = Unknown.FORBIDDEN
+    else:
+        why = Unknown.FAILED
+    return unknown(why, check_id, detail=text or None, decide=decide)
+
+
+class FactCache:
+    """The facts of one target's evidence, each computed at most once (rules and the merger share it)."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Fact[Any]] = {}
+        self._busy: set[str] = set()
+
+    def get(self, evidence: Evidence, name: str) -> Fact[Any]:
+        if name in self._values:
+            return self._values[name]
+        fn = registry().get(name)
+        if fn is None:
+            raise KeyError(f"no fact named {name!r} is registered")
+        if name in self._busy:
+            raise RecursionError(f"fact {name!r} depends on itself")
+        self._busy.add(name)
+        try:
+            value = fn(evidence)
+        finally:
+            self._busy.discard(name)
+        self._values[name] = value
+        return value
+
+    def computed(self) -> Mapping[str, Fact[Any]]:
+        """The facts asked for so far (for tests and explanations)."""
+        return dict(self._values)

@@ -8,7 +8,7 @@ from typing import Any
 from aoai_diag import catalogue
 from aoai_diag.model import Finding, Report, TargetReport
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 def finding_to_dict(finding: Finding) -> dict[str, Any]:
@@ -26,6 +26,9 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
         "checks": list(finding.checks),
         "resources": list(finding.resources),
         "candidates": list(finding.candidates),
+        "decide": finding.decide,
+        "role": finding.role.value,
+        "consequence_of": list(finding.consequence_of),
     }
 
 
@@ -35,6 +38,7 @@ def target_to_dict(target: TargetReport) -> dict[str, Any]:
         "verdict": target.verdict.value,
         "checks": [c.to_dict() for c in target.checks],
         "diagnosis": [finding_to_dict(f) for f in target.findings],
+        "unexplained": list(target.unexplained),
     }
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 
-from aoai_diag import catalogue
-from aoai_diag.model import Report, Status, TargetReport, Verdict
+from aoai_diag.model import Finding, Report, Role, Status, TargetReport, Verdict
 from aoai_diag.render import measures
 from aoai_diag.verdict import nagios_code
 
@@ -28,14 +27,21 @@ def _label(text: str) -> str:
     return f"'{text}'" if re.search(r"[^A-Za-z0-9_.-]", text) else text
 
 
+def _named(finding: Finding) -> str:
+    return finding.cause_id if finding.role is Role.ROOT else f"{finding.cause_id} ({finding.role.value})"
+
+
 def _target_summary(target: TargetReport) -> str:
     host = str(target.target.get("host", "?"))
+    unexplained = f"; not explained: {', '.join(target.unexplained)}" if target.unexplained else ""
     if target.findings:
-        causes = catalogue.load()
-        named = ", ".join(f.cause_id for f in target.findings if f.cause_id in causes)
-        return f"{host} {target.verdict.value}: {named}"
+        # The merger already put roots first; consequences and advisories say what they are.
+        named = ", ".join(_named(f) for f in target.findings)
+        return f"{host} {target.verdict.value}: {named}{unexplained}"
     if target.verdict is Verdict.HEALTHY:
         return f"{host} healthy: reached over its private endpoint"
+    if unexplained:
+        return f"{host} {target.verdict.value}: no cause named{unexplained}"
     unsure = [c.id for c in target.checks if c.status in (Status.ERROR, Status.FAIL)]
     if unsure:
         return f"{host} {target.verdict.value}: could not determine ({', '.join(unsure)} failed or errored)"

@@ -7,7 +7,7 @@ import textwrap
 from tabulate import tabulate
 
 from aoai_diag import catalogue
-from aoai_diag.model import Report, Status, Verdict
+from aoai_diag.model import Finding, Report, Role, Status, TargetReport, Verdict
 
 _STATUS_COLOUR = {
     Status.PASS: "32",
@@ -29,6 +29,24 @@ def _paint(text: str, code: str, colour: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if colour else text
 
 
+def _role_note(finding: Finding) -> str:
+    if finding.role is Role.CONSEQUENCE:
+        return f" (consequence of {', '.join(finding.consequence_of)})"
+    if finding.role is Role.ADVISORY:
+        return " (advisory)"
+    return ""
+
+
+def _unexplained(target: TargetReport) -> list[str]:
+    if not target.unexplained:
+        return []
+    summaries = {c.id: c.summary for c in target.checks}
+    out = ["Observed but not explained:"]
+    for check_id in target.unexplained:
+        out.append(f"  {check_id}: {summaries.get(check_id, '')}".rstrip())
+    return [*out, ""]
+
+
 def render_table(report: Report, colour: bool = False, width: int = 100) -> str:
     out: list[str] = []
     for target in report.targets:
@@ -43,20 +61,26 @@ def render_table(report: Report, colour: bool = False, width: int = 100) -> str:
         if not target.findings:
             if target.verdict is Verdict.HEALTHY:
                 out.append("Diagnosis: reaches the account over its private endpoint.")
+            elif target.unexplained:
+                out.append("Diagnosis: no cause could be named for what was observed.")
             else:
                 out.append("Diagnosis: no cause could be named; see the checks marked error/skip above.")
             out.append("")
+            out.extend(_unexplained(target))
             continue
         out.append("Diagnosis:")
         for n, finding in enumerate(target.findings, 1):
             cause = catalogue.get(finding.cause_id)
             sev = _paint(cause.severity.value, "31" if cause.severity.value == "error" else "33", colour)
-            out.append(f"{n}. [{sev}] {cause.id} — {cause.title}")
+            out.append(f"{n}. [{sev}] {cause.id}{_role_note(finding)} — {cause.title}")
             out.append(f"   Microsoft's guide: {_BUCKET[cause.documented_cause]}")
             for line in textwrap.wrap(finding.detail or cause.explanation, width - 6):
                 out.append(f"   {line}")
             if finding.candidates:
-                out.append(f"   Cannot tell apart locally: {', '.join(finding.candidates)}")
+                out.append(f"   Not ruled out: {', '.join(finding.candidates)}")
+            if finding.decide:
+                for line in textwrap.wrap(f"To decide: {finding.decide}", width - 6):
+                    out.append(f"   {line}")
             out.append("   Fix:")
             for line in (finding.remediation or cause.remediation).splitlines():
                 out.append(f"     {line}")
@@ -64,6 +88,7 @@ def render_table(report: Report, colour: bool = False, width: int = 100) -> str:
                 out.append(f"   Resource: {ref}")
             out.append(f"   Docs: {cause.docs[0]}")
             out.append("")
+        out.extend(_unexplained(target))
     if len(report.targets) > 1:
         out.append(f"Overall: {_paint(report.verdict.value.upper(), _VERDICT_COLOUR[report.verdict], colour)}")
     return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,96 @@
+"""Properties every report must have, whatever produced it (fixtures, the ARM emulator, bundles, e2e scenarios).
+
+Each function returns the violations as one line each (empty: the report is sound), so callers can assert `== []`
+and a failure names what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aoai_diag import catalogue
+from aoai_diag.bundle import analyze, make_bundle, parse_bundle
+from aoai_diag.context import Settings
+from aoai_diag.model import CheckResult, Report, TargetReport
+from aoai_diag.render.json_report import report_to_dict
+from aoai_diag.runner import build_report, build_target_report
+from aoai_diag.targets import Target
+
+ROLE_RANK = {"root": 0, "consequence": 1, "advisory": 2}
+
+
+def exclusive_pairs(target: Mapping[str, Any]) -> list[str]:
+    """(b) no two causes that exclude each other (declared either way round)."""
+    causes = catalogue.load()
+    named = [f["id"] for f in target["diagnosis"]]
+    return [
+        f"{a} and {b} exclude each other"
+        for i, a in enumerate(named)
+        for b in named[i + 1 :]
+        if b in causes[a].excludes or a in causes[b].excludes
+    ]
+
+
+def roles(target: Mapping[str, Any]) -> list[str]:
+    """(c) an unhealthy target names a root; roots come first; a consequence follows from a cause in the report."""
+    problems: list[str] = []
+    findings = target["diagnosis"]
+    named = {f["id"] for f in findings}
+    if target["verdict"] == "unhealthy" and not any(f["role"] == "root" for f in findings):
+        problems.append(f"unhealthy without a root: {[(f['id'], f['role']) for f in findings]}")
+    ranks = [ROLE_RANK[f["role"]] for f in findings]
+    if ranks != sorted(ranks):
+        problems.append(f"roots are not first: {[(f['id'], f['role']) for f in findings]}")
+    for f in findings:
+        if f["role"] == "consequence" and not (f["consequence_of"] and set(f["consequence_of"]) <= named):
+            problems.append(f"{f['id']} is a consequence of {f['consequence_of']}, not all in the report")
+        if f["role"] != "consequence" and f["consequence_of"]:
+            problems.append(f"{f['id']} is a {f['role']} but lists consequence_of")
+    return problems
+
+
+def unexplained_stated(target: Mapping[str, Any]) -> list[str]:
+    """A target with a failure no finding explains is never healthy, and says which checks those are."""
+    failed = {c["id"] for c in target["checks"] if c["status"] == "fail"}
+    problems = [f"unexplained {c} did not fail" for c in target["unexplained"] if c not in failed]
+    if target["unexplained"] and target["verdict"] == "healthy":
+        problems.append(f"healthy with unexplained failures {target['unexplained']}")
+    return problems
+
+
+def report_violations(report: Mapping[str, Any]) -> list[str]:
+    """Every property above over every target of a JSON report (report_to_dict / `-o json`)."""
+    out: list[str] = []
+    for target in report["targets"]:
+        host = target["target"].get("host", "?")
+        out += [f"{host}: {p}" for p in (*exclusive_pairs(target), *roles(target), *unexplained_stated(target))]
+    return out
+
+
+def live_report(target: Target, checks: Sequence[CheckResult]) -> Report:
+    return build_report([build_target_report(target, checks)])
+
+
+def bundle_roundtrip(report: Report) -> list[str]:
+    """(d) the report `analyze` gives for the bundle `collect` would write equals the live report."""
+    written = json.loads(json.dumps(make_bundle(report, Settings())))
+    again = analyze(parse_bundle(written))
+    live, analysed = report_to_dict(report), report_to_dict(again)
+    problems = []
+    for before, after in zip(live["targets"], analysed["targets"], strict=True):
+        if (before["verdict"], before["diagnosis"], before["unexplained"]) != (
+            after["verdict"],
+            after["diagnosis"],
+            after["unexplained"],
+        ):
+            problems.append(
+                f"{before['target']['host']}: live {before['verdict']} {[f['id'] for f in before['diagnosis']]}, "
+                f"analysed {after['verdict']} {[f['id'] for f in after['diagnosis']]}"
+            )
+    return problems
+
+
+def target_report_violations(report: TargetReport) -> list[str]:
+    return report_violations(report_to_dict(build_report([report])))
