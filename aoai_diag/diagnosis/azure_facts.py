@@ -292,7 +292,7 @@ def _check_unknown(ev: Evidence, check: str, what: str) -> Fact[Any]:
     denied = [d for d in result.evidence.get("denied") or () if isinstance(d, Mapping)]
     if result.status is Status.ERROR and denied:
         return _unread(denied, check, what)
-    why = Unknown.NOT_APPLICABLE if result.status is Status.SKIP else Unknown.FAILED
+    why = Unknown.NOT_READ if result.status is Status.SKIP else Unknown.FAILED
     return unknown(why, check, detail=result.reason or result.summary)
 
 

@@ -338,9 +338,7 @@ def zone_rules(ev: Evidence) -> Iterator[Finding]:
 
 def _public_resolution(ev: Evidence) -> list[str]:
     """Public addresses this machine's resolver gives for the account's name (empty when none or not observed)."""
-    local = LocalView(ev)
-    addresses, _ = local.resolved()
-    return [a for a in addresses if classify(a) == "public"]
+    return [a for a in LocalView(ev).app_addresses() if classify(a) == "public"]
 
 
 def _zone_search_unknown(ev: Evidence) -> Iterator[Finding]:
@@ -348,12 +346,13 @@ def _zone_search_unknown(ev: Evidence) -> Iterator[Finding]:
     publicly: the cause is the generic one, with the zone causes as candidates and the read that would decide."""
     fact = azure_facts.zone_search_complete(ev)
     public = _public_resolution(ev)
-    if fact.known or fact.why is Unknown.NOT_READ or not public:
+    if fact.known or fact.why in (Unknown.NOT_READ, Unknown.NOT_APPLICABLE) or not public:
         return
     view = AzureView(ev)
     yield Finding(
         cause_id="dns.resolves_public",
-        checks=("arm_dns_zones", "system_resolution"),
+        # It rests on what resolution observed; the zone search that could not finish is only what would decide.
+        checks=("system_resolution",),
         detail=(
             f"{view.target.host} resolves to public {', '.join(public)}; whether a private zone {view.zone_name} exists "
             f"cannot be told: the search was incomplete ({fact.describe()})."
