@@ -338,7 +338,10 @@ def zone_rules(ev: Evidence) -> Iterator[Finding]:
 
 def _public_resolution(ev: Evidence) -> list[str]:
     """Public addresses this machine's resolver gives for the account's name (empty when none or not observed)."""
-    return [a for a in LocalView(ev).app_addresses() if classify(a) == "public"]
+    local = LocalView(ev)
+    if local.hosts_entries():  # the hosts file decides, not DNS (the hosts rules judge it)
+        return []
+    return [a for a in local.app_addresses() if classify(a) == "public"]
 
 
 def _zone_search_unknown(ev: Evidence) -> Iterator[Finding]:
@@ -729,7 +732,7 @@ def _route_findings(view: AzureView, local: LocalView, covered: bool) -> Iterato
         elif hop is azure_facts.Hop.NO_PATH and not covered:
             got = f"next hop {route.get('next_hop_type')} from a system route ({where})" if route else "no route at all"
             yield Finding(
-                cause_id="net.not_on_private_network",
+                cause_id="net.no_vnet_path",
                 checks=("arm_client_network",),
                 detail=f"This machine's NIC has {got} to the private endpoint address {address}: there is no VNet path "
                 f"(the VNets are not peered, or the peering is down).",
