@@ -118,9 +118,7 @@ def connection_rules(ev: Evidence) -> Iterator[Finding]:
         return
     aid = acct.get("id")
     for pe in view.pes:
-        pe_status = [c.get("status") for c in pe.get("connections") or ()]
-        side = pe.get("account_side") or {}
-        statuses = {*(s for s in pe_status if s), *([side["status"]] if side.get("status") else [])}
+        statuses = azure_facts.connection_statuses(pe)
         conn_id = next(
             (
                 c.get("id")
