@@ -17,6 +17,9 @@ Evidence:
     routes_to_pe: [{pe_id, address, route: {source, state, prefixes, next_hop_type, next_hop_ips} | null}]
         (on a VM; null route = no matching route).
     routes_error (str | null); denied (list of {scope, status, code, message}).
+    effective_routes ({state: "not_needed" | "done" | "unfinished" | "failed", reason}): whether the long-running
+        read was asked (only when TCP to a private address failed and no peering problem explains it; see
+        azure/on_demand.py); "unfinished" = still running at the deadline, the routes are unknown.
 pass = every PE VNet is this VNet or peered (Connected, FullyInSync) and routes lead to InterfaceEndpoint;
 fail = peering missing/not connected or a route drops the traffic; warn = next hop is a virtual appliance;
 skip = off Azure without `--vnet`.
@@ -63,7 +66,7 @@ def _contains(prefixes: Any, ip: str) -> bool:
 
 
 def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-    from aoai_diag.azure import convert, snapshot
+    from aoai_diag.azure import convert, on_demand, snapshot
     from aoai_diag.azure.arm_clients import ArmFailure
 
     def body() -> Outcome:
@@ -82,6 +85,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             "pe_vnets": [],
             "routes_to_pe": [],
             "routes_error": None,
+            "effective_routes": {"state": on_demand.NOT_NEEDED, "reason": "no client NIC or no private endpoint"},
             "denied": [],
         }
         nic = None
@@ -91,9 +95,6 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             nic_ids = snapshot.vm_nic_ids(ctx, sess, vm["resource_id"])
             if not nic_ids:
                 return Outcome(Status.ERROR, f"VM {vm['resource_id']} lists no network interface", evidence, "no NIC")
-            # Start both long-running reads now; arm_nsg picks up the effective NSGs from the run cache.
-            routes_future = sess.submit(snapshot.effective_routes, ctx, sess, nic_ids[0])
-            sess.submit(snapshot.effective_nsgs, ctx, sess, nic_ids[0])
             nic = snapshot.nic(ctx, sess, nic_ids[0])
             evidence["nic"] = nic.to_dict()
             if not nic.subnet_id:
@@ -104,7 +105,6 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         elif ctx.settings.vnet_id:
             evidence["source"] = "option"
             vnet_id = ctx.settings.vnet_id
-            routes_future = None
         else:
             return Outcome(
                 Status.SKIP,
@@ -165,16 +165,19 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
                         f"VNet {vnet.id.rsplit('/', 1)[-1]} is not peered with {pe_vnet.rsplit('/', 1)[-1]}"
                     )
             evidence["pe_vnets"].append(entry)
-        if routes_future is not None and pes:
-            try:
-                routes = [convert.route(r).to_dict() for r in routes_future.result(timeout=sess.remaining())]
-            except ArmFailure as exc:
-                evidence["routes_error"] = probe_support.describe(exc.denied)
-                evidence["denied"].append(exc.denied.to_dict())
-                routes = None
-            except Exception as exc:  # the future's own timeout
-                evidence["routes_error"] = f"effective routes: {type(exc).__name__}"
-                routes = None
+        # Evidence on demand (azure/on_demand.py): the long-running read only when a failed connect leaves it open.
+        routes: list[dict[str, Any]] | None = None
+        if nic is not None and pes:
+            need = on_demand.plan(deps, "effective routes", problems)
+            evidence["effective_routes"] = need.evidence()
+            if need.ask:
+                try:
+                    routes = [convert.route(r).to_dict() for r in snapshot.effective_routes(ctx, sess, nic.id)]
+                    evidence["effective_routes"]["state"] = on_demand.DONE
+                except ArmFailure as exc:
+                    evidence["routes_error"] = probe_support.describe(exc.denied)
+                    evidence["denied"].append(exc.denied.to_dict())
+                    evidence["effective_routes"]["state"] = on_demand.outcome_state(exc.denied.code)
             if routes is not None:
                 for pe in pes:
                     for address in pe.get("ip_addresses") or ():
@@ -194,6 +197,8 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             )
         if evidence["routes_error"]:
             return Outcome(Status.WARN, f"{where}; effective routes unreadable: {evidence['routes_error']}", evidence)
+        if evidence["effective_routes"]["state"] == on_demand.NOT_NEEDED:
+            return Outcome(Status.PASS, f"{where}; {evidence['effective_routes']['reason']}", evidence)
         return Outcome(Status.PASS, f"{where}; next hops: {', '.join(sorted(hops)) or 'not read'}", evidence)
 
     return probe_support.guarded(body)
@@ -204,7 +209,8 @@ PROBE = Probe(
     title="This machine's VNet, DNS, peerings and routes",
     run=run,
     requires=("arm_access",),
-    after=("azure_platform", "arm_private_endpoints"),
+    # tcp_connect: the effective routes are asked only when a connect to a private address failed.
+    after=("azure_platform", "tcp_connect", "arm_private_endpoints"),
     layer="azure",
     disabled=probe_support.disabled,
 )

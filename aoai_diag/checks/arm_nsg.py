@@ -1,7 +1,8 @@
 """NSG evaluation for TCP 443 from this machine to each private endpoint address.
 
-Client side (outbound): the effective-NSG API on the VM's NIC when available (it merges NIC and subnet NSGs),
-else the NIC's and subnet's NSG rules; traffic must be allowed by every NSG on the path. PE side (inbound):
+Client side (outbound): the NIC's and subnet's NSG rules; the effective-NSG API on the VM's NIC (it merges NIC and
+subnet NSGs and expands service tags, but is a long-running operation) only when TCP to a private address failed
+and nothing static explains it; traffic must be allowed by every NSG on the path. PE side (inbound):
 the PE subnet's NSG applies only when the subnet's privateEndpointNetworkPolicies is `Enabled` or
 `NetworkSecurityGroupEnabled` (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy);
 effective rules are not shown for PE NICs, so those rules are evaluated here. Rules are taken in priority
@@ -10,7 +11,9 @@ order, the first match decides (rules/nsg_eval.py).
 Evidence:
     port (int); source_ip (str | null): this VM's private address.
     client: {method: "effective" | "rules" | null, decisions: [{nsg_id, access, rule, priority, default,
-        unresolved}], access: "Allow" | "Deny" | null, error}.
+        unresolved}], access: "Allow" | "Deny" | null, error,
+        effective: {state: "not_needed" | "done" | "unfinished" | "failed", reason}}: the effective-NSG operation
+        is asked only when TCP to a private address failed and no static read explains it (azure/on_demand.py).
     pe_side: [{pe_id, address, subnet_id, network_policies, nsg_id, applies (bool), decision | null}].
     denied (list of {scope, status, code, message}).
 pass = allowed on both sides; fail = a rule that applies denies (named); warn = could not evaluate a side;
@@ -34,7 +37,7 @@ NSG_POLICIES = ("enabled", "networksecuritygroupenabled")
 
 
 def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-    from aoai_diag.azure import nsg_eval, snapshot
+    from aoai_diag.azure import nsg_eval, on_demand, snapshot
     from aoai_diag.azure.arm_clients import ArmFailure
     from aoai_diag.azure.resources import ArmDenied, Nsg, NsgRule, Subnet
 
@@ -49,7 +52,13 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         evidence: dict[str, Any] = {
             "port": port,
             "source_ip": source,
-            "client": {"method": None, "decisions": [], "access": None, "error": None},
+            "client": {
+                "method": None,
+                "decisions": [],
+                "access": None,
+                "error": None,
+                "effective": {"state": on_demand.NOT_NEEDED, "reason": "not evaluated"},
+            },
             "pe_side": [],
             "denied": [],
         }
@@ -71,38 +80,6 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         addresses = [(pe, a) for pe in pes for a in pe.get("ip_addresses") or ()]
         problems: list[str] = []
         notes: list[str] = []
-        # Client side.
-        groups: list[tuple[str, list[NsgRule]]] = []
-        try:
-            effective = snapshot.effective_nsgs(ctx, sess, nic["id"])
-            groups = nsg_eval.effective_rules(effective)
-            evidence["client"]["method"] = "effective"
-        except ArmFailure as exc:
-            evidence["client"]["error"] = probe_support.describe(exc.denied)
-            evidence["denied"].append(exc.denied.to_dict())
-            ids = [i for i in (nic.get("nsg_id"), (net.get("subnet") or {}).get("nsg_id")) if i]
-            read = sess.parallel({i: partial(snapshot.nsg, ctx, sess, i) for i in ids})
-            for nsg_id, value in read.items():
-                if isinstance(value, Nsg):
-                    groups.append((nsg_id, list(value.rules)))
-                elif isinstance(value, ArmDenied):
-                    evidence["denied"].append(value.to_dict())
-            evidence["client"]["method"] = "rules" if groups or not ids else None
-        client_access: str | None = "Allow" if evidence["client"]["method"] else None
-        for _pe, address in addresses:
-            for nsg_id, rules in groups:
-                decision = dict(
-                    nsg_eval.evaluate(rules, "Outbound", source, address, port, prefixes),
-                    nsg_id=nsg_id,
-                    address=address,
-                )
-                evidence["client"]["decisions"].append(decision)
-                if decision["access"] == "Deny":
-                    client_access = "Deny"
-                    problems.append(
-                        f"outbound {address}:{port} denied by {nsg_id.rsplit('/', 1)[-1]} rule {decision['rule']}"
-                    )
-        evidence["client"]["access"] = client_access
         # PE side.
         subnet_ids = {pe["subnet_id"] for pe in pes if pe.get("subnet_id")}
         subnets = sess.parallel({s: partial(snapshot.subnet, ctx, sess, s) for s in subnet_ids})
@@ -141,6 +118,57 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
                     except ArmFailure as exc:
                         evidence["denied"].append(exc.denied.to_dict())
             evidence["pe_side"].append(entry)
+        # Client side: the NIC's and subnet's NSG rules, evaluated here; the effective-NSG operation (long-running)
+        # only when a failed connect leaves the path open (azure/on_demand.py).
+        ids = [i for i in (nic.get("nsg_id"), (net.get("subnet") or {}).get("nsg_id")) if i]
+        read = sess.parallel({i: partial(snapshot.nsg, ctx, sess, i) for i in ids})
+        static: list[tuple[str, list[NsgRule]]] = []
+        static_denied: list[dict[str, Any]] = []
+        for nsg_id, value in read.items():
+            if isinstance(value, Nsg):
+                static.append((nsg_id, list(value.rules)))
+            elif isinstance(value, ArmDenied):
+                static_denied.append(value.to_dict())
+        explained = list(problems)
+        for _pe, address in addresses:
+            for nsg_id, rules in static:
+                decision = nsg_eval.evaluate(rules, "Outbound", source, address, port, prefixes)
+                # A default DenyAllOutBound only says the PE is outside the known VNet space: not an explanation.
+                if decision["access"] == "Deny" and not decision.get("default"):
+                    explained.append(f"NSG {nsg_id.rsplit('/', 1)[-1]} denies outbound {address}:{port}")
+        if deps["arm_client_network"].status is Status.FAIL:
+            explained.append(deps["arm_client_network"].summary)
+        need = on_demand.plan(deps, "effective NSGs", explained)
+        evidence["client"]["effective"] = need.evidence()
+        groups: list[tuple[str, list[NsgRule]]] = []
+        if need.ask:
+            try:
+                groups = nsg_eval.effective_rules(snapshot.effective_nsgs(ctx, sess, nic["id"]))
+                evidence["client"]["method"] = "effective"
+                evidence["client"]["effective"]["state"] = on_demand.DONE
+            except ArmFailure as exc:
+                evidence["client"]["error"] = probe_support.describe(exc.denied)
+                evidence["client"]["effective"]["state"] = on_demand.outcome_state(exc.denied.code)
+                evidence["denied"].append(exc.denied.to_dict())
+        if evidence["client"]["method"] is None:
+            groups = static
+            evidence["denied"] += static_denied
+            evidence["client"]["method"] = "rules" if static or not ids else None
+        client_access: str | None = "Allow" if evidence["client"]["method"] else None
+        for _pe, address in addresses:
+            for nsg_id, rules in groups:
+                decision = dict(
+                    nsg_eval.evaluate(rules, "Outbound", source, address, port, prefixes),
+                    nsg_id=nsg_id,
+                    address=address,
+                )
+                evidence["client"]["decisions"].append(decision)
+                if decision["access"] == "Deny":
+                    client_access = "Deny"
+                    problems.append(
+                        f"outbound {address}:{port} denied by {nsg_id.rsplit('/', 1)[-1]} rule {decision['rule']}"
+                    )
+        evidence["client"]["access"] = client_access
         note = ("; note: " + "; ".join(notes)) if notes else ""
         if problems:
             return Outcome(Status.FAIL, "; ".join(problems) + note, evidence)
@@ -160,7 +188,8 @@ PROBE = Probe(
     title="NSG rules for TCP 443 to the private endpoint",
     run=run,
     requires=("arm_client_network", "arm_private_endpoints"),
-    after=("azure_platform",),
+    # tcp_connect: the effective NSGs are asked only when a connect to a private address failed.
+    after=("azure_platform", "tcp_connect"),
     layer="azure",
     disabled=probe_support.disabled,
 )
