@@ -15,9 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from aoai_diag.context import ProbeContext
 from aoai_diag.model import CheckResult
+
+if TYPE_CHECKING:
+    from aoai_diag.azure.arm_clients import ArmSession
 
 # Outcomes of a TCP attempt that leave the VNet path in question.
 FAILED_CONNECTS = ("timeout", "refused", "unreachable")
@@ -25,6 +29,8 @@ NOT_NEEDED = "not_needed"
 DONE = "done"
 UNFINISHED = "unfinished"
 FAILED = "failed"
+# privateEndpointNetworkPolicies values under which the PE subnet's NSG applies to the private endpoint.
+PE_NSG_POLICIES = ("enabled", "networksecuritygroupenabled")
 
 
 @dataclass(frozen=True)
@@ -75,3 +81,56 @@ def plan(deps: Mapping[str, CheckResult], what: str, explained_by: Sequence[str]
 def outcome_state(denied_code: str | None) -> str:
     """`unfinished` for an operation cut by the deadline, `failed` for any other failed read."""
     return UNFINISHED if denied_code == "Unfinished" else FAILED
+
+
+def static_nsg_denies(
+    ctx: ProbeContext,
+    sess: ArmSession,
+    source: str | None,
+    client_nsg_ids: Sequence[str],
+    pes: Sequence[Mapping[str, Any]],
+    port: int,
+    prefixes: Sequence[str],
+) -> list[str]:
+    """NSG rules read from the NSGs themselves that deny TCP `port` from `source` to a private endpoint address.
+
+    Client side: the NIC's and subnet's NSGs (outbound). PE side: the PE subnet's NSG (inbound), only when the
+    subnet's privateEndpointNetworkPolicies lets NSGs apply
+    (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy). A default
+    DenyAllOutBound is left out: it only says the address is outside the VNet space known here. Unreadable NSGs
+    explain nothing (their reads are reported by arm_nsg).
+    """
+    from aoai_diag.azure import nsg_eval, snapshot
+
+    if not source:
+        return []
+    addresses = [str(a) for pe in pes for a in pe.get("ip_addresses") or ()]
+    found: list[str] = []
+
+    def rules_of(nsg_id: str) -> list[Any] | None:
+        try:
+            return list(snapshot.nsg(ctx, sess, nsg_id).rules)
+        except Exception:  # unreadable: no explanation from it
+            return None
+
+    for nsg_id in client_nsg_ids:
+        rules = rules_of(nsg_id)
+        for address in addresses if rules else ():
+            decision = nsg_eval.evaluate(rules or [], "Outbound", source, address, port, list(prefixes))
+            if decision["access"] == "Deny" and not decision.get("default"):
+                found.append(f"NSG {nsg_id.rsplit('/', 1)[-1]} denies outbound {address}:{port}")
+    for pe in pes:
+        try:
+            subnet = snapshot.subnet(ctx, sess, str(pe.get("subnet_id"))) if pe.get("subnet_id") else None
+        except Exception:
+            continue
+        if subnet is None or not subnet.nsg_id:
+            continue
+        if (subnet.pe_network_policies or "Disabled").lower() not in PE_NSG_POLICIES:
+            continue
+        rules = rules_of(subnet.nsg_id)
+        for address in pe.get("ip_addresses") or () if rules else ():
+            decision = nsg_eval.evaluate(rules or [], "Inbound", source, str(address), port, list(prefixes))
+            if decision["access"] == "Deny" and not decision.get("default"):
+                found.append(f"NSG {subnet.nsg_id.rsplit('/', 1)[-1]} denies inbound {address}:{port} on the PE subnet")
+    return found

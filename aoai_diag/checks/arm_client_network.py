@@ -168,7 +168,19 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         # Evidence on demand (azure/on_demand.py): the long-running read only when a failed connect leaves it open.
         routes: list[dict[str, Any]] | None = None
         if nic is not None and pes:
-            need = on_demand.plan(deps, "effective routes", problems)
+            explained = list(problems)
+            if not explained and on_demand.failed_private_connects(deps):
+                prefixes = list(vnet.address_prefixes)
+                for entry in evidence["pe_vnets"]:
+                    other = known_vnets.get(str(entry["vnet_id"]).lower())
+                    if entry["relation"] in ("same", "peered") and other:
+                        prefixes += list(other.address_prefixes)
+                client_nsgs = sorted({i for i in (nic.nsg_id, (evidence["subnet"] or {}).get("nsg_id")) if i})
+                source = nic.private_ips[0] if nic.private_ips else None
+                explained = on_demand.static_nsg_denies(
+                    ctx, sess, source, client_nsgs, pes, ctx.settings.port, prefixes
+                )
+            need = on_demand.plan(deps, "effective routes", explained)
             evidence["effective_routes"] = need.evidence()
             if need.ask:
                 try:

@@ -138,6 +138,10 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
                     explained.append(f"NSG {nsg_id.rsplit('/', 1)[-1]} denies outbound {address}:{port}")
         if deps["arm_client_network"].status is Status.FAIL:
             explained.append(deps["arm_client_network"].summary)
+        for item in net.get("routes_to_pe") or ():
+            hop = (item.get("route") or {}).get("next_hop_type")
+            if hop in ("VirtualAppliance", "None", "Internet"):
+                explained.append(f"the effective route to {item.get('address')} has next hop {hop}")
         need = on_demand.plan(deps, "effective NSGs", explained)
         evidence["client"]["effective"] = need.evidence()
         groups: list[tuple[str, list[NsgRule]]] = []
