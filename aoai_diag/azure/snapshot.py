@@ -86,7 +86,9 @@ class Inventory:
 def session(ctx: ProbeContext, on_azure: bool) -> ArmSession:
     def build() -> ArmSession:
         credential = build_credential(ctx.settings, on_azure, ctx.op_timeout())
-        return ArmSession(ctx.settings, credential, ctx.deadline, ctx.clock)
+        # The session serves every target of the run: it lives until the run's bound, each read and operation is
+        # cut at the asking target's own deadline.
+        return ArmSession(ctx.settings, credential, ctx.run_bound or ctx.deadline, ctx.clock)
 
     return ctx.once("arm.session", build)  # type: ignore[no-any-return]
 
