@@ -426,10 +426,10 @@ def causes(output: str) -> None:
 @main.command("checks")
 def list_checks() -> None:
     """List the probes, in the order they are reported."""
-    from aoai_diag.checks import PROBES
+    from aoai_diag.checks import REGISTRY  # metadata only: no probe module is imported
     from aoai_diag.render.columns import columns
 
-    rows = [[p.id, p.layer, ", ".join(p.requires) or "-", p.title] for p in PROBES]
+    rows = [[p.id, p.layer, ", ".join(p.requires) or "-", p.title] for p in REGISTRY]
     click.echo(columns(rows, headers=["id", "layer", "requires", "what it observes"]))
 
 
