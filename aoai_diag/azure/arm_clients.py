@@ -120,6 +120,8 @@ class ArmSession:
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="arm")
+        self.on_azure = False
+        """Whether IMDS answered (set by snapshot.session): the run-wide inventory is built with it."""
         self.lro_count = 0
         """Long-running operations started by this session (the benchmark and the tests read it)."""
 

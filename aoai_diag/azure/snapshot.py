@@ -46,6 +46,8 @@ GRAPH_TYPES = (
     "microsoft.network/privatednszones/virtualnetworklinks",
     "microsoft.network/virtualnetworks",
     "microsoft.network/azurefirewalls",
+    # NSG rules come in the same round trip: the client's and the PE subnet's NSGs need no GET of their own.
+    "microsoft.network/networksecuritygroups",
 )
 GRAPH_QUERY = (
     "resources | where "
@@ -76,6 +78,9 @@ class Inventory:
     firewalls: tuple[Firewall, ...]
     graph_error: ArmDenied | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    rows_by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """REST JSON by lower-case id of the VNets, their subnets and the NSGs the inventory returned: a read of one of
+    them is answered from here, with no request of its own."""
 
     @property
     def complete(self) -> bool:
@@ -88,7 +93,9 @@ def session(ctx: ProbeContext, on_azure: bool) -> ArmSession:
         credential = build_credential(ctx.settings, on_azure, ctx.op_timeout())
         # The session serves every target of the run: it lives until the run's bound, each read and operation is
         # cut at the asking target's own deadline.
-        return ArmSession(ctx.settings, credential, ctx.run_bound or ctx.deadline, ctx.clock)
+        sess = ArmSession(ctx.settings, credential, ctx.run_bound or ctx.deadline, ctx.clock)
+        sess.on_azure = on_azure
+        return sess
 
     return ctx.once("arm.session", build)  # type: ignore[no-any-return]
 
@@ -228,6 +235,12 @@ def inventory(ctx: ProbeContext, on_azure: bool) -> Inventory:
         by_type: dict[str, list[dict[str, Any]]] = {t: [] for t in GRAPH_TYPES}
         for row in rows:
             by_type.setdefault(str(row.get("type", "")).lower(), []).append(row)
+        rows_by_id: dict[str, dict[str, Any]] = {}
+        for row in (*by_type[GRAPH_TYPES[4]], *by_type[GRAPH_TYPES[6]]):
+            rows_by_id[str(row.get("id", "")).lower()] = row
+            for sub in (row.get("properties") or {}).get("subnets") or ():
+                if isinstance(sub, Mapping) and sub.get("id"):
+                    rows_by_id[str(sub["id"]).lower()] = dict(sub)
         return Inventory(
             source=source,
             subscriptions=acc.subscriptions,
@@ -239,6 +252,7 @@ def inventory(ctx: ProbeContext, on_azure: bool) -> Inventory:
             vnets=tuple(convert.vnet(r) for r in by_type[GRAPH_TYPES[4]]),
             firewalls=tuple(convert.firewall(r) for r in by_type[GRAPH_TYPES[5]]),
             graph_error=graph_error,
+            rows_by_id=rows_by_id,
         )
 
     return ctx.once("arm.inventory", compute)  # type: ignore[no-any-return]
@@ -296,13 +310,25 @@ def a_record(ctx: ProbeContext, sess: ArmSession, zone: Zone, label: str) -> tup
     return ctx.once(f"arm.a:{zone.id.lower()}:{label}", compute)  # type: ignore[no-any-return]
 
 
-def _get(ctx: ProbeContext, sess: ArmSession, kind: str, rid: str) -> Any:
-    """One network resource by id, read once per run with a plain GET.
+def _get(ctx: ProbeContext, sess: ArmSession, kind: str, rid: str, indexed: bool = False) -> Any:
+    """One network resource by id, read once per run: from the inventory when it holds it (`indexed` kinds: VNets,
+    subnets, NSGs), else with a plain GET.
 
     A plain GET through the session's pipeline needs no management SDK: azure-mgmt-network alone costs about half a
     second to import, more than the whole healthy run it would serve.
     """
-    return ctx.once(f"arm.{kind}:{rid.lower()}", lambda: sess.get_json(rid, NETWORK_API))
+
+    def fetch() -> Any:
+        if indexed:
+            try:
+                row = inventory(ctx, bool(getattr(sess, "on_azure", False))).rows_by_id.get(rid.lower())
+            except ArmFailure:
+                row = None
+            if row is not None:
+                return row
+        return sess.get_json(rid, NETWORK_API)
+
+    return ctx.once(f"arm.{kind}:{rid.lower()}", fetch)
 
 
 def nic(ctx: ProbeContext, sess: ArmSession, nic_id: str) -> Nic:
@@ -310,15 +336,15 @@ def nic(ctx: ProbeContext, sess: ArmSession, nic_id: str) -> Nic:
 
 
 def subnet(ctx: ProbeContext, sess: ArmSession, subnet_id: str) -> Subnet:
-    return convert.subnet(_get(ctx, sess, "subnet", subnet_id))
+    return convert.subnet(_get(ctx, sess, "subnet", subnet_id, indexed=True))
 
 
 def vnet(ctx: ProbeContext, sess: ArmSession, vnet_id: str) -> Vnet:
-    return convert.vnet(_get(ctx, sess, "vnet", vnet_id))
+    return convert.vnet(_get(ctx, sess, "vnet", vnet_id, indexed=True))
 
 
 def nsg(ctx: ProbeContext, sess: ArmSession, nsg_id: str) -> Nsg:
-    return convert.nsg(_get(ctx, sess, "nsg", nsg_id))
+    return convert.nsg(_get(ctx, sess, "nsg", nsg_id, indexed=True))
 
 
 def vm_nic_ids(ctx: ProbeContext, sess: ArmSession, vm_id: str) -> list[str]:
