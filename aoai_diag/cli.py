@@ -66,7 +66,7 @@ def check_options(func: Any) -> Any:
             "--deadline",
             type=click.FloatRange(0.2, 600),
             default=None,
-            help="Seconds allowed for the whole run [default: 2 x --timeout].",
+            help="Seconds allowed for each target's run [default: 2 x --timeout].",
         ),
         click.option(
             "--port", type=click.IntRange(1, 65535), default=443, show_default=True, help="Port for TCP, TLS and HTTPS."
