@@ -1,6 +1,6 @@
 """One command, one run, every figure of "ask Azure only what the local evidence leaves open", side by side.
 
-Run: `sudo python -m bench.side_by_side [--runs 7] [--latency-ms 150] [--targets 50]`.
+Run: `sudo python -m bench.side_by_side [--runs 7] [--latency-ms 150] [--targets 50] [--baseline DIR]`.
 
 1. Whole process, the seed guide's healthy jumpbox inside a test-made network namespace (root, iproute2, nftables;
    see bench/netns_runs.py): `check contoso --no-azure` against `check contoso` with the Azure layer (IMDS, managed
@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "netgu
 PE_ADDRESS = "10.1.2.4"
 
 
-def whole_process(runs: int) -> None:
+def whole_process(runs: int, baseline: Path | None = None) -> None:
     from tests.e2e import namespace
 
     reason = namespace.unsupported_reason() or namespace.nft_reason()
@@ -53,22 +53,35 @@ def whole_process(runs: int) -> None:
         try:
             run.setup()
             env = cli_env(scenario, run.ca_bundle, workdir)
-            medians: dict[str, float] = {}
-            for label, extra in (("--no-azure", ["--no-azure"]), ("Azure layer", [])):
-                walls, codes, lros = [], set(), set()
-                for _ in range(runs):
+            trees = [("", env)]
+            if baseline is not None:
+                # Another checkout of the code, first on the path: before and after measured under the same load.
+                trees.append((" (baseline)", dict(env, PYTHONPATH=str(baseline))))
+            variants = [
+                (f"{label}{tree}", extra, tree_env)
+                for tree, tree_env in trees
+                for label, extra in (("--no-azure", ["--no-azure"]), ("Azure layer", []))
+            ]
+            walls: dict[str, list[float]] = {name: [] for name, _, _ in variants}
+            codes: dict[str, set[int]] = {name: set() for name, _, _ in variants}
+            lros: dict[str, set[int]] = {name: set() for name, _, _ in variants}
+            for _ in range(runs):  # interleaved, so every variant sees the same load
+                for name, extra, variant_env in variants:
                     t0 = time.monotonic()
-                    proc = run.ns.run([str(CLI), "check", "contoso", "-o", "json", *extra], env=env, timeout=60)
-                    walls.append(time.monotonic() - t0)
-                    codes.add(proc.returncode)
-                    lros.add(_asked_operations(json.loads(proc.stdout)) if proc.stdout else -1)
-                medians[label] = statistics.median(walls)
+                    argv = [str(CLI), "check", "contoso", "-o", "json", *extra]
+                    proc = run.ns.run(argv, env=variant_env, timeout=60)
+                    walls[name].append(time.monotonic() - t0)
+                    codes[name].add(proc.returncode)
+                    lros[name].add(_asked_operations(json.loads(proc.stdout)) if proc.stdout else -1)
+            for name, _, _ in variants:
+                w = walls[name]
                 print(
-                    f"  {label:<12} median {medians[label]:.3f} s (min {min(walls):.3f}, max {max(walls):.3f}, "
-                    f"n={runs})  exit {sorted(codes)}  long-running operations per run {sorted(lros)}"
+                    f"  {name:<24} median {statistics.median(w):.3f} s (min {min(w):.3f}, max {max(w):.3f}, "
+                    f"n={runs})  exit {sorted(codes[name])}  long-running operations per run {sorted(lros[name])}"
                 )
-            ratio = medians["Azure layer"] / medians["--no-azure"]
-            print(f"  ratio Azure / local-only: {ratio:.2f}x (target <= 3x)")
+            for tree, _ in trees:
+                ratio = statistics.median(walls[f"Azure layer{tree}"]) / statistics.median(walls[f"--no-azure{tree}"])
+                print(f"  ratio Azure / local-only{tree}: {ratio:.2f}x (target <= 3x)")
         finally:
             run.close()
 
@@ -79,10 +92,20 @@ def _asked_operations(report: dict[str, Any]) -> int:
     for target in report.get("targets") or ():
         for check in target.get("checks") or ():
             ev = check.get("evidence") or {}
+            # Code without the on-demand plan (a --baseline) records no state: its routes or method tell.
             if check.get("id") == "arm_client_network":
-                count += (ev.get("effective_routes") or {}).get("state") not in (None, "not_needed")
+                if "effective_routes" in ev:
+                    count += (ev["effective_routes"] or {}).get("state") != "not_needed"
+                else:
+                    count += bool(ev.get("routes_to_pe") or ev.get("routes_error"))
             if check.get("id") == "arm_nsg":
-                count += ((ev.get("client") or {}).get("effective") or {}).get("state") not in (None, "not_needed")
+                client = ev.get("client") or {}
+                if "effective" in client:
+                    count += (client["effective"] or {}).get("state") != "not_needed"
+                else:
+                    count += (
+                        client.get("method") == "effective" or "effective" in str(client.get("error") or "").lower()
+                    )
     return count
 
 
@@ -159,9 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="in-process runs per Azure case and fleet size")
     parser.add_argument("--latency-ms", type=float, default=150.0)
     parser.add_argument("--targets", type=int, default=50)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout of the code (e.g. `git archive` of main): measured alongside in (1)",
+    )
     args = parser.parse_args(argv)
     print("1. whole process, healthy jumpbox (network namespace)")
-    whole_process(args.runs)
+    whole_process(args.runs, args.baseline)
     print(f"2. Azure layer against the ARM emulator (0 ms and {args.latency_ms:g} ms per ARM request)")
     azure_layer([0.0, args.latency_ms], args.repeat)
     print(f"3. fleet: {args.targets} targets vs 1")

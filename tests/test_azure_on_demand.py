@@ -66,16 +66,14 @@ def test_healthy_run_starts_no_long_running_operation(tmp_path: Path) -> None:
     assert causes(report) == set()
 
 
-def test_failed_connect_asks_the_effective_routes_once(tmp_path: Path) -> None:
-    # net.udr_nva_drop: TCP to the PE times out; peerings and NSG rules are fine, so only the routes can tell.
+def test_failed_connect_asks_each_operation_once(tmp_path: Path) -> None:
+    # net.udr_nva_drop: TCP to the PE times out; peerings and NSG rules are fine: only the operations can tell.
     with lab(topology("broken/net.udr_nva_drop"), tmp_path) as env:
         report, _ = env.run()
-        lros = env.arm.lro_starts()
-    assert [p.rsplit("/", 1)[-1] for p in lros] == ["effectiveRouteTable"]
-    net = _check(report, "arm_client_network")
-    assert net.evidence["effective_routes"]["state"] == "done"
-    # The route explains the failure, so the effective NSGs were not needed.
-    assert _check(report, "arm_nsg").evidence["client"]["effective"]["state"] == "not_needed"
+        lros = sorted(p.rsplit("/", 1)[-1] for p in env.arm.lro_starts())
+    assert lros == ["effectiveNetworkSecurityGroups", "effectiveRouteTable"]  # each once, though two probes read them
+    assert _check(report, "arm_client_network").evidence["effective_routes"]["state"] == "done"
+    assert _check(report, "arm_nsg").evidence["client"]["effective"]["state"] == "done"
     assert "net.udr_nva_drop" in causes(report)
 
 

@@ -78,6 +78,24 @@ def plan(deps: Mapping[str, CheckResult], what: str, explained_by: Sequence[str]
     return Plan(True, f"TCP to {', '.join(failed)} failed and the static reads do not explain it: {what} asked")
 
 
+def peering_problems(pe_vnets: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Static reasons a private endpoint's VNet is out of reach: not peered, or a peering not Connected/in sync
+    (arm_client_network's `pe_vnets` evidence)."""
+    found: list[str] = []
+    for entry in pe_vnets:
+        if not isinstance(entry, Mapping):
+            continue
+        name = str(entry.get("vnet_id") or "?").rsplit("/", 1)[-1]
+        peering = entry.get("peering") if isinstance(entry.get("peering"), Mapping) else {}
+        if entry.get("relation") == "not_peered":
+            found.append(f"this VNet is not peered with {name}")
+        elif entry.get("relation") == "peered" and (
+            peering.get("state") != "Connected" or (peering.get("sync_level") or "FullyInSync") != "FullyInSync"
+        ):
+            found.append(f"the peering to {name} is {peering.get('state')}/{peering.get('sync_level')}")
+    return found
+
+
 def outcome_state(denied_code: str | None) -> str:
     """`unfinished` for an operation cut by the deadline, `failed` for any other failed read."""
     return UNFINISHED if denied_code == "Unfinished" else FAILED

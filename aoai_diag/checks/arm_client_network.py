@@ -168,7 +168,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         # Evidence on demand (azure/on_demand.py): the long-running read only when a failed connect leaves it open.
         routes: list[dict[str, Any]] | None = None
         if nic is not None and pes:
-            explained = list(problems)
+            explained = on_demand.peering_problems(evidence["pe_vnets"])
             if not explained and on_demand.failed_private_connects(deps):
                 prefixes = list(vnet.address_prefixes)
                 for entry in evidence["pe_vnets"]:
@@ -183,6 +183,8 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             need = on_demand.plan(deps, "effective routes", explained)
             evidence["effective_routes"] = need.evidence()
             if need.ask:
+                # The same rule asks the effective NSGs (arm_nsg): both operations run at once, not one after the other.
+                sess.submit(snapshot.effective_nsgs, ctx, sess, nic.id)
                 try:
                     routes = [convert.route(r).to_dict() for r in snapshot.effective_routes(ctx, sess, nic.id)]
                     evidence["effective_routes"]["state"] = on_demand.DONE

@@ -136,12 +136,8 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
                 # A default DenyAllOutBound only says the PE is outside the known VNet space: not an explanation.
                 if decision["access"] == "Deny" and not decision.get("default"):
                     explained.append(f"NSG {nsg_id.rsplit('/', 1)[-1]} denies outbound {address}:{port}")
-        if deps["arm_client_network"].status is Status.FAIL:
-            explained.append(deps["arm_client_network"].summary)
-        for item in net.get("routes_to_pe") or ():
-            hop = (item.get("route") or {}).get("next_hop_type")
-            if hop in ("VirtualAppliance", "None", "Internet"):
-                explained.append(f"the effective route to {item.get('address')} has next hop {hop}")
+        # The same static explanations arm_client_network weighed: it starts this operation alongside the routes.
+        explained += on_demand.peering_problems(net.get("pe_vnets") or [])
         need = on_demand.plan(deps, "effective NSGs", explained)
         evidence["client"]["effective"] = need.evidence()
         groups: list[tuple[str, list[NsgRule]]] = []
