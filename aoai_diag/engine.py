@@ -18,7 +18,7 @@ from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
 # Time the engine keeps for itself after the deadline to collect results and build the report.
-_GRACE = 0.15
+GRACE = 0.15
 
 
 def run_probes(target: Target, ctx: ProbeContext, probes: Sequence[Probe]) -> tuple[CheckResult, ...]:
@@ -90,7 +90,7 @@ def run_probes(target: Target, ctx: ProbeContext, probes: Sequence[Probe]) -> tu
                 if probe.id not in results:
                     settle(probe, Outcome(Status.ERROR, "could not be scheduled (dependency cycle)", {}, "cycle"))
             break
-        wait = ctx.deadline + _GRACE - ctx.clock()
+        wait = ctx.deadline + GRACE - ctx.clock()
         try:
             result = done.get(timeout=max(0.0, wait))
         except queue.Empty:

@@ -18,6 +18,9 @@ Evidence:
     routes_to_pe: [{pe_id, address, route: {source, state, prefixes, next_hop_type, next_hop_ips} | null}]
         (on a VM; null route = no matching route).
     routes_error (str | null); denied (list of {scope, status, code, message}).
+    effective_routes ({state: "not_needed" | "done" | "unfinished" | "failed", reason}): whether the long-running
+        read was asked (only when TCP to a private address failed and no peering problem explains it; see
+        azure/on_demand.py); "unfinished" = still running at the deadline, the routes are unknown.
 pass = every PE VNet is this VNet or peered (Connected, FullyInSync, allowVirtualNetworkAccess) and routes lead
 there directly; fail = peering missing, not connected or closed to VNet traffic, or no VNet path (next hop None
 from a system route, or no route); warn = next hop is a virtual appliance, or a read was incomplete;
@@ -138,11 +141,13 @@ def _judge(vnet: Vnet, evidence: Mapping[str, Any], problems: list[str]) -> Outc
     ]  # fmt: skip
     if unknown:
         return Outcome(Status.WARN, f"{where}; peering not fully read: {unknown[0].describe()}", evidence)
+    if evidence["effective_routes"]["state"] == "not_needed":
+        return Outcome(Status.PASS, f"{where}; {evidence['effective_routes']['reason']}", evidence)
     return Outcome(Status.PASS, f"{where}; next hops: {', '.join(named) or 'not read'}", evidence)
 
 
 def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-    from aoai_diag.azure import convert, snapshot
+    from aoai_diag.azure import convert, on_demand, snapshot
     from aoai_diag.azure.arm_clients import ArmFailure
 
     def body() -> Outcome:
@@ -161,6 +166,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             "pe_vnets": [],
             "routes_to_pe": [],
             "routes_error": None,
+            "effective_routes": {"state": on_demand.NOT_NEEDED, "reason": "no client NIC or no private endpoint"},
             "denied": [],
         }
         nic = None
@@ -170,9 +176,6 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             nic_ids = snapshot.vm_nic_ids(ctx, sess, vm["resource_id"])
             if not nic_ids:
                 return Outcome(Status.ERROR, f"VM {vm['resource_id']} lists no network interface", evidence, "no NIC")
-            # Start both long-running reads now; arm_nsg picks up the effective NSGs from the run cache.
-            routes_future = sess.submit(snapshot.effective_routes, ctx, sess, nic_ids[0])
-            sess.submit(snapshot.effective_nsgs, ctx, sess, nic_ids[0])
             nic = snapshot.nic(ctx, sess, nic_ids[0])
             evidence["nic"] = nic.to_dict()
             if not nic.subnet_id:
@@ -183,7 +186,6 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         elif ctx.settings.vnet_id:
             evidence["source"] = "option"
             vnet_id = ctx.settings.vnet_id
-            routes_future = None
         else:
             return Outcome(
                 Status.SKIP,
@@ -216,16 +218,34 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             entry = _pe_relation(pe, vnet, known_vnets)
             evidence["pe_vnets"].append(entry)
             problems.extend(_relation_problems(entry, vnet.id))
-        if routes_future is not None and pes:
-            try:
-                routes = [convert.route(r).to_dict() for r in routes_future.result(timeout=sess.remaining())]
-            except ArmFailure as exc:
-                evidence["routes_error"] = probe_support.describe(exc.denied)
-                evidence["denied"].append(exc.denied.to_dict())
-                routes = None
-            except Exception as exc:  # the future's own timeout
-                evidence["routes_error"] = f"effective routes: {type(exc).__name__}"
-                routes = None
+        # Evidence on demand (azure/on_demand.py): the long-running read only when a failed connect leaves it open.
+        routes: list[dict[str, Any]] | None = None
+        if nic is not None and pes:
+            # What explains a failed connect is the probe's own judgement (azure_facts): state and access flags.
+            explained = list(problems)
+            if not explained and on_demand.failed_private_connects(deps):
+                prefixes = list(vnet.address_prefixes)
+                for entry in evidence["pe_vnets"]:
+                    other = known_vnets.get(str(entry["vnet_id"]).lower())
+                    if entry["relation"] in ("same", "peered") and other:
+                        prefixes += list(other.address_prefixes)
+                client_nsgs = sorted({i for i in (nic.nsg_id, (evidence["subnet"] or {}).get("nsg_id")) if i})
+                source = nic.private_ips[0] if nic.private_ips else None
+                explained = on_demand.static_nsg_denies(
+                    ctx, sess, source, client_nsgs, pes, ctx.settings.port, prefixes
+                )
+            need = on_demand.plan(deps, "effective routes", explained)
+            evidence["effective_routes"] = need.evidence()
+            if need.ask:
+                # The same rule asks the effective NSGs (arm_nsg): both operations run at once, not one after the other.
+                sess.submit(snapshot.effective_nsgs, ctx, sess, nic.id)
+                try:
+                    routes = [convert.route(r).to_dict() for r in snapshot.effective_routes(ctx, sess, nic.id)]
+                    evidence["effective_routes"]["state"] = on_demand.DONE
+                except ArmFailure as exc:
+                    evidence["routes_error"] = probe_support.describe(exc.denied)
+                    evidence["denied"].append(exc.denied.to_dict())
+                    evidence["effective_routes"]["state"] = on_demand.outcome_state(exc.denied.code)
             if routes is not None:
                 for pe in pes:
                     for address in pe.get("ip_addresses") or ():
@@ -242,7 +262,8 @@ PROBE = Probe(
     title="This machine's VNet, DNS, peerings and routes",
     run=run,
     requires=("arm_access",),
-    after=("azure_platform", "arm_private_endpoints"),
+    # tcp_connect: the effective routes are asked only when a connect to a private address failed.
+    after=("azure_platform", "tcp_connect", "arm_private_endpoints"),
     layer="azure",
     disabled=probe_support.disabled,
 )

@@ -396,6 +396,28 @@ def peering_blocked(ev: Evidence) -> Fact[bool]:
     return known(not fact_.value, *fact_.sources) if fact_.known else fact_
 
 
+@fact("arm.no_vnet_path")
+def no_vnet_path(ev: Evidence) -> Fact[bool]:
+    """`arm.no_vnet_path`: nothing carries traffic from this VNet to a PE's: the effective route is a system route
+    with next hop None (or none), or, routes unread, the VNets are not peered and share no peered hub."""
+    net = _arm(ev, "arm_client_network")
+    if not net:
+        return _check_unknown(ev, "arm_client_network", "the path to the private endpoint")
+    routes = [r for r in net.get("routes_to_pe") or () if isinstance(r, Mapping)]
+    if routes:
+        return known(any(route_hop(r.get("route")) is Hop.NO_PATH for r in routes), "arm_client_network")
+    entries = [e for e in net.get("pe_vnets") or () if isinstance(e, Mapping)]
+    if any(e.get("relation") == "not_peered" and not e.get("via_hubs") for e in entries):
+        return known(True, "arm_client_network")
+    nic = (net.get("nic") or {}).get("id")
+    return unknown(
+        Unknown.NOT_READ,
+        "arm_client_network",
+        detail="the effective routes were not read",
+        decide=f"az network nic show-effective-route-table --ids {nic or '<nicId>'} -o table would show the next hop",
+    )
+
+
 @fact("arm.routes_read")
 def routes_read(ev: Evidence) -> Fact[bool]:
     """`arm.routes_read`: the effective routes of this machine's NIC were read."""

@@ -683,6 +683,17 @@ def _peering_finding(view: AzureView, entry: Mapping[str, Any]) -> Finding | Non
             remediation=fix,
             resources=_ids(peering.get("id"), vnet_id, pe_vnet),
         )
+    if entry.get("relation") == "not_peered" and not entry.get("via_hubs"):
+        return Finding(
+            cause_id="net.no_vnet_path",
+            checks=("arm_client_network",),
+            detail=f"{short(vnet_id)} is not peered with {short(pe_vnet)}, where the private endpoint lives, nor with any VNet "
+            "peered to it: there is no VNet path.",
+            remediation=f"az network vnet peering create -g {id_part(vnet_id, 'resourceGroups')} --vnet-name {short(vnet_id)} "
+            f"-n to-{short(pe_vnet)} --remote-vnet {pe_vnet} --allow-vnet-access (and the reverse from {short(pe_vnet)}), "
+            "or run from a VNet that reaches the private endpoint",
+            resources=_ids(vnet_id, pe_vnet),
+        )
     if entry.get("relation") == "not_peered" and entry.get("via_hubs"):
         hubs = entry.get("via_hubs") or []
         return Finding(
