@@ -112,13 +112,12 @@ def account_rules(ev: Evidence) -> Iterator[Finding]:
 
 
 def connection_rules(ev: Evidence) -> Iterator[Finding]:
+    """Each private endpoint's provisioning and connection state, from both sides (azure_facts.connection_statuses)."""
     view = AzureView(ev)
     acct = view.account
     if acct is None:
         return
-    aid = acct.get("id")
     for pe in view.pes:
-        statuses = azure_facts.connection_statuses(pe)
         conn_id = next(
             (
                 c.get("id")
@@ -127,48 +126,58 @@ def connection_rules(ev: Evidence) -> Iterator[Finding]:
             ),
             None,
         )
-        ids = _ids(pe["id"], aid, conn_id)
+        ids = _ids(pe["id"], acct.get("id"), conn_id)
         if pe.get("provisioning_state") == "Failed":
             yield Finding(
                 cause_id="svc.pe_provisioning_failed",
                 checks=("arm_private_endpoints",),
                 detail=f"Private endpoint {pe.get('name')} is in provisioning state Failed.",
-                remediation=f"Fix the cause and redeploy: az network private-endpoint show --ids {pe['id']} --query provisioningState; "
-                "the PE must be in its VNet's region and subscription; the account needs a custom subdomain.",
+                remediation=f"Fix the cause and redeploy: az network private-endpoint show --ids {pe['id']} --query "
+                "provisioningState; the PE must be in its VNet's region and subscription; the account needs a custom subdomain.",
                 resources=ids,
             )
-        if "Disconnected" in statuses or not pe.get("listed_by_account", True):
-            yield Finding(
-                cause_id="svc.pe_disconnected",
-                checks=("arm_private_endpoints",),
-                detail=f"Private endpoint {pe.get('name')} is Disconnected"
-                + (
-                    ""
-                    if pe.get("listed_by_account", True)
-                    else f" and account {acct.get('name')} no longer lists it (re-created account?)"
-                )
-                + ".",
-                remediation=f"az network private-endpoint delete --ids {pe['id']}; then create a new one: az network private-endpoint create "
-                f"-g {pe.get('resource_group')} -n {pe.get('name')} --subnet {pe.get('subnet_id')} --private-connection-resource-id {aid} "
-                f"--group-id account --connection-name {pe.get('name')}-conn",
-                resources=ids,
-            )
-        elif "Rejected" in statuses:
-            yield Finding(
-                cause_id="svc.pe_rejected",
-                checks=("arm_private_endpoints",),
-                detail=f"The connection of private endpoint {pe.get('name')} to {acct.get('name')} was Rejected (it cannot be re-approved).",
-                remediation=f"az network private-endpoint delete --ids {pe['id']}; recreate it against {aid}, then approve it.",
-                resources=ids,
-            )
-        elif "Pending" in statuses:
-            yield Finding(
-                cause_id="svc.pe_pending",
-                checks=("arm_private_endpoints",),
-                detail=f"The connection of private endpoint {pe.get('name')} to {acct.get('name')} is Pending approval.",
-                remediation=f"az network private-endpoint-connection approve --id {conn_id or pe['id']} --description approved",
-                resources=ids,
-            )
+        state = _connection_finding(acct, pe, conn_id, ids)
+        if state:
+            yield state
+
+
+def _connection_finding(
+    acct: Mapping[str, Any], pe: Mapping[str, Any], conn_id: str | None, ids: tuple[str, ...]
+) -> Finding | None:
+    statuses = azure_facts.connection_statuses(pe)
+    aid, name = acct.get("id"), pe.get("name")
+    if "Disconnected" in statuses or not pe.get("listed_by_account", True):
+        gone = (
+            ""
+            if pe.get("listed_by_account", True)
+            else f" and account {acct.get('name')} no longer lists it (re-created account?)"
+        )
+        return Finding(
+            cause_id="svc.pe_disconnected",
+            checks=("arm_private_endpoints",),
+            detail=f"Private endpoint {name} is Disconnected{gone}.",
+            remediation=f"az network private-endpoint delete --ids {pe['id']}; then create a new one: az network "
+            f"private-endpoint create -g {pe.get('resource_group')} -n {name} --subnet {pe.get('subnet_id')} "
+            f"--private-connection-resource-id {aid} --group-id account --connection-name {name}-conn",
+            resources=ids,
+        )
+    if "Rejected" in statuses:
+        return Finding(
+            cause_id="svc.pe_rejected",
+            checks=("arm_private_endpoints",),
+            detail=f"The connection of private endpoint {name} to {acct.get('name')} was Rejected (it cannot be re-approved).",
+            remediation=f"az network private-endpoint delete --ids {pe['id']}; recreate it against {aid}, then approve it.",
+            resources=ids,
+        )
+    if "Pending" in statuses:
+        return Finding(
+            cause_id="svc.pe_pending",
+            checks=("arm_private_endpoints",),
+            detail=f"The connection of private endpoint {name} to {acct.get('name')} is Pending approval.",
+            remediation=f"az network private-endpoint-connection approve --id {conn_id or pe['id']} --description approved",
+            resources=ids,
+        )
+    return None
 
 
 def _public_path(local: LocalView) -> Mapping[str, Any] | None:
@@ -180,77 +189,93 @@ def _public_path(local: LocalView) -> Mapping[str, Any] | None:
 
 
 def access_rules(ev: Evidence) -> Iterator[Finding]:
-    view = AzureView(ev)
-    acct = view.account
-    local = LocalView(ev)
+    """The account's network rules against what reached it: public access disabled on a public path, then a 403
+    H3 (firewall rules) explained by a service endpoint, the region, or the caller's address."""
+    acct = AzureView(ev).account
     if acct is None:
         return
-    attempt = local.app_attempt() or {}
-    public = _public_path(local)
-    aid, name, rg, sub = acct.get("id"), acct.get("name"), acct.get("resource_group"), acct.get("subscription_id")
-    if acct.get("public_network_access") == "Disabled":
-        addresses = local.app_addresses()
-        on_public = public is not None or (
-            addresses
-            and all(
-                (local.ev.get("system_resolution").get("address_classes") or {}).get(a) == "public" for a in addresses
-            )
-        )
-        if on_public:
-            yield Finding(
-                cause_id="svc.public_access_disabled_public_path",
-                checks=("arm_account", "https_dataplane" if public else "system_resolution"),
-                detail=f"Account {name} has publicNetworkAccess=Disabled, yet this machine reaches its public endpoint"
-                f" ({(public or {}).get('address') or ', '.join(addresses)}): fix the DNS/proxy cause so the name resolves to the private endpoint.",
-                remediation=f"Fix DNS first (see the DNS findings). Only if public access is intended: az resource update --ids {aid} --set properties.publicNetworkAccess=Enabled",
-                resources=_ids(aid),
-            )
+    yield from _public_access_disabled(ev, acct)
+    attempt = LocalView(ev).app_attempt() or {}
     if attempt.get("classification") != "H3" or acct.get("default_action") != "Deny":
         return
-    caller = attempt.get("caller_ip")
-    rules = list(acct.get("ip_rules") or ())
-    net = view.net
-    subnet = net.get("subnet") or {}
-    vm = local.ev.get("azure_platform").get("vm") or {}
-    if "Microsoft.CognitiveServices" in (subnet.get("service_endpoints") or ()) and not any(
-        str(v).lower() == str(subnet.get("id")).lower() for v in acct.get("vnet_rules") or ()
-    ):
-        yield Finding(
-            cause_id="svc.service_endpoint_without_vnet_rule",
-            checks=("arm_account", "arm_client_network", "https_dataplane"),
-            detail=f"Subnet {short(subnet.get('id'))} has a Microsoft.CognitiveServices service endpoint, so requests arrive with the "
-            f"subnet's identity, but account {name} has no virtual network rule for it (403 H3).",
-            remediation=f"az cognitiveservices account network-rule add --subscription {sub} -g {rg} -n {name} --subnet {subnet.get('id')}",
-            resources=_ids(aid, subnet.get("id")),
-        )
+    endpoint = _service_endpoint_without_rule(ev, acct)
+    if endpoint:
+        yield endpoint
         return
-    same_region = (
-        local.on_azure
-        and vm.get("location")
-        and str(vm.get("location")).lower() == str(acct.get("location") or "").lower()
+    yield from _ip_rules(ev, acct, attempt.get("caller_ip"))
+
+
+def _public_access_disabled(ev: Evidence, acct: Mapping[str, Any]) -> Iterator[Finding]:
+    if acct.get("public_network_access") != "Disabled":
+        return
+    local = LocalView(ev)
+    public = _public_path(local)
+    addresses = local.app_addresses()
+    classes = local.ev.get("system_resolution").get("address_classes") or {}
+    if public is None and not (addresses and all(classes.get(a) == "public" for a in addresses)):
+        return
+    aid = acct.get("id")
+    yield Finding(
+        cause_id="svc.public_access_disabled_public_path",
+        checks=("arm_account", "https_dataplane" if public else "system_resolution"),
+        detail=f"Account {acct.get('name')} has publicNetworkAccess=Disabled, yet this machine reaches its public endpoint"
+        f" ({(public or {}).get('address') or ', '.join(addresses)}): fix the DNS/proxy cause so the name resolves to "
+        "the private endpoint.",
+        remediation="Fix DNS first (see the DNS findings). Only if public access is intended: az resource update "
+        f"--ids {aid} --set properties.publicNetworkAccess=Enabled",
+        resources=_ids(aid),
     )
-    # ipRules hold addresses or CIDR ranges: containment decides, not spelling (azure_facts.caller_allowed).
+
+
+def _service_endpoint_without_rule(ev: Evidence, acct: Mapping[str, Any]) -> Finding | None:
+    subnet = AzureView(ev).net.get("subnet") or {}
+    if "Microsoft.CognitiveServices" not in (subnet.get("service_endpoints") or ()):
+        return None
+    if any(str(v).lower() == str(subnet.get("id")).lower() for v in acct.get("vnet_rules") or ()):
+        return None
+    name = acct.get("name")
+    return Finding(
+        cause_id="svc.service_endpoint_without_vnet_rule",
+        checks=("arm_account", "arm_client_network", "https_dataplane"),
+        detail=f"Subnet {short(subnet.get('id'))} has a Microsoft.CognitiveServices service endpoint, so requests arrive "
+        f"with the subnet's identity, but account {name} has no virtual network rule for it (403 H3).",
+        remediation=f"az cognitiveservices account network-rule add --subscription {acct.get('subscription_id')} "
+        f"-g {acct.get('resource_group')} -n {name} --subnet {subnet.get('id')}",
+        resources=_ids(acct.get("id"), subnet.get("id")),
+    )
+
+
+def _ip_rules(ev: Evidence, acct: Mapping[str, Any], caller: str | None) -> Iterator[Finding]:
+    """ipRules hold addresses or CIDR ranges: containment decides, not spelling (azure_facts.caller_allowed). IP
+    rules do not apply to callers in the account's own region.
+    https://learn.microsoft.com/azure/ai-services/cognitive-services-virtual-networks"""
+    local = LocalView(ev)
+    rules = [str(r) for r in acct.get("ip_rules") or ()]
+    vm = local.ev.get("azure_platform").get("vm") or {}
+    name, rg, sub = acct.get("name"), acct.get("resource_group"), acct.get("subscription_id")
+    region = str(vm.get("location") or "").lower()
+    same_region = local.on_azure and region and region == str(acct.get("location") or "").lower()
     allowed = azure_facts.caller_allowed(caller, rules)
     if same_region and rules and not allowed.is_false():
+        subnet_id = (AzureView(ev).net.get("subnet") or {}).get("id")
         yield Finding(
             cause_id="svc.same_region_ip_rule",
             checks=("arm_account", "azure_platform", "https_dataplane"),
-            detail=f"This VM runs in {vm.get('location')}, the region of account {name}: IP rules ({', '.join(rules)}) have no effect "
-            "on requests from the same region (403 H3).",
-            remediation=f"Use the private endpoint, or a VNet rule: az cognitiveservices account network-rule add --subscription {sub} -g {rg} "
-            f"-n {name} --subnet {subnet.get('id') or '<subnetId>'}",
-            resources=_ids(aid),
+            detail=f"This VM runs in {vm.get('location')}, the region of account {name}: IP rules ({', '.join(rules)}) "
+            "have no effect on requests from the same region (403 H3).",
+            remediation="Use the private endpoint, or a VNet rule: az cognitiveservices account network-rule add "
+            f"--subscription {sub} -g {rg} -n {name} --subnet {subnet_id or '<subnetId>'}",
+            resources=_ids(acct.get("id")),
         )
-        return
-    if allowed.is_false():
+    elif allowed.is_false():
         yield Finding(
             cause_id="svc.ip_not_allowed",
             checks=("arm_account", "https_dataplane"),
-            detail=f"Account {name} denies by default and its IP rules ({', '.join(rules) or 'none'}) do not include the caller's egress "
-            f"address {caller} (403 H3).",
-            remediation=f"az cognitiveservices account network-rule add --subscription {sub} -g {rg} -n {name} --ip-address {caller}  "
-            "(better: use the private endpoint)",
-            resources=_ids(aid),
+            detail=f"Account {name} denies by default and its IP rules ({', '.join(rules) or 'none'}) do not include the "
+            f"caller's egress address {caller} (403 H3).",
+            remediation=f"az cognitiveservices account network-rule add --subscription {sub} -g {rg} -n {name} "
+            f"--ip-address {caller}  (better: use the private endpoint)",
+            resources=_ids(acct.get("id")),
         )
 
 
