@@ -135,6 +135,11 @@ def _judge(vnet: Vnet, evidence: Mapping[str, Any], problems: list[str]) -> Outc
         )
     if evidence["routes_error"]:
         return Outcome(Status.WARN, f"{where}; effective routes unreadable: {evidence['routes_error']}", evidence)
+    private, public = azure_facts.split_dns_servers(vnet.dns_servers)
+    if private and public:
+        return Outcome(
+            Status.WARN, f"{where}: the list mixes private and public resolvers ({', '.join(public)})", evidence
+        )
     unknown = [
         f for e in evidence["pe_vnets"] if e["relation"] == "peered"
         if not (f := azure_facts.peering_usable(e.get("peering") or {})).known
