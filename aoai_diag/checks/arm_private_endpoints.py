@@ -28,6 +28,7 @@ from functools import partial
 from typing import Any
 
 from aoai_diag.azure import probe_support
+from aoai_diag.azure.resources import PrivateEndpoint
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
 from aoai_diag.diagnosis import azure_facts
@@ -45,9 +46,39 @@ def _describe(pe: Mapping[str, Any]) -> str:
     )
 
 
+def _wanted(account: Mapping[str, Any], rows: Mapping[str, Mapping[str, Any]]) -> dict[str, None]:
+    """Ids (lower case) of the PEs the account lists, plus every PE whose connection (automatic or manual) targets it."""
+    from aoai_diag.azure import convert
+
+    wanted = dict.fromkeys(
+        str(c["private_endpoint_id"]).lower() for c in account["connections"] if c.get("private_endpoint_id")
+    )
+    for key, row in rows.items():
+        props = row.get("properties") or {}
+        conns = [
+            *(props.get("privateLinkServiceConnections") or ()),
+            *(props.get("manualPrivateLinkServiceConnections") or ()),
+        ]
+        if any(convert.same_id((c.get("properties") or {}).get("privateLinkServiceId"), account["id"]) for c in conns):
+            wanted.setdefault(key)
+    return wanted
+
+
+def _item(pe: PrivateEndpoint, conn: Mapping[str, Any] | None) -> dict[str, Any]:
+    from aoai_diag.azure import convert
+
+    item = pe.to_dict()
+    item["vnet_id"] = convert.parent_id(pe.subnet_id) if pe.subnet_id else None
+    item["account_side"] = (
+        {"status": conn.get("status"), "provisioning_state": conn.get("provisioning_state")} if conn else None
+    )
+    item["listed_by_account"] = conn is not None
+    return item
+
+
 def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-    from aoai_diag.azure import convert, snapshot
-    from aoai_diag.azure.resources import ArmDenied, PrivateEndpoint
+    from aoai_diag.azure import snapshot
+    from aoai_diag.azure.resources import ArmDenied
 
     def body() -> Outcome:
         on_azure = probe_support.on_azure(deps)
@@ -61,21 +92,11 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
                 {},
                 "account not found",
             )
-        acct_id = account["id"]
-        side: dict[str, dict[str, Any]] = {}
-        for conn in account["connections"]:
-            if conn.get("private_endpoint_id"):
-                side[conn["private_endpoint_id"].lower()] = conn
+        side = {
+            str(c["private_endpoint_id"]).lower(): c for c in account["connections"] if c.get("private_endpoint_id")
+        }
         rows = {str(r.get("id", "")).lower(): r for r in inv.pe_rows}
-        wanted = dict.fromkeys(side)
-        for key, row in rows.items():
-            props = row.get("properties") or {}
-            conns = [
-                *(props.get("privateLinkServiceConnections") or ()),
-                *(props.get("manualPrivateLinkServiceConnections") or ()),
-            ]
-            if any(convert.same_id((c.get("properties") or {}).get("privateLinkServiceId"), acct_id) for c in conns):
-                wanted.setdefault(key)
+        wanted = _wanted(account, rows)
         for key in wanted:
             subnet_id = ((rows.get(key, {}).get("properties") or {}).get("subnet") or {}).get("id")
             if subnet_id:
@@ -91,24 +112,11 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             for key in wanted
         }
         results = sess.parallel(calls)
-        pes: list[dict[str, Any]] = []
-        denied: list[dict[str, Any]] = []
-        for key, value in results.items():
-            if isinstance(value, ArmDenied):
-                denied.append(value.to_dict())
-                continue
-            assert isinstance(value, PrivateEndpoint)
-            item = value.to_dict()
-            item["vnet_id"] = convert.parent_id(value.subnet_id) if value.subnet_id else None
-            conn = side.get(key)
-            item["account_side"] = (
-                {"status": conn.get("status"), "provisioning_state": conn.get("provisioning_state")} if conn else None
-            )
-            item["listed_by_account"] = conn is not None
-            pes.append(item)
+        denied = [v.to_dict() for v in results.values() if isinstance(v, ArmDenied)]
+        pes = [_item(v, side.get(key)) for key, v in results.items() if isinstance(v, PrivateEndpoint)]
         for pe in pes:
             denied.extend(pe["nic_denied"])
-        evidence = {"account_id": acct_id, "private_endpoints": pes, "denied": denied}
+        evidence = {"account_id": account["id"], "private_endpoints": pes, "denied": denied}
         return _judge(pes, denied, evidence)
 
     return probe_support.guarded(body)
