@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aoai_diag import catalogue
-from aoai_diag.bundle import analyze, make_bundle, parse_bundle
+from aoai_diag.bundle import BUNDLE_VERSION, analyze, make_bundle, parse_bundle, scrub
 from aoai_diag.context import Settings
 from aoai_diag.model import CheckResult, Report, TargetReport
 from aoai_diag.render.json_report import report_to_dict
@@ -88,6 +88,29 @@ def bundle_roundtrip(report: Report) -> list[str]:
             problems.append(
                 f"{before['target']['host']}: live {before['verdict']} {[f['id'] for f in before['diagnosis']]}, "
                 f"analysed {after['verdict']} {[f['id'] for f in after['diagnosis']]}"
+            )
+    return problems
+
+
+def json_roundtrip(report: Mapping[str, Any]) -> list[str]:
+    """(d) for a JSON report of a live run (`check -o json`): a bundle of its evidence, as `collect` writes it
+    (scrubbed), analyses to the same verdict, diagnosis and unexplained checks."""
+    bundle = {
+        "bundle_version": BUNDLE_VERSION,
+        "tool_version": report["tool_version"],
+        "targets": [
+            {"target": scrub(dict(t["target"])), "checks": [scrub(dict(c)) for c in t["checks"]]}
+            for t in report["targets"]
+        ],
+    }
+    analysed = report_to_dict(analyze(parse_bundle(json.loads(json.dumps(bundle)))))
+    problems = []
+    for live, again in zip(report["targets"], analysed["targets"], strict=True):
+        keys = ("verdict", "diagnosis", "unexplained")
+        if [live[k] for k in keys] != [again[k] for k in keys]:
+            problems.append(
+                f"{live['target']['host']}: live {live['verdict']} {[f['id'] for f in live['diagnosis']]}, "
+                f"analysed {again['verdict']} {[f['id'] for f in again['diagnosis']]}"
             )
     return problems
 

@@ -1,4 +1,4 @@
-"""The H1..H12 classifier against the verbatim texts of ../shared/reference/http-facts.md."""
+"""The H1..H12 classifier against the verbatim texts of the public reports listed in docs/dataplane-answers.md."""
 
 from __future__ import annotations
 

@@ -177,3 +177,54 @@ def test_a_circle_of_exclusions_keeps_no_two_that_conflict() -> None:
     }
     out = merge([found("dns.c"), found("dns.b"), found("dns.a")], evidence(None), catalogue)
     assert [f.cause_id for f in out] == ["dns.a"]
+
+
+# --- the registered facts and the real catalogue ---------------------------------------------------------------------
+
+
+def zones_read(status: Status, **ev: Any) -> Evidence:
+    return Evidence(parse_target("contoso"), {"arm_dns_zones": CheckResult("arm_dns_zones", status, "s", ev, 1.0)})
+
+
+def test_zone_search_is_complete_only_when_every_scope_was_read() -> None:
+    assert zones_read(Status.PASS, complete=True, denied=[]).fact("arm.zone_search_complete").is_true()
+    partial = zones_read(Status.WARN, complete=False, denied=[{"scope": "/subscriptions/sub-9", "status": 403}])
+    f = partial.fact("arm.zone_search_complete")
+    assert (f.known, f.why) == (False, Unknown.FORBIDDEN)
+    assert f.decide is not None and "/subscriptions/sub-9" in f.decide
+
+
+def test_zone_missing_without_reading_every_subscription_is_only_a_candidate() -> None:
+    from aoai_diag import catalogue
+
+    ev = zones_read(Status.WARN, complete=False, denied=[{"scope": "/subscriptions/sub-9", "status": 403}])
+    rule_said = found("dns.zone_missing", "arm_dns_zones", "system_resolution")
+    (only,) = merge([rule_said], ev, catalogue.load())
+    assert only.cause_id == "dns.resolves_public" and only.candidates == ("dns.zone_missing",)
+    assert only.checks == ("system_resolution",)
+    assert only.decide == "Reader on /subscriptions/sub-9 would show whether the zone and its record exist there"
+
+
+def public_dns(status: Status, **ev: Any) -> Evidence:
+    return Evidence(parse_target("contoso"), {"public_dns": CheckResult("public_dns", status, "s", ev, 1.0)})
+
+
+def _answer(outcome: str, addresses: list[str]) -> dict[str, Any]:
+    return {"name": "contoso.openai.azure.com", "outcome": outcome, "addresses": addresses, "chain": []}
+
+
+def test_public_dns_knows_the_name_from_its_answer() -> None:
+    servers = [{"server": "1.1.1.1:53", "answers": {"contoso.openai.azure.com": _answer("nxdomain", [])}}]
+    nx = public_dns(Status.PASS, servers=servers, answered_by="1.1.1.1:53", public_addresses=[], privatelink_hop=None)
+    assert nx.fact("local.public_dns_knows_name").is_false()
+    assert public_dns(Status.PASS, public_addresses=["20.61.99.10"]).fact("local.public_dns_knows_name").is_true()
+    skipped = public_dns(Status.SKIP).fact("local.public_dns_knows_name")
+    assert (skipped.known, skipped.why) == (False, Unknown.NOT_READ)
+
+
+def test_cross_tenant_nxdomain_is_ruled_out_when_public_dns_does_not_know_the_name() -> None:
+    from aoai_diag import catalogue
+
+    servers = [{"server": "1.1.1.1:53", "answers": {"contoso.openai.azure.com": _answer("nxdomain", [])}}]
+    ev = public_dns(Status.PASS, servers=servers, answered_by="1.1.1.1:53", public_addresses=[])
+    assert merge([found("dns.cross_tenant_nxdomain", "arm_dns_zones")], ev, catalogue.load()) == ()

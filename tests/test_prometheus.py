@@ -138,3 +138,11 @@ def test_cli_analyze_prometheus_output_parses() -> None:
     names = {f.name for f in text_string_to_metric_families(result.stdout)}
     assert {"aoai_diag_probe_success", "aoai_diag_cause", "aoai_diag_check_status"} <= names
     assert result.stderr == ""
+
+
+def test_roles_and_unexplained_failures_are_counted() -> None:
+    host = "contoso.openai.azure.com"
+    public = samples("resolves-public.json")
+    roles = {lab["role"]: v for lab, v in public["aoai_diag_findings_by_role"] if lab["target"] == host}
+    assert roles == {"root": 1.0, "consequence": 1.0, "advisory": 0.0}
+    assert one(public, "aoai_diag_unexplained_checks", target=host) == 0.0

@@ -10,11 +10,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from aoai_diag.model import CheckResult, Report
+from aoai_diag.model import CheckResult, Finding, Report, Role, Status, TargetReport, Verdict
 from aoai_diag.render.json_report import render_json, report_to_dict
 from aoai_diag.render.table import render_table
 from aoai_diag.runner import build_report, build_target_report
 from aoai_diag.targets import parse_target
+from aoai_diag.verdict import target_verdict, unexplained
 from tests.conftest import FIXTURES, REPO
 
 EVIDENCE = sorted((FIXTURES / "evidence").glob("*.json"))
@@ -78,3 +79,75 @@ def test_schema_rejects_a_wrong_report() -> None:
     data["verdict"] = "fine"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, SCHEMA)
+
+
+def test_table_marks_consequences_and_json_gives_roles() -> None:
+    report = report_for(FIXTURES / "evidence" / "resolves_public_azure_dns.json")
+    text = render_table(report)
+    assert "1. [error] dns.resolves_public — " in text
+    assert "2. [error] svc.public_access_disabled_public_path (consequence of dns.resolves_public) — " in text
+    (target,) = report_to_dict(report)["targets"]
+    assert [(f["id"], f["role"], f["consequence_of"]) for f in target["diagnosis"]] == [
+        ("dns.resolves_public", "root", []),
+        ("svc.public_access_disabled_public_path", "consequence", ["dns.resolves_public"]),
+    ]
+
+
+def _one_target(checks: list[CheckResult], findings: tuple[Finding, ...] = ()) -> Report:
+    target = parse_target("contoso")
+    return build_report(
+        [
+            TargetReport(
+                target=target.to_dict(),
+                verdict=target_verdict(checks, findings),
+                checks=tuple(checks),
+                findings=findings,
+                unexplained=unexplained(checks, findings),
+            )
+        ]
+    )
+
+
+def _check(check_id: str, status: Status, summary: str = "s") -> CheckResult:
+    return CheckResult(check_id, status, summary, {}, 1.0)
+
+
+def test_a_failure_no_finding_explains_is_stated_and_never_healthy() -> None:
+    checks = [
+        _check("system_resolution", Status.PASS),
+        _check("arm_nsg", Status.FAIL, "nsg-pe denies 443"),
+        _check("https_dataplane", Status.PASS),
+    ]
+    report = _one_target(checks)
+    assert report.targets[0].unexplained == ("arm_nsg",)
+    assert report.verdict is Verdict.INCONCLUSIVE
+    assert "Observed but not explained:\n  arm_nsg: nsg-pe denies 443" in render_table(report)
+    assert report_to_dict(report)["targets"][0]["unexplained"] == ["arm_nsg"]
+    jsonschema.validate(report_to_dict(report), SCHEMA)
+
+
+def test_a_failure_down_the_path_from_a_root_is_explained_by_it() -> None:
+    checks = [
+        _check("system_resolution", Status.WARN),
+        _check("tcp_connect", Status.FAIL),
+        _check("arm_nsg", Status.FAIL),
+    ]
+    root = Finding(cause_id="dns.resolves_public", checks=("system_resolution",), detail="public")
+    # tcp_connect is downstream of the DNS root; an Azure read that failed is not on the path and stays unexplained
+    assert unexplained(checks, (root,)) == ("arm_nsg",)
+    advisory = Finding(
+        cause_id="dns.hosts_workaround", checks=("system_resolution",), detail="hosts", role=Role.ADVISORY
+    )
+    assert unexplained(checks, (advisory,)) == ("tcp_connect", "arm_nsg")
+
+
+def test_table_shows_what_would_decide() -> None:
+    finding = Finding(
+        cause_id="dns.resolves_public",
+        checks=("system_resolution",),
+        detail="public",
+        candidates=("dns.zone_missing",),
+        decide="Reader on /subscriptions/sub-9 would show whether the zone and its record exist there",
+    )
+    text = render_table(_one_target([_check("system_resolution", Status.WARN)], (finding,)))
+    assert "   Not ruled out: dns.zone_missing\n   To decide: Reader on /subscriptions/sub-9 would show" in text

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from aoai_diag.model import Status
+
 if TYPE_CHECKING:
     from aoai_diag.diagnosis.evidence import Evidence
 
@@ -102,17 +104,18 @@ def _where(fn: FactFn) -> str:
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
-def registry() -> Mapping[str, FactFn]:
-    """Every registered fact, by name."""
+def _registered() -> dict[str, FactFn]:
     global _loaded
     if not _loaded:
         for module in _FACT_MODULES:
             importlib.import_module(module)
         _loaded = True
-    return dict(_REGISTRY)
+    return _REGISTRY
 
 
-_OBSERVED_STATUSES = ("pass", "fail", "warn")
+def registry() -> Mapping[str, FactFn]:
+    """Every registered fact, by name."""
+    return dict(_registered())
 
 
 def _why_from_codes(codes: list[int]) -> Unknown:
@@ -132,9 +135,9 @@ def unread(evidence: Evidence, check_id: str, decide: str | None = None) -> Fact
     result = evidence.checks.get(check_id)
     if result is None:
         return unknown(Unknown.NOT_READ, check_id, detail=f"{check_id} did not run", decide=decide)
-    if result.status.value in _OBSERVED_STATUSES:
+    if result.status in (Status.PASS, Status.FAIL, Status.WARN):
         return None
-    if result.status.value == "skip":
+    if result.status is Status.SKIP:
         return unknown(Unknown.NOT_READ, check_id, detail=result.reason or result.summary, decide=decide)
     return refused(result.evidence.get("denied"), check_id, result.reason or result.summary, decide)
 
@@ -168,7 +171,7 @@ class FactCache:
     def get(self, evidence: Evidence, name: str) -> Fact[Any]:
         if name in self._values:
             return self._values[name]
-        fn = registry().get(name)
+        fn = _registered().get(name)
         if fn is None:
             raise KeyError(f"no fact named {name!r} is registered")
         if name in self._busy:
@@ -180,7 +183,3 @@ class FactCache:
             self._busy.discard(name)
         self._values[name] = value
         return value
-
-    def computed(self) -> Mapping[str, Fact[Any]]:
-        """The facts asked for so far (for tests and explanations)."""
-        return dict(self._values)

@@ -52,19 +52,20 @@ def _decide(unknowns: Sequence[tuple[str, Fact[Any]]]) -> str:
     return "; ".join(lines)
 
 
-def _stand_in(finding: Finding, cause: Cause, unknowns: Sequence[tuple[str, Fact[Any]]]) -> Finding | None:
+def _stand_in(
+    finding: Finding, cause: Cause, generic: str, unknowns: Sequence[tuple[str, Fact[Any]]]
+) -> Finding | None:
     """The generic finding named in place of `finding`, or None when no observed check is left to rest it on."""
-    assert cause.generic is not None
     unread = {source for _, f in unknowns for source in f.sources}
     checks = tuple(c for c in finding.checks if c not in unread)
     if not checks:
         return None
     why = "; ".join(f"{name} is {f.describe()}" for name, f in unknowns)
     return Finding(
-        cause_id=cause.generic,
+        cause_id=generic,
         checks=checks,
         detail=f"{cause.title} would explain this, but it cannot be confirmed: {why}.",
-        candidates=(cause.id, *(c for c in finding.candidates if c != cause.generic)),
+        candidates=(cause.id, *(c for c in finding.candidates if c != generic)),
         decide=_decide(unknowns),
     )
 
@@ -96,10 +97,11 @@ def apply_premises(
             else:
                 named[finding.cause_id] = finding
             continue
+        # A premise known to be false rules the cause out; `seen` stops a generic from standing in for itself.
         if any(f.is_false() for _, f in facts) or cause.generic is None or cause.generic in seen:
             continue
         seen.add(finding.cause_id)
-        stand_in = _stand_in(finding, cause, [(n, f) for n, f in facts if not f.known])
+        stand_in = _stand_in(finding, cause, cause.generic, [(n, f) for n, f in facts if not f.known])
         if stand_in is not None:
             # The generic has premises of its own: it goes through the same test.
             stand_ins.append(stand_in)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from aoai_diag import catalogue
-from aoai_diag.model import Report, Status, Verdict
+from aoai_diag.model import Report, Role, Status, Verdict
 from aoai_diag.render import measures
 
 PREFIX = "aoai_diag_"
@@ -38,6 +38,12 @@ def render_prometheus(report: Report, duration_s: float | None = None) -> str:
         ("target", "cause", "family", "severity"),
     )
     findings = gauge("findings", "Number of causes the diagnosis named.", ("target", "severity"))
+    by_role = gauge(
+        "findings_by_role",
+        "Number of named causes by role: root (fix first), consequence (follows from a root), advisory.",
+        ("target", "role"),
+    )
+    unexplained = gauge("unexplained_checks", "Checks that observed a failure no named cause explains.", ("target",))
     resolved = gauge(
         "resolved_addresses",
         "Addresses the OS resolver returned for the account host, by class (never the address itself).",
@@ -75,6 +81,9 @@ def render_prometheus(report: Report, duration_s: float | None = None) -> str:
         for severity in ("error", "warning"):
             count = sum(1 for cid in named if cid in causes and causes[cid].severity.value == severity)
             findings.labels(target=host, severity=severity).set(count)
+        for role in Role:
+            by_role.labels(target=host, role=role.value).set(sum(1 for f in target_report.findings if f.role is role))
+        unexplained.labels(target=host).set(len(target_report.unexplained))
         counts = measures.resolved_address_classes(target_report)
         if counts is not None:
             for cls, n in counts.items():

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import soundness
 from tests.e2e import namespace, scenario
 from tests.e2e.harness import Pki, RunResult, ScenarioRun, ServerMissing
 
@@ -100,3 +101,6 @@ def test_scenario(sc: scenario.Scenario, outcomes: dict[str, Future[Outcome]], r
         f"{sc.id}: {problem}\nchecks: {result.check_statuses}\nstderr: {result.stderr[-500:]}\n"
         f"server logs: {result.server_logs}"
     )
+    # and tells one story per broken link, roots first; a bundle of its evidence analyses to the same report
+    assert soundness.report_violations(result.report) == []
+    assert soundness.json_roundtrip(result.report) == []
