@@ -223,7 +223,14 @@ def zone_search(dns: Mapping[str, Any], pes: Iterable[Mapping[str, Any]] = ()) -
         return unknown(Unknown.NOT_READ, "arm_dns_zones", decide="run with Azure access (arm_dns_zones)")
     denied = [d for d in dns.get("denied") or () if isinstance(d, Mapping)]
     if denied:
-        return _unread(denied, "arm_dns_zones", "whether a privatelink zone or its record exists there")
+        scopes = ", ".join(dict.fromkeys(str(d.get("scope")) for d in denied))
+        fact_ = _unread(denied, "arm_dns_zones", "")
+        return unknown(
+            fact_.why or Unknown.FAILED,
+            "arm_dns_zones",
+            detail=fact_.detail,
+            decide=f"Reader on {scopes} would show whether the zone and its record exist there",
+        )
     if dns.get("complete") is not True:
         return unknown(Unknown.NOT_READ, "arm_dns_zones", detail="the zone search did not finish")
     unseen = hidden_zones(dns, pes)
@@ -312,7 +319,7 @@ def account_fact(ev: Evidence) -> Fact[Mapping[str, Any] | None]:
 def zone_search_complete(ev: Evidence) -> Fact[bool]:
     """`arm.zone_search_complete`: true when every subscription and zone that could hold the zone was read."""
     result = ev.checks.get("arm_dns_zones")
-    if result is None or "zones" not in result.evidence:
+    if result is None or not ({"zones", "complete"} & set(result.evidence)):
         return _check_unknown(ev, "arm_dns_zones", "whether a privatelink zone exists")
     fact = zone_search(result.evidence, _pes(ev))
     return fact if not fact.known or fact.value else unknown(Unknown.NOT_READ, "arm_dns_zones")
