@@ -3,6 +3,8 @@ and the rules share, from ARM JSON in the shapes live Azure returns."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from aoai_diag.azure import convert, nsg_eval
@@ -182,3 +184,43 @@ def test_setup_floors_are_the_tested_versions() -> None:
         name, _, floor = line.partition(">=")
         if name.startswith("azure-"):
             assert version(name) == floor or version(name).startswith(floor + "."), (name, floor, version(name))
+
+
+@pytest.mark.parametrize(
+    ("name", "facts"),
+    [
+        ("healthy_jumpbox", {"arm.zone_exists": True, "arm.resolver_link": "Completed", "arm.record": ("10.1.2.4",),
+                             "arm.nsg_allows": True, "arm.peerings_usable": True, "arm.pe_ip_known": True}),
+        ("sound/link_in_progress", {"arm.resolver_link": "InProgress"}),
+        ("broken/dns.zone_not_linked", {"arm.zone_exists": True, "arm.resolver_link": "none"}),
+        ("broken/dns.zone_missing", {"arm.zone_exists": False}),
+        ("broken/dns.record_missing", {"arm.record": ()}),
+        ("sound/peering_access_disabled", {"arm.peerings_usable": False, "arm.peering_blocked": True}),
+        ("sound/asg_rule_pe_member", {"arm.nsg_allows": False}),
+    ],
+)  # fmt: skip
+def test_registered_facts_from_live_shaped_topologies(name: str, facts: dict[str, object], tmp_path: Path) -> None:
+    from aoai_diag.diagnosis.evidence import Evidence
+    from tests.azure_harness import lab, topology
+
+    with lab(topology(name), tmp_path) as env:
+        report, _ = env.run()
+    from aoai_diag.targets import Target
+
+    ev = Evidence(Target.from_dict(dict(report.target)), {c.id: c for c in report.checks})
+    for fact_name, value in facts.items():
+        got = ev.fact(fact_name)
+        assert got.known and got.value == value, (fact_name, got)
+
+
+def test_zone_facts_are_unknown_when_the_zone_subscription_is_forbidden(tmp_path: Path) -> None:
+    from aoai_diag.diagnosis.evidence import Evidence
+    from aoai_diag.targets import Target
+    from tests.azure_harness import lab, topology
+
+    with lab(topology("sound/zone_subscription_forbidden"), tmp_path) as env:
+        report, _ = env.run()
+    ev = Evidence(Target.from_dict(dict(report.target)), {c.id: c for c in report.checks})
+    for name in ("arm.zone_search_complete", "arm.zone_exists", "arm.resolver_link", "arm.record"):
+        fact = ev.fact(name)
+        assert not fact.known and fact.why is Unknown.FORBIDDEN, (name, fact)

@@ -457,3 +457,104 @@ def caller_ip_not_allowed(ev: Evidence) -> Fact[bool]:
     """`arm.caller_ip_not_allowed`: the negation, known only when the containment test ran."""
     fact = caller_ip_allowed(ev)
     return known(not fact.value, *fact.sources) if fact.known else fact
+
+
+# --- the DNS link, as facts: the zone, the resolver's VNet, its link, the record; the NSG verdict ----------------
+
+
+@fact("arm.resolver_vnet")
+def resolver_vnet(ev: Evidence) -> Fact[str]:
+    """`arm.resolver_vnet`: the VNet whose zone links decide this machine's answers (its own VNet with Azure DNS,
+    the DNS server's or firewall's VNet with custom DNS)."""
+    from aoai_diag.diagnosis.azure_view import AzureView
+
+    kind, vnet_id, _host = AzureView(ev).resolver()
+    if kind is None:
+        return _check_unknown(ev, "arm_client_network", "this machine's VNet and DNS servers")
+    if vnet_id is None:
+        servers = ", ".join(str(h.get("ip")) for h in _arm(ev, "arm_client_network").get("dns_server_hosts") or ())
+        return unknown(
+            Unknown.NOT_APPLICABLE,
+            "arm_client_network",
+            detail=f"the DNS server(s) {servers} are in no VNet this identity can see",
+            decide="Reader on the subscription holding the DNS server's VNet would show which zone links it sees",
+        )
+    return known(vnet_id, "arm_client_network")
+
+
+@fact("arm.zone_exists")
+def zone_exists(ev: Evidence) -> Fact[bool]:
+    """`arm.zone_exists`: a copy of the target's privatelink zone was seen (true as soon as one was found; false
+    only after a complete search)."""
+    from aoai_diag.diagnosis.azure_view import AzureView
+
+    view = AzureView(ev)
+    if view.copies():
+        return known(True, "arm_dns_zones")
+    search = zone_search_complete(ev)
+    return known(False, "arm_dns_zones") if search.is_true() else search
+
+
+@fact("arm.resolver_link")
+def resolver_link(ev: Evidence) -> Fact[str]:
+    """`arm.resolver_link`: the state of the zone's link to the resolver's VNet: "Completed", "InProgress" (still
+    being created: neither linked nor missing) or "none"."""
+    from aoai_diag.diagnosis.azure_view import AzureView
+
+    vnet = resolver_vnet(ev)
+    if not vnet.known:
+        return vnet
+    exists = zone_exists(ev)
+    if not exists.is_true():
+        return exists if not exists.known else known("none", "arm_dns_zones")
+    view = AzureView(ev)
+    links = [link for z in view.copies() if (link := view.linked(z, vnet.value))]
+    if not links:
+        return known("none", "arm_dns_zones", "arm_client_network")
+    states = {str(link.get("state") or "Completed") for link in links}
+    return known("Completed" if "Completed" in states else sorted(states)[0], "arm_dns_zones", "arm_client_network")
+
+
+@fact("arm.record")
+def record(ev: Evidence) -> Fact[tuple[str, ...]]:
+    """`arm.record`: the addresses of the account's A record in the zone copy linked to the resolver's VNet (empty:
+    no record there)."""
+    from aoai_diag.diagnosis.azure_view import AzureView
+
+    link = resolver_link(ev)
+    if not link.known or link.value == "none":
+        return link if not link.known else unknown(Unknown.NOT_APPLICABLE, "arm_dns_zones", detail="no linked zone")
+    view = AzureView(ev)
+    vnet = resolver_vnet(ev).value
+    linked = [z for z in view.copies() if view.linked(z, vnet)]
+    unreadable = [z for z in linked if z.get("record_error")]
+    with_record = [z for z in linked if z.get("record")]
+    if with_record:
+        return known(tuple(str(ip) for ip in with_record[0]["record"]), "arm_dns_zones")
+    if unreadable:
+        return unknown(Unknown.FAILED, "arm_dns_zones", detail=str(unreadable[0]["record_error"]))
+    return known((), "arm_dns_zones")
+
+
+@fact("arm.nsg_allows")
+def nsg_allows(ev: Evidence) -> Fact[bool]:
+    """`arm.nsg_allows`: no NSG rule someone wrote denies TCP to the PE (client outbound, or PE subnet inbound where
+    its network policies let NSGs apply), with application security groups matched."""
+    if not ev.ran("arm_nsg"):
+        return _check_unknown(ev, "arm_nsg", "the NSG rules on the path")
+    data = ev.get("arm_nsg")
+    client = [d for d in (data.get("client") or {}).get("decisions") or () if isinstance(d, Mapping)]
+    pe_side = [e for e in data.get("pe_side") or () if isinstance(e, Mapping)]
+    if any(nsg_deny_is_cause(d) for d in client) or any(
+        e.get("applies") and nsg_deny_is_cause(e.get("decision") or {}) for e in pe_side
+    ):
+        return known(False, "arm_nsg")
+    unresolved = sorted({r for d in client for r in d.get("unresolved") or ()})
+    if (data.get("client") or {}).get("access") is None or unresolved:
+        return unknown(
+            Unknown.NOT_READ,
+            "arm_nsg",
+            detail="rules not evaluable here: " + (", ".join(unresolved) or "client NSGs unread"),
+            decide="az network nic list-effective-nsg on this VM's NIC would show the deciding rule",
+        )
+    return known(True, "arm_nsg")

@@ -346,7 +346,7 @@ def zone_rules(ev: Evidence) -> Iterator[Finding]:
         yield from _not_linked(scene)
         return
     pending = [z for z in linked if azure_facts.link_in_progress(view.linked(z, scene.res_vnet))]
-    if pending:
+    if pending and azure_facts.resolver_link(ev).value == "InProgress":
         yield _link_in_progress(scene, pending[0])
         return
     linked_with_record = [z for z in linked if z.get("record")]
