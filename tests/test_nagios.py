@@ -76,3 +76,15 @@ def test_several_targets_summarise_the_worst_in_one_line() -> None:
     line = render_nagios(build_report([a, b]))
     assert line.startswith("AOAI-DIAG CRITICAL - 2 targets: 1 healthy, 1 unhealthy; fabrikam.openai.azure.com")
     assert "contoso_dns=" in line and "fabrikam_tls=" in line and line.count("\n") == 1
+
+
+def test_unexplained_failures_are_named_and_the_state_is_unknown() -> None:
+    # Given a target whose only failed check no finding explains
+    healthy = analyze(load_bundle(str(BUNDLES / "healthy.json"))).targets[0]
+    target = replace(healthy, verdict=Verdict.INCONCLUSIVE, findings=(), unexplained=("arm_nsg",))
+    report = build_report([target])
+    # Then the plugin says UNKNOWN and which check it could not explain
+    assert nagios_code(report) == 3
+    assert render_nagios(report).startswith(
+        "AOAI-DIAG UNKNOWN - contoso.openai.azure.com inconclusive: no cause named; not explained: arm_nsg |"
+    )
