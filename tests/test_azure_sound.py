@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from aoai_diag.targets import Target
 from tests.azure_harness import ARM_FIXTURES, lab, status, topology
 
 SOUND = sorted(p.stem for p in (ARM_FIXTURES / "sound").glob("*.json"))
@@ -51,6 +52,17 @@ def test_sound_topology(name: str, tmp_path: Path) -> None:
     if "needed_zones" in expect:
         zones = next(c for c in report.checks if c.id == "arm_dns_zones")
         assert zones.evidence["needed_zones"] == expect["needed_zones"]
+    # The properties hold here too: one story, roots first; a refused or partial read names nothing resting
+    # on it; the collected bundle analyses to the same report.
+    from tests import soundness
+    from tests.test_diagnosis_properties import partial_read_violations, refused_read_violations
+
+    target = Target.from_dict(dict(report.target))
+    checks = list(report.checks)
+    assert soundness.target_report_violations(report) == []
+    assert refused_read_violations(target, checks) == []
+    assert partial_read_violations(target, checks) == []
+    assert soundness.bundle_roundtrip(soundness.live_report(target, checks)) == []
 
 
 def test_a_denied_nic_read_is_recorded_as_denied(tmp_path: Path) -> None:
