@@ -122,7 +122,7 @@ def _route_problems(address: str, route: Mapping[str, Any] | None) -> list[str]:
     return []
 
 
-def _judge(vnet: Vnet, evidence: Mapping[str, Any], problems: list[str]) -> Outcome:
+def _judge(vnet: Vnet, evidence: Mapping[str, Any], problems: list[str], pes: list[Mapping[str, Any]]) -> Outcome:
     hops = {azure_facts.route_hop(r["route"]) for r in evidence["routes_to_pe"]}
     named = sorted({str((r["route"] or {}).get("next_hop_type")) for r in evidence["routes_to_pe"]})
     dns = "custom " + ", ".join(vnet.dns_servers) if vnet.dns_servers else "Azure-provided"
@@ -135,6 +135,9 @@ def _judge(vnet: Vnet, evidence: Mapping[str, Any], problems: list[str]) -> Outc
         )
     if evidence["routes_error"]:
         return Outcome(Status.WARN, f"{where}; effective routes unreadable: {evidence['routes_error']}", evidence)
+    unaddressed = [str(pe.get("name")) for pe in pes if not azure_facts.pe_ips(pe).value]
+    if unaddressed and evidence["effective_routes"]["state"] != "not_needed":
+        return Outcome(Status.WARN, f"{where}; no route judged for {', '.join(unaddressed)}: address unknown", evidence)
     private, public = azure_facts.split_dns_servers(vnet.dns_servers)
     if private and public:
         return Outcome(
@@ -257,7 +260,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
                         route = best_route(routes, address)
                         evidence["routes_to_pe"].append({"pe_id": pe["id"], "address": address, "route": route})
                         problems.extend(_route_problems(address, route))
-        return _judge(vnet, evidence, problems)
+        return _judge(vnet, evidence, problems, pes)
 
     return probe_support.guarded(body)
 

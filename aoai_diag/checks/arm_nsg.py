@@ -173,15 +173,19 @@ def _client_decisions(flow: Flow, groups: list[tuple[str, list[NsgRule]]]) -> st
     return access
 
 
-def _judge(flow: Flow) -> Outcome:
+def _judge(flow: Flow, pes: Sequence[Mapping[str, Any]]) -> Outcome:
     evidence, port = flow.evidence, flow.port
+    unaddressed = [str(pe.get("name")) for pe in pes if not azure_facts.pe_ips(pe).value]
+    if unaddressed:
+        # Never "allowed" for an address nobody knows (a PE whose NIC could not be read).
+        flow.notes.append(f"address unknown for {', '.join(unaddressed)}: not evaluated")
     unresolved = sorted({r for d in evidence["client"]["decisions"] for r in d.get("unresolved") or ()})
     if unresolved:
         flow.notes.append("not evaluable here: " + ", ".join(unresolved))
     note = ("; note: " + "; ".join(flow.notes)) if flow.notes else ""
     if flow.problems:
         return Outcome(Status.FAIL, "; ".join(flow.problems) + note, evidence)
-    if evidence["client"]["access"] is None or evidence["denied"] or unresolved:
+    if evidence["client"]["access"] is None or evidence["denied"] or unresolved or unaddressed:
         return Outcome(
             Status.WARN, f"TCP {port} not fully evaluated ({len(evidence['denied'])} read(s) failed){note}", evidence
         )
@@ -251,7 +255,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             evidence["denied"] += static_denied
             evidence["client"]["method"] = "rules" if static or not ids else None
         evidence["client"]["access"] = _client_decisions(flow, groups)
-        return _judge(flow)
+        return _judge(flow, pes)
 
     return probe_support.guarded(body)
 
