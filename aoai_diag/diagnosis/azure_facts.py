@@ -21,13 +21,6 @@ from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.facts import Fact, Unknown, fact, known, unknown
 from aoai_diag.model import Status
 
-PEERING_DOC = "https://learn.microsoft.com/azure/virtual-network/virtual-network-manage-peering"
-ROUTES_DOC = "https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview"
-
-
-def _same(a: Any, b: Any) -> bool:
-    return bool(a) and bool(b) and str(a).rstrip("/").lower() == str(b).rstrip("/").lower()
-
 
 def scope_name(scope: str) -> str:
     """`subscription 6c1f...` for a subscription scope, else the last segments of the id."""
@@ -120,7 +113,9 @@ def all_pe_ips(pes: Iterable[Mapping[str, Any]]) -> Fact[dict[str, Mapping[str, 
 
 def peering_usable(peering: Mapping[str, Any]) -> Fact[bool]:
     """Traffic can cross the peering: Connected, FullyInSync AND allowVirtualNetworkAccess.
-    A Connected peering with allowVirtualNetworkAccess false carries no traffic (PEERING_DOC)."""
+    allowVirtualNetworkAccess on this VNet's peering says whether its VMs may reach the remote VNet: a Connected
+    peering with it false carries no traffic from here.
+    https://learn.microsoft.com/azure/virtual-network/virtual-network-manage-peering"""
     state, sync = peering.get("state"), peering.get("sync_level") or "FullyInSync"
     if state != "Connected" or sync != "FullyInSync":
         return known(False, "arm_client_network")
@@ -145,7 +140,8 @@ def peering_problem(peering: Mapping[str, Any]) -> str | None:
 
 
 class Hop(str, enum.Enum):
-    """What the effective route toward a PE address does with the traffic (ROUTES_DOC)."""
+    """What the effective route toward a PE address does with the traffic.
+    https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview"""
 
     DIRECT = "direct"
     """InterfaceEndpoint, VnetLocal or VNetPeering: the VNet fabric delivers it."""
