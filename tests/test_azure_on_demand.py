@@ -1,8 +1,8 @@
 """Evidence on demand: the ARM requests a run issues, counted by the emulator (no timings asserted).
 
 A healthy run (TCP to the private address connected) starts no long-running operation; a failed connect that no
-static read explains starts the effective-routes operation; a static NSG deny or a missing peering explains it
-without one; an operation still running at the deadline is an unknown, not a wait; Resource Graph forbidden
+static read explains starts the effective-routes and effective-NSG operations, each once; a static NSG deny or a
+missing peering explains it without either; an operation still running at the deadline is an unknown, not a wait; Resource Graph forbidden
 falls back to concurrent list calls.
 """
 
