@@ -137,6 +137,19 @@ def test_unfinished_operation_is_unknown_and_the_deadline_holds(tmp_path: Path) 
     assert elapsed < 1.5 + 0.5
 
 
+def test_a_long_retry_after_still_gets_one_poll_before_the_deadline(tmp_path: Path) -> None:
+    # The service advises 30 s but is done at the first poll: one poll just before the 2 s deadline gets the answer.
+    topo = dict(_with_local(topology("broken/net.udr_nva_drop"), "timeout"), lro_polls=0, lro_retry_after=30)
+    with lab(topo, tmp_path, timeout=1.0, deadline=2.0) as env:
+        t0 = time.monotonic()
+        report, _ = env.run()
+        elapsed = time.monotonic() - t0
+    net = _check(report, "arm_client_network")
+    assert net.evidence["effective_routes"]["state"] == "done"
+    assert "net.udr_nva_drop" in causes(report)
+    assert elapsed < 2.0 + 0.5
+
+
 def test_forbidden_graph_falls_back_to_list_calls(tmp_path: Path) -> None:
     topo = dict(_with_local(topology("healthy_jumpbox"), "connected"), graph=False)
     with lab(topo, tmp_path) as env:
