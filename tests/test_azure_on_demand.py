@@ -1,8 +1,8 @@
 """Evidence on demand: the ARM requests a run issues, counted by the emulator (no timings asserted).
 
 A healthy run (TCP to the private address connected) starts no long-running operation; a failed connect that no
-static read explains starts the effective-routes operation; a static NSG deny or a missing peering explains it
-without one; an operation still running at the deadline is an unknown, not a wait; Resource Graph forbidden
+static read explains starts the effective-routes and effective-NSG operations, each once; a static NSG deny or a
+missing peering explains it without either; an operation still running at the deadline is an unknown, not a wait; Resource Graph forbidden
 falls back to concurrent list calls.
 """
 
@@ -135,6 +135,19 @@ def test_unfinished_operation_is_unknown_and_the_deadline_holds(tmp_path: Path) 
     assert net.evidence["effective_routes"]["state"] == "unfinished"
     assert any(d["code"] == "Unfinished" for d in net.evidence["denied"])
     assert elapsed < 1.5 + 0.5
+
+
+def test_a_long_retry_after_still_gets_one_poll_before_the_deadline(tmp_path: Path) -> None:
+    # The service advises 30 s but is done at the first poll: one poll just before the 2 s deadline gets the answer.
+    topo = dict(_with_local(topology("broken/net.udr_nva_drop"), "timeout"), lro_polls=0, lro_retry_after=30)
+    with lab(topo, tmp_path, timeout=1.0, deadline=2.0) as env:
+        t0 = time.monotonic()
+        report, _ = env.run()
+        elapsed = time.monotonic() - t0
+    net = _check(report, "arm_client_network")
+    assert net.evidence["effective_routes"]["state"] == "done"
+    assert "net.udr_nva_drop" in causes(report)
+    assert elapsed < 2.0 + 0.5
 
 
 def test_forbidden_graph_falls_back_to_list_calls(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 from aoai_diag.checks import dns_nameservers, public_dns, resolver_config
 from aoai_diag.context import ProbeContext, Settings, parse_endpoint
@@ -46,3 +47,21 @@ def test_a_timed_out_answer_is_not_shared() -> None:
     first = ask(dead, "contoso.openai.azure.com", 0.2)
     assert first["outcome"] in ("timeout", "error")
     assert not [k for k in ctx.shared if k.startswith("dns:")]
+
+
+def test_targets_of_one_run_share_the_azure_reads(tmp_path: Path) -> None:
+    # Three targets, one at a time: one IMDS answer, one token, one subscription list, one Resource Graph query;
+    # the later targets still get their reads though they start after the first one's budget began.
+    from tests.azure_harness import AZURE_PROBES, lab, topology
+
+    with lab(topology("healthy_jumpbox"), tmp_path, timeout=1.0, deadline=3.0) as env:
+        targets = [parse_target(t) for t in ("contoso", "contoso.cognitiveservices.azure.com", "fabrikam")]
+        report = run_check(targets, env.settings, probes=AZURE_PROBES, max_parallel=1)
+        arm = list(env.arm.requests)
+        imds_requests = list(env.imds.requests)
+    statuses = [{c.id: c.status.value for c in t.checks} for t in report.targets]
+    assert [s["arm_account"] for s in statuses] == ["pass", "pass", "fail"]  # fabrikam does not exist
+    assert sum(1 for m, p in arm if m == "POST" and "ResourceGraph" in p) == 1
+    assert sum(1 for m, p in arm if m == "GET" and p == "/subscriptions") == 1
+    assert sum(1 for r in imds_requests if r["path"] == "/metadata/identity/oauth2/token") == 1
+    assert sum(1 for r in imds_requests if r["path"] == "/metadata/instance") == 1
