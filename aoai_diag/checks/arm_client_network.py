@@ -69,6 +69,23 @@ def _contains(prefixes: Any, ip: str) -> bool:
     return False
 
 
+def _dns_server_hosts(vnet: Vnet, firewalls: Any, known_vnets: Mapping[str, Vnet]) -> list[dict[str, Any]]:
+    """Where each of the VNet's DNS servers lives: the VNet whose address space holds it, or an Azure Firewall
+    (DNS proxy) with that private address. A server in no visible VNet (on-premises, public) has neither."""
+    hosts = []
+    for ip in vnet.dns_servers:
+        fw = next((f for f in firewalls if ip in f.private_ips), None)
+        host = next((v for v in known_vnets.values() if _contains(v.address_prefixes, ip)), None)
+        hosts.append(
+            {
+                "ip": ip,
+                "vnet_id": host.id if host else (fw.vnet_id if fw else None),
+                "firewall_id": fw.id if fw else None,
+            }
+        )
+    return hosts
+
+
 def _pe_relation(pe: Mapping[str, Any], vnet: Vnet, known_vnets: Mapping[str, Vnet]) -> dict[str, Any]:
     """How this machine's VNet relates to the PE's: same, peered (with the peering), not peered (with the hubs
     both are peered with), or unknown."""
@@ -206,16 +223,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         evidence["dns_mode"] = "custom" if vnet.dns_servers else "azure"
         known_vnets = {v.id.lower(): v for v in inv.vnets}
         known_vnets.setdefault(vnet.id.lower(), vnet)
-        for ip in vnet.dns_servers:
-            fw = next((f for f in inv.firewalls if ip in f.private_ips), None)
-            host = next((v for v in known_vnets.values() if _contains(v.address_prefixes, ip)), None)
-            evidence["dns_server_hosts"].append(
-                {
-                    "ip": ip,
-                    "vnet_id": host.id if host else (fw.vnet_id if fw else None),
-                    "firewall_id": fw.id if fw else None,
-                }
-            )
+        evidence["dns_server_hosts"] = _dns_server_hosts(vnet, inv.firewalls, known_vnets)
         pes = (
             deps["arm_private_endpoints"].evidence.get("private_endpoints") or []
             if "arm_private_endpoints" in deps
