@@ -84,3 +84,26 @@ def test_zone_search_names_the_hidden_zone(tmp_path: Path) -> None:
         "Microsoft.Network/privateDnsZones/privatelink.openai.azure.com"
     ]
     assert "Reader on subscription 8e3f5c74-2f60-4dac-9043-5b7c9d1e3f03" in (zones.reason or "")
+
+
+# A check that passes never sits beside a cause that the same facts would name: statuses and rules share one judgement.
+AGREE = {
+    "arm_client_network": {"net.peering_not_connected", "net.no_vnet_path", "net.transitive_peering", "net.udr_nva_drop"},
+    "arm_nsg": {"net.client_nsg_outbound", "net.pe_subnet_nsg"},
+    "arm_private_endpoints": {"svc.pe_pending", "svc.pe_rejected", "svc.pe_disconnected", "svc.pe_provisioning_failed",
+                              "svc.no_private_endpoint"},
+    "arm_dns_zones": {"dns.zone_missing", "dns.record_missing", "dns.sibling_zone_missing", "dns.public_zone_shadowed"},
+}  # fmt: skip
+ALL_TOPOLOGIES = sorted(
+    [f"sound/{n}" for n in SOUND] + [f"broken/{p.stem}" for p in (ARM_FIXTURES / "broken").glob("*.json")]
+)
+
+
+@pytest.mark.parametrize("name", ALL_TOPOLOGIES)
+def test_a_passing_check_never_sits_beside_its_own_cause(name: str, tmp_path: Path) -> None:
+    with lab(topology(name), tmp_path) as env:
+        report, _ = env.run()
+    named = {f.cause_id for f in report.findings}
+    for check, causes in AGREE.items():
+        if status(report).get(check) == "pass":
+            assert not named & causes, f"{check} passed, yet {sorted(named & causes)} named"
