@@ -362,7 +362,9 @@ def zone_rules(ev: Evidence) -> Iterator[Finding]:
 def _public_resolution(ev: Evidence) -> list[str]:
     """Public addresses this machine's resolver gives for the account's name (empty when none or not observed)."""
     local = LocalView(ev)
-    if local.hosts_entries():  # the hosts file decides, not DNS (the hosts rules judge it)
+    # As dns.resolves_public means: public DNS shows the privatelink hop (a private endpoint exists); and the hosts
+    # file, when it names the host, decides instead of DNS (the hosts rules judge it).
+    if local.pe_exists is not True or local.hosts_entries():
         return []
     return [a for a in local.app_addresses() if classify(a) == "public"]
 
