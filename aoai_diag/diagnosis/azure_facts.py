@@ -332,9 +332,21 @@ def pe_ip_known(ev: Evidence) -> Fact[bool]:
     called stale)."""
     if not ev.ran("arm_private_endpoints"):
         return _check_unknown(ev, "arm_private_endpoints", "the private endpoints' addresses")
-    pes = [p for p in ev.get("arm_private_endpoints").get("private_endpoints") or () if isinstance(p, Mapping)]
+    data = ev.get("arm_private_endpoints")
+    pes = [p for p in data.get("private_endpoints") or () if isinstance(p, Mapping)]
     if not pes:
         return unknown(Unknown.NOT_APPLICABLE, "arm_private_endpoints", detail="no private endpoint")
+    # A PE that could not be read at all may own the address a record holds.
+    read = {str(p.get("id", "")).rstrip("/").lower() for p in pes}
+    unread_pes = [
+        d
+        for d in data.get("denied") or ()
+        if isinstance(d, Mapping)
+        and "/privateendpoints/" in str(d.get("scope", "")).lower()
+        and str(d.get("scope", "")).rstrip("/").lower() not in read
+    ]
+    if unread_pes:
+        return _unread(unread_pes, "arm_private_endpoints", "the address of that private endpoint")
     fact = all_pe_ips(pes)
     if not fact.known:
         return fact  # type: ignore[return-value]

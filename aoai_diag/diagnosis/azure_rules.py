@@ -561,7 +561,7 @@ def _record_address(scene: ZoneScene, zone: Mapping[str, Any]) -> Iterator[Findi
         return
     ips = [str(ip) for ip in zone.get("record") or ()]
     owners = azure_facts.all_pe_ips(view.pes)
-    if not owners.known:
+    if not owners.known or not azure_facts.pe_ip_known(view.ev).is_true():
         return
     by_ip = owners.value or {}
     stale = [ip for ip in ips if ip not in by_ip]
