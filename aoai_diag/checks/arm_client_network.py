@@ -115,12 +115,12 @@ def _pe_relation(pe: Mapping[str, Any], vnet: Vnet, known_vnets: Mapping[str, Vn
     return entry
 
 
-def _relation_problems(entry: Mapping[str, Any], vnet_id: str) -> list[str]:
+def _relation_problems(entry: Mapping[str, Any], vnet_id: str, pe: Mapping[str, Any], connected: set[str]) -> list[str]:
     pe_vnet = str(entry.get("vnet_id") or "?").rsplit("/", 1)[-1]
     if entry["relation"] == "peered":
         problem = azure_facts.peering_problem(entry.get("peering") or {})
         return [f"{problem} (to {pe_vnet})"] if problem else []
-    if entry["relation"] == "not_peered":
+    if azure_facts.unpeered_without_path(entry, pe.get("ip_addresses") or (), connected):
         return [f"VNet {vnet_id.rsplit('/', 1)[-1]} is not peered with {pe_vnet}"]
     return []
 
@@ -230,10 +230,12 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             else []
         )
         problems: list[str] = []
+        tcp = deps["tcp_connect"].evidence if "tcp_connect" in deps else {}
+        connected = azure_facts.connected_addresses(tcp)
         for pe in pes:
             entry = _pe_relation(pe, vnet, known_vnets)
             evidence["pe_vnets"].append(entry)
-            problems.extend(_relation_problems(entry, vnet.id))
+            problems.extend(_relation_problems(entry, vnet.id, pe, connected))
         # Evidence on demand (azure/on_demand.py): the long-running read only when a failed connect leaves it open.
         routes: list[dict[str, Any]] | None = None
         if nic is not None and pes:

@@ -171,6 +171,23 @@ def route_hop(route: Mapping[str, Any] | None) -> Hop:
     return Hop.NO_PATH
 
 
+def connected_addresses(tcp: Mapping[str, Any]) -> set[str]:
+    """Addresses a TCP connect reached in this run (tcp_connect evidence): a path there exists, whatever the peerings
+    look like (a hub firewall with user routes carries spoke-to-spoke traffic)."""
+    attempts = tcp.get("attempts")
+    return {
+        str(a.get("address"))
+        for a in (attempts if isinstance(attempts, list) else ())
+        if isinstance(a, Mapping) and a.get("outcome") == "connected"
+    }
+
+
+def unpeered_without_path(entry: Mapping[str, Any], pe_addresses: Iterable[str], connected: set[str]) -> bool:
+    """The PE's VNet is not peered with this one, and no connect to the PE's addresses got through (when one did,
+    something routes the traffic: not peering is then no problem)."""
+    return entry.get("relation") == "not_peered" and not (set(pe_addresses) & connected)
+
+
 def nsg_deny_is_cause(decision: Mapping[str, Any]) -> bool:
     """A deny decides only when a rule someone wrote denies. The default DenyAllOutBound decides only when the PE
     lies outside the VirtualNetwork space, i.e. when there is no VNet path at all: a path cause, not an NSG one."""
@@ -321,6 +338,15 @@ def zone_search_complete(ev: Evidence) -> Fact[bool]:
     return fact if not fact.known or fact.value else unknown(Unknown.NOT_READ, "arm_dns_zones")
 
 
+def _pe_addresses(ev: Evidence, pe_id: Any) -> set[str]:
+    return {
+        str(ip)
+        for p in _pes(ev)
+        if str(p.get("id")).lower() == str(pe_id).lower()
+        for ip in p.get("ip_addresses") or ()
+    }
+
+
 def _pes(ev: Evidence) -> list[Mapping[str, Any]]:
     data = _arm(ev, "arm_private_endpoints")
     return [p for p in data.get("private_endpoints") or () if isinstance(p, Mapping)]
@@ -422,8 +448,16 @@ def no_vnet_path(ev: Evidence) -> Fact[bool]:
     if routes:
         return known(any(route_hop(r.get("route")) is Hop.NO_PATH for r in routes), "arm_client_network")
     entries = [e for e in net.get("pe_vnets") or () if isinstance(e, Mapping)]
-    if any(e.get("relation") == "not_peered" and not e.get("via_hubs") for e in entries):
-        return known(True, "arm_client_network")
+    tried = ev.get("tcp_connect") if ev.ran("tcp_connect") else {}
+    failed = {
+        str(a.get("address")) for a in tried.get("attempts") or () if isinstance(a, Mapping)
+    } - connected_addresses(tried)
+    addresses = {e.get("pe_id"): _pe_addresses(ev, e.get("pe_id")) for e in entries}
+    if any(
+        e.get("relation") == "not_peered" and not e.get("via_hubs") and addresses[e.get("pe_id")] & failed
+        for e in entries
+    ):
+        return known(True, "arm_client_network", "tcp_connect")
     nic = (net.get("nic") or {}).get("id")
     return unknown(
         Unknown.NOT_READ,

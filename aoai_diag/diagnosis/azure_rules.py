@@ -678,7 +678,13 @@ def path_rules(ev: Evidence) -> Iterator[Finding]:
     if not net:
         return
     blocked = False
+    connected = azure_facts.connected_addresses(ev.get("tcp_connect") if ev.ran("tcp_connect") else {})
     for entry in net.get("pe_vnets") or ():
+        pe = next((p for p in view.pes if str(p.get("id")).lower() == str(entry.get("pe_id")).lower()), {})
+        if entry.get("relation") == "not_peered" and not azure_facts.unpeered_without_path(
+            entry, pe.get("ip_addresses") or (), connected
+        ):
+            continue  # a connect to the PE got through: something (a hub firewall) routes it
         finding = _peering_finding(view, entry)
         if finding:
             blocked = True
