@@ -7,8 +7,11 @@ each answer by --delay-ms, as a resolver across a VPN does; the OS resolver is t
 tests/monitoring_support.py with the same delay; the service port and IMDS are closed loopback ports. Prints the
 wall time of each run and the ratio (50 sequential targets would be a ratio of 50).
 
-The DNS server runs in its own process (as a real resolver does), so its CPU is not counted against the tool's;
-`--dns-in-process` keeps the older set-up (one process, server and tool sharing the interpreter lock).
+The DNS server runs in its own process (as a real resolver does), so its CPU is not counted against the tool's.
+By default it is bench/cached_resolver.py (the test server's answers, each built once and then served from a
+cache, like a real resolver); `--resolver threaded` runs tests/servers/dns_server.py itself, which spends about
+1 ms of CPU per query (more than the tool does since the fleet work) and on 2 cores competes with the tool;
+`--dns-in-process` keeps the oldest set-up (one process, server and tool sharing the interpreter lock).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ def _free_udp_port(host: str) -> int:
 
 
 @contextlib.contextmanager
-def dns_process_site(labels: list[str], delay_ms: float) -> Iterator[Site]:
+def dns_process_site(labels: list[str], delay_ms: float, resolver: str = "cached") -> Iterator[Site]:
     """The loopback site of tests/monitoring_support.py with its DNS server in a child process."""
     config = dns_config(labels)
     for view in config["views"].values():
@@ -47,7 +50,8 @@ def dns_process_site(labels: list[str], delay_ms: float) -> Iterator[Site]:
     config["bind"] = {f"{corp[0]}:{corp[1]}": "corp", f"{public[0]}:{public[1]}": "public"}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(config, fh)
-    argv = [sys.executable, "-m", "tests.servers.dns_server", "--config", fh.name]
+    module = "bench.cached_resolver" if resolver == "cached" else "tests.servers.dns_server"
+    argv = [sys.executable, "-m", module, "--config", fh.name]
     for host, port in (corp, public):
         argv += ["--listen", f"{host}:{port}"]
     proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, text=True)
@@ -67,7 +71,12 @@ def dns_process_site(labels: list[str], delay_ms: float) -> Iterator[Site]:
 
 
 def measure(
-    n_targets: int, max_parallel: int, delay_ms: float, repeat: int, dns_in_process: bool = False
+    n_targets: int,
+    max_parallel: int,
+    delay_ms: float,
+    repeat: int,
+    dns_in_process: bool = False,
+    resolver: str = "cached",
 ) -> dict[str, float]:
     """Best wall time (s) of 1 target, of `n_targets` (`max_parallel` at a time), and of 5 one at a time x n/5."""
     from aoai_diag.runner import run_check
@@ -78,7 +87,7 @@ def measure(
     original = socket.getaddrinfo
     socket.getaddrinfo = fake_getaddrinfo(slow=dict.fromkeys(labels, delay_s))  # type: ignore[assignment]
     try:
-        site_cm = loopback_site(labels, delay_ms) if dns_in_process else dns_process_site(labels, delay_ms)
+        site_cm = loopback_site(labels, delay_ms) if dns_in_process else dns_process_site(labels, delay_ms, resolver)
         with site_cm as site:
             settings = site.settings(timeout=2.0)
             targets = [parse_target(label) for label in labels]
@@ -108,9 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay-ms", type=float, default=40.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dns-in-process", action="store_true", help="run the DNS server in this process")
+    parser.add_argument(
+        "--resolver", choices=("cached", "threaded"), default="cached", help="the DNS server process (see above)"
+    )
     args = parser.parse_args(argv)
-    got = measure(args.targets, args.max_parallel, args.delay_ms, args.repeat, args.dns_in_process)
-    print(f"probes per target: full registry; DNS/OS-resolver delay {args.delay_ms:g} ms")
+    got = measure(args.targets, args.max_parallel, args.delay_ms, args.repeat, args.dns_in_process, args.resolver)
+    where = "in this process" if args.dns_in_process else f"{args.resolver} resolver process"
+    print(f"probes per target: full registry; DNS ({where}) and OS-resolver delay {args.delay_ms:g} ms")
     print(f"1 target:                 {got['one'] * 1000:8.1f} ms")
     print(f"{args.targets} targets (parallel {args.max_parallel}):  {got['many'] * 1000:8.1f} ms")
     print(f"{args.targets} targets one at a time (extrapolated from 5): {got['serial'] * 1000:8.1f} ms")
