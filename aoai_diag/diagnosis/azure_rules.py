@@ -383,7 +383,7 @@ def _zone_search_unknown(ev: Evidence) -> Iterator[Finding]:
         checks=("system_resolution",),
         detail=(
             f"{view.target.host} resolves to public {', '.join(public)}; whether a private zone {view.zone_name} exists "
-            f"cannot be told: the search was incomplete ({fact.describe()})."
+            f"cannot be told: the search was incomplete ({fact.why.value if fact.why else 'not read'}: {fact.detail})."
         ),
         candidates=("dns.zone_missing", "dns.zone_not_linked", "dns.record_missing", "dns.wrong_zone"),
         decide=fact.decide,
