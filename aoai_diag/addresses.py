@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 # Azure VNets may use RFC 1918 and the 100.64.0.0/10 shared space:
@@ -13,6 +14,7 @@ _PRIVATE_V6 = (ipaddress.ip_network("fc00::/7"), ipaddress.ip_network("::1/128")
 _LINK_LOCAL = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"))
 
 
+@functools.lru_cache(maxsize=4096)  # every target of a fleet classifies the same few addresses
 def classify(address: str) -> str:
     """`private`, `public` or `link_local`; loopback counts as private (a local relay or tunnel).
 

@@ -98,7 +98,7 @@ def check_options(func: Any) -> Any:
             "--deadline",
             type=FiniteFloatRange(0.2, 600),
             default=None,
-            help="Seconds allowed for the whole run [default: 2 x --timeout].",
+            help="Seconds allowed for each target's run [default: 2 x --timeout].",
         ),
         click.option(
             "--port", type=click.IntRange(1, 65535), default=443, show_default=True, help="Port for TCP, TLS and HTTPS."
@@ -482,10 +482,10 @@ def causes(output: str) -> None:
 @main.command("checks")
 def list_checks() -> None:
     """List the probes, in the order they are reported."""
-    from aoai_diag.checks import PROBES
+    from aoai_diag.checks import REGISTRY  # metadata only: no probe module is imported
     from aoai_diag.render.columns import columns
 
-    rows = [[p.id, p.layer, ", ".join(p.requires) or "-", p.title] for p in PROBES]
+    rows = [[p.id, p.layer, ", ".join(p.requires) or "-", p.title] for p in REGISTRY]
     click.echo(columns(rows, headers=["id", "layer", "requires", "what it observes"]))
 
 

@@ -7,6 +7,7 @@ so tests never aim at a real address.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import ssl
@@ -149,13 +150,24 @@ class ProbeContext:
 
     settings: Settings
     deadline: float
-    """time.monotonic() value after which probes must stop."""
+    """time.monotonic() value after which probes must stop: this target's own budget."""
+    run_bound: float | None = None
+    """time.monotonic() value by which the whole run (every target) ends; None = `deadline` (one target).
+    Work shared by targets (the ARM session) lives until then; each target's probes stop at `deadline`."""
     clock: Callable[[], float] = time.monotonic
     shared: dict[str, Any] = field(default_factory=dict)
     """Per-run cache shared across targets (e.g. IMDS answer, Azure credential, ARM snapshot)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     getaddrinfo: Callable[..., Any] = field(default_factory=lambda: socket.getaddrinfo)
     """The OS resolver (hosts file, nsswitch). Unit tests replace it; end-to-end tests use the real one."""
+
+    def for_target(self) -> ProbeContext:
+        """The same run (shared caches, lock, resolver) with a budget of its own that starts now.
+
+        Targets of one run each get the full `run_deadline`, so a target that waited for a free slot behind
+        slow ones is still probed (the shared deadline used to leave the last ones inconclusive).
+        """
+        return dataclasses.replace(self, deadline=self.clock() + self.settings.run_deadline)
 
     def remaining(self) -> float:
         left = self.deadline - self.clock()

@@ -9,6 +9,7 @@ shows up as `truncated_udp` exactly as an application on musl would see it
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,6 +23,7 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 
+from aoai_diag import dnswire
 from aoai_diag.addresses import classes
 from aoai_diag.context import Endpoint, format_endpoint
 from aoai_diag.errors import one_line
@@ -66,6 +68,41 @@ def _soa_mname(response: dns.message.Message) -> str | None:
     return None
 
 
+def udp_exchange(wire: bytes, server: Endpoint, expires: float) -> bytes:
+    """Send `wire` over UDP and return the first datagram that comes back from `server`, by `expires` (monotonic).
+
+    What `dns.query.udp(..., ignore_unexpected=True)` does on the wire, on a plain blocking socket (dnspython
+    builds an epoll selector for every wait). Datagrams from another address are ignored. The socket stays
+    unconnected, like dnspython's, so an ICMP port-unreachable is not reported and a closed port is a timeout.
+    """
+    host, port = server
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.sendto(wire, (host, port))
+        while True:
+            left = expires - time.monotonic()
+            if left <= 0:
+                raise dns.exception.Timeout(timeout=0)
+            sock.settimeout(left)
+            try:
+                data, source = sock.recvfrom(65535)
+            except TimeoutError:
+                raise dns.exception.Timeout(timeout=0) from None
+            if _same_address(family, source, host, port):
+                return data
+
+
+def _same_address(family: int, source: Any, host: str, port: int) -> bool:
+    if source[1] != port:
+        return False
+    if source[0] == host:
+        return True
+    try:  # equal addresses written differently (`::1` vs `0:0:0:0:0:0:0:1`)
+        return socket.inet_pton(family, source[0]) == socket.inet_pton(family, host)
+    except OSError:
+        return False
+
+
 class _Exchange:
     """One question over UDP with a TCP retry on truncation; records what happened."""
 
@@ -74,7 +111,7 @@ class _Exchange:
         self.name = name
         self.rdtype = rdtype
         self.expires = expires
-        self.response: dns.message.Message | None = None
+        self.response: dns.message.Message | dnswire.Reply | None = None
         self.truncated_udp = False
         self.tcp_retry: str | None = None
         self.failure: str | None = None  # "timeout" or "error"
@@ -88,9 +125,19 @@ class _Exchange:
 
     def run(self) -> None:
         host, port = self.server
-        query = dns.message.make_query(self.name, self.rdtype)
+        wire = dnswire.encode_query(self.name, self.rdtype)
+        query = dns.message.make_query(self.name, self.rdtype) if wire is None else None
         try:
-            response = dns.query.udp(query, host, port=port, timeout=self._left(), ignore_unexpected=True)
+            self._left()  # a query whose time is already spent is a timeout, not a packet sent
+            data = udp_exchange(query.to_wire() if query is not None else wire, self.server, self.expires)
+            if query is None and wire is not None:
+                self.response = dnswire.parse(data, wire)
+                if self.response is not None:  # the common, plain reply: no dnspython objects needed
+                    return
+                query = dns.message.from_wire(wire)
+            response = dns.message.from_wire(data)
+            if not query.is_response(response):
+                raise dns.query.BadResponse
         except dns.exception.Timeout:
             self.failure, self.error = "timeout", f"no answer within the timeout from {format_endpoint(self.server)}"
             return
@@ -108,6 +155,18 @@ class _Exchange:
             self.tcp_retry, self.error = "failed", "answer truncated over UDP; TCP retry timed out"
         except Exception as exc:
             self.tcp_retry, self.error = "failed", f"answer truncated over UDP; TCP retry failed: {one_line(exc)}"
+
+
+def _rcode(response: dns.message.Message | dnswire.Reply) -> int:
+    return response.rcode if isinstance(response, dnswire.Reply) else int(response.rcode())
+
+
+def _chain(
+    response: dns.message.Message | dnswire.Reply, qname: str, rdtype: dns.rdatatype.RdataType
+) -> tuple[list[str], list[str], int | None]:
+    if isinstance(response, dnswire.Reply):
+        return dnswire.follow(response, qname, int(rdtype), MAX_CHAIN)
+    return follow_chain(response, qname, rdtype)
 
 
 def _empty_answer(name: str) -> DnsAnswer:
@@ -144,9 +203,9 @@ def query(server: Endpoint, name: str, timeout: float, aaaa: bool = True) -> Dns
     if response is None:
         answer["outcome"] = exchange.failure or "error"
         return answer
-    rcode = response.rcode()
+    rcode = _rcode(response)
     answer["rcode"] = dns.rcode.to_text(rcode)
-    chain, addresses, ttl = follow_chain(response, name, dns.rdatatype.A)
+    chain, addresses, ttl = _chain(response, name, dns.rdatatype.A)
     answer["chain"], answer["addresses"], answer["ttl"] = chain, addresses, ttl
     if rcode == dns.rcode.NOERROR:
         if addresses:
@@ -166,13 +225,13 @@ def query(server: Endpoint, name: str, timeout: float, aaaa: bool = True) -> Dns
         answer["outcome"] = "error"
         answer["error"] = answer["error"] or f"server answered {answer['rcode']}"
     if answer["outcome"] in ("nxdomain", "nodata"):
-        answer["soa_mname"] = _soa_mname(response)
+        answer["soa_mname"] = response.soa_mname if isinstance(response, dnswire.Reply) else _soa_mname(response)
     if aaaa and answer["outcome"] in ("answer", "nodata"):
         six = _Exchange(server, name, dns.rdatatype.AAAA, expires)
         six.run()
         # An AAAA query that fails or times out leaves addresses6 empty and does not change the outcome.
-        if six.response is not None and six.response.rcode() == dns.rcode.NOERROR:
-            answer["addresses6"] = follow_chain(six.response, name, dns.rdatatype.AAAA)[1]
+        if six.response is not None and _rcode(six.response) == dns.rcode.NOERROR:
+            answer["addresses6"] = _chain(six.response, name, dns.rdatatype.AAAA)[1]
     answer["address_classes"] = classes(answer["addresses"] + answer["addresses6"])
     return answer
 

@@ -1,6 +1,6 @@
 """Runs probes concurrently, in dependency order, within one deadline.
 
-Each probe runs in its own daemon thread: getaddrinfo and some SDK calls cannot be interrupted, so at the
+Each probe runs in its own daemon thread (aoai_diag/workers.py): getaddrinfo and some SDK calls cannot be interrupted, so at the
 deadline the engine stops waiting, reports the probe as `error`, and lets the thread die with the process
 (azure-sdk-notes.md: "getaddrinfo cannot be bounded in-thread: run it in a worker and stop waiting").
 """
@@ -8,9 +8,9 @@ deadline the engine stops waiting, reports the probe as `error`, and lets the th
 from __future__ import annotations
 
 import queue
-import threading
 from collections.abc import Sequence
 
+from aoai_diag import workers
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import DeadlineExceeded, ProbeContext
 from aoai_diag.errors import one_line
@@ -18,7 +18,7 @@ from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
 # Time the engine keeps for itself after the deadline to collect results and build the report.
-_GRACE = 0.15
+GRACE = 0.15
 
 
 def run_probes(target: Target, ctx: ProbeContext, probes: Sequence[Probe]) -> tuple[CheckResult, ...]:
@@ -76,9 +76,7 @@ def run_probes(target: Target, ctx: ProbeContext, probes: Sequence[Probe]) -> tu
                 continue
             deps = {d: results[d] for d in waits}
             started[probe.id] = ctx.clock()
-            threading.Thread(
-                target=worker, args=(probe, deps, started[probe.id]), name=f"probe-{probe.id}", daemon=True
-            ).start()
+            workers.start(worker, probe, deps, started[probe.id])
             progressed = True
         if len(results) == len(probes):
             break
@@ -90,7 +88,7 @@ def run_probes(target: Target, ctx: ProbeContext, probes: Sequence[Probe]) -> tu
                 if probe.id not in results:
                     settle(probe, Outcome(Status.ERROR, "could not be scheduled (dependency cycle)", {}, "cycle"))
             break
-        wait = ctx.deadline + _GRACE - ctx.clock()
+        wait = ctx.deadline + GRACE - ctx.clock()
         try:
             result = done.get(timeout=max(0.0, wait))
         except queue.Empty:

@@ -10,11 +10,10 @@ import errno
 import socket
 import ssl
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from aoai_diag import errors
+from aoai_diag import errors, workers
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -103,20 +102,27 @@ def map_concurrently(fn: Callable[[T], R], items: Sequence[T], timeout: float, f
     """
     results: list[R | None] = [None] * len(items)
     failures: list[BaseException] = []
+    lock = threading.Lock()
+    pending = [len(items)]
+    finished = threading.Event()
 
     def work(i: int, item: T) -> None:
         try:
             results[i] = fn(item)
         except Exception as exc:
             failures.append(exc)
+        finally:
+            with lock:
+                pending[0] -= 1
+                if not pending[0]:
+                    finished.set()
 
-    threads = [threading.Thread(target=work, args=(i, it), daemon=True) for i, it in enumerate(items)]
-    for t in threads:
-        t.start()
-    # One deadline for all: joining each thread for `timeout` would wait up to len(items) x timeout.
-    stop = time.monotonic() + timeout
-    for t in threads:
-        t.join(max(0.0, stop - time.monotonic()))
+    if not items:
+        finished.set()
+    for i, it in enumerate(items):
+        workers.start(work, i, it)
+    # One deadline for all items, however many there are.
+    finished.wait(timeout)
     if failures:
         raise failures[0]
     return [r if r is not None else fallback(it) for it, r in zip(items, results, strict=True)]

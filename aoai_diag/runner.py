@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +11,7 @@ from aoai_diag import __version__
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.diagnosis import diagnose
-from aoai_diag.engine import run_probes
+from aoai_diag.engine import GRACE, run_probes
 from aoai_diag.model import CheckResult, Report, TargetReport
 from aoai_diag.targets import Target
 from aoai_diag.verdict import overall_verdict, target_verdict, unexplained
@@ -43,6 +44,14 @@ def new_context(settings: Settings) -> ProbeContext:
     return ProbeContext(settings=settings, deadline=time.monotonic() + settings.run_deadline)
 
 
+def run_bound(n_targets: int, max_parallel: int, deadline: float) -> float:
+    """Seconds a run of `n_targets` may take at most: each target has its own `deadline`, and at most
+    `max_parallel` run at once, so the run lasts no more than ceil(n / max_parallel) budgets (plus the engine's
+    grace to collect each target's results)."""
+    waves = math.ceil(max(1, n_targets) / max(1, min(max_parallel, max(1, n_targets))))
+    return waves * (deadline + GRACE)
+
+
 def run_check(
     targets: Sequence[Target],
     settings: Settings,
@@ -50,17 +59,24 @@ def run_check(
     max_parallel: int = DEFAULT_MAX_PARALLEL_TARGETS,
     ctx: ProbeContext | None = None,
 ) -> Report:
-    """Run every probe for every target (targets concurrently, bounded) and diagnose each."""
+    """Run every probe for every target (targets concurrently, bounded) and diagnose each.
+
+    Each target gets its own deadline (`settings.run_deadline`), starting when it starts; the work targets share
+    (IMDS, credential, token, Resource Graph inventory, TLS trust store) is done once, through `ctx.shared`.
+    """
     if probes is None:
         from aoai_diag.checks import PROBES
 
         probes = PROBES
-    ctx = ctx or new_context(settings)
+    if ctx is None:
+        ctx = new_context(settings)
+    if len(targets) == 1:
+        return build_report([build_target_report(targets[0], run_probes(targets[0], ctx, probes))])
+    parallel = max(1, min(max_parallel, len(targets)))
+    ctx.run_bound = ctx.clock() + run_bound(len(targets), parallel, settings.run_deadline)
 
     def one(target: Target) -> TargetReport:
-        return build_target_report(target, run_probes(target, ctx, probes))
+        return build_target_report(target, run_probes(target, ctx.for_target(), probes))
 
-    if len(targets) == 1:
-        return build_report([one(targets[0])])
-    with ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(targets)))) as pool:
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
         return build_report(list(pool.map(one, targets)))

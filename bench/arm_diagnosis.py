@@ -4,7 +4,10 @@ latency per request, as a jumpbox sees Resource Manager. Goal (issue 3): under 2
 Run: `python -m bench.arm_diagnosis [--latency-ms 150] [--repeat 3] [--topology healthy_jumpbox] [--no-graph]`.
 
 Prints the SDK import time (paid once per process by the CLI), then for each run the wall time of the Azure
-probes, the number of ARM requests and how long they would take one after another at that latency.
+probes, the number of ARM requests and long-running operations, and how long the requests would take one after
+another at that latency. The fixture's `local` evidence decides whether the operations are asked (none for
+healthy_jumpbox: no local TCP evidence, so they are); `python -m bench.side_by_side` shows the healthy and broken
+cases side by side.
 Managed identity goes through the IMDS emulator (no latency: IMDS is link-local).
 """
 
@@ -34,10 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     netguard.install()
     t0 = time.perf_counter()
     import azure.identity
-    import azure.mgmt.cognitiveservices
-    import azure.mgmt.network
-    import azure.mgmt.privatedns
-    import azure.mgmt.resourcegraph  # noqa: F401
+    import azure.mgmt.resourcegraph  # noqa: F401  (network, privatedns, cognitive: only with --no-graph)
 
     print(f"SDK imports: {(time.perf_counter() - t0) * 1000:.0f} ms (once per process)")
 
@@ -50,13 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp, lab(topo, Path(tmp)) as env:
         settings = replace(env.settings, timeout=5.0, deadline=20.0)
         for i in range(args.repeat):
-            before = len(env.arm.requests)
+            before, lros_before = len(env.arm.requests), len(env.arm.lro_starts())
             report, elapsed = env.run(settings=settings)
             count = len(env.arm.requests) - before
+            lros = len(env.arm.lro_starts()) - lros_before
             walls.append(elapsed)
             statuses = ", ".join(f"{c.id}={c.status.value}" for c in report.checks if c.id.startswith("arm_"))
             print(
-                f"run {i + 1}: {elapsed * 1000:.0f} ms wall, {count} ARM requests "
+                f"run {i + 1}: {elapsed * 1000:.0f} ms wall, {count} ARM requests, {lros} long-running operations "
                 f"({count * args.latency_ms:.0f} ms if sequential); findings: "
                 f"{[f.cause_id for f in report.findings] or 'none'}; {statuses}"
             )

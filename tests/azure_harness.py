@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from aoai_diag.checks import PROBES
+from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.engine import run_probes
-from aoai_diag.model import CheckResult, Status, TargetReport
+from aoai_diag.model import Outcome, Status, TargetReport
 from aoai_diag.runner import build_target_report
 from aoai_diag.targets import parse_target
 from tests.conftest import FIXTURES
@@ -40,12 +41,20 @@ class AzureLab:
         settings = settings or self.settings
         tgt = parse_target(self.arm.topology.get("target", target))
         ctx = ProbeContext(settings=settings, deadline=time.monotonic() + settings.run_deadline)
+        # The topology's local evidence runs as probes, so the Azure probes see it as they do in a real run
+        # (e.g. a failed TCP connect is what makes them ask the effective routes).
+        local = tuple(
+            _fixture_probe(check_id, data) for check_id, data in (self.arm.topology.get("local") or {}).items()
+        )
         t0 = time.monotonic()
-        checks = list(run_probes(tgt, ctx, AZURE_PROBES))
+        checks = list(run_probes(tgt, ctx, local + AZURE_PROBES))
         elapsed = time.monotonic() - t0
-        for check_id, data in (self.arm.topology.get("local") or {}).items():
-            checks.append(CheckResult(check_id, Status(data["status"]), "fixture", data["evidence"], 0.0))
         return build_target_report(tgt, checks), elapsed
+
+
+def _fixture_probe(check_id: str, data: Mapping[str, Any]) -> Probe:
+    outcome = Outcome(Status(data["status"]), "fixture", dict(data["evidence"]))
+    return Probe(id=check_id, title="fixture", run=lambda target, ctx, deps: outcome)
 
 
 @contextmanager

@@ -91,7 +91,7 @@ def test_sdk_models_convert_to_our_types() -> None:
     )
     acct = convert.account(convert.sdk_json(sdk))
     assert (acct.custom_subdomain, acct.public_network_access, acct.default_action) == ("contoso", "Disabled", "Deny")
-    # next_hop_type is an enum for some values and a plain string for others (azure-sdk-notes.md)
+    # next_hop_type is an enum for some values and a plain string for others: kept as a string
     route = convert.route(
         convert.sdk_json(EffectiveRoute(next_hop_type="VirtualAppliance", address_prefix=["10.1.0.0/16"]))
     )

@@ -104,3 +104,40 @@ def test_probe_returning_wrong_type_is_an_error_not_a_pass() -> None:
     probes = [Probe(id="bad", title="", run=lambda t, c, d: True)]  # type: ignore[arg-type,return-value]
     (bad,) = run_probes(TARGET, ctx_with(5), probes)
     assert bad.status is Status.ERROR
+
+
+def test_each_target_has_its_own_deadline() -> None:
+    # 20 targets, 8 at a time, each needing 0.3 s of a 0.5 s budget: with one deadline for the whole run the
+    # third wave (targets 17-20) would start at 0.6 s, past it, and come out inconclusive.
+    from aoai_diag.runner import run_bound, run_check
+
+    settings = Settings(timeout=0.5, deadline=0.5)
+    probes = [Probe(id="slow_dns", title="", run=sleeper(0.3))]
+    targets = [parse_target(f"acct{i:02d}") for i in range(20)]
+    t0 = time.monotonic()
+    report = run_check(targets, settings, probes=probes, max_parallel=8)
+    elapsed = time.monotonic() - t0
+    statuses = [t.checks[0].status for t in report.targets]
+    assert statuses == [Status.PASS] * 20, [t.checks[0].summary for t in report.targets]
+    # The whole run keeps the documented bound: ceil(20 / 8) = 3 budgets.
+    assert run_bound(20, 8, 0.5) == 3 * (0.5 + 0.15)
+    assert elapsed < run_bound(20, 8, 0.5)
+
+
+def test_a_hung_target_does_not_eat_the_next_targets_budget() -> None:
+    release = threading.Event()
+
+    def hang_first(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        if target.label == "acct00":
+            release.wait(5)
+        return Outcome(Status.PASS, "done")
+
+    from aoai_diag.runner import run_check
+
+    targets = [parse_target(f"acct{i:02d}") for i in range(3)]
+    report = run_check(
+        targets, Settings(timeout=0.4, deadline=0.4), probes=[Probe(id="p", title="", run=hang_first)], max_parallel=1
+    )
+    release.set()
+    assert [t.checks[0].status for t in report.targets] == [Status.ERROR, Status.PASS, Status.PASS]
+    assert "deadline" in report.targets[0].checks[0].summary

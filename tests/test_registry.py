@@ -1,12 +1,15 @@
-"""The explicit probe registry (STYLE.md §5)."""
+"""The explicit probe registry: the modules, and the metadata `aoai-diag checks` lists without importing them."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import subprocess
+import sys
 
 import aoai_diag.checks as checks_pkg
-from aoai_diag.checks import PROBES
+from aoai_diag.checks import PROBES, REGISTRY
+from tests.conftest import REPO
 
 
 def test_probe_id_equals_module_name() -> None:
@@ -35,3 +38,23 @@ def test_layers() -> None:
     for probe in PROBES:
         assert probe.layer in ("local", "azure")
         assert probe.layer == ("azure" if probe.id.startswith("arm_") else "local"), probe.id
+
+
+def test_registry_metadata_matches_the_modules() -> None:
+    assert [info.id for info in REGISTRY] == [p.id for p in PROBES]
+    for info, probe in zip(REGISTRY, PROBES, strict=True):
+        assert (info.layer, info.requires, info.title) == (probe.layer, probe.requires, probe.title), probe.id
+
+
+def test_listing_the_checks_imports_no_probe_module() -> None:
+    code = (
+        "import sys\n"
+        "from aoai_diag.cli import main\n"
+        "try:\n    main(['checks'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('aoai_diag.checks.', 'dns', 'azure'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=30)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.strip().splitlines()
+    assert "arm_nsg" in out.stdout  # the listing itself was printed
+    assert lines[-1] == "[]", lines[-1]

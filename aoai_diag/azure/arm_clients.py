@@ -24,8 +24,14 @@ T = TypeVar("T")
 # API versions of the generic reads (no SDK client is needed for these two).
 SUBSCRIPTIONS_API = "2022-12-01"
 COMPUTE_API = "2024-07-01"
+# Plain GETs of network and private DNS resources (no SDK client: see snapshot._get).
+NETWORK_API = "2024-05-01"
+PRIVATE_DNS_API = "2024-06-01"
 # Fallback interval between LRO polls when the service sends no Retry-After (the SDK default is 30 s).
 LRO_POLL_S = 0.25
+# Time kept before the deadline for the last poll's answer, and the least time worth one more poll.
+LRO_LAST_POLL_MARGIN_S = 0.25
+LRO_MIN_POLL_S = 0.05
 MAX_WORKERS = 16
 
 
@@ -117,6 +123,10 @@ class ArmSession:
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="arm")
+        self.on_azure = False
+        """Whether IMDS answered (set by snapshot.session): the run-wide inventory is built with it."""
+        self.lro_count = 0
+        """Long-running operations started by this session (the benchmark and the tests read it)."""
 
     def remaining(self) -> float:
         return max(0.01, self.deadline - self.clock())
@@ -196,10 +206,7 @@ class ArmSession:
             response = client.send_request(HttpRequest("GET", url, params={"api-version": api_version}))
             if response.status_code >= 400:
                 raise HttpResponseError(response=response)
-            data = response.json()
-            if not isinstance(data, dict):
-                raise ValueError(f"a JSON {type(data).__name__}, not an object")
-            return data
+            return _json_object(response)
         except ArmFailure:
             raise
         except ValueError as exc:
@@ -245,17 +252,67 @@ class ArmSession:
         """Start `fn(*args)` in the session's pool (a Future); for prefetching reads whose result is cached."""
         return self._pool.submit(fn, *args)
 
-    def lro(self, scope: str, begin: Callable[[], Any]) -> Any:
-        """Start a long-running operation and wait for it, never past the deadline."""
+    def lro(self, scope: str, path: str, api_version: str, deadline: float | None = None) -> dict[str, Any]:
+        """POST a long-running operation and poll it, never past `deadline` (default: the session's).
 
-        def run() -> Any:
-            poller = begin()
-            result = poller.result(timeout=self.remaining())
-            if not poller.done():
-                raise ArmFailure(ArmDenied(scope, None, "Timeout", "long-running operation did not finish in time"))
-            return result
+        ARM answers 202 with `Location` (and `Azure-AsyncOperation`) and `Retry-After`; the `Location` URL answers
+        202 while the operation runs and 200 with the result when it is done (final-state-via location,
+        https://learn.microsoft.com/azure/azure-resource-manager/management/async-operations). An operation
+        still running at the deadline raises ArmFailure with code `Unfinished`: an unknown, never a longer wait.
+        """
+        from azure.core.exceptions import HttpResponseError
+        from azure.core.rest import HttpRequest
 
-        return self.call(scope, run)
+        until = min(deadline, self.deadline) if deadline is not None else self.deadline
+        client = self._generic()
+        self.lro_count += 1
+        try:
+            response = client.send_request(
+                HttpRequest("POST", f"{self.base_url}{path}", params={"api-version": api_version})
+            )
+            location: str | None = None
+            for _ in range(1000):
+                if response.status_code >= 400:
+                    raise HttpResponseError(response=response)
+                if response.status_code != 202:
+                    return _json_object(response)
+                # A poll's 202 may name a new Location; without one the same URL is polled again.
+                location = response.headers.get("Location") or location
+                if not location:
+                    raise ArmFailure(ArmDenied(scope, 202, "MalformedResponse", "202 without a Location to poll"))
+                # Retry-After is followed, except that a last poll goes out shortly before the deadline when the
+                # advised wait would pass it: the service often finishes sooner than it advises (10 s is common).
+                left = until - self.clock() - LRO_LAST_POLL_MARGIN_S
+                if left < LRO_MIN_POLL_S:
+                    raise ArmFailure(
+                        ArmDenied(scope, None, "Unfinished", "long-running operation not finished within the deadline")
+                    )
+                wait = min(_retry_after(response.headers.get("Retry-After")), left)
+                if wait > 0:
+                    time.sleep(wait)
+                response = client.send_request(HttpRequest("GET", location))
+            raise ArmFailure(ArmDenied(scope, None, "Unfinished", "long-running operation never finished"))
+        except ArmFailure:
+            raise
+        except ValueError as exc:
+            raise ArmFailure(ArmDenied(scope, None, "MalformedResponse", f"unreadable JSON: {exc}"[:200])) from None
+        except Exception as exc:
+            raise ArmFailure(denied_from(exc, scope)) from None
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds to wait before the next poll: the service's Retry-After, else a short fallback."""
+    try:
+        return max(0.0, float(value)) if value is not None else LRO_POLL_S
+    except ValueError:
+        return LRO_POLL_S
+
+
+def _json_object(response: Any) -> dict[str, Any]:
+    data = response.json()
+    if not isinstance(data, dict):
+        raise ValueError(f"a JSON {type(data).__name__}, not an object")
+    return data
 
 
 def pages(iterator: Iterator[Any], limit: int = 5000) -> list[Any]:

@@ -7,12 +7,14 @@ Lookups are case-insensitive on ids because ARM itself is (ids come back in mixe
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from aoai_diag.azure.resources import (
     Account,
+    ArmDenied,
     Connection,
     Firewall,
     Nic,
@@ -127,19 +129,46 @@ def account(data: Json) -> Account:
     )
 
 
+def bare_ip(value: Any) -> str | None:
+    """`10.0.0.4` from `10.0.0.4` or `10.0.0.4/24` (some answers carry the prefix length); None if not an address."""
+    text = str(value or "").strip().split("/", 1)[0]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+def _unique(values: Any) -> tuple[str, ...]:
+    out: list[str] = []
+    for value in values:
+        ip = bare_ip(value)
+        if ip and ip not in out:
+            out.append(ip)
+    return tuple(out)
+
+
 def private_endpoint(
-    data: Json, nic_ips: tuple[str, ...] = (), zone_groups: tuple[ZoneGroup, ...] | None = None
+    data: Json,
+    nic_ips: tuple[str, ...] = (),
+    zone_groups: tuple[ZoneGroup, ...] | None = None,
+    nic_denied: tuple[ArmDenied, ...] = (),
+    asg_ids: tuple[str, ...] = (),
 ) -> PrivateEndpoint:
+    """A PE's address may sit in four places: customDnsConfigs (often empty when a zone group is used), static
+    ipConfigurations, the zone group's recordSets, and the NIC. All are kept.
+    https://learn.microsoft.com/rest/api/virtualnetwork/private-endpoints/get"""
     props = _props(data)
     rid = str(data.get("id", ""))
     custom = tuple(
-        {"fqdn": c.get("fqdn"), "ip_addresses": list(c.get("ipAddresses") or ())}
+        {"fqdn": c.get("fqdn"), "ip_addresses": list(_unique(c.get("ipAddresses") or ()))}
         for c in props.get("customDnsConfigs") or ()
     )
-    ips: list[str] = []
-    for ip in [*(a for c in custom for a in c["ip_addresses"]), *nic_ips]:
-        if ip not in ips:
-            ips.append(ip)
+    static = _unique(_props(c).get("privateIPAddress") for c in props.get("ipConfigurations") or ())
+    group_ips = tuple(ip for g in zone_groups or () for ip in g.ip_addresses)
+    ips = _unique([*(a for c in custom for a in c["ip_addresses"]), *static, *group_ips, *nic_ips])
+    own_asgs = tuple(
+        a["id"] for a in props.get("applicationSecurityGroups") or () if isinstance(a, Mapping) and a.get("id")
+    )
     return PrivateEndpoint(
         id=rid,
         name=str(data.get("name", "")),
@@ -154,8 +183,12 @@ def private_endpoint(
         ),
         nic_ids=tuple(n["id"] for n in props.get("networkInterfaces") or () if n.get("id")),
         custom_dns=custom,
-        ip_addresses=tuple(ips),
+        ip_addresses=ips,
         zone_groups=zone_groups,
+        static_ips=static,
+        nic_ips=_unique(nic_ips),
+        nic_denied=nic_denied,
+        asg_ids=tuple(dict.fromkeys([*own_asgs, *asg_ids])),
     )
 
 
@@ -164,6 +197,9 @@ def zone_group(data: Json) -> ZoneGroup:
     return ZoneGroup(
         id=str(data.get("id", "")),
         zone_ids=tuple(z for c in configs if (z := _props(c).get("privateDnsZoneId"))),
+        ip_addresses=_unique(
+            ip for c in configs for rs in _props(c).get("recordSets") or () for ip in rs.get("ipAddresses") or ()
+        ),
     )
 
 
@@ -208,6 +244,9 @@ def peering(data: Json) -> Peering:
         allow_gateway_transit=bool(props.get("allowGatewayTransit")),
         use_remote_gateways=bool(props.get("useRemoteGateways")),
         allow_forwarded_traffic=bool(props.get("allowForwardedTraffic")),
+        allow_virtual_network_access=(
+            None if props.get("allowVirtualNetworkAccess") is None else bool(props.get("allowVirtualNetworkAccess"))
+        ),
     )
 
 
@@ -242,18 +281,20 @@ def nic(data: Json) -> Nic:
     props = _props(data)
     configs = props.get("ipConfigurations") or ()
     subnet_ids = [s for c in configs if (s := _ref(_props(c).get("subnet")))]
+    asgs = [a["id"] for c in configs for a in _props(c).get("applicationSecurityGroups") or () if a.get("id")]
     return Nic(
         id=str(data.get("id", "")),
-        private_ips=tuple(ip for c in configs if (ip := _props(c).get("privateIPAddress"))),
+        private_ips=_unique(_props(c).get("privateIPAddress") for c in configs),
         subnet_id=subnet_ids[0] if subnet_ids else None,
         nsg_id=_ref(props.get("networkSecurityGroup")),
         vm_id=_ref(props.get("virtualMachine")),
+        asg_ids=tuple(dict.fromkeys(asgs)),
     )
 
 
 def route(data: Json) -> Route:
-    # Effective routes are not wrapped in `properties`; next_hop_type is an enum or a plain string
-    # depending on the value (azure-sdk-notes.md), so it is compared as a string.
+    # Effective routes are not wrapped in `properties`; the SDK gives next_hop_type as an enum for some values and a
+    # plain string for others, so it is kept as a string.
     return Route(
         source=_str(data.get("source")),
         state=_str(data.get("state")),
@@ -263,26 +304,38 @@ def route(data: Json) -> Route:
     )
 
 
-def _list(props: Json, single: str, plural: str) -> tuple[str, ...]:
+def _list(props: Json, single: str, plural: str, asgs: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """A rule's prefixes or ports; none given means any (`*`), unless the rule names application security groups,
+    which then stand in for the prefix and must not be read as `*`."""
     values = list(props.get(plural) or ())
     if props.get(single):
         values.insert(0, props[single])
+    if not values and asgs:
+        return ()
     return tuple(str(v) for v in values) or ("*",)
+
+
+def _asgs(props: Json, key: str) -> tuple[str, ...]:
+    return tuple(str(a["id"]) for a in props.get(key) or () if isinstance(a, Mapping) and a.get("id"))
 
 
 def nsg_rule(data: Json, default: bool = False) -> NsgRule:
     props = _props(data) or data
+    source_asgs = _asgs(props, "sourceApplicationSecurityGroups")
+    destination_asgs = _asgs(props, "destinationApplicationSecurityGroups")
     return NsgRule(
         name=str(data.get("name", "")),
         priority=int(props.get("priority") or 65000),
         direction=str(_str(props.get("direction")) or ""),
         access=str(_str(props.get("access")) or ""),
         protocol=str(_str(props.get("protocol")) or "*"),
-        source_prefixes=_list(props, "sourceAddressPrefix", "sourceAddressPrefixes"),
+        source_prefixes=_list(props, "sourceAddressPrefix", "sourceAddressPrefixes", source_asgs),
         source_ports=_list(props, "sourcePortRange", "sourcePortRanges"),
-        destination_prefixes=_list(props, "destinationAddressPrefix", "destinationAddressPrefixes"),
+        destination_prefixes=_list(props, "destinationAddressPrefix", "destinationAddressPrefixes", destination_asgs),
         destination_ports=_list(props, "destinationPortRange", "destinationPortRanges"),
         default=default,
+        source_asgs=source_asgs,
+        destination_asgs=destination_asgs,
     )
 
 
@@ -299,8 +352,8 @@ def firewall(data: Json) -> Firewall:
     vnet_id = None
     for cfg in props.get("ipConfigurations") or ():
         cprops = _props(cfg)
-        if cprops.get("privateIPAddress"):
-            ips.append(cprops["privateIPAddress"])
+        if ip := bare_ip(cprops.get("privateIPAddress")):
+            ips.append(ip)
         sid = _ref(cprops.get("subnet"))
         if sid:
             vnet_id = parent_id(sid)

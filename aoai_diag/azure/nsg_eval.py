@@ -48,6 +48,26 @@ def _port_match(port: int, ranges: Sequence[str]) -> bool:
     return False
 
 
+def _side(
+    ip: str,
+    prefixes: Sequence[str],
+    rule_asgs: Sequence[str],
+    member_of: Sequence[str] | None,
+    vnet_prefixes: Sequence[str],
+) -> list[bool | None]:
+    """Does one side of a rule match? Application security groups match by membership of the NIC (or PE)
+    holding the address; when that membership is not known the answer is None (unresolved), never `*`.
+    https://learn.microsoft.com/azure/virtual-network/application-security-groups"""
+    matches = [_in_prefix(ip, p, vnet_prefixes) for p in prefixes]
+    if rule_asgs:
+        if member_of is None:
+            matches.append(None)
+        else:
+            wanted = {a.rstrip("/").lower() for a in rule_asgs}
+            matches.append(any(a.rstrip("/").lower() in wanted for a in member_of))
+    return matches
+
+
 def evaluate(
     rules: Sequence[NsgRule],
     direction: str,
@@ -55,16 +75,22 @@ def evaluate(
     destination: str,
     port: int,
     vnet_prefixes: Sequence[str] = (),
+    source_asgs: Sequence[str] | None = None,
+    destination_asgs: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The deciding rule for TCP `source` -> `destination:port`; `access` is Allow/Deny or None if undecided."""
+    """The deciding rule for TCP `source` -> `destination:port`; `access` is Allow/Deny or None if undecided.
+
+    `source_asgs` / `destination_asgs`: the application security groups the source / destination belong to, None
+    when not known (rules naming groups are then unresolved, and a later rule may decide: `unresolved` lists them).
+    """
     unresolved: list[str] = []
     for rule in sorted((r for r in rules if r.direction.lower() == direction.lower()), key=lambda r: r.priority):
         if rule.protocol.lower() not in ("*", "tcp", "all"):
             continue
         if not _port_match(port, rule.destination_ports):
             continue
-        src = [_in_prefix(source, p, vnet_prefixes) for p in rule.source_prefixes]
-        dst = [_in_prefix(destination, p, vnet_prefixes) for p in rule.destination_prefixes]
+        src = _side(source, rule.source_prefixes, rule.source_asgs, source_asgs, vnet_prefixes)
+        dst = _side(destination, rule.destination_prefixes, rule.destination_asgs, destination_asgs, vnet_prefixes)
         if True in src and True in dst:
             return {
                 "access": rule.access,
@@ -86,15 +112,16 @@ def effective_rules(groups: Sequence[dict[str, Any]]) -> list[tuple[str, list[Ns
         rules: list[NsgRule] = []
         for raw in group.get("effectiveSecurityRules") or ():
             name = str(raw.get("name", ""))
+            # An ASG rule's prefix may be absent here: unresolvable (`?`), not `*`.
             src = (
                 raw.get("expandedSourceAddressPrefix")
                 or raw.get("sourceAddressPrefixes")
-                or [raw.get("sourceAddressPrefix") or "*"]
+                or [raw.get("sourceAddressPrefix") or "?"]
             )
             dst = (
                 raw.get("expandedDestinationAddressPrefix")
                 or raw.get("destinationAddressPrefixes")
-                or [raw.get("destinationAddressPrefix") or "*"]
+                or [raw.get("destinationAddressPrefix") or "?"]
             )
             rules.append(
                 NsgRule(

@@ -74,6 +74,8 @@ class Account(_Json):
 class ZoneGroup(_Json):
     id: str
     zone_ids: tuple[str, ...]
+    ip_addresses: tuple[str, ...] = ()
+    """Addresses of the A records the zone group keeps (privateDnsZoneConfigs[].recordSets[].ipAddresses)."""
 
 
 @dataclass(frozen=True)
@@ -88,11 +90,20 @@ class PrivateEndpoint(_Json):
     connections: tuple[Connection, ...]
     nic_ids: tuple[str, ...]
     custom_dns: tuple[dict[str, Any], ...]
-    """customDnsConfigs: [{fqdn, ip_addresses}]."""
+    """customDnsConfigs: [{fqdn, ip_addresses}]. Often empty on PEs that use a DNS zone group."""
     ip_addresses: tuple[str, ...]
-    """Private IPs of the PE (customDnsConfigs and NIC ipConfigurations)."""
+    """Private IPs of the PE from every source read (customDnsConfigs, static ipConfigurations, zone-group
+    recordSets, the NIC). Empty does not mean "no address": see `ip_sources` and `nic_denied`."""
     zone_groups: tuple[ZoneGroup, ...] | None
     """None when they could not be read."""
+    static_ips: tuple[str, ...] = ()
+    """ipConfigurations[].properties.privateIPAddress (PEs created with static addresses)."""
+    nic_ips: tuple[str, ...] = ()
+    """privateIPAddress of the PE's NIC ipConfigurations (prefix length removed)."""
+    nic_denied: tuple[ArmDenied, ...] = ()
+    """NIC reads that failed: the address may be there."""
+    asg_ids: tuple[str, ...] = ()
+    """applicationSecurityGroups the PE's NIC is a member of (NSG rules may name them)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +137,8 @@ class Peering(_Json):
     allow_gateway_transit: bool
     use_remote_gateways: bool
     allow_forwarded_traffic: bool
+    allow_virtual_network_access: bool | None = None
+    """allowVirtualNetworkAccess; False: the peering is Connected but no traffic may cross it. None: not in the answer."""
 
 
 @dataclass(frozen=True)
@@ -154,9 +167,12 @@ class Vnet(_Json):
 class Nic(_Json):
     id: str
     private_ips: tuple[str, ...]
+    """Addresses only: a `10.0.0.4/24` in the answer is kept as `10.0.0.4`."""
     subnet_id: str | None
     nsg_id: str | None
     vm_id: str | None
+    asg_ids: tuple[str, ...] = ()
+    """applicationSecurityGroups of the NIC's ipConfigurations."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +196,9 @@ class NsgRule(_Json):
     destination_prefixes: tuple[str, ...]
     destination_ports: tuple[str, ...]
     default: bool
+    source_asgs: tuple[str, ...] = ()
+    """sourceApplicationSecurityGroups ids: the rule matches members of these, not an address prefix."""
+    destination_asgs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,14 @@ from functools import partial
 from typing import Any
 
 from aoai_diag.azure import convert
-from aoai_diag.azure.arm_clients import COMPUTE_API, SUBSCRIPTIONS_API, ArmFailure, ArmSession
+from aoai_diag.azure.arm_clients import (
+    COMPUTE_API,
+    NETWORK_API,
+    PRIVATE_DNS_API,
+    SUBSCRIPTIONS_API,
+    ArmFailure,
+    ArmSession,
+)
 from aoai_diag.azure.credential import build_credential
 from aoai_diag.azure.resources import (
     Account,
@@ -31,7 +38,7 @@ from aoai_diag.azure.resources import (
 )
 from aoai_diag.context import ProbeContext
 
-# `type =~` is case-insensitive; `==` is not (azure-sdk-notes.md, "Resource Graph").
+# `type =~` is case-insensitive; `==` is not (https://learn.microsoft.com/azure/governance/resource-graph/concepts/query-language).
 GRAPH_TYPES = (
     "microsoft.cognitiveservices/accounts",
     "microsoft.network/privateendpoints",
@@ -39,6 +46,8 @@ GRAPH_TYPES = (
     "microsoft.network/privatednszones/virtualnetworklinks",
     "microsoft.network/virtualnetworks",
     "microsoft.network/azurefirewalls",
+    # NSG rules come in the same round trip: the client's and the PE subnet's NSGs need no GET of their own.
+    "microsoft.network/networksecuritygroups",
 )
 GRAPH_QUERY = (
     "resources | where "
@@ -69,6 +78,9 @@ class Inventory:
     firewalls: tuple[Firewall, ...]
     graph_error: ArmDenied | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    rows_by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """REST JSON by lower-case id of the VNets, their subnets and the NSGs the inventory returned: a read of one of
+    them is answered from here, with no request of its own."""
 
     @property
     def complete(self) -> bool:
@@ -79,7 +91,11 @@ class Inventory:
 def session(ctx: ProbeContext, on_azure: bool) -> ArmSession:
     def build() -> ArmSession:
         credential = build_credential(ctx.settings, on_azure, ctx.op_timeout())
-        return ArmSession(ctx.settings, credential, ctx.deadline, ctx.clock)
+        # The session serves every target of the run: it lives until the run's bound, each read and operation is
+        # cut at the asking target's own deadline.
+        sess = ArmSession(ctx.settings, credential, ctx.run_bound or ctx.deadline, ctx.clock)
+        sess.on_azure = on_azure
+        return sess
 
     return ctx.once("arm.session", build)  # type: ignore[no-any-return]
 
@@ -219,6 +235,12 @@ def inventory(ctx: ProbeContext, on_azure: bool) -> Inventory:
         by_type: dict[str, list[dict[str, Any]]] = {t: [] for t in GRAPH_TYPES}
         for row in rows:
             by_type.setdefault(str(row.get("type", "")).lower(), []).append(row)
+        rows_by_id: dict[str, dict[str, Any]] = {}
+        for row in (*by_type[GRAPH_TYPES[4]], *by_type[GRAPH_TYPES[6]]):
+            rows_by_id[str(row.get("id", "")).lower()] = row
+            for sub in (row.get("properties") or {}).get("subnets") or ():
+                if isinstance(sub, Mapping) and sub.get("id"):
+                    rows_by_id[str(sub["id"]).lower()] = dict(sub)
         return Inventory(
             source=source,
             subscriptions=acc.subscriptions,
@@ -230,6 +252,7 @@ def inventory(ctx: ProbeContext, on_azure: bool) -> Inventory:
             vnets=tuple(convert.vnet(r) for r in by_type[GRAPH_TYPES[4]]),
             firewalls=tuple(convert.firewall(r) for r in by_type[GRAPH_TYPES[5]]),
             graph_error=graph_error,
+            rows_by_id=rows_by_id,
         )
 
     return ctx.once("arm.inventory", compute)  # type: ignore[no-any-return]
@@ -254,29 +277,26 @@ def private_endpoint(ctx: ProbeContext, sess: ArmSession, pe_id: str, row: dict[
     """One PE with its NIC addresses and DNS zone groups (read once per run); raises ArmFailure."""
 
     def compute() -> PrivateEndpoint:
-        sub, rg, name = _rg_name(pe_id, "privateEndpoints")
-        client = sess.network(sub)
-        data = (
-            row
-            if row is not None
-            else sess.call(pe_id, lambda: convert.sdk_json(client.private_endpoints.get(rg, name)))
-        )
+        data = row if row is not None else sess.get_json(pe_id, NETWORK_API)
         nic_ids = [n.get("id") for n in (data.get("properties") or {}).get("networkInterfaces") or () if n.get("id")]
         calls: dict[str, Callable[[], Any]] = {
-            "groups": lambda: sess.call(
-                pe_id + "/privateDnsZoneGroups",
-                lambda: [
-                    convert.zone_group(convert.sdk_json(g))
-                    for g in client.private_dns_zone_groups.list(private_endpoint_name=name, resource_group_name=rg)
-                ],
-            )
+            "groups": lambda: [
+                convert.zone_group(g) for g in sess.list_json(pe_id + "/privateDnsZoneGroups", NETWORK_API)
+            ]
         }
         for nid in nic_ids:
             calls[nid] = partial(nic, ctx, sess, nid)
         results = sess.parallel(calls)
         groups = results.pop("groups")
-        ips = tuple(ip for v in results.values() if isinstance(v, Nic) for ip in v.private_ips)
-        return convert.private_endpoint(data, ips, None if isinstance(groups, ArmDenied) else tuple(groups))
+        # H8 (issue 8, class 1): a denied NIC read is kept as such, and the NIC's ASGs go to the NSG evaluation.
+        nics = [v for v in results.values() if isinstance(v, Nic)]
+        return convert.private_endpoint(
+            data,
+            tuple(ip for n in nics for ip in n.private_ips),
+            None if isinstance(groups, ArmDenied) else tuple(groups),
+            nic_denied=tuple(v for v in results.values() if isinstance(v, ArmDenied)),
+            asg_ids=tuple(a for n in nics for a in n.asg_ids),
+        )
 
     return ctx.once("arm.pe:" + pe_id.lower(), compute)  # type: ignore[no-any-return]
 
@@ -285,47 +305,53 @@ def a_record(ctx: ProbeContext, sess: ArmSession, zone: Zone, label: str) -> tup
     """Addresses of A `label` in `zone`, None when the record does not exist; raises ArmFailure."""
 
     def compute() -> tuple[str, ...] | None:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        client = sess.privatedns(zone.subscription_id)
+        scope = f"{zone.id}/A/{label}"
         try:
-            record = client.record_sets.get(zone.resource_group, zone.name, "A", label)
-        except ResourceNotFoundError:
-            return None
-        except Exception as exc:
-            from aoai_diag.azure.arm_clients import denied_from
-
-            raise ArmFailure(denied_from(exc, f"{zone.id}/A/{label}")) from None
-        return convert.a_record_ips(convert.sdk_json(record))
+            record = sess.get_json(scope, PRIVATE_DNS_API)
+        except ArmFailure as exc:
+            if exc.denied.status == 404:
+                return None
+            raise ArmFailure(ArmDenied(scope, exc.denied.status, exc.denied.code, exc.denied.message)) from None
+        return convert.a_record_ips(record)
 
     return ctx.once(f"arm.a:{zone.id.lower()}:{label}", compute)  # type: ignore[no-any-return]
 
 
-def _get(ctx: ProbeContext, sess: ArmSession, kind: str, rid: str, fetch: Callable[[], Any]) -> Any:
-    return ctx.once(f"arm.{kind}:{rid.lower()}", lambda: sess.call(rid, lambda: convert.sdk_json(fetch())))
+def _get(ctx: ProbeContext, sess: ArmSession, kind: str, rid: str, indexed: bool = False) -> Any:
+    """One network resource by id, read once per run: from the inventory when it holds it (`indexed` kinds: VNets,
+    subnets, NSGs), else with a plain GET.
+
+    A plain GET through the session's pipeline needs no management SDK: azure-mgmt-network alone costs about half a
+    second to import, more than the whole healthy run it would serve.
+    """
+
+    def fetch() -> Any:
+        if indexed:
+            try:
+                row = inventory(ctx, bool(getattr(sess, "on_azure", False))).rows_by_id.get(rid.lower())
+            except ArmFailure:
+                row = None
+            if row is not None:
+                return row
+        return sess.get_json(rid, NETWORK_API)
+
+    return ctx.once(f"arm.{kind}:{rid.lower()}", fetch)
 
 
 def nic(ctx: ProbeContext, sess: ArmSession, nic_id: str) -> Nic:
-    sub, rg, name = _rg_name(nic_id, "networkInterfaces")
-    return convert.nic(_get(ctx, sess, "nic", nic_id, lambda: sess.network(sub).network_interfaces.get(rg, name)))
+    return convert.nic(_get(ctx, sess, "nic", nic_id))
 
 
 def subnet(ctx: ProbeContext, sess: ArmSession, subnet_id: str) -> Subnet:
-    sub, rg, vnet_name = _rg_name(subnet_id, "virtualNetworks")
-    name = convert.id_part(subnet_id, "subnets")
-    return convert.subnet(
-        _get(ctx, sess, "subnet", subnet_id, lambda: sess.network(sub).subnets.get(rg, vnet_name, name))
-    )
+    return convert.subnet(_get(ctx, sess, "subnet", subnet_id, indexed=True))
 
 
 def vnet(ctx: ProbeContext, sess: ArmSession, vnet_id: str) -> Vnet:
-    sub, rg, name = _rg_name(vnet_id, "virtualNetworks")
-    return convert.vnet(_get(ctx, sess, "vnet", vnet_id, lambda: sess.network(sub).virtual_networks.get(rg, name)))
+    return convert.vnet(_get(ctx, sess, "vnet", vnet_id, indexed=True))
 
 
 def nsg(ctx: ProbeContext, sess: ArmSession, nsg_id: str) -> Nsg:
-    sub, rg, name = _rg_name(nsg_id, "networkSecurityGroups")
-    return convert.nsg(_get(ctx, sess, "nsg", nsg_id, lambda: sess.network(sub).network_security_groups.get(rg, name)))
+    return convert.nsg(_get(ctx, sess, "nsg", nsg_id, indexed=True))
 
 
 def vm_nic_ids(ctx: ProbeContext, sess: ArmSession, vm_id: str) -> list[str]:
@@ -338,34 +364,28 @@ def vm_nic_ids(ctx: ProbeContext, sess: ArmSession, vm_id: str) -> list[str]:
     return primary + [str(n["id"]) for n in usable if n["id"] not in primary]
 
 
+def _values(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [dict(v) for v in data.get("value") or () if isinstance(v, Mapping)]
+
+
 def effective_routes(ctx: ProbeContext, sess: ArmSession, nic_id: str) -> list[dict[str, Any]]:
-    sub, rg, name = _rg_name(nic_id, "networkInterfaces")
-
-    def compute() -> list[dict[str, Any]]:
-        result = sess.lro(
-            nic_id + "/effectiveRouteTable",
-            lambda: sess.network(sub).network_interfaces.begin_get_effective_route_table(rg, name),
-        )
-        return [convert.sdk_json(r) for r in (result.value or ())]
-
-    return ctx.once("arm.routes:" + nic_id.lower(), compute)  # type: ignore[no-any-return]
+    """The NIC's effective routes (a long-running POST), polled no later than this target's deadline."""
+    path = nic_id + "/effectiveRouteTable"
+    return ctx.once(  # type: ignore[no-any-return]
+        "arm.routes:" + nic_id.lower(), lambda: _values(sess.lro(path, path, NETWORK_API, ctx.deadline))
+    )
 
 
 def effective_nsgs(ctx: ProbeContext, sess: ArmSession, nic_id: str) -> list[dict[str, Any]]:
-    sub, rg, name = _rg_name(nic_id, "networkInterfaces")
-
-    def compute() -> list[dict[str, Any]]:
-        result = sess.lro(
-            nic_id + "/effectiveNetworkSecurityGroups",
-            lambda: sess.network(sub).network_interfaces.begin_list_effective_network_security_groups(rg, name),
-        )
-        return [convert.sdk_json(r) for r in (result.value or ())]
-
-    return ctx.once("arm.effnsg:" + nic_id.lower(), compute)  # type: ignore[no-any-return]
+    """The NIC's effective NSGs (a long-running POST), polled no later than this target's deadline."""
+    path = nic_id + "/effectiveNetworkSecurityGroups"
+    return ctx.once(  # type: ignore[no-any-return]
+        "arm.effnsg:" + nic_id.lower(), lambda: _values(sess.lro(path, path, NETWORK_API, ctx.deadline))
+    )
 
 
 def prefetch_client(ctx: ProbeContext, sess: ArmSession, vm_id: str) -> None:
-    """Start reading this VM's network (NIC, subnet, VNet, effective routes and NSGs) in the background.
+    """Start reading this VM's network (NIC, subnet, VNet) in the background.
 
     The reads land in the run cache; the probes that need them later find them there, so the chain
     VM -> NIC -> subnet -> VNet overlaps with the inventory instead of following it. Failures are cached
@@ -376,12 +396,14 @@ def prefetch_client(ctx: ProbeContext, sess: ArmSession, vm_id: str) -> None:
         nic_ids = vm_nic_ids(ctx, sess, vm_id)
         if not nic_ids:
             return
-        sess.submit(effective_routes, ctx, sess, nic_ids[0])
-        sess.submit(effective_nsgs, ctx, sess, nic_ids[0])
         client_nic = nic(ctx, sess, nic_ids[0])
         if client_nic.subnet_id:
-            vnet(ctx, sess, convert.parent_id(client_nic.subnet_id))
-            subnet(ctx, sess, client_nic.subnet_id)
+            sess.submit(vnet, ctx, sess, convert.parent_id(client_nic.subnet_id))
+            found = subnet(ctx, sess, client_nic.subnet_id)
+            # The static NSG rules of the path are read up front: they often explain a failed connect without
+            # the effective-NSG operation.
+            for nsg_id in {i for i in (client_nic.nsg_id, found.nsg_id) if i}:
+                sess.submit(nsg, ctx, sess, nsg_id)
 
     def quiet() -> None:
         try:

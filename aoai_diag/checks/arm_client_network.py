@@ -10,16 +10,21 @@ Evidence:
     vm_id (str | null); nic ({id, private_ips, subnet_id, nsg_id, vm_id} | null);
     subnet ({id, prefixes, nsg_id, route_table_id, pe_network_policies, service_endpoints} | null);
     vnet ({id, location, address_prefixes, dns_servers, peerings: [{id, name, remote_vnet_id, state, sync_level,
-        allow_gateway_transit, use_remote_gateways, allow_forwarded_traffic}], subnet_ids}).
+        allow_gateway_transit, use_remote_gateways, allow_forwarded_traffic, allow_virtual_network_access}],
+        subnet_ids}).
     dns_mode ("azure" | "custom"); dns_server_hosts: [{ip, vnet_id | null, firewall_id | null}] for custom servers.
     pe_vnets: [{pe_id, vnet_id, relation: "same" | "peered" | "not_peered" | "unknown", peering | null,
         via_hubs: [vnet ids peered with both]}].
     routes_to_pe: [{pe_id, address, route: {source, state, prefixes, next_hop_type, next_hop_ips} | null}]
         (on a VM; null route = no matching route).
     routes_error (str | null); denied (list of {scope, status, code, message}).
-pass = every PE VNet is this VNet or peered (Connected, FullyInSync) and routes lead to InterfaceEndpoint;
-fail = peering missing/not connected or a route drops the traffic; warn = next hop is a virtual appliance;
-skip = off Azure without `--vnet`.
+    effective_routes ({state: "not_needed" | "done" | "unfinished" | "failed", reason}): whether the long-running
+        read was asked (only when TCP to a private address failed and no peering problem explains it; see
+        azure/on_demand.py); "unfinished" = still running at the deadline, the routes are unknown.
+pass = every PE VNet is this VNet or peered (Connected, FullyInSync, allowVirtualNetworkAccess) and routes lead
+there directly; fail = peering missing, not connected or closed to VNet traffic, or no VNet path (next hop None
+from a system route, or no route); warn = next hop is a virtual appliance, or a read was incomplete;
+skip = off Azure without `--vnet`. The judgement is diagnosis/azure_facts' (the rules read the same facts).
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from aoai_diag.azure import probe_support
+from aoai_diag.azure.resources import Vnet
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
+from aoai_diag.diagnosis import azure_facts
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -62,8 +69,110 @@ def _contains(prefixes: Any, ip: str) -> bool:
     return False
 
 
+def _dns_server_hosts(vnet: Vnet, firewalls: Any, known_vnets: Mapping[str, Vnet]) -> list[dict[str, Any]]:
+    """Where each of the VNet's DNS servers lives: the VNet whose address space holds it, or an Azure Firewall
+    (DNS proxy) with that private address. A server in no visible VNet (on-premises, public) has neither."""
+    hosts = []
+    for ip in vnet.dns_servers:
+        fw = next((f for f in firewalls if ip in f.private_ips), None)
+        host = next((v for v in known_vnets.values() if _contains(v.address_prefixes, ip)), None)
+        hosts.append(
+            {
+                "ip": ip,
+                "vnet_id": host.id if host else (fw.vnet_id if fw else None),
+                "firewall_id": fw.id if fw else None,
+            }
+        )
+    return hosts
+
+
+def _pe_relation(pe: Mapping[str, Any], vnet: Vnet, known_vnets: Mapping[str, Vnet]) -> dict[str, Any]:
+    """How this machine's VNet relates to the PE's: same, peered (with the peering), not peered (with the hubs
+    both are peered with), or unknown."""
+    from aoai_diag.azure import convert
+
+    pe_vnet = pe.get("vnet_id")
+    entry: dict[str, Any] = {
+        "pe_id": pe["id"],
+        "vnet_id": pe_vnet,
+        "relation": "unknown",
+        "peering": None,
+        "via_hubs": [],
+    }
+    if pe_vnet and convert.same_id(pe_vnet, vnet.id):
+        entry["relation"] = "same"
+    elif pe_vnet:
+        peering = next((p for p in vnet.peerings if convert.same_id(p.remote_vnet_id, pe_vnet)), None)
+        if peering:
+            entry["relation"] = "peered"
+            entry["peering"] = peering.to_dict()
+        else:
+            entry["relation"] = "not_peered"
+            remote = known_vnets.get(str(pe_vnet).lower())
+            mine = {p.remote_vnet_id.lower() for p in vnet.peerings if p.remote_vnet_id}
+            theirs = {p.remote_vnet_id.lower() for p in remote.peerings if p.remote_vnet_id} if remote else set()
+            entry["via_hubs"] = sorted(mine & theirs)
+    return entry
+
+
+def _relation_problems(entry: Mapping[str, Any], vnet_id: str, pe: Mapping[str, Any], connected: set[str]) -> list[str]:
+    pe_vnet = str(entry.get("vnet_id") or "?").rsplit("/", 1)[-1]
+    if entry["relation"] == "peered":
+        problem = azure_facts.peering_problem(entry.get("peering") or {})
+        return [f"{problem} (to {pe_vnet})"] if problem else []
+    if azure_facts.unpeered_without_path(entry, pe.get("ip_addresses") or (), connected):
+        return [f"VNet {vnet_id.rsplit('/', 1)[-1]} is not peered with {pe_vnet}"]
+    return []
+
+
+def _route_problems(address: str, route: Mapping[str, Any] | None) -> list[str]:
+    hop = azure_facts.route_hop(route)
+    if hop is azure_facts.Hop.NO_PATH:
+        got = (
+            f"{(route or {}).get('next_hop_type')} from a {(route or {}).get('source') or 'system'} route"
+            if route
+            else "no route"
+        )
+        return [f"no VNet path to {address} ({got})"]
+    if hop is azure_facts.Hop.USER_DROP:
+        return [f"a user route drops traffic to {address} (next hop None)"]
+    return []
+
+
+def _judge(vnet: Vnet, evidence: Mapping[str, Any], problems: list[str], pes: list[Mapping[str, Any]]) -> Outcome:
+    hops = {azure_facts.route_hop(r["route"]) for r in evidence["routes_to_pe"]}
+    named = sorted({str((r["route"] or {}).get("next_hop_type")) for r in evidence["routes_to_pe"]})
+    dns = "custom " + ", ".join(vnet.dns_servers) if vnet.dns_servers else "Azure-provided"
+    where = f"VNet {vnet.id.rsplit('/', 1)[-1]}, DNS {dns}"
+    if problems:
+        return Outcome(Status.FAIL, f"{where}: " + "; ".join(problems), evidence)
+    if azure_facts.Hop.APPLIANCE in hops:
+        return Outcome(
+            Status.WARN, f"{where}: traffic to the private endpoint goes through a virtual appliance", evidence
+        )
+    if evidence["routes_error"]:
+        return Outcome(Status.WARN, f"{where}; effective routes unreadable: {evidence['routes_error']}", evidence)
+    unaddressed = [str(pe.get("name")) for pe in pes if not azure_facts.pe_ips(pe).value]
+    if unaddressed and evidence["effective_routes"]["state"] != "not_needed":
+        return Outcome(Status.WARN, f"{where}; no route judged for {', '.join(unaddressed)}: address unknown", evidence)
+    private, public = azure_facts.split_dns_servers(vnet.dns_servers)
+    if private and public:
+        return Outcome(
+            Status.WARN, f"{where}: the list mixes private and public resolvers ({', '.join(public)})", evidence
+        )
+    unknown = [
+        f for e in evidence["pe_vnets"] if e["relation"] == "peered"
+        if not (f := azure_facts.peering_usable(e.get("peering") or {})).known
+    ]  # fmt: skip
+    if unknown:
+        return Outcome(Status.WARN, f"{where}; peering not fully read: {unknown[0].describe()}", evidence)
+    if evidence["effective_routes"]["state"] == "not_needed":
+        return Outcome(Status.PASS, f"{where}; {evidence['effective_routes']['reason']}", evidence)
+    return Outcome(Status.PASS, f"{where}; next hops: {', '.join(named) or 'not read'}", evidence)
+
+
 def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-    from aoai_diag.azure import convert, snapshot
+    from aoai_diag.azure import convert, on_demand, snapshot
     from aoai_diag.azure.arm_clients import ArmFailure
 
     def body() -> Outcome:
@@ -82,6 +191,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             "pe_vnets": [],
             "routes_to_pe": [],
             "routes_error": None,
+            "effective_routes": {"state": on_demand.NOT_NEEDED, "reason": "no client NIC or no private endpoint"},
             "denied": [],
         }
         nic = None
@@ -91,9 +201,6 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             nic_ids = snapshot.vm_nic_ids(ctx, sess, vm["resource_id"])
             if not nic_ids:
                 return Outcome(Status.ERROR, f"VM {vm['resource_id']} lists no network interface", evidence, "no NIC")
-            # Start both long-running reads now; arm_nsg picks up the effective NSGs from the run cache.
-            routes_future = sess.submit(snapshot.effective_routes, ctx, sess, nic_ids[0])
-            sess.submit(snapshot.effective_nsgs, ctx, sess, nic_ids[0])
             nic = snapshot.nic(ctx, sess, nic_ids[0])
             evidence["nic"] = nic.to_dict()
             if not nic.subnet_id:
@@ -104,7 +211,6 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         elif ctx.settings.vnet_id:
             evidence["source"] = "option"
             vnet_id = ctx.settings.vnet_id
-            routes_future = None
         else:
             return Outcome(
                 Status.SKIP,
@@ -117,84 +223,54 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         evidence["dns_mode"] = "custom" if vnet.dns_servers else "azure"
         known_vnets = {v.id.lower(): v for v in inv.vnets}
         known_vnets.setdefault(vnet.id.lower(), vnet)
-        for ip in vnet.dns_servers:
-            fw = next((f for f in inv.firewalls if ip in f.private_ips), None)
-            host = next((v for v in known_vnets.values() if _contains(v.address_prefixes, ip)), None)
-            evidence["dns_server_hosts"].append(
-                {
-                    "ip": ip,
-                    "vnet_id": host.id if host else (fw.vnet_id if fw else None),
-                    "firewall_id": fw.id if fw else None,
-                }
-            )
+        evidence["dns_server_hosts"] = _dns_server_hosts(vnet, inv.firewalls, known_vnets)
         pes = (
             deps["arm_private_endpoints"].evidence.get("private_endpoints") or []
             if "arm_private_endpoints" in deps
             else []
         )
         problems: list[str] = []
+        tcp = deps["tcp_connect"].evidence if "tcp_connect" in deps else {}
+        connected = azure_facts.connected_addresses(tcp)
         for pe in pes:
-            pe_vnet = pe.get("vnet_id")
-            entry: dict[str, Any] = {
-                "pe_id": pe["id"],
-                "vnet_id": pe_vnet,
-                "relation": "unknown",
-                "peering": None,
-                "via_hubs": [],
-            }
-            if pe_vnet and convert.same_id(pe_vnet, vnet.id):
-                entry["relation"] = "same"
-            elif pe_vnet:
-                peering = next((p for p in vnet.peerings if convert.same_id(p.remote_vnet_id, pe_vnet)), None)
-                if peering:
-                    entry["relation"] = "peered"
-                    entry["peering"] = peering.to_dict()
-                    if peering.state != "Connected" or (peering.sync_level or "FullyInSync") != "FullyInSync":
-                        problems.append(
-                            f"peering {peering.name} to {pe_vnet.rsplit('/', 1)[-1]} is {peering.state}/{peering.sync_level}"
-                        )
-                else:
-                    entry["relation"] = "not_peered"
-                    remote = known_vnets.get(pe_vnet.lower())
-                    mine = {p.remote_vnet_id.lower() for p in vnet.peerings if p.remote_vnet_id}
-                    theirs = (
-                        {p.remote_vnet_id.lower() for p in remote.peerings if p.remote_vnet_id} if remote else set()
-                    )
-                    entry["via_hubs"] = sorted(mine & theirs)
-                    problems.append(
-                        f"VNet {vnet.id.rsplit('/', 1)[-1]} is not peered with {pe_vnet.rsplit('/', 1)[-1]}"
-                    )
+            entry = _pe_relation(pe, vnet, known_vnets)
             evidence["pe_vnets"].append(entry)
-        if routes_future is not None and pes:
-            try:
-                routes = [convert.route(r).to_dict() for r in routes_future.result(timeout=sess.remaining())]
-            except ArmFailure as exc:
-                evidence["routes_error"] = probe_support.describe(exc.denied)
-                evidence["denied"].append(exc.denied.to_dict())
-                routes = None
-            except Exception as exc:  # the future's own timeout
-                evidence["routes_error"] = f"effective routes: {type(exc).__name__}"
-                routes = None
+            problems.extend(_relation_problems(entry, vnet.id, pe, connected))
+        # Evidence on demand (azure/on_demand.py): the long-running read only when a failed connect leaves it open.
+        routes: list[dict[str, Any]] | None = None
+        if nic is not None and pes:
+            # What explains a failed connect is the probe's own judgement (azure_facts): state and access flags.
+            explained = list(problems)
+            if not explained and on_demand.failed_private_connects(deps):
+                prefixes = list(vnet.address_prefixes)
+                for entry in evidence["pe_vnets"]:
+                    other = known_vnets.get(str(entry["vnet_id"]).lower())
+                    if entry["relation"] in ("same", "peered") and other:
+                        prefixes += list(other.address_prefixes)
+                client_nsgs = sorted({i for i in (nic.nsg_id, (evidence["subnet"] or {}).get("nsg_id")) if i})
+                source = nic.private_ips[0] if nic.private_ips else None
+                explained = on_demand.static_nsg_denies(
+                    ctx, sess, source, client_nsgs, pes, ctx.settings.port, prefixes
+                )
+            need = on_demand.plan(deps, "effective routes", explained)
+            evidence["effective_routes"] = need.evidence()
+            if need.ask:
+                # The same rule asks the effective NSGs (arm_nsg): both operations run at once, not one after the other.
+                sess.submit(snapshot.effective_nsgs, ctx, sess, nic.id)
+                try:
+                    routes = [convert.route(r).to_dict() for r in snapshot.effective_routes(ctx, sess, nic.id)]
+                    evidence["effective_routes"]["state"] = on_demand.DONE
+                except ArmFailure as exc:
+                    evidence["routes_error"] = probe_support.describe(exc.denied)
+                    evidence["denied"].append(exc.denied.to_dict())
+                    evidence["effective_routes"]["state"] = on_demand.outcome_state(exc.denied.code)
             if routes is not None:
                 for pe in pes:
                     for address in pe.get("ip_addresses") or ():
                         route = best_route(routes, address)
                         evidence["routes_to_pe"].append({"pe_id": pe["id"], "address": address, "route": route})
-                        hop = (route or {}).get("next_hop_type")
-                        if route is None or hop in ("None", "Internet"):
-                            # A private PE address matched only by 0.0.0.0/0 (Internet) or a blackhole has no VNet path.
-                            problems.append(f"no VNet route to {address} (next hop {hop})")
-        hops = {str((r["route"] or {}).get("next_hop_type")) for r in evidence["routes_to_pe"]}
-        where = f"VNet {vnet.id.rsplit('/', 1)[-1]}, DNS {'custom ' + ', '.join(vnet.dns_servers) if vnet.dns_servers else 'Azure-provided'}"
-        if problems:
-            return Outcome(Status.FAIL, f"{where}: " + "; ".join(problems), evidence)
-        if "VirtualAppliance" in hops:
-            return Outcome(
-                Status.WARN, f"{where}: traffic to the private endpoint goes through a virtual appliance", evidence
-            )
-        if evidence["routes_error"]:
-            return Outcome(Status.WARN, f"{where}; effective routes unreadable: {evidence['routes_error']}", evidence)
-        return Outcome(Status.PASS, f"{where}; next hops: {', '.join(sorted(hops)) or 'not read'}", evidence)
+                        problems.extend(_route_problems(address, route))
+        return _judge(vnet, evidence, problems, pes)
 
     return probe_support.guarded(body)
 
@@ -204,7 +280,8 @@ PROBE = Probe(
     title="This machine's VNet, DNS, peerings and routes",
     run=run,
     requires=("arm_access",),
-    after=("azure_platform", "arm_private_endpoints"),
+    # tcp_connect: the effective routes are asked only when a connect to a private address failed.
+    after=("azure_platform", "tcp_connect", "arm_private_endpoints"),
     layer="azure",
     disabled=probe_support.disabled,
 )

@@ -16,8 +16,11 @@ Evidence:
         subscription_id, resource_group, links}.
     denied (list of {scope, status, code, message}): unread scopes (a zone may hide there).
     complete (bool): every subscription and zone was read.
+    hidden_zones (list of str): needed zones a PE's zone group points at that the search did not return (they live
+        where this identity cannot read; Resource Graph leaves such scopes out silently).
 pass = every needed zone exists with an A record; fail = a needed zone or its record is missing (all scopes
-read); error = something is missing and some scope could not be read.
+read, no hidden zone); error = something is missing and the search was incomplete (diagnosis/azure_facts.zone_search,
+which the rules read too). A link whose virtualNetworkLinkState is InProgress is shown as still being created.
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ from functools import partial
 from typing import Any
 
 from aoai_diag.azure import probe_support
+from aoai_diag.azure.resources import Zone
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
+from aoai_diag.diagnosis import azure_facts
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -46,6 +51,51 @@ def _is_broad(name: str, target: Target) -> bool:
     return any(name == s or s.endswith("." + name) for s in target.cloud.suffixes)
 
 
+def _zone_item(zone: Zone, needed: list[str], record: Any, links: list[dict[str, Any]]) -> dict[str, Any]:
+    from aoai_diag.azure.resources import ArmDenied
+
+    item: dict[str, Any] = zone.to_dict()
+    item["needed"] = zone.name in needed
+    item["record"] = None if record is None or isinstance(record, ArmDenied) else list(record)
+    item["record_error"] = probe_support.describe(record) if isinstance(record, ArmDenied) else None
+    item["links"] = links
+    return item
+
+
+def _describe_zone(zone: Mapping[str, Any], label: str) -> str:
+    links = f"{len(zone['links'])} link(s)"
+    pending = [lk for lk in zone["links"] if azure_facts.link_in_progress(lk)]
+    if pending:
+        links += f" ({len(pending)} InProgress: still being created)"
+    shown = ", ".join(zone["record"]) if zone["record"] else ("unreadable" if zone["record_error"] else "no A record")
+    return f"{zone['name']} in {zone['subscription_id']}/{zone['resource_group']}: {label} -> {shown}, {links}"
+
+
+def _judge(label: str, evidence: dict[str, Any], pes: list[Mapping[str, Any]]) -> Outcome:
+    """Missing is said only after a complete search (azure_facts.zone_search); otherwise error naming the unread."""
+    needed, zones, broad = evidence["needed_zones"], evidence["zones"], evidence["broad_zones"]
+    search = azure_facts.zone_search(evidence, pes)
+    missing_zone = [n for n in needed if not any(z["name"] == n for z in zones)]
+    missing_record = [
+        n for n in needed if n not in missing_zone and not any(z["name"] == n and z["record"] for z in zones)
+    ]
+    parts = [_describe_zone(z, label) for z in zones if z["needed"] or z["record"]]
+    if broad:
+        parts.append("over-broad zone(s): " + ", ".join(b["name"] for b in broad))
+    if missing_zone or missing_record or broad:
+        gaps = [f"zone {n} not found" for n in missing_zone] + [f"no A record {label} in {n}" for n in missing_record]
+        text = "; ".join(gaps + parts)
+        if not search.is_true() and (missing_zone or missing_record):
+            unread = "; ".join(str(d["scope"]) for d in evidence["denied"]) or ", ".join(evidence["hidden_zones"])
+            reason = f"unread: {unread}" + (f" ({search.decide})" if search.decide else "")
+            return Outcome(Status.ERROR, f"{text}; {search.describe()}", evidence, reason)
+        return Outcome(Status.FAIL, text, evidence)
+    summary = "; ".join(parts) or "no privatelink zone found"
+    if not search.is_true():
+        return Outcome(Status.WARN, f"{summary}; search incomplete: {search.describe()}", evidence)
+    return Outcome(Status.PASS, summary, evidence)
+
+
 def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     from aoai_diag.azure import convert, snapshot
     from aoai_diag.azure.resources import ArmDenied
@@ -60,60 +110,27 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         copies = [z for z in inv.zones if z.name in needed or z.name in target.cloud.privatelink_zones]
         broad = [z for z in inv.zones if _is_broad(z.name, target)]
         records = sess.parallel({z.id: partial(snapshot.a_record, ctx, sess, z, target.label) for z in copies})
+
+        def links(zone: Zone) -> list[dict[str, Any]]:
+            return [link.to_dict() for link in inv.links if convert.same_id(link.zone_id, zone.id)]
+
         denied = [d.to_dict() for d in inv.denied]
-        zones: list[dict[str, Any]] = []
-        for zone in copies:
-            rec = records.get(zone.id)
-            item: dict[str, Any] = zone.to_dict()
-            item["needed"] = zone.name in needed
-            item["record"] = None if rec is None or isinstance(rec, ArmDenied) else list(rec)
-            item["record_error"] = probe_support.describe(rec) if isinstance(rec, ArmDenied) else None
-            if isinstance(rec, ArmDenied):
-                denied.append(rec.to_dict())
-            item["links"] = [link.to_dict() for link in inv.links if convert.same_id(link.zone_id, zone.id)]
-            zones.append(item)
-        broad_items = []
-        for zone in broad:
-            item = zone.to_dict()
-            item["links"] = [link.to_dict() for link in inv.links if convert.same_id(link.zone_id, zone.id)]
-            broad_items.append(item)
-        complete = not denied
-        evidence = {
+        denied += [r.to_dict() for r in records.values() if isinstance(r, ArmDenied)]
+        pes = (
+            deps["arm_private_endpoints"].evidence.get("private_endpoints") or []
+            if "arm_private_endpoints" in deps
+            else []
+        )
+        evidence: dict[str, Any] = {
             "label": target.label,
             "needed_zones": needed,
-            "zones": zones,
-            "broad_zones": broad_items,
+            "zones": [_zone_item(z, needed, records.get(z.id), links(z)) for z in copies],
+            "broad_zones": [dict(z.to_dict(), links=links(z)) for z in broad],
             "denied": denied,
-            "complete": complete,
+            "complete": not denied,
         }
-        missing_zone = [n for n in needed if not any(z["name"] == n for z in zones)]
-        missing_record = [
-            n for n in needed if n not in missing_zone and not any(z["name"] == n and z["record"] for z in zones)
-        ]
-        parts = []
-        for z in zones:
-            if not z["needed"] and not z["record"]:
-                continue
-            links = len(z["links"])
-            shown = ", ".join(z["record"]) if z["record"] else ("unreadable" if z["record_error"] else "no A record")
-            parts.append(
-                f"{z['name']} in {z['subscription_id']}/{z['resource_group']}: {target.label} -> {shown}, {links} link(s)"
-            )
-        if broad_items:
-            parts.append("over-broad zone(s): " + ", ".join(b["name"] for b in broad_items))
-        summary = "; ".join(parts) or "no privatelink zone found"
-        if missing_zone or missing_record or broad_items:
-            gaps = [f"zone {n} not found" for n in missing_zone] + [
-                f"no A record {target.label} in {n}" for n in missing_record
-            ]
-            text = "; ".join(gaps + parts)
-            if not complete and (missing_zone or missing_record):
-                unread = "; ".join(f"{d['scope']}" for d in denied)
-                return Outcome(Status.ERROR, f"{text}; could not read {unread}", evidence, f"unread: {unread}")
-            return Outcome(Status.FAIL, text, evidence)
-        if not complete:
-            return Outcome(Status.WARN, summary + f"; {len(denied)} scope(s) unread", evidence)
-        return Outcome(Status.PASS, summary, evidence)
+        evidence["hidden_zones"] = azure_facts.hidden_zones(evidence, pes)
+        return _judge(target.label, evidence, pes)
 
     return probe_support.guarded(body)
 
@@ -123,7 +140,8 @@ PROBE = Probe(
     title="Private DNS zones, records and VNet links",
     run=run,
     requires=("arm_access",),
-    after=("azure_platform", "arm_account"),
+    # After the PEs: a zone their zone groups name that the search did not return makes the search incomplete.
+    after=("azure_platform", "arm_account", "arm_private_endpoints"),
     layer="azure",
     disabled=probe_support.disabled,
 )

@@ -1,42 +1,200 @@
 """NSG evaluation for TCP 443 from this machine to each private endpoint address.
 
-Client side (outbound): the effective-NSG API on the VM's NIC when available (it merges NIC and subnet NSGs),
-else the NIC's and subnet's NSG rules; traffic must be allowed by every NSG on the path. PE side (inbound):
+Client side (outbound): the NIC's and subnet's NSG rules; the effective-NSG API on the VM's NIC (it merges NIC and
+subnet NSGs and expands service tags, but is a long-running operation) only when TCP to a private address failed
+and nothing static explains it; traffic must be allowed by every NSG on the path. PE side (inbound):
 the PE subnet's NSG applies only when the subnet's privateEndpointNetworkPolicies is `Enabled` or
 `NetworkSecurityGroupEnabled` (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy);
 effective rules are not shown for PE NICs, so those rules are evaluated here. Rules are taken in priority
-order, the first match decides (rules/nsg_eval.py).
+order, the first match decides (azure/nsg_eval.py). Rules naming application security groups are matched against
+the client NIC's and the PE's groups (https://learn.microsoft.com/azure/virtual-network/application-security-groups);
+a rule that cannot be matched is listed as unresolved, never read as `*`. A deny by a default rule is no NSG cause
+(diagnosis/azure_facts.nsg_deny_is_cause, which the rules read too).
 
 Evidence:
     port (int); source_ip (str | null): this VM's private address.
-    client: {method: "effective" | "rules" | null, decisions: [{nsg_id, access, rule, priority, default,
-        unresolved}], access: "Allow" | "Deny" | null, error}.
+    client: {method: "effective" | "rules" | null, decisions: [{nsg_id, address, access, rule, priority, default,
+        unresolved}], access: "Allow" | "Deny" | null, error,
+        effective: {state: "not_needed" | "done" | "unfinished" | "failed", reason}}: the effective-NSG operation
+        is asked only when TCP to a private address failed and no static read explains it (azure/on_demand.py).
     pe_side: [{pe_id, address, subnet_id, network_policies, nsg_id, applies (bool), decision | null}].
     denied (list of {scope, status, code, message}).
-pass = allowed on both sides; fail = a rule that applies denies (named); warn = could not evaluate a side;
-skip = no client address (off Azure). An NSG deny on a PE subnet whose network policies are disabled is
-reported in the summary as not applied: it is not a cause.
+pass = allowed on both sides; fail = a rule someone wrote, that applies, denies (named); warn = could not evaluate
+a side, or a rule could not be matched; skip = no client address (off Azure). An NSG deny on a PE subnet whose
+network policies are disabled is reported in the summary as not applied: it is not a cause.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aoai_diag.azure import probe_support
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
+from aoai_diag.diagnosis import azure_facts
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
+
+if TYPE_CHECKING:
+    from aoai_diag.azure.arm_clients import ArmSession
+    from aoai_diag.azure.resources import NsgRule
 
 NSG_POLICIES = ("enabled", "networksecuritygroupenabled")
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-    from aoai_diag.azure import nsg_eval, snapshot
+@dataclass
+class Flow:
+    """TCP `port` from `source` (with its NIC's groups) to each PE address, and what was found on the way."""
+
+    source: str
+    port: int
+    prefixes: list[str]
+    """The VirtualNetwork tag's address space: this VNet and the PE VNets it reaches."""
+    client_asgs: list[str] | None
+    addresses: list[tuple[Mapping[str, Any], str]]
+    evidence: dict[str, Any]
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def decide(self, rules: Sequence[NsgRule], direction: str, pe: Mapping[str, Any], address: str) -> dict[str, Any]:
+        from aoai_diag.azure import nsg_eval
+
+        return nsg_eval.evaluate(
+            rules, direction, self.source, address, self.port, self.prefixes, self.client_asgs, _pe_asgs(pe)
+        )
+
+
+def _pe_asgs(pe: Mapping[str, Any]) -> list[str] | None:
+    """The PE's application security groups; None for evidence that did not record them (older bundles)."""
+    return list(pe["asg_ids"]) if "asg_ids" in pe else None
+
+
+def _vnet_prefixes(
+    ctx: ProbeContext, on_azure: bool, net: Mapping[str, Any], pes: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    from aoai_diag.azure import snapshot
+
+    prefixes = list((net.get("vnet") or {}).get("address_prefixes") or ())
+    for pe in pes:
+        remote = next((e for e in net.get("pe_vnets") or () if e.get("pe_id") == pe["id"]), None)
+        if remote and remote.get("relation") in ("same", "peered"):
+            known = {v.id.lower(): v for v in snapshot.inventory(ctx, on_azure).vnets}
+            other = known.get(str(remote.get("vnet_id")).lower())
+            prefixes += list(other.address_prefixes) if other else []
+    return prefixes
+
+
+def _pe_side(ctx: ProbeContext, sess: ArmSession, flow: Flow, pes: Sequence[Mapping[str, Any]]) -> None:
+    """The PE subnet's NSG, inbound, where privateEndpointNetworkPolicies lets it apply."""
+    from aoai_diag.azure import snapshot
     from aoai_diag.azure.arm_clients import ArmFailure
-    from aoai_diag.azure.resources import ArmDenied, Nsg, NsgRule, Subnet
+    from aoai_diag.azure.resources import ArmDenied, Subnet
+
+    subnet_ids = {pe["subnet_id"] for pe in pes if pe.get("subnet_id")}
+    subnets = sess.parallel({s: partial(snapshot.subnet, ctx, sess, s) for s in subnet_ids})
+    for pe, address in flow.addresses:
+        sub = subnets.get(pe.get("subnet_id"))
+        entry: dict[str, Any] = {"pe_id": pe["id"], "address": address, "subnet_id": pe.get("subnet_id"),
+                                 "network_policies": None, "nsg_id": None, "applies": False, "decision": None}  # fmt: skip
+        flow.evidence["pe_side"].append(entry)
+        if isinstance(sub, ArmDenied):
+            flow.evidence["denied"].append(sub.to_dict())
+        if not isinstance(sub, Subnet):
+            continue
+        entry["network_policies"] = sub.pe_network_policies
+        entry["nsg_id"] = sub.nsg_id
+        entry["applies"] = (sub.pe_network_policies or "Disabled").lower() in NSG_POLICIES
+        if not sub.nsg_id:
+            continue
+        try:
+            decision = flow.decide(list(snapshot.nsg(ctx, sess, sub.nsg_id).rules), "Inbound", pe, address)
+        except ArmFailure as exc:
+            flow.evidence["denied"].append(exc.denied.to_dict())
+            continue
+        entry["decision"] = decision
+        name = sub.nsg_id.rsplit("/", 1)[-1]
+        if azure_facts.nsg_deny_is_cause(decision) and entry["applies"]:
+            flow.problems.append(
+                f"inbound {address}:{flow.port} denied by {name} rule {decision['rule']} on the PE subnet"
+            )
+        elif decision["access"] == "Deny" and not entry["applies"]:
+            flow.notes.append(
+                f"{name} rule {decision['rule']} would deny, but privateEndpointNetworkPolicies="
+                f"{sub.pe_network_policies or 'Disabled'} so NSGs do not apply to the private endpoint"
+            )
+
+
+def _static_client(
+    ctx: ProbeContext, sess: ArmSession, flow: Flow, ids: list[str]
+) -> tuple[list[tuple[str, list[NsgRule]]], list[dict[str, Any]]]:
+    """The client NIC's and subnet's NSGs as read (rules), and the reads that failed."""
+    from aoai_diag.azure import snapshot
+    from aoai_diag.azure.resources import ArmDenied, Nsg
+
+    read = sess.parallel({i: partial(snapshot.nsg, ctx, sess, i) for i in ids})
+    static = [(nsg_id, list(v.rules)) for nsg_id, v in read.items() if isinstance(v, Nsg)]
+    failed = [v.to_dict() for v in read.values() if isinstance(v, ArmDenied)]
+    return static, failed
+
+
+def _static_explanations(flow: Flow, static: list[tuple[str, list[NsgRule]]], net: Mapping[str, Any]) -> list[str]:
+    """What already explains a failed connect without the long-running operation: the PE-side denies found, client
+    rules someone wrote that deny, and peerings that carry no traffic (the same facts the rules read)."""
+    explained = list(flow.problems)
+    for pe, address in flow.addresses:
+        for nsg_id, rules in static:
+            if azure_facts.nsg_deny_is_cause(flow.decide(rules, "Outbound", pe, address)):
+                explained.append(f"NSG {nsg_id.rsplit('/', 1)[-1]} denies outbound {address}:{flow.port}")
+    for entry in net.get("pe_vnets") or ():
+        if entry.get("relation") == "not_peered":
+            explained.append(f"this VNet is not peered with {str(entry.get('vnet_id')).rsplit('/', 1)[-1]}")
+        elif entry.get("relation") == "peered" and (problem := azure_facts.peering_problem(entry.get("peering") or {})):
+            explained.append(problem)
+    return explained
+
+
+def _client_decisions(flow: Flow, groups: list[tuple[str, list[NsgRule]]]) -> str | None:
+    """Evaluate every client NSG for every PE address; the client side's access (None: not evaluated)."""
+    access: str | None = "Allow" if flow.evidence["client"]["method"] else None
+    for pe, address in flow.addresses:
+        for nsg_id, rules in groups:
+            decision = dict(flow.decide(rules, "Outbound", pe, address), nsg_id=nsg_id, address=address)
+            flow.evidence["client"]["decisions"].append(decision)
+            if azure_facts.nsg_deny_is_cause(decision):
+                access = "Deny"
+                flow.problems.append(
+                    f"outbound {address}:{flow.port} denied by {nsg_id.rsplit('/', 1)[-1]} rule {decision['rule']}"
+                )
+            elif decision["access"] == "Deny":
+                flow.notes.append(f"{address}: default rule {decision['rule']} denies (no VNet path, not an NSG cause)")
+    return access
+
+
+def _judge(flow: Flow, pes: Sequence[Mapping[str, Any]]) -> Outcome:
+    evidence, port = flow.evidence, flow.port
+    unaddressed = [str(pe.get("name")) for pe in pes if not azure_facts.pe_ips(pe).value]
+    if unaddressed:
+        # Never "allowed" for an address nobody knows (a PE whose NIC could not be read).
+        flow.notes.append(f"address unknown for {', '.join(unaddressed)}: not evaluated")
+    unresolved = sorted({r for d in evidence["client"]["decisions"] for r in d.get("unresolved") or ()})
+    if unresolved:
+        flow.notes.append("not evaluable here: " + ", ".join(unresolved))
+    note = ("; note: " + "; ".join(flow.notes)) if flow.notes else ""
+    if flow.problems:
+        return Outcome(Status.FAIL, "; ".join(flow.problems) + note, evidence)
+    if evidence["client"]["access"] is None or evidence["denied"] or unresolved or unaddressed:
+        return Outcome(
+            Status.WARN, f"TCP {port} not fully evaluated ({len(evidence['denied'])} read(s) failed){note}", evidence
+        )
+    return Outcome(Status.PASS, f"TCP {port} from {flow.source} to the private endpoint allowed{note}", evidence)
+
+
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    from aoai_diag.azure import nsg_eval, on_demand, snapshot
+    from aoai_diag.azure.arm_clients import ArmFailure
 
     def body() -> Outcome:
         on_azure = probe_support.on_azure(deps)
@@ -49,7 +207,13 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         evidence: dict[str, Any] = {
             "port": port,
             "source_ip": source,
-            "client": {"method": None, "decisions": [], "access": None, "error": None},
+            "client": {
+                "method": None,
+                "decisions": [],
+                "access": None,
+                "error": None,
+                "effective": {"state": on_demand.NOT_NEEDED, "reason": "not evaluated"},
+            },
             "pe_side": [],
             "denied": [],
         }
@@ -60,97 +224,38 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
                 evidence,
                 "no client address",
             )
-        vnet = net.get("vnet") or {}
-        prefixes = list(vnet.get("address_prefixes") or ())
-        for pe in pes:
-            remote = next((e for e in net.get("pe_vnets") or () if e.get("pe_id") == pe["id"]), None)
-            if remote and remote.get("relation") in ("same", "peered"):
-                known = {v.id.lower(): v for v in snapshot.inventory(ctx, on_azure).vnets}
-                other = known.get(str(remote.get("vnet_id")).lower())
-                prefixes += list(other.address_prefixes) if other else []
-        addresses = [(pe, a) for pe in pes for a in pe.get("ip_addresses") or ()]
-        problems: list[str] = []
-        notes: list[str] = []
-        # Client side.
+        flow = Flow(
+            source=source,
+            port=port,
+            prefixes=_vnet_prefixes(ctx, on_azure, net, pes),
+            # Rules naming application security groups match by membership: the client NIC's and the PE's groups.
+            client_asgs=nic.get("asg_ids") if "asg_ids" in nic else None,
+            addresses=[(pe, a) for pe in pes for a in pe.get("ip_addresses") or ()],
+            evidence=evidence,
+        )
+        _pe_side(ctx, sess, flow, pes)
+        # Client side: the NIC's and subnet's NSG rules, evaluated here; the effective-NSG operation (long-running)
+        # only when a failed connect leaves the path open (azure/on_demand.py).
+        ids = [i for i in (nic.get("nsg_id"), (net.get("subnet") or {}).get("nsg_id")) if i]
+        static, static_denied = _static_client(ctx, sess, flow, ids)
+        need = on_demand.plan(deps, "effective NSGs", _static_explanations(flow, static, net))
+        evidence["client"]["effective"] = need.evidence()
         groups: list[tuple[str, list[NsgRule]]] = []
-        try:
-            effective = snapshot.effective_nsgs(ctx, sess, nic["id"])
-            groups = nsg_eval.effective_rules(effective)
-            evidence["client"]["method"] = "effective"
-        except ArmFailure as exc:
-            evidence["client"]["error"] = probe_support.describe(exc.denied)
-            evidence["denied"].append(exc.denied.to_dict())
-            ids = [i for i in (nic.get("nsg_id"), (net.get("subnet") or {}).get("nsg_id")) if i]
-            read = sess.parallel({i: partial(snapshot.nsg, ctx, sess, i) for i in ids})
-            for nsg_id, value in read.items():
-                if isinstance(value, Nsg):
-                    groups.append((nsg_id, list(value.rules)))
-                elif isinstance(value, ArmDenied):
-                    evidence["denied"].append(value.to_dict())
-            evidence["client"]["method"] = "rules" if groups or not ids else None
-        client_access: str | None = "Allow" if evidence["client"]["method"] else None
-        for _pe, address in addresses:
-            for nsg_id, rules in groups:
-                decision = dict(
-                    nsg_eval.evaluate(rules, "Outbound", source, address, port, prefixes),
-                    nsg_id=nsg_id,
-                    address=address,
-                )
-                evidence["client"]["decisions"].append(decision)
-                if decision["access"] == "Deny":
-                    client_access = "Deny"
-                    problems.append(
-                        f"outbound {address}:{port} denied by {nsg_id.rsplit('/', 1)[-1]} rule {decision['rule']}"
-                    )
-        evidence["client"]["access"] = client_access
-        # PE side.
-        subnet_ids = {pe["subnet_id"] for pe in pes if pe.get("subnet_id")}
-        subnets = sess.parallel({s: partial(snapshot.subnet, ctx, sess, s) for s in subnet_ids})
-        for pe, address in addresses:
-            sub = subnets.get(pe.get("subnet_id"))
-            entry: dict[str, Any] = {
-                "pe_id": pe["id"],
-                "address": address,
-                "subnet_id": pe.get("subnet_id"),
-                "network_policies": None,
-                "nsg_id": None,
-                "applies": False,
-                "decision": None,
-            }
-            if isinstance(sub, ArmDenied):
-                evidence["denied"].append(sub.to_dict())
-            elif isinstance(sub, Subnet):
-                entry["network_policies"] = sub.pe_network_policies
-                entry["nsg_id"] = sub.nsg_id
-                entry["applies"] = (sub.pe_network_policies or "Disabled").lower() in NSG_POLICIES
-                if sub.nsg_id:
-                    try:
-                        rules = list(snapshot.nsg(ctx, sess, sub.nsg_id).rules)
-                        decision = nsg_eval.evaluate(rules, "Inbound", source, address, port, prefixes)
-                        entry["decision"] = decision
-                        name = sub.nsg_id.rsplit("/", 1)[-1]
-                        if decision["access"] == "Deny" and entry["applies"]:
-                            problems.append(
-                                f"inbound {address}:{port} denied by {name} rule {decision['rule']} on the PE subnet"
-                            )
-                        elif decision["access"] == "Deny":
-                            notes.append(
-                                f"{name} rule {decision['rule']} would deny, but privateEndpointNetworkPolicies="
-                                f"{sub.pe_network_policies or 'Disabled'} so NSGs do not apply to the private endpoint"
-                            )
-                    except ArmFailure as exc:
-                        evidence["denied"].append(exc.denied.to_dict())
-            evidence["pe_side"].append(entry)
-        note = ("; note: " + "; ".join(notes)) if notes else ""
-        if problems:
-            return Outcome(Status.FAIL, "; ".join(problems) + note, evidence)
-        if client_access is None or evidence["denied"]:
-            return Outcome(
-                Status.WARN,
-                f"TCP {port} not fully evaluated ({len(evidence['denied'])} read(s) failed){note}",
-                evidence,
-            )
-        return Outcome(Status.PASS, f"TCP {port} from {source} to the private endpoint allowed{note}", evidence)
+        if need.ask:
+            try:
+                groups = nsg_eval.effective_rules(snapshot.effective_nsgs(ctx, sess, nic["id"]))
+                evidence["client"]["method"] = "effective"
+                evidence["client"]["effective"]["state"] = on_demand.DONE
+            except ArmFailure as exc:
+                evidence["client"]["error"] = probe_support.describe(exc.denied)
+                evidence["client"]["effective"]["state"] = on_demand.outcome_state(exc.denied.code)
+                evidence["denied"].append(exc.denied.to_dict())
+        if evidence["client"]["method"] is None:
+            groups = static
+            evidence["denied"] += static_denied
+            evidence["client"]["method"] = "rules" if static or not ids else None
+        evidence["client"]["access"] = _client_decisions(flow, groups)
+        return _judge(flow, pes)
 
     return probe_support.guarded(body)
 
@@ -160,7 +265,8 @@ PROBE = Probe(
     title="NSG rules for TCP 443 to the private endpoint",
     run=run,
     requires=("arm_client_network", "arm_private_endpoints"),
-    after=("azure_platform",),
+    # tcp_connect: the effective NSGs are asked only when a connect to a private address failed.
+    after=("azure_platform", "tcp_connect"),
     layer="azure",
     disabled=probe_support.disabled,
 )

@@ -1,18 +1,24 @@
 """Every private endpoint of the account: the ones the account lists and the ones that point at it.
 
 A PE whose connection points at the account but which the account no longer lists is kept: that is what a
-Disconnected endpoint after a re-created account looks like (causes.md svc.pe_disconnected).
+Disconnected endpoint after a re-created account looks like
+(https://learn.microsoft.com/azure/private-link/manage-private-endpoint).
+
+A PE's address comes from customDnsConfigs, static ipConfigurations, its zone group's recordSets or its NIC; PEs
+that use a zone group often list only the NIC, so a denied NIC read leaves the address unknown (never "no IP").
+Judgement (usable, address known) comes from diagnosis/azure_facts, which the rules read too.
 
 Evidence:
     account_id (str).
     private_endpoints (list): per PE {id, name, subscription_id, resource_group, location, provisioning_state,
         subnet_id, vnet_id, connections: [{id, private_endpoint_id, target_id, status, description,
         provisioning_state, group_ids, manual}], nic_ids, custom_dns: [{fqdn, ip_addresses}], ip_addresses,
-        zone_groups: [{id, zone_ids}] | null (null = unreadable), account_side: {status, provisioning_state} | null,
-        listed_by_account: bool}.
-    denied (list of {scope, status, code, message}): PEs (or parts) that could not be read.
-pass = at least one PE Succeeded with an Approved connection and nothing else wrong; warn = some PE is not
-usable; fail = none usable (or none at all); error = none usable and some could not be read.
+        zone_groups: [{id, zone_ids, ip_addresses}] | null (null = unreadable), static_ips, nic_ips,
+        nic_denied: [{scope, status, code, message}], asg_ids,
+        account_side: {status, provisioning_state} | null, listed_by_account: bool}.
+    denied (list of {scope, status, code, message}): PEs (or parts, NICs included) that could not be read.
+pass = every PE Succeeded with an Approved connection and a known address; warn = some PE is not usable or its
+address is unknown; fail = none usable (or none at all); error = none usable and some could not be read.
 """
 
 from __future__ import annotations
@@ -22,25 +28,57 @@ from functools import partial
 from typing import Any
 
 from aoai_diag.azure import probe_support
+from aoai_diag.azure.resources import PrivateEndpoint
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
+from aoai_diag.diagnosis import azure_facts
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
 
-def _usable(pe: Mapping[str, Any]) -> bool:
-    statuses = [c.get("status") for c in pe["connections"]]
-    side = pe.get("account_side") or {}
+def _describe(pe: Mapping[str, Any]) -> str:
+    ips = azure_facts.pe_ips(pe)
+    address = ", ".join(ips.value or ()) or "no address" if ips.known else f"address {ips.describe()}"
     return (
-        pe.get("provisioning_state") == "Succeeded"
-        and "Approved" in statuses
-        and side.get("status", "Approved") == "Approved"
+        f"{pe['name']}: {pe['provisioning_state']}, "
+        + "/".join(str(c.get("status")) for c in pe["connections"])
+        + f", {address}"
     )
 
 
+def _wanted(account: Mapping[str, Any], rows: Mapping[str, Mapping[str, Any]]) -> dict[str, None]:
+    """Ids (lower case) of the PEs the account lists, plus every PE whose connection (automatic or manual) targets it."""
+    from aoai_diag.azure import convert
+
+    wanted = dict.fromkeys(
+        str(c["private_endpoint_id"]).lower() for c in account["connections"] if c.get("private_endpoint_id")
+    )
+    for key, row in rows.items():
+        props = row.get("properties") or {}
+        conns = [
+            *(props.get("privateLinkServiceConnections") or ()),
+            *(props.get("manualPrivateLinkServiceConnections") or ()),
+        ]
+        if any(convert.same_id((c.get("properties") or {}).get("privateLinkServiceId"), account["id"]) for c in conns):
+            wanted.setdefault(key)
+    return wanted
+
+
+def _item(pe: PrivateEndpoint, conn: Mapping[str, Any] | None) -> dict[str, Any]:
+    from aoai_diag.azure import convert
+
+    item = pe.to_dict()
+    item["vnet_id"] = convert.parent_id(pe.subnet_id) if pe.subnet_id else None
+    item["account_side"] = (
+        {"status": conn.get("status"), "provisioning_state": conn.get("provisioning_state")} if conn else None
+    )
+    item["listed_by_account"] = conn is not None
+    return item
+
+
 def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-    from aoai_diag.azure import convert, snapshot
-    from aoai_diag.azure.resources import ArmDenied, PrivateEndpoint
+    from aoai_diag.azure import snapshot
+    from aoai_diag.azure.resources import ArmDenied
 
     def body() -> Outcome:
         on_azure = probe_support.on_azure(deps)
@@ -54,21 +92,11 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
                 {},
                 "account not found",
             )
-        acct_id = account["id"]
-        side: dict[str, dict[str, Any]] = {}
-        for conn in account["connections"]:
-            if conn.get("private_endpoint_id"):
-                side[conn["private_endpoint_id"].lower()] = conn
+        side = {
+            str(c["private_endpoint_id"]).lower(): c for c in account["connections"] if c.get("private_endpoint_id")
+        }
         rows = {str(r.get("id", "")).lower(): r for r in inv.pe_rows}
-        wanted = dict.fromkeys(side)
-        for key, row in rows.items():
-            props = row.get("properties") or {}
-            conns = [
-                *(props.get("privateLinkServiceConnections") or ()),
-                *(props.get("manualPrivateLinkServiceConnections") or ()),
-            ]
-            if any(convert.same_id((c.get("properties") or {}).get("privateLinkServiceId"), acct_id) for c in conns):
-                wanted.setdefault(key)
+        wanted = _wanted(account, rows)
         for key in wanted:
             subnet_id = ((rows.get(key, {}).get("properties") or {}).get("subnet") or {}).get("id")
             if subnet_id:
@@ -84,41 +112,33 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             for key in wanted
         }
         results = sess.parallel(calls)
-        pes: list[dict[str, Any]] = []
-        denied: list[dict[str, Any]] = []
-        for key, value in results.items():
-            if isinstance(value, ArmDenied):
-                denied.append(value.to_dict())
-                continue
-            assert isinstance(value, PrivateEndpoint)
-            item = value.to_dict()
-            item["vnet_id"] = convert.parent_id(value.subnet_id) if value.subnet_id else None
-            conn = side.get(key)
-            item["account_side"] = (
-                {"status": conn.get("status"), "provisioning_state": conn.get("provisioning_state")} if conn else None
-            )
-            item["listed_by_account"] = conn is not None
-            pes.append(item)
-        evidence = {"account_id": acct_id, "private_endpoints": pes, "denied": denied}
-        usable = [p for p in pes if _usable(p)]
-        described = "; ".join(
-            f"{p['name']}: {p['provisioning_state']}, "
-            + "/".join(str(c.get("status")) for c in p["connections"])
-            + f", {', '.join(p['ip_addresses']) or 'no IP'}"
-            for p in pes
-        )
-        if not pes and not denied:
-            return Outcome(Status.FAIL, "the account has no private endpoint", evidence)
-        if usable and len(usable) == len(pes) and not denied:
-            return Outcome(Status.PASS, described, evidence)
-        if usable:
-            return Outcome(Status.WARN, described + (f"; unread: {len(denied)}" if denied else ""), evidence)
-        if denied:
-            text = "; ".join(f"{d['scope']}: {d['message']}" for d in denied)
-            return Outcome(Status.ERROR, f"no usable private endpoint seen; could not read {text}", evidence, text)
-        return Outcome(Status.FAIL, f"no usable private endpoint: {described}", evidence)
+        denied = [v.to_dict() for v in results.values() if isinstance(v, ArmDenied)]
+        pes = [_item(v, side.get(key)) for key, v in results.items() if isinstance(v, PrivateEndpoint)]
+        for pe in pes:
+            denied.extend(pe["nic_denied"])
+        evidence = {"account_id": account["id"], "private_endpoints": pes, "denied": denied}
+        return _judge(pes, denied, evidence)
 
     return probe_support.guarded(body)
+
+
+def _judge(pes: list[dict[str, Any]], denied: list[dict[str, Any]], evidence: dict[str, Any]) -> Outcome:
+    usable = [p for p in pes if azure_facts.pe_usable(p)]
+    addressed = [p for p in usable if azure_facts.pe_ips(p).known]
+    described = "; ".join(_describe(p) for p in pes)
+    if not pes and not denied:
+        return Outcome(Status.FAIL, "the account has no private endpoint", evidence)
+    # A NIC read that failed does not matter for a PE whose address came from elsewhere (static, zone group).
+    spare = {str(d.get("scope")).lower() for p in addressed for d in p["nic_denied"]}
+    blocking = [d for d in denied if str(d.get("scope")).lower() not in spare]
+    if usable and len(addressed) == len(pes) and not blocking:
+        return Outcome(Status.PASS, described + (f"; NIC unread: {len(spare)}" if spare else ""), evidence)
+    if usable:
+        return Outcome(Status.WARN, described + (f"; unread: {len(denied)}" if denied else ""), evidence)
+    if denied:
+        text = "; ".join(f"{d['scope']}: {d['message']}" for d in denied)
+        return Outcome(Status.ERROR, f"no usable private endpoint seen; could not read {text}", evidence, text)
+    return Outcome(Status.FAIL, f"no usable private endpoint: {described}", evidence)
 
 
 PROBE = Probe(

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from aoai_diag.checks.base import Probe
 from aoai_diag.checks.dns_nameservers import query_names
 from aoai_diag.context import ProbeContext
+from aoai_diag.dns_cache import run_cached
 from aoai_diag.dnsquery import describe, format_endpoint, private_only, query_many
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
@@ -25,7 +26,7 @@ from aoai_diag.targets import Target
 def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     server = ctx.settings.azure_dns
     names = query_names(target)
-    found = query_many([(server, n) for n in names], ctx.op_timeout())
+    found = query_many([(server, n) for n in names], ctx.op_timeout(), run_cached(ctx))
     answers = {n: found[(server, n)] for n in names}
     evidence = {"server": format_endpoint(server), "answers": answers}
     primary = answers[target.host]

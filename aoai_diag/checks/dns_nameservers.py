@@ -21,7 +21,8 @@ from typing import Any
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import Endpoint, ProbeContext, parse_endpoint
 from aoai_diag.diagnosis import local_facts
-from aoai_diag.dnsquery import DnsAnswer, describe, format_endpoint, query_many
+from aoai_diag.dns_cache import run_cached
+from aoai_diag.dnsquery import DnsAnswer, describe, format_endpoint, query, query_many
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -36,8 +37,11 @@ def answer_verdict(answer: DnsAnswer) -> str:
     return local_facts.classify_dns(answer).value
 
 
-def ask_servers(servers: list[Endpoint], names: list[str], timeout: float) -> list[dict[str, Any]]:
-    found = query_many([(s, n) for s in servers for n in names], timeout)
+def ask_servers(
+    servers: list[Endpoint], names: list[str], timeout: float, ctx: ProbeContext | None = None
+) -> list[dict[str, Any]]:
+    ask = run_cached(ctx) if ctx is not None else query  # answers shared by the run's targets
+    found = query_many([(s, n) for s in servers for n in names], timeout, ask)
     return [{"server": format_endpoint(s), "answers": {n: found[(s, n)] for n in names}} for s in servers]
 
 
@@ -53,7 +57,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     if not servers:
         return Outcome(Status.SKIP, "no DNS server configured to ask", {"servers": []}, "no nameservers configured")
     names = query_names(target)
-    results = ask_servers(servers, names, ctx.op_timeout())
+    results = ask_servers(servers, names, ctx.op_timeout(), ctx)
     verdicts = {r["server"]: answer_verdict(r["answers"][target.host]) for r in results}
     evidence = {"servers": results, "names": names, "verdicts": verdicts}
     shown = "; ".join(f"{r['server']}: {describe(r['answers'][target.host])}" for r in results[:4])

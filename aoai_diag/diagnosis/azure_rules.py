@@ -1,19 +1,24 @@
 """Rules that correlate Azure Resource Manager evidence with what this machine observed.
 
 Each rule names the exact broken link (zone, link, record, peering, route, rule, connection) with the resource
-ids involved and the `az` command that fixes it. A rule that concludes "missing" only fires when the read
-that would have found it was complete (docs/evidence.md: `complete`, `denied`); Azure and local evidence may
-disagree (DNS private, connection Pending): both are reported. Causes and their sources:
-../shared/reference/causes.md.
+ids involved and the `az` command that fixes it. Judgement lives in diagnosis/azure_facts (the probes read the
+same facts): a rule that concludes "missing" fires only when the read that would have found it was complete, and
+a rule that needs an unknown fact names the generic cause with candidates and what would decide. Azure and local
+evidence may disagree (DNS private, connection Pending): both are reported. Causes and their sources are in the
+catalogue (aoai_diag/data/causes.json, `docs`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from aoai_diag.addresses import classify
+from aoai_diag.diagnosis import azure_facts
 from aoai_diag.diagnosis.azure_view import AzureView, id_part, short
 from aoai_diag.diagnosis.evidence import Evidence, Rule
+from aoai_diag.diagnosis.facts import Unknown
 from aoai_diag.diagnosis.local_view import LocalView
 from aoai_diag.model import Finding
 
@@ -74,47 +79,45 @@ def account_rules(ev: Evidence) -> Iterator[Finding]:
     sub = acct.get("custom_subdomain")
     if not sub:
         yield Finding(
-            "svc.no_custom_subdomain",
-            ("arm_account",),
-            f"Account {name} has no custom subdomain (endpoint {acct.get('endpoint')}): private endpoints and "
+            cause_id="svc.no_custom_subdomain",
+            checks=("arm_account",),
+            detail=f"Account {name} has no custom subdomain (endpoint {acct.get('endpoint')}): private endpoints and "
             "Entra ID need https://<subdomain>.openai.azure.com.",
-            f"az cognitiveservices account update --subscription {acct.get('subscription_id')} -g {rg} -n {name} "
+            remediation=f"az cognitiveservices account update --subscription {acct.get('subscription_id')} -g {rg} -n {name} "
             f"--custom-domain {view.label}  (irreversible), then use https://{view.label}.{view.target.suffix}",
-            _ids(aid),
+            resources=_ids(aid),
         )
     elif str(sub).lower() != view.label:
         yield Finding(
-            "dns.subdomain_mismatch",
-            ("arm_account",),
-            f"'{view.label}' is the resource name of account {name}, but its custom subdomain is '{sub}': "
+            cause_id="dns.subdomain_mismatch",
+            checks=("arm_account",),
+            detail=f"'{view.label}' is the resource name of account {name}, but its custom subdomain is '{sub}': "
             f"the endpoint is {acct.get('endpoint')}.",
-            f"Use https://{sub}.{view.target.suffix} (properties.endpoint); the custom subdomain cannot be renamed.",
-            _ids(aid),
+            remediation=f"Use https://{sub}.{view.target.suffix} (properties.endpoint); the custom subdomain cannot be renamed.",
+            resources=_ids(aid),
         )
-    if view.ev.ran("arm_private_endpoints") and view.pes_complete and not view.pes and not acct.get("connections"):
+    complete = azure_facts.pes_complete(ev).is_true()
+    if view.ev.ran("arm_private_endpoints") and complete and not view.pes and not acct.get("connections"):
         # Put the PE where this machine is (its subnet) unless told otherwise: that VNet can reach it.
         subnet_id = (view.net.get("subnet") or {}).get("id")
         where = f"--subnet {subnet_id}" if subnet_id else "--vnet-name <vnet> --subnet <subnet>"
         yield Finding(
-            "svc.no_private_endpoint",
-            ("arm_account", "arm_private_endpoints"),
-            f"Account {name} has no private endpoint connection at all.",
-            f"az network private-endpoint create --subscription {acct.get('subscription_id')} -g {rg} -n pe-{name} {where} "
+            cause_id="svc.no_private_endpoint",
+            checks=("arm_account", "arm_private_endpoints"),
+            detail=f"Account {name} has no private endpoint connection at all.",
+            remediation=f"az network private-endpoint create --subscription {acct.get('subscription_id')} -g {rg} -n pe-{name} {where} "
             f"--private-connection-resource-id {aid} --group-id account --connection-name pe-{name}-conn; then add a DNS zone group",
-            _ids(aid, subnet_id),
+            resources=_ids(aid, subnet_id),
         )
 
 
 def connection_rules(ev: Evidence) -> Iterator[Finding]:
+    """Each private endpoint's provisioning and connection state, from both sides (azure_facts.connection_statuses)."""
     view = AzureView(ev)
     acct = view.account
     if acct is None:
         return
-    aid = acct.get("id")
     for pe in view.pes:
-        pe_status = [c.get("status") for c in pe.get("connections") or ()]
-        side = pe.get("account_side") or {}
-        statuses = {*(s for s in pe_status if s), *([side["status"]] if side.get("status") else [])}
         conn_id = next(
             (
                 c.get("id")
@@ -123,48 +126,58 @@ def connection_rules(ev: Evidence) -> Iterator[Finding]:
             ),
             None,
         )
-        ids = _ids(pe["id"], aid, conn_id)
+        ids = _ids(pe["id"], acct.get("id"), conn_id)
         if pe.get("provisioning_state") == "Failed":
             yield Finding(
-                "svc.pe_provisioning_failed",
-                ("arm_private_endpoints",),
-                f"Private endpoint {pe.get('name')} is in provisioning state Failed.",
-                f"Fix the cause and redeploy: az network private-endpoint show --ids {pe['id']} --query provisioningState; "
-                "the PE must be in its VNet's region and subscription; the account needs a custom subdomain.",
-                ids,
+                cause_id="svc.pe_provisioning_failed",
+                checks=("arm_private_endpoints",),
+                detail=f"Private endpoint {pe.get('name')} is in provisioning state Failed.",
+                remediation=f"Fix the cause and redeploy: az network private-endpoint show --ids {pe['id']} --query "
+                "provisioningState; the PE must be in its VNet's region and subscription; the account needs a custom subdomain.",
+                resources=ids,
             )
-        if "Disconnected" in statuses or not pe.get("listed_by_account", True):
-            yield Finding(
-                "svc.pe_disconnected",
-                ("arm_private_endpoints",),
-                f"Private endpoint {pe.get('name')} is Disconnected"
-                + (
-                    ""
-                    if pe.get("listed_by_account", True)
-                    else f" and account {acct.get('name')} no longer lists it (re-created account?)"
-                )
-                + ".",
-                f"az network private-endpoint delete --ids {pe['id']}; then create a new one: az network private-endpoint create "
-                f"-g {pe.get('resource_group')} -n {pe.get('name')} --subnet {pe.get('subnet_id')} --private-connection-resource-id {aid} "
-                f"--group-id account --connection-name {pe.get('name')}-conn",
-                ids,
-            )
-        elif "Rejected" in statuses:
-            yield Finding(
-                "svc.pe_rejected",
-                ("arm_private_endpoints",),
-                f"The connection of private endpoint {pe.get('name')} to {acct.get('name')} was Rejected (it cannot be re-approved).",
-                f"az network private-endpoint delete --ids {pe['id']}; recreate it against {aid}, then approve it.",
-                ids,
-            )
-        elif "Pending" in statuses:
-            yield Finding(
-                "svc.pe_pending",
-                ("arm_private_endpoints",),
-                f"The connection of private endpoint {pe.get('name')} to {acct.get('name')} is Pending approval.",
-                f"az network private-endpoint-connection approve --id {conn_id or pe['id']} --description approved",
-                ids,
-            )
+        state = _connection_finding(acct, pe, conn_id, ids)
+        if state:
+            yield state
+
+
+def _connection_finding(
+    acct: Mapping[str, Any], pe: Mapping[str, Any], conn_id: str | None, ids: tuple[str, ...]
+) -> Finding | None:
+    statuses = azure_facts.connection_statuses(pe)
+    aid, name = acct.get("id"), pe.get("name")
+    if "Disconnected" in statuses or not pe.get("listed_by_account", True):
+        gone = (
+            ""
+            if pe.get("listed_by_account", True)
+            else f" and account {acct.get('name')} no longer lists it (re-created account?)"
+        )
+        return Finding(
+            cause_id="svc.pe_disconnected",
+            checks=("arm_private_endpoints",),
+            detail=f"Private endpoint {name} is Disconnected{gone}.",
+            remediation=f"az network private-endpoint delete --ids {pe['id']}; then create a new one: az network "
+            f"private-endpoint create -g {pe.get('resource_group')} -n {name} --subnet {pe.get('subnet_id')} "
+            f"--private-connection-resource-id {aid} --group-id account --connection-name {name}-conn",
+            resources=ids,
+        )
+    if "Rejected" in statuses:
+        return Finding(
+            cause_id="svc.pe_rejected",
+            checks=("arm_private_endpoints",),
+            detail=f"The connection of private endpoint {name} to {acct.get('name')} was Rejected (it cannot be re-approved).",
+            remediation=f"az network private-endpoint delete --ids {pe['id']}; recreate it against {aid}, then approve it.",
+            resources=ids,
+        )
+    if "Pending" in statuses:
+        return Finding(
+            cause_id="svc.pe_pending",
+            checks=("arm_private_endpoints",),
+            detail=f"The connection of private endpoint {name} to {acct.get('name')} is Pending approval.",
+            remediation=f"az network private-endpoint-connection approve --id {conn_id or pe['id']} --description approved",
+            resources=ids,
+        )
+    return None
 
 
 def _public_path(local: LocalView) -> Mapping[str, Any] | None:
@@ -176,254 +189,413 @@ def _public_path(local: LocalView) -> Mapping[str, Any] | None:
 
 
 def access_rules(ev: Evidence) -> Iterator[Finding]:
-    view = AzureView(ev)
-    acct = view.account
-    local = LocalView(ev)
+    """The account's network rules against what reached it: public access disabled on a public path, then a 403
+    H3 (firewall rules) explained by a service endpoint, the region, or the caller's address."""
+    acct = AzureView(ev).account
     if acct is None:
         return
-    attempt = local.app_attempt() or {}
-    public = _public_path(local)
-    aid, name, rg, sub = acct.get("id"), acct.get("name"), acct.get("resource_group"), acct.get("subscription_id")
-    if acct.get("public_network_access") == "Disabled":
-        addresses = local.app_addresses()
-        on_public = public is not None or (
-            addresses
-            and all(
-                (local.ev.get("system_resolution").get("address_classes") or {}).get(a) == "public" for a in addresses
-            )
-        )
-        if on_public:
-            yield Finding(
-                "svc.public_access_disabled_public_path",
-                ("arm_account", "https_dataplane" if public else "system_resolution"),
-                f"Account {name} has publicNetworkAccess=Disabled, yet this machine reaches its public endpoint"
-                f" ({(public or {}).get('address') or ', '.join(addresses)}): fix the DNS/proxy cause so the name resolves to the private endpoint.",
-                f"Fix DNS first (see the DNS findings). Only if public access is intended: az resource update --ids {aid} --set properties.publicNetworkAccess=Enabled",
-                _ids(aid),
-            )
+    yield from _public_access_disabled(ev, acct)
+    attempt = LocalView(ev).app_attempt() or {}
     if attempt.get("classification") != "H3" or acct.get("default_action") != "Deny":
         return
-    caller = attempt.get("caller_ip")
-    rules = list(acct.get("ip_rules") or ())
-    net = view.net
-    subnet = net.get("subnet") or {}
-    vm = local.ev.get("azure_platform").get("vm") or {}
-    if "Microsoft.CognitiveServices" in (subnet.get("service_endpoints") or ()) and not any(
-        str(v).lower() == str(subnet.get("id")).lower() for v in acct.get("vnet_rules") or ()
-    ):
-        yield Finding(
-            "svc.service_endpoint_without_vnet_rule",
-            ("arm_account", "arm_client_network", "https_dataplane"),
-            f"Subnet {short(subnet.get('id'))} has a Microsoft.CognitiveServices service endpoint, so requests arrive with the "
-            f"subnet's identity, but account {name} has no virtual network rule for it (403 H3).",
-            f"az cognitiveservices account network-rule add --subscription {sub} -g {rg} -n {name} --subnet {subnet.get('id')}",
-            _ids(aid, subnet.get("id")),
-        )
+    endpoint = _service_endpoint_without_rule(ev, acct)
+    if endpoint:
+        yield endpoint
         return
-    same_region = (
-        local.on_azure
-        and vm.get("location")
-        and str(vm.get("location")).lower() == str(acct.get("location") or "").lower()
+    yield from _ip_rules(ev, acct, attempt.get("caller_ip"))
+
+
+def _public_access_disabled(ev: Evidence, acct: Mapping[str, Any]) -> Iterator[Finding]:
+    if acct.get("public_network_access") != "Disabled":
+        return
+    local = LocalView(ev)
+    public = _public_path(local)
+    addresses = local.app_addresses()
+    classes = local.ev.get("system_resolution").get("address_classes") or {}
+    if public is None and not (addresses and all(classes.get(a) == "public" for a in addresses)):
+        return
+    aid = acct.get("id")
+    yield Finding(
+        cause_id="svc.public_access_disabled_public_path",
+        checks=("arm_account", "https_dataplane" if public else "system_resolution"),
+        detail=f"Account {acct.get('name')} has publicNetworkAccess=Disabled, yet this machine reaches its public endpoint"
+        f" ({(public or {}).get('address') or ', '.join(addresses)}): fix the DNS/proxy cause so the name resolves to "
+        "the private endpoint.",
+        remediation="Fix DNS first (see the DNS findings). Only if public access is intended: az resource update "
+        f"--ids {aid} --set properties.publicNetworkAccess=Enabled",
+        resources=_ids(aid),
     )
-    if same_region and rules and (caller is None or caller in rules):
+
+
+def _service_endpoint_without_rule(ev: Evidence, acct: Mapping[str, Any]) -> Finding | None:
+    subnet = AzureView(ev).net.get("subnet") or {}
+    if "Microsoft.CognitiveServices" not in (subnet.get("service_endpoints") or ()):
+        return None
+    if any(str(v).lower() == str(subnet.get("id")).lower() for v in acct.get("vnet_rules") or ()):
+        return None
+    name = acct.get("name")
+    return Finding(
+        cause_id="svc.service_endpoint_without_vnet_rule",
+        checks=("arm_account", "arm_client_network", "https_dataplane"),
+        detail=f"Subnet {short(subnet.get('id'))} has a Microsoft.CognitiveServices service endpoint, so requests arrive "
+        f"with the subnet's identity, but account {name} has no virtual network rule for it (403 H3).",
+        remediation=f"az cognitiveservices account network-rule add --subscription {acct.get('subscription_id')} "
+        f"-g {acct.get('resource_group')} -n {name} --subnet {subnet.get('id')}",
+        resources=_ids(acct.get("id"), subnet.get("id")),
+    )
+
+
+def _ip_rules(ev: Evidence, acct: Mapping[str, Any], caller: str | None) -> Iterator[Finding]:
+    """ipRules hold addresses or CIDR ranges: containment decides, not spelling (azure_facts.caller_allowed). IP
+    rules do not apply to callers in the account's own region.
+    https://learn.microsoft.com/azure/ai-services/cognitive-services-virtual-networks"""
+    local = LocalView(ev)
+    rules = [str(r) for r in acct.get("ip_rules") or ()]
+    vm = local.ev.get("azure_platform").get("vm") or {}
+    name, rg, sub = acct.get("name"), acct.get("resource_group"), acct.get("subscription_id")
+    region = str(vm.get("location") or "").lower()
+    same_region = local.on_azure and region and region == str(acct.get("location") or "").lower()
+    allowed = azure_facts.caller_allowed(caller, rules)
+    if same_region and rules and not allowed.is_false():
+        subnet_id = (AzureView(ev).net.get("subnet") or {}).get("id")
         yield Finding(
-            "svc.same_region_ip_rule",
-            ("arm_account", "azure_platform", "https_dataplane"),
-            f"This VM runs in {vm.get('location')}, the region of account {name}: IP rules ({', '.join(rules)}) have no effect "
-            "on requests from the same region (403 H3).",
-            f"Use the private endpoint, or a VNet rule: az cognitiveservices account network-rule add --subscription {sub} -g {rg} "
-            f"-n {name} --subnet {subnet.get('id') or '<subnetId>'}",
-            _ids(aid),
+            cause_id="svc.same_region_ip_rule",
+            checks=("arm_account", "azure_platform", "https_dataplane"),
+            detail=f"This VM runs in {vm.get('location')}, the region of account {name}: IP rules ({', '.join(rules)}) "
+            "have no effect on requests from the same region (403 H3).",
+            remediation="Use the private endpoint, or a VNet rule: az cognitiveservices account network-rule add "
+            f"--subscription {sub} -g {rg} -n {name} --subnet {subnet_id or '<subnetId>'}",
+            resources=_ids(acct.get("id")),
         )
-        return
-    if caller and caller not in rules:
+    elif allowed.is_false():
         yield Finding(
-            "svc.ip_not_allowed",
-            ("arm_account", "https_dataplane"),
-            f"Account {name} denies by default and its IP rules ({', '.join(rules) or 'none'}) do not include the caller's egress "
-            f"address {caller} (403 H3).",
-            f"az cognitiveservices account network-rule add --subscription {sub} -g {rg} -n {name} --ip-address {caller}  "
-            "(better: use the private endpoint)",
-            _ids(aid),
+            cause_id="svc.ip_not_allowed",
+            checks=("arm_account", "https_dataplane"),
+            detail=f"Account {name} denies by default and its IP rules ({', '.join(rules) or 'none'}) do not include the "
+            f"caller's egress address {caller} (403 H3).",
+            remediation=f"az cognitiveservices account network-rule add --subscription {sub} -g {rg} -n {name} "
+            f"--ip-address {caller}  (better: use the private endpoint)",
+            resources=_ids(acct.get("id")),
         )
 
 
 # --- DNS -----------------------------------------------------------------------------------------
 
+ZONE_CHECKS = ("arm_dns_zones", "arm_client_network", "arm_private_endpoints")
+
+
+def _observed(ev: Evidence, checks: tuple[str, ...] = ZONE_CHECKS) -> tuple[str, ...]:
+    """A finding rests only on reads that observed something: link findings stand without the PE read."""
+    return tuple(c for c in checks if ev.ran(c))
+
+
+@dataclass(frozen=True)
+class ZoneScene:
+    """What the zone rules look at, computed once: the zone copies, the resolver's VNet, the PE records point at."""
+
+    view: AzureView
+    kind: str | None
+    """How this machine resolves (AzureView.resolver)."""
+    res_vnet: str | None
+    host: Mapping[str, Any] | None
+    copies: list[Mapping[str, Any]]
+    with_record: list[Mapping[str, Any]]
+    pe: Mapping[str, Any] | None
+    pe_ip: str | None
+
+    @property
+    def zname(self) -> str:
+        return self.view.zone_name
+
+    @property
+    def label(self) -> str:
+        return self.view.label
+
+
+def _scene(view: AzureView) -> ZoneScene:
+    kind, res_vnet, host = view.resolver()
+    pe = view.pe_for_dns()
+    ips = azure_facts.pe_ips(pe) if pe else None
+    return ZoneScene(
+        view=view,
+        kind=kind,
+        res_vnet=res_vnet,
+        host=host,
+        copies=view.copies(),
+        with_record=_with_record(view),
+        pe=pe,
+        pe_ip=(ips.value or (None,))[0] if ips and ips.known else None,
+    )
+
 
 def zone_rules(ev: Evidence) -> Iterator[Finding]:
+    """Walk the DNS link: over-broad zones, then the zone, its link to the resolver's VNet, its record."""
     view = AzureView(ev)
     if not view.dns:
+        yield from _zone_search_unknown(ev)
         return
-    label, zname = view.label, view.zone_name
-    kind, res_vnet, host = view.resolver()
-    copies = view.copies()
-    with_record = _with_record(view)
-    pe = view.pe_for_dns()
-    pe_ip = (pe.get("ip_addresses") or [None])[0] if pe else None
-    # A finding rests only on reads that observed something: link findings stand without the PE read.
-    checks = tuple(c for c in ("arm_dns_zones", "arm_client_network", "arm_private_endpoints") if ev.ran(c))
-    # Over-broad zones shadow every public name under them, whatever else is right.
-    for broad in view.dns.get("broad_zones") or ():
-        link = view.linked(broad, res_vnet) if res_vnet else (broad.get("links") or [None])[0]
-        if link:
-            yield Finding(
-                "dns.public_zone_shadowed",
-                ("arm_dns_zones",),
-                f"Private zone {broad.get('name')} ({broad.get('subscription_id')}/{broad.get('resource_group')}) is linked to "
-                f"{short(link.get('vnet_id'))}: every {broad.get('name')} name missing from it returns NXDOMAIN there.",
-                f"az network private-dns link vnet delete --subscription {broad.get('subscription_id')} -g {broad.get('resource_group')} "
-                f"-z {broad.get('name')} -n {short(link.get('id'))}  (use privatelink.* zones only)",
-                _ids(broad.get("id"), link.get("id"), link.get("vnet_id")),
-            )
-    if not copies:
-        sibling = [z for z in view.dns.get("zones") or () if z.get("record") and z.get("name") != zname]
-        if sibling and view.dns_complete:
-            yield _wrong_zone(view, sibling[0], pe, pe_ip)
-            return
-        if view.dns_complete and view.account is not None and view.pes:
-            yield Finding(
-                "dns.zone_missing",
-                ("arm_dns_zones", "arm_private_endpoints"),
-                f"No private DNS zone {zname} exists in the {len(view.ev.get('arm_account').get('subscriptions') or [])} "
-                f"subscription(s) searched, so {label}.{view.target.suffix} resolves publicly.",
-                f"az network private-dns zone create -g {pe.get('resource_group') if pe else '<rg>'} -n {zname}; "
-                + (
-                    _link_cmd(
-                        {
-                            "subscription_id": pe.get("subscription_id"),
-                            "resource_group": pe.get("resource_group"),
-                            "name": zname,
-                        },
-                        res_vnet,
-                    )
-                    + "; "
-                    if res_vnet and pe
-                    else ""
-                )
-                + (_zone_group_cmd(pe, _zone_id(pe, zname), zname) if pe else ""),
-                _ids(pe.get("id") if pe else None, res_vnet),
-            )
+    scene = _scene(view)
+    yield from _shadowing_zones(scene)
+    if not scene.copies:
+        yield from _no_zone_copy(scene)
         return
-    if kind is None or res_vnet is None:
+    if scene.kind is None or scene.res_vnet is None:
         return
-    linked = [z for z in copies if view.linked(z, res_vnet)]
-    linked_with_record = [z for z in linked if z.get("record")]
+    linked = [z for z in scene.copies if view.linked(z, scene.res_vnet)]
     if not linked:
-        source = with_record[0] if with_record else copies[0]
-        ids = _ids(source.get("id"), res_vnet, (host or {}).get("firewall_id"))
-        if kind == "azure":
-            yield Finding(
-                "dns.zone_not_linked",
-                checks,
-                f"Zone {zname} in {source.get('subscription_id')}/{source.get('resource_group')} is linked to "
-                f"{', '.join(short(lk.get('vnet_id')) for lk in source.get('links') or ()) or 'no VNet'}, but not to "
-                f"{short(res_vnet)}, the VNet this machine resolves through (Azure-provided DNS).",
-                _link_cmd(source, res_vnet),
-                ids,
-            )
-        elif kind == "firewall":
-            yield Finding(
-                "dns.firewall_dns_proxy_blind",
-                checks,
-                f"This VNet's DNS server {host.get('ip') if host else '?'} is Azure Firewall {short((host or {}).get('firewall_id'))} "
-                f"(DNS proxy) in {short(res_vnet)}, and zone {zname} is not linked to that VNet.",
-                _link_cmd(source, res_vnet)
-                + "  (or point the firewall's DNS servers at a Private Resolver inbound endpoint)",
-                ids,
-            )
-        elif kind == "custom":
-            yield Finding(
-                "dns.zone_not_linked_resolver_vnet",
-                checks,
-                f"This machine's DNS server {host.get('ip') if host else '?'} lives in {short(res_vnet)}, and zone {zname} "
-                f"is linked to {', '.join(short(lk.get('vnet_id')) for lk in source.get('links') or ()) or 'no VNet'} but not to it.",
-                _link_cmd(source, res_vnet),
-                ids,
-            )
+        yield from _not_linked(scene)
         return
-    if len(copies) > 1 and not linked_with_record and with_record:
-        bad, good = linked[0], with_record[0]
-        yield Finding(
-            "dns.duplicate_zones",
-            checks,
-            f"{len(copies)} zones named {zname}: the one linked to {short(res_vnet)} ({bad.get('subscription_id')}/"
-            f"{bad.get('resource_group')}) has no record {label}; the copy in {good.get('subscription_id')}/"
-            f"{good.get('resource_group')} has it ({', '.join(good.get('record') or [])}).",
-            f"Consolidate on one zone: az network private-dns link vnet delete --subscription {bad.get('subscription_id')} "
-            f"-g {bad.get('resource_group')} -z {zname} -n {short((view.linked(bad, res_vnet) or {}).get('id'))}; "
-            + _link_cmd(good, res_vnet),
-            _ids(bad.get("id"), good.get("id"), res_vnet),
-        )
+    pending = [z for z in linked if azure_facts.link_in_progress(view.linked(z, scene.res_vnet))]
+    if pending and azure_facts.resolver_link(ev).value == "InProgress":
+        yield _link_in_progress(scene, pending[0])
+        return
+    linked_with_record = [z for z in linked if z.get("record")]
+    if len(scene.copies) > 1 and not linked_with_record and scene.with_record:
+        yield _duplicate_zones(scene, linked[0])
         return
     if not linked_with_record:
-        sibling = [z for z in view.dns.get("zones") or () if z.get("record") and z.get("name") != zname]
-        if sibling:
-            yield _wrong_zone(view, sibling[0], pe, pe_ip)
-            return
-        zone = linked[0]
-        link = view.linked(zone, res_vnet) or {}
-        if view.account_absent:
-            if link.get("resolution_policy") != "NxDomainRedirect":
-                yield Finding(
-                    "dns.cross_tenant_nxdomain",
-                    ("arm_account", "arm_dns_zones"),
-                    f"'{label}' is not an account in the subscriptions you can read, and zone {zname} linked to "
-                    f"{short(res_vnet)} has no record for it: the private zone answers NXDOMAIN for another tenant's PE.",
-                    f"az resource update --ids {link.get('id')} --set properties.resolutionPolicy=NxDomainRedirect --api-version 2024-06-01",
-                    _ids(zone.get("id"), link.get("id")),
-                )
-            return
-        if view.account is not None and view.pes:
-            yield Finding(
-                "dns.record_missing",
-                checks,
-                f"Zone {zname} ({zone.get('subscription_id')}/{zone.get('resource_group')}) is linked to {short(res_vnet)} "
-                f"but has no A record {label}: the name is NXDOMAIN inside the VNet.",
-                (_zone_group_cmd(pe, zone["id"], zname) if pe else "")
-                + (f"  or: {_record_cmd(zone, label, pe_ip)}" if pe_ip else ""),
-                _ids(zone.get("id"), pe.get("id") if pe else None),
-            )
+        yield from _linked_without_record(scene, linked[0])
         return
-    # A linked record exists: is it the right address?
-    zone = linked_with_record[0]
-    ips = list(zone.get("record") or ())
-    by_ip = view.pe_ips()
+    yield from _record_address(scene, linked_with_record[0])
+
+
+def _public_resolution(ev: Evidence) -> list[str]:
+    """Public addresses this machine's resolver gives for the account's name (empty when none or not observed)."""
+    local = LocalView(ev)
+    # As dns.resolves_public means: public DNS shows the privatelink hop (a private endpoint exists); and the hosts
+    # file, when it names the host, decides instead of DNS (the hosts rules judge it).
+    if local.pe_exists is not True or local.hosts_entries():
+        return []
+    return [a for a in local.app_addresses() if classify(a) == "public"]
+
+
+def _zone_search_unknown(ev: Evidence) -> Iterator[Finding]:
+    """The zone search could not finish (a scope was forbidden, throttled or timed out) and the name resolves
+    publicly: the cause is the generic one, with the zone causes as candidates and the read that would decide."""
+    fact = azure_facts.zone_search_complete(ev)
+    public = _public_resolution(ev)
+    if fact.known or fact.why in (Unknown.NOT_READ, Unknown.NOT_APPLICABLE) or not public:
+        return
+    view = AzureView(ev)
+    yield Finding(
+        cause_id="dns.resolves_public",
+        # It rests on what resolution observed; the zone search that could not finish is only what would decide.
+        checks=("system_resolution",),
+        detail=(
+            f"{view.target.host} resolves to public {', '.join(public)}; whether a private zone {view.zone_name} exists "
+            f"cannot be told: the search was incomplete ({fact.why.value if fact.why else 'not read'}: {fact.detail})."
+        ),
+        candidates=("dns.zone_missing", "dns.zone_not_linked", "dns.record_missing", "dns.wrong_zone"),
+        decide=fact.decide,
+    )
+
+
+def _shadowing_zones(scene: ZoneScene) -> Iterator[Finding]:
+    """Over-broad zones shadow every public name under them, whatever else is right."""
+    for broad in scene.view.dns.get("broad_zones") or ():
+        link = scene.view.linked(broad, scene.res_vnet) if scene.res_vnet else (broad.get("links") or [None])[0]
+        if not link:
+            continue
+        yield Finding(
+            cause_id="dns.public_zone_shadowed",
+            checks=("arm_dns_zones",),
+            detail=f"Private zone {broad.get('name')} ({broad.get('subscription_id')}/{broad.get('resource_group')}) is "
+            f"linked to {short(link.get('vnet_id'))}: every {broad.get('name')} name missing from it returns NXDOMAIN there.",
+            remediation=f"az network private-dns link vnet delete --subscription {broad.get('subscription_id')} "
+            f"-g {broad.get('resource_group')} -z {broad.get('name')} -n {short(link.get('id'))}  (use privatelink.* zones only)",
+            resources=_ids(broad.get("id"), link.get("id"), link.get("vnet_id")),
+        )
+
+
+def _no_zone_copy(scene: ZoneScene) -> Iterator[Finding]:
+    """No copy of the zone was seen. It is missing only if every scope that could hold it was read."""
+    view = scene.view
+    search = azure_facts.zone_search_complete(view.ev)
+    if not search.is_true():
+        yield from _zone_search_unknown(view.ev)
+        return
+    sibling = [z for z in view.dns.get("zones") or () if z.get("record") and z.get("name") != scene.zname]
+    if sibling:
+        yield _wrong_zone(view, sibling[0], scene.pe)
+        return
+    if view.account is None or not view.pes:
+        return
+    yield Finding(
+        cause_id="dns.zone_missing",
+        checks=("arm_dns_zones", "arm_private_endpoints"),
+        detail=f"No private DNS zone {scene.zname} exists in the {len(view.ev.get('arm_account').get('subscriptions') or [])} "
+        f"subscription(s) searched (every one was read, and no zone group points elsewhere), so "
+        f"{scene.label}.{view.target.suffix} resolves publicly.",
+        remediation=_create_zone_cmd(scene),
+        resources=_ids(scene.pe.get("id") if scene.pe else None, scene.res_vnet),
+    )
+
+
+def _create_zone_cmd(scene: ZoneScene) -> str:
+    pe, zname = scene.pe, scene.zname
+    text = f"az network private-dns zone create -g {pe.get('resource_group') if pe else '<rg>'} -n {zname}; "
+    if scene.res_vnet and pe:
+        where = {
+            "subscription_id": pe.get("subscription_id"),
+            "resource_group": pe.get("resource_group"),
+            "name": zname,
+        }
+        text += _link_cmd(where, scene.res_vnet) + "; "
+    return text + (_zone_group_cmd(pe, _zone_id(pe, zname), zname) if pe else "")
+
+
+def _not_linked(scene: ZoneScene) -> Iterator[Finding]:
+    """The zone exists but is linked to no VNet this machine's resolver answers from."""
+    source = scene.with_record[0] if scene.with_record else scene.copies[0]
+    res_vnet, host, zname = str(scene.res_vnet), scene.host or {}, scene.zname
+    ids = _ids(source.get("id"), res_vnet, host.get("firewall_id"))
+    links = ", ".join(short(lk.get("vnet_id")) for lk in source.get("links") or ()) or "no VNet"
+    where = f"{source.get('subscription_id')}/{source.get('resource_group')}"
+    if scene.kind == "azure":
+        yield Finding(
+            cause_id="dns.zone_not_linked",
+            checks=_observed(scene.view.ev),
+            detail=f"Zone {zname} in {where} is linked to {links}, but not to {short(res_vnet)}, the VNet this machine "
+            "resolves through (Azure-provided DNS).",
+            remediation=_link_cmd(source, res_vnet),
+            resources=ids,
+        )
+    elif scene.kind == "firewall":
+        yield Finding(
+            cause_id="dns.firewall_dns_proxy_blind",
+            checks=_observed(scene.view.ev),
+            detail=f"This VNet's DNS server {host.get('ip', '?')} is Azure Firewall {short(host.get('firewall_id'))} "
+            f"(DNS proxy) in {short(res_vnet)}, and zone {zname} is not linked to that VNet.",
+            remediation=_link_cmd(source, res_vnet)
+            + "  (or point the firewall's DNS servers at a Private Resolver inbound endpoint)",
+            resources=ids,
+        )
+    elif scene.kind == "custom":
+        yield Finding(
+            cause_id="dns.zone_not_linked_resolver_vnet",
+            checks=_observed(scene.view.ev),
+            detail=f"This machine's DNS server {host.get('ip', '?')} lives in {short(res_vnet)}, and zone {zname} "
+            f"is linked to {links} but not to it.",
+            remediation=_link_cmd(source, res_vnet),
+            resources=ids,
+        )
+
+
+def _link_in_progress(scene: ZoneScene, zone: Mapping[str, Any]) -> Finding:
+    """A link still being created neither resolves yet nor is missing: say so instead of naming a DNS cause."""
+    link = scene.view.linked(zone, scene.res_vnet) or {}
+    return Finding(
+        cause_id="dns.link_in_progress",
+        checks=("arm_dns_zones",),
+        detail=f"The link {short(link.get('id'))} of zone {scene.zname} to {short(scene.res_vnet)} is InProgress "
+        "(still being created): names from the zone resolve there only once it is Completed.",
+        remediation=f"Wait, then check: az network private-dns link vnet show --ids {link.get('id')} "
+        "--query virtualNetworkLinkState",
+        resources=_ids(zone.get("id"), link.get("id")),
+    )
+
+
+def _duplicate_zones(scene: ZoneScene, bad: Mapping[str, Any]) -> Finding:
+    good, zname, res_vnet = scene.with_record[0], scene.zname, str(scene.res_vnet)
+    return Finding(
+        cause_id="dns.duplicate_zones",
+        checks=_observed(scene.view.ev),
+        detail=f"{len(scene.copies)} zones named {zname}: the one linked to {short(res_vnet)} ({bad.get('subscription_id')}/"
+        f"{bad.get('resource_group')}) has no record {scene.label}; the copy in {good.get('subscription_id')}/"
+        f"{good.get('resource_group')} has it ({', '.join(good.get('record') or [])}).",
+        remediation=f"Consolidate on one zone: az network private-dns link vnet delete --subscription {bad.get('subscription_id')} "
+        f"-g {bad.get('resource_group')} -z {zname} -n {short((scene.view.linked(bad, res_vnet) or {}).get('id'))}; "
+        + _link_cmd(good, res_vnet),
+        resources=_ids(bad.get("id"), good.get("id"), res_vnet),
+    )
+
+
+def _linked_without_record(scene: ZoneScene, zone: Mapping[str, Any]) -> Iterator[Finding]:
+    view, zname, label = scene.view, scene.zname, scene.label
+    sibling = [z for z in view.dns.get("zones") or () if z.get("record") and z.get("name") != zname]
+    if sibling:
+        yield _wrong_zone(view, sibling[0], scene.pe)
+        return
+    link = view.linked(zone, scene.res_vnet) or {}
+    if view.account_absent:
+        yield from _cross_tenant(scene, zone, link)
+        return
+    if view.account is None or not view.pes:
+        return
+    pe = scene.pe
+    yield Finding(
+        cause_id="dns.record_missing",
+        checks=_observed(scene.view.ev),
+        detail=f"Zone {zname} ({zone.get('subscription_id')}/{zone.get('resource_group')}) is linked to "
+        f"{short(scene.res_vnet)} but has no A record {label}: the name is NXDOMAIN inside the VNet.",
+        remediation=(_zone_group_cmd(pe, zone["id"], zname) if pe else "")
+        + (f"  or: {_record_cmd(zone, label, scene.pe_ip)}" if scene.pe_ip else ""),
+        resources=_ids(zone.get("id"), pe.get("id") if pe else None),
+    )
+
+
+def _cross_tenant(scene: ZoneScene, zone: Mapping[str, Any], link: Mapping[str, Any]) -> Iterator[Finding]:
+    """The account is in no readable subscription and the linked zone has no record. That is another tenant's PE
+    only when public DNS knows the name (else no account has it): NXDOMAIN from public DNS rules it out."""
+    if link.get("resolution_policy") == "NxDomainRedirect":
+        return
+    public = LocalView(scene.view.ev).public()
+    if public is not None and public.answer.get("outcome") == "nxdomain":
+        return
+    yield Finding(
+        cause_id="dns.cross_tenant_nxdomain",
+        checks=("arm_account", "arm_dns_zones"),
+        detail=f"'{scene.label}' is not an account in the subscriptions you can read, and zone {scene.zname} linked to "
+        f"{short(scene.res_vnet)} has no record for it: the private zone answers NXDOMAIN for another tenant's PE.",
+        remediation=f"az resource update --ids {link.get('id')} --set properties.resolutionPolicy=NxDomainRedirect "
+        "--api-version 2024-06-01",
+        resources=_ids(zone.get("id"), link.get("id")),
+    )
+
+
+def _record_address(scene: ZoneScene, zone: Mapping[str, Any]) -> Iterator[Finding]:
+    """A linked record exists: is it an address of one of the account's PEs? Only decidable when every PE's address
+    is known (a PE whose NIC could not be read may own the record's address)."""
+    view, zname, label = scene.view, scene.zname, scene.label
     if not view.pes:
         return
-    unknown = [ip for ip in ips if ip not in by_ip]
-    if unknown:
+    ips = [str(ip) for ip in zone.get("record") or ()]
+    owners = azure_facts.all_pe_ips(view.pes)
+    if not owners.known or not azure_facts.pe_ip_known(view.ev).is_true():
+        return
+    by_ip = owners.value or {}
+    stale = [ip for ip in ips if ip not in by_ip]
+    if stale:
         yield Finding(
-            "dns.record_stale_ip",
-            checks,
-            f"A record {label} in {zname} ({zone.get('subscription_id')}/{zone.get('resource_group')}) holds "
-            f"{', '.join(unknown)}, which is no private endpoint of the account (they have {', '.join(by_ip) or 'no address'}).",
-            f"az network private-dns record-set a remove-record --subscription {zone.get('subscription_id')} -g {zone.get('resource_group')} "
-            f"-z {zname} -n {label} -a {unknown[0]}; "
-            + (_record_cmd(zone, label, pe_ip) if pe_ip else "")
+            cause_id="dns.record_stale_ip",
+            checks=_observed(scene.view.ev),
+            detail=f"A record {label} in {zname} ({zone.get('subscription_id')}/{zone.get('resource_group')}) holds "
+            f"{', '.join(stale)}, which is no private endpoint of the account (they have {', '.join(by_ip) or 'no address'}).",
+            remediation=f"az network private-dns record-set a remove-record --subscription {zone.get('subscription_id')} "
+            f"-g {zone.get('resource_group')} -z {zname} -n {label} -a {stale[0]}; "
+            + (_record_cmd(zone, label, scene.pe_ip) if scene.pe_ip else "")
             + "  (better: a zone group keeps it in sync)",
-            _ids(zone.get("id"), *(p["id"] for p in view.pes)),
+            resources=_ids(zone.get("id"), *(p["id"] for p in view.pes)),
         )
         return
-    owners = [by_ip[ip] for ip in ips]
+    record_owners = [by_ip[ip] for ip in ips]
     reachable = view.reachable_pes()
-    if len(view.pes) > 1 and reachable and not any(o in reachable for o in owners):
-        other = owners[0]
+    if len(view.pes) > 1 and reachable and not any(o in reachable for o in record_owners):
+        other = record_owners[0]
         yield Finding(
-            "dns.record_overwritten_by_other_pe",
-            checks,
-            f"A record {label} in {zname} points at {', '.join(ips)}, the address of private endpoint {other.get('name')} in "
-            f"{short(other.get('vnet_id'))}, which this machine cannot reach; {reachable[0].get('name')} "
-            f"({', '.join(reachable[0].get('ip_addresses') or [])}) is the one on its network.",
-            "Two PEs of one account share this zone and overwrite each other's record: keep one PE per account where DNS is "
-            f"shared, or give the isolated network its own zone. Inspect: az network private-endpoint dns-zone-group list --ids {other.get('id')}",
-            _ids(zone.get("id"), other.get("id"), reachable[0].get("id")),
+            cause_id="dns.record_overwritten_by_other_pe",
+            checks=_observed(scene.view.ev),
+            detail=f"A record {label} in {zname} points at {', '.join(ips)}, the address of private endpoint "
+            f"{other.get('name')} in {short(other.get('vnet_id'))}, which this machine cannot reach; "
+            f"{reachable[0].get('name')} ({', '.join(reachable[0].get('ip_addresses') or [])}) is the one on its network.",
+            remediation="Two PEs of one account share this zone and overwrite each other's record: keep one PE per account "
+            "where DNS is shared, or give the isolated network its own zone. Inspect: az network private-endpoint "
+            f"dns-zone-group list --ids {other.get('id')}",
+            resources=_ids(zone.get("id"), other.get("id"), reachable[0].get("id")),
         )
 
 
-def _wrong_zone(
-    view: AzureView, sibling: Mapping[str, Any], pe: Mapping[str, Any] | None, pe_ip: str | None
-) -> Finding:
+def _wrong_zone(view: AzureView, sibling: Mapping[str, Any], pe: Mapping[str, Any] | None) -> Finding:
     zname = view.zone_name
     copies = view.copies()
     target_zone = copies[0] if copies else None
@@ -434,95 +606,188 @@ def _wrong_zone(
         else f"az network private-dns zone create -g {pe.get('resource_group')} -n {zname}; "
     )
     return Finding(
-        "dns.wrong_zone",
-        ("arm_dns_zones", "arm_private_endpoints") if pe else ("arm_dns_zones",),
-        f"The record {view.label} exists in {sibling.get('name')} ({', '.join(sibling.get('record') or [])}) but not in "
-        f"{zname}, the zone {view.target.host} resolves through.",
-        (create + _zone_group_cmd(pe, zone_id, zname) if pe else f"create {zname} and add it to the PE's zone group")
+        cause_id="dns.wrong_zone",
+        checks=("arm_dns_zones", "arm_private_endpoints") if pe else ("arm_dns_zones",),
+        detail=f"The record {view.label} exists in {sibling.get('name')} ({', '.join(sibling.get('record') or [])}) but not "
+        f"in {zname}, the zone {view.target.host} resolves through.",
+        remediation=(
+            create + _zone_group_cmd(pe, zone_id, zname) if pe else f"create {zname} and add it to the PE's zone group"
+        )
         + "  (and fix the policy that only knows the cognitiveservices zone)",
-        _ids(sibling.get("id"), zone_id if target_zone else None, pe.get("id") if pe else None),
+        resources=_ids(sibling.get("id"), zone_id if target_zone else None, pe.get("id") if pe else None),
     )
 
 
 def sibling_rules(ev: Evidence) -> Iterator[Finding]:
     view = AzureView(ev)
-    if not view.dns or not view.dns_complete or view.account is None or not _with_record(view):
+    if not view.dns or not azure_facts.zone_search_complete(ev).is_true():
+        return
+    if view.account is None or not _with_record(view):
         return
     missing = [n for n in view.dns.get("needed_zones") or () if n != view.zone_name and not _with_record(view, n)]
-    if missing:
-        pe = view.pe_for_dns()
-        yield Finding(
-            "dns.sibling_zone_missing",
-            ("arm_account", "arm_dns_zones"),
-            f"Account {view.account.get('name')} ({view.account.get('kind')}) also answers on "
-            f"{', '.join(n.removeprefix('privatelink.') for n in missing)}, but {', '.join(missing)} "
-            f"{'has' if len(missing) == 1 else 'have'} no record {view.label}: those calls go public.",
-            "; ".join(
-                f"az network private-dns zone create -g {pe.get('resource_group') if pe else '<rg>'} -n {n}"
-                + (f"; {_zone_group_cmd(pe, _zone_id(pe, n), n)}" if pe else "")
-                for n in missing
-            ),
-            _ids(view.account.get("id"), pe.get("id") if pe else None),
-        )
+    if not missing:
+        return
+    pe = view.pe_for_dns()
+    yield Finding(
+        cause_id="dns.sibling_zone_missing",
+        checks=("arm_account", "arm_dns_zones"),
+        detail=f"Account {view.account.get('name')} ({view.account.get('kind')}) also answers on "
+        f"{', '.join(n.removeprefix('privatelink.') for n in missing)}, but {', '.join(missing)} "
+        f"{'has' if len(missing) == 1 else 'have'} no record {view.label}: those calls go public.",
+        remediation="; ".join(
+            f"az network private-dns zone create -g {pe.get('resource_group') if pe else '<rg>'} -n {n}"
+            + (f"; {_zone_group_cmd(pe, _zone_id(pe, n), n)}" if pe else "")
+            for n in missing
+        ),
+        resources=_ids(view.account.get("id"), pe.get("id") if pe else None),
+    )
+
+
+def vnet_dns_rules(ev: Evidence) -> Iterator[Finding]:
+    """The VNet's DNS server list mixes a private server with a public resolver (8.8.8.8): clients pick either,
+    and the public one can never answer from a private zone. The fix is the list, not the public resolver.
+    https://learn.microsoft.com/azure/virtual-network/manage-virtual-network#change-dns-servers"""
+    view = AzureView(ev)
+    vnet = view.net.get("vnet")
+    if not isinstance(vnet, Mapping):
+        return
+    private, public = azure_facts.split_dns_servers(vnet.get("dns_servers") or ())
+    if not private or not public:
+        return
+    vnet_id = str(vnet.get("id"))
+    keep = " ".join(private)
+    yield Finding(
+        cause_id="dns.resolver_disagreement",
+        checks=("arm_client_network",),
+        detail=f"VNet {short(vnet_id)} lists DNS servers {', '.join(vnet.get('dns_servers') or ())}: the private "
+        f"{', '.join(private)} and the public {', '.join(public)}. Clients use either; the public resolver cannot see "
+        f"private zones, so {view.target.host} resolves publicly whenever it answers.",
+        remediation=f"Remove the public resolver from the VNet's DNS server list: az network vnet update --ids {vnet_id} "
+        f"--dns-servers {keep}  (then restart or renew DHCP on the VMs)",
+        resources=_ids(vnet_id),
+    )
 
 
 # --- network path --------------------------------------------------------------------------------
 
 
 def path_rules(ev: Evidence) -> Iterator[Finding]:
+    """Peerings toward each PE's VNet (state and access flags), then the effective route to each PE address."""
     view = AzureView(ev)
-    local = LocalView(ev)
     net = view.net
     if not net:
         return
-    vnet_id = view.client_vnet_id
+    blocked = False
+    connected = azure_facts.connected_addresses(ev.get("tcp_connect") if ev.ran("tcp_connect") else {})
     for entry in net.get("pe_vnets") or ():
-        peering = entry.get("peering") or {}
-        pe_vnet = entry.get("vnet_id")
-        if entry.get("relation") == "peered" and (
-            peering.get("state") != "Connected" or (peering.get("sync_level") or "FullyInSync") != "FullyInSync"
+        pe = next((p for p in view.pes if str(p.get("id")).lower() == str(entry.get("pe_id")).lower()), {})
+        if entry.get("relation") == "not_peered" and not azure_facts.unpeered_without_path(
+            entry, pe.get("ip_addresses") or (), connected
         ):
-            yield Finding(
-                "net.peering_not_connected",
-                ("arm_client_network",),
-                f"Peering {peering.get('name')} from {short(vnet_id)} to {short(pe_vnet)} is {peering.get('state')} / "
-                f"{peering.get('sync_level')}: traffic to the private endpoint cannot flow.",
+            continue  # a connect to the PE got through: something (a hub firewall) routes it
+        finding = _peering_finding(view, entry)
+        if finding:
+            blocked = True
+            yield finding
+    yield from _route_findings(view, LocalView(ev), covered=blocked)
+
+
+def _peering_finding(view: AzureView, entry: Mapping[str, Any]) -> Finding | None:
+    vnet_id, pe_vnet = view.client_vnet_id, entry.get("vnet_id")
+    peering = entry.get("peering") or {}
+    if entry.get("relation") == "peered" and azure_facts.peering_usable(peering).is_false():
+        problem = azure_facts.peering_problem(peering)
+        if peering.get("state") == "Connected" and peering.get("allow_virtual_network_access") is False:
+            fix = (
+                f"az network vnet peering update --ids {peering.get('id')} --set allowVirtualNetworkAccess=true "
+                "(and the same on the reverse peering)"
+            )
+        else:
+            fix = (
                 f"Create the reverse peering: az network vnet peering create --subscription {id_part(pe_vnet, 'subscriptions')} "
-                f"-g {id_part(pe_vnet, 'resourceGroups')} --vnet-name {short(pe_vnet)} -n to-{short(vnet_id)} --remote-vnet {vnet_id} "
-                f"--allow-vnet-access; if it exists: az network vnet peering sync -g {id_part(vnet_id, 'resourceGroups')} "
-                f"--vnet-name {short(vnet_id)} -n {peering.get('name')}",
-                _ids(peering.get("id"), vnet_id, pe_vnet),
+                f"-g {id_part(pe_vnet, 'resourceGroups')} --vnet-name {short(pe_vnet)} -n to-{short(vnet_id)} "
+                f"--remote-vnet {vnet_id} --allow-vnet-access; if it exists: az network vnet peering sync "
+                f"-g {id_part(vnet_id, 'resourceGroups')} --vnet-name {short(vnet_id)} -n {peering.get('name')}"
             )
-        elif entry.get("relation") == "not_peered" and entry.get("via_hubs"):
-            hubs = entry.get("via_hubs") or []
-            yield Finding(
-                "net.transitive_peering",
-                ("arm_client_network",),
-                f"{short(vnet_id)} and {short(pe_vnet)} are both peered with {', '.join(short(h) for h in hubs)} but not with "
-                "each other; private endpoint routes do not cross a second peering hop.",
-                f"az network vnet peering create -g {id_part(vnet_id, 'resourceGroups')} --vnet-name {short(vnet_id)} -n to-{short(pe_vnet)} "
-                f"--remote-vnet {pe_vnet} --allow-vnet-access (and the reverse), or route through a hub firewall, or put the PE in the hub",
-                _ids(vnet_id, pe_vnet, *hubs),
-            )
+        return Finding(
+            cause_id="net.peering_not_connected",
+            checks=("arm_client_network",),
+            detail=f"Between {short(vnet_id)} and {short(pe_vnet)}: {problem}. Traffic to the private endpoint cannot flow.",
+            remediation=fix,
+            resources=_ids(peering.get("id"), vnet_id, pe_vnet),
+        )
+    if entry.get("relation") == "not_peered" and not entry.get("via_hubs"):
+        return Finding(
+            cause_id="net.no_vnet_path",
+            checks=("arm_client_network",),
+            detail=f"{short(vnet_id)} is not peered with {short(pe_vnet)}, where the private endpoint lives, nor with any VNet "
+            "peered to it: there is no VNet path.",
+            remediation=f"az network vnet peering create -g {id_part(vnet_id, 'resourceGroups')} --vnet-name {short(vnet_id)} "
+            f"-n to-{short(pe_vnet)} --remote-vnet {pe_vnet} --allow-vnet-access (and the reverse from {short(pe_vnet)}), "
+            "or run from a VNet that reaches the private endpoint",
+            resources=_ids(vnet_id, pe_vnet),
+        )
+    if entry.get("relation") == "not_peered" and entry.get("via_hubs"):
+        hubs = entry.get("via_hubs") or []
+        return Finding(
+            cause_id="net.transitive_peering",
+            checks=("arm_client_network",),
+            detail=f"{short(vnet_id)} and {short(pe_vnet)} are both peered with {', '.join(short(h) for h in hubs)} but not "
+            "with each other; private endpoint routes do not cross a second peering hop.",
+            remediation=f"az network vnet peering create -g {id_part(vnet_id, 'resourceGroups')} --vnet-name {short(vnet_id)} "
+            f"-n to-{short(pe_vnet)} --remote-vnet {pe_vnet} --allow-vnet-access (and the reverse), or route through a hub "
+            "firewall, or put the PE in the hub",
+            resources=_ids(vnet_id, pe_vnet, *hubs),
+        )
+    return None
+
+
+def _route_findings(view: AzureView, local: LocalView, covered: bool) -> Iterator[Finding]:
+    """An appliance (user route to a VirtualAppliance, or a user route to None) that TCP shows dropping is
+    net.udr_nva_drop. Next hop None from a system route means there is no path (VNets not peered, or the peering is
+    down): that is not an appliance, and when a peering finding already explains it nothing more is said.
+    https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview"""
+    net = view.net
     failing = {
         a.get("address")
         for a in local.tcp_attempts()
         if a.get("outcome") in ("timeout", "refused", "unreachable", "error")
     }
+    nic_id = (net.get("nic") or {}).get("id")
     for item in net.get("routes_to_pe") or ():
         route = item.get("route") or {}
-        hop = route.get("next_hop_type")
-        if (hop == "VirtualAppliance" and item.get("address") in failing) or hop == "None":
+        hop = azure_facts.route_hop(item.get("route"))
+        address = item.get("address")
+        hops = ", ".join(route.get("next_hop_ips") or [])
+        where = f"{', '.join(route.get('prefixes') or [])}, source {route.get('source')}"
+        if hop is azure_facts.Hop.USER_DROP or (hop is azure_facts.Hop.APPLIANCE and address in failing):
             yield Finding(
-                "net.udr_nva_drop",
-                ("arm_client_network", "tcp_connect"),
-                f"The effective route to {item.get('address')} ({', '.join(route.get('prefixes') or [])}, source {route.get('source')}) "
-                f"has next hop {hop} {', '.join(route.get('next_hop_ips') or [])}, and TCP to it fails.",
-                f"Allow TCP 443 to {item.get('address')} on the appliance {', '.join(route.get('next_hop_ips') or [])} (an application rule "
-                f"for {view.target.host}), or remove the UDR for the PE prefix; verify: az network nic show-effective-route-table "
-                f"--ids {(net.get('nic') or {}).get('id')} -o table",
-                _ids((net.get("nic") or {}).get("id"), item.get("pe_id")),
+                cause_id="net.udr_nva_drop",
+                checks=("arm_client_network", "tcp_connect"),
+                detail=f"The effective route to {address} ({where}) has next hop {route.get('next_hop_type')} {hops}"
+                + (", and TCP to it fails." if address in failing else ": a user route drops the traffic."),
+                remediation=f"Allow TCP 443 to {address} on the appliance {hops or '(none: the route drops)'} (an application "
+                f"rule for {view.target.host}), or remove the UDR for the PE prefix; verify: az network nic "
+                f"show-effective-route-table --ids {nic_id} -o table",
+                resources=_ids(nic_id, item.get("pe_id")),
             )
+        elif hop is azure_facts.Hop.NO_PATH and not covered:
+            got = f"next hop {route.get('next_hop_type')} from a system route ({where})" if route else "no route at all"
+            yield Finding(
+                cause_id="net.no_vnet_path",
+                checks=("arm_client_network",),
+                detail=f"This machine's NIC has {got} to the private endpoint address {address}: there is no VNet path "
+                f"(the VNets are not peered, or the peering is down).",
+                remediation=f"Peer {short(view.client_vnet_id)} with {short(_pe_vnet(view, item.get('pe_id')))} (both "
+                "directions, --allow-vnet-access), or run from a VNet that reaches the private endpoint; verify: az network "
+                f"nic show-effective-route-table --ids {nic_id} -o table",
+                resources=_ids(nic_id, item.get("pe_id")),
+            )
+
+
+def _pe_vnet(view: AzureView, pe_id: Any) -> str | None:
+    entry = view.relation(str(pe_id)) or {}
+    return entry.get("vnet_id")
 
 
 def nsg_rules(ev: Evidence) -> Iterator[Finding]:
@@ -531,39 +796,39 @@ def nsg_rules(ev: Evidence) -> Iterator[Finding]:
     data = ev.get("arm_nsg")
     port = data.get("port", 443)
     source = data.get("source_ip")
-    for decision in (data.get("client") or {}).get("decisions") or ():
-        # A default DenyAllOutBound decides only when the PE is outside the VirtualNetwork space, i.e. there is
-        # no VNet path at all: that is a path cause (peering, routes), not an NSG one.
-        if decision.get("access") == "Deny" and not decision.get("default"):
-            nsg_id = decision.get("nsg_id")
-            yield Finding(
-                "net.client_nsg_outbound",
-                ("arm_nsg",),
-                f"NSG {short(nsg_id)} denies outbound TCP {port} from {source} to {decision.get('address')}: rule "
-                f"{decision.get('rule')} (priority {decision.get('priority')}) decides.",
-                f"az network nsg rule create --subscription {id_part(nsg_id, 'subscriptions')} -g {id_part(nsg_id, 'resourceGroups')} "
-                f"--nsg-name {short(nsg_id)} -n AllowPrivateEndpoint{port} --priority {max(100, int(decision.get('priority') or 200) - 1)} "
-                f"--direction Outbound --access Allow --protocol Tcp --destination-address-prefixes {decision.get('address')} "
-                f"--destination-port-ranges {port}",
-                _ids(nsg_id),
-            )
-            break
+    client = next(
+        (d for d in (data.get("client") or {}).get("decisions") or () if azure_facts.nsg_deny_is_cause(d)), None
+    )
+    if client:
+        nsg_id = client.get("nsg_id")
+        yield Finding(
+            cause_id="net.client_nsg_outbound",
+            checks=("arm_nsg",),
+            detail=f"NSG {short(nsg_id)} denies outbound TCP {port} from {source} to {client.get('address')}: rule "
+            f"{client.get('rule')} (priority {client.get('priority')}) decides.",
+            remediation=f"az network nsg rule create --subscription {id_part(nsg_id, 'subscriptions')} "
+            f"-g {id_part(nsg_id, 'resourceGroups')} --nsg-name {short(nsg_id)} -n AllowPrivateEndpoint{port} "
+            f"--priority {max(100, int(client.get('priority') or 200) - 1)} --direction Outbound --access Allow "
+            f"--protocol Tcp --destination-address-prefixes {client.get('address')} --destination-port-ranges {port}",
+            resources=_ids(nsg_id),
+        )
     for entry in data.get("pe_side") or ():
         decision = entry.get("decision") or {}
-        if entry.get("applies") and decision.get("access") == "Deny":
+        if entry.get("applies") and azure_facts.nsg_deny_is_cause(decision):
             nsg_id = entry.get("nsg_id")
             subnet_id = entry.get("subnet_id")
             yield Finding(
-                "net.pe_subnet_nsg",
-                ("arm_nsg",),
-                f"The PE subnet {short(subnet_id)} has privateEndpointNetworkPolicies={entry.get('network_policies')}, so NSG "
-                f"{short(nsg_id)} applies, and its rule {decision.get('rule')} (priority {decision.get('priority')}) denies TCP "
-                f"{port} from {source} to {entry.get('address')}.",
-                f"az network nsg rule create --subscription {id_part(nsg_id, 'subscriptions')} -g {id_part(nsg_id, 'resourceGroups')} "
-                f"--nsg-name {short(nsg_id)} -n AllowClients{port} --priority {max(100, int(decision.get('priority') or 200) - 1)} "
-                f"--direction Inbound --access Allow --protocol Tcp --source-address-prefixes {source} --destination-port-ranges {port}; "
+                cause_id="net.pe_subnet_nsg",
+                checks=("arm_nsg",),
+                detail=f"The PE subnet {short(subnet_id)} has privateEndpointNetworkPolicies={entry.get('network_policies')}, "
+                f"so NSG {short(nsg_id)} applies, and its rule {decision.get('rule')} (priority {decision.get('priority')}) "
+                f"denies TCP {port} from {source} to {entry.get('address')}.",
+                remediation=f"az network nsg rule create --subscription {id_part(nsg_id, 'subscriptions')} "
+                f"-g {id_part(nsg_id, 'resourceGroups')} --nsg-name {short(nsg_id)} -n AllowClients{port} "
+                f"--priority {max(100, int(decision.get('priority') or 200) - 1)} --direction Inbound --access Allow "
+                f"--protocol Tcp --source-address-prefixes {source} --destination-port-ranges {port}; "
                 f"or: az network vnet subnet update --ids {subnet_id} --private-endpoint-network-policies Disabled",
-                _ids(nsg_id, subnet_id, entry.get("pe_id")),
+                resources=_ids(nsg_id, subnet_id, entry.get("pe_id")),
             )
             break
 
@@ -574,6 +839,7 @@ RULES: tuple[Rule, ...] = (
     access_rules,
     zone_rules,
     sibling_rules,
+    vnet_dns_rules,
     path_rules,
     nsg_rules,
 )

@@ -1,7 +1,7 @@
 """Read the `arm_*` probes' evidence (docs/evidence.md, "Azure probes") into facts the Azure rules use.
 
 Pure and tolerant: a probe that did not run, or evidence from an older bundle, reads as "unknown" — never as
-"absent". A rule that concludes something is missing first checks that the read was complete.
+"absent". Judgement (complete searches, known addresses, usable peerings) lives in diagnosis/azure_facts.
 """
 
 from __future__ import annotations
@@ -58,16 +58,8 @@ class AzureView:
         ]
 
     @property
-    def pes_complete(self) -> bool:
-        return self.ev.ran("arm_private_endpoints") and not self.ev.get("arm_private_endpoints").get("denied")
-
-    @property
     def dns(self) -> Mapping[str, Any]:
         return self.ev.get("arm_dns_zones") if self.ev.ran("arm_dns_zones") else {}
-
-    @property
-    def dns_complete(self) -> bool:
-        return bool(self.dns) and self.dns.get("complete") is True
 
     def copies(self, name: str | None = None) -> list[Mapping[str, Any]]:
         wanted = name or self.zone_name
@@ -106,9 +98,6 @@ class AzureView:
             if _same(link.get("vnet_id"), vnet_id):
                 return link
         return None
-
-    def pe_ips(self) -> dict[str, Mapping[str, Any]]:
-        return {ip: pe for pe in self.pes for ip in pe.get("ip_addresses") or ()}
 
     def relation(self, pe_id: str) -> Mapping[str, Any] | None:
         for entry in self.net.get("pe_vnets") or ():

@@ -18,7 +18,7 @@ per-request `latency_ms`. Every request is recorded in `requests` (method, path)
 
 Topology keys: subscriptions [{subscriptionId, displayName, state}], resources [ARM JSON], effective_routes
 {nic id: [route]}, effective_nsgs {nic id: [EffectiveNetworkSecurityGroup]}, graph (bool, default true),
-page_size (int), lro_polls (int), latency_ms (int), faults, and `base` + `patches` to derive a variant from
+page_size (int), lro_polls (int), lro_retry_after (seconds, default 0), latency_ms (int), faults, and `base` + `patches` to derive a variant from
 another topology file ({op: "remove" | "set" | "add", id, path?, value?}).
 
 Standalone: `python -m tests.servers.arm_emulator --listen IP:PORT --config topology.json [--ca-out ca.pem]`
@@ -112,10 +112,15 @@ class ArmEmulator(ThreadingHTTPServer):
             self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
 
     def server_bind(self) -> None:
-        # http.server would do a reverse-DNS lookup of the address here (azure-sdk-notes.md, "Test servers").
+        # http.server would do a reverse-DNS lookup of the address here, and stall when the resolver is dead.
         self.socket.bind(self.server_address)
         self.server_address = self.socket.getsockname()[:2]
         self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
+
+    def lro_starts(self) -> list[str]:
+        """Paths of the long-running operations started so far (POST effectiveRouteTable / effective NSGs)."""
+        with self.lock:
+            return [p for m, p in self.requests if m == "POST" and p.lower().endswith(LRO_PATHS)]
 
     @property
     def endpoint(self) -> str:
@@ -357,7 +362,7 @@ class ArmHandler(BaseHTTPRequestHandler):
             {
                 "Location": f"{base}/result?api-version=2024-05-01",
                 "Azure-AsyncOperation": f"{base}/status?api-version=2024-05-01",
-                "Retry-After": "0",
+                "Retry-After": str(self.server.topology.get("lro_retry_after", 0)),
             },
         )
 
@@ -368,15 +373,17 @@ class ArmHandler(BaseHTTPRequestHandler):
             state = self.server.operations.get(op)
             if state is None:
                 return self._error(404, "NotFound", "operation not found")
-            if kind == "status" and state["polls"] > 0:
-                state["polls"] -= 1
+            # The operation advances with every poll, on either URL: a client may follow Location alone
+            # (final-state-via location) or Azure-AsyncOperation then Location, as the SDK pollers do.
             done = state["polls"] <= 0
+            if not done:
+                state["polls"] -= 1
         if kind == "status":
             return self._send(
                 200, {"status": "Succeeded" if done else "InProgress"}, None if done else {"Retry-After": "0"}
             )
         if not done:
-            return self._send(202, None, {"Retry-After": "0"})
+            return self._send(202, None, {"Retry-After": str(self.server.topology.get("lro_retry_after", 0))})
         self._send(200, state["result"])
 
     def do_GET(self) -> None:

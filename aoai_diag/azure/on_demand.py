@@ -1,0 +1,154 @@
+"""Evidence on demand: which Azure reads the local evidence leaves open.
+
+The NIC's effective routes and effective NSGs are long-running operations (POST, 202, poll): seconds on the real
+service. They answer one question, "does the VNet carry TCP from this VM to the private endpoint?", and a packet
+that got through already answers it. So they are asked only when a TCP connect to a private address failed and
+the static reads (peerings, NSG rules evaluated here) do not already explain the failure.
+
+Each plan is recorded in the evidence as `{"state", "reason"}`:
+    state "not_needed": not asked, `reason` says what made it unnecessary;
+    "done": asked and answered; "unfinished": still running at the deadline (an unknown, never a longer wait);
+    "failed": the read was refused or failed (the ArmDenied is in `denied`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aoai_diag.context import ProbeContext
+from aoai_diag.model import CheckResult
+
+if TYPE_CHECKING:
+    from aoai_diag.azure.arm_clients import ArmSession
+
+# Outcomes of a TCP attempt that leave the VNet path in question.
+FAILED_CONNECTS = ("timeout", "refused", "unreachable")
+NOT_NEEDED = "not_needed"
+DONE = "done"
+UNFINISHED = "unfinished"
+FAILED = "failed"
+# privateEndpointNetworkPolicies values under which the PE subnet's NSG applies to the private endpoint.
+PE_NSG_POLICIES = ("enabled", "networksecuritygroupenabled")
+
+
+@dataclass(frozen=True)
+class Plan:
+    ask: bool
+    reason: str
+
+    def evidence(self) -> dict[str, Any]:
+        return {"state": "asked" if self.ask else NOT_NEEDED, "reason": self.reason}
+
+
+def failed_private_connects(deps: Mapping[str, CheckResult]) -> list[str] | None:
+    """Private addresses whose TCP connect failed in this run; None when the local TCP probe was not part of it."""
+    result = deps.get("tcp_connect")
+    if result is None:
+        return None
+    attempts = result.evidence.get("attempts")
+    return [
+        str(a.get("address"))
+        for a in (attempts if isinstance(attempts, list) else ())
+        if isinstance(a, Mapping) and a.get("class") == "private" and a.get("outcome") in FAILED_CONNECTS
+    ]
+
+
+def plan(deps: Mapping[str, CheckResult], what: str, explained_by: Sequence[str] = ()) -> Plan:
+    """Whether to ask the long-running operation `what`, given the local evidence and the static explanations."""
+    failed = failed_private_connects(deps)
+    if failed is None:
+        # Only the Azure probes ran (no local TCP evidence): nothing proves the path, so it is asked.
+        return Plan(True, f"no local TCP evidence in this run: {what} asked")
+    if not failed:
+        connected = [
+            str(a.get("address"))
+            for a in deps["tcp_connect"].evidence.get("attempts") or ()
+            if isinstance(a, Mapping) and a.get("class") == "private" and a.get("outcome") == "connected"
+        ]
+        if connected:
+            return Plan(False, f"TCP to {', '.join(connected)} connected: the VNet path is proven, {what} not asked")
+        return Plan(False, f"no TCP connect to a private address failed: {what} not asked")
+    if explained_by:
+        return Plan(
+            False,
+            f"TCP to {', '.join(failed)} failed, already explained by {'; '.join(explained_by)}: {what} not asked",
+        )
+    return Plan(True, f"TCP to {', '.join(failed)} failed and the static reads do not explain it: {what} asked")
+
+
+def peering_problems(pe_vnets: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Static reasons a private endpoint's VNet is out of reach: not peered, or a peering not Connected/in sync
+    (arm_client_network's `pe_vnets` evidence)."""
+    found: list[str] = []
+    for entry in pe_vnets:
+        if not isinstance(entry, Mapping):
+            continue
+        name = str(entry.get("vnet_id") or "?").rsplit("/", 1)[-1]
+        peering = entry.get("peering") if isinstance(entry.get("peering"), Mapping) else {}
+        if entry.get("relation") == "not_peered":
+            found.append(f"this VNet is not peered with {name}")
+        elif entry.get("relation") == "peered" and (
+            peering.get("state") != "Connected" or (peering.get("sync_level") or "FullyInSync") != "FullyInSync"
+        ):
+            found.append(f"the peering to {name} is {peering.get('state')}/{peering.get('sync_level')}")
+    return found
+
+
+def outcome_state(denied_code: str | None) -> str:
+    """`unfinished` for an operation cut by the deadline, `failed` for any other failed read."""
+    return UNFINISHED if denied_code == "Unfinished" else FAILED
+
+
+def static_nsg_denies(
+    ctx: ProbeContext,
+    sess: ArmSession,
+    source: str | None,
+    client_nsg_ids: Sequence[str],
+    pes: Sequence[Mapping[str, Any]],
+    port: int,
+    prefixes: Sequence[str],
+) -> list[str]:
+    """NSG rules read from the NSGs themselves that deny TCP `port` from `source` to a private endpoint address.
+
+    Client side: the NIC's and subnet's NSGs (outbound). PE side: the PE subnet's NSG (inbound), only when the
+    subnet's privateEndpointNetworkPolicies lets NSGs apply
+    (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy). A default
+    DenyAllOutBound is left out: it only says the address is outside the VNet space known here. Unreadable NSGs
+    explain nothing (their reads are reported by arm_nsg).
+    """
+    from aoai_diag.azure import nsg_eval, snapshot
+
+    if not source:
+        return []
+    addresses = [str(a) for pe in pes for a in pe.get("ip_addresses") or ()]
+    found: list[str] = []
+
+    def rules_of(nsg_id: str) -> list[Any] | None:
+        try:
+            return list(snapshot.nsg(ctx, sess, nsg_id).rules)
+        except Exception:  # unreadable: no explanation from it
+            return None
+
+    for nsg_id in client_nsg_ids:
+        rules = rules_of(nsg_id)
+        for address in addresses if rules else ():
+            decision = nsg_eval.evaluate(rules or [], "Outbound", source, address, port, list(prefixes))
+            if decision["access"] == "Deny" and not decision.get("default"):
+                found.append(f"NSG {nsg_id.rsplit('/', 1)[-1]} denies outbound {address}:{port}")
+    for pe in pes:
+        try:
+            subnet = snapshot.subnet(ctx, sess, str(pe.get("subnet_id"))) if pe.get("subnet_id") else None
+        except Exception:
+            continue
+        if subnet is None or not subnet.nsg_id:
+            continue
+        if (subnet.pe_network_policies or "Disabled").lower() not in PE_NSG_POLICIES:
+            continue
+        rules = rules_of(subnet.nsg_id)
+        for address in pe.get("ip_addresses") or () if rules else ():
+            decision = nsg_eval.evaluate(rules or [], "Inbound", source, str(address), port, list(prefixes))
+            if decision["access"] == "Deny" and not decision.get("default"):
+                found.append(f"NSG {subnet.nsg_id.rsplit('/', 1)[-1]} denies inbound {address}:{port} on the PE subnet")
+    return found

@@ -1,0 +1,307 @@
+"""The dnspython-free decoding of plain replies (aoai_diag/dnswire.py) against dnspython itself.
+
+Every reply is sent by a real server on loopback (tests/servers/dns_server.py, or a raw responder below for bytes
+that server never sends) and asked with `query()` twice: once as it runs, once with the fast decoder switched off
+so that dnspython decodes everything. The answers must be identical; the fast path must have been taken for the
+plain replies (or the comparison would be vacuous) and refused for everything else.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import dns.flags
+import dns.message
+import dns.rdatatype
+import dns.rrset
+import pytest
+
+from aoai_diag import dnsquery, dnswire
+from aoai_diag.context import Endpoint
+from tests.conftest import FIXTURES
+from tests.servers.dns_server import serve
+
+HOST = "contoso.openai.azure.com"
+
+
+class Spy:
+    """Wraps `dnswire.parse`, counting decoded and refused replies; `off` makes it refuse every reply."""
+
+    def __init__(self) -> None:
+        self.real = dnswire.parse
+        self.decoded = 0
+        self.refused = 0
+        self.off = False
+
+    def __call__(self, wire: bytes, query: bytes) -> dnswire.Reply | None:
+        reply = None if self.off else self.real(wire, query)
+        if reply is None:
+            self.refused += 1
+        else:
+            self.decoded += 1
+            assert decoded_by_dnspython(wire, query) == decoded_fast(reply, query)
+        return reply
+
+
+def decoded_fast(reply: dnswire.Reply, query: bytes) -> tuple[Any, ...]:
+    qname, rdtype = dnswire._name(query, 12)[0], struct.unpack("!H", query[-4:-2])[0]
+    return reply.rcode, reply.soa_mname, dnswire.follow(reply, qname, rdtype, dnsquery.MAX_CHAIN)
+
+
+def decoded_by_dnspython(wire: bytes, query: bytes) -> tuple[Any, ...]:
+    """The same bytes decoded by dnspython, read the way `query()` reads them (same order of records)."""
+    message = dns.message.from_wire(wire)
+    assert dns.message.from_wire(query).is_response(message) and not message.flags & dns.flags.TC
+    qname, rdtype = dnswire._name(query, 12)[0], struct.unpack("!H", query[-4:-2])[0]
+    chain = dnsquery.follow_chain(message, qname, dns.rdatatype.RdataType(rdtype))
+    return int(message.rcode()), dnsquery._soa_mname(message), chain
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> Spy:
+    s = Spy()
+    monkeypatch.setattr(dnswire, "parse", s)
+    return s
+
+
+def both_ways(spy: Spy, server: Endpoint, name: str = HOST) -> tuple[dict[str, Any], dict[str, Any]]:
+    spy.off = False
+    fast = dnsquery.query(server, name, 1.0)
+    spy.off = True
+    slow = dnsquery.query(server, name, 1.0)
+    spy.off = False
+    for answer in (fast, slow):
+        answer.pop("elapsed_ms")
+        # The test server shuffles the records of an RRset in each reply (as dnspython does), so two queries may
+        # list the same addresses in another order; Spy compares the order on the very same bytes.
+        answer["addresses"].sort()
+        answer["addresses6"].sort()
+    return fast, slow
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        "private_3d",
+        "public_privatelink_3c",
+        "public_plain_3a",
+        "vnet_proxy_3b",
+        "nxdomain_private_soa",
+        "private_with_public_aaaa",
+    ],
+)
+def test_fixture_replies_decode_as_dnspython_decodes_them(spy: Spy, fixture: str) -> None:
+    config = json.loads((FIXTURES / "dns" / f"{fixture}.json").read_text())
+    with serve(config) as (_, [server]):
+        fast, slow = both_ways(spy, server)
+    assert fast == slow
+    assert spy.decoded >= 1
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"records": {HOST: {"aaaa": ["fd00::5"]}}, "zones": {"openai.azure.com": {"mname": "ns1-01.azure-dns.com"}}},
+        {"default": "servfail"},
+        {"default": "refused"},
+        {"records": {HOST: {"a": ["10.1.2.3", "10.1.2.4"], "aaaa": ["::ffff:10.1.2.3", "2001:db8::1"]}}},
+    ],
+    ids=["nodata", "servfail", "refused", "v4-mapped"],
+)
+def test_other_outcomes_decode_as_dnspython_decodes_them(spy: Spy, config: dict[str, Any]) -> None:
+    with serve(config) as (_, [server]):
+        fast, slow = both_ways(spy, server)
+    assert fast == slow
+    assert spy.decoded >= 1
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"default": "garbage"}, {"records": {HOST: {"a": ["10.1.2.3"], "action": "truncate"}}}],
+    ids=["garbage", "truncated"],
+)
+def test_garbage_and_truncation_are_left_to_dnspython(spy: Spy, config: dict[str, Any]) -> None:
+    with serve(config) as (_, [server]):
+        fast, slow = both_ways(spy, server)
+    assert fast == slow
+    assert spy.decoded == 0 and spy.refused >= 2
+
+
+# --- raw replies a test server never sends --------------------------------------------------------------------
+
+A, CNAME, SOA, AAAA = 1, 5, 6, 28
+
+
+def name_wire(name: str) -> bytes:
+    return b"".join(bytes([len(label)]) + label.encode() for label in name.split(".")) + b"\0"
+
+
+def rr(owner: bytes, rdtype: int, ttl: int, rdata: bytes) -> bytes:
+    return owner + struct.pack("!HHIH", rdtype, 1, ttl, len(rdata)) + rdata
+
+
+def raw_reply(query: bytes, answer: list[bytes], authority: list[bytes] = (), additional: int = 0) -> bytes:  # type: ignore[assignment]
+    counts = struct.pack("!HHHHH", 0x8180, 1, len(answer), len(authority), additional)
+    return query[:2] + counts + query[12:] + b"".join(answer) + b"".join(authority)
+
+
+@contextmanager
+def responder(reply: Callable[[bytes], list[tuple[str, bytes]]]) -> Iterator[Endpoint]:
+    """A UDP server on 127.0.0.1 that answers each query with `reply(query)`: datagrams sent from its own socket
+    (`"self"`) or from a stranger's (`"stranger"`, another port)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger.bind(("127.0.0.1", 0))
+    sock.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve_forever() -> None:
+        while not stop.is_set():
+            try:
+                query, client = sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            for sender, data in reply(query):
+                (sock if sender == "self" else stranger).sendto(data, client)
+
+    thread = threading.Thread(target=serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield "127.0.0.1", sock.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(2)
+        sock.close()
+        stranger.close()
+
+
+PL = "contoso.privatelink.openai.azure.com"
+
+
+def private_answer(query: bytes) -> bytes:
+    """CNAME to the privatelink name, then its A record, both owners compressed."""
+    pl_offset = len(query) + 12  # the CNAME's rdata starts right after its fixed fields
+    answer = [rr(b"\xc0\x0c", CNAME, 900, name_wire(PL)), rr(struct.pack("!H", 0xC000 | pl_offset), A, 10, b"\n\0\0\5")]
+    return raw_reply(query, answer)
+
+
+def dnspython_reply(query: bytes, **changes: Any) -> bytes:
+    message = dns.message.from_wire(query)
+    response = dns.message.make_response(message)
+    response.answer.append(dns.rrset.from_text(HOST + ".", 60, "IN", "A", "10.0.0.5"))
+    for key, value in changes.items():
+        setattr(response, key, value)
+    return response.to_wire()
+
+
+def forward_pointer(query: bytes) -> bytes:
+    """The first record's owner points at the second record's owner, later in the message (dnspython: BadPointer)."""
+    later = len(query) + 16  # header and question, then the first record: 2-byte pointer, 10 fixed bytes, 4 of rdata
+    answer = [rr(struct.pack("!H", 0xC000 | later), A, 60, b"\n\0\0\5"), rr(name_wire(HOST), A, 60, b"\n\0\0\6")]
+    return raw_reply(query, answer)
+
+
+def test_compressed_chain_decodes_as_dnspython_decodes_it(spy: Spy) -> None:
+    with responder(lambda q: [("self", private_answer(q))]) as server:
+        fast, slow = both_ways(spy, server)
+    assert fast == slow
+    assert (fast["outcome"], fast["chain"], fast["addresses"], fast["ttl"]) == ("answer", [HOST, PL], ["10.0.0.5"], 10)
+    assert spy.decoded >= 2
+
+
+def test_duplicate_records_and_upper_case_owners_make_one_rrset_with_the_smallest_ttl(spy: Spy) -> None:
+    def reply(q: bytes) -> list[tuple[str, bytes]]:
+        answer = [
+            rr(b"\xc0\x0c", A, 300, b"\n\0\0\5"),
+            rr(name_wire(HOST.upper()), A, 60, b"\n\0\0\5"),
+            rr(b"\xc0\x0c", A, 100, b"\n\0\0\6"),
+        ]
+        return [("self", raw_reply(q, answer))]
+
+    with responder(reply) as server:
+        fast, slow = both_ways(spy, server)
+    assert fast == slow
+    assert (fast["addresses"], fast["ttl"]) == (["10.0.0.5", "10.0.0.6"], 60)
+    assert spy.decoded >= 1
+
+
+def test_a_reply_from_another_port_is_ignored_and_the_servers_reply_is_used(spy: Spy) -> None:
+    bogus = lambda q: raw_reply(q, [rr(b"\xc0\x0c", A, 60, b"\1\2\3\4")])  # noqa: E731
+    with responder(lambda q: [("stranger", bogus(q)), ("self", private_answer(q))]) as server:
+        fast, slow = both_ways(spy, server)
+    assert fast == slow
+    assert fast["addresses"] == ["10.0.0.5"]
+
+
+@pytest.mark.parametrize(
+    ("case", "reply"),
+    [
+        ("mismatched id", lambda q: bytes([q[0] ^ 0xFF]) + private_answer(q)[1:]),
+        ("another question", lambda q: dnspython_reply(dns.message.make_query("other.example", "A").to_wire())),
+        ("trailing bytes", lambda q: private_answer(q) + b"\0"),
+        ("forward pointer", forward_pointer),
+        ("label type 0x40", lambda q: raw_reply(q, [rr(b"\x40", A, 60, b"\n\0\0\5")])),
+        ("short A record", lambda q: raw_reply(q, [rr(b"\xc0\x0c", A, 60, b"\n\0\0")])),
+        ("cut in the middle", lambda q: private_answer(q)[:-3]),
+    ],
+)
+def test_malformed_or_foreign_replies_are_errors_exactly_as_before(spy: Spy, case: str, reply: Any) -> None:
+    with responder(lambda q: [("self", reply(q))]) as server:
+        fast, slow = both_ways(spy, server)
+    assert fast == slow, case
+    assert fast["outcome"] == "error" and fast["error"], case
+    assert spy.decoded == 0, case
+
+
+@pytest.mark.parametrize(
+    ("case", "reply"),
+    [
+        ("EDNS in the reply", lambda q: dnspython_reply(q, use_edns=0) if False else _with_edns(q)),
+        (
+            "two CNAMEs for one owner",
+            lambda q: raw_reply(
+                q, [rr(b"\xc0\x0c", CNAME, 60, name_wire("a.example")), rr(b"\xc0\x0c", CNAME, 60, name_wire(HOST))]
+            ),
+        ),
+        ("an MX record", lambda q: raw_reply(q, [rr(b"\xc0\x0c", 15, 60, b"\0\x0a" + name_wire("mx.example"))])),
+        ("an escaped label", lambda q: raw_reply(q, [rr(b"\xc0\x0c", CNAME, 60, name_wire("we ird.example"))])),
+    ],
+)
+def test_replies_outside_the_plain_shapes_go_to_dnspython(spy: Spy, case: str, reply: Any) -> None:
+    with responder(lambda q: [("self", reply(q))]) as server:
+        fast, slow = both_ways(spy, server)
+    assert fast == slow, case
+    assert spy.decoded == 0, case
+
+
+def _with_edns(query: bytes) -> bytes:
+    message = dns.message.from_wire(query)
+    response = dns.message.make_response(message)
+    response.use_edns(0, payload=1232)
+    response.answer.append(dns.rrset.from_text(HOST + ".", 60, "IN", "A", "10.0.0.5"))
+    return response.to_wire()
+
+
+def test_encode_query_is_what_dnspython_would_send_apart_from_the_id() -> None:
+    for rdtype in (A, AAAA):
+        wire = dnswire.encode_query(HOST, rdtype)
+        assert wire is not None
+        expected = dns.message.make_query(HOST, rdtype)
+        expected.id = struct.unpack("!H", wire[:2])[0]
+        assert wire == expected.to_wire()
+    assert dnswire.encode_query("we ird.example", A) is None
+    assert dnswire.encode_query("a" * 64 + ".example", A) is None
+
+
+def test_ids_are_random() -> None:
+    ids = {dnswire.encode_query(HOST, A)[:2] for _ in range(50)}  # type: ignore[index]
+    assert len(ids) > 40
