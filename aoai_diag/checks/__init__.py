@@ -17,6 +17,7 @@ from aoai_diag.checks import (
     dns_nameservers,
     hosts_file,
     https_dataplane,
+    os_resolvers,
     proxy_settings,
     public_dns,
     resolver_config,
@@ -24,6 +25,7 @@ from aoai_diag.checks import (
     system_resolution,
     tcp_connect,
     tls_handshake,
+    vpn_profile,
 )
 from aoai_diag.checks.base import Probe
 
@@ -31,7 +33,9 @@ PROBES: tuple[Probe, ...] = (
     hosts_file.PROBE,
     resolver_config.PROBE,
     system_resolution.PROBE,
+    vpn_profile.PROBE,
     dns_nameservers.PROBE,
+    os_resolvers.PROBE,
     public_dns.PROBE,
     azure_platform.PROBE,
     azure_dns.PROBE,

@@ -6,10 +6,18 @@ specific route means the network is there and something drops the packets. Conne
 kernel for that route and sends nothing; the source address it picks names the interface. Comparing it with the
 source picked for a public reference address (the first public resolver, overridable) tells "default route" apart.
 
+The OS's own route lookup (`ip -j route get`, `route -n get`, `Find-NetRoute`: aoai_diag/osnet/routes.py) adds
+the interface and next hop it picks, and whether that is the VPN tunnel; with `--vpn-profile`, each route the
+profile carries is looked up too, so "the tunnel's routes are not in the routing table" is observed.
+
 Evidence:
-    reference (dict): {address, source, error} for the public reference address.
+    reference (dict): {address, source, error, os_route} for the public reference address.
     routes (list): {address, class, source, error ("network unreachable", ...), local (bool: the address is
-        this machine's own), via_default (bool | None: same source as the reference)} per private address.
+        this machine's own), via_default (bool | None: same source as the reference), os_route {interface,
+        next_hop, prefix, source, error}, tunnel (bool | None), tunnel_basis (str)} per private address.
+    platform (str): which OS reader ran.
+    profile_routes (list, with a VPN profile): {prefix, address (the prefix's first host, looked up), interface,
+        next_hop, error, via_default, tunnel, tunnel_basis} per route the profile carries (at most 16).
 """
 
 from __future__ import annotations
@@ -24,7 +32,11 @@ from aoai_diag.addresses import classify
 from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
 from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.osnet import commands
+from aoai_diag.osnet import routes as os_routes
 from aoai_diag.targets import Target
+
+MAX_PROFILE_ROUTES = 16
 
 _ERRORS = {
     errno.ENETUNREACH: "network unreachable",
@@ -54,12 +66,19 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         return skip("no public reference address (no public resolver configured)")
     ref_address = ctx.settings.public_resolvers[0][0]
     ref_source, ref_error = source_for(ref_address, 53)
+    platform = commands.platform()
+    timeout = ctx.op_timeout(2.0)
+    ref_os = os_routes.read_route(platform, ref_address, timeout)
+    profile_check = deps.get("vpn_profile")
+    profile = profile_check.evidence.get("profile") if profile_check else None
     routes: list[dict[str, Any]] = []
     for address in private:
         source, error = source_for(address, ctx.settings.port)
         # A loopback destination (an SSH tunnel or local relay) or one of this machine's own addresses is local.
         local = source == address or ipaddress.ip_address(address).is_loopback
         via_default = None if source is None or ref_source is None or local else source == ref_source
+        os_route = os_routes.read_route(platform, address, timeout)
+        is_tunnel, basis = os_routes.tunnel(os_route, source, profile)
         routes.append(
             {
                 "address": address,
@@ -68,9 +87,18 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
                 "error": error,
                 "local": local,
                 "via_default": via_default,
+                "os_route": os_route,
+                "tunnel": None if local else is_tunnel,
+                "tunnel_basis": "local address" if local else basis,
             }
         )
-    evidence = {"reference": {"address": ref_address, "source": ref_source, "error": ref_error}, "routes": routes}
+    evidence = {
+        "reference": {"address": ref_address, "source": ref_source, "error": ref_error, "os_route": ref_os},
+        "routes": routes,
+        "platform": platform,
+    }
+    if profile:
+        evidence["profile_routes"] = _profile_routes(profile, platform, ref_os, timeout)
     shown = "; ".join(
         f"{r['address']}: {r['error']}"
         if r["error"]
@@ -84,9 +112,40 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     return Outcome(Status.PASS, f"route: {shown}", evidence)
 
 
+def _profile_routes(
+    profile: Mapping[str, Any], platform: str, reference: Mapping[str, Any], timeout: float
+) -> list[dict[str, Any]]:
+    """Each route the profile carries, looked up at its first host address: is it in the OS's table?"""
+    found = []
+    prefixes = list(dict.fromkeys([*profile.get("advertised_routes", []), *profile.get("include_routes", [])]))
+    for prefix in prefixes[:MAX_PROFILE_ROUTES]:
+        network = ipaddress.ip_network(prefix)
+        if network.prefixlen == 0:
+            continue  # 0/0 (forced tunnel) always matches something: it proves nothing about the tunnel
+        probe = network.network_address + (1 if network.num_addresses > 2 else 0)
+        os_route = os_routes.read_route(platform, str(probe), timeout)
+        # Only the OS's answer: a UDP connect toward a prefix nothing resolved to is not worth a socket.
+        is_tunnel, basis = os_routes.tunnel(os_route, os_route.get("source"), profile)
+        found.append(
+            {
+                "prefix": prefix,
+                "address": str(probe),
+                "interface": os_route.get("interface"),
+                "next_hop": os_route.get("next_hop"),
+                "error": os_route.get("error"),
+                "local": bool(os_route.get("local")),
+                "via_default": os_routes.via_default(os_route, reference),
+                "tunnel": is_tunnel,
+                "tunnel_basis": basis,
+            }
+        )
+    return found
+
+
 PROBE = Probe(
     id="route_lookup",
     title="Route toward the resolved private addresses",
     run=run,
     requires=("system_resolution",),
+    after=("vpn_profile",),
 )

@@ -1,0 +1,230 @@
+"""Point-to-site VPN rules: the profile the user imported (vpn_profile), the OS's own route (route_lookup) and the
+DNS server the OS picks per name (os_resolvers), compared with what failed.
+
+Each cause is named only on proof: the profile's routes or DNS lines as read, the OS's routing table as looked up,
+the answers of the servers the OS would (and would not) use. A failed read leaves the rule silent.
+Profile shapes: https://learn.microsoft.com/azure/vpn-gateway/azure-vpn-client-optional-configurations
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from aoai_diag.diagnosis.evidence import Evidence
+from aoai_diag.diagnosis.local_view import LocalView, answer_addresses, fmt_addresses, split_addresses
+from aoai_diag.model import Finding
+from aoai_diag.osnet.vpnprofile import covering_route, suffix_covers
+
+_FAILED = ("timeout", "unreachable", "refused")
+
+
+def _profile(ev: Evidence) -> tuple[Mapping[str, Any], str] | None:
+    if not ev.ran("vpn_profile"):
+        return None
+    data = ev.get("vpn_profile")
+    profile = data.get("profile")
+    return (profile, str(data.get("file") or "the VPN profile")) if isinstance(profile, Mapping) else None
+
+
+def _blocked_private(view: LocalView) -> tuple[list[str], str] | None:
+    """The private addresses TCP was tried on, when every attempt failed (none connected)."""
+    attempts = [a for a in view.tcp_attempts() if split_addresses([str(a.get("address"))])[0]]
+    if not attempts or any(a.get("outcome") not in _FAILED for a in attempts):
+        return None
+    shown = ", ".join(f"{a.get('address')} {a.get('outcome')}" for a in attempts)
+    return list(dict.fromkeys(str(a.get("address")) for a in attempts)), shown
+
+
+def _routes_text(profile: Mapping[str, Any]) -> str:
+    routes = [*profile.get("advertised_routes", []), *profile.get("include_routes", [])]
+    return ", ".join(routes) or "no route"
+
+
+def routes_missing(ev: Evidence) -> Iterator[Finding]:
+    """The profile carries no route to the private endpoint's address (or excludes it), and TCP to it fails."""
+    found = _profile(ev)
+    view = LocalView(ev)
+    blocked = _blocked_private(view)
+    if not found or not blocked:
+        return
+    profile, name = found
+    addresses, outcomes = blocked
+    coverage = {a: covering_route(profile, a) for a in addresses}
+    excluded = {a: ex for a, (_, ex) in coverage.items() if ex}
+    uncarried = [a for a, (route, _) in coverage.items() if not route] if profile.get("routes_known") else []
+    if len(excluded) + len([a for a in uncarried if a not in excluded]) < len(addresses):
+        return
+    pe = addresses[0]
+    if excluded:
+        ex = ", ".join(f"{a} by {p}" for a, p in excluded.items())
+        why = f"its <excluderoutes> keep {ex} out of the tunnel"
+        remediation = f"Remove the <excluderoutes> route covering {pe} from {name} and import the profile again."
+    else:
+        why = (
+            f"the routes it carries into the tunnel ({_routes_text(profile)}, as the gateway advertised them when "
+            f"the package was generated) do not contain {fmt_addresses(addresses)}"
+        )
+        remediation = None  # the catalogue text: the gateway resource name is not in the profile
+    yield Finding(
+        cause_id="net.vpn_routes_missing",
+        checks=("vpn_profile", "tcp_connect", "system_resolution"),
+        detail=(
+            f"{view.host} resolves to the private {fmt_addresses(addresses)} but TCP fails ({outcomes}); in {name} "
+            f"(gateway {profile.get('gateway') or 'unknown'}) {why}."
+        ),
+        remediation=remediation,
+    )
+
+
+def _route_out_of_tunnel(route: Mapping[str, Any]) -> str | None:
+    """How the OS carries this address other than through the tunnel, or None when it does not know that."""
+    if route.get("local"):
+        return None
+    os_route = route.get("os_route") if isinstance(route.get("os_route"), Mapping) else {}
+    if route.get("error") or (os_route and os_route.get("error") and not os_route.get("interface")):
+        return f"the OS has no route to {route.get('address')} at all ({route.get('error') or os_route.get('error')})"
+    if route.get("tunnel") is True:
+        return None
+    if route.get("via_default") is True or os_route.get("prefix") in ("0.0.0.0/0", "::/0"):
+        via = os_route.get("interface") or f"source {route.get('source')}"
+        hop = f" via {os_route['next_hop']}" if os_route.get("next_hop") else ""
+        return f"the OS sends {route.get('address')} down the default route ({via}{hop})"
+    if route.get("tunnel") is False:
+        return f"the OS sends {route.get('address')} out of {os_route.get('interface')}, not the tunnel"
+    return None
+
+
+def tunnel_down(ev: Evidence) -> Iterator[Finding]:
+    """The profile routes the address into the tunnel, the OS's table has no such route, and TCP fails."""
+    found = _profile(ev)
+    view = LocalView(ev)
+    blocked = _blocked_private(view)
+    if not found or not blocked or not ev.ran("route_lookup"):
+        return
+    profile, name = found
+    addresses, outcomes = blocked
+    carried = {a: covering_route(profile, a)[0] for a in addresses}
+    if any(not route or covering_route(profile, a)[1] for a, route in carried.items()):
+        return
+    routes = view.routes()
+    outside = [_route_out_of_tunnel(routes[a]) if a in routes else None for a in addresses]
+    if any(o is None for o in outside):
+        return
+    prefixes = ", ".join(sorted({str(p) for p in carried.values()}))
+    yield Finding(
+        cause_id="net.vpn_disconnected",
+        checks=("vpn_profile", "route_lookup", "tcp_connect"),
+        detail=(
+            f"{name} carries {prefixes} into the tunnel (gateway {profile.get('gateway') or 'unknown'}), but "
+            f"{'; '.join(str(o) for o in outside)}, and TCP fails ({outcomes}): the VPN is not connected."
+        ),
+        remediation=(
+            f"Connect the VPN ({profile.get('name') or name}) in the Azure VPN Client and run the check again; "
+            f"when connected, the route to {prefixes} appears on the tunnel interface."
+        ),
+    )
+
+
+def _dns_lines(servers: list[str], suffixes: list[str]) -> str:
+    lines = ["<clientconfig>"]
+    if servers:
+        lines += ["  <dnsservers>", *[f"    <dnsserver>{s}</dnsserver>" for s in servers], "  </dnsservers>"]
+    if suffixes:
+        lines += ["  <dnssuffixes>", *[f"    <dnssuffix>{s}</dnssuffix>" for s in suffixes], "  </dnssuffixes>"]
+    return "\n".join([*lines, "</clientconfig>"])
+
+
+def _account_suffixes(view: LocalView) -> list[str]:
+    return ["." + name.split(".", 1)[1] for name in view.target.names]
+
+
+def profile_dns(ev: Evidence) -> Iterator[Finding]:
+    """The name resolves publicly on a VPN whose profile pushes no DNS server, or whose suffixes skip the name."""
+    found = _profile(ev)
+    view = LocalView(ev)
+    if not found or view.hosts_entries():
+        return
+    addresses = view.app_addresses()
+    private, public = split_addresses(addresses)
+    if not public or private:
+        return
+    profile, name = found
+    suffixes = [str(s) for s in profile.get("dns_suffixes") or []]
+    uncovered = [n for n in view.target.names if suffixes and not any(suffix_covers(s, n) for s in suffixes)]
+    wanted = list(dict.fromkeys(_account_suffixes(view)))
+    if not profile.get("dns_servers"):
+        missing = "pushes no DNS server (no <dnsservers>)"
+        lines = _dns_lines(["<private-resolver-inbound-ip>"], wanted if suffixes else [])
+    elif view.host in uncovered:
+        missing = f"lists DNS suffixes {', '.join(suffixes)}, none of which covers {', '.join(uncovered)}"
+        lines = _dns_lines([], list(dict.fromkeys("." + n.split(".", 1)[1] for n in uncovered)))
+    else:
+        return
+    yield Finding(
+        cause_id="dns.p2s_client_dns",
+        checks=("vpn_profile", "system_resolution"),
+        detail=(
+            f"{view.host} resolves to the public {fmt_addresses(public)} on this machine, and {name} "
+            f"{missing}: names go to the home or office DNS, which does not see the private zone."
+        ),
+        remediation=(
+            "Add these lines to the Azure VPN Client profile (inside <azvpnprofile>, replacing an empty "
+            '<clientconfig i:nil="true" />) and import it again; the DNS server must resolve the private zone '
+            "(a Private Resolver inbound endpoint or a forwarder in the VNet):\n" + lines
+        ),
+    )
+
+
+_REMEDY = {
+    "windows": "Add {suffix} to the profile's <dnssuffixes> (the Azure VPN Client turns them into NRPT rules), or "
+    "Add-DnsClientNrptRule -Namespace '{suffix}' -NameServers {server}.",
+    "macos": "Add {suffix} to the profile's <dnssuffixes>, or create /etc/resolver/{bare} with 'nameserver {server}'.",
+    "linux": "Route the domain to the tunnel's DNS: resolvectl domain <tunnel-interface> '~{bare}'.",
+}
+
+
+def split_rule_lacks_suffix(ev: Evidence) -> Iterator[Finding]:
+    """Per-domain DNS rules send the VPN's names to its DNS server, but not this one: it goes to the default DNS,
+    which answers publicly, while the VPN's server would have answered privately."""
+    if not ev.ran("os_resolvers"):
+        return
+    found = _profile(ev)
+    view = LocalView(ev)
+    if found:
+        suffixes = [str(s) for s in found[0].get("dns_suffixes") or []]
+        if not found[0].get("dns_servers") or (suffixes and not any(suffix_covers(s, view.host) for s in suffixes)):
+            return  # the profile itself is the root: profile_dns names it, with the lines to add
+    data = ev.get("os_resolvers")
+    names = data.get("names") if isinstance(data.get("names"), Mapping) else {}
+    choice = names.get(view.host) if isinstance(names, Mapping) else None
+    rules = [r for r in data.get("split_rules") or [] if isinstance(r, Mapping)]
+    tunnel_answers = (data.get("uncovered") or {}).get(view.host) or {}
+    if not isinstance(choice, Mapping) or choice.get("kind") != "default" or not rules:
+        return
+    if choice.get("app") not in ("public", "mixed") or choice.get("verdict") == "private":
+        return
+    private = {s: a for s, a in tunnel_answers.items() if split_addresses(answer_addresses(a))[0]}
+    if not private:
+        return
+    server, answer = next(iter(private.items()))
+    platform = str(data.get("platform") or "windows")
+    kind = {"windows": "NRPT namespaces", "macos": "scoped resolvers", "linux": "link domains"}.get(platform, "rules")
+    matches = ", ".join(sorted({str(r.get("match")) for r in rules}))
+    suffix = "." + view.host.split(".", 1)[1]
+    yield Finding(
+        cause_id="dns.split_dns_nrpt",
+        checks=("os_resolvers", "system_resolution"),
+        detail=(
+            f"The OS has {kind} for {matches} but none covers {view.host}: it asks "
+            f"{', '.join(choice.get('servers') or []) or 'the default DNS'} ({choice.get('verdict')}), and "
+            f"applications get a public address, while the VPN's DNS server {server} answers "
+            f"{fmt_addresses(answer_addresses(answer))}."
+        ),
+        remediation=_REMEDY.get(platform, _REMEDY["windows"]).format(
+            suffix=suffix, bare=suffix.strip("."), server=server.rsplit(":", 1)[0].strip("[]")
+        ),
+    )
+
+
+RULES = (routes_missing, tunnel_down, profile_dns, split_rule_lacks_suffix)

@@ -1,0 +1,165 @@
+"""Windows: the NRPT, the per-interface DNS servers and the route the OS picks, from PowerShell and the registry.
+
+The Azure VPN Client applies its DNS servers through Name Resolution Policy Table rules, so `ipconfig /all`
+does not list them (https://learn.microsoft.com/azure/vpn-gateway/azure-vpn-client-optional-configurations,
+"To confirm your in-use DNS settings, please consult Get-DnsClientNrptPolicy",
+https://learn.microsoft.com/powershell/module/dnsclient/get-dnsclientnrptpolicy). A name that matches an NRPT
+namespace goes to that rule's servers (the longest matching namespace when several do); any other name goes to
+the interfaces' DNS servers.
+
+Readers (thin) and parsers (pure):
+    `Get-DnsClientNrptPolicy` -> parse_nrpt_policy (the effective table, local and group-policy rules)
+    `reg export` of HKLM\\SYSTEM\\CurrentControlSet\\Services\\Dnscache\\Parameters\\DnsPolicyConfig and
+    HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows NT\\DNSClient\\DnsPolicyConfig -> parse_nrpt_registry
+    `Get-DnsClientServerAddress` -> parse_server_addresses
+    `Find-NetRoute -RemoteIPAddress <ip>` -> parse_find_netroute
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+from aoai_diag.osnet import commands, listing
+
+NRPT_POLICY = "Get-DnsClientNrptPolicy | Format-List Namespace,NameServers,DirectAccessDnsServers"
+SERVER_ADDRESSES = (
+    "Get-DnsClientServerAddress | Format-Table -AutoSize InterfaceAlias,InterfaceIndex,AddressFamily,ServerAddresses"
+    " | Out-String -Width 400"
+)
+LOCAL_KEY = r"HKLM\SYSTEM\CurrentControlSet\Services\Dnscache\Parameters\DnsPolicyConfig"
+GPO_KEY = r"HKLM\SOFTWARE\Policies\Microsoft\Windows NT\DNSClient\DnsPolicyConfig"
+
+
+def parse_nrpt_policy(text: str) -> list[dict[str, Any]]:
+    """Rules from `Get-DnsClientNrptPolicy` (Format-List): {kind, match, servers, source}."""
+    rules = []
+    for block in listing.blocks(text):
+        if "Namespace" not in block:
+            continue
+        servers = listing.values(block.get("NameServers", "")) or listing.values(
+            block.get("DirectAccessDnsServers", "")
+        )
+        for namespace in listing.values(block["Namespace"]):
+            rules.append({"kind": "nrpt", "match": namespace.lower(), "servers": servers, "source": "policy"})
+    return rules
+
+
+def _reg_value(raw: str) -> str | list[str] | int:
+    raw = raw.strip()
+    if raw.startswith('"'):
+        return raw[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    if raw.startswith("dword:"):
+        return int(raw[6:], 16)
+    match = re.match(r"hex\((?P<kind>[0-9a-f]+)\):(?P<bytes>.*)", raw, re.I | re.S)
+    data = bytes(int(b, 16) for b in re.findall(r"[0-9a-fA-F]{2}", match["bytes"])) if match else b""
+    if match and match["kind"] in ("7", "1", "2"):  # REG_MULTI_SZ, REG_SZ, REG_EXPAND_SZ: UTF-16LE
+        strings = data.decode("utf-16-le", errors="replace").split("\x00")
+        return [s for s in strings if s] if match["kind"] == "7" else (strings[0] if strings else "")
+    return raw
+
+
+def parse_nrpt_registry(text: str) -> list[dict[str, Any]]:
+    """Rules from a `reg export` (.reg text) of the local and/or group-policy DnsPolicyConfig keys."""
+    rules = []
+    key: str | None = None
+    entries: dict[str, Any] = {}
+    # Joined continuation lines: a .reg file wraps long hex values with a trailing backslash.
+    joined = re.sub(r"\\\r?\n\s*", "", text.replace("\r\n", "\n"))
+
+    def flush() -> None:
+        if key is None or "Name" not in entries:
+            return
+        names = entries["Name"] if isinstance(entries["Name"], list) else [entries["Name"]]
+        servers = [s for s in re.split(r"[;,\s]+", str(entries.get("GenericDNSServers") or "")) if s]
+        source = "group policy" if "\\POLICIES\\" in key.upper() else "local"
+        for name in names:
+            rules.append({"kind": "nrpt", "match": str(name).lower(), "servers": servers, "source": source})
+
+    for line in joined.split("\n"):
+        line = line.strip()
+        if line.startswith("[") and line.endswith("]"):
+            flush()
+            key, entries = line[1:-1], {}
+        elif line.startswith('"') and "=" in line:
+            name, _, raw = line.partition("=")
+            entries[name.strip('"')] = _reg_value(raw)
+    flush()
+    return rules
+
+
+_SERVER_ROW = re.compile(r"^(?P<alias>\S.*?)\s+(?P<index>\d+)\s+(?P<family>IPv4|IPv6)\s+\{(?P<servers>[^}]*)\}\s*$")
+
+
+def parse_server_addresses(text: str) -> list[dict[str, Any]]:
+    """Rows of `Get-DnsClientServerAddress` (table): {interface, index, family, servers}."""
+    rows = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        match = _SERVER_ROW.match(line.rstrip())
+        if match:
+            rows.append(
+                {
+                    "interface": match["alias"].strip(),
+                    "index": int(match["index"]),
+                    "family": match["family"],
+                    "servers": listing.values(match["servers"]),
+                }
+            )
+    return rows
+
+
+def parse_find_netroute(text: str) -> dict[str, Any]:
+    """`Find-NetRoute -RemoteIPAddress X` (Format-List): the source address object and the route object."""
+    source = None
+    route: dict[str, str] = {}
+    for block in listing.blocks(text):
+        if "DestinationPrefix" in block:
+            route = block
+        elif "IPAddress" in block and source is None:
+            source = block.get("IPAddress")
+    if not route:
+        return {"error": "no route in the output"}
+    next_hop = route.get("NextHop") or None
+    on_link = next_hop in (None, "0.0.0.0", "::")
+    return {
+        "interface": route.get("InterfaceAlias") or None,
+        "next_hop": None if on_link else next_hop,
+        "prefix": route.get("DestinationPrefix") or None,
+        "source": source,
+        "error": None,
+    }
+
+
+# Thin readers ------------------------------------------------------------------------------------------------------
+
+
+def read_resolver_rules(timeout: float) -> dict[str, Any]:
+    """NRPT rules and interface servers of this Windows machine: {rules, interfaces, errors}."""
+    errors: list[str] = []
+    rules: list[dict[str, Any]] = []
+    result = commands.powershell(NRPT_POLICY, timeout)
+    if result.ok:
+        rules = parse_nrpt_policy(result.stdout)
+    else:
+        errors.append(result.failure())
+        for key in (GPO_KEY, LOCAL_KEY):
+            script = (
+                f'reg export \'{key}\' "$env:TEMP\\aoai-nrpt.reg" /y > $null; Get-Content "$env:TEMP\\aoai-nrpt.reg"'
+            )
+            exported = commands.powershell(script, timeout)
+            if exported.ok:
+                rules.extend(parse_nrpt_registry(exported.stdout))
+    servers = commands.powershell(SERVER_ADDRESSES, timeout)
+    interfaces = parse_server_addresses(servers.stdout) if servers.ok else []
+    if not servers.ok:
+        errors.append(servers.failure())
+    return {"rules": rules, "interfaces": interfaces, "errors": errors}
+
+
+def read_route(address: str, timeout: float) -> dict[str, Any]:
+    ipaddress.ip_address(address)  # only an address ever reaches the command line
+    result = commands.powershell(f"Find-NetRoute -RemoteIPAddress '{address}' | Format-List *", timeout)
+    if not result.ok:
+        return {"error": result.failure()}
+    return parse_find_netroute(result.stdout)
