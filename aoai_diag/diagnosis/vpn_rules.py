@@ -120,23 +120,15 @@ def tunnel_down(ev: Evidence) -> Iterator[Finding]:
             f"{'; '.join(str(o) for o in outside)}, and TCP fails ({outcomes}): the VPN is not connected."
         ),
         remediation=(
-            f"Connect the VPN ({profile.get('name') or name}) in the Azure VPN Client and run the check again; "
+            f"Connect the VPN ({profile.get('name') or profile.get('gateway') or name}) and run the check again; "
             f"when connected, the route to {prefixes} appears on the tunnel interface."
         ),
     )
 
 
-def _dns_lines(servers: list[str], suffixes: list[str]) -> str:
-    lines = ["<clientconfig>"]
-    if servers:
-        lines += ["  <dnsservers>", *[f"    <dnsserver>{s}</dnsserver>" for s in servers], "  </dnsservers>"]
-    if suffixes:
-        lines += ["  <dnssuffixes>", *[f"    <dnssuffix>{s}</dnssuffix>" for s in suffixes], "  </dnssuffixes>"]
-    return "\n".join([*lines, "</clientconfig>"])
-
-
-def _account_suffixes(view: LocalView) -> list[str]:
-    return ["." + name.split(".", 1)[1] for name in view.target.names]
+def _dns_lines(servers: list[str]) -> str:
+    entries = [f"    <dnsserver>{s}</dnsserver>" for s in servers]
+    return "\n".join(["<clientconfig>", "  <dnsservers>", *entries, "  </dnsservers>", "</clientconfig>"])
 
 
 def profile_dns(ev: Evidence) -> Iterator[Finding]:
@@ -152,13 +144,20 @@ def profile_dns(ev: Evidence) -> Iterator[Finding]:
     profile, name = found
     suffixes = [str(s) for s in profile.get("dns_suffixes") or []]
     uncovered = [n for n in view.target.names if suffixes and not any(suffix_covers(s, n) for s in suffixes)]
-    wanted = list(dict.fromkeys(_account_suffixes(view)))
     if not profile.get("dns_servers"):
         missing = "pushes no DNS server (no <dnsservers>)"
-        lines = _dns_lines(["<private-resolver-inbound-ip>"], wanted if suffixes else [])
+        remediation = (
+            "Add a DNS server that resolves the private zone (a Private Resolver inbound endpoint or a forwarder in "
+            "the VNet) to the Azure VPN Client profile, inside <azvpnprofile> (in place of an empty "
+            '<clientconfig i:nil="true" />), and import it again:\n' + _dns_lines(["<private-resolver-inbound-ip>"])
+        )
     elif view.host in uncovered:
         missing = f"lists DNS suffixes {', '.join(suffixes)}, none of which covers {', '.join(uncovered)}"
-        lines = _dns_lines([], list(dict.fromkeys("." + n.split(".", 1)[1] for n in uncovered)))
+        lines = [f"    <dnssuffix>.{n.split('.', 1)[1]}</dnssuffix>" for n in uncovered]
+        remediation = (
+            "Add these lines to the <dnssuffixes> of the profile's <clientconfig> and import it again:\n"
+            + "\n".join(dict.fromkeys(lines))
+        )
     else:
         return
     yield Finding(
@@ -168,11 +167,7 @@ def profile_dns(ev: Evidence) -> Iterator[Finding]:
             f"{view.host} resolves to the public {fmt_addresses(public)} on this machine, and {name} "
             f"{missing}: names go to the home or office DNS, which does not see the private zone."
         ),
-        remediation=(
-            "Add these lines to the Azure VPN Client profile (inside <azvpnprofile>, replacing an empty "
-            '<clientconfig i:nil="true" />) and import it again; the DNS server must resolve the private zone '
-            "(a Private Resolver inbound endpoint or a forwarder in the VNet):\n" + lines
-        ),
+        remediation=remediation,
     )
 
 
