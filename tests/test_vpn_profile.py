@@ -183,3 +183,43 @@ def test_cli_bad_profile_is_a_one_line_usage_error(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "--vpn-profile" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_collect_with_the_package_then_analyze_keeps_the_profile_and_no_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from click.testing import CliRunner
+
+    from aoai_diag.cli import main
+    from tests.monitoring_support import fake_getaddrinfo, loopback_site
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo())
+    zipped = package(
+        tmp_path,
+        ("AzureVPN/azurevpnconfig.xml", "azurevpnconfig_entra.xml"),
+        ("Generic/VpnSettings.xml", "VpnSettings.xml"),
+    )
+    bundle_path = tmp_path / "bundle.json"
+    with loopback_site(["contoso"]) as site:
+        args = [*site.cli_args(timeout=0.5), "--vpn-profile", str(zipped)]
+        collected = CliRunner().invoke(main, ["collect", "contoso", "-o", str(bundle_path), *args])
+    assert collected.exit_code == 0, collected.output
+    text = bundle_path.read_text()
+    assert not [s for s in SECRETS if s in text] and str(tmp_path) not in text
+    bundle = json.loads(text)
+    (check,) = [c for c in bundle["targets"][0]["checks"] if c["id"] == "vpn_profile"]
+    assert check["evidence"]["profile"]["advertised_routes"] == ["10.0.0.0/16", "10.1.0.0/16"]
+    assert check["evidence"]["file"] == "vnet-hub.zip"
+    analysed = subprocess.run(
+        [sys.executable, "-m", "aoai_diag", "analyze", str(bundle_path), "-o", "json"],
+        capture_output=True,
+        text=True,
+        env=guarded_env(),
+        timeout=60,
+    )
+    report = json.loads(analysed.stdout)
+    (target,) = report["targets"]
+    assert [f["id"] for f in target["diagnosis"]] == bundle["targets"][0]["collected"]["causes"]
+    assert any(c["id"] == "vpn_profile" and c["status"] == "warn" for c in target["checks"])
