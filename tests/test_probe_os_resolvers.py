@@ -16,6 +16,7 @@ from aoai_diag.diagnosis import diagnose
 from aoai_diag.model import CheckResult, Status
 from aoai_diag.osnet import commands
 from aoai_diag.osnet.commands import CommandResult
+from aoai_diag.osnet.windows import MARK
 from tests.conftest import FIXTURES
 from tests.pathprobe_support import TARGET, resolution
 from tests.servers.dns_server import serve
@@ -46,8 +47,9 @@ def windows(monkeypatch: pytest.MonkeyPatch, nrpt: str, interfaces: str) -> list
     ran: list[str] = []
 
     def powershell(script: str, timeout: float) -> CommandResult:
-        ran.append(script.split()[0])
-        out = nrpt if script.startswith("Get-DnsClientNrptPolicy") else interfaces
+        # One PowerShell process prints both cmdlets' outputs, each after its marker line.
+        ran.extend(word for word in ("Get-DnsClientNrptPolicy", "Get-DnsClientServerAddress") if word in script)
+        out = f"{MARK}nrpt\r\n{nrpt}{MARK}servers\r\n{interfaces}"
         return CommandResult(("powershell.exe",), 0, out, "")
 
     monkeypatch.setattr(commands, "platform", lambda: "windows")

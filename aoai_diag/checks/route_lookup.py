@@ -67,17 +67,19 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     ref_address = ctx.settings.public_resolvers[0][0]
     ref_source, ref_error = source_for(ref_address, 53)
     platform = commands.platform()
-    timeout = ctx.op_timeout(2.0)
-    ref_os = os_routes.read_route(platform, ref_address, timeout)
     profile_check = deps.get("vpn_profile")
     profile = profile_check.evidence.get("profile") if profile_check else None
+    probes = _profile_probes(profile) if profile else {}
+    # One lookup for every address at once: on Windows each PowerShell start costs about a second.
+    os_found = os_routes.read_routes(platform, [ref_address, *private, *probes.values()], ctx.op_timeout())
+    ref_os = os_found[ref_address]
     routes: list[dict[str, Any]] = []
     for address in private:
         source, error = source_for(address, ctx.settings.port)
         # A loopback destination (an SSH tunnel or local relay) or one of this machine's own addresses is local.
         local = source == address or ipaddress.ip_address(address).is_loopback
         via_default = None if source is None or ref_source is None or local else source == ref_source
-        os_route = os_routes.read_route(platform, address, timeout)
+        os_route = os_found[address]
         is_tunnel, basis = os_routes.tunnel(os_route, source, profile)
         routes.append(
             {
@@ -98,7 +100,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         "platform": platform,
     }
     if profile:
-        evidence["profile_routes"] = _profile_routes(profile, platform, ref_os, timeout)
+        evidence["profile_routes"] = _profile_routes(probes, os_found, profile)
     shown = "; ".join(
         f"{r['address']}: {r['error']}"
         if r["error"]
@@ -112,24 +114,32 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     return Outcome(Status.PASS, f"route: {shown}", evidence)
 
 
-def _profile_routes(
-    profile: Mapping[str, Any], platform: str, reference: Mapping[str, Any], timeout: float
-) -> list[dict[str, Any]]:
-    """Each route the profile carries, looked up at its first host address: is it in the OS's table?"""
-    found = []
+def _profile_probes(profile: Mapping[str, Any]) -> dict[str, str]:
+    """{prefix: the address looked up for it (its first host)} for each route the profile carries."""
+    probes: dict[str, str] = {}
     prefixes = list(dict.fromkeys([*profile.get("advertised_routes", []), *profile.get("include_routes", [])]))
     for prefix in prefixes[:MAX_PROFILE_ROUTES]:
         network = ipaddress.ip_network(prefix)
         if network.prefixlen == 0:
             continue  # 0/0 (forced tunnel) always matches something: it proves nothing about the tunnel
-        probe = network.network_address + (1 if network.num_addresses > 2 else 0)
-        os_route = os_routes.read_route(platform, str(probe), timeout)
+        probes[prefix] = str(network.network_address + (1 if network.num_addresses > 2 else 0))
+    return probes
+
+
+def _profile_routes(
+    probes: Mapping[str, str], os_found: Mapping[str, Mapping[str, Any]], profile: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Each route the profile carries, as the OS's table answers for its first host: is it the tunnel?"""
+    reference = next(iter(os_found.values()))
+    found = []
+    for prefix, address in probes.items():
+        os_route = os_found[address]
         # Only the OS's answer: a UDP connect toward a prefix nothing resolved to is not worth a socket.
         is_tunnel, basis = os_routes.tunnel(os_route, os_route.get("source"), profile)
         found.append(
             {
                 "prefix": prefix,
-                "address": str(probe),
+                "address": address,
                 "interface": os_route.get("interface"),
                 "next_hop": os_route.get("next_hop"),
                 "error": os_route.get("error"),

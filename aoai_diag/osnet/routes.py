@@ -19,12 +19,15 @@ _TUNNEL_NAMES = re.compile(r"^(utun|tun|tap|ppp|ipsec|wg|gpd|vpn|nordlynx|zt)\d*
 DEFAULT_PREFIXES = ("0.0.0.0/0", "::/0")
 
 
-def read_route(platform: str, address: str, timeout: float) -> dict[str, Any]:
-    """{interface, next_hop, prefix, source, error} from the OS's own route lookup (sends nothing)."""
-    reader = {"windows": windows.read_route, "macos": macos.read_route, "linux": linux.read_route}.get(platform)
+def read_routes(platform: str, addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+    """{address: {interface, next_hop, prefix, source, error}} from the OS's own route lookup (sends nothing)."""
+    addresses = list(dict.fromkeys(addresses))
+    if platform == "windows":
+        return windows.read_routes(addresses, timeout) if addresses else {}
+    reader = {"macos": macos.read_route, "linux": linux.read_route}.get(platform)
     if reader is None:
-        return {"error": f"no route reader for {platform}"}
-    return reader(address, timeout)
+        return {a: {"error": f"no route reader for {platform}"} for a in addresses}
+    return {a: reader(a, timeout) for a in addresses}
 
 
 def via_default(route: Mapping[str, Any], reference: Mapping[str, Any] | None) -> bool | None:

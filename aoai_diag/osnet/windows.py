@@ -134,32 +134,59 @@ def parse_find_netroute(text: str) -> dict[str, Any]:
 # Thin readers ------------------------------------------------------------------------------------------------------
 
 
+MARK = "#### aoai-diag "
+
+
+def split_marked(text: str) -> dict[str, str]:
+    """Output of several commands printed one after another, each after a `#### aoai-diag <key>` line."""
+    parts: dict[str, str] = {}
+    key: str | None = None
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if line.startswith(MARK):
+            key = line[len(MARK) :].strip()
+            parts[key] = ""
+        elif key is not None:
+            parts[key] += line + "\n"
+    return parts
+
+
 def read_resolver_rules(timeout: float) -> dict[str, Any]:
-    """NRPT rules and interface servers of this Windows machine: {rules, interfaces, errors}."""
+    """NRPT rules and interface servers of this Windows machine: {rules, interfaces, errors}.
+
+    One PowerShell process for both cmdlets: starting PowerShell costs about a second.
+    """
     errors: list[str] = []
     rules: list[dict[str, Any]] = []
-    result = commands.powershell(NRPT_POLICY, timeout)
-    if result.ok:
-        rules = parse_nrpt_policy(result.stdout)
+    script = f"'{MARK}nrpt'; {NRPT_POLICY} | Out-String -Width 400; '{MARK}servers'; {SERVER_ADDRESSES}"
+    result = commands.powershell(script, timeout)
+    parts = split_marked(result.stdout) if result.ok else {}
+    if "nrpt" in parts:
+        rules = parse_nrpt_policy(parts["nrpt"])
     else:
-        errors.append(result.failure())
+        errors.append(result.failure() if not result.ok else "Get-DnsClientNrptPolicy printed nothing")
         for key in (GPO_KEY, LOCAL_KEY):
-            script = (
+            export = (
                 f'reg export \'{key}\' "$env:TEMP\\aoai-nrpt.reg" /y > $null; Get-Content "$env:TEMP\\aoai-nrpt.reg"'
             )
-            exported = commands.powershell(script, timeout)
+            exported = commands.powershell(export, timeout)
             if exported.ok:
                 rules.extend(parse_nrpt_registry(exported.stdout))
-    servers = commands.powershell(SERVER_ADDRESSES, timeout)
-    interfaces = parse_server_addresses(servers.stdout) if servers.ok else []
-    if not servers.ok:
-        errors.append(servers.failure())
+    interfaces = parse_server_addresses(parts.get("servers", ""))
+    if not interfaces:
+        errors.append("Get-DnsClientServerAddress listed no interface")
     return {"rules": rules, "interfaces": interfaces, "errors": errors}
 
 
-def read_route(address: str, timeout: float) -> dict[str, Any]:
-    ipaddress.ip_address(address)  # only an address ever reaches the command line
-    result = commands.powershell(f"Find-NetRoute -RemoteIPAddress '{address}' | Format-List *", timeout)
+def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+    """`Find-NetRoute` for every address in one PowerShell process."""
+    for address in addresses:
+        ipaddress.ip_address(address)  # only addresses ever reach the command line
+    script = "; ".join(
+        f"'{MARK}{a}'; Find-NetRoute -RemoteIPAddress '{a}' -ErrorAction SilentlyContinue | Format-List * | Out-String"
+        for a in addresses
+    )
+    result = commands.powershell(script, timeout)
     if not result.ok:
-        return {"error": result.failure()}
-    return parse_find_netroute(result.stdout)
+        return {a: {"error": result.failure()} for a in addresses}
+    parts = split_marked(result.stdout)
+    return {a: parse_find_netroute(parts[a]) if a in parts else {"error": "no output"} for a in addresses}
