@@ -246,3 +246,25 @@ def test_command_runner_reports_missing_and_slow_commands() -> None:
     assert slow.returncode is None and "did not finish within 0.2 s" in slow.failure()
     failed = commands.run([sys.executable, "-c", "import sys; sys.exit('boom')"], 5.0)
     assert failed.returncode == 1 and "boom" in failed.failure()
+
+
+def test_nrpt_falls_back_to_reg_export_when_powershell_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    exported = (OSNET / "windows/nrpt_registry.reg").read_bytes()
+
+    def run(argv: list[str], timeout: float) -> CommandResult:
+        assert argv[:2] == ["reg", "export"]
+        if argv[2] != windows.LOCAL_KEY:
+            return CommandResult(tuple(argv), 1, "", "ERROR: The system was unable to find the specified registry key")
+        with open(argv[3], "wb") as fh:
+            fh.write(exported)
+        return CommandResult(tuple(argv), 0, "The operation completed successfully.", "")
+
+    monkeypatch.setattr(commands, "powershell", lambda s, t: CommandResult(("powershell.exe",), None, "", "not found"))
+    monkeypatch.setattr(commands, "run", run)
+    config = windows.read_resolver_rules(2.0)
+    assert config["errors"] == ["not found"] and config["interfaces"] == []
+    assert {r["match"] for r in config["rules"]} == {
+        ".contoso.internal",
+        ".privatelink.openai.azure.com",
+        "corp.fabrikam.com",
+    }

@@ -97,6 +97,10 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     evidence = {"platform": platform, **_shape(config, splits), "names": names, "uncovered": uncovered}
     primary = names[target.host]
     line = f"{target.host}: {primary['why']} -> {', '.join(primary['servers']) or 'none'} ({primary['verdict']})"
+    if config["errors"]:
+        # The per-name rules could not be read: which server the OS really asks is not known.
+        reason = "; ".join(config["errors"])
+        return Outcome(Status.ERROR, f"OS DNS rules unreadable ({reason}); {line}", evidence, reason)
     if any(n["disagree"] for n in names.values()):
         which = ", ".join(
             f"{n}: OS DNS {v['verdict']}, application {v['app']}" for n, v in names.items() if v["disagree"]

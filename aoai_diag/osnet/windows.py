@@ -17,8 +17,11 @@ Readers (thin) and parsers (pure):
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import os
 import re
+import tempfile
 from typing import Any
 
 from aoai_diag.osnet import commands, listing
@@ -164,17 +167,29 @@ def read_resolver_rules(timeout: float) -> dict[str, Any]:
         rules = parse_nrpt_policy(parts["nrpt"])
     else:
         errors.append(result.failure() if not result.ok else "Get-DnsClientNrptPolicy printed nothing")
-        for key in (GPO_KEY, LOCAL_KEY):
-            export = (
-                f'reg export \'{key}\' "$env:TEMP\\aoai-nrpt.reg" /y > $null; Get-Content "$env:TEMP\\aoai-nrpt.reg"'
-            )
-            exported = commands.powershell(export, timeout)
-            if exported.ok:
-                rules.extend(parse_nrpt_registry(exported.stdout))
+        rules = read_nrpt_registry(timeout)
     interfaces = parse_server_addresses(parts.get("servers", ""))
-    if not interfaces:
-        errors.append("Get-DnsClientServerAddress listed no interface")
+    if "servers" not in parts and result.ok:
+        errors.append("Get-DnsClientServerAddress printed nothing")
     return {"rules": rules, "interfaces": interfaces, "errors": errors}
+
+
+def read_nrpt_registry(timeout: float) -> list[dict[str, Any]]:
+    """The NRPT keys exported with `reg export` (no PowerShell needed); a key that does not exist adds nothing."""
+    rules: list[dict[str, Any]] = []
+    for key in (GPO_KEY, LOCAL_KEY):
+        handle, path = tempfile.mkstemp(suffix=".reg")
+        os.close(handle)
+        try:
+            if commands.run(["reg", "export", key, path, "/y"], timeout).ok:
+                with open(path, encoding="utf-16", errors="replace") as fh:
+                    rules.extend(parse_nrpt_registry(fh.read(4 * 1024 * 1024)))
+        except (OSError, UnicodeError):
+            continue  # an unreadable export tells nothing: the rules stay as read so far
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+    return rules
 
 
 def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
