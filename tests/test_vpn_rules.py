@@ -154,3 +154,24 @@ def test_private_answer_names_no_profile_dns_cause(monkeypatch: pytest.MonkeyPat
     laptop(monkeypatch, tunnel_up=True)
     found = causes(diagnose(TARGET, evidence(VPN / "azurevpnconfig_entra.xml", "connected", PE)))
     assert "dns.p2s_client_dns" not in found
+
+
+def test_tunnel_up_without_the_pe_route_is_routes_missing_observed_in_the_os_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The package lists both prefixes, but the connected client got only the hub's: the gateway stopped advertising
+    # the spoke (peering without gateway transit), which the OS's routing table shows.
+    laptop(monkeypatch, tunnel_up=True, carries=("10.0.",))
+    checks = evidence(VPN / "VpnSettings.xml", "timeout", PE)
+    found = causes(diagnose(TARGET, checks))
+    assert "net.vpn_disconnected" not in found
+    detail = found["net.vpn_routes_missing"].detail
+    assert "the tunnel is up (the OS routes 10.0.0.0/16 into it)" in detail and "default route (wlp2s0" in detail
+    assert "route_lookup" in found["net.vpn_routes_missing"].checks
+
+
+def test_a_stale_package_is_not_believed_over_the_os_table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The package predates the spoke, but the connected client routes the PE into the tunnel: routes are not missing.
+    laptop(monkeypatch, tunnel_up=True)
+    found = causes(diagnose(TARGET, evidence(vpnsettings(tmp_path, "10.0.0.0/16"), "timeout", PE)))
+    assert not {"net.vpn_disconnected", "net.vpn_routes_missing"} & set(found)

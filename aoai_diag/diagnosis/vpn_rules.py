@@ -41,8 +41,42 @@ def _routes_text(profile: Mapping[str, Any]) -> str:
     return ", ".join(routes) or "no route"
 
 
+def _route_out_of_tunnel(route: Mapping[str, Any]) -> str | None:
+    """How the OS carries this address other than through the tunnel, or None when it does not know that."""
+    if route.get("local"):
+        return None
+    os_route = route.get("os_route") if isinstance(route.get("os_route"), Mapping) else route
+    address = route.get("address")
+    if route.get("error") or (os_route.get("error") and not os_route.get("interface")):
+        return f"the OS has no route to {address} at all ({route.get('error') or os_route.get('error')})"
+    if route.get("tunnel") is True:
+        return None
+    if route.get("via_default") is True or os_route.get("prefix") in ("0.0.0.0/0", "::/0"):
+        via = os_route.get("interface") or f"source {route.get('source')}"
+        hop = f" via {os_route['next_hop']}" if os_route.get("next_hop") else ""
+        return f"the OS sends {address} down the default route ({via}{hop})"
+    if route.get("tunnel") is False:
+        return f"the OS sends {address} out of {os_route.get('interface')}, not the tunnel"
+    return None
+
+
+def _pe_routes_out(view: LocalView, addresses: list[str]) -> list[str] | None:
+    """For each address, how the OS sends it outside the tunnel; None when one of them is not known to be outside."""
+    routes = view.routes()
+    outside = [_route_out_of_tunnel(routes[a]) if a in routes else None for a in addresses]
+    return None if any(o is None for o in outside) else [str(o) for o in outside]
+
+
+def _tunnel_routes(ev: Evidence) -> tuple[list[str], bool]:
+    """(profile routes the OS sends into the tunnel, whether every profile route is known to be outside it)."""
+    entries = [e for e in ev.get("route_lookup").get("profile_routes") or [] if isinstance(e, Mapping)]
+    inside = [str(e.get("prefix")) for e in entries if e.get("tunnel") is True]
+    return inside, bool(entries) and all(_route_out_of_tunnel(e) for e in entries)
+
+
 def routes_missing(ev: Evidence) -> Iterator[Finding]:
-    """The profile carries no route to the private endpoint's address (or excludes it), and TCP to it fails."""
+    """TCP to the private address fails, and either the profile carries no route to it (or excludes it), or the
+    tunnel is up (the OS routes other profile prefixes into it) while the address goes elsewhere."""
     found = _profile(ev)
     view = LocalView(ev)
     blocked = _blocked_private(view)
@@ -50,25 +84,37 @@ def routes_missing(ev: Evidence) -> Iterator[Finding]:
         return
     profile, name = found
     addresses, outcomes = blocked
+    routes = view.routes()
+    if any(routes[a].get("tunnel") is True for a in addresses if a in routes):
+        return  # the OS does send it into the tunnel: whatever the profile file says, the route is there
     coverage = {a: covering_route(profile, a) for a in addresses}
     excluded = {a: ex for a, (_, ex) in coverage.items() if ex}
     uncarried = [a for a, (route, _) in coverage.items() if not route] if profile.get("routes_known") else []
-    if len(excluded) + len([a for a in uncarried if a not in excluded]) < len(addresses):
-        return
     pe = addresses[0]
-    if excluded:
+    checks: tuple[str, ...] = ("vpn_profile", "tcp_connect", "system_resolution")
+    remediation = None  # the catalogue text: the gateway resource name is not in the profile
+    if excluded and len(excluded) == len(addresses):
         ex = ", ".join(f"{a} by {p}" for a, p in excluded.items())
         why = f"its <excluderoutes> keep {ex} out of the tunnel"
         remediation = f"Remove the <excluderoutes> route covering {pe} from {name} and import the profile again."
-    else:
+    elif len(set(uncarried) | set(excluded)) == len(addresses):
         why = (
             f"the routes it carries into the tunnel ({_routes_text(profile)}, as the gateway advertised them when "
             f"the package was generated) do not contain {fmt_addresses(addresses)}"
         )
-        remediation = None  # the catalogue text: the gateway resource name is not in the profile
+    else:
+        inside, _ = _tunnel_routes(ev) if ev.ran("route_lookup") else ([], False)
+        outside = _pe_routes_out(view, addresses) if inside else None
+        if not outside:
+            return
+        why = (
+            f"the tunnel is up (the OS routes {', '.join(inside)} into it), but {'; '.join(outside)}: the client "
+            f"was not given a route to {fmt_addresses(addresses)} when it connected"
+        )
+        checks = (*checks, "route_lookup")
     yield Finding(
         cause_id="net.vpn_routes_missing",
-        checks=("vpn_profile", "tcp_connect", "system_resolution"),
+        checks=checks,
         detail=(
             f"{view.host} resolves to the private {fmt_addresses(addresses)} but TCP fails ({outcomes}); in {name} "
             f"(gateway {profile.get('gateway') or 'unknown'}) {why}."
@@ -77,26 +123,9 @@ def routes_missing(ev: Evidence) -> Iterator[Finding]:
     )
 
 
-def _route_out_of_tunnel(route: Mapping[str, Any]) -> str | None:
-    """How the OS carries this address other than through the tunnel, or None when it does not know that."""
-    if route.get("local"):
-        return None
-    os_route = route.get("os_route") if isinstance(route.get("os_route"), Mapping) else {}
-    if route.get("error") or (os_route and os_route.get("error") and not os_route.get("interface")):
-        return f"the OS has no route to {route.get('address')} at all ({route.get('error') or os_route.get('error')})"
-    if route.get("tunnel") is True:
-        return None
-    if route.get("via_default") is True or os_route.get("prefix") in ("0.0.0.0/0", "::/0"):
-        via = os_route.get("interface") or f"source {route.get('source')}"
-        hop = f" via {os_route['next_hop']}" if os_route.get("next_hop") else ""
-        return f"the OS sends {route.get('address')} down the default route ({via}{hop})"
-    if route.get("tunnel") is False:
-        return f"the OS sends {route.get('address')} out of {os_route.get('interface')}, not the tunnel"
-    return None
-
-
 def tunnel_down(ev: Evidence) -> Iterator[Finding]:
-    """The profile routes the address into the tunnel, the OS's table has no such route, and TCP fails."""
+    """The profile routes the address into the tunnel, none of the profile's routes is in the OS's table on the
+    tunnel, and TCP fails."""
     found = _profile(ev)
     view = LocalView(ev)
     blocked = _blocked_private(view)
@@ -107,17 +136,18 @@ def tunnel_down(ev: Evidence) -> Iterator[Finding]:
     carried = {a: covering_route(profile, a)[0] for a in addresses}
     if any(not route or covering_route(profile, a)[1] for a, route in carried.items()):
         return
-    routes = view.routes()
-    outside = [_route_out_of_tunnel(routes[a]) if a in routes else None for a in addresses]
-    if any(o is None for o in outside):
+    outside = _pe_routes_out(view, addresses)
+    inside, all_out = _tunnel_routes(ev)
+    if not outside or inside or not all_out:
         return
     prefixes = ", ".join(sorted({str(p) for p in carried.values()}))
     yield Finding(
         cause_id="net.vpn_disconnected",
         checks=("vpn_profile", "route_lookup", "tcp_connect"),
         detail=(
-            f"{name} carries {prefixes} into the tunnel (gateway {profile.get('gateway') or 'unknown'}), but "
-            f"{'; '.join(str(o) for o in outside)}, and TCP fails ({outcomes}): the VPN is not connected."
+            f"{name} carries {prefixes} into the tunnel (gateway {profile.get('gateway') or 'unknown'}), but none "
+            f"of its routes is on a tunnel interface: {'; '.join(outside)}, and TCP fails ({outcomes}). The VPN is "
+            "not connected."
         ),
         remediation=(
             f"Connect the VPN ({profile.get('name') or profile.get('gateway') or name}) and run the check again; "
