@@ -95,7 +95,7 @@ def test_profile_without_the_pe_vnet_route_is_routes_missing(monkeypatch: pytest
 
 
 def test_exclude_route_keeps_the_pe_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    laptop(monkeypatch, tunnel_up=True)
+    laptop(monkeypatch, tunnel_up=True, carries=("10.3.",))  # the client honours the exclusion
     found = causes(diagnose(TARGET, evidence(VPN / "azurevpnconfig_custom.xml", "timeout", PE)))
     assert "excluderoutes" in found["net.vpn_routes_missing"].detail
     assert "10.1.2.0/28" in found["net.vpn_routes_missing"].detail
