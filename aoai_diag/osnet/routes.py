@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from aoai_diag.netio import map_concurrently
 from aoai_diag.osnet import linux, macos, windows
 from aoai_diag.osnet.vpnprofile import in_client_pool
 
@@ -27,7 +28,11 @@ def read_routes(platform: str, addresses: list[str], timeout: float) -> dict[str
     reader = {"macos": macos.read_route, "linux": linux.read_route}.get(platform)
     if reader is None:
         return {a: {"error": f"no route reader for {platform}"} for a in addresses}
-    return {a: reader(a, timeout) for a in addresses}
+    # One short-lived process per address, all at once: the probe waits for the slowest, not for the sum.
+    found = map_concurrently(
+        lambda a: reader(a, timeout), addresses, timeout + 0.5, lambda a: {"error": "route lookup timed out"}
+    )
+    return dict(zip(addresses, found, strict=True))
 
 
 def via_default(route: Mapping[str, Any], reference: Mapping[str, Any] | None) -> bool | None:
