@@ -5,9 +5,10 @@ of the downloaded package (`Generic/VpnSettings.xml`, root `VpnProfile`), or the
 Shapes as Microsoft documents them:
 https://learn.microsoft.com/azure/vpn-gateway/azure-vpn-client-optional-configurations (`<clientconfig>` with
 `<dnsservers><dnsserver>`, `<dnssuffixes><dnssuffix>`, `<includeroutes>` / `<excluderoutes>` of
-`<route><destination><mask>`) and
-https://learn.microsoft.com/azure/vpn-gateway/point-to-site-vpn-client-cert-windows (the package's folders;
-`VpnSettings.xml` carries `VpnServer`, `VpnType`, `Routes`, `VpnClientAddressPool`).
+`<route><destination><mask>`) and https://learn.microsoft.com/azure/vpn-gateway/about-vpn-profile-download (the
+package's folders: `AzureVPN/azurevpnconfig.xml`, `Generic/VpnSettings.xml` "information needed to configure a
+generic client"). Read from `VpnSettings.xml`: `VpnServer`, `VpnType`, `Routes` (comma-separated prefixes),
+`VpnClientAddressPool`, `CustomDnsServers`, `AuthenticationType`; a list may also come as child elements.
 
 Only the fields below are copied out: everything else (server secret, certificate hashes and bodies, the Entra
 audience, issuer and tenant) stays out of the evidence, and `omitted` names what was left out so a reader knows.
