@@ -101,6 +101,9 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         # The per-name rules could not be read: which server the OS really asks is not known.
         reason = "; ".join(config["errors"])
         return Outcome(Status.ERROR, f"OS DNS rules unreadable ({reason}); {line}", evidence, reason)
+    if not primary["servers"]:
+        reason = f"the OS lists no DNS server it would ask for {target.host}"
+        return Outcome(Status.ERROR, f"{line}: {reason}", evidence, reason)
     if any(n["disagree"] for n in names.values()):
         which = ", ".join(
             f"{n}: OS DNS {v['verdict']}, application {v['app']}" for n, v in names.items() if v["disagree"]
