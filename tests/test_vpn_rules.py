@@ -175,3 +175,20 @@ def test_a_stale_package_is_not_believed_over_the_os_table(monkeypatch: pytest.M
     laptop(monkeypatch, tunnel_up=True)
     found = causes(diagnose(TARGET, evidence(vpnsettings(tmp_path, "10.0.0.0/16"), "timeout", PE)))
     assert not {"net.vpn_disconnected", "net.vpn_routes_missing"} & set(found)
+
+
+def test_no_dnsservers_in_the_file_is_not_blamed_when_the_os_shows_vpn_dns_rules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The gateway can push the VNet's DNS servers at connect time; the OS's NRPT then shows them.
+    laptop(monkeypatch, tunnel_up=True)
+    checks = evidence(VPN / "azurevpnconfig_entra.xml", "connected", "20.43.132.10")
+    nrpt = {"kind": "nrpt", "match": ".", "servers": ["10.0.0.4"], "interface": None}
+    os_dns = CheckResult(
+        "os_resolvers",
+        Status.FAIL,
+        "",
+        {"platform": "windows", "split_rules": [nrpt], "names": {}, "uncovered": {}},
+        1.0,
+    )
+    assert "dns.p2s_client_dns" not in causes(diagnose(TARGET, [*checks, os_dns]))

@@ -161,6 +161,18 @@ def _dns_lines(servers: list[str]) -> str:
     return "\n".join(["<clientconfig>", "  <dnsservers>", *entries, "  </dnsservers>", "</clientconfig>"])
 
 
+def _vpn_dns_installed(ev: Evidence, host: str) -> bool:
+    """The OS has per-domain DNS rules (NRPT, scoped resolvers, link domains), or one of them (NRPT `.`) takes
+    this very name: a VPN client installed DNS servers, whatever the profile file lists."""
+    if not ev.ran("os_resolvers"):
+        return False
+    data = ev.get("os_resolvers")
+    names = data.get("names") if isinstance(data.get("names"), Mapping) else {}
+    choice = names.get(host) if isinstance(names, Mapping) else None
+    taken = isinstance(choice, Mapping) and choice.get("kind") in ("nrpt", "scoped", "link_domain")
+    return bool(data.get("split_rules")) or taken
+
+
 def profile_dns(ev: Evidence) -> Iterator[Finding]:
     """The name resolves publicly on a VPN whose profile pushes no DNS server, or whose suffixes skip the name."""
     found = _profile(ev)
@@ -174,6 +186,8 @@ def profile_dns(ev: Evidence) -> Iterator[Finding]:
     profile, name = found
     suffixes = [str(s) for s in profile.get("dns_suffixes") or []]
     uncovered = [n for n in view.target.names if suffixes and not any(suffix_covers(s, n) for s in suffixes)]
+    if not profile.get("dns_servers") and _vpn_dns_installed(ev, view.host):
+        return  # the OS shows VPN DNS rules with servers: the client got DNS servers from somewhere
     if not profile.get("dns_servers"):
         missing = "pushes no DNS server (no <dnsservers>)"
         remediation = (
