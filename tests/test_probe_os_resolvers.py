@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from aoai_diag.checks import os_resolvers
+from aoai_diag.checks import os_resolvers, vpn_profile
 from aoai_diag.context import Endpoint, ProbeContext, Settings
 from aoai_diag.diagnosis import diagnose
 from aoai_diag.model import CheckResult, Status
@@ -22,6 +22,7 @@ from tests.pathprobe_support import TARGET, resolution
 from tests.servers.dns_server import serve
 
 HOST = TARGET.host
+VPN = FIXTURES / "osnet" / "vpn"
 
 
 def view(name: str) -> dict[str, Any]:
@@ -97,6 +98,16 @@ def test_nrpt_rule_for_privatelink_only_sends_the_name_to_home_dns_and_names_spl
     assert ".privatelink.openai.azure.com" in split[0].detail and "10.20.1.5" in split[0].detail
     assert "Add-DnsClientNrptRule -Namespace '.openai.azure.com'" in str(split[0].remediation)
     assert "dns.resolves_public" not in {f.cause_id for f in findings}
+
+    # With the Azure VPN Client profile that lists no <dnsservers>: the OS shows the VPN's DNS rules all the same
+    # (the gateway pushed the VNet's servers), so the NRPT rule, not the file, is the story.
+    ctx = ProbeContext(
+        settings=Settings(vpn_profile=str(VPN / "azurevpnconfig_entra.xml")), deadline=time.monotonic() + 5
+    )
+    outcome = vpn_profile.run(TARGET, ctx, {"system_resolution": app})
+    profile = CheckResult("vpn_profile", outcome.status, outcome.summary, outcome.evidence, 1.0)
+    with_profile = {f.cause_id for f in diagnose(TARGET, [app, result, profile])}
+    assert "dns.split_dns_nrpt" in with_profile and "dns.p2s_client_dns" not in with_profile
 
 
 def test_nrpt_rule_covering_the_name_passes_and_no_split_dns(

@@ -186,21 +186,21 @@ def profile_dns(ev: Evidence) -> Iterator[Finding]:
     profile, name = found
     suffixes = [str(s) for s in profile.get("dns_suffixes") or []]
     uncovered = [n for n in view.target.names if suffixes and not any(suffix_covers(s, n) for s in suffixes)]
-    if not profile.get("dns_servers") and _vpn_dns_installed(ev, view.host):
-        return  # the OS shows VPN DNS rules with servers: the client got DNS servers from somewhere
-    if not profile.get("dns_servers"):
-        missing = "pushes no DNS server (no <dnsservers>)"
-        remediation = (
-            "Add a DNS server that resolves the private zone (a Private Resolver inbound endpoint or a forwarder in "
-            "the VNet) to the Azure VPN Client profile, inside <azvpnprofile> (in place of an empty "
-            '<clientconfig i:nil="true" />), and import it again:\n' + _dns_lines(["<private-resolver-inbound-ip>"])
-        )
-    elif view.host in uncovered:
+    installed = _vpn_dns_installed(ev, view.host)
+    if view.host in uncovered and (profile.get("dns_servers") or installed):
         missing = f"lists DNS suffixes {', '.join(suffixes)}, none of which covers {', '.join(uncovered)}"
         lines = [f"    <dnssuffix>.{n.split('.', 1)[1]}</dnssuffix>" for n in uncovered]
         remediation = (
             "Add these lines to the <dnssuffixes> of the profile's <clientconfig> and import it again:\n"
             + "\n".join(dict.fromkeys(lines))
+        )
+    elif not profile.get("dns_servers") and not installed:
+        # The file lists no DNS server, and the OS shows no VPN DNS rule (NRPT, scoped resolver, link domain).
+        missing = "pushes no DNS server (no <dnsservers>)"
+        remediation = (
+            "Add a DNS server that resolves the private zone (a Private Resolver inbound endpoint or a forwarder in "
+            "the VNet) to the Azure VPN Client profile, inside <azvpnprofile> (in place of an empty "
+            '<clientconfig i:nil="true" />), and import it again:\n' + _dns_lines(["<private-resolver-inbound-ip>"])
         )
     else:
         return
@@ -232,8 +232,8 @@ def split_rule_lacks_suffix(ev: Evidence) -> Iterator[Finding]:
     view = LocalView(ev)
     if found:
         suffixes = [str(s) for s in found[0].get("dns_suffixes") or []]
-        if not found[0].get("dns_servers") or (suffixes and not any(suffix_covers(s, view.host) for s in suffixes)):
-            return  # the profile itself is the root: profile_dns names it, with the lines to add
+        if suffixes and not any(suffix_covers(s, view.host) for s in suffixes):
+            return  # the profile's own suffix list is the root: profile_dns names it, with the lines to add
     data = ev.get("os_resolvers")
     names = data.get("names") if isinstance(data.get("names"), Mapping) else {}
     choice = names.get(view.host) if isinstance(names, Mapping) else None
