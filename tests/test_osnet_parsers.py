@@ -82,7 +82,10 @@ def test_windows_routes_are_read_in_one_powershell_process(monkeypatch: pytest.M
 
 
 def test_find_netroute_garbage_is_an_error_not_a_route() -> None:
-    assert windows.parse_find_netroute("Find-NetRoute : The term is not recognized")["error"]
+    garbage = windows.parse_find_netroute("Find-NetRoute : The term is not recognized")
+    assert garbage["error"] and not garbage.get("no_route")
+    # nothing printed for the address (errors silenced): Windows has no route to it, which is an answer
+    assert windows.parse_find_netroute("\r\n") == {"error": "no route", "no_route": True}
 
 
 def windows_config() -> dict[str, Any]:
@@ -154,7 +157,9 @@ def test_route_get_tunnel_and_default() -> None:
     assert (tunnel["interface"], tunnel["next_hop"], tunnel["prefix"]) == ("utun4", None, "10.1.0.0/16")
     default = macos.parse_route_get(text("macos/route_get_default.txt"))
     assert (default["interface"], default["next_hop"], default["prefix"]) == ("en0", "192.168.1.1", "0.0.0.0/0")
-    assert macos.parse_route_get("route: writing to routing socket: not in table\n")["error"]
+    no_route = macos.parse_route_get("route: writing to routing socket: not in table\n")
+    assert no_route["error"] and no_route["no_route"] is True
+    assert macos.parse_route_get("route: bad address: x\n")["no_route"] is False
 
 
 # Linux -----------------------------------------------------------------------------------------------------------

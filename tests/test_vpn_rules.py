@@ -192,3 +192,11 @@ def test_no_dnsservers_in_the_file_is_not_blamed_when_the_os_shows_vpn_dns_rules
         1.0,
     )
     assert "dns.p2s_client_dns" not in causes(diagnose(TARGET, [*checks, os_dns]))
+
+
+def test_route_readers_that_fail_leave_the_tunnel_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    laptop(monkeypatch, tunnel_up=False)
+    monkeypatch.setattr(commands, "run", lambda argv, timeout: CommandResult(tuple(argv), None, "", "ip not found"))
+    checks = evidence(VPN / "VpnSettings.xml", "timeout", PE)
+    assert all(r["error"] == "ip not found" and not r["no_route"] for r in checks[2].evidence["profile_routes"])
+    assert "net.vpn_disconnected" not in causes(diagnose(TARGET, checks))

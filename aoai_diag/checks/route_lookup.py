@@ -14,10 +14,12 @@ Evidence:
     reference (dict): {address, source, error, os_route} for the public reference address.
     routes (list): {address, class, source, error ("network unreachable", ...), local (bool: the address is
         this machine's own), via_default (bool | None: same source as the reference), os_route {interface,
-        next_hop, prefix, source, error}, tunnel (bool | None), tunnel_basis (str)} per private address.
+        next_hop, prefix, source, error, no_route?, local?}, tunnel (bool | None), tunnel_basis (str)} per private
+        address.
     platform (str): which OS reader ran.
     profile_routes (list, with a VPN profile): {prefix, address (the prefix's first host, looked up), interface,
-        next_hop, error, via_default, tunnel, tunnel_basis} per route the profile carries (at most 16).
+        next_hop, error, no_route (the OS answered that nothing matches; a reader that failed leaves it false),
+        local, via_default, tunnel, tunnel_basis} per route the profile carries (at most 16).
 """
 
 from __future__ import annotations
@@ -143,6 +145,7 @@ def _profile_routes(
                 "interface": os_route.get("interface"),
                 "next_hop": os_route.get("next_hop"),
                 "error": os_route.get("error"),
+                "no_route": bool(os_route.get("no_route")),
                 "local": bool(os_route.get("local")),
                 "via_default": os_routes.via_default(os_route, reference),
                 "tunnel": is_tunnel,

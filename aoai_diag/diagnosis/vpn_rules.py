@@ -45,10 +45,15 @@ def _route_out_of_tunnel(route: Mapping[str, Any]) -> str | None:
     """How the OS carries this address other than through the tunnel, or None when it does not know that."""
     if route.get("local"):
         return None
-    os_route = route.get("os_route") if isinstance(route.get("os_route"), Mapping) else route
+    # A resolved address's entry carries the UDP connect's answer in `error` and the reader's in `os_route`; a
+    # profile route's entry is the reader's answer itself.
+    resolved = isinstance(route.get("os_route"), Mapping)
+    os_route = route["os_route"] if resolved else route
+    kernel_error = route.get("error") if resolved else None
     address = route.get("address")
-    if route.get("error") or (os_route.get("error") and not os_route.get("interface")):
-        return f"the OS has no route to {address} at all ({route.get('error') or os_route.get('error')})"
+    # The kernel's own "no route" answers are facts; a reader that failed to run is not.
+    if kernel_error or os_route.get("no_route"):
+        return f"the OS has no route to {address} at all ({kernel_error or os_route.get('error')})"
     if route.get("tunnel") is True:
         return None
     if route.get("via_default") is True or os_route.get("prefix") in ("0.0.0.0/0", "::/0"):

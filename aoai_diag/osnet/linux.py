@@ -120,6 +120,6 @@ def read_route(address: str, timeout: float) -> dict[str, Any]:
         text = (result.stderr or result.stdout).strip()
         # "RTNETLINK answers: Network is unreachable": the kernel has no route at all.
         if "unreachable" in text.lower():
-            return {"error": "network unreachable"}
+            return {"error": "network unreachable", "no_route": True}
         return {"error": result.failure()}
     return parse_ip_route_get(result.stdout)

@@ -94,7 +94,9 @@ def parse_route_get(text: str) -> dict[str, Any]:
         if sep and key in ("route to", "destination", "mask", "gateway", "interface", "flags"):
             fields[key] = value.strip()
     if "interface" not in fields:
-        return {"error": text.strip().splitlines()[0] if text.strip() else "no route in the output"}
+        # "route: writing to routing socket: not in table": the kernel's answer that no route matches.
+        first = text.strip().splitlines()[0] if text.strip() else "no route in the output"
+        return {"error": first, "no_route": "not in table" in text}
     destination, mask = fields.get("destination"), fields.get("mask")
     prefix = None
     if destination == "default":
@@ -132,6 +134,7 @@ def read_route(address: str, timeout: float) -> dict[str, Any]:
     ipaddress.ip_address(address)
     flag = "-inet6" if ":" in address else "-inet"
     result = commands.run(["route", "-n", "get", flag, address], timeout)
-    if not result.ok:
+    if result.returncode is None:
         return {"error": result.failure()}
-    return parse_route_get(result.stdout)
+    # `route get` exits non-zero with "not in table" on stderr when nothing matches: that is an answer.
+    return parse_route_get(result.stdout + result.stderr)

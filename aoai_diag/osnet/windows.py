@@ -122,7 +122,10 @@ def parse_find_netroute(text: str) -> dict[str, Any]:
         elif "IPAddress" in block and source is None:
             source = block.get("IPAddress")
     if not route:
-        return {"error": "no route in the output"}
+        if not text.strip():
+            # Find-NetRoute printed nothing for the address: Windows has no route to it.
+            return {"error": "no route", "no_route": True}
+        return {"error": text.strip().splitlines()[0]}
     next_hop = route.get("NextHop") or None
     on_link = next_hop in (None, "0.0.0.0", "::")
     return {
@@ -201,7 +204,7 @@ def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any
         for a in addresses
     )
     result = commands.powershell(script, timeout)
-    if not result.ok:
-        return {a: {"error": result.failure()} for a in addresses}
+    if not result.ok or "not recognized" in result.stderr:
+        return {a: {"error": result.failure() if not result.ok else result.stderr.strip()[:200]} for a in addresses}
     parts = split_marked(result.stdout)
     return {a: parse_find_netroute(parts[a]) if a in parts else {"error": "no output"} for a in addresses}
