@@ -49,7 +49,7 @@ def via_default(route: Mapping[str, Any], reference: Mapping[str, Any] | None) -
 def tunnel(route: Mapping[str, Any], source: str | None, profile: Mapping[str, Any] | None) -> tuple[bool | None, str]:
     """(is the route the VPN tunnel, on what basis)."""
     if route.get("error"):
-        return None, "no route"
+        return None, "no route" if route.get("no_route") else f"route unknown ({route['error']})"
     if route.get("local"):
         return None, "local address"
     if profile:
