@@ -136,7 +136,7 @@ def check_options(func: Any) -> Any:
             "vpn_profile",
             metavar="PATH",
             default=None,
-            help="The P2S VPN profile: azurevpnconfig.xml, VpnSettings.xml or the downloaded zip.",
+            help="The P2S VPN profile: azurevpnconfig.xml, VpnSettings.xml, or the downloaded zip or its folder.",
         ),
     ]
     for option in reversed(options):

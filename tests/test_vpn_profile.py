@@ -223,3 +223,20 @@ def test_collect_with_the_package_then_analyze_keeps_the_profile_and_no_secret(
     (target,) = report["targets"]
     assert [f["id"] for f in target["diagnosis"]] == bundle["targets"][0]["collected"]["causes"]
     assert any(c["id"] == "vpn_profile" and c["status"] == "warn" for c in target["checks"])
+
+
+def test_unzipped_package_folder_reads_like_the_zip(tmp_path: Path) -> None:
+    for folder, name, fixture in (
+        ("AzureVPN", "azurevpnconfig.xml", "azurevpnconfig_custom.xml"),
+        ("Generic", "VpnSettings.xml", "VpnSettings.xml"),
+    ):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / name).write_bytes((VPN / fixture).read_bytes())
+    zipped = package(
+        tmp_path,
+        ("AzureVPN/azurevpnconfig.xml", "azurevpnconfig_custom.xml"),
+        ("Generic/VpnSettings.xml", "VpnSettings.xml"),
+    )
+    assert load_profile(str(tmp_path)) == load_profile(str(zipped))
+    with pytest.raises(VpnProfileError, match="the folder holds neither"):
+        load_profile(str(tmp_path / "AzureVPN"))

@@ -1,7 +1,8 @@
 """The point-to-site VPN profile the user imported, read as evidence: gateway, routes, DNS servers, DNS suffixes.
 
 Accepted: the Azure VPN Client profile (`AzureVPN/azurevpnconfig.xml`, root `AzVpnProfile`), the generic settings
-of the downloaded package (`Generic/VpnSettings.xml`, root `VpnProfile`), or the package zip holding either or both.
+of the downloaded package (`Generic/VpnSettings.xml`, root `VpnProfile`), or the package zip (or its unzipped
+folder) holding either or both.
 Shapes as Microsoft documents them:
 https://learn.microsoft.com/azure/vpn-gateway/azure-vpn-client-optional-configurations (`<clientconfig>` with
 `<dnsservers><dnsserver>`, `<dnssuffixes><dnssuffix>`, `<includeroutes>` / `<excluderoutes>` of
@@ -246,7 +247,12 @@ def _parse_any(text: str, name: str) -> dict[str, Any]:
 
 
 def load_profile(path: str) -> dict[str, Any]:
-    """Read and parse the file at `path` (XML or the package zip). Raises VpnProfileError."""
+    """Read and parse the file at `path` (XML, the package zip, or the unzipped package's folder).
+
+    Raises VpnProfileError.
+    """
+    if os.path.isdir(path):
+        return _load_folder(path)
     try:
         if zipfile.is_zipfile(path):
             return _load_zip(path)
@@ -258,6 +264,21 @@ def load_profile(path: str) -> dict[str, Any]:
     except OSError as exc:
         raise VpnProfileError(f"cannot read {path}: {exc.strerror or exc}") from None
     return _parse_any(text, os.path.basename(path))
+
+
+def _load_folder(path: str) -> dict[str, Any]:
+    parts = []
+    for folder, name in (("AzureVPN", "azurevpnconfig.xml"), ("Generic", "VpnSettings.xml")):
+        candidate = os.path.join(path, folder, name)
+        if os.path.isfile(candidate):
+            part = load_profile(candidate)
+            part["files"] = [f"{folder}/{name}"]
+            parts.append(part)
+    if not parts:
+        raise VpnProfileError(
+            f"{path}: the folder holds neither AzureVPN/azurevpnconfig.xml nor Generic/VpnSettings.xml"
+        )
+    return merge(parts)
 
 
 def _load_zip(path: str) -> dict[str, Any]:
