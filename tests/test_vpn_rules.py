@@ -200,3 +200,26 @@ def test_route_readers_that_fail_leave_the_tunnel_unknown(monkeypatch: pytest.Mo
     checks = evidence(VPN / "VpnSettings.xml", "timeout", PE)
     assert all(r["error"] == "ip not found" and not r["no_route"] for r in checks[2].evidence["profile_routes"])
     assert "net.vpn_disconnected" not in causes(diagnose(TARGET, checks))
+
+
+def test_forced_tunnel_with_an_unrecognised_interface_is_not_called_down(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # 0/1 + 128/1 through a tunnel whose interface name and pool are unknown: the public reference leaves the same
+    # way, so "same as the default route" proves nothing about the tunnel.
+    tunnel = {"dev": "corpvpn", "gateway": "10.250.0.1", "prefsrc": "10.250.0.7"}
+
+    def run(argv: list[str], timeout: float) -> CommandResult:
+        return CommandResult(tuple(argv), 0, json.dumps([{"dst": argv[-1], **tunnel}]), "")
+
+    monkeypatch.setattr(commands, "platform", lambda: "linux")
+    monkeypatch.setattr(commands, "run", run)
+    monkeypatch.setattr(route_lookup, "source_for", lambda address, port: (tunnel["prefsrc"], None))
+    profile = tmp_path / "azurevpnconfig.xml"
+    forced = "<includeroutes><route><destination>0.0.0.0</destination><mask>1</mask></route>"
+    forced += "<route><destination>128.0.0.0</destination><mask>1</mask></route></includeroutes>"
+    text = (VPN / "azurevpnconfig_entra.xml").read_text()
+    profile.write_text(text.replace('<clientconfig i:nil="true" />', f"<clientconfig>{forced}</clientconfig>"))
+    checks = evidence(profile, "timeout", PE)
+    assert checks[2].evidence["routes"][0]["via_default"] is True  # the comparison alone would say "default"
+    assert not {"net.vpn_disconnected", "net.vpn_routes_missing"} & set(causes(diagnose(TARGET, checks)))

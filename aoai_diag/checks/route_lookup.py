@@ -102,7 +102,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         "platform": platform,
     }
     if profile:
-        evidence["profile_routes"] = _profile_routes(probes, os_found, profile)
+        evidence["profile_routes"] = _profile_routes(probes, os_found, profile, ref_os)
     shown = "; ".join(
         f"{r['address']}: {r['error']}"
         if r["error"]
@@ -129,10 +129,12 @@ def _profile_probes(profile: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _profile_routes(
-    probes: Mapping[str, str], os_found: Mapping[str, Mapping[str, Any]], profile: Mapping[str, Any]
+    probes: Mapping[str, str],
+    os_found: Mapping[str, Mapping[str, Any]],
+    profile: Mapping[str, Any],
+    reference: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
     """Each route the profile carries, as the OS's table answers for its first host: is it the tunnel?"""
-    reference = next(iter(os_found.values()))
     found = []
     for prefix, address in probes.items():
         os_route = os_found[address]

@@ -41,7 +41,14 @@ def _routes_text(profile: Mapping[str, Any]) -> str:
     return ", ".join(routes) or "no route"
 
 
-def _route_out_of_tunnel(route: Mapping[str, Any]) -> str | None:
+def _forced_tunnel(profile: Mapping[str, Any]) -> bool:
+    """The profile sends everything into the tunnel (0/0, or 0/1 + 128/1 as documented for forced tunnelling): then
+    "leaves like the public reference address" proves nothing, the reference goes through the tunnel too."""
+    routes = [*profile.get("advertised_routes", []), *profile.get("include_routes", [])]
+    return any(str(r).endswith(("/0", "/1")) for r in routes)
+
+
+def _route_out_of_tunnel(route: Mapping[str, Any], forced: bool = False) -> str | None:
     """How the OS carries this address other than through the tunnel, or None when it does not know that."""
     if route.get("local"):
         return None
@@ -56,7 +63,7 @@ def _route_out_of_tunnel(route: Mapping[str, Any]) -> str | None:
         return f"the OS has no route to {address} at all ({kernel_error or os_route.get('error')})"
     if route.get("tunnel") is True:
         return None
-    if route.get("via_default") is True or os_route.get("prefix") in ("0.0.0.0/0", "::/0"):
+    if (route.get("via_default") is True and not forced) or os_route.get("prefix") in ("0.0.0.0/0", "::/0"):
         via = os_route.get("interface") or f"source {route.get('source')}"
         hop = f" via {os_route['next_hop']}" if os_route.get("next_hop") else ""
         return f"the OS sends {address} down the default route ({via}{hop})"
@@ -65,18 +72,18 @@ def _route_out_of_tunnel(route: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _pe_routes_out(view: LocalView, addresses: list[str]) -> list[str] | None:
+def _pe_routes_out(view: LocalView, addresses: list[str], forced: bool) -> list[str] | None:
     """For each address, how the OS sends it outside the tunnel; None when one of them is not known to be outside."""
     routes = view.routes()
-    outside = [_route_out_of_tunnel(routes[a]) if a in routes else None for a in addresses]
+    outside = [_route_out_of_tunnel(routes[a], forced) if a in routes else None for a in addresses]
     return None if any(o is None for o in outside) else [str(o) for o in outside]
 
 
-def _tunnel_routes(ev: Evidence) -> tuple[list[str], bool]:
+def _tunnel_routes(ev: Evidence, forced: bool) -> tuple[list[str], bool]:
     """(profile routes the OS sends into the tunnel, whether every profile route is known to be outside it)."""
     entries = [e for e in ev.get("route_lookup").get("profile_routes") or [] if isinstance(e, Mapping)]
     inside = [str(e.get("prefix")) for e in entries if e.get("tunnel") is True]
-    return inside, bool(entries) and all(_route_out_of_tunnel(e) for e in entries)
+    return inside, bool(entries) and all(_route_out_of_tunnel(e, forced) for e in entries)
 
 
 def routes_missing(ev: Evidence) -> Iterator[Finding]:
@@ -108,8 +115,9 @@ def routes_missing(ev: Evidence) -> Iterator[Finding]:
             f"the package was generated) do not contain {fmt_addresses(addresses)}"
         )
     else:
-        inside, _ = _tunnel_routes(ev) if ev.ran("route_lookup") else ([], False)
-        outside = _pe_routes_out(view, addresses) if inside else None
+        forced = _forced_tunnel(profile)
+        inside, _ = _tunnel_routes(ev, forced) if ev.ran("route_lookup") else ([], False)
+        outside = _pe_routes_out(view, addresses, forced) if inside else None
         if not outside:
             return
         why = (
@@ -141,8 +149,9 @@ def tunnel_down(ev: Evidence) -> Iterator[Finding]:
     carried = {a: covering_route(profile, a)[0] for a in addresses}
     if any(not route or covering_route(profile, a)[1] for a, route in carried.items()):
         return
-    outside = _pe_routes_out(view, addresses)
-    inside, all_out = _tunnel_routes(ev)
+    forced = _forced_tunnel(profile)
+    outside = _pe_routes_out(view, addresses, forced)
+    inside, all_out = _tunnel_routes(ev, forced)
     if not outside or inside or not all_out:
         return
     prefixes = ", ".join(sorted({str(p) for p in carried.values()}))
