@@ -209,6 +209,10 @@ def test_collect_with_the_package_then_analyze_keeps_the_profile_and_no_secret(
     text = bundle_path.read_text()
     assert not [s for s in SECRETS if s in text] and str(tmp_path) not in text
     bundle = json.loads(text)
+    import jsonschema
+
+    schema = json.loads((FIXTURES.parent / "aoai_diag" / "data" / "bundle.schema.json").read_text())
+    jsonschema.validate(bundle, schema)
     (check,) = [c for c in bundle["targets"][0]["checks"] if c["id"] == "vpn_profile"]
     assert check["evidence"]["profile"]["advertised_routes"] == ["10.0.0.0/16", "10.1.0.0/16"]
     assert check["evidence"]["file"] == "vnet-hub.zip"
