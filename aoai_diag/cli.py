@@ -166,6 +166,13 @@ def check_options(func: Any) -> Any:
             callback=_url_option(("https", "http"), bare_host=True),
             help="Entra ID authority [default: the cloud's].",
         ),
+        click.option(
+            "--vpn-profile",
+            "vpn_profile",
+            metavar="PATH",
+            default=None,
+            help="The P2S VPN profile: azurevpnconfig.xml, VpnSettings.xml, or the downloaded zip or its folder.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -191,12 +198,26 @@ def build_settings(**opts: Any) -> Any:
         "vnet_id": opts["vnet_id"],
         "arm_endpoint": opts["arm_endpoint"],
         "authority_host": opts["authority_host"],
+        "vpn_profile": _vpn_profile(opts.get("vpn_profile")),
     }
     if opts["public_resolvers"]:
         kwargs["public_resolvers"] = _endpoints(opts["public_resolvers"], "--public-resolver")
     if opts["azure_dns"]:
         kwargs["azure_dns"] = _endpoints((opts["azure_dns"],), "--azure-dns")[0]
     return Settings(**kwargs)
+
+
+def _vpn_profile(path: str | None) -> str | None:
+    """The profile path, once it has been read and parsed (a bad file is a usage error, not a failed check)."""
+    if path is None:
+        return None
+    from aoai_diag.osnet.vpnprofile import VpnProfileError, load_profile
+
+    try:
+        load_profile(path)
+    except VpnProfileError as exc:
+        raise click.BadParameter(str(exc), param_hint="--vpn-profile") from None
+    return path
 
 
 def parse_targets(values: tuple[str, ...], cloud: str) -> list[Any]:

@@ -125,6 +125,8 @@ class Settings:
     arm_endpoint: str | None = None
     """Overrides the cloud's ARM endpoint (e.g. an emulator)."""
     authority_host: str | None = None
+    vpn_profile: str | None = None
+    """Path of the point-to-site VPN profile (azurevpnconfig.xml, VpnSettings.xml or the package zip)."""
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     """Process environment as seen by the probes (proxy variables, CA bundles)."""
 

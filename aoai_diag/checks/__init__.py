@@ -29,7 +29,11 @@ REGISTRY: tuple[ProbeInfo, ...] = (
     ProbeInfo("hosts_file", "local", (), "Hosts-file entries for the account's names"),
     ProbeInfo("resolver_config", "local", (), "Configured DNS servers"),
     ProbeInfo("system_resolution", "local", (), "OS resolver (getaddrinfo) answer"),
+    ProbeInfo("vpn_profile", "local", (), "VPN profile (routes, DNS servers, suffixes)"),
     ProbeInfo("dns_nameservers", "local", ("resolver_config",), "Configured DNS servers asked directly"),
+    ProbeInfo(
+        "os_resolvers", "local", (), "DNS servers the OS picks per name (NRPT, scoped resolvers, resolved links)"
+    ),
     ProbeInfo("public_dns", "local", (), "Public DNS view of the account"),
     ProbeInfo("azure_platform", "local", (), "Azure VM (Instance Metadata Service)"),
     ProbeInfo("azure_dns", "local", ("azure_platform",), "Azure-provided DNS asked directly"),

@@ -6,10 +6,20 @@ specific route means the network is there and something drops the packets. Conne
 kernel for that route and sends nothing; the source address it picks names the interface. Comparing it with the
 source picked for a public reference address (the first public resolver, overridable) tells "default route" apart.
 
+The OS's own route lookup (`ip -j route get`, `route -n get`, `Find-NetRoute`: aoai_diag/osnet/routes.py) adds
+the interface and next hop it picks, and whether that is the VPN tunnel; with `--vpn-profile`, each route the
+profile carries is looked up too, so "the tunnel's routes are not in the routing table" is observed.
+
 Evidence:
-    reference (dict): {address, source, error} for the public reference address.
+    reference (dict): {address, source, error, os_route} for the public reference address.
     routes (list): {address, class, source, error ("network unreachable", ...), local (bool: the address is
-        this machine's own), via_default (bool | None: same source as the reference)} per private address.
+        this machine's own), via_default (bool | None: same source as the reference), os_route {interface,
+        next_hop, prefix, source, error, no_route?, local?}, tunnel (bool | None), tunnel_basis (str)} per private
+        address.
+    platform (str): which OS reader ran.
+    profile_routes (list, with a VPN profile): {prefix, address (the prefix's first host, looked up), interface,
+        next_hop, error, no_route (the OS answered that nothing matches; a reader that failed leaves it false),
+        local, via_default, tunnel, tunnel_basis} per route the profile carries (at most 16).
 """
 
 from __future__ import annotations
@@ -24,7 +34,11 @@ from aoai_diag.addresses import classify
 from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
 from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.osnet import commands
+from aoai_diag.osnet import routes as os_routes
 from aoai_diag.targets import Target
+
+MAX_PROFILE_ROUTES = 16
 
 _ERRORS = {
     errno.ENETUNREACH: "network unreachable",
@@ -54,12 +68,21 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         return skip("no public reference address (no public resolver configured)")
     ref_address = ctx.settings.public_resolvers[0][0]
     ref_source, ref_error = source_for(ref_address, 53)
+    platform = commands.platform()
+    profile_check = deps.get("vpn_profile")
+    profile = profile_check.evidence.get("profile") if profile_check else None
+    probes = _profile_probes(profile) if profile else {}
+    # One lookup for every address at once: on Windows each PowerShell start costs about a second.
+    os_found = os_routes.read_routes(platform, [ref_address, *private, *probes.values()], ctx.op_timeout())
+    ref_os = os_found[ref_address]
     routes: list[dict[str, Any]] = []
     for address in private:
         source, error = source_for(address, ctx.settings.port)
         # A loopback destination (an SSH tunnel or local relay) or one of this machine's own addresses is local.
         local = source == address or ipaddress.ip_address(address).is_loopback
         via_default = None if source is None or ref_source is None or local else source == ref_source
+        os_route = os_found[address]
+        is_tunnel, basis = os_routes.tunnel(os_route, source, profile)
         routes.append(
             {
                 "address": address,
@@ -68,9 +91,18 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
                 "error": error,
                 "local": local,
                 "via_default": via_default,
+                "os_route": os_route,
+                "tunnel": None if local else is_tunnel,
+                "tunnel_basis": "local address" if local else basis,
             }
         )
-    evidence = {"reference": {"address": ref_address, "source": ref_source, "error": ref_error}, "routes": routes}
+    evidence = {
+        "reference": {"address": ref_address, "source": ref_source, "error": ref_error, "os_route": ref_os},
+        "routes": routes,
+        "platform": platform,
+    }
+    if profile:
+        evidence["profile_routes"] = _profile_routes(probes, os_found, profile, ref_os)
     shown = "; ".join(
         f"{r['address']}: {r['error']}"
         if r["error"]
@@ -84,9 +116,51 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     return Outcome(Status.PASS, f"route: {shown}", evidence)
 
 
+def _profile_probes(profile: Mapping[str, Any]) -> dict[str, str]:
+    """{prefix: the address looked up for it (its first host)} for each route the profile carries."""
+    probes: dict[str, str] = {}
+    prefixes = list(dict.fromkeys([*profile.get("advertised_routes", []), *profile.get("include_routes", [])]))
+    for prefix in prefixes[:MAX_PROFILE_ROUTES]:
+        network = ipaddress.ip_network(prefix)
+        if network.prefixlen == 0:
+            continue  # 0/0 (forced tunnel) always matches something: it proves nothing about the tunnel
+        probes[prefix] = str(network.network_address + (1 if network.num_addresses > 2 else 0))
+    return probes
+
+
+def _profile_routes(
+    probes: Mapping[str, str],
+    os_found: Mapping[str, Mapping[str, Any]],
+    profile: Mapping[str, Any],
+    reference: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """Each route the profile carries, as the OS's table answers for its first host: is it the tunnel?"""
+    found = []
+    for prefix, address in probes.items():
+        os_route = os_found[address]
+        # Only the OS's answer: a UDP connect toward a prefix nothing resolved to is not worth a socket.
+        is_tunnel, basis = os_routes.tunnel(os_route, os_route.get("source"), profile)
+        found.append(
+            {
+                "prefix": prefix,
+                "address": address,
+                "interface": os_route.get("interface"),
+                "next_hop": os_route.get("next_hop"),
+                "error": os_route.get("error"),
+                "no_route": bool(os_route.get("no_route")),
+                "local": bool(os_route.get("local")),
+                "via_default": os_routes.via_default(os_route, reference),
+                "tunnel": is_tunnel,
+                "tunnel_basis": basis,
+            }
+        )
+    return found
+
+
 PROBE = Probe(
     id="route_lookup",
     title="Route toward the resolved private addresses",
     run=run,
     requires=("system_resolution",),
+    after=("vpn_profile",),
 )

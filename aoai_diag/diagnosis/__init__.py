@@ -12,11 +12,11 @@ from aoai_diag.targets import Target
 
 
 def _rules() -> tuple[Rule, ...]:
-    from aoai_diag.diagnosis import azure_rules, local_rules
+    from aoai_diag.diagnosis import azure_rules, local_rules, vpn_rules
 
     # Azure rules first: for a cause both can conclude, the first finding is kept, and the Azure one names the
     # resources involved and the exact az command.
-    return (*azure_rules.RULES, *local_rules.RULES)
+    return (*azure_rules.RULES, *vpn_rules.RULES, *local_rules.RULES)
 
 
 def diagnose(target: Target, checks: Sequence[CheckResult]) -> tuple[Finding, ...]:

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from tests.e2e.scenario import REPO, Scenario
 
 CLI = Path(sys.executable).parent / "aoai-diag"
 SCHEMA = REPO / "aoai_diag" / "data" / "report.schema.json"
+VPN_FIXTURES = REPO / "fixtures" / "osnet" / "vpn"
 CLI_TIMEOUT_S = 60.0
 ARM_HOST = "management.azure.com"
 LOGIN_HOST = "login.microsoftonline.com"
@@ -217,16 +219,33 @@ class ScenarioRun:
         home.mkdir(exist_ok=True)
         return home
 
+    def profile_args(self) -> list[str]:
+        """`--vpn-profile PATH` when the scenario's user holds a VPN profile: one file, or the package zip."""
+        spec = self.scenario.vpn_profile
+        if not spec:
+            return []
+        folders = {"azurevpnconfig": ("AzureVPN", "azurevpnconfig.xml"), "vpnsettings": ("Generic", "VpnSettings.xml")}
+        if len(spec) == 1:
+            ((kind, fixture),) = spec.items()
+            path = self._home() / folders[kind][1]
+            path.write_bytes((VPN_FIXTURES / fixture).read_bytes())
+            return ["--vpn-profile", str(path)]
+        path = self._home() / "vnet-hub.zip"
+        with zipfile.ZipFile(path, "w") as archive:
+            for kind, fixture in spec.items():
+                archive.write(VPN_FIXTURES / fixture, "/".join(folders[kind]))
+        return ["--vpn-profile", str(path)]
+
     def collect(self, bundle: Path) -> subprocess.CompletedProcess[str]:
         """`aoai-diag collect ACCOUNT -o BUNDLE` inside the namespace, as a user on that machine would run it."""
         home = self._home()
-        argv = [str(CLI), "collect", self.scenario.account, "-o", str(bundle)]
+        argv = [str(CLI), "collect", self.scenario.account, "-o", str(bundle), *self.profile_args()]
         return self.ns.run(argv, env=cli_env(self.scenario, self.ca_bundle, home), timeout=CLI_TIMEOUT_S, cwd=str(home))
 
     def run_cli(self) -> RunResult:
         sc = self.scenario
         home = self._home()
-        argv = [str(CLI), "check", sc.account, "-o", "json"]
+        argv = [str(CLI), "check", sc.account, "-o", "json", *self.profile_args()]
         start = time.monotonic()
         proc = self.ns.run(argv, env=cli_env(sc, self.ca_bundle, home), timeout=CLI_TIMEOUT_S, cwd=str(home))
         wall = time.monotonic() - start

@@ -19,6 +19,9 @@ Shape (every key but `description`, `client`, `pattern`, `resolv_conf` and `expe
       "env": {"HTTPS_PROXY": "http://{proxy}:3128"}, # environment of the CLI ({name} -> address)
       "drop": [["pe", 443]],                         # nftables drop rules inside the namespace
       "azure": {"vm": "jumpbox-01", "arm": "healthy_jumpbox"},  # IMDS + MI + ARM topology (fixtures/arm)
+      "vpn_profile": {"azurevpnconfig": "azurevpnconfig_entra.xml", "vpnsettings": "VpnSettings.xml"},
+                                                     # files of fixtures/osnet/vpn given as --vpn-profile (both: the
+                                                     # package zip, AzureVPN/ and Generic/ as downloaded)
       "expect": {"verdict": "healthy", "causes": [], "also_allowed": [], "exit_code": 0,
                  "roles": {"svc.ip_not_allowed": "consequence"}}
     }
@@ -83,6 +86,7 @@ class Scenario:
     drop: tuple[tuple[str, int], ...]
     azure: dict[str, Any] | None
     expect: Expectation
+    vpn_profile: dict[str, str] | None = None
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def ip(self, name_or_ip: str) -> str:
@@ -138,6 +142,7 @@ def load(path: Path) -> Scenario:
             exit_code=exp.get("exit_code"),
             roles=dict(exp.get("roles") or {}),
         ),
+        vpn_profile=data.get("vpn_profile"),
         raw=data,
     )
 

@@ -1,0 +1,79 @@
+"""The point-to-site VPN profile given with `--vpn-profile`, read as evidence (aoai_diag/osnet/vpnprofile.py).
+
+What it promises is compared with what this machine resolved: the account's private addresses against the routes
+the profile carries into the tunnel, its names against the DNS suffixes, and whether it pushes a DNS server at all.
+Secrets in the profile (server secret, certificates, the Entra tenant, issuer and audience) are never copied.
+
+Evidence:
+    file (str): the file's base name (the directory may name the user).
+    profile (dict): the parsed profile, shape in aoai_diag/osnet/vpnprofile.py.
+    coverage ({address: {route, excluded_by}}): for each private address the OS resolved for the primary host.
+    suffix_coverage ({name: suffix | null}): the profile suffix covering each of the account's names (null when
+        the profile lists suffixes and none covers the name; the map is empty when it lists none).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from aoai_diag.addresses import class_or_none
+from aoai_diag.checks.base import Probe, error
+from aoai_diag.context import ProbeContext, Settings
+from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.osnet.vpnprofile import VpnProfileError, covering_route, load_profile, suffix_covers
+from aoai_diag.targets import Target
+
+
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    path = str(ctx.settings.vpn_profile)
+    try:
+        profile = ctx.once(f"vpn_profile:{path}", lambda: load_profile(path))
+    except VpnProfileError as exc:
+        return error(f"VPN profile unreadable: {exc}", str(exc), {"file": os.path.basename(path)})
+    resolution = deps.get("system_resolution")
+    addresses = [str(a) for a in (resolution.evidence.get("addresses") or [])] if resolution else []
+    private = [a for a in addresses if class_or_none(a) == "private"]
+    coverage: dict[str, dict[str, Any]] = {}
+    for address in private:
+        route, excluded = covering_route(profile, address)
+        coverage[address] = {"route": route, "excluded_by": excluded}
+    suffixes = list(profile["dns_suffixes"])
+    suffix_coverage = (
+        {name: next((s for s in suffixes if suffix_covers(s, name)), None) for name in target.names} if suffixes else {}
+    )
+    evidence = {
+        "file": os.path.basename(path),
+        "profile": profile,
+        "coverage": coverage,
+        "suffix_coverage": suffix_coverage,
+    }
+    problems = []
+    if not profile["dns_servers"]:
+        problems.append("pushes no DNS server")
+    uncovered = [n for n, s in suffix_coverage.items() if s is None]
+    if uncovered:
+        problems.append(f"DNS suffixes {', '.join(suffixes)} do not cover {', '.join(uncovered)}")
+    outside = [a for a, c in coverage.items() if c["excluded_by"] or (profile["routes_known"] and not c["route"])]
+    if outside:
+        problems.append(f"no route into the tunnel for {', '.join(outside)}")
+    gateway = profile["gateway"] or "unknown gateway"
+    routes = [*profile["advertised_routes"], *profile["include_routes"]]
+    shown = f"{gateway}; routes {', '.join(routes) or 'none listed'}; DNS {', '.join(profile['dns_servers']) or 'none'}"
+    if problems:
+        return Outcome(Status.WARN, f"VPN profile {shown}: {'; '.join(problems)}", evidence, "; ".join(problems))
+    return Outcome(Status.PASS, f"VPN profile {shown}", evidence)
+
+
+def _disabled(settings: Settings) -> str | None:
+    return None if settings.vpn_profile else "no --vpn-profile given"
+
+
+PROBE = Probe(
+    id="vpn_profile",
+    title="VPN profile (routes, DNS servers, suffixes)",
+    run=run,
+    after=("system_resolution",),
+    disabled=_disabled,
+)

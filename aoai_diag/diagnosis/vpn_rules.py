@@ -1,0 +1,283 @@
+"""Point-to-site VPN rules: the profile the user imported (vpn_profile), the OS's own route (route_lookup) and the
+DNS server the OS picks per name (os_resolvers), compared with what failed.
+
+Each cause is named only on proof: the profile's routes or DNS lines as read, the OS's routing table as looked up,
+the answers of the servers the OS would (and would not) use. A failed read leaves the rule silent.
+Profile shapes: https://learn.microsoft.com/azure/vpn-gateway/azure-vpn-client-optional-configurations
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from aoai_diag.diagnosis.evidence import Evidence
+from aoai_diag.diagnosis.local_view import LocalView, answer_addresses, fmt_addresses, split_addresses
+from aoai_diag.model import Finding
+from aoai_diag.osnet.vpnprofile import covering_route, suffix_covers
+
+_FAILED = ("timeout", "unreachable", "refused")
+
+
+def _profile(ev: Evidence) -> tuple[Mapping[str, Any], str] | None:
+    if not ev.ran("vpn_profile"):
+        return None
+    data = ev.get("vpn_profile")
+    profile = data.get("profile")
+    return (profile, str(data.get("file") or "the VPN profile")) if isinstance(profile, Mapping) else None
+
+
+def _blocked_private(view: LocalView) -> tuple[list[str], str] | None:
+    """The private addresses TCP was tried on, when every attempt failed (none connected)."""
+    attempts = [a for a in view.tcp_attempts() if split_addresses([str(a.get("address"))])[0]]
+    if not attempts or any(a.get("outcome") not in _FAILED for a in attempts):
+        return None
+    shown = ", ".join(f"{a.get('address')} {a.get('outcome')}" for a in attempts)
+    return list(dict.fromkeys(str(a.get("address")) for a in attempts)), shown
+
+
+def _routes_text(profile: Mapping[str, Any]) -> str:
+    routes = [*profile.get("advertised_routes", []), *profile.get("include_routes", [])]
+    return ", ".join(routes) or "no route"
+
+
+def _forced_tunnel(profile: Mapping[str, Any]) -> bool:
+    """The profile sends everything into the tunnel (0/0, or 0/1 + 128/1 as documented for forced tunnelling): then
+    "leaves like the public reference address" proves nothing, the reference goes through the tunnel too."""
+    routes = [*profile.get("advertised_routes", []), *profile.get("include_routes", [])]
+    return any(str(r).endswith(("/0", "/1")) for r in routes)
+
+
+def _route_out_of_tunnel(route: Mapping[str, Any], forced: bool = False) -> str | None:
+    """How the OS carries this address other than through the tunnel, or None when it does not know that."""
+    if route.get("local"):
+        return None
+    # A resolved address's entry carries the UDP connect's answer in `error` and the reader's in `os_route`; a
+    # profile route's entry is the reader's answer itself.
+    resolved = isinstance(route.get("os_route"), Mapping)
+    os_route = route["os_route"] if resolved else route
+    kernel_error = route.get("error") if resolved else None
+    address = route.get("address")
+    # The kernel's own "no route" answers are facts; a reader that failed to run is not.
+    if kernel_error or os_route.get("no_route"):
+        return f"the OS has no route to {address} at all ({kernel_error or os_route.get('error')})"
+    if route.get("tunnel") is True:
+        return None
+    if (route.get("via_default") is True and not forced) or os_route.get("prefix") in ("0.0.0.0/0", "::/0"):
+        via = os_route.get("interface") or f"source {route.get('source')}"
+        hop = f" via {os_route['next_hop']}" if os_route.get("next_hop") else ""
+        return f"the OS sends {address} down the default route ({via}{hop})"
+    if route.get("tunnel") is False:
+        return f"the OS sends {address} out of {os_route.get('interface')}, not the tunnel"
+    return None
+
+
+def _pe_routes_out(view: LocalView, addresses: list[str], forced: bool) -> list[str] | None:
+    """For each address, how the OS sends it outside the tunnel; None when one of them is not known to be outside."""
+    routes = view.routes()
+    outside = [_route_out_of_tunnel(routes[a], forced) if a in routes else None for a in addresses]
+    return None if any(o is None for o in outside) else [str(o) for o in outside]
+
+
+def _tunnel_routes(ev: Evidence, forced: bool) -> tuple[list[str], bool]:
+    """(profile routes the OS sends into the tunnel, whether every profile route is known to be outside it)."""
+    entries = [e for e in ev.get("route_lookup").get("profile_routes") or [] if isinstance(e, Mapping)]
+    inside = [str(e.get("prefix")) for e in entries if e.get("tunnel") is True]
+    return inside, bool(entries) and all(_route_out_of_tunnel(e, forced) for e in entries)
+
+
+def routes_missing(ev: Evidence) -> Iterator[Finding]:
+    """TCP to the private address fails, and either the profile carries no route to it (or excludes it), or the
+    tunnel is up (the OS routes other profile prefixes into it) while the address goes elsewhere."""
+    found = _profile(ev)
+    view = LocalView(ev)
+    blocked = _blocked_private(view)
+    if not found or not blocked:
+        return
+    profile, name = found
+    addresses, outcomes = blocked
+    routes = view.routes()
+    if any(routes[a].get("tunnel") is True for a in addresses if a in routes):
+        return  # the OS does send it into the tunnel: whatever the profile file says, the route is there
+    coverage = {a: covering_route(profile, a) for a in addresses}
+    excluded = {a: ex for a, (_, ex) in coverage.items() if ex}
+    uncarried = [a for a, (route, _) in coverage.items() if not route] if profile.get("routes_known") else []
+    pe = addresses[0]
+    checks: tuple[str, ...] = ("vpn_profile", "tcp_connect", "system_resolution")
+    remediation = None  # the catalogue text: the gateway resource name is not in the profile
+    if excluded and len(excluded) == len(addresses):
+        ex = ", ".join(f"{a} by {p}" for a, p in excluded.items())
+        why = f"its <excluderoutes> keep {ex} out of the tunnel"
+        remediation = f"Remove the <excluderoutes> route covering {pe} from {name} and import the profile again."
+    elif len(set(uncarried) | set(excluded)) == len(addresses):
+        why = (
+            f"the routes it carries into the tunnel ({_routes_text(profile)}, as the gateway advertised them when "
+            f"the package was generated) do not contain {fmt_addresses(addresses)}"
+        )
+    else:
+        forced = _forced_tunnel(profile)
+        inside, _ = _tunnel_routes(ev, forced) if ev.ran("route_lookup") else ([], False)
+        outside = _pe_routes_out(view, addresses, forced) if inside else None
+        if not outside:
+            return
+        why = (
+            f"the tunnel is up (the OS routes {', '.join(inside)} into it), but {'; '.join(outside)}: the client "
+            f"was not given a route to {fmt_addresses(addresses)} when it connected"
+        )
+        checks = (*checks, "route_lookup")
+    yield Finding(
+        cause_id="net.vpn_routes_missing",
+        checks=checks,
+        detail=(
+            f"{view.host} resolves to the private {fmt_addresses(addresses)} but TCP fails ({outcomes}); in {name} "
+            f"(gateway {profile.get('gateway') or 'unknown'}) {why}."
+        ),
+        remediation=remediation,
+    )
+
+
+def tunnel_down(ev: Evidence) -> Iterator[Finding]:
+    """The profile routes the address into the tunnel, none of the profile's routes is in the OS's table on the
+    tunnel, and TCP fails."""
+    found = _profile(ev)
+    view = LocalView(ev)
+    blocked = _blocked_private(view)
+    if not found or not blocked or not ev.ran("route_lookup"):
+        return
+    profile, name = found
+    addresses, outcomes = blocked
+    carried = {a: covering_route(profile, a)[0] for a in addresses}
+    if any(not route or covering_route(profile, a)[1] for a, route in carried.items()):
+        return
+    forced = _forced_tunnel(profile)
+    outside = _pe_routes_out(view, addresses, forced)
+    inside, all_out = _tunnel_routes(ev, forced)
+    if not outside or inside or not all_out:
+        return
+    prefixes = ", ".join(sorted({str(p) for p in carried.values()}))
+    yield Finding(
+        cause_id="net.vpn_disconnected",
+        checks=("vpn_profile", "route_lookup", "tcp_connect"),
+        detail=(
+            f"{name} carries {prefixes} into the tunnel (gateway {profile.get('gateway') or 'unknown'}), but none "
+            f"of its routes is on a tunnel interface: {'; '.join(outside)}, and TCP fails ({outcomes}). The VPN is "
+            "not connected."
+        ),
+        remediation=(
+            f"Connect the VPN ({profile.get('name') or profile.get('gateway') or name}) and run the check again; "
+            f"when connected, the route to {prefixes} appears on the tunnel interface."
+        ),
+    )
+
+
+def _dns_lines(servers: list[str]) -> str:
+    entries = [f"    <dnsserver>{s}</dnsserver>" for s in servers]
+    return "\n".join(["<clientconfig>", "  <dnsservers>", *entries, "  </dnsservers>", "</clientconfig>"])
+
+
+def _vpn_dns_installed(ev: Evidence, host: str) -> bool:
+    """The OS has per-domain DNS rules (NRPT, scoped resolvers, link domains), or one of them (NRPT `.`) takes
+    this very name: a VPN client installed DNS servers, whatever the profile file lists."""
+    if not ev.ran("os_resolvers"):
+        return False
+    data = ev.get("os_resolvers")
+    names = data.get("names") if isinstance(data.get("names"), Mapping) else {}
+    choice = names.get(host) if isinstance(names, Mapping) else None
+    taken = isinstance(choice, Mapping) and choice.get("kind") in ("nrpt", "scoped", "link_domain")
+    return bool(data.get("split_rules")) or taken
+
+
+def profile_dns(ev: Evidence) -> Iterator[Finding]:
+    """The name resolves publicly on a VPN whose profile pushes no DNS server, or whose suffixes skip the name."""
+    found = _profile(ev)
+    view = LocalView(ev)
+    if not found or view.hosts_entries():
+        return
+    addresses = view.app_addresses()
+    private, public = split_addresses(addresses)
+    if not public or private:
+        return
+    profile, name = found
+    suffixes = [str(s) for s in profile.get("dns_suffixes") or []]
+    uncovered = [n for n in view.target.names if suffixes and not any(suffix_covers(s, n) for s in suffixes)]
+    installed = _vpn_dns_installed(ev, view.host)
+    if view.host in uncovered and (profile.get("dns_servers") or installed):
+        missing = f"lists DNS suffixes {', '.join(suffixes)}, none of which covers {', '.join(uncovered)}"
+        lines = [f"    <dnssuffix>.{n.split('.', 1)[1]}</dnssuffix>" for n in uncovered]
+        remediation = (
+            "Add these lines to the <dnssuffixes> of the profile's <clientconfig> and import it again:\n"
+            + "\n".join(dict.fromkeys(lines))
+        )
+    elif not profile.get("dns_servers") and not installed:
+        # The file lists no DNS server, and the OS shows no VPN DNS rule (NRPT, scoped resolver, link domain).
+        missing = "pushes no DNS server (no <dnsservers>)"
+        remediation = (
+            "Add a DNS server that resolves the private zone (a Private Resolver inbound endpoint or a forwarder in "
+            "the VNet) to the Azure VPN Client profile, inside <azvpnprofile> (in place of an empty "
+            '<clientconfig i:nil="true" />), and import it again:\n' + _dns_lines(["<private-resolver-inbound-ip>"])
+        )
+    else:
+        return
+    yield Finding(
+        cause_id="dns.p2s_client_dns",
+        checks=("vpn_profile", "system_resolution"),
+        detail=(
+            f"{view.host} resolves to the public {fmt_addresses(public)} on this machine, and {name} "
+            f"{missing}: names go to the home or office DNS, which does not see the private zone."
+        ),
+        remediation=remediation,
+    )
+
+
+_REMEDY = {
+    "windows": "Add {suffix} to the profile's <dnssuffixes> (the Azure VPN Client turns them into NRPT rules), or "
+    "Add-DnsClientNrptRule -Namespace '{suffix}' -NameServers {server}.",
+    "macos": "Add {suffix} to the profile's <dnssuffixes>, or create /etc/resolver/{bare} with 'nameserver {server}'.",
+    "linux": "Route the domain to the tunnel's DNS: resolvectl domain <tunnel-interface> '~{bare}'.",
+}
+
+
+def split_rule_lacks_suffix(ev: Evidence) -> Iterator[Finding]:
+    """Per-domain DNS rules send the VPN's names to its DNS server, but not this one: it goes to the default DNS,
+    which answers publicly, while the VPN's server would have answered privately."""
+    if not ev.ran("os_resolvers"):
+        return
+    found = _profile(ev)
+    view = LocalView(ev)
+    if found:
+        suffixes = [str(s) for s in found[0].get("dns_suffixes") or []]
+        if suffixes and not any(suffix_covers(s, view.host) for s in suffixes):
+            return  # the profile's own suffix list is the root: profile_dns names it, with the lines to add
+    data = ev.get("os_resolvers")
+    names = data.get("names") if isinstance(data.get("names"), Mapping) else {}
+    choice = names.get(view.host) if isinstance(names, Mapping) else None
+    rules = [r for r in data.get("split_rules") or [] if isinstance(r, Mapping)]
+    tunnel_answers = (data.get("uncovered") or {}).get(view.host) or {}
+    if not isinstance(choice, Mapping) or choice.get("kind") != "default" or not rules:
+        return
+    if choice.get("app") not in ("public", "mixed") or choice.get("verdict") == "private":
+        return
+    private = {s: a for s, a in tunnel_answers.items() if split_addresses(answer_addresses(a))[0]}
+    if not private:
+        return
+    server, answer = next(iter(private.items()))
+    platform = str(data.get("platform") or "windows")
+    kind = {"windows": "NRPT namespaces", "macos": "scoped resolvers", "linux": "link domains"}.get(platform, "rules")
+    matches = ", ".join(sorted({str(r.get("match")) for r in rules}))
+    suffix = "." + view.host.split(".", 1)[1]
+    yield Finding(
+        cause_id="dns.split_dns_nrpt",
+        checks=("os_resolvers", "system_resolution"),
+        detail=(
+            f"The OS has {kind} for {matches} but none covers {view.host}: it asks "
+            f"{', '.join(choice.get('servers') or []) or 'the default DNS'} ({choice.get('verdict')}), and "
+            f"applications get a public address, while the VPN's DNS server {server} answers "
+            f"{fmt_addresses(answer_addresses(answer))}."
+        ),
+        remediation=_REMEDY.get(platform, _REMEDY["windows"]).format(
+            suffix=suffix, bare=suffix.strip("."), server=server.rsplit(":", 1)[0].strip("[]")
+        ),
+    )
+
+
+RULES = (routes_missing, tunnel_down, profile_dns, split_rule_lacks_suffix)

@@ -1,0 +1,140 @@
+"""macOS: the resolvers `scutil --dns` lists (VPN clients add supplemental, per-domain ones that /etc/resolv.conf
+never shows), the `/etc/resolver/<domain>` files, and the route `route -n get` picks.
+
+The system resolver sends a name to the resolver whose `domain` is the longest suffix of it (lowest `order` on a
+tie), else to the first, default resolver; the "for scoped queries" section only serves queries bound to one
+interface (resolver(5), scutil(8)).
+
+Readers (thin) and parsers (pure):
+    `scutil --dns` -> parse_scutil_dns
+    /etc/resolver/* -> parse_resolver_file
+    `route -n get <ip>` -> parse_route_get
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from typing import Any
+
+from aoai_diag.osnet import commands
+
+RESOLVER_DIR = "/etc/resolver"
+
+
+def parse_scutil_dns(text: str) -> list[dict[str, Any]]:
+    """The resolvers of the main section (not the scoped one), in order: {kind, match, servers, interface, order}."""
+    resolvers: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    scoped_section = False
+    for raw in text.replace("\r\n", "\n").split("\n"):
+        line = raw.strip()
+        if line.startswith("DNS configuration"):
+            scoped_section = "scoped" in line
+            current = None
+            continue
+        if line.startswith("resolver #"):
+            current = None
+            if not scoped_section:
+                current = {"kind": "default", "match": None, "servers": [], "interface": None, "order": None}
+                current["options"] = ""
+                resolvers.append(current)
+            continue
+        if current is None or ":" not in line:
+            continue
+        key, _, value = (part.strip() for part in line.partition(":"))
+        if key == "domain":
+            current["match"] = value.lower().rstrip(".")
+            current["kind"] = "scoped"
+        elif key.startswith("nameserver["):
+            current["servers"].append(value)
+        elif key == "if_index":
+            found = re.search(r"\((?P<name>[^)]+)\)", value)
+            current["interface"] = found["name"] if found else value
+        elif key == "order":
+            current["order"] = int(value) if value.isdigit() else None
+        elif key == "options":
+            current["options"] = value
+    return [r for r in resolvers if "mdns" not in r.pop("options", "")]
+
+
+def parse_resolver_file(domain: str, text: str) -> dict[str, Any]:
+    """One /etc/resolver/<domain> file (resolver(5)): its nameservers for that domain."""
+    servers: list[str] = []
+    port = 53
+    order = None
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) < 2:
+            continue
+        if fields[0] == "nameserver":
+            servers.append(fields[1])
+        elif fields[0] == "domain":
+            domain = fields[1]
+        elif fields[0] == "port" and fields[1].isdigit():
+            port = int(fields[1])
+        elif fields[0] == "search_order" and fields[1].isdigit():
+            order = int(fields[1])
+    return {
+        "kind": "scoped",
+        "match": domain.lower().rstrip("."),
+        "servers": [s if port == 53 else f"{s}:{port}" for s in servers],
+        "interface": None,
+        "order": order,
+        "file": os.path.join(RESOLVER_DIR, domain),
+    }
+
+
+def parse_route_get(text: str) -> dict[str, Any]:
+    """`route -n get <ip>`: interface, gateway (next hop) and the destination/mask of the route that matched."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition(":")
+        if sep and key in ("route to", "destination", "mask", "gateway", "interface", "flags"):
+            fields[key] = value.strip()
+    if "interface" not in fields:
+        # "route: writing to routing socket: not in table": the kernel's answer that no route matches.
+        first = text.strip().splitlines()[0] if text.strip() else "no route in the output"
+        return {"error": first, "no_route": "not in table" in text}
+    destination, mask = fields.get("destination"), fields.get("mask")
+    prefix = None
+    if destination == "default":
+        prefix = "0.0.0.0/0" if ":" not in fields.get("route to", "") else "::/0"
+    elif destination:
+        try:
+            prefix = str(ipaddress.ip_network(f"{destination}/{mask}" if mask else destination, strict=False))
+        except ValueError:
+            prefix = destination
+    return {
+        "interface": fields["interface"],
+        "next_hop": fields.get("gateway") or None,
+        "prefix": prefix,
+        "source": None,
+        "error": None,
+    }
+
+
+def read_resolver_rules(timeout: float) -> dict[str, Any]:
+    errors: list[str] = []
+    result = commands.run(["scutil", "--dns"], timeout)
+    rules = parse_scutil_dns(result.stdout) if result.ok else []
+    if not result.ok:
+        errors.append(result.failure())
+        try:
+            for name in sorted(os.listdir(RESOLVER_DIR)):
+                with open(os.path.join(RESOLVER_DIR, name), encoding="utf-8", errors="replace") as fh:
+                    rules.append(parse_resolver_file(name, fh.read(65536)))
+        except OSError:
+            pass  # no /etc/resolver: no per-domain resolver files
+    return {"rules": rules, "interfaces": [], "errors": errors}
+
+
+def read_route(address: str, timeout: float) -> dict[str, Any]:
+    ipaddress.ip_address(address)
+    flag = "-inet6" if ":" in address else "-inet"
+    result = commands.run(["route", "-n", "get", flag, address], timeout)
+    if result.returncode is None:
+        return {"error": result.failure()}
+    # `route get` exits non-zero with "not in table" on stderr when nothing matches: that is an answer.
+    return parse_route_get(result.stdout + result.stderr)

@@ -1,0 +1,337 @@
+"""The point-to-site VPN profile the user imported, read as evidence: gateway, routes, DNS servers, DNS suffixes.
+
+Accepted: the Azure VPN Client profile (`AzureVPN/azurevpnconfig.xml`, root `AzVpnProfile`), the generic settings
+of the downloaded package (`Generic/VpnSettings.xml`, root `VpnProfile`), or the package zip (or its unzipped
+folder) holding either or both.
+Shapes as Microsoft documents them:
+https://learn.microsoft.com/azure/vpn-gateway/azure-vpn-client-optional-configurations (`<clientconfig>` with
+`<dnsservers><dnsserver>`, `<dnssuffixes><dnssuffix>`, `<includeroutes>` / `<excluderoutes>` of
+`<route><destination><mask>`) and https://learn.microsoft.com/azure/vpn-gateway/about-vpn-profile-download (the
+package's folders: `AzureVPN/azurevpnconfig.xml`, `Generic/VpnSettings.xml` "information needed to configure a
+generic client"). Read from `VpnSettings.xml`: `VpnServer`, `VpnType`, `Routes` (comma-separated prefixes),
+`VpnClientAddressPool`, `CustomDnsServers`, `AuthenticationType`; a list may also come as child elements.
+
+Only the fields below are copied out: everything else (server secret, certificate hashes and bodies, the Entra
+audience, issuer and tenant) stays out of the evidence, and `omitted` names what was left out so a reader knows.
+
+Evidence shape (`load_profile`):
+    files (list of str): what was read (zip member names, or the file name).
+    name, gateway, vpn_type, auth_type (str | null).
+    client_address_pool (list of CIDR): the addresses the gateway hands to clients (the tunnel interface's).
+    advertised_routes (list of CIDR): the prefixes the gateway advertised when the package was generated.
+    include_routes, exclude_routes (list of CIDR): the Azure VPN Client's custom routes.
+    routes_known (bool): the package's advertised routes were read (VpnSettings.xml), so "no route covers the
+        address" is a fact; the Azure VPN Client profile alone lists only custom routes.
+    dns_servers (list of IP): `<dnsservers>` of the Azure VPN Client profile and VpnSettings' custom DNS servers.
+    dns_suffixes (list of str): `<dnssuffixes>`.
+    omitted (list of str): secret elements present and left out.
+    warnings (list of str): entries that could not be read (a malformed route).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import zipfile
+from typing import Any
+from xml.etree import ElementTree
+
+MAX_XML_BYTES = 2 * 1024 * 1024
+# Elements whose text is a secret or ties the profile to a tenant: never copied, only named in `omitted`.
+SECRET_TAGS = frozenset(
+    {
+        "serversecret",
+        "hash",
+        "cacert",
+        "clientcert",
+        "privatekey",
+        "certificate",
+        "audience",
+        "issuer",
+        "tenant",
+        "tennant",
+        "clientappid",
+        "password",
+        "radiusserverrootcertificate",
+        "clientcertificatepassword",
+    }
+)
+
+
+class VpnProfileError(Exception):
+    """The file is not a VPN profile this tool reads; the message is one line."""
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1].lower()
+
+
+def _parse_xml(text: str, what: str) -> ElementTree.Element:
+    if "<!DOCTYPE" in text[:4096].upper() or "<!ENTITY" in text.upper():
+        raise VpnProfileError(f"{what}: a document type declaration is not allowed in a VPN profile")
+    try:
+        return ElementTree.fromstring(text)
+    except ElementTree.ParseError as exc:
+        raise VpnProfileError(f"{what}: not well-formed XML ({exc})") from None
+
+
+def _children(element: ElementTree.Element | None, tag: str) -> list[ElementTree.Element]:
+    if element is None:
+        return []
+    return [child for child in element if _local(child.tag) == tag]
+
+
+def _find(element: ElementTree.Element | None, *path: str) -> ElementTree.Element | None:
+    for tag in path:
+        if element is None:
+            return None
+        found = _children(element, tag)
+        element = found[0] if found else None
+    return element
+
+
+def _text(element: ElementTree.Element | None) -> str | None:
+    if element is None or element.text is None:
+        return None
+    value = element.text.strip()
+    return value or None
+
+
+def _omitted(root: ElementTree.Element) -> list[str]:
+    return sorted({_local(e.tag) for e in root.iter() if _local(e.tag) in SECRET_TAGS and (e.text or "").strip()})
+
+
+def _prefix(destination: str, mask: str | None, warnings: list[str]) -> str | None:
+    text = destination if mask is None else f"{destination}/{mask}"
+    try:
+        return str(ipaddress.ip_network(text, strict=False))
+    except ValueError:
+        warnings.append(f"route {text!r} is not an address prefix")
+        return None
+
+
+def _routes(section: ElementTree.Element | None, warnings: list[str]) -> list[str]:
+    found: list[str] = []
+    for route in _children(section, "route"):
+        destinations = _children(route, "destination")
+        if len(destinations) != 1 or not _text(destinations[0]):
+            # The client refuses such a route too ("Destination cannot be empty or have more than one entry").
+            warnings.append("a <route> without exactly one <destination> is ignored")
+            continue
+        prefix = _prefix(str(_text(destinations[0])), _text(_find(route, "mask")), warnings)
+        if prefix:
+            found.append(prefix)
+    return found
+
+
+def _addresses(values: list[str | None], what: str, warnings: list[str]) -> list[str]:
+    found: list[str] = []
+    for value in values:
+        for item in re.split(r"[\s,;]+", value or ""):
+            if not item:
+                continue
+            try:
+                found.append(str(ipaddress.ip_address(item)))
+            except ValueError:
+                warnings.append(f"{what} {item!r} is not an IP address")
+    return found
+
+
+def _empty() -> dict[str, Any]:
+    return {
+        "files": [],
+        "name": None,
+        "gateway": None,
+        "vpn_type": None,
+        "auth_type": None,
+        "client_address_pool": [],
+        "advertised_routes": [],
+        "include_routes": [],
+        "exclude_routes": [],
+        "routes_known": False,
+        "dns_servers": [],
+        "dns_suffixes": [],
+        "omitted": [],
+        "warnings": [],
+    }
+
+
+def parse_azurevpnconfig(text: str) -> dict[str, Any]:
+    """The Azure VPN Client profile (`AzVpnProfile` / `azvpnprofile`)."""
+    root = _parse_xml(text, "azurevpnconfig.xml")
+    profile = root if _local(root.tag) == "azvpnprofile" and _find(root, "azvpnprofile") is None else None
+    profile = profile if profile is not None else _find(root, "azvpnprofile")
+    if profile is None:
+        raise VpnProfileError(f"not an Azure VPN Client profile (root element <{_local(root.tag)}>)")
+    result = _empty()
+    warnings: list[str] = result["warnings"]
+    result["name"] = _text(_find(profile, "name"))
+    servers = [_text(_find(entry, "fqdn")) for entry in _children(_find(profile, "serverlist"), "serverentry")]
+    result["gateway"] = next((s for s in servers if s), None)
+    result["auth_type"] = _text(_find(profile, "clientauth", "type"))
+    transport = _text(_find(profile, "protocolconfig", "sslprotocolconfig", "transportprotocol"))
+    result["vpn_type"] = f"OpenVPN ({transport})" if transport else "OpenVPN"
+    config = _find(profile, "clientconfig")
+    result["dns_servers"] = _addresses(
+        [_text(e) for e in _children(_find(config, "dnsservers"), "dnsserver")], "dnsserver", warnings
+    )
+    # The documentation once spelled the element <dnssufix>; a profile written from it still means a suffix.
+    suffixes = _find(config, "dnssuffixes")
+    result["dns_suffixes"] = [
+        str(_text(e)).lower() for e in [*_children(suffixes, "dnssuffix"), *_children(suffixes, "dnssufix")] if _text(e)
+    ]
+    result["include_routes"] = _routes(_find(config, "includeroutes"), warnings)
+    result["exclude_routes"] = _routes(_find(config, "excluderoutes"), warnings)
+    result["omitted"] = _omitted(root)
+    return result
+
+
+def parse_vpnsettings(text: str) -> dict[str, Any]:
+    """The generic client settings of the package (`VpnProfile` with `VpnServer`)."""
+    root = _parse_xml(text, "VpnSettings.xml")
+    if _local(root.tag) != "vpnprofile" or _find(root, "vpnserver") is None:
+        raise VpnProfileError(f"not a VpnSettings.xml (root element <{_local(root.tag)}> without <VpnServer>)")
+    result = _empty()
+    warnings: list[str] = result["warnings"]
+    result["gateway"] = _text(_find(root, "vpnserver"))
+    result["vpn_type"] = _text(_find(root, "vpntype"))
+    result["auth_type"] = _text(_find(root, "authenticationtype"))
+
+    def prefixes(tag: str) -> list[str]:
+        element = _find(root, tag)
+        values = [_text(element)] + [_text(c) for c in (element if element is not None else [])]
+        found = []
+        for value in values:
+            for item in re.split(r"[\s,;]+", value or ""):
+                if item and (prefix := _prefix(item, None, warnings)):
+                    found.append(prefix)
+        return found
+
+    result["advertised_routes"] = prefixes("routes")
+    result["routes_known"] = True
+    result["client_address_pool"] = prefixes("vpnclientaddresspool")
+    custom = _find(root, "customdnsservers")
+    values = [_text(custom)] + [_text(c) for c in (custom if custom is not None else [])]
+    result["dns_servers"] = _addresses(values, "custom DNS server", warnings)
+    result["omitted"] = _omitted(root)
+    return result
+
+
+def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One profile from the package's files: lists are joined without repeats, the first value of a field wins."""
+    result = _empty()
+    for part in parts:
+        for key, value in part.items():
+            if isinstance(value, list):
+                result[key] = list(dict.fromkeys([*result[key], *value]))
+            elif isinstance(value, bool):
+                result[key] = result[key] or value
+            elif result[key] is None:
+                result[key] = value
+    return result
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
+    if info.file_size > MAX_XML_BYTES:
+        raise VpnProfileError(f"{info.filename} in the zip is larger than {MAX_XML_BYTES} bytes")
+    return archive.read(info).decode("utf-8-sig", errors="replace")
+
+
+def _parse_any(text: str, name: str) -> dict[str, Any]:
+    root = _parse_xml(text, name)
+    tag = _local(root.tag)
+    part = parse_vpnsettings(text) if tag == "vpnprofile" else parse_azurevpnconfig(text)
+    part["files"] = [name]
+    return part
+
+
+def load_profile(path: str) -> dict[str, Any]:
+    """Read and parse the file at `path` (XML, the package zip, or the unzipped package's folder).
+
+    Raises VpnProfileError.
+    """
+    if os.path.isdir(path):
+        return _load_folder(path)
+    try:
+        if zipfile.is_zipfile(path):
+            return _load_zip(path)
+        size = os.path.getsize(path)
+        if size > MAX_XML_BYTES:
+            raise VpnProfileError(f"{path} is larger than {MAX_XML_BYTES} bytes: not a VPN profile")
+        with open(path, "rb") as fh:
+            text = fh.read().decode("utf-8-sig", errors="replace")
+    except OSError as exc:
+        raise VpnProfileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return _parse_any(text, os.path.basename(path))
+
+
+def _load_folder(path: str) -> dict[str, Any]:
+    parts = []
+    for folder, name in (("AzureVPN", "azurevpnconfig.xml"), ("Generic", "VpnSettings.xml")):
+        candidate = os.path.join(path, folder, name)
+        if os.path.isfile(candidate):
+            part = load_profile(candidate)
+            part["files"] = [f"{folder}/{name}"]
+            parts.append(part)
+    if not parts:
+        raise VpnProfileError(
+            f"{path}: the folder holds neither AzureVPN/azurevpnconfig.xml nor Generic/VpnSettings.xml"
+        )
+    return merge(parts)
+
+
+def _load_zip(path: str) -> dict[str, Any]:
+    parts = []
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                base = info.filename.replace("\\", "/").rsplit("/", 1)[-1].lower()
+                if base == "azurevpnconfig.xml":
+                    part = parse_azurevpnconfig(_read_member(archive, info))
+                elif base == "vpnsettings.xml":
+                    part = parse_vpnsettings(_read_member(archive, info))
+                else:
+                    continue
+                part["files"] = [info.filename]
+                parts.append(part)
+    except zipfile.BadZipFile as exc:
+        raise VpnProfileError(f"{path}: damaged zip ({exc})") from None
+    if not parts:
+        raise VpnProfileError(f"{path}: the zip holds neither AzureVPN/azurevpnconfig.xml nor Generic/VpnSettings.xml")
+    return merge(parts)
+
+
+# Pure questions the probes and the diagnosis ask of a parsed profile ---------------------------------------------
+
+
+def covering_route(profile: dict[str, Any] | Any, address: str) -> tuple[str | None, str | None]:
+    """(the profile route that carries `address` into the tunnel, the exclude route that keeps it out)."""
+    ip = ipaddress.ip_address(address)
+
+    def best(prefixes: list[str]) -> str | None:
+        hits = [ipaddress.ip_network(p) for p in prefixes if ip in ipaddress.ip_network(p)]
+        return str(max(hits, key=lambda n: n.prefixlen)) if hits else None
+
+    carried = best([*(profile.get("advertised_routes") or []), *(profile.get("include_routes") or [])])
+    excluded = best(list(profile.get("exclude_routes") or []))
+    return carried, excluded
+
+
+def suffix_covers(suffix: str, name: str) -> bool:
+    """Whether a DNS suffix (`.openai.azure.com`, `openai.azure.com`, `.` for every name) covers `name`."""
+    suffix = suffix.strip().lower().strip(".")
+    name = name.strip().lower().rstrip(".")
+    return not suffix or name == suffix or name.endswith("." + suffix)
+
+
+def in_client_pool(profile: dict[str, Any] | Any, address: str | None) -> bool | None:
+    """Whether `address` is one the gateway hands to VPN clients (None when the pool or the address is unknown)."""
+    pool = list(profile.get("client_address_pool") or [])
+    if not pool or not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return None
+    return any(ip in ipaddress.ip_network(p) for p in pool if ipaddress.ip_network(p).version == ip.version)

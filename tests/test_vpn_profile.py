@@ -1,0 +1,246 @@
+"""The VPN profile as evidence: azurevpnconfig.xml, VpnSettings.xml and the package zip, secrets left out."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from aoai_diag.checks import vpn_profile
+from aoai_diag.context import ProbeContext, Settings
+from aoai_diag.model import CheckResult, Status
+from aoai_diag.osnet.vpnprofile import (
+    VpnProfileError,
+    covering_route,
+    load_profile,
+    parse_azurevpnconfig,
+    parse_vpnsettings,
+    suffix_covers,
+)
+from aoai_diag.targets import parse_target
+from tests.conftest import FIXTURES, guarded_env
+
+VPN = FIXTURES / "osnet" / "vpn"
+GATEWAY = "azuregateway-6b1e0c9a-2f4d-4e3b-8a77-1c5d9e2f3a4b-0e1f2a3b4c5d.vpn.azure.com"
+SECRETS = (
+    "5f2d8a1c9e7b",  # serversecret (Entra profile)
+    "0a1b2c3d4e5f",  # serversecret (certificate profile)
+    "A8985D3A65E5",  # server certificate hash
+    "3F1A9C2E7B5D",  # client certificate hash
+    "8f0e2c55-3d7b",  # tenant id (issuer, tenant)
+    "c632b3df",  # audience
+    "MIIDjjCCAnag",  # CA certificate body
+    "P2SRootCert",
+)
+
+
+def package(tmp_path: Path, *members: tuple[str, str]) -> Path:
+    path = tmp_path / "vnet-hub.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, fixture in members:
+            archive.write(VPN / fixture, name)
+        archive.writestr("Generic/VpnServerRoot.cer", b"0\x82\x03\x8e0\x82\x02v")
+    return path
+
+
+def test_entra_profile_default_has_no_client_config() -> None:
+    profile = parse_azurevpnconfig((VPN / "azurevpnconfig_entra.xml").read_text())
+    assert profile["gateway"] == GATEWAY and profile["name"] == "vnet-hub" and profile["auth_type"] == "aad"
+    assert profile["dns_servers"] == [] and profile["dns_suffixes"] == [] and profile["include_routes"] == []
+    assert profile["routes_known"] is False
+    assert profile["omitted"] == ["audience", "hash", "issuer", "serversecret", "tenant"]
+
+
+def test_custom_profile_dns_suffixes_and_routes() -> None:
+    profile = parse_azurevpnconfig((VPN / "azurevpnconfig_custom.xml").read_text())
+    assert profile["dns_servers"] == ["10.1.0.4", "10.1.0.5"]
+    assert profile["dns_suffixes"] == [".contoso.internal", ".privatelink.openai.azure.com"]
+    assert profile["include_routes"] == ["10.3.0.0/16"] and profile["exclude_routes"] == ["10.1.2.0/28"]
+    assert profile["vpn_type"] == "OpenVPN (tcp)"
+
+
+def test_vpnsettings_routes_pool_and_type() -> None:
+    profile = parse_vpnsettings((VPN / "VpnSettings.xml").read_text())
+    assert profile["advertised_routes"] == ["10.0.0.0/16", "10.1.0.0/16"] and profile["routes_known"] is True
+    assert profile["client_address_pool"] == ["172.16.201.0/24"] and profile["vpn_type"] == "IkeV2,OpenVPN"
+    assert profile["dns_servers"] == [] and profile["omitted"] == ["cacert"]
+
+
+def test_zip_merges_both_files_and_leaves_every_secret_out(tmp_path: Path) -> None:
+    path = package(
+        tmp_path,
+        ("AzureVPN/azurevpnconfig.xml", "azurevpnconfig_custom.xml"),
+        ("Generic/VpnSettings.xml", "VpnSettings.xml"),
+    )
+    profile = load_profile(str(path))
+    assert profile["files"] == ["AzureVPN/azurevpnconfig.xml", "Generic/VpnSettings.xml"]
+    assert profile["gateway"] == GATEWAY and profile["routes_known"] is True
+    assert profile["advertised_routes"] == ["10.0.0.0/16", "10.1.0.0/16"]
+    assert profile["dns_servers"] == ["10.1.0.4", "10.1.0.5"]
+    dumped = json.dumps(profile)
+    assert not [s for s in SECRETS if s in dumped]
+
+
+def test_routes_exclude_wins_and_longest_route_is_named() -> None:
+    profile = {
+        "advertised_routes": ["10.0.0.0/8", "10.1.0.0/16"],
+        "include_routes": [],
+        "exclude_routes": ["10.1.2.0/28"],
+    }
+    assert covering_route(profile, "10.1.3.4") == ("10.1.0.0/16", None)
+    assert covering_route(profile, "10.1.2.4") == ("10.1.0.0/16", "10.1.2.0/28")
+    assert covering_route(profile, "192.168.7.1") == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "name", "covers"),
+    [
+        (".openai.azure.com", "contoso.openai.azure.com", True),
+        ("openai.azure.com", "contoso.openai.azure.com", True),
+        (".privatelink.openai.azure.com", "contoso.openai.azure.com", False),
+        (".", "contoso.openai.azure.com", True),
+        (".azure.com.evil", "contoso.openai.azure.com", False),
+    ],
+)
+def test_suffix_covers(suffix: str, name: str, covers: bool) -> None:
+    assert suffix_covers(suffix, name) is covers
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("<html><body>login</body></html>", "not an Azure VPN Client profile"),
+        ("<AzVpnProfile><name>x", "not well-formed XML"),
+        ('<!DOCTYPE x [<!ENTITY a "aaaa">]><AzVpnProfile/>', "document type declaration"),
+        ("<VpnProfile><Routes>10.0.0.0/16</Routes></VpnProfile>", "not a VpnSettings.xml"),
+    ],
+)
+def test_not_a_profile(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "p.xml"
+    path.write_text(content)
+    with pytest.raises(VpnProfileError, match=message):
+        load_profile(str(path))
+
+
+def test_zip_without_profile_and_missing_file(tmp_path: Path) -> None:
+    empty = tmp_path / "other.zip"
+    with zipfile.ZipFile(empty, "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    with pytest.raises(VpnProfileError, match="neither"):
+        load_profile(str(empty))
+    with pytest.raises(VpnProfileError, match="cannot read"):
+        load_profile(str(tmp_path / "absent.xml"))
+
+
+def probe(path: Path, *addresses: str) -> CheckResult:
+    ctx = ProbeContext(settings=Settings(vpn_profile=str(path)), deadline=time.monotonic() + 5)
+    resolution = CheckResult("system_resolution", Status.PASS, "", {"addresses": list(addresses)}, 0.0)
+    outcome = vpn_profile.run(parse_target("contoso"), ctx, {"system_resolution": resolution})
+    return CheckResult("vpn_profile", outcome.status, outcome.summary, outcome.evidence, 0.0, outcome.reason)
+
+
+def test_probe_passes_when_the_profile_covers_address_and_names(tmp_path: Path) -> None:
+    path = tmp_path / "azurevpnconfig.xml"
+    text = (VPN / "azurevpnconfig_custom.xml").read_text()
+    path.write_text(
+        text.replace("<dnssuffix>.privatelink.openai.azure.com</dnssuffix>", "<dnssuffix>.azure.com</dnssuffix>")
+        .replace("<mask>28</mask>", "<mask>32</mask>")
+        .replace("10.3.0.0", "10.1.0.0")
+    )
+    result = probe(path, "10.1.2.4")
+    assert result.status is Status.PASS, result.summary
+    assert result.evidence["coverage"] == {"10.1.2.4": {"route": "10.1.0.0/16", "excluded_by": None}}
+    assert result.evidence["file"] == "azurevpnconfig.xml"
+
+
+def test_probe_warns_on_excluded_address_and_uncovered_names() -> None:
+    result = probe(VPN / "azurevpnconfig_custom.xml", "10.1.2.4")
+    assert result.status is Status.WARN
+    assert result.evidence["coverage"]["10.1.2.4"]["excluded_by"] == "10.1.2.0/28"
+    assert result.evidence["suffix_coverage"]["contoso.openai.azure.com"] is None
+    assert "do not cover contoso.openai.azure.com" in result.summary
+
+
+def test_probe_is_switched_off_without_the_option() -> None:
+    assert vpn_profile.PROBE.disabled(Settings()) == "no --vpn-profile given"
+
+
+def test_cli_bad_profile_is_a_one_line_usage_error(tmp_path: Path) -> None:
+    bad = tmp_path / "azurevpnconfig.xml"
+    bad.write_text("not xml at all")
+    proc = subprocess.run(
+        [sys.executable, "-m", "aoai_diag", "check", "contoso", "--vpn-profile", str(bad)],
+        capture_output=True,
+        text=True,
+        env=guarded_env(),
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "--vpn-profile" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_collect_with_the_package_then_analyze_keeps_the_profile_and_no_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from click.testing import CliRunner
+
+    from aoai_diag.cli import main
+    from tests.monitoring_support import fake_getaddrinfo, loopback_site
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo())
+    zipped = package(
+        tmp_path,
+        ("AzureVPN/azurevpnconfig.xml", "azurevpnconfig_entra.xml"),
+        ("Generic/VpnSettings.xml", "VpnSettings.xml"),
+    )
+    bundle_path = tmp_path / "bundle.json"
+    with loopback_site(["contoso"]) as site:
+        args = [*site.cli_args(timeout=0.5), "--vpn-profile", str(zipped)]
+        collected = CliRunner().invoke(main, ["collect", "contoso", "-o", str(bundle_path), *args])
+    assert collected.exit_code == 0, collected.output
+    text = bundle_path.read_text()
+    assert not [s for s in SECRETS if s in text] and str(tmp_path) not in text
+    bundle = json.loads(text)
+    import jsonschema
+
+    schema = json.loads((FIXTURES.parent / "aoai_diag" / "data" / "bundle.schema.json").read_text())
+    jsonschema.validate(bundle, schema)
+    (check,) = [c for c in bundle["targets"][0]["checks"] if c["id"] == "vpn_profile"]
+    assert check["evidence"]["profile"]["advertised_routes"] == ["10.0.0.0/16", "10.1.0.0/16"]
+    assert check["evidence"]["file"] == "vnet-hub.zip"
+    analysed = subprocess.run(
+        [sys.executable, "-m", "aoai_diag", "analyze", str(bundle_path), "-o", "json"],
+        capture_output=True,
+        text=True,
+        env=guarded_env(),
+        timeout=60,
+    )
+    report = json.loads(analysed.stdout)
+    (target,) = report["targets"]
+    assert [f["id"] for f in target["diagnosis"]] == bundle["targets"][0]["collected"]["causes"]
+    assert any(c["id"] == "vpn_profile" and c["status"] == "warn" for c in target["checks"])
+
+
+def test_unzipped_package_folder_reads_like_the_zip(tmp_path: Path) -> None:
+    for folder, name, fixture in (
+        ("AzureVPN", "azurevpnconfig.xml", "azurevpnconfig_custom.xml"),
+        ("Generic", "VpnSettings.xml", "VpnSettings.xml"),
+    ):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / name).write_bytes((VPN / fixture).read_bytes())
+    zipped = package(
+        tmp_path,
+        ("AzureVPN/azurevpnconfig.xml", "azurevpnconfig_custom.xml"),
+        ("Generic/VpnSettings.xml", "VpnSettings.xml"),
+    )
+    assert load_profile(str(tmp_path)) == load_profile(str(zipped))
+    with pytest.raises(VpnProfileError, match="the folder holds neither"):
+        load_profile(str(tmp_path / "AzureVPN"))
