@@ -5,6 +5,9 @@ Resolver defaults overshoot by seconds (../shared/reference/azure-sdk-notes.md "
 Queries carry no EDNS option, like the glibc and musl stub resolvers, so a reply that overflows 512 bytes
 shows up as `truncated_udp` exactly as an application on musl would see it
 (https://github.com/mckaywrigley/chatbot-ui/issues/728, dns-facts.md §7).
+
+Plain replies are decoded by aoai_diag/dnswire.py without building dnspython objects (a fleet asks thousands of
+questions); every other reply, and the TCP retry, goes through dnspython as before.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ _IN = 1
 _QR, _TC, _RD = 0x8000, 0x0200, 0x0100
 _RCODES_WITHOUT_QUESTION = (1, 2, 4, 5)  # FORMERR, SERVFAIL, NOTIMP, REFUSED may omit the question
 _NAME = re.compile(r"[a-z0-9_-]{1,63}(\.[a-z0-9_-]{1,63})*")
-_LABEL = re.compile(rb"[A-Za-z0-9_-]+")
+_NAME_BYTES = re.compile(rb"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
 _RR = struct.Struct("!HHIH")
 
 
@@ -57,11 +57,11 @@ def _name(wire: bytes, at: int) -> tuple[str, int]:
     """The name at `at` (following compression pointers) in lower case, and the offset after it.
 
     dnspython's rules: a pointer points before the start of the segment holding it, and a segment it jumps to
-    does not run into that segment; names are at most 255 bytes; labels are plain host-name characters here.
+    does not run into that segment; labels are at most 63 bytes, names at most 255. Labels are plain host-name
+    characters here (checked once for the whole name).
     """
-    labels: list[str] = []
+    labels: list[bytes] = []
     end = -1
-    size = 1
     segment, limit = at, len(wire)
     while True:
         if at >= limit:
@@ -82,15 +82,14 @@ def _name(wire: bytes, at: int) -> tuple[str, int]:
         at += 1
         if length == 0:
             break
-        label = wire[at : at + length]
-        if at + length > limit or not _LABEL.fullmatch(label):
+        if at + length > limit:
             raise _Bad
-        size += length + 1
-        if size > 255:
-            raise _Bad
-        labels.append(label.decode().lower())
+        labels.append(wire[at : at + length])
         at += length
-    return ".".join(labels), (end if end >= 0 else at)
+    text = b".".join(labels)
+    if len(text) > 253 or (labels and not _NAME_BYTES.fullmatch(text)):
+        raise _Bad  # 253 characters = 255 bytes on the wire; anything else needs dnspython's escaping
+    return text.decode().lower(), (end if end >= 0 else at)
 
 
 def parse(wire: bytes, query: bytes) -> Reply | None:

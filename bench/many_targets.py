@@ -130,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"ratio {args.targets} targets / 1 target: {got['many'] / got['one']:.2f} (sequential would be ~{args.targets})"
     )
+    waves = -(-args.targets // max(1, args.max_parallel))
+    print(f"floor: {waves} waves of {args.max_parallel} targets, each as long as one target: {waves}x")
     return 0
 
 

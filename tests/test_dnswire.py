@@ -12,6 +12,7 @@ import json
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -305,3 +306,31 @@ def test_encode_query_is_what_dnspython_would_send_apart_from_the_id() -> None:
 def test_ids_are_random() -> None:
     ids = {dnswire.encode_query(HOST, A)[:2] for _ in range(50)}  # type: ignore[index]
     assert len(ids) > 40
+
+
+def test_datagrams_from_a_stranger_do_not_answer_nor_extend_the_timeout() -> None:
+    with responder(lambda q: [("stranger", private_answer(q))] * 3) as server:
+        started = time.monotonic()
+        answer = dnsquery.query(server, HOST, 0.3)
+        elapsed = time.monotonic() - started
+    assert answer["outcome"] == "timeout" and answer["addresses"] == []
+    assert 0.25 <= elapsed < 0.3 + 0.5
+
+
+def test_a_shared_answer_handed_out_is_a_copy() -> None:
+    from aoai_diag.context import Settings
+    from aoai_diag.dns_cache import run_cached
+    from aoai_diag.runner import new_context
+
+    ctx = new_context(Settings(timeout=1.0, env={}))
+    with responder(lambda q: [("self", private_answer(q))]) as server:
+        ask = run_cached(ctx)
+        first = ask(server, HOST, 1.0)
+        first["addresses"].append("192.0.2.1")
+        first["address_classes"]["192.0.2.1"] = "public"
+        second = ask(server, HOST, 1.0)
+        second["chain"].clear()
+        third = ask(server, HOST, 1.0)
+    assert second["addresses"] == third["addresses"] == ["10.0.0.5"]
+    assert third["address_classes"] == {"10.0.0.5": "private"}
+    assert third["chain"] == [HOST, PL]
