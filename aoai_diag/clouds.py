@@ -2,7 +2,7 @@
 
 Suffixes and zones: https://learn.microsoft.com/azure/private-link/private-endpoint-dns (commercial);
 Government: https://learn.microsoft.com/azure/ai-services/openai/azure-government ; China suffixes are
-low-confidence (see ../shared/reference/dns-facts.md §1), so ARM's requiredZoneNames wins when read.
+less well documented, so ARM's requiredZoneNames wins when read.
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ DEFAULT_AZURE_DNS = ("168.63.129.16", 53)
 DEFAULT_PUBLIC_RESOLVERS = (("1.1.1.1", 53), ("8.8.8.8", 53))
 # https://learn.microsoft.com/azure/virtual-machines/instance-metadata-service
 DEFAULT_IMDS_ENDPOINT = "http://169.254.169.254"
-# Documented GA data-plane version; any documented path works for a key-less probe (http-facts.md §2).
+# Documented GA data-plane version; any documented path works for a key-less probe
+# (https://learn.microsoft.com/azure/ai-services/openai/reference; docs/dataplane-answers.md).
 DEFAULT_DATA_PLANE_API_VERSION = "2024-10-21"
 
 Endpoint = tuple[str, int]

@@ -1,10 +1,10 @@
 """Ask one DNS server about one name, directly, and describe the answer as a `DnsAnswer` (docs/evidence.md).
 
 Every query is bounded by its `timeout` (UDP, the TCP retry and the AAAA query together): dnspython's
-Resolver defaults overshoot by seconds (../shared/reference/azure-sdk-notes.md "Default timeouts").
+Resolver defaults overshoot by seconds (its lifetime covers every nameserver and retry).
 Queries carry no EDNS option, like the glibc and musl stub resolvers, so a reply that overflows 512 bytes
 shows up as `truncated_udp` exactly as an application on musl would see it
-(https://github.com/mckaywrigley/chatbot-ui/issues/728, dns-facts.md §7).
+(https://github.com/mckaywrigley/chatbot-ui/issues/728).
 
 Plain replies are decoded by aoai_diag/dnswire.py without building dnspython objects (a fleet asks thousands of
 questions); every other reply, and the TCP retry, goes through dnspython as before.
@@ -34,7 +34,8 @@ from aoai_diag.netio import map_concurrently
 
 DnsAnswer = dict[str, Any]
 
-# A CNAME chain longer than this is a loop or a hostile server: *.openai.azure.com chains have 7-8 hops (dns-facts.md §3).
+# A CNAME chain longer than this is a loop or a hostile server: *.openai.azure.com chains have 7-8 hops
+# (https://learn.microsoft.com/azure/private-link/private-endpoint-dns).
 MAX_CHAIN = 16
 
 

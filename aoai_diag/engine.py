@@ -2,7 +2,7 @@
 
 Each probe runs in its own daemon thread (aoai_diag/workers.py): getaddrinfo and some SDK calls cannot be interrupted, so at the
 deadline the engine stops waiting, reports the probe as `error`, and lets the thread die with the process
-(azure-sdk-notes.md: "getaddrinfo cannot be bounded in-thread: run it in a worker and stop waiting").
+(getaddrinfo takes no timeout: it can only be run in a worker that the engine stops waiting for).
 """
 
 from __future__ import annotations

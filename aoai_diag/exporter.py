@@ -241,7 +241,8 @@ class ProbeServer(HTTPServer):
                 break
 
     def server_bind(self) -> None:
-        # HTTPServer.server_bind calls socket.getfqdn(), a reverse DNS lookup that can hang (azure-sdk-notes.md).
+        # HTTPServer.server_bind calls socket.getfqdn(), a reverse DNS lookup that can hang for
+        # seconds on a machine without reachable DNS.
         import socketserver
 
         socketserver.TCPServer.server_bind(self)

@@ -1,6 +1,7 @@
 """Bounded socket and TLS helpers shared by the path probes (tcp_connect, tls_handshake, https_dataplane).
 
-Every call takes an explicit timeout: library defaults wait minutes (azure-sdk-notes.md "Default timeouts").
+Every call takes an explicit timeout: library defaults wait minutes (a socket has none, the
+OS connect timeout is ~2 minutes on Linux).
 Expected network outcomes come back as short outcome words, never as exceptions escaping a probe.
 """
 

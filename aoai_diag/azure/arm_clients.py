@@ -1,7 +1,7 @@
 """Management clients for one run: one credential, one HTTP session, bounded timeouts and retries.
 
 SDK defaults wait minutes on a dropped connection and poll long-running operations every 30 s
-(azure-sdk-notes.md, "Default timeouts are unusable"): every client here gets `connection_timeout` /
+(azure-core transport and polling defaults): every client here gets `connection_timeout` /
 `read_timeout` from the run, a retry policy that honours 429 Retry-After but never sleeps past the run's
 deadline, and LRO polling that follows Retry-After with a short fallback interval.
 """

@@ -2,7 +2,7 @@
 
 Order (as DefaultAzureCredential): environment service principal, managed identity, Azure CLI. Unlike it, a
 source is only tried when it can work: managed identity only when IMDS answered the `azure_platform` probe
-(~12.8 s wasted off Azure otherwise, azure-sdk-notes.md "Default timeouts"), the CLI only when `az` is on
+(~12.8 s wasted off Azure otherwise, measured with azure-identity's own probe of IMDS), the CLI only when `az` is on
 PATH. With none usable the layer learns it at once and reports skip with the reason.
 AzureCliCredential launches `az` for each token (~0.4 s) and every SDK client would cache its own: the
 wrapper here caches tokens per scope for all clients.
@@ -121,8 +121,7 @@ def build_credential(settings: Settings, on_azure: bool, timeout: float) -> Cach
 def _managed_identity(settings: Settings, pipeline: dict[str, Any]) -> Any:
     from azure.identity import ManagedIdentityCredential
 
-    # azure-identity and MSAL read the IMDS host from this variable at request time (azure-sdk-notes.md,
-    # "Credentials"); it is the only way to point managed identity at --imds-endpoint.
+    # azure-identity and MSAL read the IMDS host from this variable at request time; it is the only way to point managed identity at --imds-endpoint.
     if settings.imds_endpoint.rstrip("/") != DEFAULT_IMDS_ENDPOINT:
         os.environ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = settings.imds_endpoint.rstrip("/")
     client_id = settings.env.get("AZURE_CLIENT_ID")

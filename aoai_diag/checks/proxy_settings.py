@@ -1,4 +1,4 @@
-"""Would a typical HTTP client send `https://<host>` through a proxy? (causes.md edge.proxy_env_no_proxy)
+"""Would a typical HTTP client send `https://<host>` through a proxy? (cause edge.proxy_env_no_proxy)
 
 A proxy usually resolves the host itself, with a resolver that cannot see the private zone, and then goes
 public: the data plane answers 403 "Public access is disabled" although this machine's DNS is right

@@ -1,8 +1,8 @@
 """The DNS servers this machine is configured to ask (or the `--resolver` list that replaces them).
 
 dnspython reads /etc/resolv.conf (Linux, macOS) or the registry (Windows). On Windows, VPN clients may steer
-names through the NRPT instead, which no nameserver list shows (dns-facts.md §7,
-https://github.com/dmauser/PrivateLink/tree/master/DNS-Integration-P2S): system_resolution sees that path.
+names through the NRPT instead, which no nameserver list shows
+(https://github.com/dmauser/PrivateLink/tree/master/DNS-Integration-P2S; os_resolvers reads it): system_resolution sees that path.
 
 Evidence:
     source ("system" | "option"): where the list came from.

@@ -1,6 +1,6 @@
 """Which route this machine would use toward each resolved private address: a specific one, or the default.
 
-causes.md (net.not_on_private_network) tells people to run `ip route get <PE-IP>` / `Find-NetRoute`: a PE address
+Troubleshooting net.not_on_private_network means running `ip route get <PE-IP>` / `Find-NetRoute`: a PE address
 that only the default route covers means the machine is not on (or tunnelled into) the private network, while a
 specific route means the network is there and something drops the packets. Connecting a UDP socket asks the
 kernel for that route and sends nothing; the source address it picks names the interface. Comparing it with the

@@ -2,7 +2,7 @@
 
 It never resolves names (the test guard forbids it): a CONNECT target is mapped with `resolve`, accepted when it
 is a loopback IP literal, or replaced by `upstream` — a proxy that resolves names publicly and so always reaches
-the public front door (causes.md net.firewall_reorigination). Anything else gets 502, as from a real proxy that
+the public front door (cause net.firewall_reorigination). Anything else gets 502, as from a real proxy that
 cannot reach the target.
 
 Config (JSON):

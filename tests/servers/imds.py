@@ -3,8 +3,8 @@
 Shapes follow https://learn.microsoft.com/azure/virtual-machines/instance-metadata-service (instance, api-version
 2021-02-01) and https://learn.microsoft.com/entra/identity/managed-identities-azure-resources/how-to-use-vm-token
 (token, api-version 2018-02-01). Like the real service, a request without `Metadata: true` gets 400: azure-identity
-sends exactly such a request first to learn whether IMDS exists (../shared/reference/azure-sdk-notes.md
-"Credentials"). Point the credential here with AZURE_POD_IDENTITY_AUTHORITY_HOST=http://IP:PORT.
+sends exactly such a request first to learn whether IMDS exists (ManagedIdentityCredential's
+availability probe). Point the credential here with AZURE_POD_IDENTITY_AUTHORITY_HOST=http://IP:PORT.
 
 Config (JSON): {"instance": {...} (replaces the default document), "instance_status": 200 (e.g. 429 or 500 to
 emulate throttling or failure), "instance_body": "raw text" (overrides the JSON, e.g. garbage),

@@ -1,6 +1,6 @@
 """An HTTPS endpoint on loopback that answers like the Azure OpenAI data plane, per listener config.
 
-Bodies and headers are the verbatim texts of ../shared/reference/http-facts.md §1/§3, so the probe's classifier is
+Bodies and headers are the texts the service sends (docs/dataplane-answers.md), so the probe's classifier is
 exercised with what Azure really sends. One process can serve several listeners with different behaviour (the
 end-to-end tier runs the private endpoint and the public front door from one config).
 
