@@ -78,24 +78,6 @@ def plan(deps: Mapping[str, CheckResult], what: str, explained_by: Sequence[str]
     return Plan(True, f"TCP to {', '.join(failed)} failed and the static reads do not explain it: {what} asked")
 
 
-def peering_problems(pe_vnets: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Static reasons a private endpoint's VNet is out of reach: not peered, or a peering not Connected/in sync
-    (arm_client_network's `pe_vnets` evidence)."""
-    found: list[str] = []
-    for entry in pe_vnets:
-        if not isinstance(entry, Mapping):
-            continue
-        name = str(entry.get("vnet_id") or "?").rsplit("/", 1)[-1]
-        peering = entry.get("peering") if isinstance(entry.get("peering"), Mapping) else {}
-        if entry.get("relation") == "not_peered":
-            found.append(f"this VNet is not peered with {name}")
-        elif entry.get("relation") == "peered" and (
-            peering.get("state") != "Connected" or (peering.get("sync_level") or "FullyInSync") != "FullyInSync"
-        ):
-            found.append(f"the peering to {name} is {peering.get('state')}/{peering.get('sync_level')}")
-    return found
-
-
 def outcome_state(denied_code: str | None) -> str:
     """`unfinished` for an operation cut by the deadline, `failed` for any other failed read."""
     return UNFINISHED if denied_code == "Unfinished" else FAILED
@@ -109,6 +91,7 @@ def static_nsg_denies(
     pes: Sequence[Mapping[str, Any]],
     port: int,
     prefixes: Sequence[str],
+    client_asgs: Sequence[str] | None = None,
 ) -> list[str]:
     """NSG rules read from the NSGs themselves that deny TCP `port` from `source` to a private endpoint address.
 
@@ -116,9 +99,14 @@ def static_nsg_denies(
     subnet's privateEndpointNetworkPolicies lets NSGs apply
     (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy). A default
     DenyAllOutBound is left out: it only says the address is outside the VNet space known here. Unreadable NSGs
-    explain nothing (their reads are reported by arm_nsg).
+    explain nothing (their reads are reported by arm_nsg). A deny counts exactly when arm_nsg would name it
+    (azure_facts.nsg_deny_is_cause), with the application security groups of both sides.
     """
     from aoai_diag.azure import nsg_eval, snapshot
+    from aoai_diag.diagnosis.azure_facts import nsg_deny_is_cause
+
+    def pe_asgs(pe: Mapping[str, Any]) -> list[str] | None:
+        return list(pe["asg_ids"]) if "asg_ids" in pe else None
 
     if not source:
         return []
@@ -134,8 +122,11 @@ def static_nsg_denies(
     for nsg_id in client_nsg_ids:
         rules = rules_of(nsg_id)
         for address in addresses if rules else ():
-            decision = nsg_eval.evaluate(rules or [], "Outbound", source, address, port, list(prefixes))
-            if decision["access"] == "Deny" and not decision.get("default"):
+            pe_groups = next((pe_asgs(pe) for pe in pes if address in (pe.get("ip_addresses") or ())), None)
+            decision = nsg_eval.evaluate(
+                rules or [], "Outbound", source, address, port, list(prefixes), client_asgs, pe_groups
+            )
+            if nsg_deny_is_cause(decision):
                 found.append(f"NSG {nsg_id.rsplit('/', 1)[-1]} denies outbound {address}:{port}")
     for pe in pes:
         try:
@@ -148,7 +139,9 @@ def static_nsg_denies(
             continue
         rules = rules_of(subnet.nsg_id)
         for address in pe.get("ip_addresses") or () if rules else ():
-            decision = nsg_eval.evaluate(rules or [], "Inbound", source, str(address), port, list(prefixes))
-            if decision["access"] == "Deny" and not decision.get("default"):
+            decision = nsg_eval.evaluate(
+                rules or [], "Inbound", source, str(address), port, list(prefixes), client_asgs, pe_asgs(pe)
+            )
+            if nsg_deny_is_cause(decision):
                 found.append(f"NSG {subnet.nsg_id.rsplit('/', 1)[-1]} denies inbound {address}:{port} on the PE subnet")
     return found

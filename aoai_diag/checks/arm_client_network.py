@@ -250,7 +250,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
                 client_nsgs = sorted({i for i in (nic.nsg_id, (evidence["subnet"] or {}).get("nsg_id")) if i})
                 source = nic.private_ips[0] if nic.private_ips else None
                 explained = on_demand.static_nsg_denies(
-                    ctx, sess, source, client_nsgs, pes, ctx.settings.port, prefixes
+                    ctx, sess, source, client_nsgs, pes, ctx.settings.port, prefixes, list(nic.asg_ids)
                 )
             need = on_demand.plan(deps, "effective routes", explained)
             evidence["effective_routes"] = need.evidence()
