@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 
 from aoai_diag import engine
-from aoai_diag.checks import PROBES
+from aoai_diag.checks import PROBES, tcp_connect
 from aoai_diag.evidence import EVIDENCE_TYPES, EvidenceError, normalize, parse
 from aoai_diag.evidence.base import parse_int
-from aoai_diag.evidence.path import TcpAttempt, TcpConnect
+from aoai_diag.evidence.dns import DnsAnswer
+from aoai_diag.evidence.osnet import OsResolvers, OsRoute, VpnProfile
+from aoai_diag.evidence.path import RouteLookup, TcpAttempt, TcpConnect
 from aoai_diag.evidence.schema import SCHEMA_FILES, block_text, current_block
-from aoai_diag.model import CheckResult
+from aoai_diag.model import CheckResult, Outcome
 from tests.conftest import FIXTURES, REPO
 from tests.evidence_guard import evidence_problem
 
@@ -137,6 +139,96 @@ def test_the_suite_checks_every_probe_result_at_the_engine_boundary() -> None:
     problem = evidence_problem("tcp_connect", {"port": 443, "attempts": [{"address": "10.0.0.5", "rtt": 1}]})
     assert problem == "tcp_connect: evidence.attempts[0].rtt: not a declared field of TcpAttempt"
     assert evidence_problem("hosts_file", {"entries": [{"line": "3"}]}) is not None
+    # A test that calls a probe's `run` without the engine is watched too: the probe module's own Outcome.
+    assert tcp_connect.Outcome is not Outcome
+
+
+# What a VPN laptop's run records (shapes of route_lookup, vpn_profile and os_resolvers, values as the probes wrote
+# them in the end-to-end tier's VPN scenarios).
+ANSWER = {"name": "contoso.openai.azure.com", "outcome": "answer", "rcode": "NOERROR", "chain": [
+    "contoso.openai.azure.com", "contoso.privatelink.openai.azure.com"], "addresses": ["10.1.2.4"],
+    "address_classes": {"10.1.2.4": "private"}, "addresses6": [], "ttl": 10, "soa_mname": None,
+    "truncated_udp": False, "tcp_retry": None, "elapsed_ms": 1.2, "error": None}  # fmt: skip
+VPN_LAPTOP: dict[str, Any] = {
+    "route_lookup": {
+        "reference": {"address": "1.1.1.1", "source": "192.168.1.20", "error": None, "os_route": {
+            "interface": "wlan0", "next_hop": "192.168.1.1", "prefix": None, "source": "192.168.1.20",
+            "local": False, "error": None}},
+        "routes": [{"address": "10.1.2.4", "class": "private", "source": None, "error": "network unreachable",
+                    "local": False, "via_default": None, "os_route": {"error": "network unreachable", "no_route": True},
+                    "tunnel": None, "tunnel_basis": "no route"}],
+        "platform": "linux",
+        "profile_routes": [{"prefix": "10.0.0.0/16", "address": "10.0.0.1", "interface": "tun0", "next_hop": None,
+                            "error": None, "no_route": False, "local": False, "via_default": False, "tunnel": True,
+                            "tunnel_basis": "source address in the VPN client address pool"}],
+    },
+    "vpn_profile": {
+        "file": "vpnprofile.zip",
+        "profile": {"files": ["AzureVPN/azurevpnconfig.xml", "Generic/VpnSettings.xml"], "name": "vnet-hub",
+                    "gateway": "azuregateway-1.vpn.azure.com", "vpn_type": "OpenVPN (tcp)", "auth_type": "aad",
+                    "client_address_pool": ["172.16.201.0/24"], "advertised_routes": ["10.0.0.0/16"],
+                    "include_routes": [], "exclude_routes": [], "routes_known": True, "dns_servers": [],
+                    "dns_suffixes": ["corp.contoso.com"], "omitted": ["audience", "tenant"], "warnings": []},
+        "coverage": {"10.1.2.4": {"route": None, "excluded_by": None}},
+        "suffix_coverage": {"contoso.openai.azure.com": None},
+    },
+    "os_resolvers": {
+        "platform": "windows", "source": "nrpt", "errors": [],
+        "split_rules": [{"kind": "nrpt", "match": "corp.contoso.com", "servers": ["10.0.0.4:53"], "interface": None}],
+        "names": {"contoso.openai.azure.com": {
+            "kind": "default", "match": None, "servers": ["192.168.1.1:53"], "interface": "Wi-Fi",
+            "why": "no NRPT rule matches: the interfaces' DNS servers", "answers": {"192.168.1.1:53": ANSWER},
+            "verdict": "private", "app": "public", "disagree": True}},
+        "uncovered": {"contoso.openai.azure.com": {"10.0.0.4:53": ANSWER}},
+    },
+}  # fmt: skip
+
+
+def test_vpn_laptop_evidence_reads_into_its_types() -> None:
+    for check_id, evidence in VPN_LAPTOP.items():
+        typed = parse(check_id, evidence, strict=True)
+        assert typed is not None and contains(typed.to_dict(), evidence), check_id
+        assert parse(check_id, typed.to_dict(), strict=True) == typed
+    route = parse("route_lookup", VPN_LAPTOP["route_lookup"])
+    assert isinstance(route, RouteLookup) and route.reference and isinstance(route.reference.os_route, OsRoute)
+    # the OS's "no route" is kept apart from a reader that failed; a missing `local` reads as false
+    assert route.routes[0].os_route == OsRoute(error="network unreachable", no_route=True)
+    assert route.profile_routes[0].tunnel is True and route.profile_routes[0].tunnel_basis
+    profile = parse("vpn_profile", VPN_LAPTOP["vpn_profile"])
+    assert isinstance(profile, VpnProfile) and profile.profile and profile.profile.routes_known
+    assert profile.suffix_coverage == {"contoso.openai.azure.com": None}
+    resolvers = parse("os_resolvers", VPN_LAPTOP["os_resolvers"])
+    assert isinstance(resolvers, OsResolvers)
+    assert isinstance(resolvers.uncovered["contoso.openai.azure.com"]["10.0.0.4:53"], DnsAnswer)
+    assert resolvers.names["contoso.openai.azure.com"].disagree is True
+
+
+@pytest.mark.parametrize(
+    ("check_id", "evidence", "path", "problem"),
+    [
+        ("vpn_profile", {"suffix_coverage": {"contoso.openai.azure.com": 3}}, "ev.suffix_coverage[contoso.openai.azure.com]",
+         "must be a string"),
+        ("vpn_profile", {"profile": {"routes_known": "yes"}}, "ev.profile.routes_known", "must be a boolean"),
+        ("os_resolvers", {"uncovered": {"contoso.openai.azure.com": {"10.0.0.4:53": {"ttl": "10"}}}},
+         "ev.uncovered[contoso.openai.azure.com][10.0.0.4:53].ttl", "must be an integer"),
+        ("os_resolvers", {"names": {"a.openai.azure.com": {"disagree": None}}}, "ev.names[a.openai.azure.com].disagree",
+         "not null"),
+        ("route_lookup", {"routes": [{"os_route": {"no_route": 1}}]}, "ev.routes[0].os_route.no_route",
+         "must be a boolean"),
+        ("route_lookup", {"profile_routes": [{"prefix": None}]}, "ev.profile_routes[0].prefix", "not null"),
+        ("arm_client_network", {"effective_routes": {"state": 2}}, "ev.effective_routes.state", "must be a string"),
+        ("arm_nsg", {"client": {"effective": []}}, "ev.client.effective", "must be an object"),
+        ("arm_dns_zones", {"hidden_zones": "/subscriptions/x"}, "ev.hidden_zones", "must be a list"),
+        ("proxy_settings", {"system": {"wininet": {"server": 8080}}}, "ev.system.wininet.server", "must be a string"),
+    ],
+)  # fmt: skip
+def test_a_bad_value_in_the_newer_shapes_is_named_by_its_path(
+    check_id: str, evidence: dict[str, Any], path: str, problem: str
+) -> None:
+    with pytest.raises(EvidenceError) as info:
+        parse(check_id, evidence, "ev")
+    assert info.value.path == path
+    assert problem in str(info.value)
 
 
 @pytest.mark.parametrize("schema", SCHEMA_FILES, ids=[p.name for p in SCHEMA_FILES])

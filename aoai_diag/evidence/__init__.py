@@ -26,6 +26,7 @@ from aoai_diag.evidence.dns import (
     ResolverConfig,
     SystemResolution,
 )
+from aoai_diag.evidence.osnet import OsResolvers, VpnProfile
 from aoai_diag.evidence.path import (
     AzurePlatform,
     HttpsDataplane,
@@ -39,7 +40,9 @@ EVIDENCE_TYPES: Mapping[str, type[Evidence]] = {
     "hosts_file": HostsFile,
     "resolver_config": ResolverConfig,
     "system_resolution": SystemResolution,
+    "vpn_profile": VpnProfile,
     "dns_nameservers": DnsNameservers,
+    "os_resolvers": OsResolvers,
     "public_dns": PublicDns,
     "azure_platform": AzurePlatform,
     "azure_dns": AzureDns,

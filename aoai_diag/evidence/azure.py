@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from aoai_diag.evidence.base import Evidence
 
@@ -166,6 +164,8 @@ class ArmDnsZones(Evidence):
     broad_zones: tuple[BroadZone, ...] = ()
     denied: tuple[Denied, ...] = ()
     complete: bool = False
+    hidden_zones: tuple[str, ...] = ()
+    """Ids of needed zones a PE's zone group names that the search did not return (unreadable where they live)."""
     error: str | None = None
 
 
@@ -247,6 +247,15 @@ class RouteToPe(Evidence):
 
 
 @dataclass(frozen=True, kw_only=True)
+class OnDemandRead(Evidence):
+    """Whether a long-running read was asked (aoai_diag/azure/on_demand.py) and how it ended."""
+
+    state: str | None = None
+    """not_needed | done | unfinished (still running at the deadline: unknown) | failed; `asked` only while it runs."""
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class ArmClientNetwork(Evidence):
     source: str | None = None
     vm_id: str | None = None
@@ -258,6 +267,7 @@ class ArmClientNetwork(Evidence):
     pe_vnets: tuple[PeVnet, ...] = ()
     routes_to_pe: tuple[RouteToPe, ...] = ()
     routes_error: str | None = None
+    effective_routes: OnDemandRead | None = None
     denied: tuple[Denied, ...] = ()
     error: str | None = None
 
@@ -284,8 +294,8 @@ class ClientSide(Evidence):
     decisions: tuple[ClientDecision, ...] = ()
     access: str | None = None
     error: str | None = None
-    effective: Mapping[str, Any] | None = None
-    """How far the effective-rules read got ({state, reason, ...}), when recorded."""
+    effective: OnDemandRead | None = None
+    """Whether the effective-NSG read was asked and how it ended, when recorded."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,9 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from aoai_diag.evidence.base import Evidence
+from aoai_diag.evidence.osnet import OsRoute
+
+
+@dataclass(frozen=True, kw_only=True)
+class WinInetProxy(Evidence):
+    """Per-user Internet Options (the `Internet Settings` registry key of the user)."""
+
+    enabled: bool = False
+    server: str | None = None
+    bypass: str | None = None
+    pac_url: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class WinHttpProxy(Evidence):
+    """The machine's WinHTTP proxy (`netsh winhttp show proxy`)."""
+
+    server: str | None = None
+    bypass: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class WindowsProxy(Evidence):
+    wininet: WinInetProxy | None = None
+    winhttp: WinHttpProxy | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -20,8 +45,8 @@ class ProxySettings(Evidence):
     bypassed_by: str | None = None
     bypassed_by_address: str | None = None
     source: str | None = None
-    system: Mapping[str, Any] | None = None
-    """Windows registry settings ({wininet, winhttp}), kept as read."""
+    system: WindowsProxy | None = None
+    """Windows registry settings (null elsewhere)."""
     error: str | None = None
 
 
@@ -69,7 +94,7 @@ class RouteReference(Evidence):
     address: str | None = None
     source: str | None = None
     error: str | None = None
-    os_route: Mapping[str, Any] | None = None
+    os_route: OsRoute | None = None
     """The operating system's own route entry, when read."""
 
 
@@ -83,13 +108,37 @@ class KernelRoute(Evidence):
     error: str | None = None
     local: bool = False
     via_default: bool | None = None
-    os_route: Mapping[str, Any] | None = None
+    os_route: OsRoute | None = None
+    tunnel: bool | None = None
+    """The route is the VPN tunnel (null: not known, or a local address)."""
+    tunnel_basis: str | None = None
+    """What `tunnel` rests on (the VPN client address pool, the interface name, ...)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileRoute(Evidence):
+    """A route the VPN profile carries, as the OS's table answers for its first host."""
+
+    prefix: str = ""
+    address: str = ""
+    interface: str | None = None
+    next_hop: str | None = None
+    error: str | None = None
+    no_route: bool = False
+    local: bool = False
+    via_default: bool | None = None
+    tunnel: bool | None = None
+    tunnel_basis: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class RouteLookup(Evidence):
     reference: RouteReference | None = None
     routes: tuple[KernelRoute, ...] = ()
+    platform: str | None = None
+    """Which OS route reader ran: windows | macos | linux | other."""
+    profile_routes: tuple[ProfileRoute, ...] = ()
+    """With a VPN profile: each route it carries (at most 16)."""
 
 
 @dataclass(frozen=True, kw_only=True)
