@@ -93,7 +93,7 @@ class PrivateEndpoint(_Json):
     """customDnsConfigs: [{fqdn, ip_addresses}]. Often empty on PEs that use a DNS zone group."""
     ip_addresses: tuple[str, ...]
     """Private IPs of the PE from every source read (customDnsConfigs, static ipConfigurations, zone-group
-    recordSets, the NIC). Empty does not mean "no address": see `ip_sources` and `nic_denied`."""
+    recordSets, the NIC). Empty does not mean "no address": see `nic_denied` (a NIC that could not be read)."""
     zone_groups: tuple[ZoneGroup, ...] | None
     """None when they could not be read."""
     static_ips: tuple[str, ...] = ()

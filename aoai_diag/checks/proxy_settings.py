@@ -182,14 +182,16 @@ def read_windows_settings() -> dict[str, Any]:  # pragma: no cover - needs a Win
     path = r"Software\Microsoft\Windows\CurrentVersion\Internet Settings"
     with winreg.OpenKey(winreg.HKEY_CURRENT_USER, path) as key:
 
-        def value(name: str) -> Any:
+        def value(name: str) -> str | None:
+            # Text as the evidence type declares it, whatever registry type an admin or a tool stored it as.
             try:
-                return winreg.QueryValueEx(key, name)[0]
+                raw = winreg.QueryValueEx(key, name)[0]
             except FileNotFoundError:
                 return None
+            return None if raw is None else str(raw)
 
         result["wininet"] = {
-            "enabled": bool(value("ProxyEnable")),
+            "enabled": value("ProxyEnable") not in (None, "0", ""),
             "server": value("ProxyServer"),
             "bypass": value("ProxyOverride"),
             "pac_url": value("AutoConfigURL"),
