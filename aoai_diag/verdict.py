@@ -29,6 +29,8 @@ PATH_STAGES: dict[str, int] = {
     "dns_nameservers": 0,
     "public_dns": 0,
     "azure_dns": 0,
+    "os_resolvers": 0,
+    "vpn_profile": 1,
     "proxy_settings": 1,
     "route_lookup": 1,
     "tcp_connect": 2,

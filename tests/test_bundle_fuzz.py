@@ -138,7 +138,7 @@ def _names_field(message: str, case: Case, doc: Any) -> bool:
     top = case.path[0]
     if top in ("bundle_version", "targets") and len(case.path) <= 2:
         return "bundle" in message or "targets" in message
-    match = re.search(r"malformed (\S+?):", message)
+    match = re.search(r"malformed (\S+?): ", message)  # a key may hold a colon (`answers[10.0.0.53:53]`)
     if not match:
         return False
     named = _components(match.group(1))
@@ -211,21 +211,29 @@ def test_mutated_bundles_end_in_a_report_or_a_usage_error(
     assert refused > 50 and accepted > 50, (refused, accepted)
 
 
+HEALTHY = FIXTURES / "bundles" / "healthy.json"
+
+
+def _check_index(check_id: str) -> int:
+    """Where a check stands in the healthy bundle (the registry's order, which grows)."""
+    return [c["id"] for c in json.loads(HEALTHY.read_text())["targets"][0]["checks"]].index(check_id)
+
+
 @pytest.mark.parametrize(
-    ("path", "kind"),
+    ("check_id", "rest", "kind"),
     [
-        (("targets", 0, "checks", 8, "evidence", "attempts", 0, "connect_ms"), "nan"),
-        (("targets", 0, "checks", 8, "duration_ms"), "huge"),
-        (("targets", 0, "checks", 11, "evidence", "attempts"), "wrong"),
-        (("targets", 0, "checks", 3, "evidence", "servers", 0), "null"),
+        ("tcp_connect", ("evidence", "attempts", 0, "connect_ms"), "nan"),
+        ("tcp_connect", ("duration_ms",), "huge"),
+        ("https_dataplane", ("evidence", "attempts"), "wrong"),
+        ("dns_nameservers", ("evidence", "servers", 0), "null"),
     ],
 )
 def test_installed_cli_refuses_a_malformed_bundle_naming_the_field(
-    tmp_path: Path, path: tuple[str | int, ...], kind: str
+    tmp_path: Path, check_id: str, rest: tuple[str | int, ...], kind: str
 ) -> None:
     exe = shutil.which("aoai-diag")
     assert exe, "the package must be installed (pip install -e .)"
-    case = Case(FIXTURES / "bundles" / "healthy.json", path, kind)
+    case = Case(HEALTHY, ("targets", 0, "checks", _check_index(check_id), *rest), kind)
     bundle = tmp_path / "bundle.json"
     bundle.write_text(mutated_text(case))
     proc = subprocess.run(
@@ -237,8 +245,9 @@ def test_installed_cli_refuses_a_malformed_bundle_naming_the_field(
 
 def test_installed_cli_analyses_a_bundle_with_unknown_non_finite_extras_as_strict_json(tmp_path: Path) -> None:
     # A field this version does not declare is kept, but NaN/1e999 in it is refused (exit 2): never NaN out.
-    doc = json.loads((FIXTURES / "bundles" / "healthy.json").read_text())
-    doc["targets"][0]["checks"][8]["evidence"]["attempts"][0]["jitter_ms"] = 1.5
+    doc = json.loads(HEALTHY.read_text())
+    tcp_at = _check_index("tcp_connect")
+    doc["targets"][0]["checks"][tcp_at]["evidence"]["attempts"][0]["jitter_ms"] = 1.5
     bundle = tmp_path / "bundle.json"
     bundle.write_text(json.dumps(doc))
     exe = shutil.which("aoai-diag")
@@ -250,7 +259,7 @@ def test_installed_cli_analyses_a_bundle_with_unknown_non_finite_extras_as_stric
     report = json.loads(proc.stdout, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
     tcp = next(c for c in report["targets"][0]["checks"] if c["id"] == "tcp_connect")
     assert tcp["evidence"]["attempts"][0]["jitter_ms"] == 1.5
-    doc["targets"][0]["checks"][8]["evidence"]["attempts"][0]["jitter_ms"] = math.inf
+    doc["targets"][0]["checks"][tcp_at]["evidence"]["attempts"][0]["jitter_ms"] = math.inf
     bundle.write_text(json.dumps(doc).replace("Infinity", "1e999"))
     proc = subprocess.run(
         [exe, "analyze", str(bundle), "-o", "json"], capture_output=True, text=True, env=guarded_env(), timeout=60
