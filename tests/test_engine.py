@@ -173,3 +173,13 @@ def test_a_target_that_raises_outside_the_probes_is_raised_by_the_run(monkeypatc
     targets = [parse_target(f"acct{i:02d}") for i in range(3)]
     with pytest.raises(RuntimeError, match="diagnosis bug"):
         runner.run_check(targets, Settings(timeout=1), probes=[Probe(id="p", title="", run=sleeper(0))], max_parallel=2)
+
+
+def test_the_cli_default_is_the_runners() -> None:
+    # cli.py repeats the number so that `--help` does not import the runner; they must not drift apart.
+    from aoai_diag.cli import main
+    from aoai_diag.runner import DEFAULT_MAX_PARALLEL_TARGETS
+
+    for name in ("check", "collect"):
+        (option,) = [p for p in main.commands[name].params if p.name == "max_parallel"]
+        assert option.default == DEFAULT_MAX_PARALLEL_TARGETS
