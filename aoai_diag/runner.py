@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from aoai_diag import __version__
 from aoai_diag.checks.base import Probe
@@ -16,7 +16,7 @@ from aoai_diag.model import CheckResult, Report, TargetReport
 from aoai_diag.targets import Target
 from aoai_diag.verdict import overall_verdict, target_verdict, unexplained
 
-DEFAULT_MAX_PARALLEL_TARGETS = 8
+DEFAULT_MAX_PARALLEL_TARGETS = 16
 
 
 def build_target_report(target: Target, checks: Sequence[CheckResult]) -> TargetReport:
@@ -75,8 +75,34 @@ def run_check(
     parallel = max(1, min(max_parallel, len(targets)))
     ctx.run_bound = ctx.clock() + run_bound(len(targets), parallel, settings.run_deadline)
 
-    def one(target: Target) -> TargetReport:
-        return build_target_report(target, run_probes(target, ctx.for_target(), probes))
+    reports: list[TargetReport | None] = [None] * len(targets)
+    errors: list[BaseException] = []
+    pending = iter(range(len(targets)))
+    take = threading.Lock()
+    go = threading.Event()
 
-    with ThreadPoolExecutor(max_workers=parallel) as pool:
-        return build_report(list(pool.map(one, targets)))
+    def slot() -> None:
+        go.wait()
+        while True:
+            with take:
+                i = next(pending, None)
+            if i is None:
+                return
+            try:
+                reports[i] = build_target_report(targets[i], run_probes(targets[i], ctx.for_target(), probes))
+            except BaseException as exc:  # re-raised by the caller, as ThreadPoolExecutor.map did
+                errors.append(exc)
+                return
+
+    # Every slot's thread is started before any target runs. `Thread.start` waits until the new thread holds the
+    # interpreter lock once; started while earlier targets already compete for that lock, each start waited
+    # several switch intervals, and launching 50 targets took most of the run (0.8 s of a 0.9 s run, measured).
+    threads = [threading.Thread(target=slot, name=f"aoai-diag-target-{n}", daemon=True) for n in range(parallel)]
+    for thread in threads:
+        thread.start()
+    go.set()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return build_report([r for r in reports if r is not None])

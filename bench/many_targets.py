@@ -1,6 +1,6 @@
 """50 targets vs 1 target, against real loopback servers: how well `check a b c ...` runs targets concurrently.
 
-Run: `python -m bench.many_targets [--targets 50] [--max-parallel 8] [--delay-ms 40]`.
+Run: `python -m bench.many_targets [--targets 50] [--max-parallel 16] [--delay-ms 40]` (16: the CLI's default).
 
 Every target gets the full probe registry against a loopback DNS server (tests/servers/dns_server.py) that delays
 each answer by --delay-ms, as a resolver across a VPN does; the OS resolver is the table-driven stand-in of
@@ -113,7 +113,9 @@ def measure(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", type=int, default=50)
-    parser.add_argument("--max-parallel", type=int, default=8)
+    from aoai_diag.runner import DEFAULT_MAX_PARALLEL_TARGETS
+
+    parser.add_argument("--max-parallel", type=int, default=DEFAULT_MAX_PARALLEL_TARGETS)
     parser.add_argument("--delay-ms", type=float, default=40.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dns-in-process", action="store_true", help="run the DNS server in this process")

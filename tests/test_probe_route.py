@@ -71,3 +71,28 @@ def test_unreachable_destination_fails_naming_the_error(monkeypatch: pytest.Monk
     assert (route["source"], route["error"], route["via_default"]) == (None, "network unreachable", None)
     assert result.evidence["reference"]["source"] == "127.0.0.1"
     assert "10.0.0.5: network unreachable" in result.summary
+
+
+def test_reference_route_is_read_once_per_run_and_a_failed_read_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aoai_diag.osnet import commands, linux
+
+    asked: list[str] = []
+    answers = {"127.0.0.1": [{"error": "ip timed out"}, {"interface": "lo", "error": None}]}
+
+    def read_route(address: str, timeout: float) -> dict[str, Any]:
+        asked.append(address)
+        queued = answers.get(address)
+        return dict(queued.pop(0)) if queued else {"interface": "lo", "error": None}
+
+    monkeypatch.setattr(commands, "platform", lambda: "linux")
+    monkeypatch.setattr(linux, "read_route", read_route)
+    ctx = ProbeContext(settings=Settings(public_resolvers=(("127.0.0.1", 53),)), deadline=time.monotonic() + 5)
+    refs = []
+    for address in ("127.0.0.5", "127.0.0.6", "127.0.0.7"):
+        outcome = route_lookup.run(parse_target("contoso"), ctx, {"system_resolution": resolution(address)})
+        refs.append(outcome.evidence["reference"]["os_route"])
+    # The first read failed (not kept), the second succeeded (kept): the third target asks only for its own address.
+    # (Each target's addresses are read concurrently, so only the set per target is fixed.)
+    assert sorted(asked[:2]) == ["127.0.0.1", "127.0.0.5"] and sorted(asked[2:4]) == ["127.0.0.1", "127.0.0.6"]
+    assert asked[4:] == ["127.0.0.7"]
+    assert refs[0]["error"] == "ip timed out" and refs[1] == refs[2] == {"interface": "lo", "error": None}
