@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aoai_diag.addresses import classes
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.model import CheckResult, Status
+from aoai_diag.net.addresses import classes
 from aoai_diag.targets import Target, parse_target
 
 TARGET: Target = parse_target("contoso")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from aoai_diag.dnsquery import describe, format_endpoint, private_only, query, query_many
+from aoai_diag.net.dnsquery import describe, format_endpoint, private_only, query, query_many
 from tests.conftest import FIXTURES
 from tests.servers.dns_server import DnsServer, serve
 

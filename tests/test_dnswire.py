@@ -1,4 +1,4 @@
-"""The dnspython-free decoding of plain replies (aoai_diag/dnswire.py) against dnspython itself.
+"""The dnspython-free decoding of plain replies (aoai_diag/net/dnswire.py) against dnspython itself.
 
 Every reply is sent by a real server on loopback (tests/servers/dns_server.py, or a raw responder below for bytes
 that server never sends) and asked with `query()` twice: once as it runs, once with the fast decoder switched off
@@ -23,8 +23,8 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from aoai_diag import dnsquery, dnswire
 from aoai_diag.context import Endpoint
+from aoai_diag.net import dnsquery, dnswire
 from tests.conftest import FIXTURES
 from tests.servers.dns_server import serve
 
@@ -319,7 +319,7 @@ def test_datagrams_from_a_stranger_do_not_answer_nor_extend_the_timeout() -> Non
 
 def test_a_shared_answer_handed_out_is_a_copy() -> None:
     from aoai_diag.context import Settings
-    from aoai_diag.dns_cache import run_cached
+    from aoai_diag.net.dns_cache import run_cached
     from aoai_diag.runner import new_context
 
     ctx = new_context(Settings(timeout=1.0, env={}))

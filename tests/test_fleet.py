@@ -39,7 +39,7 @@ def test_the_same_dns_question_is_asked_once_per_run() -> None:
 
 
 def test_a_timed_out_answer_is_not_shared() -> None:
-    from aoai_diag.dns_cache import run_cached
+    from aoai_diag.net.dns_cache import run_cached
 
     ctx: ProbeContext = new_context(Settings(timeout=0.2, env={}))
     dead = parse_endpoint(f"127.0.0.1:{closed_port()}")

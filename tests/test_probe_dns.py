@@ -14,9 +14,9 @@ import pytest
 from aoai_diag.checks import dns_nameservers, public_dns, resolver_config, system_resolution
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import Endpoint, ProbeContext, Settings
-from aoai_diag.dnsquery import query
 from aoai_diag.engine import run_probes
 from aoai_diag.model import CheckResult, Status
+from aoai_diag.net.dnsquery import query
 from aoai_diag.runner import new_context
 from aoai_diag.targets import parse_target
 from tests.conftest import FIXTURES

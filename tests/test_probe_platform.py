@@ -16,6 +16,7 @@ from aoai_diag.checks.base import Probe
 from aoai_diag.context import Settings
 from aoai_diag.engine import run_probes
 from aoai_diag.model import CheckResult, Status
+from aoai_diag.net.imds import fetch_instance
 from aoai_diag.runner import new_context
 from aoai_diag.targets import parse_target
 from tests.conftest import FIXTURES
@@ -267,6 +268,6 @@ def test_standalone_emulator_prints_ready_and_answers() -> None:
 
 @pytest.mark.parametrize("endpoint", ["http://[::1", "http://127.0.0.1:99999", "ftp://127.0.0.1", "http://"])
 def test_malformed_imds_endpoint_is_evidence_not_a_probe_crash(endpoint: str) -> None:
-    evidence = azure_platform.fetch_instance(endpoint, 0.2, 0.2)
+    evidence = fetch_instance(endpoint, 0.2, 0.2)
     assert evidence["on_azure"] is None
     assert "must be http://host[:port]" in evidence["error"]

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from aoai_diag.certinfo import describe_der
 from aoai_diag.checks import tcp_connect, tls_handshake
 from aoai_diag.model import CheckResult, Status
-from aoai_diag.netio import classify_connect_error, classify_tls_error
+from aoai_diag.net.certinfo import describe_der
+from aoai_diag.net.connect import classify_connect_error, classify_tls_error
 from aoai_diag.runner import build_target_report
 from tests.pathprobe_support import TARGET, context, resolution, trust
 from tests.servers import blackhole, not_tls, service, tlsca

@@ -102,7 +102,7 @@ def test_proxy_evidence_never_holds_the_password(proxy: str) -> None:
 
 
 def test_imds_evidence_never_holds_the_endpoint_password() -> None:
-    from aoai_diag.checks.azure_platform import fetch_instance
+    from aoai_diag.net.imds import fetch_instance
 
     evidence = fetch_instance(f"http://u:ImdsS3cret@127.0.0.1:{closed_port()}", 0.2, 0.2)
     assert "ImdsS3cret" not in json.dumps(evidence) and evidence["error"]

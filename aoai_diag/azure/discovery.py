@@ -17,7 +17,7 @@ def list_accounts(settings: Settings, on_azure: bool | None = None) -> list[str]
 
     ctx = ProbeContext(settings=settings, deadline=time.monotonic() + settings.run_deadline)
     if on_azure is None:
-        from aoai_diag.checks.azure_platform import fetch_instance
+        from aoai_diag.net.imds import fetch_instance
 
         imds = fetch_instance(settings.imds_endpoint, settings.imds_timeout, settings.timeout)
         on_azure = imds.get("on_azure") is True

@@ -13,8 +13,8 @@ import ipaddress
 from collections.abc import Sequence
 from typing import Any
 
-from aoai_diag.addresses import classify
 from aoai_diag.azure.resources import NsgRule
+from aoai_diag.net.addresses import classify
 
 
 def _in_prefix(ip: str, prefix: str, vnet_prefixes: Sequence[str]) -> bool | None:

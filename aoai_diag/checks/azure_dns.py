@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from aoai_diag.checks.base import Probe
 from aoai_diag.checks.dns_nameservers import query_names
 from aoai_diag.context import ProbeContext
-from aoai_diag.dns_cache import run_cached
-from aoai_diag.dnsquery import describe, format_endpoint, private_only, query_many
 from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.net.dns_cache import run_cached
+from aoai_diag.net.dnsquery import describe, format_endpoint, private_only, query_many
 from aoai_diag.targets import Target
 
 

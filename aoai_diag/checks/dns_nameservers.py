@@ -21,9 +21,9 @@ from typing import Any
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import Endpoint, ProbeContext, parse_endpoint
 from aoai_diag.diagnosis import local_facts
-from aoai_diag.dns_cache import run_cached
-from aoai_diag.dnsquery import DnsAnswer, describe, format_endpoint, query, query_many
 from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.net.dns_cache import run_cached
+from aoai_diag.net.dnsquery import DnsAnswer, describe, format_endpoint, query, query_many
 from aoai_diag.targets import Target
 
 

@@ -25,109 +25,20 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.addresses import class_or_none
 from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
 from aoai_diag.dataplane_classify import REACHABLE, RECORDED_HEADERS, classify, lower_headers
 from aoai_diag.model import CheckResult, Outcome, Status
-from aoai_diag.netio import classify_connect_error, classify_tls_error, map_concurrently, one_line, open_connection
+from aoai_diag.net.addresses import class_or_none
+from aoai_diag.net.connect import (
+    classify_connect_error,
+    classify_tls_error,
+    map_concurrently,
+    one_line,
+    open_connection,
+)
+from aoai_diag.net.http_client import Budget, HandshakeFailed, ProxyRefused, open_tunnel, tls_get
 from aoai_diag.targets import Target
-
-MAX_BODY = 64 * 1024
-MAX_HEAD = 16 * 1024
-USER_AGENT = "aoai-diag"
-
-
-class ProxyRefused(Exception):
-    """The proxy answered the CONNECT with something other than 2xx."""
-
-    def __init__(self, status: int, headers: dict[str, str], body: str) -> None:
-        super().__init__(f"proxy answered CONNECT with {status}")
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-
-class Budget:
-    """Per-step socket timeouts: each step gets ctx.op_timeout(), and the attempt as a whole a ceiling."""
-
-    def __init__(self, ctx: ProbeContext, steps: int) -> None:
-        self.ctx = ctx
-        self.end = time.monotonic() + steps * ctx.op_timeout()
-
-    def step(self) -> float:
-        left = self.end - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("attempt took longer than its budget")
-        return max(0.01, min(self.ctx.op_timeout(), left))
-
-
-def request_bytes(host: str, port: int, path: str) -> bytes:
-    host_header = host if port == 443 else f"{host}:{port}"
-    return (
-        f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: {USER_AGENT}\r\n"
-        "Accept: application/json\r\nConnection: close\r\n\r\n"
-    ).encode("ascii")
-
-
-def read_head(sock: socket.socket, budget: Budget) -> tuple[int, dict[str, str], bytes]:
-    """Read a proxy's response head byte-exact (nothing of the tunnel may be consumed). Returns status, headers, rest."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        if len(data) > MAX_HEAD:
-            raise ValueError("proxy response head larger than 16 KiB")
-        sock.settimeout(budget.step())
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise ConnectionResetError("proxy closed the connection during CONNECT")
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
-        raise ValueError(f"not an HTTP answer from the proxy: {lines[0][:60]!r}")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        key, sep, value = line.partition(":")
-        if sep:
-            headers.setdefault(key.strip().lower(), value.strip())
-    return int(parts[1]), headers, rest
-
-
-def read_proxy_body(sock: socket.socket, headers: Mapping[str, str], rest: bytes, budget: Budget) -> str:
-    """The body of a refused CONNECT, up to Content-Length or MAX_BODY; best effort."""
-    want = MAX_BODY
-    length = headers.get("content-length", "")
-    if length.isdigit():
-        want = min(int(length), MAX_BODY)
-    data = rest
-    try:
-        while len(data) < want:
-            sock.settimeout(budget.step())
-            chunk = sock.recv(min(65536, want - len(data)))
-            if not chunk:
-                break
-            data += chunk
-    except OSError:
-        pass  # the status and headers already say what the proxy did
-    return data[:MAX_BODY].decode("utf-8", errors="replace")
-
-
-def open_tunnel(proxy_address: str, proxy_port: int, host: str, port: int, budget: Budget) -> socket.socket:
-    sock = open_connection(proxy_address, proxy_port, budget.step())
-    try:
-        sock.settimeout(budget.step())
-        target = f"{host}:{port}"
-        sock.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: {USER_AGENT}\r\n\r\n".encode("ascii"))
-        status, headers, rest = read_head(sock, budget)
-        if not 200 <= status < 300:
-            raise ProxyRefused(status, headers, read_proxy_body(sock, headers, rest, budget))
-        if rest:
-            raise ValueError("proxy sent data before the TLS handshake")
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 def exchange(
@@ -140,30 +51,16 @@ def exchange(
     attempt: dict[str, Any],
 ) -> None:
     """TLS over `sock` (SNI = host), one GET, the response recorded into `attempt`."""
-    sock.settimeout(budget.step())
     try:
-        tls = context.wrap_socket(sock, server_hostname=host)
-    except (OSError, ssl.SSLError) as exc:
+        response = tls_get(sock, host, port, path, context, budget)
+    except HandshakeFailed as failed:
         # A verification failure classifies as untrusted/expired/name_mismatch: all of them are tls_error here.
-        kind = classify_tls_error(exc)
+        kind = classify_tls_error(failed.cause)
         attempt["outcome"] = kind if kind in ("reset", "timeout") else "tls_error"
-        attempt["error"] = one_line(exc)
+        attempt["error"] = one_line(failed.cause)
         return
-    with tls:
-        tls.settimeout(budget.step())
-        tls.sendall(request_bytes(host, port, path))
-        response = http.client.HTTPResponse(tls, method="GET")  # type: ignore[arg-type]
-        tls.settimeout(budget.step())
-        response.begin()
-        body = b""
-        while len(body) < MAX_BODY:
-            tls.settimeout(budget.step())
-            chunk = response.read(min(16384, MAX_BODY - len(body)))
-            if not chunk:
-                break
-            body += chunk
-        attempt["body_truncated"] = len(body) >= MAX_BODY and not response.isclosed()
-        record_response(attempt, response.status, response.getheaders(), body.decode("utf-8", errors="replace"))
+    attempt["body_truncated"] = response.truncated
+    record_response(attempt, response.status, response.headers, response.body)
 
 
 def record_response(attempt: dict[str, Any], status: int, headers: Any, body: str) -> None:
@@ -221,7 +118,7 @@ def translate(attempt: dict[str, Any], exc: BaseException) -> None:
 
 def direct(target: Target, ctx: ProbeContext, address: str, path: str) -> dict[str, Any]:
     attempt = new_attempt("direct", address, None)
-    budget = Budget(ctx, steps=4)
+    budget = Budget(ctx.op_timeout, steps=4)
     t0 = time.perf_counter()
     try:
         sock = open_connection(address, ctx.settings.port, budget.step())
@@ -266,7 +163,7 @@ def via_proxy(target: Target, ctx: ProbeContext, proxy: Mapping[str, Any], path:
     if "://" in url and not url.lower().startswith("http://"):
         attempt["error"] = f"proxy scheme {url.split('://', 1)[0]}:// is not supported by this probe"
         return attempt
-    budget = Budget(ctx, steps=6)
+    budget = Budget(ctx.op_timeout, steps=6)
     try:
         address = resolve_bounded(ctx, str(proxy["proxy_host"]), int(proxy["proxy_port"]))
         attempt["address"] = address

@@ -26,8 +26,8 @@ from typing import Any
 from aoai_diag.checks.base import Probe, error
 from aoai_diag.checks.dns_nameservers import answer_verdict
 from aoai_diag.context import Endpoint, ProbeContext, Settings, parse_endpoint
-from aoai_diag.dnsquery import format_endpoint, query_many
 from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.net.dnsquery import format_endpoint, query_many
 from aoai_diag.osnet import commands, resolvers
 from aoai_diag.targets import Target
 

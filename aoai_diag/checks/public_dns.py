@@ -22,9 +22,9 @@ from typing import Any
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.diagnosis import local_facts
-from aoai_diag.dns_cache import run_cached
-from aoai_diag.dnsquery import DnsAnswer, format_endpoint, query_many
 from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.net.dns_cache import run_cached
+from aoai_diag.net.dnsquery import DnsAnswer, format_endpoint, query_many
 from aoai_diag.targets import Target
 
 USABLE = ("answer", "nodata", "nxdomain")

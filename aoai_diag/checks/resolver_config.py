@@ -23,8 +23,8 @@ from collections.abc import Mapping
 
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
-from aoai_diag.dnsquery import format_endpoint
 from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.net.dnsquery import format_endpoint
 from aoai_diag.targets import Target
 
 RESOLV_CONF = "/etc/resolv.conf"

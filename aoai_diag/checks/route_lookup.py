@@ -30,10 +30,10 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.addresses import classify
 from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
 from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.net.addresses import classify
 from aoai_diag.osnet import commands
 from aoai_diag.osnet import routes as os_routes
 from aoai_diag.targets import Target

@@ -19,12 +19,12 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aoai_diag.addresses import classes
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
 from aoai_diag.errors import one_line
 from aoai_diag.model import CheckResult, Outcome, Status
-from aoai_diag.netio import map_concurrently
+from aoai_diag.net.addresses import classes
+from aoai_diag.net.connect import map_concurrently
 from aoai_diag.targets import Target
 
 _EAI_NAMES = {

@@ -16,11 +16,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.addresses import classify
 from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
 from aoai_diag.model import CheckResult, Outcome, Status
-from aoai_diag.netio import classify_connect_error, map_concurrently, one_line, open_connection
+from aoai_diag.net.addresses import classify
+from aoai_diag.net.connect import classify_connect_error, map_concurrently, one_line, open_connection
 from aoai_diag.targets import Target
 
 

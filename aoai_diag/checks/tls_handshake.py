@@ -25,12 +25,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.addresses import classify
-from aoai_diag.certinfo import describe_der
 from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
 from aoai_diag.model import CheckResult, Outcome, Status
-from aoai_diag.netio import (
+from aoai_diag.net.addresses import classify
+from aoai_diag.net.certinfo import describe_der
+from aoai_diag.net.connect import (
     classify_connect_error,
     classify_tls_error,
     map_concurrently,
@@ -60,7 +60,7 @@ _NOT_TLS_REASONS = frozenset(
 
 
 def classify_handshake_error(exc: BaseException) -> str:
-    """The outcome word for a failed handshake: netio's classes, plus `protocol` when the peer does not speak TLS."""
+    """The outcome word for a failed handshake: net.connect's classes, plus `protocol` when the peer does not speak TLS."""
     outcome = classify_tls_error(exc)
     if outcome == "error" and isinstance(exc, ssl.SSLError) and getattr(exc, "reason", None) in _NOT_TLS_REASONS:
         return "protocol"

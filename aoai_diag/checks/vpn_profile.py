@@ -18,10 +18,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.addresses import class_or_none
 from aoai_diag.checks.base import Probe, error
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.net.addresses import class_or_none
 from aoai_diag.osnet.vpnprofile import VpnProfileError, covering_route, load_profile, suffix_covers
 from aoai_diag.targets import Target
 

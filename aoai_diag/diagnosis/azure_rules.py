@@ -14,13 +14,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aoai_diag.addresses import classify
 from aoai_diag.diagnosis import azure_facts
 from aoai_diag.diagnosis.azure_view import AzureView, id_part, short
 from aoai_diag.diagnosis.evidence import Evidence, Rule
 from aoai_diag.diagnosis.facts import Unknown
 from aoai_diag.diagnosis.local_view import LocalView
 from aoai_diag.model import Finding
+from aoai_diag.net.addresses import classify
 
 DNS_CHECKS = ("arm_dns_zones", "arm_client_network")
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aoai_diag import catalogue
-from aoai_diag.addresses import class_or_none
 from aoai_diag.diagnosis.evidence import Evidence
+from aoai_diag.net.addresses import class_or_none
 
 # 168.63.129.16 is Azure's recursive resolver; a server entry may carry a port ("ip:port").
 AZURE_DNS_IP = "168.63.129.16"

@@ -10,7 +10,7 @@ from aoai_diag.evidence.base import Evidence
 
 @dataclass(frozen=True, kw_only=True)
 class DnsAnswer(Evidence):
-    """One query name against one server (aoai_diag.dnsquery)."""
+    """One query name against one server (aoai_diag.net.dnsquery)."""
 
     name: str = ""
     outcome: str | None = None

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.netio import map_concurrently
+from aoai_diag.net.connect import map_concurrently
 from aoai_diag.osnet import linux, macos, windows
 from aoai_diag.osnet.vpnprofile import in_client_pool
 

@@ -1,4 +1,4 @@
-"""netio.map_concurrently: one deadline for all items, and a bug in `fn` surfaces instead of posing as a timeout."""
+"""net.connect.map_concurrently: one deadline for all items, and a bug in `fn` surfaces instead of posing as a timeout."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from aoai_diag.netio import map_concurrently
+from aoai_diag.net.connect import map_concurrently
 
 
 def test_stuck_items_share_one_deadline() -> None:

@@ -6,7 +6,7 @@ Queries carry no EDNS option, like the glibc and musl stub resolvers, so a reply
 shows up as `truncated_udp` exactly as an application on musl would see it
 (https://github.com/mckaywrigley/chatbot-ui/issues/728).
 
-Plain replies are decoded by aoai_diag/dnswire.py without building dnspython objects (a fleet asks thousands of
+Plain replies are decoded by aoai_diag/net/dnswire.py without building dnspython objects (a fleet asks thousands of
 questions); every other reply, and the TCP retry, goes through dnspython as before.
 """
 
@@ -26,11 +26,11 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 
-from aoai_diag import dnswire
-from aoai_diag.addresses import classes
 from aoai_diag.context import Endpoint, format_endpoint
 from aoai_diag.errors import one_line
-from aoai_diag.netio import map_concurrently
+from aoai_diag.net import dnswire
+from aoai_diag.net.addresses import classes
+from aoai_diag.net.connect import map_concurrently
 
 DnsAnswer = dict[str, Any]
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aoai_diag.context import Endpoint, ProbeContext
-from aoai_diag.dnsquery import DnsAnswer, query
+from aoai_diag.net.dnsquery import DnsAnswer, query
 
 _NOT_KEPT = ("timeout", "error")
 
