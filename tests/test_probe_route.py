@@ -74,7 +74,7 @@ def test_unreachable_destination_fails_naming_the_error(monkeypatch: pytest.Monk
 
 
 def test_reference_route_is_read_once_per_run_and_a_failed_read_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
-    from aoai_diag.osnet import commands, linux
+    from aoai_diag.osnet import commands, linux, netlink_route
 
     asked: list[str] = []
     answers = {"127.0.0.1": [{"error": "ip timed out"}, {"interface": "lo", "error": None}]}
@@ -86,6 +86,7 @@ def test_reference_route_is_read_once_per_run_and_a_failed_read_is_not_kept(monk
 
     monkeypatch.setattr(commands, "platform", lambda: "linux")
     monkeypatch.setattr(linux, "read_route", read_route)
+    monkeypatch.setattr(netlink_route, "read_routes", lambda addresses, timeout: None)  # `ip` is asked
     ctx = ProbeContext(settings=Settings(public_resolvers=(("127.0.0.1", 53),)), deadline=time.monotonic() + 5)
     refs = []
     for address in ("127.0.0.5", "127.0.0.6", "127.0.0.7"):

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aoai_diag.net.connect import map_concurrently
-from aoai_diag.osnet import linux, macos, windows
+from aoai_diag.osnet import linux, macos, netlink_route, windows
 from aoai_diag.osnet.vpnprofile import in_client_pool
 
 _TUNNEL_NAMES = re.compile(r"^(utun|tun|tap|ppp|ipsec|wg|gpd|vpn|nordlynx|zt)\d*", re.I)
@@ -28,11 +28,19 @@ def read_routes(platform: str, addresses: list[str], timeout: float) -> dict[str
     reader = {"macos": macos.read_route, "linux": linux.read_route}.get(platform)
     if reader is None:
         return {a: {"error": f"no route reader for {platform}"} for a in addresses}
+    known: dict[str, dict[str, Any]] = {}
+    if platform == "linux":
+        # Asked of the kernel in-process (rtnetlink); `ip` answers only what that could not render as it would.
+        answers = netlink_route.read_routes(addresses, timeout) or {}
+        known = {a: route for a, route in answers.items() if route is not None}
+        addresses = [a for a in addresses if a not in known]
+        if not addresses:
+            return known
     # One short-lived process per address, all at once: the probe waits for the slowest, not for the sum.
     found = map_concurrently(
         lambda a: reader(a, timeout), addresses, timeout + 0.5, lambda a: {"error": "route lookup timed out"}
     )
-    return dict(zip(addresses, found, strict=True))
+    return {**known, **dict(zip(addresses, found, strict=True))}
 
 
 def via_default(route: Mapping[str, Any], reference: Mapping[str, Any] | None) -> bool | None:
