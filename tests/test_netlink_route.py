@@ -57,6 +57,8 @@ def test_unreachable_is_no_route_and_other_errors_go_to_ip() -> None:
     assert netlink_route.parse_reply(_error_reply(7, errno.EHOSTUNREACH), 7) is None
     assert netlink_route.parse_reply(_error_reply(8, errno.ENETUNREACH), 7) is None  # another request's answer
     assert netlink_route.parse_reply(b"\x01\x02", 7) is None
+    # A scoped address would lose its scope in the request: nothing is asked, `ip` decides.
+    assert netlink_route.read_routes(["fe80::1%lo"], 1.0) == {"fe80::1%lo": None}
 
 
 def test_reader_falls_back_to_ip_for_what_netlink_left(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -38,6 +38,8 @@ def _align(length: int) -> int:
 
 
 def _request(address: str, seq: int) -> bytes:
+    if "%" in address:
+        raise ValueError("a scoped address: `ip` decides")  # the packed address would drop the scope
     ip = ipaddress.ip_address(address)
     family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
     packed = ip.packed

@@ -1,9 +1,10 @@
 """The route the OS picks toward an address: interface, next hop, matched prefix, and whether it is the VPN tunnel.
 
-Readers per OS (rtnetlink RTM_GETROUTE in netlink_route.py, with `ip -j route get` as its fallback; `route -n get`,
-`Find-NetRoute`) live in netlink_route.py, linux.py, macos.py and windows.py; the judgement here is pure. A route is "into the tunnel" when its source address lies in the profile's VPN client
-address pool (proof), else when the interface is named like a tunnel (utun*, tun*, ppp*, ...) or carries the
-profile's name (the Azure VPN Client names the Windows interface after the profile); otherwise unknown.
+Readers per OS (rtnetlink RTM_GETROUTE, with `ip -j route get` as its fallback; `route -n get`, `Find-NetRoute`)
+live in netlink_route.py, linux.py, macos.py and windows.py; the judgement here is pure. A route is "into the
+tunnel" when its source address lies in the profile's VPN client address pool (proof), else when the interface
+is named like a tunnel (utun*, tun*, ppp*, ...) or carries the profile's name (the Azure VPN Client names the
+Windows interface after the profile); otherwise unknown.
 """
 
 from __future__ import annotations
