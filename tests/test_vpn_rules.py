@@ -18,7 +18,7 @@ from aoai_diag.checks import route_lookup, vpn_profile
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.diagnosis import diagnose
 from aoai_diag.model import CheckResult, Finding, Status
-from aoai_diag.osnet import commands
+from aoai_diag.osnet import commands, netlink_route
 from aoai_diag.osnet.commands import CommandResult
 from tests.conftest import FIXTURES
 from tests.pathprobe_support import TARGET, resolution
@@ -46,6 +46,7 @@ def laptop(monkeypatch: pytest.MonkeyPatch, tunnel_up: bool, carries: tuple[str,
 
     monkeypatch.setattr(commands, "platform", lambda: "linux")
     monkeypatch.setattr(commands, "run", run)
+    monkeypatch.setattr(netlink_route, "read_routes", lambda addresses, timeout: None)  # the faked `ip` answers
     monkeypatch.setattr(route_lookup, "source_for", source_for)
 
 
@@ -214,6 +215,7 @@ def test_forced_tunnel_with_an_unrecognised_interface_is_not_called_down(
 
     monkeypatch.setattr(commands, "platform", lambda: "linux")
     monkeypatch.setattr(commands, "run", run)
+    monkeypatch.setattr(netlink_route, "read_routes", lambda addresses, timeout: None)  # the faked `ip` answers
     monkeypatch.setattr(route_lookup, "source_for", lambda address, port: (tunnel["prefsrc"], None))
     profile = tmp_path / "azurevpnconfig.xml"
     forced = "<includeroutes><route><destination>0.0.0.0</destination><mask>1</mask></route>"
