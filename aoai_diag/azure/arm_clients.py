@@ -8,6 +8,7 @@ deadline, and LRO polling that follows Retry-After with a short fallback interva
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -86,6 +87,19 @@ def denied_from(exc: BaseException, scope: str) -> ArmDenied:
             return ArmDenied(scope, None, "ConnectionFailed", f"cannot connect: {text}")
         return ArmDenied(scope, None, "Timeout", f"no answer: {text}")
     return ArmDenied(scope, None, type(exc).__name__, first_line(str(exc))[:200])
+
+
+@contextlib.contextmanager
+def _as_arm_failure(scope: str) -> Iterator[None]:
+    """A plain request's failure as ArmFailure naming `scope`: an unreadable body is MalformedResponse."""
+    try:
+        yield
+    except ArmFailure:
+        raise
+    except ValueError as exc:
+        raise ArmFailure(ArmDenied(scope, None, "MalformedResponse", f"unreadable JSON: {exc}"[:200])) from None
+    except Exception as exc:
+        raise ArmFailure(denied_from(exc, scope)) from None
 
 
 class ArmSession:
@@ -186,7 +200,6 @@ class ArmSession:
             from azure.core.configuration import Configuration
             from azure.core.pipeline.policies import BearerTokenCredentialPolicy
             from azure.mgmt.core import ARMPipelineClient
-            from azure.mgmt.core.policies import ARMHttpLoggingPolicy  # noqa: F401
 
             config: Any = Configuration()
             config.authentication_policy = BearerTokenCredentialPolicy(self.credential, self.scope)
@@ -202,17 +215,11 @@ class ArmSession:
 
         client = self._generic()
         url = path if path.startswith("http") else f"{self.base_url}{path}"
-        try:
+        with _as_arm_failure(path):
             response = client.send_request(HttpRequest("GET", url, params={"api-version": api_version}))
             if response.status_code >= 400:
                 raise HttpResponseError(response=response)
             return _json_object(response)
-        except ArmFailure:
-            raise
-        except ValueError as exc:
-            raise ArmFailure(ArmDenied(path, None, "MalformedResponse", f"unreadable JSON: {exc}"[:200])) from None
-        except Exception as exc:
-            raise ArmFailure(denied_from(exc, path)) from None
 
     def list_json(self, path: str, api_version: str) -> list[dict[str, Any]]:
         """Every page of a plain ARM list (follows nextLink)."""
@@ -266,7 +273,7 @@ class ArmSession:
         until = min(deadline, self.deadline) if deadline is not None else self.deadline
         client = self._generic()
         self.lro_count += 1
-        try:
+        with _as_arm_failure(scope):
             response = client.send_request(
                 HttpRequest("POST", f"{self.base_url}{path}", params={"api-version": api_version})
             )
@@ -292,12 +299,6 @@ class ArmSession:
                     time.sleep(wait)
                 response = client.send_request(HttpRequest("GET", location))
             raise ArmFailure(ArmDenied(scope, None, "Unfinished", "long-running operation never finished"))
-        except ArmFailure:
-            raise
-        except ValueError as exc:
-            raise ArmFailure(ArmDenied(scope, None, "MalformedResponse", f"unreadable JSON: {exc}"[:200])) from None
-        except Exception as exc:
-            raise ArmFailure(denied_from(exc, scope)) from None
 
 
 def _retry_after(value: str | None) -> float:
