@@ -9,6 +9,7 @@ plain replies (or the comparison would be vacuous) and refused for everything el
 from __future__ import annotations
 
 import json
+import os
 import socket
 import struct
 import threading
@@ -72,17 +73,21 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> Spy:
 
 
 def both_ways(spy: Spy, server: Endpoint, name: str = HOST) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`query()` with and without the fast decoder; `query_many`, which drives the same exchanges from one
+    selector, must agree with `query()` on every reply too (checked here, so every case below covers it)."""
     spy.off = False
     fast = dnsquery.query(server, name, 1.0)
+    many = dnsquery.query_many([(server, name)], 1.0)[(server, name)]
     spy.off = True
     slow = dnsquery.query(server, name, 1.0)
     spy.off = False
-    for answer in (fast, slow):
+    for answer in (fast, slow, many):
         answer.pop("elapsed_ms")
         # The test server shuffles the records of an RRset in each reply (as dnspython does), so two queries may
         # list the same addresses in another order; Spy compares the order on the very same bytes.
         answer["addresses"].sort()
         answer["addresses6"].sort()
+    assert many == fast
     return fast, slow
 
 
@@ -319,18 +324,83 @@ def test_datagrams_from_a_stranger_do_not_answer_nor_extend_the_timeout() -> Non
 
 def test_a_shared_answer_handed_out_is_a_copy() -> None:
     from aoai_diag.context import Settings
-    from aoai_diag.net.dns_cache import run_cached
+    from aoai_diag.net.dns_cache import query_many_cached
     from aoai_diag.runner import new_context
 
     ctx = new_context(Settings(timeout=1.0, env={}))
     with responder(lambda q: [("self", private_answer(q))]) as server:
-        ask = run_cached(ctx)
-        first = ask(server, HOST, 1.0)
+
+        def ask() -> dict[str, Any]:
+            return query_many_cached(ctx, [(server, HOST)], 1.0)[(server, HOST)]
+
+        first = ask()
         first["addresses"].append("192.0.2.1")
         first["address_classes"]["192.0.2.1"] = "public"
-        second = ask(server, HOST, 1.0)
+        second = ask()
         second["chain"].clear()
-        third = ask(server, HOST, 1.0)
+        third = ask()
     assert second["addresses"] == third["addresses"] == ["10.0.0.5"]
     assert third["address_classes"] == {"10.0.0.5": "private"}
     assert third["chain"] == [HOST, PL]
+
+
+def test_a_late_copy_of_the_a_reply_is_not_taken_for_the_aaaa_reply() -> None:
+    # query_many asks AAAA on the socket that asked A; a server that sends its A reply twice must not have the
+    # second copy read as the AAAA answer (query() asks AAAA on a fresh socket, so it never sees the copy).
+    def reply(q: bytes) -> list[tuple[str, bytes]]:
+        if struct.unpack("!H", q[-4:-2])[0] == AAAA:
+            time.sleep(0.05)  # the copy of the A reply is already waiting on the socket
+            return [("self", raw_reply(q, [rr(b"\xc0\x0c", AAAA, 60, b"\xfd" + b"\0" * 14 + b"\5")]))]
+        return [("self", private_answer(q))] * 2
+
+    with responder(reply) as server:
+        many = dnsquery.query_many([(server, HOST)], 1.0)[(server, HOST)]
+    assert (many["outcome"], many["addresses"], many["addresses6"]) == ("answer", ["10.0.0.5"], ["fd00::5"])
+
+
+def test_query_many_agrees_with_query_on_a_mix_of_servers() -> None:
+    # Several servers and names in one call: every (server, name) gets what query() alone gets, including a
+    # truncated reply (retried over TCP in a thread) and a silent server (a timeout within the call's timeout).
+    names = [HOST, "contoso.cognitiveservices.azure.com", "missing.openai.azure.com"]
+    config = {
+        "views": {
+            "ok": json.loads((FIXTURES / "dns" / "private_3d.json").read_text()),
+            "tc": {"records": {HOST: {"a": ["10.1.2.3"], "action": "truncate"}}},
+            "silent": {"default": "silent"},
+        }
+    }
+    with serve(config, "ok", "tc", "silent") as (_, servers):
+        pairs = [(s, n) for s in servers for n in names]
+        started = time.monotonic()
+        many = dnsquery.query_many(pairs, 0.5)
+        elapsed = time.monotonic() - started
+        alone = {pair: dnsquery.query(pair[0], pair[1], 0.5) for pair in pairs if pair[0] != servers[2]}
+    assert elapsed < 0.5 + 0.4
+    for pair, answer in alone.items():
+        got = dict(many[pair])
+        for a in (got, answer):
+            a.pop("elapsed_ms")
+            a["addresses"].sort()
+            a["addresses6"].sort()
+        assert got == answer, pair
+    assert many[(servers[1], HOST)]["tcp_retry"] == "ok" and many[(servers[1], HOST)]["addresses"] == ["10.1.2.3"]
+    assert [many[(servers[2], n)]["outcome"] for n in names] == ["timeout"] * 3
+
+
+def test_running_out_of_descriptors_is_evidence_for_the_questions_left_not_a_crash() -> None:
+    # A large fleet can exhaust the open-file limit: the questions that get a socket are asked, the others are
+    # errors naming the cause, and query_many still returns an answer for every pair.
+    resource = pytest.importorskip("resource")
+    names = [f"acct{i}.openai.azure.com" for i in range(6)]
+    with responder(lambda q: [("self", private_answer(q))]) as server:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        in_use = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else pytest.skip("no /proc")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (in_use + 3, hard))
+        try:
+            found = dnsquery.query_many([(server, n) for n in names], 1.0)
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    outcomes = [found[(server, n)]["outcome"] for n in names]
+    assert set(outcomes) == {"answer", "error"}, outcomes  # the first questions got their socket, the rest did not
+    failed = [found[(server, n)]["error"] for n in names if found[(server, n)]["outcome"] == "error"]
+    assert all("Too many open files" in (e or "") for e in failed), failed

@@ -18,15 +18,15 @@ from aoai_diag.checks.base import Probe
 from aoai_diag.checks.dns_nameservers import query_names
 from aoai_diag.context import ProbeContext
 from aoai_diag.model import CheckResult, Outcome, Status
-from aoai_diag.net.dns_cache import run_cached
-from aoai_diag.net.dnsquery import describe, format_endpoint, private_only, query_many
+from aoai_diag.net.dns_cache import query_many_cached
+from aoai_diag.net.dnsquery import describe, format_endpoint, private_only
 from aoai_diag.targets import Target
 
 
 def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     server = ctx.settings.azure_dns
     names = query_names(target)
-    found = query_many([(server, n) for n in names], ctx.op_timeout(), run_cached(ctx))
+    found = query_many_cached(ctx, [(server, n) for n in names], ctx.op_timeout())
     answers = {n: found[(server, n)] for n in names}
     evidence = {"server": format_endpoint(server), "answers": answers}
     primary = answers[target.host]

@@ -22,8 +22,8 @@ from aoai_diag.checks.base import Probe
 from aoai_diag.context import Endpoint, ProbeContext, parse_endpoint
 from aoai_diag.diagnosis import local_facts
 from aoai_diag.model import CheckResult, Outcome, Status
-from aoai_diag.net.dns_cache import run_cached
-from aoai_diag.net.dnsquery import DnsAnswer, describe, format_endpoint, query, query_many
+from aoai_diag.net.dns_cache import query_many_cached
+from aoai_diag.net.dnsquery import DnsAnswer, describe, format_endpoint
 from aoai_diag.targets import Target
 
 
@@ -40,8 +40,7 @@ def answer_verdict(answer: DnsAnswer) -> str:
 def ask_servers(
     servers: list[Endpoint], names: list[str], timeout: float, ctx: ProbeContext | None = None
 ) -> list[dict[str, Any]]:
-    ask = run_cached(ctx) if ctx is not None else query  # answers shared by the run's targets
-    found = query_many([(s, n) for s in servers for n in names], timeout, ask)
+    found = query_many_cached(ctx, [(s, n) for s in servers for n in names], timeout)  # shared by the run's targets
     return [{"server": format_endpoint(s), "answers": {n: found[(s, n)] for n in names}} for s in servers]
 
 

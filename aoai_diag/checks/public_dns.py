@@ -23,8 +23,8 @@ from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.diagnosis import local_facts
 from aoai_diag.model import CheckResult, Outcome, Status
-from aoai_diag.net.dns_cache import run_cached
-from aoai_diag.net.dnsquery import DnsAnswer, format_endpoint, query_many
+from aoai_diag.net.dns_cache import query_many_cached
+from aoai_diag.net.dnsquery import DnsAnswer, format_endpoint
 from aoai_diag.targets import Target
 
 USABLE = ("answer", "nodata", "nxdomain")
@@ -45,7 +45,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     chosen: DnsAnswer | None = None
     answered_by: str | None = None
     for server in ctx.settings.public_resolvers:
-        found = query_many([(server, n) for n in names], ctx.op_timeout(), run_cached(ctx))
+        found = query_many_cached(ctx, [(server, n) for n in names], ctx.op_timeout())
         answers = {n: found[(server, n)] for n in names}
         tried.append({"server": format_endpoint(server), "answers": answers})
         if answers[target.host]["outcome"] in USABLE:

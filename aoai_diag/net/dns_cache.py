@@ -8,31 +8,40 @@ so a target whose budget cut a query short never hands that failure to the next 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 from aoai_diag.context import Endpoint, ProbeContext
-from aoai_diag.net.dnsquery import DnsAnswer, query
+from aoai_diag.net.dnsquery import DnsAnswer, query_many
 
 _NOT_KEPT = ("timeout", "error")
 
 
-def run_cached(ctx: ProbeContext) -> Callable[[Endpoint, str, float], DnsAnswer]:
-    """A `query_many(ask=...)` that answers from, and fills, the run's shared cache."""
+def _key(server: Endpoint, name: str) -> str:
+    return f"dns:{server[0]}:{server[1]}:{name.lower().rstrip('.')}"
 
-    def ask(server: Endpoint, name: str, timeout: float) -> DnsAnswer:
-        key = f"dns:{server[0]}:{server[1]}:{name.lower().rstrip('.')}"
+
+def query_many_cached(
+    ctx: ProbeContext | None, pairs: Sequence[tuple[Endpoint, str]], timeout: float
+) -> dict[tuple[Endpoint, str], DnsAnswer]:
+    """`query_many`, answered from and filling the run's shared cache (no cache without a run context)."""
+    if ctx is None:
+        return query_many(pairs, timeout)
+    found: dict[tuple[Endpoint, str], DnsAnswer] = {}
+    with ctx.lock:
+        for pair in dict.fromkeys(pairs):
+            hit = ctx.shared.get(_key(*pair))
+            if hit is not None:
+                found[pair] = _copy(hit)
+    missing = [pair for pair in dict.fromkeys(pairs) if pair not in found]
+    if missing:
+        asked = query_many(missing, timeout)
+        kept = {_key(*pair): _copy(a) for pair, a in asked.items() if a["outcome"] not in _NOT_KEPT}
         with ctx.lock:
-            hit = ctx.shared.get(key)
-        if hit is not None:
-            return _copy(hit)  # type: ignore[no-any-return]
-        answer = query(server, name, timeout)
-        if answer["outcome"] not in _NOT_KEPT:
-            with ctx.lock:
-                ctx.shared.setdefault(key, _copy(answer))
-        return answer
-
-    return ask
+            for key, answer in kept.items():
+                ctx.shared.setdefault(key, answer)
+        found.update(asked)
+    return {pair: found[pair] for pair in dict.fromkeys(pairs)}
 
 
 def _copy(value: Any) -> Any:

@@ -8,13 +8,20 @@ shows up as `truncated_udp` exactly as an application on musl would see it
 
 Plain replies are decoded by aoai_diag/net/dnswire.py without building dnspython objects (a fleet asks thousands of
 questions); every other reply, and the TCP retry, goes through dnspython as before.
+
+`query` asks one (server, name) on blocking sockets; `query_many` asks many from the calling thread, each pair
+on a socket of its own, all waited for by one poll: the same exchanges, and the same answers (tests/test_dnswire.py
+runs every reply shape through both).
 """
 
 from __future__ import annotations
 
+import math
+import select
 import socket
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Container, Sequence
 from typing import Any
 
 import dns.exception
@@ -26,11 +33,11 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 
+from aoai_diag import workers
 from aoai_diag.context import Endpoint, format_endpoint
 from aoai_diag.errors import one_line
 from aoai_diag.net import dnswire
 from aoai_diag.net.addresses import classes
-from aoai_diag.net.connect import map_concurrently
 
 DnsAnswer = dict[str, Any]
 
@@ -108,9 +115,20 @@ def _same_address(family: int, source: Any, host: str, port: int) -> bool:
 
 
 class _Exchange:
-    """One question over UDP with a TCP retry on truncation; records what happened."""
+    """One question over UDP with a TCP retry on truncation; records what happened.
 
-    def __init__(self, server: Endpoint, name: str, rdtype: dns.rdatatype.RdataType, expires: float) -> None:
+    `run` does it all, blocking; `query_many` drives the UDP part of many exchanges from one selector instead
+    (`packet`, `accept`, `time_out`, `fail`) and leaves only a TCP retry to a thread.
+    """
+
+    def __init__(
+        self,
+        server: Endpoint,
+        name: str,
+        rdtype: dns.rdatatype.RdataType,
+        expires: float,
+        avoid: Container[int] = (),
+    ) -> None:
         self.server = server
         self.name = name
         self.rdtype = rdtype
@@ -120,6 +138,20 @@ class _Exchange:
         self.tcp_retry: str | None = None
         self.failure: str | None = None  # "timeout" or "error"
         self.error: str | None = None
+        # `query_many` asks AAAA on the socket that asked A: an id other than the A one (`avoid`) tells a late copy
+        # of the A reply apart.
+        while True:
+            self.wire = dnswire.encode_query(name, rdtype)
+            self.query = dns.message.make_query(name, rdtype) if self.wire is None else None
+            if self.id not in avoid:
+                break
+
+    @property
+    def id(self) -> int:
+        return self.query.id if self.query is not None else int.from_bytes(self.wire[:2], "big")  # type: ignore[index]
+
+    def packet(self) -> bytes:
+        return self.query.to_wire() if self.query is not None else self.wire  # type: ignore[return-value]
 
     def _left(self) -> float:
         left = self.expires - time.monotonic()
@@ -127,38 +159,56 @@ class _Exchange:
             raise dns.exception.Timeout(timeout=0)
         return left
 
-    def run(self) -> None:
-        host, port = self.server
-        wire = dnswire.encode_query(self.name, self.rdtype)
-        query = dns.message.make_query(self.name, self.rdtype) if wire is None else None
+    def time_out(self) -> None:
+        self.failure, self.error = "timeout", f"no answer within the timeout from {format_endpoint(self.server)}"
+
+    def fail(self, exc: BaseException) -> None:
+        self.failure, self.error = "error", one_line(exc)
+
+    def accept(self, data: bytes) -> bool:
+        """Take the UDP reply `data`; True when it was truncated and the TCP retry (`retry_tcp`) is still to do."""
         try:
-            self._left()  # a query whose time is already spent is a timeout, not a packet sent
-            data = udp_exchange(query.to_wire() if query is not None else wire, self.server, self.expires)
-            if query is None and wire is not None:
-                self.response = dnswire.parse(data, wire)
+            if self.query is None and self.wire is not None:
+                self.response = dnswire.parse(data, self.wire)
                 if self.response is not None:  # the common, plain reply: no dnspython objects needed
-                    return
-                query = dns.message.from_wire(wire)
+                    return False
+                self.query = dns.message.from_wire(self.wire)
+            assert self.query is not None
             response = dns.message.from_wire(data)
-            if not query.is_response(response):
+            if not self.query.is_response(response):
                 raise dns.query.BadResponse
-        except dns.exception.Timeout:
-            self.failure, self.error = "timeout", f"no answer within the timeout from {format_endpoint(self.server)}"
-            return
-        except Exception as exc:  # garbage bytes, wrong id, ICMP errors: all evidence, never a crash
-            self.failure, self.error = "error", one_line(exc)
-            return
+        except Exception as exc:  # garbage bytes, wrong id: all evidence, never a crash
+            self.fail(exc)
+            return False
         self.response = response
         if not response.flags & dns.flags.TC:
-            return
+            return False
         self.truncated_udp = True
+        return True
+
+    def retry_tcp(self) -> None:
+        host, port = self.server
+        assert self.query is not None  # a truncated reply went through dnspython
         try:
-            self.response = dns.query.tcp(query, host, port=port, timeout=self._left())
+            self.response = dns.query.tcp(self.query, host, port=port, timeout=self._left())
             self.tcp_retry = "ok"
         except dns.exception.Timeout:
             self.tcp_retry, self.error = "failed", "answer truncated over UDP; TCP retry timed out"
         except Exception as exc:
             self.tcp_retry, self.error = "failed", f"answer truncated over UDP; TCP retry failed: {one_line(exc)}"
+
+    def run(self) -> None:
+        try:
+            self._left()  # a query whose time is already spent is a timeout, not a packet sent
+            data = udp_exchange(self.packet(), self.server, self.expires)
+        except dns.exception.Timeout:
+            self.time_out()
+            return
+        except Exception as exc:  # ICMP errors, a bad address: evidence, never a crash
+            self.fail(exc)
+            return
+        if self.accept(data):
+            self.retry_tcp()
 
 
 def _rcode(response: dns.message.Message | dnswire.Reply) -> int:
@@ -191,14 +241,9 @@ def _empty_answer(name: str) -> DnsAnswer:
     }
 
 
-def query(server: Endpoint, name: str, timeout: float, aaaa: bool = True) -> DnsAnswer:
-    """Ask `server` for the A (and then AAAA) records of `name`; everything within `timeout` seconds."""
-    name = _norm(name)
-    started = time.monotonic()
-    expires = started + max(0.01, timeout)
-    answer = _empty_answer(name)
-    exchange = _Exchange(server, name, dns.rdatatype.A, expires)
-    exchange.run()
+def _settle_a(answer: DnsAnswer, exchange: _Exchange, started: float) -> bool:
+    """Fill `answer` from its finished A exchange; True when the AAAA question is worth asking."""
+    name = answer["name"]
     answer["elapsed_ms"] = round((time.monotonic() - started) * 1000.0, 2)
     answer["truncated_udp"] = exchange.truncated_udp
     answer["tcp_retry"] = exchange.tcp_retry
@@ -206,7 +251,7 @@ def query(server: Endpoint, name: str, timeout: float, aaaa: bool = True) -> Dns
     response = exchange.response
     if response is None:
         answer["outcome"] = exchange.failure or "error"
-        return answer
+        return False
     rcode = _rcode(response)
     answer["rcode"] = dns.rcode.to_text(rcode)
     chain, addresses, ttl = _chain(response, name, dns.rdatatype.A)
@@ -230,39 +275,227 @@ def query(server: Endpoint, name: str, timeout: float, aaaa: bool = True) -> Dns
         answer["error"] = answer["error"] or f"server answered {answer['rcode']}"
     if answer["outcome"] in ("nxdomain", "nodata"):
         answer["soa_mname"] = response.soa_mname if isinstance(response, dnswire.Reply) else _soa_mname(response)
-    if aaaa and answer["outcome"] in ("answer", "nodata"):
-        six = _Exchange(server, name, dns.rdatatype.AAAA, expires)
-        six.run()
-        # An AAAA query that fails or times out leaves addresses6 empty and does not change the outcome.
-        if six.response is not None and _rcode(six.response) == dns.rcode.NOERROR:
-            answer["addresses6"] = _chain(six.response, name, dns.rdatatype.AAAA)[1]
+    return answer["outcome"] in ("answer", "nodata")
+
+
+def _settle_aaaa(answer: DnsAnswer, six: _Exchange) -> None:
+    # An AAAA query that fails or times out leaves addresses6 empty and does not change the outcome.
+    if six.response is not None and _rcode(six.response) == dns.rcode.NOERROR:
+        answer["addresses6"] = _chain(six.response, answer["name"], dns.rdatatype.AAAA)[1]
+
+
+def _classify(answer: DnsAnswer) -> DnsAnswer:
     answer["address_classes"] = classes(answer["addresses"] + answer["addresses6"])
     return answer
 
 
-def query_many(
-    pairs: Sequence[tuple[Endpoint, str]],
-    timeout: float,
-    ask: Callable[[Endpoint, str, float], DnsAnswer] = query,
-) -> dict[tuple[Endpoint, str], DnsAnswer]:
-    """Ask every (server, name) pair concurrently; all done within `timeout` (plus thread start-up)."""
+def query(server: Endpoint, name: str, timeout: float, aaaa: bool = True) -> DnsAnswer:
+    """Ask `server` for the A (and then AAAA) records of `name`; everything within `timeout` seconds."""
+    name = _norm(name)
+    started = time.monotonic()
+    expires = started + max(0.01, timeout)
+    answer = _empty_answer(name)
+    exchange = _Exchange(server, name, dns.rdatatype.A, expires)
+    exchange.run()
+    if _settle_a(answer, exchange, started) and aaaa:
+        six = _Exchange(server, name, dns.rdatatype.AAAA, expires)
+        six.run()
+        _settle_aaaa(answer, six)
+    return _classify(answer)
 
-    def work(pair: tuple[Endpoint, str]) -> DnsAnswer:
+
+class _Asked:
+    """One (server, name) of `query_many`: its A, then AAAA, exchange over a UDP socket of its own.
+
+    The socket is what `udp_exchange` would use: unconnected, so the first datagram from the server's address
+    is the reply, whatever it holds (a broken one is an error, not a timeout). The AAAA question goes out on the
+    same socket with another id, and a late copy of the A reply is dropped.
+    """
+
+    __slots__ = ("answer", "exchange", "family", "pair", "sock", "stale_id", "started")
+
+    def __init__(self, pair: tuple[Endpoint, str], started: float, expires: float) -> None:
+        self.pair = pair
+        self.started = started
+        server, name = pair[0], _norm(pair[1])
+        self.answer = _empty_answer(name)
+        self.exchange = _Exchange(server, name, dns.rdatatype.A, expires)
+        self.stale_id: int | None = None
+        self.family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
+        self.sock: socket.socket | None = None
+
+    def open(self) -> bool:
+        """Its socket, and the A question sent; False (the failure recorded, the answer settled) when not."""
+        try:  # out of descriptors (a large fleet): evidence for this question, not a crash
+            self.sock = socket.socket(self.family, socket.SOCK_DGRAM)
+            self.sock.setblocking(False)
+        except OSError as exc:
+            self.exchange.fail(exc)
+            self.settle()
+            return False
+        return self.send()
+
+    def send(self) -> bool:
+        """Send the current question; False when this (server, name) is settled instead."""
+        assert self.sock is not None
         try:
-            return ask(pair[0], pair[1], timeout)
-        except Exception as exc:  # a bug here must not lose the other answers
-            result = _empty_answer(_norm(pair[1]))
-            result["error"] = one_line(exc)
-            return result
+            self.sock.sendto(self.exchange.packet(), self.exchange.server)
+        except OSError as exc:
+            self.exchange.fail(exc)
+            return self.settle()
+        return True
 
-    def late(pair: tuple[Endpoint, str]) -> DnsAnswer:
-        result = _empty_answer(_norm(pair[1]))
-        result["outcome"], result["error"] = "timeout", "query did not finish within the timeout"
-        return result
+    def read(self) -> str:
+        """One datagram: `wait` (not ours, or none), `sent` (the AAAA question went out), `done`, or `tcp`
+        (truncated: the TCP retry is to do)."""
+        assert self.sock is not None
+        try:
+            data, source = self.sock.recvfrom(65535)
+        except (BlockingIOError, InterruptedError):
+            return "wait"
+        except OSError as exc:  # Windows reports an ICMP port-unreachable here
+            self.exchange.fail(exc)
+            return "sent" if self.settle() else "done"
+        host, port = self.exchange.server
+        if not _same_address(self.family, source, host, port):
+            return "wait"  # a stranger's datagram neither answers nor ends the wait
+        if self.stale_id is not None and data[:2] == self.stale_id.to_bytes(2, "big"):
+            return "wait"  # a late copy of the A reply
+        if self.exchange.accept(data):
+            return "tcp"
+        return "sent" if self.settle() else "done"
 
+    def settle(self) -> bool:
+        """The current exchange is over: record it; True when the AAAA question that follows went out."""
+        if self.stale_id is not None:
+            _settle_aaaa(self.answer, self.exchange)
+            return False
+        if not _settle_a(self.answer, self.exchange, self.started) or self.sock is None:
+            return False
+        a = self.exchange
+        self.stale_id = a.id
+        self.exchange = _Exchange(a.server, a.name, dns.rdatatype.AAAA, a.expires, avoid=(a.id,))
+        return self.send()
+
+    def expire(self) -> None:
+        """No reply by the deadline: an A question is a timeout; an unanswered AAAA one adds nothing."""
+        if self.stale_id is None:
+            self.exchange.time_out()
+            _settle_a(self.answer, self.exchange, self.started)
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+
+    def finish_over_tcp(self) -> DnsAnswer:
+        """Blocking, in a worker thread: the TCP retry of a truncated reply, then what is left to ask."""
+        self.exchange.retry_tcp()
+        if self.stale_id is not None:
+            _settle_aaaa(self.answer, self.exchange)
+        elif _settle_a(self.answer, self.exchange, self.started):
+            a = self.exchange
+            six = _Exchange(a.server, a.name, dns.rdatatype.AAAA, a.expires)
+            six.run()
+            _settle_aaaa(self.answer, six)
+        return _classify(self.answer)
+
+
+def query_many(pairs: Sequence[tuple[Endpoint, str]], timeout: float) -> dict[tuple[Endpoint, str], DnsAnswer]:
+    """Ask every (server, name) pair at once (A, then AAAA); all done within `timeout`.
+
+    The calling thread drives every UDP exchange from one poll (a fleet asks thousands of questions: a thread
+    and a blocking socket per question, and a random-number system call per id, each handed the interpreter lock
+    over, and those hand-offs, not the questions, were most of a fleet run's CPU). Only a truncated reply's TCP
+    retry, which is rare, gets a thread of its own, started as soon as the reply comes.
+    """
     unique = list(dict.fromkeys(pairs))
-    # Each query bounds itself; the extra margin only covers scheduling on a busy machine.
-    return dict(zip(unique, map_concurrently(work, unique, timeout + 0.2, late), strict=True))
+    started = time.monotonic()
+    expires = started + max(0.01, timeout)
+    asked = {pair: _Asked(pair, started, expires) for pair in unique}
+    over_tcp: dict[tuple[Endpoint, str], _OverTcp] = {}
+    live: dict[int, _Asked] = {}
+    try:
+        for one in asked.values():
+            if one.open():
+                live[one.sock.fileno()] = one  # type: ignore[union-attr]
+        readable = _Waiter([one.sock for one in live.values()])  # type: ignore[misc]
+        while live:
+            left = expires - time.monotonic()
+            if left <= 0:
+                break
+            for fd in readable.wait(left):
+                one = live[fd]
+                state = one.read()
+                if state in ("wait", "sent"):
+                    continue
+                del live[fd]
+                readable.forget(one.sock)  # type: ignore[arg-type]
+                if state == "tcp":
+                    over_tcp[one.pair] = _OverTcp(one)
+        for one in live.values():
+            one.expire()
+    finally:
+        for one in asked.values():
+            one.close()  # a TCP retry does not need it: it asks what follows on sockets of its own
+    found = {pair: _classify(one.answer) for pair, one in asked.items() if pair not in over_tcp}
+    late_margin = 0.2  # the retries bound themselves; this only covers scheduling on a busy machine
+    for pair, retry in over_tcp.items():
+        found[pair] = retry.result(expires + late_margin) or _late(pair)
+    return {pair: found[pair] for pair in unique}
+
+
+class _Waiter:
+    """Waits until some of the sockets are readable: `select.poll` (no descriptor of its own, no system call to
+    register) where there is one, `select.select` elsewhere (Windows)."""
+
+    def __init__(self, socks: list[socket.socket]) -> None:
+        self._socks = {s.fileno(): s for s in socks}
+        self._poll = select.poll() if hasattr(select, "poll") else None
+        if self._poll is not None:
+            for sock in socks:
+                self._poll.register(sock, select.POLLIN)
+
+    def forget(self, sock: socket.socket) -> None:
+        self._socks.pop(sock.fileno(), None)
+        if self._poll is not None:
+            self._poll.unregister(sock)
+
+    def wait(self, timeout: float) -> list[int]:
+        if self._poll is not None:
+            return [fd for fd, _ in self._poll.poll(max(1, math.ceil(timeout * 1000)))]
+        ready, _, _ = select.select(list(self._socks.values()), [], [], timeout)
+        return [s.fileno() for s in ready]
+
+
+class _OverTcp:
+    """A truncated reply's TCP retry (and what follows it), running in a worker thread from the moment it is known."""
+
+    def __init__(self, asked: _Asked) -> None:
+        self._answer: DnsAnswer | None = None
+        self._failure: Exception | None = None
+        self._done = threading.Event()
+        workers.start(self._run, asked)
+
+    def _run(self, asked: _Asked) -> None:
+        try:
+            self._answer = asked.finish_over_tcp()
+        except Exception as exc:  # re-raised in the caller: the probe reports it as an error naming it
+            self._failure = exc
+        finally:
+            self._done.set()
+
+    def result(self, by: float) -> DnsAnswer | None:
+        """The answer, or None if the retry was still running at `by` (monotonic)."""
+        self._done.wait(max(0.0, by - time.monotonic()))
+        if self._failure is not None:
+            raise self._failure
+        return self._answer
+
+
+def _late(pair: tuple[Endpoint, str]) -> DnsAnswer:
+    result = _empty_answer(_norm(pair[1]))
+    result["outcome"], result["error"] = "timeout", "query did not finish within the timeout"
+    return result
 
 
 def private_only(answer: DnsAnswer) -> bool:
