@@ -1,8 +1,10 @@
 """Runs probes concurrently, in dependency order, within one deadline.
 
-Each probe runs in its own daemon thread (aoai_diag/workers.py): getaddrinfo and some SDK calls cannot be interrupted, so at the
-deadline the engine stops waiting, reports the probe as `error`, and lets the thread die with the process
-(getaddrinfo takes no timeout: it can only be run in a worker that the engine stops waiting for).
+Each probe runs in its own daemon thread (aoai_diag/workers.py): getaddrinfo and some SDK calls cannot be
+interrupted, so at the deadline the engine stops waiting, reports the probe as `error`, and lets the thread die
+with the process (getaddrinfo takes no timeout: it can only be run in a worker that the engine stops waiting for).
+Probes marked `inline` (local reads only) run in the engine's thread instead, once the others of their pass are
+started.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ def run_probes(target: Target, ctx: ProbeContext, probes: Sequence[Probe]) -> tu
     # the run's CPU profile).
     pending = list(probes)
     waits_of = {p.id: [d for d in (*p.requires, *p.after) if d in by_id] for p in probes}
+    local: list[tuple[Probe, dict[str, CheckResult]]] = []
     while len(results) < len(probes):
         progressed = False
         waiting: list[Probe] = []
@@ -81,8 +84,14 @@ def run_probes(target: Target, ctx: ProbeContext, probes: Sequence[Probe]) -> tu
                 continue
             deps = {d: results[d] for d in waits}
             started[probe.id] = ctx.clock()
-            workers.start(worker, probe, deps, started[probe.id])
+            if probe.inline:
+                local.append((probe, deps))
+            else:
+                workers.start(worker, probe, deps, started[probe.id])
             progressed = True
+        for probe, deps in local:  # once the others of this pass are on their way
+            worker(probe, deps, started[probe.id])
+        local.clear()
         pending = waiting
         if len(results) == len(probes):
             break

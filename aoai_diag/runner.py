@@ -12,6 +12,7 @@ from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.diagnosis import diagnose
 from aoai_diag.engine import GRACE, run_probes
+from aoai_diag.fdlimit import fleet_parallel
 from aoai_diag.model import CheckResult, Report, TargetReport
 from aoai_diag.targets import Target
 from aoai_diag.verdict import overall_verdict, target_verdict, unexplained
@@ -72,7 +73,8 @@ def run_check(
         ctx = new_context(settings)
     if len(targets) == 1:
         return build_report([build_target_report(targets[0], run_probes(targets[0], ctx, probes))])
-    parallel = max(1, min(max_parallel, len(targets)))
+    # Within the open-file limit (raised first): a fleet that runs out of descriptors loses evidence.
+    parallel = fleet_parallel(max(1, min(max_parallel, len(targets))))
     ctx.run_bound = ctx.clock() + run_bound(len(targets), parallel, settings.run_deadline)
 
     reports: list[TargetReport | None] = [None] * len(targets)

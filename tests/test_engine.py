@@ -183,3 +183,46 @@ def test_the_cli_default_is_the_runners() -> None:
     for name in ("check", "collect"):
         (option,) = [p for p in main.commands[name].params if p.name == "max_parallel"]
         assert option.default == DEFAULT_MAX_PARALLEL_TARGETS
+
+
+def test_inline_probes_run_in_the_engines_thread_after_the_others_of_their_pass_started() -> None:
+    events: list[tuple[str, str]] = []
+    engine_thread = threading.current_thread().name
+
+    def threaded(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        events.append(("threaded started", threading.current_thread().name))
+        time.sleep(0.1)
+        return Outcome(Status.PASS, "threaded")
+
+    def local(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        time.sleep(0.02)  # the threaded probe, listed after this one, has started meanwhile
+        events.append(("inline ran", threading.current_thread().name))
+        return Outcome(Status.PASS, "inline", {"deps": sorted(deps)})
+
+    def broken(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        raise ValueError("bad line")
+
+    probes = [
+        Probe(id="local", title="", run=local, inline=True),
+        Probe(id="threaded", title="", run=threaded),
+        Probe(id="broken", title="", run=broken, inline=True),
+        Probe(id="after", title="", run=local, inline=True, requires=("threaded",)),
+    ]
+    results = run_probes(TARGET, ctx_with(5), probes)
+    assert [r.status for r in results] == [Status.PASS, Status.PASS, Status.ERROR, Status.PASS]
+    assert "bad line" in results[2].summary
+    assert results[3].evidence == {"deps": ["threaded"]}
+    assert events[0][0] == "threaded started" and events[0][1] != engine_thread
+    assert [e for e in events if e[0] == "inline ran"] == [("inline ran", engine_thread)] * 2
+
+
+def test_only_local_reads_are_inline() -> None:
+    # An inline probe holds up the scheduling of its target: none may wait on the network or run a command.
+    from aoai_diag.checks import PROBES
+
+    assert sorted(p.id for p in PROBES if p.inline) == [
+        "hosts_file",
+        "proxy_settings",
+        "resolver_config",
+        "vpn_profile",
+    ]

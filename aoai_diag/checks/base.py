@@ -26,6 +26,10 @@ class Probe:
     """`local` (this machine) or `azure` (Resource Manager)."""
     disabled: Callable[[Settings], str | None] = lambda settings: None
     """Returns the reason this probe is switched off by the settings, or None."""
+    inline: bool = False
+    """Reads only local state (files, environment, settings) and never waits on the network or a command: the
+    engine runs it in its own thread, after starting the others, instead of handing it to a thread of its own (in
+    a fleet, every such hand-off costs interpreter-lock switches, and those were most of the run's CPU)."""
 
 
 def skip(summary: str, reason: str | None = None) -> Outcome:

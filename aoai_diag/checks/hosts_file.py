@@ -33,9 +33,16 @@ def default_hosts_path() -> str:
     return "/etc/hosts"
 
 
-def parse_hosts(text: str, wanted: set[str]) -> list[dict[str, object]]:
-    """Entries of `text` (a hosts file) for names in `wanted`; tolerant of CRLF, tabs, comments, garbage."""
-    found: list[dict[str, object]] = []
+def _file_order(entry: dict[str, object]) -> tuple[int, int]:
+    return int(entry["line"]), int(entry["column"])  # type: ignore[call-overload]
+
+
+def index_hosts(text: str) -> dict[str, list[dict[str, object]]]:
+    """Every entry of `text` (a hosts file) by name: {name: [{name, address, line, column}]}, in file order.
+
+    `column` (the name's place on its line) only orders the entries of one line; it is not evidence.
+    """
+    index: dict[str, list[dict[str, object]]] = {}
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
         if not line:
@@ -49,38 +56,62 @@ def parse_hosts(text: str, wanted: set[str]) -> list[dict[str, object]]:
             ipaddress.ip_address(address.split("%", 1)[0])
         except ValueError:
             continue
-        for name in fields[1:]:
+        for column, name in enumerate(fields[1:]):
             name = name.rstrip(".").lower()
-            if name in wanted:
-                found.append({"name": name, "address": address, "line": number})
-    return found
+            index.setdefault(name, []).append({"name": name, "address": address, "line": number, "column": column})
+    return index
+
+
+class _HostsFile:
+    """The hosts file as read once per run: every target of a fleet looks its names up in the same reading."""
+
+    def __init__(self, path: str, limit: int) -> None:
+        self.missing = False
+        self.error: OSError | None = None
+        self.size = 0
+        self.truncated = False
+        self.index: dict[str, list[dict[str, object]]] = {}
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(limit + 1)
+                self.size = max(os.fstat(fh.fileno()).st_size, len(data))
+        except FileNotFoundError:
+            self.missing = True
+            return
+        except OSError as exc:
+            self.error = exc
+            return
+        self.truncated = len(data) > limit
+        if self.truncated:
+            # The last line read is cut in the middle: a name cut short must not pass for another.
+            data = data[:limit].rsplit(b"\n", 1)[0]
+        self.index = index_hosts(data.decode("utf-8", errors="replace"))
+
+    def entries(self, wanted: set[str]) -> list[dict[str, object]]:
+        found = sorted((e for name in wanted for e in self.index.get(name, ())), key=_file_order)
+        return [{"name": e["name"], "address": e["address"], "line": e["line"]} for e in found]
 
 
 def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     path = ctx.settings.hosts_file or default_hosts_path()
     wanted = set(target.names) | {target.privatelink_name(n) for n in target.names}
     limit = MAX_BYTES
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(limit + 1)
-            size = max(os.fstat(fh.fileno()).st_size, len(data))
-    except FileNotFoundError:
+    hosts: _HostsFile = ctx.once(f"hosts_file:{path}", lambda: _HostsFile(path, limit))
+    if hosts.missing:
         if ctx.settings.hosts_file:
             return Outcome(Status.ERROR, f"hosts file {path} does not exist", {"path": path}, "file not found")
         return Outcome(Status.PASS, f"no hosts file at {path}: nothing overrides DNS", {"path": path, "entries": []})
-    except OSError as exc:
+    if hosts.error is not None:
+        exc = hosts.error
         return Outcome(
             Status.ERROR, f"cannot read hosts file {path}: {exc.strerror or exc}", {"path": path}, "unreadable"
         )
-    truncated = len(data) > limit
-    if truncated:
-        # The last line read is cut in the middle: a name cut short must not pass for another.
-        data = data[:limit].rsplit(b"\n", 1)[0]
-    entries = parse_hosts(data.decode("utf-8", errors="replace"), wanted)
+    truncated = hosts.truncated
+    entries = hosts.entries(wanted)
     evidence = {
         "path": path,
         "entries": entries,
-        "size_bytes": size,
+        "size_bytes": hosts.size,
         "truncated": truncated,
         "read_limit": limit,
     }
@@ -95,4 +126,4 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     return Outcome(Status.WARN, f"hosts file overrides DNS: {shown}" + (f" ({cut})" if cut else ""), evidence)
 
 
-PROBE = Probe(id="hosts_file", title="Hosts-file entries for the account's names", run=run)
+PROBE = Probe(id="hosts_file", title="Hosts-file entries for the account's names", run=run, inline=True)

@@ -312,4 +312,5 @@ PROBE = Probe(
     title="Proxy settings an HTTP client would use",
     run=run,
     after=("system_resolution",),
+    inline=True,
 )

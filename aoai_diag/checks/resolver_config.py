@@ -166,4 +166,4 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     return Outcome(Status.PASS, f"system nameservers: {', '.join(servers)}{note}", evidence)
 
 
-PROBE = Probe(id="resolver_config", title="Configured DNS servers", run=run)
+PROBE = Probe(id="resolver_config", title="Configured DNS servers", run=run, inline=True)

@@ -76,4 +76,5 @@ PROBE = Probe(
     run=run,
     after=("system_resolution",),
     disabled=_disabled,
+    inline=True,
 )

@@ -45,9 +45,10 @@ def query_many_cached(
 
 
 def _copy(value: Any) -> Any:
-    """A deep copy of JSON-like data (what a `DnsAnswer` is): about ten times cheaper than `copy.deepcopy`."""
+    """A deep copy of JSON-like data (what a `DnsAnswer` is): about ten times cheaper than `copy.deepcopy`, and
+    no call for the strings, numbers and None that most values are."""
     if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
+        return {k: _copy(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
     if isinstance(value, list):
-        return [_copy(v) for v in value]
+        return [_copy(v) if isinstance(v, (dict, list)) else v for v in value]
     return value

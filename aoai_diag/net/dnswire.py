@@ -125,7 +125,9 @@ def _parse(wire: bytes, query: bytes) -> Reply:
         raise _Bad
     rcode = flags & 0xF
     at = 12
-    if qd == 1:
+    if qd == 1 and wire.startswith(query[12:], 12):
+        at += len(query) - 12  # our question, byte for byte (the usual echo): nothing to decode
+    elif qd == 1:
         qname, at = _name(wire, at)
         if wire[at : at + 4] != query[-4:] or qname != _name(query, 12)[0]:
             raise _Bad  # another question: dnspython raises BadResponse
