@@ -16,8 +16,6 @@ runs every reply shape through both).
 
 from __future__ import annotations
 
-import math
-import select
 import socket
 import threading
 import time
@@ -36,7 +34,7 @@ import dns.rdatatype
 from aoai_diag import workers
 from aoai_diag.context import Endpoint, format_endpoint
 from aoai_diag.errors import one_line
-from aoai_diag.net import dnswire
+from aoai_diag.net import dnswire, ioloop
 from aoai_diag.net.addresses import classes
 
 DnsAnswer = dict[str, Any]
@@ -312,7 +310,7 @@ class _Asked:
     same socket with another id, and a late copy of the A reply is dropped.
     """
 
-    __slots__ = ("answer", "exchange", "family", "pair", "sock", "stale_id", "started")
+    __slots__ = ("answer", "exchange", "family", "over_tcp", "pair", "sock", "stale_id", "started")
 
     def __init__(self, pair: tuple[Endpoint, str], started: float, expires: float) -> None:
         self.pair = pair
@@ -323,6 +321,22 @@ class _Asked:
         self.stale_id: int | None = None
         self.family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
         self.sock: socket.socket | None = None
+        self.over_tcp: _OverTcp | None = None
+
+    # The `ioloop.Job` protocol: the loop thread drives these.
+    def start(self) -> socket.socket | None:
+        return self.sock if self.open() else None
+
+    def on_readable(self) -> bool:
+        state = self.read()
+        if state == "tcp":
+            self.over_tcp = _OverTcp(self)
+        return state in ("done", "tcp")
+
+    def fail(self, exc: BaseException) -> None:
+        self.exchange.fail(exc)
+        if self.stale_id is None:
+            _settle_a(self.answer, self.exchange, self.started)
 
     def open(self) -> bool:
         """Its socket, and the A question sent; False (the failure recorded, the answer settled) when not."""
@@ -403,68 +417,26 @@ class _Asked:
 def query_many(pairs: Sequence[tuple[Endpoint, str]], timeout: float) -> dict[tuple[Endpoint, str], DnsAnswer]:
     """Ask every (server, name) pair at once (A, then AAAA); all done within `timeout`.
 
-    The calling thread drives every UDP exchange from one poll (a fleet asks thousands of questions: a thread
-    and a blocking socket per question, and a random-number system call per id, each handed the interpreter lock
-    over, and those hand-offs, not the questions, were most of a fleet run's CPU). Only a truncated reply's TCP
-    retry, which is rare, gets a thread of its own, started as soon as the reply comes.
+    The exchanges are driven by the process's I/O thread (aoai_diag/net/ioloop.py), which waits on the sockets of
+    every caller at once: in a fleet, a thread per question, or per caller, waking for each datagram, cost more
+    CPU in interpreter-lock hand-offs than the questions themselves. Only a truncated reply's TCP retry, which is
+    rare, gets a thread of its own, started as soon as the reply comes.
     """
     unique = list(dict.fromkeys(pairs))
     started = time.monotonic()
     expires = started + max(0.01, timeout)
-    asked = {pair: _Asked(pair, started, expires) for pair in unique}
-    over_tcp: dict[tuple[Endpoint, str], _OverTcp] = {}
-    live: dict[int, _Asked] = {}
-    try:
-        for one in asked.values():
-            if one.open():
-                live[one.sock.fileno()] = one  # type: ignore[union-attr]
-        readable = _Waiter([one.sock for one in live.values()])  # type: ignore[misc]
-        while live:
-            left = expires - time.monotonic()
-            if left <= 0:
-                break
-            for fd in readable.wait(left):
-                one = live[fd]
-                state = one.read()
-                if state in ("wait", "sent"):
-                    continue
-                del live[fd]
-                readable.forget(one.sock)  # type: ignore[arg-type]
-                if state == "tcp":
-                    over_tcp[one.pair] = _OverTcp(one)
-        for one in live.values():
-            one.expire()
-    finally:
-        for one in asked.values():
-            one.close()  # a TCP retry does not need it: it asks what follows on sockets of its own
-    found = {pair: _classify(one.answer) for pair, one in asked.items() if pair not in over_tcp}
-    late_margin = 0.2  # the retries bound themselves; this only covers scheduling on a busy machine
-    for pair, retry in over_tcp.items():
-        found[pair] = retry.result(expires + late_margin) or _late(pair)
-    return {pair: found[pair] for pair in unique}
-
-
-class _Waiter:
-    """Waits until some of the sockets are readable: `select.poll` (no descriptor of its own, no system call to
-    register) where there is one, `select.select` elsewhere (Windows)."""
-
-    def __init__(self, socks: list[socket.socket]) -> None:
-        self._socks = {s.fileno(): s for s in socks}
-        self._poll = select.poll() if hasattr(select, "poll") else None
-        if self._poll is not None:
-            for sock in socks:
-                self._poll.register(sock, select.POLLIN)
-
-    def forget(self, sock: socket.socket) -> None:
-        self._socks.pop(sock.fileno(), None)
-        if self._poll is not None:
-            self._poll.unregister(sock)
-
-    def wait(self, timeout: float) -> list[int]:
-        if self._poll is not None:
-            return [fd for fd, _ in self._poll.poll(max(1, math.ceil(timeout * 1000)))]
-        ready, _, _ = select.select(list(self._socks.values()), [], [], timeout)
-        return [s.fileno() for s in ready]
+    asked = [_Asked(pair, started, expires) for pair in unique]
+    late_margin = 0.2  # every exchange bounds itself; this only covers scheduling on a busy machine
+    settled = ioloop.run_batch(asked, expires, late_margin)
+    found: dict[tuple[Endpoint, str], DnsAnswer] = {}
+    for one, done in zip(asked, settled, strict=True):
+        if not done:
+            found[one.pair] = _late(one.pair)
+        elif one.over_tcp is not None:
+            found[one.pair] = one.over_tcp.result(expires + late_margin) or _late(one.pair)
+        else:
+            found[one.pair] = _classify(one.answer)
+    return found
 
 
 class _OverTcp:

@@ -1,0 +1,208 @@
+"""One thread that waits on the non-blocking sockets of every caller in the process.
+
+A fleet runs dozens of targets at once, each with probes waiting on their own sockets. A thread that wakes for
+each datagram hands the interpreter lock over at every system call, and with hundreds of threads runnable at once
+those hand-offs (futex calls, context switches) cost more CPU than the exchanges themselves (measured: most of a
+50-target run). Here the exchanges are state machines (`Job`) driven by one thread that waits for all their
+sockets at once; a caller submits a batch and sleeps on one event until every job of it is settled or its time
+is up.
+"""
+
+from __future__ import annotations
+
+import math
+import select
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from typing import Protocol
+
+# Without its wake-up sockets (no descriptor left when the loop started), how often the loop looks for new batches.
+NO_WAKE_POLL_S = 0.005
+
+
+class Job(Protocol):
+    def start(self) -> socket.socket | None:
+        """Send; the socket to wait on, or None when the job settled at once (a send that failed)."""
+
+    def on_readable(self) -> bool:
+        """Read what came; True when the job is settled."""
+
+    def expire(self) -> None:
+        """The batch's time is up: settle as unanswered."""
+
+    def fail(self, exc: BaseException) -> None:
+        """A bug escaped `start` or `on_readable`: settle as an error naming it."""
+
+    def close(self) -> None:
+        """Release the job's socket (called once the job is settled or its batch given up)."""
+
+
+class _Batch:
+    def __init__(self, jobs: Sequence[Job], expires: float) -> None:
+        self.jobs = list(jobs)
+        self.expires = expires
+        self.settled = [False] * len(self.jobs)
+        self.left = len(self.jobs)
+        self.done = threading.Event()
+        self.lock = threading.Lock()  # the loop holds it while it touches a job; the caller, to give up
+        self.given_up = False
+        if not self.jobs:
+            self.done.set()
+
+    def settle(self, index: int) -> None:
+        self.jobs[index].close()
+        self.settled[index] = True
+        self.left -= 1
+        if not self.left:
+            self.done.set()
+
+
+def run_batch(jobs: Sequence[Job], expires: float, margin: float) -> list[bool]:
+    """Drive `jobs` until each is settled or `expires` (monotonic) has passed; which ones settled.
+
+    The caller waits `margin` seconds past `expires` at most (for a loop slowed by a busy machine); a job that
+    had not settled by then is reported unsettled and left alone.
+    """
+    batch = _Batch(jobs, expires)
+    if batch.jobs:
+        _LOOP.submit(batch)
+        batch.done.wait(max(0.0, expires - time.monotonic()) + margin)
+    with batch.lock:
+        batch.given_up = True
+        return list(batch.settled)
+
+
+class _Poller:
+    """`select.poll` (no descriptor of its own, no system call to register) where there is one; `select.select`
+    elsewhere (Windows)."""
+
+    def __init__(self) -> None:
+        self._poll = select.poll() if hasattr(select, "poll") else None
+        self._socks: dict[int, socket.socket] = {}
+
+    def add(self, sock: socket.socket) -> None:
+        self._socks[sock.fileno()] = sock
+        if self._poll is not None:
+            self._poll.register(sock, select.POLLIN)
+
+    def remove(self, fd: int) -> None:
+        self._socks.pop(fd, None)
+        if self._poll is not None:
+            self._poll.unregister(fd)
+
+    def wait(self, timeout: float | None) -> list[int]:
+        if self._poll is not None:
+            return [fd for fd, _ in self._poll.poll(None if timeout is None else max(0, math.ceil(timeout * 1000)))]
+        ready, _, _ = select.select(list(self._socks.values()), [], [], timeout)
+        return [s.fileno() for s in ready]
+
+
+class _Loop:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._incoming: list[_Batch] = []
+        self._thread: threading.Thread | None = None
+        self._wake_out: socket.socket | None = None
+
+    def submit(self, batch: _Batch) -> None:
+        with self._lock:
+            self._incoming.append(batch)
+            if self._thread is None:
+                wake_in = self._wake_pair()
+                self._thread = threading.Thread(target=self._run, args=(wake_in,), name="aoai-diag-io", daemon=True)
+                self._thread.start()
+            wake = self._wake_out
+        if wake is None:
+            return
+        try:
+            wake.send(b"\0")
+        except OSError:  # full: a wake-up is already waiting to be read
+            pass
+
+    def _wake_pair(self) -> socket.socket | None:
+        """The sockets that wake the loop for a new batch; None when the process is out of descriptors (the loop
+        then looks for new batches every few milliseconds instead)."""
+        try:
+            wake_in, wake_out = socket.socketpair()
+        except OSError:
+            return None
+        wake_in.setblocking(False)
+        wake_out.setblocking(False)
+        self._wake_out = wake_out
+        return wake_in
+
+    def _run(self, wake_in: socket.socket | None) -> None:
+        poller = _Poller()
+        if wake_in is not None:
+            poller.add(wake_in)
+        live: dict[int, tuple[_Batch, int]] = {}
+        batches: list[_Batch] = []
+        while True:
+            with self._lock:
+                new, self._incoming = self._incoming, []
+                if wake_in is None and not new and not batches:
+                    self._thread = None  # idle, and nothing would wake it: the next batch starts a new loop
+                    return
+            for batch in new:
+                batches.append(batch)
+                with batch.lock:
+                    for index, job in enumerate(batch.jobs):
+                        sock = _guarded(job, job.start)
+                        if sock is None:
+                            batch.settle(index)
+                        else:
+                            live[sock.fileno()] = (batch, index)
+                            poller.add(sock)
+            now = time.monotonic()
+            for batch in [b for b in batches if b.done.is_set() or b.given_up or b.expires <= now]:
+                batches.remove(batch)
+                with batch.lock:
+                    for fd in [fd for fd, (b, _) in live.items() if b is batch]:
+                        poller.remove(fd)
+                        index = live.pop(fd)[1]
+                        if batch.given_up:
+                            batch.jobs[index].close()
+                        else:
+                            _guarded(batch.jobs[index], batch.jobs[index].expire)
+                            batch.settle(index)
+            timeout = min(b.expires for b in batches) - now if batches else None
+            if wake_in is None:
+                timeout = NO_WAKE_POLL_S if timeout is None else min(timeout, NO_WAKE_POLL_S)
+            for fd in poller.wait(timeout):
+                if wake_in is not None and fd == wake_in.fileno():
+                    _drain(wake_in)
+                    continue
+                if fd not in live:
+                    continue
+                batch, index = live[fd]
+                with batch.lock:
+                    if batch.given_up:
+                        continue  # dropped with its batch on the next pass
+                    job = batch.jobs[index]
+                    settled = _guarded(job, job.on_readable)
+                    if settled is None or settled:
+                        poller.remove(fd)
+                        del live[fd]
+                        batch.settle(index)
+
+
+def _guarded(job: Job, step: object) -> object:
+    """`step()`; a bug in it settles the job as an error (None is returned) instead of stopping the loop."""
+    try:
+        return step()  # type: ignore[operator]
+    except Exception as exc:
+        job.fail(exc)
+        return None
+
+
+def _drain(sock: socket.socket) -> None:
+    try:
+        while sock.recv(512):
+            pass
+    except OSError:
+        pass
+
+
+_LOOP = _Loop()
