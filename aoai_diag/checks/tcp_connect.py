@@ -12,38 +12,36 @@ Evidence:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
 from aoai_diag.model import CheckResult, Outcome, Status
-from aoai_diag.net.addresses import classify
-from aoai_diag.net.connect import classify_connect_error, map_concurrently, one_line, open_connection
+from aoai_diag.net.addresses import class_or_none, classify
+from aoai_diag.net.connect import Connect, classify_connect_error, connect_all, one_line
 from aoai_diag.targets import Target
 
 
-def connect_once(address: str, port: int, timeout: float) -> dict[str, Any]:
-    """Connect, record the outcome and the time it took, close."""
-    attempt: dict[str, Any] = {"address": address, "class": None, "outcome": "error", "error": None, "connect_ms": None}
-    try:
-        attempt["class"] = classify(address)
-    except ValueError:
-        attempt["error"] = f"not an IP address: {address[:60]!r}"
+def attempt_of(address: str, connect: Connect | None, timeout: float) -> dict[str, Any]:
+    """The evidence of one connect: its outcome, the error, and the time it took."""
+    attempt: dict[str, Any] = {"address": address, "class": classify(address), "outcome": "error", "error": None}
+    if connect is None:
+        return unfinished(address)
+    attempt["connect_ms"] = round(connect.elapsed_s * 1000.0, 2) if connect.elapsed_s is not None else None
+    if connect.error is None:
+        attempt["outcome"] = "connected"
         return attempt
-    t0 = time.perf_counter()
-    try:
-        sock = open_connection(address, port, timeout)
-    except OSError as exc:
-        attempt["outcome"] = classify_connect_error(exc)
-        attempt["error"] = f"no answer within {timeout:.2f} s" if attempt["outcome"] == "timeout" else one_line(exc)
-        attempt["connect_ms"] = round((time.perf_counter() - t0) * 1000.0, 2)
-        return attempt
-    attempt["connect_ms"] = round((time.perf_counter() - t0) * 1000.0, 2)
-    attempt["outcome"] = "connected"
-    sock.close()
+    attempt["outcome"] = "timeout" if connect.timed_out else classify_connect_error(connect.error)
+    attempt["error"] = (
+        f"no answer within {timeout:.2f} s" if attempt["outcome"] == "timeout" else one_line(connect.error)
+    )
     return attempt
+
+
+def not_an_address(address: str) -> dict[str, Any]:
+    error = f"not an IP address: {address[:60]!r}"
+    return {"address": address, "class": None, "outcome": "error", "error": error, "connect_ms": None}
 
 
 def unfinished(address: str) -> dict[str, Any]:
@@ -57,7 +55,9 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     if not addresses:
         return skip(f"{target.host} did not resolve: nothing to connect to", "no addresses")
     timeout = ctx.op_timeout()
-    attempts = map_concurrently(lambda a: connect_once(a, port, timeout), addresses, timeout + 1.0, unfinished)
+    valid = [a for a in addresses if class_or_none(a) is not None]
+    done = dict(zip(valid, connect_all([(a, port) for a in valid], timeout), strict=True))
+    attempts = [attempt_of(a, done[a], timeout) if a in done else not_an_address(a) for a in addresses]
     evidence = {"port": port, "attempts": attempts}
     ok = [a for a in attempts if a["outcome"] == "connected"]
     shown = ", ".join(

@@ -8,13 +8,16 @@ Expected network outcomes come back as short outcome words, never as exceptions 
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from aoai_diag import errors, workers
+from aoai_diag.net import ioloop
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -84,6 +87,73 @@ def open_connection(address: str, port: int, timeout: float) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+_IN_PROGRESS = {errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY, getattr(errno, "WSAEWOULDBLOCK", -1)}
+
+
+class Connect:
+    """A non-blocking TCP connect to an IP literal, driven by the I/O thread (an `ioloop.Job`).
+
+    Afterwards: `error` is None when it connected, else the OSError a blocking connect would have raised;
+    `timed_out` when the deadline came first; `elapsed_s` how long it took (None if it never started).
+    """
+
+    waits_to_write = True
+
+    def __init__(self, address: str, port: int) -> None:
+        self.address, self.port = address, port
+        self.sock: socket.socket | None = None
+        self.error: OSError | None = None
+        self.timed_out = False
+        self.elapsed_s: float | None = None
+        self._t0 = 0.0
+
+    def start(self) -> socket.socket | None:
+        self._t0 = time.perf_counter()
+        family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
+        try:
+            self.sock = socket.socket(family, socket.SOCK_STREAM)
+            self.sock.setblocking(False)
+            code = self.sock.connect_ex((self.address, self.port))
+        except OSError as exc:  # out of descriptors, an address the OS refuses
+            self._finish(exc)
+            return None
+        if code in _IN_PROGRESS:
+            return self.sock
+        self._finish(None if code == 0 else OSError(code, os.strerror(code)))
+        return None
+
+    def on_readable(self) -> bool:  # writable: the handshake is over, one way or the other
+        assert self.sock is not None
+        code = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        self._finish(None if code == 0 else OSError(code, os.strerror(code)))
+        return True
+
+    def expire(self) -> None:
+        self.timed_out = True
+        self._finish(TimeoutError("timed out"))
+
+    def fail(self, exc: BaseException) -> None:
+        self._finish(exc if isinstance(exc, OSError) else OSError(f"{type(exc).__name__}: {exc}"))
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+
+    def _finish(self, error: OSError | None) -> None:
+        self.error = error
+        self.elapsed_s = time.perf_counter() - self._t0
+
+
+def connect_all(targets: Sequence[tuple[str, int]], timeout: float) -> list[Connect | None]:
+    """Connect to every (address, port) at once, then close; None for one the I/O thread did not finish in time.
+
+    The connects are driven by the process's I/O thread (aoai_diag/net/ioloop.py) instead of a thread each.
+    """
+    jobs = [Connect(address, port) for address, port in targets]
+    settled = ioloop.run_batch(jobs, time.monotonic() + timeout, margin=1.0)
+    return [job if done else None for job, done in zip(jobs, settled, strict=True)]
 
 
 def unverified_context() -> ssl.SSLContext:

@@ -324,6 +324,8 @@ class _Asked:
         self.over_tcp: _OverTcp | None = None
 
     # The `ioloop.Job` protocol: the loop thread drives these.
+    waits_to_write = False
+
     def start(self) -> socket.socket | None:
         return self.sock if self.open() else None
 

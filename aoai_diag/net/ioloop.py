@@ -26,8 +26,12 @@ class Job(Protocol):
     def start(self) -> socket.socket | None:
         """Send; the socket to wait on, or None when the job settled at once (a send that failed)."""
 
+    @property
+    def waits_to_write(self) -> bool:
+        """The job waits for its socket to be writable (a connect), not readable."""
+
     def on_readable(self) -> bool:
-        """Read what came; True when the job is settled."""
+        """Its socket is ready (readable, or writable for `waits_to_write`): act; True when the job is settled."""
 
     def expire(self) -> None:
         """The batch's time is up: settle as unanswered."""
@@ -46,7 +50,8 @@ class _Batch:
         self.settled = [False] * len(self.jobs)
         self.left = len(self.jobs)
         self.done = threading.Event()
-        self.lock = threading.Lock()  # the loop holds it while it touches a job; the caller, to give up
+        # Set by the caller when it stops waiting; the loop then drops the batch's jobs. The caller takes no lock:
+        # a job's answer is complete before its `settled` flag is set, and unsettled jobs are not read.
         self.given_up = False
         if not self.jobs:
             self.done.set()
@@ -69,9 +74,8 @@ def run_batch(jobs: Sequence[Job], expires: float, margin: float) -> list[bool]:
     if batch.jobs:
         _LOOP.submit(batch)
         batch.done.wait(max(0.0, expires - time.monotonic()) + margin)
-    with batch.lock:
-        batch.given_up = True
-        return list(batch.settled)
+    batch.given_up = True
+    return list(batch.settled)
 
 
 class _Poller:
@@ -80,23 +84,27 @@ class _Poller:
 
     def __init__(self) -> None:
         self._poll = select.poll() if hasattr(select, "poll") else None
-        self._socks: dict[int, socket.socket] = {}
+        self._read: dict[int, socket.socket] = {}
+        self._write: dict[int, socket.socket] = {}
 
-    def add(self, sock: socket.socket) -> None:
-        self._socks[sock.fileno()] = sock
+    def add(self, sock: socket.socket, write: bool = False) -> None:
+        (self._write if write else self._read)[sock.fileno()] = sock
         if self._poll is not None:
-            self._poll.register(sock, select.POLLIN)
+            self._poll.register(sock, select.POLLOUT if write else select.POLLIN)
 
     def remove(self, fd: int) -> None:
-        self._socks.pop(fd, None)
+        self._read.pop(fd, None)
+        self._write.pop(fd, None)
         if self._poll is not None:
             self._poll.unregister(fd)
 
     def wait(self, timeout: float | None) -> list[int]:
         if self._poll is not None:
             return [fd for fd, _ in self._poll.poll(None if timeout is None else max(0, math.ceil(timeout * 1000)))]
-        ready, _, _ = select.select(list(self._socks.values()), [], [], timeout)
-        return [s.fileno() for s in ready]
+        # Windows reports a failed connect as an exception, not as writable.
+        writers = list(self._write.values())
+        ready, writable, failed = select.select(list(self._read.values()), writers, writers, timeout)
+        return list(dict.fromkeys(s.fileno() for s in (*ready, *writable, *failed)))
 
 
 class _Loop:
@@ -147,26 +155,24 @@ class _Loop:
                     return
             for batch in new:
                 batches.append(batch)
-                with batch.lock:
-                    for index, job in enumerate(batch.jobs):
-                        sock = _guarded(job, job.start)
-                        if sock is None:
-                            batch.settle(index)
-                        else:
-                            live[sock.fileno()] = (batch, index)
-                            poller.add(sock)
+                for index, job in enumerate(batch.jobs):
+                    sock = _guarded(job, job.start)
+                    if sock is None:
+                        batch.settle(index)
+                    else:
+                        live[sock.fileno()] = (batch, index)
+                        poller.add(sock, write=job.waits_to_write)
             now = time.monotonic()
             for batch in [b for b in batches if b.done.is_set() or b.given_up or b.expires <= now]:
                 batches.remove(batch)
-                with batch.lock:
-                    for fd in [fd for fd, (b, _) in live.items() if b is batch]:
-                        poller.remove(fd)
-                        index = live.pop(fd)[1]
-                        if batch.given_up:
-                            batch.jobs[index].close()
-                        else:
-                            _guarded(batch.jobs[index], batch.jobs[index].expire)
-                            batch.settle(index)
+                for fd in [fd for fd, (b, _) in live.items() if b is batch]:
+                    poller.remove(fd)
+                    index = live.pop(fd)[1]
+                    if batch.given_up:
+                        batch.jobs[index].close()
+                    else:
+                        _guarded(batch.jobs[index], batch.jobs[index].expire)
+                        batch.settle(index)
             timeout = min(b.expires for b in batches) - now if batches else None
             if wake_in is None:
                 timeout = NO_WAKE_POLL_S if timeout is None else min(timeout, NO_WAKE_POLL_S)
@@ -177,15 +183,14 @@ class _Loop:
                 if fd not in live:
                     continue
                 batch, index = live[fd]
-                with batch.lock:
-                    if batch.given_up:
-                        continue  # dropped with its batch on the next pass
-                    job = batch.jobs[index]
-                    settled = _guarded(job, job.on_readable)
-                    if settled is None or settled:
-                        poller.remove(fd)
-                        del live[fd]
-                        batch.settle(index)
+                if batch.given_up:
+                    continue  # dropped with its batch on the next pass
+                job = batch.jobs[index]
+                settled = _guarded(job, job.on_readable)
+                if settled is None or settled:
+                    poller.remove(fd)
+                    del live[fd]
+                    batch.settle(index)
 
 
 def _guarded(job: Job, step: object) -> object:
