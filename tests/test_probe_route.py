@@ -97,3 +97,28 @@ def test_reference_route_is_read_once_per_run_and_a_failed_read_is_not_kept(monk
     assert sorted(asked[:2]) == ["127.0.0.1", "127.0.0.5"] and sorted(asked[2:4]) == ["127.0.0.1", "127.0.0.6"]
     assert asked[4:] == ["127.0.0.7"]
     assert refs[0]["error"] == "ip timed out" and refs[1] == refs[2] == {"interface": "lo", "error": None}
+
+
+def test_the_reference_source_is_looked_up_once_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every target of a run compares its route with the same public reference: its source address is asked once,
+    # unless the lookup failed (then the next target asks again).
+    asked: list[str] = []
+    answers = iter([(None, "network unreachable"), ("127.0.0.1", None)])
+    real = route_lookup.source_for
+
+    def counting(address: str, port: int) -> tuple[str | None, str | None]:
+        if port == 53:
+            asked.append(address)
+            return next(answers)
+        return real(address, port)
+
+    monkeypatch.setattr(route_lookup, "source_for", counting)
+    settings = Settings(public_resolvers=(("127.0.0.9", 53),))
+    ctx = ProbeContext(settings=settings, deadline=time.monotonic() + 5)
+    deps = {"system_resolution": resolution("127.0.0.5")}
+    sources = []
+    for _ in range(4):
+        outcome = route_lookup.run(parse_target("contoso"), ctx.for_target(), deps)
+        sources.append(outcome.evidence["reference"]["source"])
+    assert asked == ["127.0.0.9", "127.0.0.9"]  # the failure was not kept; the answer was
+    assert sources == [None, "127.0.0.1", "127.0.0.1", "127.0.0.1"]

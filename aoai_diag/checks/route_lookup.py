@@ -67,7 +67,15 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     if not ctx.settings.public_resolvers:
         return skip("no public reference address (no public resolver configured)")
     ref_address = ctx.settings.public_resolvers[0][0]
-    ref_source, ref_error = source_for(ref_address, 53)
+    # The source address toward the reference is the same for every target of a run: asked once (not kept when
+    # the lookup failed).
+    source_key = f"route.reference_source:{ref_address}"
+    with ctx.lock:
+        known_source = ctx.shared.get(source_key)
+    ref_source, ref_error = known_source or source_for(ref_address, 53)
+    if known_source is None and ref_error is None:
+        with ctx.lock:
+            ctx.shared.setdefault(source_key, (ref_source, None))
     platform = commands.platform()
     profile_check = deps.get("vpn_profile")
     profile = profile_check.evidence.get("profile") if profile_check else None
