@@ -399,6 +399,7 @@ def test_running_out_of_descriptors_is_evidence_for_the_questions_left_not_a_cra
     if not os.path.isdir("/proc/self/fd"):
         pytest.skip("needs /proc/self/fd")
     monkeypatch.setattr(ioloop, "_LOOP", ioloop._Loop())
+    monkeypatch.setattr(dnsquery, "_POOL", dnsquery._UdpPool())  # no socket kept from earlier tests
     names = [f"acct{i}.openai.azure.com" for i in range(6)]
     with responder(lambda q: [("self", private_answer(q))]) as server:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -435,3 +436,33 @@ def test_a_question_echoed_in_other_case_is_still_ours(spy: Spy) -> None:
     assert fast == slow
     assert fast["addresses"] == ["10.0.0.5"]
     assert spy.decoded >= 1
+
+
+def test_a_socket_is_reused_only_after_a_clean_exchange_and_drops_late_copies_of_earlier_replies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The server answers every question twice, the copy late: the next question, on the same (pooled) socket,
+    # must not take that copy for its reply. A socket whose question timed out is not kept at all.
+    pool = dnsquery._UdpPool()
+    monkeypatch.setattr(dnsquery, "_POOL", pool)
+    names = [f"acct{i}.openai.azure.com" for i in range(4)]
+
+    def twice(q: bytes) -> list[tuple[str, bytes]]:
+        if b"silent" in q:
+            return []
+        return [("self", private_answer(q))] * 2
+
+    with responder(twice) as server:
+        first = dnsquery.query_many([(server, names[0])], 1.0)[(server, names[0])]
+        (kept,) = pool._idle[socket.AF_INET]
+        port = kept.sock.getsockname()[1]
+        time.sleep(0.05)  # the late copies are waiting on the kept socket now
+        for name in names[1:]:
+            answer = dnsquery.query_many([(server, name)], 1.0)[(server, name)]
+            assert (answer["outcome"], answer["chain"][0], answer["addresses"]) == ("answer", name, ["10.0.0.5"])
+        (kept,) = pool._idle[socket.AF_INET]
+        assert kept.sock.getsockname()[1] == port and kept.uses == 4
+        silent = dnsquery.query_many([(server, "silent.openai.azure.com")], 0.2)
+    assert first["outcome"] == "answer"
+    assert silent[(server, "silent.openai.azure.com")]["outcome"] == "timeout"
+    assert pool._idle[socket.AF_INET] == []  # the timed-out question's socket was closed, not kept

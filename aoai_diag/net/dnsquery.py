@@ -302,15 +302,72 @@ def query(server: Endpoint, name: str, timeout: float, aaaa: bool = True) -> Dns
     return _classify(answer)
 
 
+class _Pooled:
+    """A UDP socket between two (server, name) questions, and the ids it has carried."""
+
+    __slots__ = ("ids", "sock", "uses")
+
+    def __init__(self, sock: socket.socket, uses: int, ids: tuple[int, ...]) -> None:
+        self.sock, self.uses, self.ids = sock, uses, ids
+
+
+class _UdpPool:
+    """UDP sockets of finished exchanges, kept for the next questions of the process.
+
+    In a fleet, opening, configuring and closing a socket per (server, name) were three of the seven system calls
+    a question costs, each one handing the interpreter lock over. A socket is kept only after a clean exchange
+    (every question answered with its own id), for `MAX_USES` questions at most (its source port still changes
+    every few dozen questions), and the ids it carried are remembered, so that a late copy of an earlier reply is
+    dropped rather than taken for the next one's.
+    """
+
+    MAX_IDLE = 128  # per address family
+    MAX_USES = 32
+    REMEMBERED_IDS = 8
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: dict[int, list[_Pooled]] = {}
+
+    def take(self, family: int) -> _Pooled | None:
+        with self._lock:
+            idle = self._idle.get(family)
+            return idle.pop() if idle else None
+
+    def give(self, family: int, pooled: _Pooled) -> None:
+        if pooled.uses < self.MAX_USES:
+            with self._lock:
+                idle = self._idle.setdefault(family, [])
+                if len(idle) < self.MAX_IDLE:
+                    idle.append(pooled)
+                    return
+        pooled.sock.close()
+
+
+_POOL = _UdpPool()
+
+
 class _Asked:
     """One (server, name) of `query_many`: its A, then AAAA, exchange over a UDP socket of its own.
 
     The socket is what `udp_exchange` would use: unconnected, so the first datagram from the server's address
     is the reply, whatever it holds (a broken one is an error, not a timeout). The AAAA question goes out on the
-    same socket with another id, and a late copy of the A reply is dropped.
+    same socket with another id, and a late copy of the A reply is dropped. The socket may have served earlier
+    questions (`_UdpPool`): their ids are dropped too.
     """
 
-    __slots__ = ("answer", "exchange", "family", "over_tcp", "pair", "sock", "stale_id", "started")
+    __slots__ = (
+        "answer",
+        "earlier_ids",
+        "exchange",
+        "family",
+        "over_tcp",
+        "pair",
+        "sock",
+        "stale_id",
+        "started",
+        "uses",
+    )
 
     def __init__(self, pair: tuple[Endpoint, str], started: float, expires: float) -> None:
         self.pair = pair
@@ -322,6 +379,8 @@ class _Asked:
         self.family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
         self.sock: socket.socket | None = None
         self.over_tcp: _OverTcp | None = None
+        self.uses = 0
+        self.earlier_ids: tuple[int, ...] = ()
 
     # The `ioloop.Job` protocol: the loop thread drives these.
     waits_to_write = False
@@ -342,6 +401,13 @@ class _Asked:
 
     def open(self) -> bool:
         """Its socket, and the A question sent; False (the failure recorded, the answer settled) when not."""
+        pooled = _POOL.take(self.family)
+        if pooled is not None:
+            self.sock, self.uses, self.earlier_ids = pooled.sock, pooled.uses, pooled.ids
+            a = self.exchange
+            if a.id in self.earlier_ids:
+                self.exchange = _Exchange(a.server, a.name, a.rdtype, a.expires, avoid=self.earlier_ids)
+            return self.send()
         try:  # out of descriptors (a large fleet): evidence for this question, not a crash
             self.sock = socket.socket(self.family, socket.SOCK_DGRAM)
             self.sock.setblocking(False)
@@ -375,8 +441,9 @@ class _Asked:
         host, port = self.exchange.server
         if not _same_address(self.family, source, host, port):
             return "wait"  # a stranger's datagram neither answers nor ends the wait
-        if self.stale_id is not None and data[:2] == self.stale_id.to_bytes(2, "big"):
-            return "wait"  # a late copy of the A reply
+        qid = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+        if qid is not None and (qid == self.stale_id or qid in self.earlier_ids):
+            return "wait"  # a late copy of the A reply, or of a reply to an earlier question on this socket
         if self.exchange.accept(data):
             return "tcp"
         return "sent" if self.settle() else "done"
@@ -390,7 +457,7 @@ class _Asked:
             return False
         a = self.exchange
         self.stale_id = a.id
-        self.exchange = _Exchange(a.server, a.name, dns.rdatatype.AAAA, a.expires, avoid=(a.id,))
+        self.exchange = _Exchange(a.server, a.name, dns.rdatatype.AAAA, a.expires, avoid=(a.id, *self.earlier_ids))
         return self.send()
 
     def expire(self) -> None:
@@ -400,8 +467,17 @@ class _Asked:
             _settle_a(self.answer, self.exchange, self.started)
 
     def close(self) -> None:
-        if self.sock is not None:
+        if self.sock is None:
+            return
+        # Kept for another question only after a clean exchange: the last question had a reply with its id
+        # (nothing late can be on the way, except copies of replies already taken, whose ids are remembered).
+        clean = self.over_tcp is None and self.exchange.response is not None and self.exchange.failure is None
+        if clean:
+            ids = (*self.earlier_ids, *((self.stale_id,) if self.stale_id is not None else ()), self.exchange.id)
+            _POOL.give(self.family, _Pooled(self.sock, self.uses + 1, ids[-_UdpPool.REMEMBERED_IDS :]))
+        else:
             self.sock.close()
+        self.sock = None
 
     def finish_over_tcp(self) -> DnsAnswer:
         """Blocking, in a worker thread: the TCP retry of a truncated reply, then what is left to ask."""
