@@ -28,7 +28,7 @@ def run_probes(target: Target, ctx: ProbeContext, probes: Sequence[Probe]) -> tu
     by_id = {p.id: p for p in probes}
     results: dict[str, CheckResult] = {}
     started: dict[str, float] = {}
-    done: queue.Queue[CheckResult] = queue.Queue()
+    done: queue.SimpleQueue[CheckResult] = queue.SimpleQueue()  # C-level, no Condition: one per probe result
 
     def finish(probe: Probe, outcome: Outcome, t0: float) -> CheckResult:
         return CheckResult(

@@ -8,6 +8,7 @@ plain replies (or the comparison would be vacuous) and refused for everything el
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
@@ -466,3 +467,68 @@ def test_a_socket_is_reused_only_after_a_clean_exchange_and_drops_late_copies_of
     assert first["outcome"] == "answer"
     assert silent[(server, "silent.openai.azure.com")]["outcome"] == "timeout"
     assert pool._idle[socket.AF_INET] == []  # the timed-out question's socket was closed, not kept
+
+
+def _chain_reply(query: bytes) -> bytes:
+    """A compressed reply as resolvers give it: a CNAME chain of the Azure shape, the A record, an SOA."""
+    message = dns.message.from_wire(query)
+    response = dns.message.make_response(message)
+    hops = [HOST, PL, "contoso.privatelink.openai.azure.com.trafficmanager.example", "edge.example"]
+    for owner, target in itertools.pairwise(hops):
+        response.answer.append(dns.rrset.from_text(owner + ".", 60, "IN", "CNAME", target + "."))
+    response.answer.append(dns.rrset.from_text(hops[-1] + ".", 10, "IN", "A", "10.0.0.5"))
+    return response.to_wire()
+
+
+def test_the_fast_decoder_never_accepts_what_dnspython_reads_otherwise() -> None:
+    # Deterministic mutations of compressed replies (pointers, lengths, counts): whenever the fast path decodes
+    # a reply, dnspython accepts the same bytes and reads the same rcode, chain, addresses and TTL.
+    import random
+
+    rng = random.Random(20261127)
+    decoded = refused = 0
+    for _ in range(40):
+        query = dnswire.encode_query(HOST, A)
+        assert query is not None
+        reply = bytearray(_chain_reply(query))
+        for _ in range(60):
+            mutated = bytearray(reply)
+            for _ in range(rng.choice((1, 1, 2, 3))):
+                at = rng.randrange(12, len(mutated))
+                mutated[at] = rng.choice((0, 0xC0, 0xC0 | rng.randrange(4), rng.randrange(256), mutated[at] ^ 1))
+            fast = dnswire.parse(bytes(mutated), query)
+            if fast is None:
+                refused += 1
+                continue
+            decoded += 1
+            assert decoded_by_dnspython(bytes(mutated), query) == decoded_fast(fast, query), mutated.hex()
+    assert decoded > 100 and refused > 100  # both sides of the decoder were exercised
+
+
+def test_names_read_from_the_memo_are_the_names_read_afresh() -> None:
+    # The per-message memo may only shortcut a name that a fresh read decodes identically (or rejects likewise):
+    # every offset of mutated replies is read both ways, the memo filling up as it does in a parse.
+    import random
+
+    rng = random.Random(7)
+
+    def read(wire: bytes, at: int, memo: dict[int, Any] | None) -> tuple[str, int] | str:
+        try:
+            return dnswire._name(wire, at, memo)
+        except (dnswire._Bad, IndexError):
+            return "rejected"
+
+    compared = 0
+    for _ in range(30):
+        query = dnswire.encode_query(HOST, A)
+        assert query is not None
+        reply = bytearray(_chain_reply(query))
+        for _ in range(20):
+            mutated = bytearray(reply)
+            for _ in range(rng.choice((0, 1, 2))):
+                mutated[rng.randrange(12, len(mutated))] = rng.choice((0xC0 | rng.randrange(2), rng.randrange(64)))
+            wire, memo = bytes(mutated), {}
+            for at in (*range(12, len(wire)), *range(len(wire) - 1, 11, -1)):
+                assert read(wire, at, memo) == read(wire, at, None), (wire.hex(), at)
+                compared += 1
+    assert compared > 50_000

@@ -68,43 +68,64 @@ class _Bad(Exception):
     """Not a reply the fast path decodes: dnspython decides."""
 
 
-def _name(wire: bytes, at: int) -> tuple[str, int]:
+def _name(wire: bytes, at: int, memo: dict[int, tuple[tuple[bytes, ...], int]] | None = None) -> tuple[str, int]:
     """The name at `at` (following compression pointers) in lower case, and the offset after it.
 
     dnspython's rules: a pointer points before the start of the segment holding it, and a segment it jumps to
     does not run into that segment; labels are at most 63 bytes, names at most 255. Labels are plain host-name
     characters here (checked once for the whole name).
+
+    `memo` (one per message) keeps what each segment decoded to: a CNAME chain points back at names already read,
+    and each hop would otherwise walk its whole suffix again. A segment's labels are reused only where it would
+    have been read within the same limit (every byte of it before the segment pointing at it).
     """
+    if memo is None:
+        memo = {}
     labels: list[bytes] = []
-    end = -1
-    segment, limit = at, len(wire)
+    segments: list[tuple[int, int, int]] = []  # (start, index of its first label, offset after it)
+    start, limit, first_end = at, len(wire), -1
     while True:
-        if at >= limit:
-            raise _Bad
-        length = wire[at]
-        if length >= 0xC0:
-            if at + 1 >= limit:
-                raise _Bad
-            pointer = ((length & 0x3F) << 8) | wire[at + 1]
-            if end < 0:
-                end = at + 2
-            if pointer >= segment:
-                raise _Bad
-            segment, limit, at = pointer, segment, pointer
-            continue
-        if length >= 0x40:
-            raise _Bad
-        at += 1
-        if length == 0:
+        hit = memo.get(start)
+        if hit is not None and hit[1] <= limit:
+            labels.extend(hit[0])
+            if first_end < 0:
+                first_end = hit[1]
             break
-        if at + length > limit:
+        pos, first_label = start, len(labels)
+        pointer = -1
+        while True:
+            if pos >= limit:
+                raise _Bad
+            length = wire[pos]
+            if length >= 0xC0:
+                if pos + 1 >= limit:
+                    raise _Bad
+                pointer = ((length & 0x3F) << 8) | wire[pos + 1]
+                pos += 2
+                break
+            if length >= 0x40:
+                raise _Bad
+            pos += 1
+            if length == 0:
+                break
+            if pos + length > limit:
+                raise _Bad
+            labels.append(wire[pos : pos + length])
+            pos += length
+        segments.append((start, first_label, pos))
+        if first_end < 0:
+            first_end = pos
+        if pointer < 0:
+            break
+        if pointer >= start:
             raise _Bad
-        labels.append(wire[at : at + length])
-        at += length
+        start, limit = pointer, start
     text = b".".join(labels)
     if len(text) > 253 or (labels and not _NAME_BYTES.fullmatch(text)):
         raise _Bad  # 253 characters = 255 bytes on the wire; anything else needs dnspython's escaping
-    return text.decode().lower(), (end if end >= 0 else at)
+    for seg_start, first_label, seg_end in segments:
+        memo[seg_start] = (tuple(labels[first_label:]), seg_end)
+    return text.decode().lower(), first_end
 
 
 def parse(wire: bytes, query: bytes) -> Reply | None:
@@ -125,10 +146,11 @@ def _parse(wire: bytes, query: bytes) -> Reply:
         raise _Bad
     rcode = flags & 0xF
     at = 12
+    memo: dict[int, tuple[tuple[bytes, ...], int]] = {}
     if qd == 1 and wire.startswith(query[12:], 12):
         at += len(query) - 12  # our question, byte for byte (the usual echo): nothing to decode
     elif qd == 1:
-        qname, at = _name(wire, at)
+        qname, at = _name(wire, at, memo)
         if wire[at : at + 4] != query[-4:] or qname != _name(query, 12)[0]:
             raise _Bad  # another question: dnspython raises BadResponse
         at += 4
@@ -137,7 +159,7 @@ def _parse(wire: bytes, query: bytes) -> Reply:
     reply = Reply(rcode=rcode, truncated=False)
     for section, count in ((0, an), (1, ns)):
         for _ in range(count):
-            owner, at = _name(wire, at)
+            owner, at = _name(wire, at, memo)
             rdtype, rdclass, ttl, rdlen = _RR.unpack_from(wire, at)
             at += _RR.size
             end = at + rdlen
@@ -148,12 +170,12 @@ def _parse(wire: bytes, query: bytes) -> Reply:
             elif section == 0 and rdtype == AAAA and rdlen == 16:
                 value = dns.ipv6.inet_ntoa(wire[at:end])
             elif section == 0 and rdtype == CNAME:
-                value, after = _name(wire, at)
+                value, after = _name(wire, at, memo)
                 if after != end:
                     raise _Bad
             elif section == 1 and rdtype == SOA:
-                mname, after = _name(wire, at)
-                _, after = _name(wire, after)
+                mname, after = _name(wire, at, memo)
+                _, after = _name(wire, after, memo)
                 if after + 20 != end:
                     raise _Bad
                 if reply.soa_mname is not None:

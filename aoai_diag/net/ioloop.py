@@ -49,19 +49,27 @@ class _Batch:
         self.expires = expires
         self.settled = [False] * len(self.jobs)
         self.left = len(self.jobs)
-        self.done = threading.Event()
+        # Released by the loop when every job is settled; a plain lock rather than an Event, whose Condition
+        # costs several Python-level locks per wait (one batch per DNS probe per target in a fleet).
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.finished = False
         # Set by the caller when it stops waiting; the loop then drops the batch's jobs. The caller takes no lock:
         # a job's answer is complete before its `settled` flag is set, and unsettled jobs are not read.
         self.given_up = False
         if not self.jobs:
-            self.done.set()
+            self._finish()
+
+    def _finish(self) -> None:
+        self.finished = True
+        self.done.release()
 
     def settle(self, index: int) -> None:
         self.jobs[index].close()
         self.settled[index] = True
         self.left -= 1
         if not self.left:
-            self.done.set()
+            self._finish()
 
 
 def run_batch(jobs: Sequence[Job], expires: float, margin: float) -> list[bool]:
@@ -73,7 +81,7 @@ def run_batch(jobs: Sequence[Job], expires: float, margin: float) -> list[bool]:
     batch = _Batch(jobs, expires)
     if batch.jobs:
         _LOOP.submit(batch)
-        batch.done.wait(max(0.0, expires - time.monotonic()) + margin)
+        batch.done.acquire(timeout=max(0.0, expires - time.monotonic()) + margin)
     batch.given_up = True
     return list(batch.settled)
 
@@ -163,7 +171,7 @@ class _Loop:
                         live[sock.fileno()] = (batch, index)
                         poller.add(sock, write=job.waits_to_write)
             now = time.monotonic()
-            for batch in [b for b in batches if b.done.is_set() or b.given_up or b.expires <= now]:
+            for batch in [b for b in batches if b.finished or b.given_up or b.expires <= now]:
                 batches.remove(batch)
                 for fd in [fd for fd, (b, _) in live.items() if b is batch]:
                     poller.remove(fd)
