@@ -169,9 +169,10 @@ def azure_layer(latencies: list[float], repeat: int) -> None:
 def fleet(n_targets: int, repeat: int) -> None:
     import math
 
+    from aoai_diag.runner import DEFAULT_MAX_PARALLEL_TARGETS
     from bench.many_targets import measure
 
-    for parallel in (8, 25):
+    for parallel in (16, DEFAULT_MAX_PARALLEL_TARGETS):
         got = measure(n_targets, parallel, 40.0, repeat)
         waves = math.ceil(n_targets / parallel)
         print(

@@ -16,6 +16,7 @@ from aoai_diag.checks import https_dataplane, proxy_settings, tcp_connect, tls_h
 from aoai_diag.checks.base import Probe
 from aoai_diag.engine import run_probes
 from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.net.connect import connect_all
 from tests.conftest import REPO, guarded_env
 from tests.pathprobe_support import TARGET, context, resolution, trust
 from tests.servers import connect_proxy, service, tlsca
@@ -295,11 +296,15 @@ def test_standalone_blackhole_times_out() -> None:
     port = free_port("127.0.0.8")
     proc = start_standalone("blackhole", "--listen", f"127.0.0.8:{port}")
     try:
-        attempt = tcp_connect.connect_once("127.0.0.8", port, 0.3)
+        started = time.monotonic()
+        (connect,) = connect_all([("127.0.0.8", port)], 0.3)
+        elapsed = time.monotonic() - started
     finally:
         proc.terminate()
         proc.wait(timeout=5)
-    assert attempt["outcome"] == "timeout"
+    attempt = tcp_connect.attempt_of("127.0.0.8", connect, 0.3)
+    assert (attempt["outcome"], attempt["error"]) == ("timeout", "no answer within 0.30 s")
+    assert 0.25 <= elapsed < 0.3 + 0.5
 
 
 def free_port(host: str) -> int:
