@@ -13,7 +13,7 @@ import os
 
 # Sockets one running target may hold at its peak: three configured DNS servers asked four names each (12), the
 # public resolver's three names, the OS resolver's lookups, the connections of the path probes and IMDS. Measured
-# on loopback: 2-3 per target with a stand-in OS resolver, 6-10 with a real one; this leaves room for more servers.
+# on loopback (bench/many_targets.py, 50 at once): 7.5 per running target with a stand-in OS resolver.
 SOCKETS_PER_TARGET = 24
 # Descriptors kept for everything else: the interpreter's own files, logs, the Azure SDK's connection pool.
 RESERVED = 64

@@ -1,9 +1,9 @@
 """Threads for blocking work, started at once and reused.
 
-Probes and their fan-outs (one thread per DNS question, per address, per name) block on I/O that cannot all be
+Probes and their fan-outs (a getaddrinfo per name, a TLS handshake per address) block on I/O that cannot all be
 interrupted (getaddrinfo), so each job gets a thread of its own the moment it is submitted: a job never waits
 behind another one, however long that one hangs. What is saved is the thread's creation: a worker that finished
-its job waits a few seconds for the next one instead of exiting. A fleet run starts some twenty jobs per target,
+its job waits a few seconds for the next one instead of exiting. A fleet run starts about ten jobs per target,
 and creating, starting and joining a thread costs about 0.1 ms of CPU under the interpreter lock each time.
 """
 

@@ -1,6 +1,7 @@
 """Network primitives, each bounded by an explicit timeout and free of diagnosis: address classes, socket and TLS
-helpers (connect), one DNS question to one server (dnsquery, dnswire, dns_cache), certificate reading (certinfo),
-the minimal HTTP/1.1 and CONNECT client of the data-plane probe (http_client) and the IMDS fetch (imds).
+helpers (connect), DNS questions to servers (dnsquery, dnswire, dns_cache), the I/O thread that drives the DNS
+exchanges and TCP connects of every target (ioloop), certificate reading (certinfo), the minimal HTTP/1.1 and
+CONNECT client of the data-plane probe (http_client) and the IMDS fetch (imds).
 
 Probes and the Azure layer import from here; nothing here imports a probe, the diagnosis or the Azure SDK.
 """
