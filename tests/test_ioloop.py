@@ -116,3 +116,24 @@ def test_no_job_no_wait() -> None:
     started = time.monotonic()
     assert ioloop.run_batch([], started + 5.0, margin=1.0) == []
     assert time.monotonic() - started < 0.1
+
+
+class BrokenRegistration(PairJob):
+    """A job the loop cannot even register: the error escapes the job's own steps and stops the loop."""
+
+    @property  # type: ignore[override]
+    def waits_to_write(self) -> bool:
+        raise RuntimeError("broken registration")
+
+
+@pytest.mark.usefixtures("fresh_loop")
+def test_a_bug_that_stops_the_loop_settles_its_jobs_as_errors_and_the_next_batch_starts_a_new_loop() -> None:
+    broken, bystander = BrokenRegistration(), PairJob()
+    started = time.monotonic()
+    assert ioloop.run_batch([bystander, broken], started + 2.0, margin=0.5) == [True, True]
+    assert time.monotonic() - started < 1.0  # settled at once, not at the deadline
+    assert "fail broken registration" in broken.events and "fail broken registration" in bystander.events
+    fine = PairJob()
+    send_later(fine, b"last")
+    assert ioloop.run_batch([fine], time.monotonic() + 1.0, margin=0.5) == [True]
+    assert fine.events == ["start", "read last", "close"]

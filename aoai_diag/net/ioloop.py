@@ -120,14 +120,19 @@ class _Loop:
         self._lock = threading.Lock()
         self._incoming: list[_Batch] = []
         self._thread: threading.Thread | None = None
+        self._wake_in: socket.socket | None = None
         self._wake_out: socket.socket | None = None
+        self._batches: list[_Batch] = []  # the running loop's, for `_guarded_run`
 
     def submit(self, batch: _Batch) -> None:
         with self._lock:
             self._incoming.append(batch)
-            if self._thread is None:
-                wake_in = self._wake_pair()
-                self._thread = threading.Thread(target=self._run, args=(wake_in,), name="aoai-diag-io", daemon=True)
+            if self._thread is None or not self._thread.is_alive():  # never started, idle, or stopped by a bug
+                if self._wake_out is None:
+                    self._wake_in = self._wake_pair()
+                self._thread = threading.Thread(
+                    target=self._guarded_run, args=(self._wake_in,), name="aoai-diag-io", daemon=True
+                )
                 self._thread.start()
             wake = self._wake_out
         if wake is None:
@@ -149,12 +154,24 @@ class _Loop:
         self._wake_out = wake_out
         return wake_in
 
+    def _guarded_run(self, wake_in: socket.socket | None) -> None:
+        """`_run`; a bug that stops it settles every job of its batches as an error naming the bug (their callers
+        get evidence, not a wait), and the next batch starts a new loop."""
+        try:
+            self._run(wake_in)
+        except Exception as exc:
+            for batch in self._batches:
+                for index, job in enumerate(batch.jobs):
+                    if not batch.settled[index]:
+                        job.fail(exc)
+                        batch.settle(index)
+
     def _run(self, wake_in: socket.socket | None) -> None:
         poller = _Poller()
         if wake_in is not None:
             poller.add(wake_in)
         live: dict[int, tuple[_Batch, int]] = {}
-        batches: list[_Batch] = []
+        batches = self._batches = []
         while True:
             with self._lock:
                 new, self._incoming = self._incoming, []
