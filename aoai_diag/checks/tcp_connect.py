@@ -25,9 +25,9 @@ from aoai_diag.targets import Target
 
 def attempt_of(address: str, connect: Connect | None, timeout: float) -> dict[str, Any]:
     """The evidence of one connect: its outcome, the error, and the time it took."""
-    attempt: dict[str, Any] = {"address": address, "class": classify(address), "outcome": "error", "error": None}
     if connect is None:
         return unfinished(address)
+    attempt: dict[str, Any] = {"address": address, "class": classify(address), "outcome": "error", "error": None}
     attempt["connect_ms"] = round(connect.elapsed_s * 1000.0, 2) if connect.elapsed_s is not None else None
     if connect.error is None:
         attempt["outcome"] = "connected"

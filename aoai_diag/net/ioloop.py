@@ -4,7 +4,7 @@ A fleet runs dozens of targets at once, each with probes waiting on their own so
 each datagram hands the interpreter lock over at every system call, and with hundreds of threads runnable at once
 those hand-offs (futex calls, context switches) cost more CPU than the exchanges themselves (measured: most of a
 50-target run). Here the exchanges are state machines (`Job`) driven by one thread that waits for all their
-sockets at once; a caller submits a batch and sleeps on one event until every job of it is settled or its time
+sockets at once; a caller submits a batch and sleeps on one lock until every job of it is settled or its time
 is up.
 """
 
@@ -109,6 +109,9 @@ class _Poller:
     def wait(self, timeout: float | None) -> list[int]:
         if self._poll is not None:
             return [fd for fd, _ in self._poll.poll(None if timeout is None else max(0, math.ceil(timeout * 1000)))]
+        if not self._read and not self._write:  # Windows' select refuses three empty lists
+            time.sleep(NO_WAKE_POLL_S if timeout is None else min(timeout, NO_WAKE_POLL_S))
+            return []
         # Windows reports a failed connect as an exception, not as writable.
         writers = list(self._write.values())
         ready, writable, failed = select.select(list(self._read.values()), writers, writers, timeout)
