@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import random
 import socket
 import struct
 import threading
@@ -480,37 +481,46 @@ def _chain_reply(query: bytes) -> bytes:
     return response.to_wire()
 
 
-def test_the_fast_decoder_never_accepts_what_dnspython_reads_otherwise() -> None:
-    # Deterministic mutations of compressed replies (pointers, lengths, counts): whenever the fast path decodes
-    # a reply, dnspython accepts the same bytes and reads the same rcode, chain, addresses and TTL.
-    import random
-
-    rng = random.Random(20261127)
-    decoded = refused = 0
-    for _ in range(40):
+def mutated_replies(
+    seed: int, replies: int, each: int, changes: tuple[int, ...], value: Callable[[random.Random, int], int]
+) -> Iterator[tuple[bytes, bytes]]:
+    """(query, reply) pairs, deterministically: compressed replies of the Azure shape with a few bytes changed."""
+    rng = random.Random(seed)
+    for _ in range(replies):
         query = dnswire.encode_query(HOST, A)
         assert query is not None
-        reply = bytearray(_chain_reply(query))
-        for _ in range(60):
+        reply = _chain_reply(query)
+        for _ in range(each):
             mutated = bytearray(reply)
-            for _ in range(rng.choice((1, 1, 2, 3))):
+            for _ in range(rng.choice(changes)):
                 at = rng.randrange(12, len(mutated))
-                mutated[at] = rng.choice((0, 0xC0, 0xC0 | rng.randrange(4), rng.randrange(256), mutated[at] ^ 1))
-            fast = dnswire.parse(bytes(mutated), query)
-            if fast is None:
-                refused += 1
-                continue
-            decoded += 1
-            assert decoded_by_dnspython(bytes(mutated), query) == decoded_fast(fast, query), mutated.hex()
+                mutated[at] = value(rng, mutated[at])
+            yield query, bytes(mutated)
+
+
+def test_the_fast_decoder_never_accepts_what_dnspython_reads_otherwise() -> None:
+    # Mutations of compressed replies (pointers, lengths, counts): whenever the fast path decodes a reply,
+    # dnspython accepts the same bytes and reads the same rcode, chain, addresses and TTL.
+    decoded = refused = 0
+    for query, wire in mutated_replies(
+        20261127,
+        40,
+        60,
+        (1, 1, 2, 3),
+        lambda rng, old: rng.choice((0, 0xC0, 0xC0 | rng.randrange(4), rng.randrange(256), old ^ 1)),
+    ):
+        fast = dnswire.parse(wire, query)
+        if fast is None:
+            refused += 1
+            continue
+        decoded += 1
+        assert decoded_by_dnspython(wire, query) == decoded_fast(fast, query), wire.hex()
     assert decoded > 100 and refused > 100  # both sides of the decoder were exercised
 
 
 def test_names_read_from_the_memo_are_the_names_read_afresh() -> None:
     # The per-message memo may only shortcut a name that a fresh read decodes identically (or rejects likewise):
     # every offset of mutated replies is read both ways, the memo filling up as it does in a parse.
-    import random
-
-    rng = random.Random(7)
 
     def read(wire: bytes, at: int, memo: dict[int, Any] | None) -> tuple[str, int] | str:
         try:
@@ -519,16 +529,11 @@ def test_names_read_from_the_memo_are_the_names_read_afresh() -> None:
             return "rejected"
 
     compared = 0
-    for _ in range(30):
-        query = dnswire.encode_query(HOST, A)
-        assert query is not None
-        reply = bytearray(_chain_reply(query))
-        for _ in range(20):
-            mutated = bytearray(reply)
-            for _ in range(rng.choice((0, 1, 2))):
-                mutated[rng.randrange(12, len(mutated))] = rng.choice((0xC0 | rng.randrange(2), rng.randrange(64)))
-            wire, memo = bytes(mutated), {}
-            for at in (*range(12, len(wire)), *range(len(wire) - 1, 11, -1)):
-                assert read(wire, at, memo) == read(wire, at, None), (wire.hex(), at)
-                compared += 1
+    for _, wire in mutated_replies(
+        7, 30, 20, (0, 1, 2), lambda rng, _: rng.choice((0xC0 | rng.randrange(2), rng.randrange(64)))
+    ):
+        memo: dict[int, Any] = {}
+        for at in (*range(12, len(wire)), *range(len(wire) - 1, 11, -1)):
+            assert read(wire, at, memo) == read(wire, at, None), (wire.hex(), at)
+            compared += 1
     assert compared > 50_000
