@@ -1,3 +1,3 @@
-from aoai_diag.cli import run
+from aoai_diag.cli import console
 
-run()
+console()

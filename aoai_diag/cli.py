@@ -548,7 +548,7 @@ def run() -> None:
     except (KeyboardInterrupt, click.Abort) as exc:
         status = status_for(exc)
         _say(err, "aoai-diag: interrupted" if status is ExitStatus.INTERRUPTED else "aoai-diag: aborted")
-        _exit(for_output(status, nagios), out, err)
+        _exit(for_output(status, nagios), out, err, now=True)
     except Failure as exc:
         _say(err, f"aoai-diag: {exc}")
         _exit(for_output(exc.status, nagios), out, err)
@@ -585,14 +585,9 @@ def _say(err: Any, line: str) -> None:
         err.abandon()
 
 
-def _exit(code: int, out: Any, err: Any) -> NoReturn:
-    """Exit with `code` once both streams are flushed (or abandoned), skipping the interpreter's shutdown.
-
-    That shutdown does nothing this process needs (files are closed where they are written; nothing registers
-    exit handlers), but after Ctrl-C it would wait for probe threads still blocked in a network call, and after a
-    run that loaded the Azure SDK it spent ~0.16 s of CPU tearing its modules down (measured with strace: no
-    system call in between), enough to take a blackholed run past its timeout + 0.5 s.
-    """
+def _exit(code: int, out: Any, err: Any, now: bool = False) -> NoReturn:
+    """Exit with `code` once both streams are flushed (or abandoned). `now` (after Ctrl-C) skips the interpreter's
+    shutdown, which would wait for probe threads still blocked in a network call until their timeout."""
     from aoai_diag.exit_status import OutputWriteFailed
 
     for stream in (out, err):
@@ -600,4 +595,22 @@ def _exit(code: int, out: Any, err: Any) -> NoReturn:
             stream.flush()
         except OutputWriteFailed:
             stream.abandon()
-    os._exit(code)
+    if now:
+        os._exit(code)
+    sys.exit(code)
+
+
+def console() -> NoReturn:
+    """The installed `aoai-diag` command (and `python -m aoai_diag`): `run`, then leave without the interpreter's
+    shutdown once `run` has flushed the output.
+
+    That shutdown does nothing this process needs (files are closed where they are written; nothing registers an
+    exit handler), but after a run that loaded the Azure SDK it spent ~0.16 s of CPU tearing modules down
+    (strace: no system call in between), enough to take a blackholed run past its timeout + 0.5 s. `run` itself
+    ends with SystemExit, so that tests can call it in-process.
+    """
+    try:
+        run()
+    except SystemExit as exc:
+        os._exit(exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1))
+    os._exit(0)
