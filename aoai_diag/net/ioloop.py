@@ -53,23 +53,18 @@ class _Batch:
         # costs several Python-level locks per wait (one batch per DNS probe per target in a fleet).
         self.done = threading.Lock()
         self.done.acquire()
-        self.finished = False
         # Set by the caller when it stops waiting; the loop then drops the batch's jobs. The caller takes no lock:
         # a job's answer is complete before its `settled` flag is set, and unsettled jobs are not read.
         self.given_up = False
         if not self.jobs:
-            self._finish()
-
-    def _finish(self) -> None:
-        self.finished = True
-        self.done.release()
+            self.done.release()
 
     def settle(self, index: int) -> None:
         self.jobs[index].close()
         self.settled[index] = True
         self.left -= 1
         if not self.left:
-            self._finish()
+            self.done.release()
 
 
 def run_batch(jobs: Sequence[Job], expires: float, margin: float) -> list[bool]:
@@ -191,7 +186,7 @@ class _Loop:
                         live[sock.fileno()] = (batch, index)
                         poller.add(sock, write=job.waits_to_write)
             now = time.monotonic()
-            for batch in [b for b in batches if b.finished or b.given_up or b.expires <= now]:
+            for batch in [b for b in batches if not b.left or b.given_up or b.expires <= now]:
                 batches.remove(batch)
                 for fd in [fd for fd, (b, _) in live.items() if b is batch]:
                     poller.remove(fd)
