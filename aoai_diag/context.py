@@ -191,6 +191,12 @@ class ProbeContext:
                 slot = self.shared[key] = _Once()
         return slot.get(compute)
 
+    def once_ready(self, key: str) -> bool:
+        """`once(key, ...)` would answer at once: its value (or failure) is already there."""
+        with self.lock:
+            slot = self.shared.get(key)
+        return slot is not None and slot.ready
+
     def ssl_context(self) -> ssl.SSLContext:
         """The system trust store; SSL_CERT_FILE / SSL_CERT_DIR are honoured by OpenSSL itself.
 
@@ -214,6 +220,10 @@ class _Once:
         self._done = False
         self._value: Any = None
         self._error: BaseException | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self._done
 
     def get(self, compute: Callable[[], Any]) -> Any:
         with self._lock:

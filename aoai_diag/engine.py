@@ -4,121 +4,283 @@ Each probe runs in its own daemon thread (aoai_diag/workers.py): getaddrinfo and
 interrupted, so at the deadline the engine stops waiting, reports the probe as `error`, and lets the thread die
 with the process (getaddrinfo takes no timeout: it can only be run in a worker that the engine stops waiting for).
 Probes marked `inline` (local reads only) run in the engine's thread instead, once the others of their pass are
-started.
+started. Probes written as generators (`Probe.steps`, aoai_diag/steps.py) run in the engine's thread too, one
+step at a time: each wait they yield is started and, when it wakes the engine (or its `give_up_at` passes), the
+probe is resumed; at the run's deadline a probe still waiting is reported as `error` like a thread still running.
 """
 
 from __future__ import annotations
 
 import queue
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 
 from aoai_diag import workers
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import DeadlineExceeded, ProbeContext
 from aoai_diag.errors import one_line
 from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.steps import Steps, Wait
 from aoai_diag.targets import Target
 
 # Time the engine keeps for itself after the deadline to collect results and build the report.
 GRACE = 0.15
 
 
-def run_probes(target: Target, ctx: ProbeContext, probes: Sequence[Probe]) -> tuple[CheckResult, ...]:
-    """Run `probes` for one target; results come back in the order of `probes`."""
-    by_id = {p.id: p for p in probes}
-    results: dict[str, CheckResult] = {}
-    started: dict[str, float] = {}
-    done: queue.SimpleQueue[CheckResult] = queue.SimpleQueue()  # C-level, no Condition: one per probe result
+def _attempt(probe: Probe, step: Callable[[], Outcome | Wait], may_wait: bool = False) -> Outcome | Wait:
+    """`step()`, with what escapes it as evidence: a probe bug or an untranslated library error is `error`; so is
+    anything but an Outcome (or, from a generator's step, a wait)."""
+    try:
+        got = step()
+    except DeadlineExceeded:
+        return Outcome(Status.ERROR, "did not finish before the run deadline", {}, "deadline exceeded")
+    except Exception as exc:
+        return Outcome(Status.ERROR, f"probe {probe.id} failed: {one_line(exc)}", {}, one_line(exc))
+    if isinstance(got, Outcome) or (may_wait and hasattr(got, "begin")):
+        return got
+    name = type(got).__name__
+    return Outcome(Status.ERROR, f"probe {probe.id} failed: probe returned {name}, not Outcome", {}, f"returned {name}")
 
-    def finish(probe: Probe, outcome: Outcome, t0: float) -> CheckResult:
+
+def _next(steps: Steps[Outcome]) -> Outcome | Wait:
+    try:
+        return steps.send(None)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+# What reaches a run's queue: a probe's result from its thread, or the wake of a generator's wait (id, wait).
+_Message = CheckResult | tuple[str, Wait]
+_Inbox = queue.SimpleQueue[tuple["_Run", _Message]]  # C-level, no Condition: one item per result or wake
+
+
+class _Run:
+    """One target's probes: settled, started, waiting. `step` starts what can start; `take` and `on_time` feed
+    it what its queue and the clock bring. `run_probes` drives one; `run_many` drives a fleet's from one thread."""
+
+    def __init__(
+        self, target: Target, ctx: ProbeContext, probes: Sequence[Probe], inbox: _Inbox, position: int = 0
+    ) -> None:
+        self.target, self.ctx, self.probes, self.inbox = target, ctx, probes, inbox
+        self.position = position  # in `run_many`'s order
+        self.by_id = {p.id: p for p in probes}
+        self.results: dict[str, CheckResult] = {}
+        self.started: dict[str, float] = {}
+        self.waiting_on: dict[str, tuple[Steps[Outcome], Wait]] = {}  # generators, by probe id, and their waits
+        # Probes neither settled nor started, in registry order: each pass looks only at these (a fleet run
+        # schedules some twenty probes per target, and rescanning the whole registry after every result showed up
+        # in the run's CPU profile).
+        self.pending = list(probes)
+        self.waits_of = {p.id: [d for d in (*p.requires, *p.after) if d in self.by_id] for p in probes}
+
+    @property
+    def finished(self) -> bool:
+        return len(self.results) == len(self.probes)
+
+    def in_order(self) -> tuple[CheckResult, ...]:
+        return tuple(self.results[p.id] for p in self.probes)
+
+    def _finish(self, probe: Probe, outcome: Outcome, t0: float) -> CheckResult:
         return CheckResult(
             id=probe.id,
             status=outcome.status,
             summary=outcome.summary,
             evidence=outcome.evidence,
-            duration_ms=(ctx.clock() - t0) * 1000.0,
+            duration_ms=(self.ctx.clock() - t0) * 1000.0,
             reason=outcome.reason,
         )
 
-    def worker(probe: Probe, deps: dict[str, CheckResult], t0: float) -> None:
+    def _settle(self, probe: Probe, outcome: Outcome, t0: float | None = None) -> None:
+        self.results[probe.id] = self._finish(probe, outcome, self.ctx.clock() if t0 is None else t0)
+
+    def _worker(self, probe: Probe, deps: dict[str, CheckResult], t0: float) -> None:
+        outcome = _attempt(probe, lambda: probe.run(self.target, self.ctx, deps))
+        self.inbox.put((self, self._finish(probe, outcome, t0)))  # type: ignore[arg-type]  # not a wait: may_wait off
+
+    def _advance(self, probe: Probe, steps: Steps[Outcome]) -> None:
+        """Run `probe`'s generator to its next wait (then started) or to its end (then its result recorded)."""
+        got = _attempt(probe, lambda: _next(steps), may_wait=True)
+        if isinstance(got, Outcome):
+            self._settle(probe, got, self.started[probe.id])
+            return
+        self.waiting_on[probe.id] = (steps, got)
         try:
-            outcome = probe.run(target, ctx, deps)
-            if not isinstance(outcome, Outcome):
-                raise TypeError(f"probe returned {type(outcome).__name__}, not Outcome")
-        except DeadlineExceeded:
-            outcome = Outcome(Status.ERROR, "did not finish before the run deadline", {}, "deadline exceeded")
-        except Exception as exc:  # a probe bug or an untranslated library error: evidence, not a crash
-            outcome = Outcome(Status.ERROR, f"probe {probe.id} failed: {one_line(exc)}", {}, one_line(exc))
-        done.put(finish(probe, outcome, t0))
+            got.begin(lambda: self.inbox.put((self, (probe.id, got))))
+        except Exception as exc:  # a bug in the wait: the probe's error, not the engine's
+            del self.waiting_on[probe.id]
+            steps.close()
+            self._settle(probe, _failed(probe, exc), self.started[probe.id])
 
-    def settle(probe: Probe, outcome: Outcome) -> None:
-        results[probe.id] = finish(probe, outcome, ctx.clock())
+    def _resume(self, probe_id: str, wait: Wait) -> None:
+        held = self.waiting_on.get(probe_id)
+        if held is None or held[1] is not wait:
+            return  # the wake of a wait given up on earlier: the probe has moved on
+        del self.waiting_on[probe_id]
+        self._advance(self.by_id[probe_id], held[0])
 
-    # Probes neither settled nor started, in registry order: each pass looks only at these (a fleet run
-    # schedules some twenty probes per target, and rescanning the whole registry after every result showed up in
-    # the run's CPU profile).
-    pending = list(probes)
-    waits_of = {p.id: [d for d in (*p.requires, *p.after) if d in by_id] for p in probes}
-    local: list[tuple[Probe, dict[str, CheckResult]]] = []
-    while len(results) < len(probes):
+    def step(self) -> None:
+        """Start every probe whose dependencies are settled, pass after pass, until none can start now."""
+        while not self.finished and self._pass():
+            pass
+        if not self.finished and all(pid in self.results for pid in self.started):
+            # Nothing running and nothing startable: unreachable with a valid registry (no cycles); stay honest.
+            for probe in self.probes:
+                if probe.id not in self.results:
+                    self._settle(probe, Outcome(Status.ERROR, "could not be scheduled (dependency cycle)", {}, "cycle"))
+
+    def _pass(self) -> bool:
+        """One look at the pending probes; whether anything was settled or started."""
         progressed = False
         waiting: list[Probe] = []
-        for probe in pending:
-            reason = probe.disabled(ctx.settings)
+        local: list[tuple[Probe, dict[str, CheckResult]]] = []
+        results = self.results
+        for probe in self.pending:
+            reason = probe.disabled(self.ctx.settings)
             if reason:
-                settle(probe, Outcome(Status.SKIP, f"skipped: {reason}", {}, reason))
+                self._settle(probe, Outcome(Status.SKIP, f"skipped: {reason}", {}, reason))
                 progressed = True
                 continue
-            waits = waits_of[probe.id]
+            waits = self.waits_of[probe.id]
             if any(d not in results for d in waits):
                 waiting.append(probe)
                 continue
-            missing = [d for d in probe.requires if d not in by_id]
+            missing = [d for d in probe.requires if d not in self.by_id]
             blocked = [d for d in probe.requires if d in results and results[d].status in (Status.SKIP, Status.ERROR)]
             if missing or blocked:
                 names = ", ".join(
                     [f"{d} (not run)" for d in missing] + [f"{d} ({results[d].status.value})" for d in blocked]
                 )
-                settle(probe, Outcome(Status.SKIP, f"skipped: needs {names}", {}, f"needs {names}"))
+                self._settle(probe, Outcome(Status.SKIP, f"skipped: needs {names}", {}, f"needs {names}"))
                 progressed = True
                 continue
             deps = {d: results[d] for d in waits}
-            started[probe.id] = ctx.clock()
+            self.started[probe.id] = self.ctx.clock()
+            progressed = True
             if probe.inline:
                 local.append((probe, deps))
+            elif probe.steps is not None:
+                try:
+                    steps = probe.steps(self.target, self.ctx, deps)  # a generator: none of its body runs yet
+                except Exception as exc:  # not a generator function after all
+                    self._settle(probe, _failed(probe, exc))
+                else:
+                    self._advance(probe, steps)
             else:
-                workers.start(worker, probe, deps, started[probe.id])
-            progressed = True
+                workers.start(self._worker, probe, deps, self.started[probe.id])
+        self.pending = waiting
         for probe, deps in local:  # once the others of this pass are on their way
-            worker(probe, deps, started[probe.id])
-        local.clear()
-        pending = waiting
-        if len(results) == len(probes):
-            break
-        if progressed:
-            continue
-        running = [pid for pid in started if pid not in results]
-        if not running:  # unreachable with a valid registry (no cycles); stay honest if it happens
-            for probe in probes:
-                if probe.id not in results:
-                    settle(probe, Outcome(Status.ERROR, "could not be scheduled (dependency cycle)", {}, "cycle"))
-            break
-        wait = ctx.deadline + GRACE - ctx.clock()
-        try:
-            result = done.get(timeout=max(0.0, wait))
-        except queue.Empty:
-            for pid in running:
-                probe = by_id[pid]
-                results[pid] = finish(
-                    probe,
+            outcome = _attempt(probe, lambda: probe.run(self.target, self.ctx, deps))  # noqa: B023 (called at once)
+            self._settle(probe, outcome, self.started[probe.id])  # type: ignore[arg-type]
+        return progressed
+
+    def take(self, message: _Message) -> None:
+        if isinstance(message, tuple):  # (CheckResult is a dataclass; tests wrap it in a checking function)
+            self._resume(*message)
+        else:
+            self.results.setdefault(message.id, message)
+
+    def seconds_left(self) -> float:
+        """Until something is due without a message: the deadline (plus grace), or a wait's give-up time."""
+        left = self.ctx.deadline + GRACE - self.ctx.clock()
+        give_ups = [w.give_up_at for _, w in self.waiting_on.values() if w.give_up_at is not None]
+        if give_ups:
+            left = min(left, min(give_ups) - time.monotonic())
+        return max(0.0, left)
+
+    def on_time(self) -> None:
+        """What is due by now: past the deadline, every running probe is an error; before it, a wait whose
+        give-up time has come is given up and its probe resumed with what it has."""
+        if self.ctx.clock() >= self.ctx.deadline + GRACE:
+            for pid in [pid for pid in self.started if pid not in self.results]:
+                held = self.waiting_on.pop(pid, None)
+                if held is not None:
+                    held[0].close()
+                self._settle(
+                    self.by_id[pid],
                     Outcome(
                         Status.ERROR,
                         "did not finish before the run deadline",
                         {},
-                        f"deadline of {ctx.settings.run_deadline:g} s exceeded",
+                        f"deadline of {self.ctx.settings.run_deadline:g} s exceeded",
                     ),
-                    started[pid],
+                    self.started[pid],
                 )
-            continue
-        results.setdefault(result.id, result)
-    return tuple(results[p.id] for p in probes)
+            return
+        now = time.monotonic()
+        for pid, (_, wait) in list(self.waiting_on.items()):
+            if wait.give_up_at is not None and wait.give_up_at <= now:
+                wait.give_up()
+                self._resume(pid, wait)
+
+
+def _failed(probe: Probe, exc: BaseException) -> Outcome:
+    return Outcome(Status.ERROR, f"probe {probe.id} failed: {one_line(exc)}", {}, one_line(exc))
+
+
+def run_probes(target: Target, ctx: ProbeContext, probes: Sequence[Probe]) -> tuple[CheckResult, ...]:
+    """Run `probes` for one target; results come back in the order of `probes`."""
+    inbox: _Inbox = queue.SimpleQueue()
+    run = _Run(target, ctx, probes, inbox)
+    run.step()
+    while not run.finished:
+        try:
+            _, message = inbox.get(timeout=run.seconds_left())
+        except queue.Empty:
+            run.on_time()
+        else:
+            run.take(message)
+        run.step()
+    return run.in_order()
+
+
+def run_many(
+    starts: Iterator[tuple[Target, Callable[[], ProbeContext]]],
+    probes: Sequence[Probe],
+    parallel: int,
+    done: Callable[[int, Target, tuple[CheckResult, ...]], None],
+) -> None:
+    """Run `probes` for many targets from this one thread, at most `parallel` at a time; `done(position, target,
+    results)` as each finishes (position: in the order of `starts`). A target's context (its deadline) is made
+    when it starts.
+
+    Probe code written as generators runs here, and every target's waits wake this one thread. A thread per
+    target (the engine's first form) had fifty threads contending for the interpreter lock, each wake a lock
+    hand-off: in a 50-target run, tens of thousands of futex calls (strace) for a few thousand messages.
+    """
+    inbox: _Inbox = queue.SimpleQueue()
+    active: list[_Run] = []
+    numbered = enumerate(starts)
+
+    def admit() -> None:
+        while len(active) < parallel:
+            nxt = next(numbered, None)
+            if nxt is None:
+                return
+            position, (target, new_context) = nxt
+            run = _Run(target, new_context(), probes, inbox, position)
+            run.step()
+            if run.finished:  # every probe settled at once (all skipped)
+                done(position, target, run.in_order())
+            else:
+                active.append(run)
+
+    def step(run: _Run) -> None:
+        run.step()
+        if run.finished:
+            active.remove(run)
+            done(run.position, run.target, run.in_order())
+
+    admit()
+    while active:
+        try:
+            run, message = inbox.get(timeout=min(r.seconds_left() for r in active))
+        except queue.Empty:
+            for run in list(active):
+                run.on_time()
+                step(run)
+        else:
+            if run not in active:
+                continue  # a late result for a target already reported
+            run.take(message)
+            step(run)
+        admit()

@@ -18,15 +18,16 @@ from aoai_diag.checks.base import Probe
 from aoai_diag.checks.dns_nameservers import query_names
 from aoai_diag.context import ProbeContext
 from aoai_diag.model import CheckResult, Outcome, Status
-from aoai_diag.net.dns_cache import query_many_cached
+from aoai_diag.net.dns_cache import query_many_cached_steps
 from aoai_diag.net.dnsquery import describe, format_endpoint, private_only
+from aoai_diag.steps import Steps, drive
 from aoai_diag.targets import Target
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Steps[Outcome]:
     server = ctx.settings.azure_dns
     names = query_names(target)
-    found = query_many_cached(ctx, [(server, n) for n in names], ctx.op_timeout())
+    found = yield from query_many_cached_steps(ctx, [(server, n) for n in names], ctx.op_timeout())
     answers = {n: found[(server, n)] for n in names}
     evidence = {"server": format_endpoint(server), "answers": answers}
     primary = answers[target.host]
@@ -38,4 +39,10 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     )
 
 
-PROBE = Probe(id="azure_dns", title="Azure-provided DNS asked directly", run=run, requires=("azure_platform",))
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    return drive(steps(target, ctx, deps))
+
+
+PROBE = Probe(
+    id="azure_dns", title="Azure-provided DNS asked directly", run=run, steps=steps, requires=("azure_platform",)
+)

@@ -17,21 +17,31 @@ Evidence:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
 from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.net.connect import map_concurrently_steps
 from aoai_diag.net.imds import fetch_instance
+from aoai_diag.steps import Steps, drive
 from aoai_diag.targets import Target
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Steps[Outcome]:
     settings = ctx.settings
-    evidence = ctx.once(
-        "imds",
-        lambda: fetch_instance(settings.imds_endpoint, ctx.op_timeout(cap=settings.imds_timeout), ctx.op_timeout()),
-    )
-    evidence = dict(evidence)
+
+    def fetch(_: object = None) -> dict[str, Any]:
+        return ctx.once(  # type: ignore[no-any-return]
+            "imds",
+            lambda: fetch_instance(settings.imds_endpoint, ctx.op_timeout(cap=settings.imds_timeout), ctx.op_timeout()),
+        )
+
+    if ctx.once_ready("imds"):  # asked for an earlier target of the run: no wait
+        evidence = dict(fetch())
+    else:  # asked over HTTP (or being asked for another target): waited for in a worker thread
+        (found,) = yield from map_concurrently_steps(fetch, [None], None, lambda _: {})
+        evidence = dict(found)
     if evidence["on_azure"]:
         vm = evidence["vm"]
         return Outcome(
@@ -44,4 +54,8 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     return Outcome(Status.SKIP, "not an Azure VM (IMDS did not answer)", evidence, evidence["error"])
 
 
-PROBE = Probe(id="azure_platform", title="Azure VM (Instance Metadata Service)", run=run)
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    return drive(steps(target, ctx, deps))
+
+
+PROBE = Probe(id="azure_platform", title="Azure VM (Instance Metadata Service)", run=run, steps=steps)

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.steps import Steps
 from aoai_diag.targets import Target
 
 RunFn = Callable[[Target, ProbeContext, Mapping[str, CheckResult]], Outcome]
+StepsFn = Callable[[Target, ProbeContext, Mapping[str, CheckResult]], Steps[Outcome]]
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,9 @@ class Probe:
     """Reads only local state (files, environment, settings) and never waits on the network or a command: the
     engine runs it in its own thread, after starting the others, instead of handing it to a thread of its own (in
     a fleet, every such hand-off costs interpreter-lock switches, and those were most of the run's CPU)."""
+    steps: StepsFn | None = None
+    """The probe as a generator of waits (aoai_diag/steps.py), `run` being the same driven to its end: the engine
+    runs it in its own thread and resumes it when each wait is over, instead of handing it to a thread."""
 
 
 def skip(summary: str, reason: str | None = None) -> Outcome:

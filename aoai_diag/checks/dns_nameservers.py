@@ -22,8 +22,9 @@ from aoai_diag.checks.base import Probe
 from aoai_diag.context import Endpoint, ProbeContext, parse_endpoint
 from aoai_diag.diagnosis import local_facts
 from aoai_diag.model import CheckResult, Outcome, Status
-from aoai_diag.net.dns_cache import query_many_cached
+from aoai_diag.net.dns_cache import query_many_cached_steps
 from aoai_diag.net.dnsquery import DnsAnswer, describe, format_endpoint
+from aoai_diag.steps import Steps, drive
 from aoai_diag.targets import Target
 
 
@@ -39,12 +40,13 @@ def answer_verdict(answer: DnsAnswer) -> str:
 
 def ask_servers(
     servers: list[Endpoint], names: list[str], timeout: float, ctx: ProbeContext | None = None
-) -> list[dict[str, Any]]:
-    found = query_many_cached(ctx, [(s, n) for s in servers for n in names], timeout)  # shared by the run's targets
+) -> Steps[list[dict[str, Any]]]:
+    pairs = [(s, n) for s in servers for n in names]
+    found = yield from query_many_cached_steps(ctx, pairs, timeout)  # shared by the run's targets
     return [{"server": format_endpoint(s), "answers": {n: found[(s, n)] for n in names}} for s in servers]
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Steps[Outcome]:
     config = deps.get("resolver_config")
     listed = list((config.evidence.get("nameservers") or []) if config else [])
     servers: list[Endpoint] = []
@@ -56,7 +58,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     if not servers:
         return Outcome(Status.SKIP, "no DNS server configured to ask", {"servers": []}, "no nameservers configured")
     names = query_names(target)
-    results = ask_servers(servers, names, ctx.op_timeout(), ctx)
+    results = yield from ask_servers(servers, names, ctx.op_timeout(), ctx)
     verdicts = {r["server"]: answer_verdict(r["answers"][target.host]) for r in results}
     evidence = {"servers": results, "names": names, "verdicts": verdicts}
     shown = "; ".join(f"{r['server']}: {describe(r['answers'][target.host])}" for r in results[:4])
@@ -68,6 +70,14 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     return Outcome(Status.FAIL, f"no server gives {target.host} a private address: {shown}", evidence)
 
 
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    return drive(steps(target, ctx, deps))
+
+
 PROBE = Probe(
-    id="dns_nameservers", title="Configured DNS servers asked directly", run=run, requires=("resolver_config",)
+    id="dns_nameservers",
+    title="Configured DNS servers asked directly",
+    run=run,
+    steps=steps,
+    requires=("resolver_config",),
 )

@@ -33,11 +33,12 @@ from aoai_diag.net.addresses import class_or_none
 from aoai_diag.net.connect import (
     classify_connect_error,
     classify_tls_error,
-    map_concurrently,
+    map_concurrently_steps,
     one_line,
     open_connection,
 )
 from aoai_diag.net.http_client import Budget, HandshakeFailed, ProxyRefused, open_tunnel, tls_get
+from aoai_diag.steps import Steps, drive
 from aoai_diag.targets import Target
 
 
@@ -201,7 +202,7 @@ def describe(a: Mapping[str, Any]) -> str:
     return f"{where}: {a['outcome']}"
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Steps[Outcome]:
     path = f"/openai/models?api-version={ctx.settings.data_plane_api_version}"
     proxy = deps.get("proxy_settings")
     proxy_ev = proxy.evidence if proxy else {}
@@ -228,7 +229,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         attempt.update(outcome="timeout", error="no result in time")
         return attempt
 
-    attempts = map_concurrently(one, jobs, limit, gave_up)
+    attempts = yield from map_concurrently_steps(one, jobs, limit, gave_up)
     evidence = {"path": path, "attempts": attempts, "app_path": app_path}
     return judge(attempts, app_path, evidence)
 
@@ -253,10 +254,15 @@ def judge(attempts: list[dict[str, Any]], app_path: str, evidence: dict[str, Any
     )
 
 
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    return drive(steps(target, ctx, deps))
+
+
 PROBE = Probe(
     id="https_dataplane",
     title="Key-less HTTPS request to the data plane",
     run=run,
+    steps=steps,
     requires=("system_resolution", "proxy_settings"),
     after=("tcp_connect", "tls_handshake"),
 )

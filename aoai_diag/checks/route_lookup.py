@@ -36,6 +36,7 @@ from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import classify
 from aoai_diag.osnet import commands
 from aoai_diag.osnet import routes as os_routes
+from aoai_diag.steps import Steps, drive
 from aoai_diag.targets import Target
 
 MAX_PROFILE_ROUTES = 16
@@ -58,7 +59,7 @@ def source_for(address: str, port: int) -> tuple[str | None, str | None]:
         return str(sock.getsockname()[0]), None
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Steps[Outcome]:
     resolution = deps["system_resolution"].evidence
     addresses = [str(a) for a in resolution.get("addresses") or []]
     private = [a for a in addresses if classify(a) == "private"]
@@ -87,7 +88,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     with ctx.lock:
         ref_known = ctx.shared.get(ref_key) if platform != "windows" else None
     wanted = [*([] if ref_known is not None else [ref_address]), *private, *probes.values()]
-    os_found = os_routes.read_routes(platform, wanted, ctx.op_timeout())
+    os_found = yield from os_routes.read_routes_steps(platform, wanted, ctx.op_timeout())
     ref_os = dict(ref_known) if ref_known is not None else os_found[ref_address]
     if ref_known is not None:
         os_found = {**os_found, ref_address: ref_os}
@@ -135,6 +136,10 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     return Outcome(Status.PASS, f"route: {shown}", evidence)
 
 
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    return drive(steps(target, ctx, deps))
+
+
 def _profile_probes(profile: Mapping[str, Any]) -> dict[str, str]:
     """{prefix: the address looked up for it (its first host)} for each route the profile carries."""
     probes: dict[str, str] = {}
@@ -180,6 +185,7 @@ PROBE = Probe(
     id="route_lookup",
     title="Route toward the resolved private addresses",
     run=run,
+    steps=steps,
     requires=("system_resolution",),
     after=("vpn_profile",),
 )

@@ -24,7 +24,8 @@ from aoai_diag.context import ProbeContext
 from aoai_diag.errors import one_line
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import classes
-from aoai_diag.net.connect import map_concurrently
+from aoai_diag.net.connect import map_concurrently_steps
+from aoai_diag.steps import Steps, drive
 from aoai_diag.targets import Target
 
 _EAI_NAMES = {
@@ -42,7 +43,7 @@ def _gai_error(exc: BaseException) -> str:
 
 def resolve_all(
     getaddrinfo: Callable[..., Any], names: list[str], port: int, timeout: float
-) -> dict[str, dict[str, Any]]:
+) -> Steps[dict[str, dict[str, Any]]]:
     """getaddrinfo for each name concurrently; names still pending after `timeout` get error "timeout"."""
 
     def work(name: str) -> dict[str, Any]:
@@ -56,12 +57,13 @@ def resolve_all(
     def pending(name: str) -> dict[str, Any]:
         return {"addresses": [], "address_classes": {}, "error": "timeout"}
 
-    return dict(zip(names, map_concurrently(work, names, timeout, pending), strict=True))
+    found = yield from map_concurrently_steps(work, names, timeout, pending)
+    return dict(zip(names, found, strict=True))
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Steps[Outcome]:
     timeout = ctx.op_timeout()
-    results = resolve_all(ctx.getaddrinfo, list(target.names), ctx.settings.port, timeout)
+    results = yield from resolve_all(ctx.getaddrinfo, list(target.names), ctx.settings.port, timeout)
     primary = results[target.host]
     evidence = {
         "results": results,
@@ -82,4 +84,8 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     return Outcome(Status.WARN, f"{target.host} -> {shown}: not only private addresses", evidence)
 
 
-PROBE = Probe(id="system_resolution", title="OS resolver (getaddrinfo) answer", run=run)
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    return drive(steps(target, ctx, deps))
+
+
+PROBE = Probe(id="system_resolution", title="OS resolver (getaddrinfo) answer", run=run, steps=steps)

@@ -33,11 +33,12 @@ from aoai_diag.net.certinfo import describe_der
 from aoai_diag.net.connect import (
     classify_connect_error,
     classify_tls_error,
-    map_concurrently,
+    map_concurrently_steps,
     one_line,
     open_connection,
     unverified_context,
 )
+from aoai_diag.steps import Steps, drive
 from aoai_diag.targets import Target
 
 _CERT_FIELDS = ("issuer", "issuer_text", "subject_text", "sans", "not_after", "days_left")
@@ -160,7 +161,7 @@ def _summary(a: Mapping[str, Any]) -> str:
     return text
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Steps[Outcome]:
     tcp = deps.get("tcp_connect")
     attempts_in = tcp.evidence.get("attempts") if tcp else None
     connected = [str(a["address"]) for a in attempts_in or [] if a.get("outcome") == "connected"]
@@ -172,7 +173,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     except (OSError, ssl.SSLError) as exc:
         return Outcome(Status.ERROR, f"cannot load the trust store: {one_line(exc)}", {}, "trust store unreadable")
     timeout = ctx.op_timeout()
-    attempts = map_concurrently(
+    attempts = yield from map_concurrently_steps(
         lambda a: handshake(a, port, target.host, context, timeout), connected, 2 * timeout + 1.0, unfinished
     )
     evidence = {"server_name": target.host, "port": port, "attempts": attempts}
@@ -182,9 +183,14 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     return Outcome(Status.FAIL, f"TLS failed for {target.host}: {shown}", evidence, "handshake or verification failed")
 
 
+def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    return drive(steps(target, ctx, deps))
+
+
 PROBE = Probe(
     id="tls_handshake",
     title="TLS handshake and certificate for the account host",
     run=run,
+    steps=steps,
     requires=("tcp_connect",),
 )

@@ -14,10 +14,11 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from aoai_diag import errors, workers
 from aoai_diag.net import ioloop
+from aoai_diag.steps import Steps, drive
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -146,14 +147,19 @@ class Connect:
         self.elapsed_s = time.perf_counter() - self._t0
 
 
-def connect_all(targets: Sequence[tuple[str, int]], timeout: float) -> list[Connect | None]:
+def connect_all_steps(targets: Sequence[tuple[str, int]], timeout: float) -> Steps[list[Connect | None]]:
     """Connect to every (address, port) at once, then close; None for one the I/O thread did not finish in time.
 
     The connects are driven by the process's I/O thread (aoai_diag/net/ioloop.py) instead of a thread each.
     """
     jobs = [Connect(address, port) for address, port in targets]
-    settled = ioloop.run_batch(jobs, time.monotonic() + timeout, margin=1.0)
+    settled = yield from ioloop.batch(jobs, time.monotonic() + timeout, margin=1.0)
     return [job if done else None for job, done in zip(jobs, settled, strict=True)]
+
+
+def connect_all(targets: Sequence[tuple[str, int]], timeout: float) -> list[Connect | None]:
+    """`connect_all_steps`, blocking."""
+    return drive(connect_all_steps(targets, timeout))
 
 
 def unverified_context() -> ssl.SSLContext:
@@ -164,36 +170,96 @@ def unverified_context() -> ssl.SSLContext:
     return ctx
 
 
-def map_concurrently(fn: Callable[[T], R], items: Sequence[T], timeout: float, fallback: Callable[[T], R]) -> list[R]:
-    """`fn` over `items` in parallel threads; an item still running after `timeout` gets `fallback(item)`.
+class Concurrently(Generic[T, R]):
+    """`fn` over `items` in parallel threads, as a `steps.Wait`; `result()` gives `fallback(item)` for an item still
+    running after `timeout`.
 
-    `fn` must bound its own I/O and translate expected errors itself; the join timeout only keeps a stuck thread
-    from holding the probe. An exception `fn` lets escape is re-raised here, so that the engine reports the probe
-    as `error` naming it, rather than as an attempt that timed out.
+    `fn` must bound its own I/O and translate expected errors itself; the timeout only keeps a stuck thread from
+    holding the probe. An exception `fn` lets escape is re-raised by `result()`, so that the engine reports the
+    probe as `error` naming it, rather than as an attempt that timed out. `start()` may come before `begin`: the
+    work then starts at once (a TCP retry as soon as the truncated reply arrives) and is waited for later.
     """
-    results: list[R | None] = [None] * len(items)
-    failures: list[BaseException] = []
-    lock = threading.Lock()
-    pending = [len(items)]
-    finished = threading.Event()
 
-    def work(i: int, item: T) -> None:
+    def __init__(
+        self, fn: Callable[[T], R], items: Sequence[T], timeout: float | None, fallback: Callable[[T], R]
+    ) -> None:
+        self._fn, self._items, self._fallback = fn, list(items), fallback
+        self.give_up_at = None if timeout is None else time.monotonic() + timeout
+        self._results: list[R | None] = [None] * len(self._items)
+        self._failures: list[BaseException] = []
+        self._lock = threading.Lock()
+        self._left = len(self._items)
+        self._started = False
+        self._wake: Callable[[], None] | None = None
+        self._done = threading.Lock()  # released when every item is done: a lock, cheaper to wait on than an Event
+        self._done.acquire()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        if not self._items:
+            self._finish()
+        for i, item in enumerate(self._items):
+            workers.start(self._work, i, item)
+
+    def begin(self, wake: Callable[[], None]) -> None:
+        with self._lock:
+            finished = self._started and not self._left
+            if not finished:
+                self._wake = wake
+        if finished:
+            wake()
+        else:
+            self.start()
+
+    def block(self) -> None:
+        self.start()
+        wait = -1.0 if self.give_up_at is None else max(0.0, self.give_up_at - time.monotonic())
+        if self._done.acquire(timeout=wait):
+            self._done.release()  # a later `block` or `result` finds it finished too
+
+    def give_up(self) -> None:
+        pass  # the threads cannot be stopped; what they return later is not read
+
+    def result(self) -> list[R]:
+        if self._failures:
+            raise self._failures[0]
+        return [r if r is not None else self._fallback(it) for it, r in zip(self._items, self._results, strict=True)]
+
+    def _work(self, i: int, item: T) -> None:
         try:
-            results[i] = fn(item)
+            self._results[i] = self._fn(item)
         except Exception as exc:
-            failures.append(exc)
+            self._failures.append(exc)
         finally:
-            with lock:
-                pending[0] -= 1
-                if not pending[0]:
-                    finished.set()
+            with self._lock:
+                self._left -= 1
+                last = not self._left
+            if last:
+                self._finish()
 
-    if not items:
-        finished.set()
-    for i, it in enumerate(items):
-        workers.start(work, i, it)
-    # One deadline for all items, however many there are.
-    finished.wait(timeout)
-    if failures:
-        raise failures[0]
-    return [r if r is not None else fallback(it) for it, r in zip(items, results, strict=True)]
+    def _finish(self) -> None:
+        self._done.release()
+        with self._lock:
+            wake = self._wake
+        if wake is not None:
+            wake()
+
+
+def map_concurrently_steps(
+    fn: Callable[[T], R], items: Sequence[T], timeout: float | None, fallback: Callable[[T], R]
+) -> Steps[list[R]]:
+    """`Concurrently` in a generator: `fn(item)` for each item, or `fallback(item)` for one not done in time (no
+    timeout: the run's deadline only)."""
+    wait = Concurrently(fn, items, timeout, fallback)
+    yield wait
+    return wait.result()
+
+
+def map_concurrently(fn: Callable[[T], R], items: Sequence[T], timeout: float, fallback: Callable[[T], R]) -> list[R]:
+    """`Concurrently`, blocking (one deadline for all items, however many there are)."""
+    wait = Concurrently(fn, items, timeout, fallback)
+    wait.block()
+    return wait.result()

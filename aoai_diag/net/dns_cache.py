@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from aoai_diag.context import Endpoint, ProbeContext
-from aoai_diag.net.dnsquery import DnsAnswer, query_many
+from aoai_diag.net.dnsquery import DnsAnswer, query_many_steps
+from aoai_diag.steps import Steps, drive
 
 _NOT_KEPT = ("timeout", "error")
 
@@ -21,12 +22,12 @@ def _key(server: Endpoint, name: str) -> str:
     return f"dns:{server[0]}:{server[1]}:{name.lower().rstrip('.')}"
 
 
-def query_many_cached(
+def query_many_cached_steps(
     ctx: ProbeContext | None, pairs: Sequence[tuple[Endpoint, str]], timeout: float
-) -> dict[tuple[Endpoint, str], DnsAnswer]:
-    """`query_many`, answered from and filling the run's shared cache (no cache without a run context)."""
+) -> Steps[dict[tuple[Endpoint, str], DnsAnswer]]:
+    """`query_many_steps`, answered from and filling the run's shared cache (no cache without a run context)."""
     if ctx is None:
-        return query_many(pairs, timeout)
+        return (yield from query_many_steps(pairs, timeout))
     found: dict[tuple[Endpoint, str], DnsAnswer] = {}
     with ctx.lock:
         for pair in dict.fromkeys(pairs):
@@ -35,13 +36,20 @@ def query_many_cached(
                 found[pair] = _copy(hit)
     missing = [pair for pair in dict.fromkeys(pairs) if pair not in found]
     if missing:
-        asked = query_many(missing, timeout)
+        asked = yield from query_many_steps(missing, timeout)
         kept = {_key(*pair): _copy(a) for pair, a in asked.items() if a["outcome"] not in _NOT_KEPT}
         with ctx.lock:
             for key, answer in kept.items():
                 ctx.shared.setdefault(key, answer)
         found.update(asked)
     return {pair: found[pair] for pair in dict.fromkeys(pairs)}
+
+
+def query_many_cached(
+    ctx: ProbeContext | None, pairs: Sequence[tuple[Endpoint, str]], timeout: float
+) -> dict[tuple[Endpoint, str], DnsAnswer]:
+    """`query_many_cached_steps`, blocking."""
+    return drive(query_many_cached_steps(ctx, pairs, timeout))
 
 
 def _copy(value: Any) -> Any:

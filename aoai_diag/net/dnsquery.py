@@ -31,11 +31,12 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 
-from aoai_diag import workers
 from aoai_diag.context import Endpoint, format_endpoint
 from aoai_diag.errors import one_line
 from aoai_diag.net import dnswire, ioloop
 from aoai_diag.net.addresses import classes
+from aoai_diag.net.connect import Concurrently
+from aoai_diag.steps import Steps, drive
 
 DnsAnswer = dict[str, Any]
 
@@ -378,7 +379,7 @@ class _Asked:
         self.stale_id: int | None = None
         self.family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
         self.sock: socket.socket | None = None
-        self.over_tcp: _OverTcp | None = None
+        self.over_tcp: Concurrently[_Asked, DnsAnswer | None] | None = None
         self.uses = 0
         self.earlier_ids: tuple[int, ...] = ()
 
@@ -391,7 +392,7 @@ class _Asked:
     def on_readable(self) -> bool:
         state = self.read()
         if state == "tcp":
-            self.over_tcp = _OverTcp(self)
+            self.over_tcp = _over_tcp(self)
         return state in ("done", "tcp")
 
     def fail(self, exc: BaseException) -> None:
@@ -492,7 +493,9 @@ class _Asked:
         return _classify(self.answer)
 
 
-def query_many(pairs: Sequence[tuple[Endpoint, str]], timeout: float) -> dict[tuple[Endpoint, str], DnsAnswer]:
+def query_many_steps(
+    pairs: Sequence[tuple[Endpoint, str]], timeout: float
+) -> Steps[dict[tuple[Endpoint, str], DnsAnswer]]:
     """Ask every (server, name) pair at once (A, then AAAA); all done within `timeout`.
 
     The exchanges are driven by the process's I/O thread (aoai_diag/net/ioloop.py), which waits on the sockets of
@@ -505,41 +508,33 @@ def query_many(pairs: Sequence[tuple[Endpoint, str]], timeout: float) -> dict[tu
     expires = started + max(0.01, timeout)
     asked = [_Asked(pair, started, expires) for pair in unique]
     late_margin = 0.2  # every exchange bounds itself; this only covers scheduling on a busy machine
-    settled = ioloop.run_batch(asked, expires, late_margin)
+    settled = yield from ioloop.batch(asked, expires, late_margin)
     found: dict[tuple[Endpoint, str], DnsAnswer] = {}
     for one, done in zip(asked, settled, strict=True):
         if not done:
             found[one.pair] = _late(one.pair)
         elif one.over_tcp is not None:
-            found[one.pair] = one.over_tcp.result(expires + late_margin) or _late(one.pair)
+            retry = one.over_tcp
+            retry.give_up_at = expires + late_margin
+            yield retry  # already running (or done): started when the truncated reply came
+            found[one.pair] = retry.result()[0] or _late(one.pair)
         else:
             found[one.pair] = _classify(one.answer)
     return found
 
 
-class _OverTcp:
-    """A truncated reply's TCP retry (and what follows it), running in a worker thread from the moment it is known."""
+def query_many(pairs: Sequence[tuple[Endpoint, str]], timeout: float) -> dict[tuple[Endpoint, str], DnsAnswer]:
+    """`query_many_steps`, blocking."""
+    return drive(query_many_steps(pairs, timeout))
 
-    def __init__(self, asked: _Asked) -> None:
-        self._answer: DnsAnswer | None = None
-        self._failure: Exception | None = None
-        self._done = threading.Event()
-        workers.start(self._run, asked)
 
-    def _run(self, asked: _Asked) -> None:
-        try:
-            self._answer = asked.finish_over_tcp()
-        except Exception as exc:  # re-raised in the caller: the probe reports it as an error naming it
-            self._failure = exc
-        finally:
-            self._done.set()
-
-    def result(self, by: float) -> DnsAnswer | None:
-        """The answer, or None if the retry was still running at `by` (monotonic)."""
-        self._done.wait(max(0.0, by - time.monotonic()))
-        if self._failure is not None:
-            raise self._failure
-        return self._answer
+def _over_tcp(asked: _Asked) -> Concurrently[_Asked, DnsAnswer | None]:
+    """A truncated reply's TCP retry (and what follows it), running in a worker thread from now on."""
+    retry: Concurrently[_Asked, DnsAnswer | None] = Concurrently(
+        _Asked.finish_over_tcp, [asked], max(0.0, asked.exchange.expires - time.monotonic()), lambda _: None
+    )
+    retry.start()
+    return retry
 
 
 def _late(pair: tuple[Endpoint, str]) -> DnsAnswer:

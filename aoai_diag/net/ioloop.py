@@ -15,8 +15,10 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
+
+from aoai_diag.steps import Steps
 
 # Without its wake-up sockets (no descriptor left when the loop started), how often the loop looks for new batches.
 NO_WAKE_POLL_S = 0.005
@@ -56,6 +58,8 @@ class _Batch:
         # Set by the caller when it stops waiting; the loop then drops the batch's jobs. The caller takes no lock:
         # a job's answer is complete before its `settled` flag is set, and unsettled jobs are not read.
         self.given_up = False
+        # Called by the loop (after `done` is released) for a caller that does not sleep on `done` (`BatchWait`).
+        self.on_done: Callable[[], None] | None = None
         if not self.jobs:
             self.done.release()
 
@@ -65,20 +69,55 @@ class _Batch:
         self.left -= 1
         if not self.left:
             self.done.release()
+            if self.on_done is not None:
+                self.on_done()
+
+
+class BatchWait:
+    """`jobs` driven by the I/O thread until each is settled or `expires` (monotonic) has passed, as a
+    `steps.Wait`; `settled()` says which ones settled.
+
+    The waiter waits `margin` seconds past `expires` at most (for a loop slowed by a busy machine); a job that had
+    not settled by then is reported unsettled and left alone.
+    """
+
+    def __init__(self, jobs: Sequence[Job], expires: float, margin: float) -> None:
+        self._batch = _Batch(jobs, expires)
+        self.give_up_at: float | None = expires + margin
+
+    def begin(self, wake: Callable[[], None]) -> None:
+        if not self._batch.jobs:
+            wake()
+            return
+        self._batch.on_done = wake
+        _LOOP.submit(self._batch)
+
+    def block(self) -> None:
+        if self._batch.jobs:
+            _LOOP.submit(self._batch)
+            assert self.give_up_at is not None
+            self._batch.done.acquire(timeout=max(0.0, self.give_up_at - time.monotonic()))
+        self.give_up()
+
+    def give_up(self) -> None:
+        self._batch.given_up = True
+
+    def settled(self) -> list[bool]:
+        return list(self._batch.settled)
+
+
+def batch(jobs: Sequence[Job], expires: float, margin: float) -> Steps[list[bool]]:
+    """`BatchWait` in a generator: which of `jobs` settled."""
+    wait = BatchWait(jobs, expires, margin)
+    yield wait
+    return wait.settled()
 
 
 def run_batch(jobs: Sequence[Job], expires: float, margin: float) -> list[bool]:
-    """Drive `jobs` until each is settled or `expires` (monotonic) has passed; which ones settled.
-
-    The caller waits `margin` seconds past `expires` at most (for a loop slowed by a busy machine); a job that
-    had not settled by then is reported unsettled and left alone.
-    """
-    batch = _Batch(jobs, expires)
-    if batch.jobs:
-        _LOOP.submit(batch)
-        batch.done.acquire(timeout=max(0.0, expires - time.monotonic()) + margin)
-    batch.given_up = True
-    return list(batch.settled)
+    """`BatchWait`, blocking: which of `jobs` settled."""
+    wait = BatchWait(jobs, expires, margin)
+    wait.block()
+    return wait.settled()
 
 
 class _Poller:

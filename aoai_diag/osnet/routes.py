@@ -13,19 +13,32 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.net.connect import map_concurrently
+from aoai_diag.net.connect import map_concurrently_steps
 from aoai_diag.osnet import linux, macos, netlink_route, windows
 from aoai_diag.osnet.vpnprofile import in_client_pool
+from aoai_diag.steps import Steps, drive
 
 _TUNNEL_NAMES = re.compile(r"^(utun|tun|tap|ppp|ipsec|wg|gpd|vpn|nordlynx|zt)\d*", re.I)
 DEFAULT_PREFIXES = ("0.0.0.0/0", "::/0")
 
 
-def read_routes(platform: str, addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
-    """{address: {interface, next_hop, prefix, source, error}} from the OS's own route lookup (sends nothing)."""
+def read_routes_steps(platform: str, addresses: list[str], timeout: float) -> Steps[dict[str, dict[str, Any]]]:
+    """{address: {interface, next_hop, prefix, source, error}} from the OS's own route lookup (sends nothing).
+
+    Only the commands are waited for (in worker threads); rtnetlink answers at once, in the caller's thread.
+    """
     addresses = list(dict.fromkeys(addresses))
     if platform == "windows":
-        return windows.read_routes(addresses, timeout) if addresses else {}
+        if not addresses:
+            return {}
+        # One PowerShell start (about a second) for every address; it bounds itself by `timeout`.
+        (found,) = yield from map_concurrently_steps(
+            lambda a: windows.read_routes(a, timeout),
+            [addresses],
+            timeout + 0.5,
+            lambda a: {address: {"error": "route lookup timed out"} for address in a},
+        )
+        return found
     reader = {"macos": macos.read_route, "linux": linux.read_route}.get(platform)
     if reader is None:
         return {a: {"error": f"no route reader for {platform}"} for a in addresses}
@@ -38,10 +51,15 @@ def read_routes(platform: str, addresses: list[str], timeout: float) -> dict[str
         if not addresses:
             return known
     # One short-lived process per address, all at once: the probe waits for the slowest, not for the sum.
-    found = map_concurrently(
+    found = yield from map_concurrently_steps(
         lambda a: reader(a, timeout), addresses, timeout + 0.5, lambda a: {"error": "route lookup timed out"}
     )
     return {**known, **dict(zip(addresses, found, strict=True))}
+
+
+def read_routes(platform: str, addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+    """`read_routes_steps`, blocking."""
+    return drive(read_routes_steps(platform, addresses, timeout))
 
 
 def via_default(route: Mapping[str, Any], reference: Mapping[str, Any] | None) -> bool | None:
