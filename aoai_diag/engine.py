@@ -72,6 +72,11 @@ class _Run:
         # in the run's CPU profile).
         self.pending = list(probes)
         self.waits_of = {p.id: [d for d in (*p.requires, *p.after) if d in self.by_id] for p in probes}
+        # When something is due without a message (`time.monotonic()`): the deadline plus grace, or the earliest
+        # give-up time of a wait. Kept up to date as waits come and go: a fleet's loop reads it for every target
+        # after every message.
+        self._deadline_at = time.monotonic() + (ctx.deadline + GRACE - ctx.clock())
+        self.due = self._deadline_at
 
     @property
     def finished(self) -> bool:
@@ -110,12 +115,18 @@ class _Run:
             del self.waiting_on[probe.id]
             steps.close()
             self._settle(probe, _failed(probe, exc), self.started[probe.id])
+        self._refresh_due()
+
+    def _refresh_due(self) -> None:
+        give_ups = [w.give_up_at for _, w in self.waiting_on.values() if w.give_up_at is not None]
+        self.due = min(self._deadline_at, *give_ups) if give_ups else self._deadline_at
 
     def _resume(self, probe_id: str, wait: Wait) -> None:
         held = self.waiting_on.get(probe_id)
         if held is None or held[1] is not wait:
             return  # the wake of a wait given up on earlier: the probe has moved on
         del self.waiting_on[probe_id]
+        self._refresh_due()
         self._advance(self.by_id[probe_id], held[0])
 
     def step(self) -> None:
@@ -179,22 +190,15 @@ class _Run:
         else:
             self.results.setdefault(message.id, message)
 
-    def seconds_left(self) -> float:
-        """Until something is due without a message: the deadline (plus grace), or a wait's give-up time."""
-        left = self.ctx.deadline + GRACE - self.ctx.clock()
-        give_ups = [w.give_up_at for _, w in self.waiting_on.values() if w.give_up_at is not None]
-        if give_ups:
-            left = min(left, min(give_ups) - time.monotonic())
-        return max(0.0, left)
-
     def on_time(self) -> None:
         """What is due by now: past the deadline, every running probe is an error; before it, a wait whose
         give-up time has come is given up and its probe resumed with what it has."""
-        if self.ctx.clock() >= self.ctx.deadline + GRACE:
+        if time.monotonic() >= self._deadline_at:
             for pid in [pid for pid in self.started if pid not in self.results]:
                 held = self.waiting_on.pop(pid, None)
                 if held is not None:
                     held[0].close()
+                    self._refresh_due()
                 self._settle(
                     self.by_id[pid],
                     Outcome(
@@ -224,7 +228,7 @@ def run_probes(target: Target, ctx: ProbeContext, probes: Sequence[Probe]) -> tu
     run.step()
     while not run.finished:
         try:
-            _, message = inbox.get(timeout=run.seconds_left())
+            _, message = inbox.get(timeout=max(0.0, run.due - time.monotonic()))
         except queue.Empty:
             run.on_time()
         else:
@@ -273,7 +277,7 @@ def run_many(
     admit()
     while active:
         try:
-            run, message = inbox.get(timeout=min(r.seconds_left() for r in active))
+            run, message = inbox.get(timeout=max(0.0, min(r.due for r in active) - time.monotonic()))
         except queue.Empty:
             for run in list(active):
                 run.on_time()

@@ -94,6 +94,29 @@ def test_a_route_through_a_gateway_is_read_from_the_kernel_reply() -> None:
     assert netlink_route.parse_reply(other, seq) is None  # a gateway of the other family: `ip` decides
 
 
+@pytest.mark.skipif(shutil.which("ip") is None, reason="needs iproute2 to compare with")
+def test_one_socket_serves_every_lookup_and_a_broken_one_is_replaced() -> None:
+    first = netlink_route.read_routes(["127.0.0.1"], 2.0)
+    sock = netlink_route._sock
+    assert sock is not None
+    assert netlink_route.read_routes(["127.8.9.10", "::1"], 2.0) == {a: by_ip([a])[a] for a in ("127.8.9.10", "::1")}
+    assert netlink_route._sock is sock  # kept between lookups
+    sock.close()  # broken under it: the lookup fails over to `ip` (None), and the next one opens a new socket
+    assert netlink_route.read_routes(["127.0.0.1"], 2.0) == {"127.0.0.1": None}
+    assert netlink_route._sock is None
+    assert netlink_route.read_routes(["127.0.0.1"], 2.0) == first
+    assert netlink_route._sock is not None and netlink_route._sock is not sock
+
+
+@pytest.mark.skipif(shutil.which("ip") is None, reason="needs iproute2 to compare with")
+def test_a_reply_left_over_from_an_earlier_request_is_skipped() -> None:
+    netlink_route.read_routes(["127.0.0.1"], 2.0)
+    sock = netlink_route._sock
+    assert sock is not None
+    sock.sendto(netlink_route._request("127.8.9.10", 1), (0, 0))  # its reply is never read by its asker
+    assert netlink_route.read_routes(["::1"], 2.0) == by_ip(["::1"])
+
+
 def test_reader_falls_back_to_ip_for_what_netlink_left(monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[str] = []
 

@@ -160,6 +160,10 @@ class _Loop:
         self._wake_in: socket.socket | None = None
         self._wake_out: socket.socket | None = None
         self._batches: list[_Batch] = []  # the running loop's, for `_guarded_run`
+        # The loop may be in (or on its way to) its poll: a new batch must wake it. While it works through what
+        # its poll returned it looks for new batches before polling again, and a wake-up would only cost a
+        # system call and an interpreter-lock hand-off per batch (one per DNS probe per target in a fleet).
+        self._may_sleep = False
 
     def submit(self, batch: _Batch) -> None:
         with self._lock:
@@ -171,7 +175,7 @@ class _Loop:
                     target=self._guarded_run, args=(self._wake_in,), name="aoai-diag-io", daemon=True
                 )
                 self._thread.start()
-            wake = self._wake_out
+            wake = self._wake_out if self._may_sleep else None
         if wake is None:
             return
         try:
@@ -212,6 +216,7 @@ class _Loop:
         while True:
             with self._lock:
                 new, self._incoming = self._incoming, []
+                self._may_sleep = True
                 if wake_in is None and not new and not batches:
                     self._thread = None  # idle, and nothing would wake it: the next batch starts a new loop
                     return
@@ -238,7 +243,9 @@ class _Loop:
             timeout = min(b.expires for b in batches) - now if batches else None
             if wake_in is None:
                 timeout = NO_WAKE_POLL_S if timeout is None else min(timeout, NO_WAKE_POLL_S)
-            for fd in poller.wait(timeout):
+            ready = poller.wait(timeout)
+            self._may_sleep = False  # until the next look for new batches: submitters need not wake it
+            for fd in ready:
                 if wake_in is not None and fd == wake_in.fileno():
                     _drain(wake_in)
                     continue

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import itertools
 import os
 import socket
 import struct
+import threading
 from typing import Any
 
 NETLINK_ROUTE = 0
@@ -102,25 +104,57 @@ def _address(family: int, raw: bytes | None) -> str | None:
     return socket.inet_ntop(family, raw)
 
 
+# One socket for the process, kept between lookups (behind a lock): opening, binding and closing one per target
+# were four more system calls per target of a fleet, each handing the interpreter lock over.
+_lock = threading.Lock()
+_sock: socket.socket | None = None
+_seq = itertools.count(os.getpid() & 0xFFFF)
+
+
 def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any] | None] | None:
     """{address: route, or None where `ip` must answer}; None when rtnetlink itself is not available."""
+    global _sock
+    found: dict[str, dict[str, Any] | None] = {}
+    with _lock:
+        for address in addresses:
+            if _sock is None:
+                _sock = _open()
+                if _sock is None:
+                    return None
+            seq = next(_seq) & 0xFFFFFFFF
+            try:
+                request = _request(address, seq)
+            except ValueError:
+                found[address] = None
+                continue
+            try:
+                if _sock.gettimeout() != timeout:
+                    _sock.settimeout(timeout)
+                _sock.sendto(request, (0, 0))
+                found[address] = parse_reply(_reply(_sock, seq), seq)
+            except (OSError, ValueError, struct.error):
+                found[address] = None
+                _sock.close()  # a reply may still be on its way: the next lookup gets a fresh socket
+                _sock = None
+    return found
+
+
+def _open() -> socket.socket | None:
     try:
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
     except (OSError, AttributeError):
         return None
-    found: dict[str, dict[str, Any] | None] = {}
-    with sock:
-        try:
-            sock.settimeout(timeout)
-            sock.bind((0, 0))
-        except OSError:
-            return None
-        seq = os.getpid() & 0xFFFF
-        for address in addresses:
-            seq += 1
-            try:
-                sock.sendto(_request(address, seq), (0, 0))
-                found[address] = parse_reply(sock.recv(65536), seq)
-            except (OSError, ValueError, struct.error):
-                found[address] = None
-    return found
+    try:
+        sock.bind((0, 0))
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+def _reply(sock: socket.socket, seq: int) -> bytes:
+    """The next message answering `seq` (one left over from an earlier request is skipped)."""
+    while True:
+        data = sock.recv(65536)
+        if len(data) < _NLMSGHDR.size or _NLMSGHDR.unpack_from(data)[3] == seq:
+            return data
