@@ -20,6 +20,7 @@ from aoai_diag.checks.base import Probe
 from aoai_diag.context import DeadlineExceeded, ProbeContext
 from aoai_diag.errors import one_line
 from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.net import ioloop
 from aoai_diag.steps import Steps, Wait
 from aoai_diag.targets import Target
 
@@ -52,6 +53,7 @@ def _next(steps: Steps[Outcome]) -> Outcome | Wait:
 # What reaches a run's queue: a probe's result from its thread, or the wake of a generator's wait (id, wait).
 _Message = CheckResult | tuple[str, Wait]
 _Inbox = queue.SimpleQueue[tuple["_Run", _Message]]  # C-level, no Condition: one item per result or wake
+_Post = Callable[[tuple["_Run", _Message]], None]
 
 
 class _Run:
@@ -59,9 +61,9 @@ class _Run:
     it what its queue and the clock bring. `run_probes` drives one; `run_many` drives a fleet's from one thread."""
 
     def __init__(
-        self, target: Target, ctx: ProbeContext, probes: Sequence[Probe], inbox: _Inbox, position: int = 0
+        self, target: Target, ctx: ProbeContext, probes: Sequence[Probe], post: _Post, position: int = 0
     ) -> None:
-        self.target, self.ctx, self.probes, self.inbox = target, ctx, probes, inbox
+        self.target, self.ctx, self.probes, self.post = target, ctx, probes, post
         self.position = position  # in `run_many`'s order
         self.by_id = {p.id: p for p in probes}
         self.results: dict[str, CheckResult] = {}
@@ -100,7 +102,7 @@ class _Run:
 
     def _worker(self, probe: Probe, deps: dict[str, CheckResult], t0: float) -> None:
         outcome = _attempt(probe, lambda: probe.run(self.target, self.ctx, deps))
-        self.inbox.put((self, self._finish(probe, outcome, t0)))  # type: ignore[arg-type]  # not a wait: may_wait off
+        self.post((self, self._finish(probe, outcome, t0)))  # type: ignore[arg-type]  # not a wait: may_wait off
 
     def _advance(self, probe: Probe, steps: Steps[Outcome]) -> None:
         """Run `probe`'s generator to its next wait (then started) or to its end (then its result recorded)."""
@@ -110,7 +112,7 @@ class _Run:
             return
         self.waiting_on[probe.id] = (steps, got)
         try:
-            got.begin(lambda: self.inbox.put((self, (probe.id, got))))
+            got.begin(lambda: self.post((self, (probe.id, got))))
         except Exception as exc:  # a bug in the wait: the probe's error, not the engine's
             del self.waiting_on[probe.id]
             steps.close()
@@ -224,7 +226,7 @@ def _failed(probe: Probe, exc: BaseException) -> Outcome:
 def run_probes(target: Target, ctx: ProbeContext, probes: Sequence[Probe]) -> tuple[CheckResult, ...]:
     """Run `probes` for one target; results come back in the order of `probes`."""
     inbox: _Inbox = queue.SimpleQueue()
-    run = _Run(target, ctx, probes, inbox)
+    run = _Run(target, ctx, probes, inbox.put)
     run.step()
     while not run.finished:
         try:
@@ -247,44 +249,57 @@ def run_many(
     results)` as each finishes (position: in the order of `starts`). A target's context (its deadline) is made
     when it starts.
 
-    Probe code written as generators runs here, and every target's waits wake this one thread. A thread per
-    target (the engine's first form) had fifty threads contending for the interpreter lock, each wake a lock
-    hand-off: in a 50-target run, tens of thousands of futex calls (strace) for a few thousand messages.
+    Probe code written as generators runs here, and this thread also drives their sockets (`ioloop.Polling`):
+    every target's waits wake this one thread. A thread per target (the engine's first form) had fifty threads
+    contending for the interpreter lock, each wake a lock hand-off: in a 50-target run, tens of thousands of futex
+    calls (strace) for a few thousand messages.
     """
     inbox: _Inbox = queue.SimpleQueue()
     active: list[_Run] = []
     numbered = enumerate(starts)
 
-    def admit() -> None:
-        while len(active) < parallel:
-            nxt = next(numbered, None)
-            if nxt is None:
-                return
-            position, (target, new_context) = nxt
-            run = _Run(target, new_context(), probes, inbox, position)
+    with ioloop.Polling() as polling:
+
+        def post(item: tuple[_Run, _Message]) -> None:
+            inbox.put(item)
+            polling.notify()  # from a worker thread; a no-op for what this thread's own polls settle
+
+        def admit() -> None:
+            while len(active) < parallel:
+                nxt = next(numbered, None)
+                if nxt is None:
+                    return
+                position, (target, new_context) = nxt
+                run = _Run(target, new_context(), probes, post, position)
+                run.step()
+                if run.finished:  # every probe settled at once (all skipped)
+                    done(position, target, run.in_order())
+                else:
+                    active.append(run)
+
+        def step(run: _Run) -> None:
             run.step()
-            if run.finished:  # every probe settled at once (all skipped)
-                done(position, target, run.in_order())
-            else:
-                active.append(run)
+            if run.finished:
+                active.remove(run)
+                done(run.position, run.target, run.in_order())
 
-    def step(run: _Run) -> None:
-        run.step()
-        if run.finished:
-            active.remove(run)
-            done(run.position, run.target, run.in_order())
-
-    admit()
-    while active:
-        try:
-            run, message = inbox.get(timeout=max(0.0, min(r.due for r in active) - time.monotonic()))
-        except queue.Empty:
-            for run in list(active):
+        while True:
+            while True:  # what the last poll settled, and what other threads posted meanwhile
+                try:
+                    run, message = inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if run in active:  # else a late result for a target already reported
+                    run.take(message)
+                    step(run)
+            admit()
+            if not active:
+                break
+            now = time.monotonic()
+            due = min(r.due for r in active)
+            if due > now:
+                polling.poll(due - now)
+                continue
+            for run in [r for r in active if r.due <= now]:
                 run.on_time()
                 step(run)
-        else:
-            if run not in active:
-                continue  # a late result for a target already reported
-            run.take(message)
-            step(run)
-        admit()

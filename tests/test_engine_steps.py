@@ -3,6 +3,7 @@ it, given up on at their give-up time, closed at the deadline; and a fleet drive
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -175,3 +176,51 @@ def test_a_fleet_is_driven_from_the_callers_thread_at_most_max_parallel_targets_
     assert [t.checks[0].summary for t in report.targets] == [t.label for t in targets]
     assert threads == {threading.current_thread().name}
     assert most[0] == 5
+
+
+class Echo:
+    """An `ioloop.Job` on a socket pair: readable once the test's thread writes to the other end."""
+
+    waits_to_write = False
+
+    def __init__(self) -> None:
+        self.ours, self.theirs = socket.socketpair()
+        self.ours.setblocking(False)
+        self.read_by: str | None = None
+
+    def start(self) -> socket.socket | None:
+        threading.Timer(0.05, self.theirs.send, args=(b"x",)).start()
+        return self.ours
+
+    def on_readable(self) -> bool:
+        self.ours.recv(8)
+        self.read_by = threading.current_thread().name
+        return True
+
+    def expire(self) -> None:
+        pass
+
+    def fail(self, exc: BaseException) -> None:
+        pass
+
+    def close(self) -> None:
+        self.ours.close()
+        self.theirs.close()
+
+
+def test_in_a_fleet_the_engines_thread_drives_the_sockets_too() -> None:
+    from aoai_diag.net.ioloop import batch
+    from aoai_diag.runner import run_check
+
+    jobs: list[Echo] = []
+
+    def steps(target: Target, ctx: ProbeContext, deps: Deps) -> Steps[Outcome]:
+        job = Echo()
+        jobs.append(job)
+        settled = yield from batch([job], time.monotonic() + 2.0, 0.5)
+        return Outcome(Status.PASS if settled == [True] else Status.FAIL, "echo")
+
+    targets = [parse_target(f"acct{i:02d}") for i in range(4)]
+    report = run_check(targets, Settings(timeout=2), probes=[probe("p", steps)], max_parallel=4)
+    assert [t.checks[0].status for t in report.targets] == [Status.PASS] * 4
+    assert {job.read_by for job in jobs} == {threading.current_thread().name}

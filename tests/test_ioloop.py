@@ -137,3 +137,54 @@ def test_a_bug_that_stops_the_loop_settles_its_jobs_as_errors_and_the_next_batch
     send_later(fine, b"last")
     assert ioloop.run_batch([fine], time.monotonic() + 1.0, margin=0.5) == [True]
     assert fine.events == ["start", "read last", "close"]
+
+
+def test_under_polling_a_batch_is_driven_by_the_polling_thread_and_wakes_its_waiter() -> None:
+    answered, silent = PairJob(), PairJob()
+    readers: list[str] = []
+    original = answered.on_readable
+
+    def on_readable() -> bool:
+        readers.append(threading.current_thread().name)
+        return original()
+
+    answered.on_readable = on_readable  # type: ignore[method-assign]
+    woken: list[float] = []
+    started = time.monotonic()
+    with ioloop.Polling() as polling:
+        wait = ioloop.BatchWait([answered, silent], started + 0.3, margin=0.5)
+        wait.begin(lambda: woken.append(time.monotonic() - started))
+        assert answered.events == ["start"] and silent.events == ["start"]  # started at once, by this thread
+        send_later(answered, b"last")
+        while not woken and time.monotonic() - started < 2.0:
+            polling.poll(1.0)
+    assert readers == [threading.current_thread().name]
+    assert wait.settled() == [True, True]
+    assert answered.events == ["start", "read last", "close"]
+    assert silent.events == ["start", "expire", "close"]  # at the batch's deadline, by a poll
+    assert len(woken) == 1 and 0.25 <= woken[0] < 1.0
+
+
+def test_another_threads_notify_ends_a_poll_and_stopping_gives_up_what_still_runs() -> None:
+    job = PairJob()
+    with ioloop.Polling() as polling:
+        ioloop.BatchWait([job], time.monotonic() + 30.0, margin=1.0).begin(lambda: None)
+        threading.Timer(0.1, polling.notify).start()
+        started = time.monotonic()
+        polling.poll(5.0)
+        assert 0.05 <= time.monotonic() - started < 1.0
+        assert job.events == ["start"]
+    assert job.events == ["start", "close"]  # given up, not expired: nobody waits for it any more
+    assert job.closed.is_set()
+
+
+@pytest.mark.usefixtures("fresh_loop")
+def test_without_polling_and_from_other_threads_batches_go_to_the_io_thread() -> None:
+    job = PairJob()
+    with ioloop.Polling():
+        found: list[list[bool]] = []
+        other = threading.Thread(target=lambda: found.append(ioloop.run_batch([job], time.monotonic() + 1, 0.5)))
+        send_later(job, b"last")
+        other.start()
+        other.join(3.0)
+    assert found == [[True]] and job.events == ["start", "read last", "close"]

@@ -90,7 +90,11 @@ class BatchWait:
             wake()
             return
         self._batch.on_done = wake
-        _LOOP.submit(self._batch)
+        polling: Polling | None = getattr(_local, "polling", None)
+        if polling is not None:
+            polling.submit(self._batch)
+        else:
+            _LOOP.submit(self._batch)
 
     def block(self) -> None:
         if self._batch.jobs:
@@ -152,6 +156,80 @@ class _Poller:
         return list(dict.fromkeys(s.fileno() for s in (*ready, *writable, *failed)))
 
 
+class _Driver:
+    """Batches of jobs over one poller: started when added, settled as their sockets answer, expired at their
+    deadline, dropped when given up. The I/O thread runs one; so does a thread that polls for itself (`Polling`)."""
+
+    def __init__(self, wake_in: socket.socket | None) -> None:
+        self.wake_in = wake_in
+        self.poller = _Poller()
+        if wake_in is not None:
+            self.poller.add(wake_in)
+        self.live: dict[int, tuple[_Batch, int]] = {}
+        self.batches: list[_Batch] = []
+
+    def add(self, batch: _Batch) -> None:
+        self.batches.append(batch)
+        for index, job in enumerate(batch.jobs):
+            sock = _guarded(job, job.start)
+            if sock is None:
+                batch.settle(index)
+            else:
+                self.live[sock.fileno()] = (batch, index)
+                self.poller.add(sock, write=job.waits_to_write)
+
+    def sweep(self, now: float) -> float | None:
+        """Drop settled and given-up batches, expire those whose time is up; the time to the next expiry."""
+        for batch in [b for b in self.batches if not b.left or b.given_up or b.expires <= now]:
+            self.batches.remove(batch)
+            for fd in [fd for fd, (b, _) in self.live.items() if b is batch]:
+                self.poller.remove(fd)
+                index = self.live.pop(fd)[1]
+                if batch.given_up:
+                    batch.jobs[index].close()
+                else:
+                    _guarded(batch.jobs[index], batch.jobs[index].expire)
+                    batch.settle(index)
+        return min(b.expires for b in self.batches) - now if self.batches else None
+
+    def dispatch(self, ready: list[int]) -> None:
+        for fd in ready:
+            if self.wake_in is not None and fd == self.wake_in.fileno():
+                _drain(self.wake_in)
+                continue
+            if fd not in self.live:
+                continue
+            batch, index = self.live[fd]
+            if batch.given_up:
+                continue  # dropped with its batch on the next sweep
+            job = batch.jobs[index]
+            settled = _guarded(job, job.on_readable)
+            if settled is None or settled:
+                self.poller.remove(fd)
+                del self.live[fd]
+                batch.settle(index)
+
+    def fail_all(self, exc: BaseException) -> None:
+        """A bug stopped the driver: every job still running is settled as an error naming it."""
+        for batch in self.batches:
+            for index, job in enumerate(batch.jobs):
+                if not batch.settled[index]:
+                    job.fail(exc)
+                    batch.settle(index)
+
+
+def _wake_sockets() -> tuple[socket.socket, socket.socket] | tuple[None, None]:
+    """(read end, write end) of the sockets that wake a poll; (None, None) when out of descriptors (the poll then
+    looks for new work every few milliseconds instead)."""
+    try:
+        wake_in, wake_out = socket.socketpair()
+    except OSError:
+        return None, None
+    wake_in.setblocking(False)
+    wake_out.setblocking(False)
+    return wake_in, wake_out
+
+
 class _Loop:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -159,10 +237,10 @@ class _Loop:
         self._thread: threading.Thread | None = None
         self._wake_in: socket.socket | None = None
         self._wake_out: socket.socket | None = None
-        self._batches: list[_Batch] = []  # the running loop's, for `_guarded_run`
+        self._driver: _Driver | None = None  # the running loop's, for `_guarded_run`
         # The loop may be in (or on its way to) its poll: a new batch must wake it. While it works through what
         # its poll returned it looks for new batches before polling again, and a wake-up would only cost a
-        # system call and an interpreter-lock hand-off per batch (one per DNS probe per target in a fleet).
+        # system call and an interpreter-lock hand-off per batch.
         self._may_sleep = False
 
     def submit(self, batch: _Batch) -> None:
@@ -170,7 +248,7 @@ class _Loop:
             self._incoming.append(batch)
             if self._thread is None or not self._thread.is_alive():  # never started, idle, or stopped by a bug
                 if self._wake_out is None:
-                    self._wake_in = self._wake_pair()
+                    self._wake_in, self._wake_out = _wake_sockets()
                 self._thread = threading.Thread(
                     target=self._guarded_run, args=(self._wake_in,), name="aoai-diag-io", daemon=True
                 )
@@ -183,83 +261,93 @@ class _Loop:
         except OSError:  # full: a wake-up is already waiting to be read
             pass
 
-    def _wake_pair(self) -> socket.socket | None:
-        """The sockets that wake the loop for a new batch; None when the process is out of descriptors (the loop
-        then looks for new batches every few milliseconds instead)."""
-        try:
-            wake_in, wake_out = socket.socketpair()
-        except OSError:
-            return None
-        wake_in.setblocking(False)
-        wake_out.setblocking(False)
-        self._wake_out = wake_out
-        return wake_in
-
     def _guarded_run(self, wake_in: socket.socket | None) -> None:
         """`_run`; a bug that stops it settles every job of its batches as an error naming the bug (their callers
         get evidence, not a wait), and the next batch starts a new loop."""
         try:
             self._run(wake_in)
         except Exception as exc:
-            for batch in self._batches:
-                for index, job in enumerate(batch.jobs):
-                    if not batch.settled[index]:
-                        job.fail(exc)
-                        batch.settle(index)
+            if self._driver is not None:
+                self._driver.fail_all(exc)
 
     def _run(self, wake_in: socket.socket | None) -> None:
-        poller = _Poller()
-        if wake_in is not None:
-            poller.add(wake_in)
-        live: dict[int, tuple[_Batch, int]] = {}
-        batches = self._batches = []
+        driver = self._driver = _Driver(wake_in)
         while True:
             with self._lock:
                 new, self._incoming = self._incoming, []
                 self._may_sleep = True
-                if wake_in is None and not new and not batches:
+                if wake_in is None and not new and not driver.batches:
                     self._thread = None  # idle, and nothing would wake it: the next batch starts a new loop
                     return
             for batch in new:
-                batches.append(batch)
-                for index, job in enumerate(batch.jobs):
-                    sock = _guarded(job, job.start)
-                    if sock is None:
-                        batch.settle(index)
-                    else:
-                        live[sock.fileno()] = (batch, index)
-                        poller.add(sock, write=job.waits_to_write)
-            now = time.monotonic()
-            for batch in [b for b in batches if not b.left or b.given_up or b.expires <= now]:
-                batches.remove(batch)
-                for fd in [fd for fd, (b, _) in live.items() if b is batch]:
-                    poller.remove(fd)
-                    index = live.pop(fd)[1]
-                    if batch.given_up:
-                        batch.jobs[index].close()
-                    else:
-                        _guarded(batch.jobs[index], batch.jobs[index].expire)
-                        batch.settle(index)
-            timeout = min(b.expires for b in batches) - now if batches else None
+                driver.add(batch)
+            timeout = driver.sweep(time.monotonic())
             if wake_in is None:
                 timeout = NO_WAKE_POLL_S if timeout is None else min(timeout, NO_WAKE_POLL_S)
-            ready = poller.wait(timeout)
+            ready = driver.poller.wait(timeout)
             self._may_sleep = False  # until the next look for new batches: submitters need not wake it
-            for fd in ready:
-                if wake_in is not None and fd == wake_in.fileno():
-                    _drain(wake_in)
-                    continue
-                if fd not in live:
-                    continue
-                batch, index = live[fd]
-                if batch.given_up:
-                    continue  # dropped with its batch on the next pass
-                job = batch.jobs[index]
-                settled = _guarded(job, job.on_readable)
-                if settled is None or settled:
-                    poller.remove(fd)
-                    del live[fd]
-                    batch.settle(index)
+            driver.dispatch(ready)
+
+
+_local = threading.local()
+
+
+class Polling:
+    """While active (`with Polling() as polling:`), the batches this thread begins (`BatchWait.begin`) are driven
+    by this thread's own `poll` calls instead of the process's I/O thread.
+
+    `engine.run_many` runs a fleet's probes in one thread that would otherwise sleep while the I/O thread works:
+    two threads taking the interpreter lock from each other at every system call (thousands per run) cost more
+    CPU than the exchanges themselves. Other threads reach a polling thread through `notify` (its wake-up
+    sockets); batches still running when it stops are given up and their sockets closed.
+    """
+
+    def __init__(self) -> None:
+        self._owner = threading.get_ident()
+        self._wake_in, self._wake_out = _wake_sockets()
+        self._driver = _Driver(self._wake_in)
+
+    def __enter__(self) -> Polling:
+        _local.polling = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _local.polling = None
+        for batch in self._driver.batches:
+            batch.given_up = True
+        self._driver.sweep(time.monotonic())
+        for sock in (self._wake_in, self._wake_out):
+            if sock is not None:
+                sock.close()
+
+    def submit(self, batch: _Batch) -> None:
+        self._driver.add(batch)
+
+    def notify(self) -> None:
+        """Wake this thread's poll (from another thread; the polling thread itself needs no wake-up)."""
+        if self._wake_out is None or threading.get_ident() == self._owner:
+            return
+        try:
+            self._wake_out.send(b"\0")
+        except OSError:  # full: a wake-up is already waiting to be read
+            pass
+
+    def poll(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds for sockets, a batch's expiry or a `notify`; settle what is ready."""
+        driver = self._driver
+        try:
+            expiry = driver.sweep(time.monotonic())
+            wait = timeout if expiry is None else min(timeout, max(0.0, expiry))
+            if self._wake_in is None:
+                wait = min(wait, NO_WAKE_POLL_S)
+            driver.dispatch(driver.poller.wait(wait))
+            driver.sweep(time.monotonic())
+        except Exception as exc:  # a bug in the driver: its jobs are errors naming it, and it starts afresh
+            driver.fail_all(exc)
+            for fd in list(driver.live):
+                driver.poller.remove(fd)
+            driver.live.clear()
+            driver.batches.clear()
 
 
 def _guarded(job: Job, step: object) -> object:
