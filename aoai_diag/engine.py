@@ -224,19 +224,10 @@ def _failed(probe: Probe, exc: BaseException) -> Outcome:
 
 
 def run_probes(target: Target, ctx: ProbeContext, probes: Sequence[Probe]) -> tuple[CheckResult, ...]:
-    """Run `probes` for one target; results come back in the order of `probes`."""
-    inbox: _Inbox = queue.SimpleQueue()
-    run = _Run(target, ctx, probes, inbox.put)
-    run.step()
-    while not run.finished:
-        try:
-            _, message = inbox.get(timeout=max(0.0, run.due - time.monotonic()))
-        except queue.Empty:
-            run.on_time()
-        else:
-            run.take(message)
-        run.step()
-    return run.in_order()
+    """Run `probes` for one target (its deadline: `ctx`'s); results come back in the order of `probes`."""
+    found: list[tuple[CheckResult, ...]] = []
+    run_many(iter([(target, lambda: ctx)]), probes, 1, lambda _position, _target, results: found.append(results))
+    return found[0]
 
 
 def run_many(

@@ -170,7 +170,7 @@ class ProbeServer(HTTPServer):
         self.max_workers = config.max_concurrent + EXTRA_WORKERS
         self._jobs: queue.Queue[tuple[Any, Any] | None] = queue.Queue(maxsize=BACKLOG)
         self._workers: list[threading.Thread] = []
-        self._idle = 0
+        self._open_jobs = 0  # queued or being handled
         self._pool_lock = threading.Lock()
         self.watchdog = Watchdog(on_cut=lambda: self.metrics.dropped.labels(reason="timeout").inc())
         super().__init__(listen, ProbeHandler)
@@ -186,7 +186,10 @@ class ProbeServer(HTTPServer):
             self._refuse(request)
             return
         with self._pool_lock:
-            if self._idle == 0 and len(self._workers) < self.max_workers:
+            # More open jobs than workers: grow. (Counting idle workers instead let a scrape wait behind a long
+            # probe: a worker that had just taken the probe's job still counted as idle for a moment.)
+            self._open_jobs += 1
+            if self._open_jobs > len(self._workers) and len(self._workers) < self.max_workers:
                 worker = threading.Thread(target=self._work, name="aoai-diag-serve-worker", daemon=True)
                 self._workers.append(worker)
                 worker.start()
@@ -204,11 +207,7 @@ class ProbeServer(HTTPServer):
 
     def _work(self) -> None:
         while True:
-            with self._pool_lock:
-                self._idle += 1
             job = self._jobs.get()
-            with self._pool_lock:
-                self._idle -= 1
             if job is None:
                 return
             request, client_address = job
@@ -219,6 +218,8 @@ class ProbeServer(HTTPServer):
             finally:
                 self.watchdog.disarm(request)
                 self.shutdown_request(request)
+                with self._pool_lock:
+                    self._open_jobs -= 1
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """One line at most, never socketserver's traceback: a client that went away is not the exporter's fault."""
