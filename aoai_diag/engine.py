@@ -1,12 +1,12 @@
-"""Runs probes concurrently, in dependency order, within one deadline.
+"""Runs probes concurrently, in dependency order, each target within its own deadline; one thread for all targets.
 
-Each probe runs in its own daemon thread (aoai_diag/workers.py): getaddrinfo and some SDK calls cannot be
-interrupted, so at the deadline the engine stops waiting, reports the probe as `error`, and lets the thread die
-with the process (getaddrinfo takes no timeout: it can only be run in a worker that the engine stops waiting for).
-Probes marked `inline` (local reads only) run in the engine's thread instead, once the others of their pass are
-started. Probes written as generators (`Probe.steps`, aoai_diag/steps.py) run in the engine's thread too, one
-step at a time: each wait they yield is started and, when it wakes the engine (or its `give_up_at` passes), the
-probe is resumed; at the run's deadline a probe still waiting is reported as `error` like a thread still running.
+Probes written as generators (`Probe.steps`, aoai_diag/steps.py) run in the engine's thread, one step at a time:
+each wait they yield is started (a batch of sockets, polled by this same thread; or work in worker threads) and,
+when it wakes the engine or its `give_up_at` passes, the probe is resumed. Other probes run in a daemon thread
+each (aoai_diag/workers.py): the Azure SDK calls cannot be interrupted, so at the deadline the engine stops
+waiting, reports the probe as `error`, and lets the thread die with the process (so do the getaddrinfo calls a
+generator waits for: getaddrinfo takes no timeout). Probes marked `inline` (local reads only) run in the engine's
+thread, once the others of their pass are started. At the deadline a probe still waiting or running is `error`.
 """
 
 from __future__ import annotations

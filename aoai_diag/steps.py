@@ -1,6 +1,6 @@
-"""Probe code as generators: the engine runs it in the target's own thread and hands out only its waits.
+"""Probe code as generators: the engine runs it in its own thread and hands out only its waits.
 
-Most probes spend their time waiting: on DNS questions and connects that the I/O thread drives
+Most probes spend their time waiting: on DNS questions and connects that a poll loop drives
 (aoai_diag/net/ioloop.py), or on getaddrinfo calls and handshakes in worker threads. Written as a generator
 (`Steps`), a probe yields a `Wait` each time it must wait and reads the wait's result once resumed. The engine
 starts the wait, goes on with the target's other probes, and resumes the generator when the wait wakes it; the

@@ -94,7 +94,7 @@ _IN_PROGRESS = {errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY, getattr(er
 
 
 class Connect:
-    """A non-blocking TCP connect to an IP literal, driven by the I/O thread (an `ioloop.Job`).
+    """A non-blocking TCP connect to an IP literal, driven by a poll loop (an `ioloop.Job`).
 
     Afterwards: `error` is None when it connected, else the OSError a blocking connect would have raised;
     `timed_out` when the deadline came first; `elapsed_s` how long it took (None if it never started).
@@ -148,9 +148,9 @@ class Connect:
 
 
 def connect_all_steps(targets: Sequence[tuple[str, int]], timeout: float) -> Steps[list[Connect | None]]:
-    """Connect to every (address, port) at once, then close; None for one the I/O thread did not finish in time.
+    """Connect to every (address, port) at once, then close; None for one the poll loop did not finish in time.
 
-    The connects are driven by the process's I/O thread (aoai_diag/net/ioloop.py) instead of a thread each.
+    The connects are driven by one poll loop (aoai_diag/net/ioloop.py) instead of a thread each.
     """
     jobs = [Connect(address, port) for address, port in targets]
     settled = yield from ioloop.batch(jobs, time.monotonic() + timeout, margin=1.0)

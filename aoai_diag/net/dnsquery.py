@@ -498,9 +498,10 @@ def query_many_steps(
 ) -> Steps[dict[tuple[Endpoint, str], DnsAnswer]]:
     """Ask every (server, name) pair at once (A, then AAAA); all done within `timeout`.
 
-    The exchanges are driven by the process's I/O thread (aoai_diag/net/ioloop.py), which waits on the sockets of
-    every caller at once: in a fleet, a thread per question, or per caller, waking for each datagram, cost more
-    CPU in interpreter-lock hand-offs than the questions themselves. Only a truncated reply's TCP retry, which is
+    The exchanges are driven by one poll loop (aoai_diag/net/ioloop.py: the engine's own thread, or the process's
+    I/O thread for a blocking caller), which waits on the sockets of every exchange at once: in a fleet, a thread
+    per question, or per caller, waking for each datagram, cost more CPU in interpreter-lock hand-offs than the
+    questions themselves. Only a truncated reply's TCP retry, which is
     rare, gets a thread of its own, started as soon as the reply comes.
     """
     unique = list(dict.fromkeys(pairs))

@@ -1,11 +1,12 @@
-"""One thread that waits on the non-blocking sockets of every caller in the process.
+"""A poll loop over the non-blocking sockets of many exchanges at once.
 
 A fleet runs dozens of targets at once, each with probes waiting on their own sockets. A thread that wakes for
 each datagram hands the interpreter lock over at every system call, and with hundreds of threads runnable at once
 those hand-offs (futex calls, context switches) cost more CPU than the exchanges themselves (measured: most of a
-50-target run). Here the exchanges are state machines (`Job`) driven by one thread that waits for all their
-sockets at once; a caller submits a batch and sleeps on one lock until every job of it is settled or its time
-is up.
+50-target run). Here the exchanges are state machines (`Job`) in batches, driven by one `_Driver` that waits for
+all their sockets at once. The engine's thread drives the batches its probes begin (`Polling`, `BatchWait.begin`);
+any other caller submits its batch to the process's I/O thread and sleeps on one lock until every job of it is
+settled or its time is up (`run_batch`).
 """
 
 from __future__ import annotations
@@ -74,8 +75,9 @@ class _Batch:
 
 
 class BatchWait:
-    """`jobs` driven by the I/O thread until each is settled or `expires` (monotonic) has passed, as a
-    `steps.Wait`; `settled()` says which ones settled.
+    """`jobs` driven until each is settled or `expires` (monotonic) has passed, as a `steps.Wait`; `settled()` says
+    which ones settled. Begun under `Polling`, the jobs are driven by that thread's polls; otherwise (and always
+    when blocking) by the process's I/O thread.
 
     The waiter waits `margin` seconds past `expires` at most (for a loop slowed by a busy machine); a job that had
     not settled by then is reported unsettled and left alone.
