@@ -58,7 +58,7 @@ _Post = Callable[[tuple["_Run", _Message]], None]
 
 class _Run:
     """One target's probes: settled, started, waiting. `step` starts what can start; `take` and `on_time` feed
-    it what its queue and the clock bring. `run_probes` drives one; `run_many` drives a fleet's from one thread."""
+    it what its queue and the clock bring. `run_many` drives every target's from one thread (`run_probes`: one)."""
 
     def __init__(
         self, target: Target, ctx: ProbeContext, probes: Sequence[Probe], post: _Post, position: int = 0

@@ -501,8 +501,8 @@ def query_many_steps(
     The exchanges are driven by one poll loop (aoai_diag/net/ioloop.py: the engine's own thread, or the process's
     I/O thread for a blocking caller), which waits on the sockets of every exchange at once: in a fleet, a thread
     per question, or per caller, waking for each datagram, cost more CPU in interpreter-lock hand-offs than the
-    questions themselves. Only a truncated reply's TCP retry, which is
-    rare, gets a thread of its own, started as soon as the reply comes.
+    questions themselves. Only a truncated reply's TCP retry, which is rare, gets a thread of its own, started as
+    soon as the reply comes.
     """
     unique = list(dict.fromkeys(pairs))
     started = time.monotonic()
@@ -530,10 +530,9 @@ def query_many(pairs: Sequence[tuple[Endpoint, str]], timeout: float) -> dict[tu
 
 
 def _over_tcp(asked: _Asked) -> Concurrently[_Asked, DnsAnswer | None]:
-    """A truncated reply's TCP retry (and what follows it), running in a worker thread from now on."""
-    retry: Concurrently[_Asked, DnsAnswer | None] = Concurrently(
-        _Asked.finish_over_tcp, [asked], max(0.0, asked.exchange.expires - time.monotonic()), lambda _: None
-    )
+    """A truncated reply's TCP retry (and what follows it), running in a worker thread from now on; its asker sets
+    how long it waits (`give_up_at`)."""
+    retry: Concurrently[_Asked, DnsAnswer | None] = Concurrently(_Asked.finish_over_tcp, [asked], None, lambda _: None)
     retry.start()
     return retry
 
