@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import select
 import signal
 import socket
@@ -119,6 +120,37 @@ def test_scrapes_over_the_limit_get_503_at_once(site: Site) -> None:
             assert first.result()[0] == 200
         _, own = get(f"{server.url}/metrics")
         assert metric(own, "aoai_diag_exporter_probes_total", result="rejected") == 1.0
+
+
+def test_a_request_that_comes_while_a_worker_takes_a_job_gets_a_worker_of_its_own(site: Site) -> None:
+    # The window the pool must not fall into: a worker has taken the first job but has not yet done anything
+    # after it. Counting idle workers, the second request was left to that worker and waited behind a long probe.
+    server = make_server(("127.0.0.1", 0), ExporterConfig(settings=site.settings(), max_concurrent=1))
+    taken, release = threading.Event(), threading.Event()
+    handled: list[str] = []
+
+    class SlowToTake(queue.Queue):  # type: ignore[type-arg]
+        def get(self, block: bool = True, timeout: float | None = None) -> object:
+            job = super().get(block, timeout)
+            if job is not None and not taken.is_set():
+                taken.set()
+                time.sleep(0.3)
+            return job
+
+    server._jobs = SlowToTake(maxsize=8)
+    server.finish_request = lambda request, address: (handled.append(request), release.wait(5))  # type: ignore[method-assign,assignment]
+    server.shutdown_request = lambda request: None  # type: ignore[method-assign]
+    try:
+        server.process_request("first", ("127.0.0.1", 1))
+        assert taken.wait(2)
+        server.process_request("second", ("127.0.0.1", 2))
+        give_up = time.monotonic() + 1.0
+        while len(handled) < 2 and time.monotonic() < give_up:
+            time.sleep(0.01)
+        assert sorted(handled) == ["first", "second"]  # both at once, not the second after the first's 5 s
+    finally:
+        release.set()
+        server.server_close()
 
 
 def wait_until_in_flight(url: str, count: int, within: float = 5.0) -> None:
