@@ -224,3 +224,21 @@ def test_in_a_fleet_the_engines_thread_drives_the_sockets_too() -> None:
     report = run_check(targets, Settings(timeout=2), probes=[probe("p", steps)], max_parallel=4)
     assert [t.checks[0].status for t in report.targets] == [Status.PASS] * 4
     assert {job.read_by for job in jobs} == {threading.current_thread().name}
+
+
+def test_a_fleet_run_leaves_the_heap_it_found_out_of_the_collectors_passes_and_hands_it_back() -> None:
+    import gc
+
+    from aoai_diag.runner import run_check
+
+    frozen: list[int] = []
+
+    def count(target: Target, ctx: ProbeContext, deps: Deps) -> Outcome:
+        frozen.append(gc.get_freeze_count())
+        return Outcome(Status.PASS, "counted")
+
+    before = gc.get_freeze_count()
+    targets = [parse_target(f"acct{i:02d}") for i in range(3)]
+    run_check(targets, Settings(timeout=2), probes=[Probe(id="p", title="", run=count, inline=True)], max_parallel=3)
+    assert len(frozen) == 3 and min(frozen) > before  # the modules, classes and tables alive before the run
+    assert gc.get_freeze_count() == before
