@@ -36,7 +36,7 @@ def _attempt(probe: Probe, step: Callable[[], Outcome | Wait], may_wait: bool = 
     except DeadlineExceeded:
         return Outcome(Status.ERROR, "did not finish before the run deadline", {}, "deadline exceeded")
     except Exception as exc:
-        return Outcome(Status.ERROR, f"probe {probe.id} failed: {one_line(exc)}", {}, one_line(exc))
+        return _failed(probe, exc)
     if isinstance(got, Outcome) or (may_wait and hasattr(got, "begin")):
         return got
     name = type(got).__name__

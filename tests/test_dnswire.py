@@ -330,14 +330,15 @@ def test_datagrams_from_a_stranger_do_not_answer_nor_extend_the_timeout() -> Non
 
 def test_a_shared_answer_handed_out_is_a_copy() -> None:
     from aoai_diag.context import Settings
-    from aoai_diag.net.dns_cache import query_many_cached
+    from aoai_diag.net.dns_cache import query_many_cached_steps
     from aoai_diag.runner import new_context
+    from aoai_diag.steps import drive
 
     ctx = new_context(Settings(timeout=1.0, env={}))
     with responder(lambda q: [("self", private_answer(q))]) as server:
 
         def ask() -> dict[str, Any]:
-            return query_many_cached(ctx, [(server, HOST)], 1.0)[(server, HOST)]
+            return drive(query_many_cached_steps(ctx, [(server, HOST)], 1.0))[(server, HOST)]
 
         first = ask()
         first["addresses"].append("192.0.2.1")

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from aoai_diag.net import ioloop
+from aoai_diag.steps import drive
 
 
 class PairJob:
@@ -69,7 +70,7 @@ def test_a_job_settles_when_its_reply_comes_and_the_others_wait_until_their_dead
     answered, silent, settled_at_start = PairJob(), PairJob(), PairJob(start_settles=True)
     send_later(answered, b"first", b"last")
     started = time.monotonic()
-    settled = ioloop.run_batch([answered, silent, settled_at_start], started + 0.4, margin=0.5)
+    settled = drive(ioloop.batch([answered, silent, settled_at_start], started + 0.4, margin=0.5))
     elapsed = time.monotonic() - started
     assert settled == [True, True, True]
     assert answered.events == ["start", "read first", "read last", "close"]
@@ -83,7 +84,7 @@ def test_a_batch_ends_as_soon_as_every_job_settled() -> None:
     job = PairJob()
     send_later(job, b"last")
     started = time.monotonic()
-    assert ioloop.run_batch([job], started + 5.0, margin=0.5) == [True]
+    assert drive(ioloop.batch([job], started + 5.0, margin=0.5)) == [True]
     assert time.monotonic() - started < 1.0
 
 
@@ -91,11 +92,11 @@ def test_a_batch_ends_as_soon_as_every_job_settled() -> None:
 def test_a_bug_in_a_job_settles_it_as_an_error_and_the_loop_goes_on() -> None:
     broken = PairJob(breaks=True)
     send_later(broken, b"x")
-    assert ioloop.run_batch([broken], time.monotonic() + 1.0, margin=0.5) == [True]
+    assert drive(ioloop.batch([broken], time.monotonic() + 1.0, margin=0.5)) == [True]
     assert broken.events == ["start", "fail a bug", "close"]
     fine = PairJob()
     send_later(fine, b"last")
-    assert ioloop.run_batch([fine], time.monotonic() + 1.0, margin=0.5) == [True]
+    assert drive(ioloop.batch([fine], time.monotonic() + 1.0, margin=0.5)) == [True]
     assert fine.events == ["start", "read last", "close"]
 
 
@@ -105,7 +106,7 @@ def test_a_caller_stops_waiting_for_a_late_loop_and_the_job_is_closed_later() ->
     # returns on time with the job unsettled, and the loop drops the job (closing it) without settling it.
     slow = PairJob(start_delay=0.4)
     started = time.monotonic()
-    settled = ioloop.run_batch([slow], started + 0.05, margin=0.1)
+    settled = drive(ioloop.batch([slow], started + 0.05, margin=0.1))
     assert settled == [False]
     assert time.monotonic() - started < 0.35
     assert slow.closed.wait(2.0)
@@ -114,7 +115,7 @@ def test_a_caller_stops_waiting_for_a_late_loop_and_the_job_is_closed_later() ->
 
 def test_no_job_no_wait() -> None:
     started = time.monotonic()
-    assert ioloop.run_batch([], started + 5.0, margin=1.0) == []
+    assert drive(ioloop.batch([], started + 5.0, margin=1.0)) == []
     assert time.monotonic() - started < 0.1
 
 
@@ -130,12 +131,12 @@ class BrokenRegistration(PairJob):
 def test_a_bug_that_stops_the_loop_settles_its_jobs_as_errors_and_the_next_batch_starts_a_new_loop() -> None:
     broken, bystander = BrokenRegistration(), PairJob()
     started = time.monotonic()
-    assert ioloop.run_batch([bystander, broken], started + 2.0, margin=0.5) == [True, True]
+    assert drive(ioloop.batch([bystander, broken], started + 2.0, margin=0.5)) == [True, True]
     assert time.monotonic() - started < 1.0  # settled at once, not at the deadline
     assert "fail broken registration" in broken.events and "fail broken registration" in bystander.events
     fine = PairJob()
     send_later(fine, b"last")
-    assert ioloop.run_batch([fine], time.monotonic() + 1.0, margin=0.5) == [True]
+    assert drive(ioloop.batch([fine], time.monotonic() + 1.0, margin=0.5)) == [True]
     assert fine.events == ["start", "read last", "close"]
 
 
@@ -183,7 +184,7 @@ def test_without_polling_and_from_other_threads_batches_go_to_the_io_thread() ->
     job = PairJob()
     with ioloop.Polling():
         found: list[list[bool]] = []
-        other = threading.Thread(target=lambda: found.append(ioloop.run_batch([job], time.monotonic() + 1, 0.5)))
+        other = threading.Thread(target=lambda: found.append(drive(ioloop.batch([job], time.monotonic() + 1, 0.5))))
         send_later(job, b"last")
         other.start()
         other.join(3.0)

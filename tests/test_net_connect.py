@@ -1,4 +1,4 @@
-"""net.connect.map_concurrently: one deadline for all items, and a bug in `fn` surfaces instead of posing as a timeout."""
+"""net.connect.map_concurrently_steps (driven to its end): one deadline for all items, and a bug in `fn` surfaces instead of posing as a timeout."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from aoai_diag.net.connect import map_concurrently
+from aoai_diag.net.connect import map_concurrently_steps
+from aoai_diag.steps import drive
 
 
 def test_stuck_items_share_one_deadline() -> None:
@@ -19,7 +20,7 @@ def test_stuck_items_share_one_deadline() -> None:
 
     started = time.monotonic()
     try:
-        results = map_concurrently(stuck, [1, 2, 3, 4], 0.3, lambda item: f"late {item}")
+        results = drive(map_concurrently_steps(stuck, [1, 2, 3, 4], 0.3, lambda item: f"late {item}"))
     finally:
         release.set()
     elapsed = time.monotonic() - started
@@ -32,7 +33,7 @@ def test_results_keep_the_order_of_items() -> None:
         time.sleep(0.05 if item == 1 else 0)
         return item * 10
 
-    assert map_concurrently(slow_first, [1, 2, 3], 1.0, lambda item: -1) == [10, 20, 30]
+    assert drive(map_concurrently_steps(slow_first, [1, 2, 3], 1.0, lambda item: -1)) == [10, 20, 30]
 
 
 def test_an_escaping_exception_is_raised_not_reported_as_late() -> None:
@@ -42,4 +43,4 @@ def test_an_escaping_exception_is_raised_not_reported_as_late() -> None:
         return item
 
     with pytest.raises(RuntimeError, match="bug in the probe"):
-        map_concurrently(broken, [1, 2, 3], 1.0, lambda item: -1)
+        drive(map_concurrently_steps(broken, [1, 2, 3], 1.0, lambda item: -1))

@@ -16,7 +16,8 @@ from aoai_diag.checks import https_dataplane, proxy_settings, tcp_connect, tls_h
 from aoai_diag.checks.base import Probe
 from aoai_diag.engine import run_probes
 from aoai_diag.model import CheckResult, Outcome, Status
-from aoai_diag.net.connect import connect_all
+from aoai_diag.net.connect import connect_all_steps
+from aoai_diag.steps import drive
 from tests.conftest import REPO, guarded_env
 from tests.pathprobe_support import TARGET, context, resolution, trust
 from tests.servers import connect_proxy, service, tlsca
@@ -297,7 +298,7 @@ def test_standalone_blackhole_times_out() -> None:
     proc = start_standalone("blackhole", "--listen", f"127.0.0.8:{port}")
     try:
         started = time.monotonic()
-        (connect,) = connect_all([("127.0.0.8", port)], 0.3)
+        (connect,) = drive(connect_all_steps([("127.0.0.8", port)], 0.3))
         elapsed = time.monotonic() - started
     finally:
         proc.terminate()

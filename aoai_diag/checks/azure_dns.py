@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aoai_diag.checks.base import Probe
+from aoai_diag.checks.base import Probe, driven
 from aoai_diag.checks.dns_nameservers import query_names
 from aoai_diag.context import ProbeContext
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.dns_cache import query_many_cached_steps
 from aoai_diag.net.dnsquery import describe, format_endpoint, private_only
-from aoai_diag.steps import Steps, drive
+from aoai_diag.steps import Steps
 from aoai_diag.targets import Target
 
 
@@ -39,8 +39,7 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
     )
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-    return drive(steps(target, ctx, deps))
+run = driven(steps)
 
 
 PROBE = Probe(

@@ -19,12 +19,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.checks.base import Probe
+from aoai_diag.checks.base import Probe, driven
 from aoai_diag.context import ProbeContext
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.connect import map_concurrently_steps
 from aoai_diag.net.imds import fetch_instance
-from aoai_diag.steps import Steps, drive
+from aoai_diag.steps import Steps
 from aoai_diag.targets import Target
 
 
@@ -54,8 +54,7 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
     return Outcome(Status.SKIP, "not an Azure VM (IMDS did not answer)", evidence, evidence["error"])
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-    return drive(steps(target, ctx, deps))
+run = driven(steps)
 
 
 PROBE = Probe(id="azure_platform", title="Azure VM (Instance Metadata Service)", run=run, steps=steps)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.model import CheckResult, Outcome, Status
-from aoai_diag.steps import Steps
+from aoai_diag.steps import Steps, drive
 from aoai_diag.targets import Target
 
 RunFn = Callable[[Target, ProbeContext, Mapping[str, CheckResult]], Outcome]
@@ -35,6 +35,16 @@ class Probe:
     steps: StepsFn | None = None
     """The probe as a generator of waits (aoai_diag/steps.py), `run` being the same driven to its end: the engine
     runs it in its own thread and resumes it when each wait is over, instead of handing it to a thread."""
+
+
+def driven(steps: StepsFn) -> RunFn:
+    """The `run` of a probe written as `steps`: the generator run to its end in the caller's thread, each wait
+    blocking."""
+
+    def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        return drive(steps(target, ctx, deps))
+
+    return run
 
 
 def skip(summary: str, reason: str | None = None) -> Outcome:

@@ -18,13 +18,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.checks.base import Probe
+from aoai_diag.checks.base import Probe, driven
 from aoai_diag.context import Endpoint, ProbeContext, parse_endpoint
 from aoai_diag.diagnosis import local_facts
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.dns_cache import query_many_cached_steps
 from aoai_diag.net.dnsquery import DnsAnswer, describe, format_endpoint
-from aoai_diag.steps import Steps, drive
+from aoai_diag.steps import Steps
 from aoai_diag.targets import Target
 
 
@@ -70,8 +70,7 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
     return Outcome(Status.FAIL, f"no server gives {target.host} a private address: {shown}", evidence)
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-    return drive(steps(target, ctx, deps))
+run = driven(steps)
 
 
 PROBE = Probe(

@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.checks.base import Probe, skip
+from aoai_diag.checks.base import Probe, driven, skip
 from aoai_diag.context import ProbeContext
 from aoai_diag.dataplane_classify import REACHABLE, RECORDED_HEADERS, classify, lower_headers
 from aoai_diag.model import CheckResult, Outcome, Status
@@ -38,7 +38,7 @@ from aoai_diag.net.connect import (
     open_connection,
 )
 from aoai_diag.net.http_client import Budget, HandshakeFailed, ProxyRefused, open_tunnel, tls_get
-from aoai_diag.steps import Steps, drive
+from aoai_diag.steps import Steps
 from aoai_diag.targets import Target
 
 
@@ -254,8 +254,7 @@ def judge(attempts: list[dict[str, Any]], app_path: str, evidence: dict[str, Any
     )
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-    return drive(steps(target, ctx, deps))
+run = driven(steps)
 
 
 PROBE = Probe(

@@ -19,13 +19,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.checks.base import Probe
+from aoai_diag.checks.base import Probe, driven
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.diagnosis import local_facts
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.dns_cache import query_many_cached_steps
 from aoai_diag.net.dnsquery import DnsAnswer, format_endpoint
-from aoai_diag.steps import Steps, drive
+from aoai_diag.steps import Steps
 from aoai_diag.targets import Target
 
 USABLE = ("answer", "nodata", "nxdomain")
@@ -84,8 +84,7 @@ def _disabled(settings: Settings) -> str | None:
     return None if settings.public_dns else "--no-public-dns"
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-    return drive(steps(target, ctx, deps))
+run = driven(steps)
 
 
 PROBE = Probe(id="public_dns", title="Public DNS view of the account", run=run, steps=steps, disabled=_disabled)

@@ -30,13 +30,13 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.checks.base import Probe, skip
+from aoai_diag.checks.base import Probe, driven, skip
 from aoai_diag.context import ProbeContext
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import classify
 from aoai_diag.osnet import commands
 from aoai_diag.osnet import routes as os_routes
-from aoai_diag.steps import Steps, drive
+from aoai_diag.steps import Steps
 from aoai_diag.targets import Target
 
 MAX_PROFILE_ROUTES = 16
@@ -136,8 +136,7 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
     return Outcome(Status.PASS, f"route: {shown}", evidence)
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-    return drive(steps(target, ctx, deps))
+run = driven(steps)
 
 
 def _profile_probes(profile: Mapping[str, Any]) -> dict[str, str]:

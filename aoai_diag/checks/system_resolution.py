@@ -19,13 +19,13 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aoai_diag.checks.base import Probe
+from aoai_diag.checks.base import Probe, driven
 from aoai_diag.context import ProbeContext
 from aoai_diag.errors import one_line
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import classes
 from aoai_diag.net.connect import map_concurrently_steps
-from aoai_diag.steps import Steps, drive
+from aoai_diag.steps import Steps
 from aoai_diag.targets import Target
 
 _EAI_NAMES = {
@@ -84,8 +84,7 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
     return Outcome(Status.WARN, f"{target.host} -> {shown}: not only private addresses", evidence)
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-    return drive(steps(target, ctx, deps))
+run = driven(steps)
 
 
 PROBE = Probe(id="system_resolution", title="OS resolver (getaddrinfo) answer", run=run, steps=steps)

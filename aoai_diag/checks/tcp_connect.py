@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.checks.base import Probe, skip
+from aoai_diag.checks.base import Probe, driven, skip
 from aoai_diag.context import ProbeContext
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import class_or_none, classify
 from aoai_diag.net.connect import Connect, classify_connect_error, connect_all_steps, one_line
-from aoai_diag.steps import Steps, drive
+from aoai_diag.steps import Steps
 from aoai_diag.targets import Target
 
 
@@ -73,8 +73,7 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
     return Outcome(Status.FAIL, f"TCP {port} not reachable: {shown}", evidence, "no address accepted a connection")
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-    return drive(steps(target, ctx, deps))
+run = driven(steps)
 
 
 PROBE = Probe(

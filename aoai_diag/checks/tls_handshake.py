@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.checks.base import Probe, skip
+from aoai_diag.checks.base import Probe, driven, skip
 from aoai_diag.context import ProbeContext
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import classify
@@ -38,7 +38,7 @@ from aoai_diag.net.connect import (
     open_connection,
     unverified_context,
 )
-from aoai_diag.steps import Steps, drive
+from aoai_diag.steps import Steps
 from aoai_diag.targets import Target
 
 _CERT_FIELDS = ("issuer", "issuer_text", "subject_text", "sans", "not_after", "days_left")
@@ -183,8 +183,7 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
     return Outcome(Status.FAIL, f"TLS failed for {target.host}: {shown}", evidence, "handshake or verification failed")
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-    return drive(steps(target, ctx, deps))
+run = driven(steps)
 
 
 PROBE = Probe(

@@ -18,7 +18,7 @@ from typing import Generic, TypeVar
 
 from aoai_diag import errors, workers
 from aoai_diag.net import ioloop
-from aoai_diag.steps import Steps, drive
+from aoai_diag.steps import Steps
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -157,11 +157,6 @@ def connect_all_steps(targets: Sequence[tuple[str, int]], timeout: float) -> Ste
     return [job if done else None for job, done in zip(jobs, settled, strict=True)]
 
 
-def connect_all(targets: Sequence[tuple[str, int]], timeout: float) -> list[Connect | None]:
-    """`connect_all_steps`, blocking."""
-    return drive(connect_all_steps(targets, timeout))
-
-
 def unverified_context() -> ssl.SSLContext:
     """A context that accepts any certificate: used only to *read* a certificate that failed verification."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -255,11 +250,4 @@ def map_concurrently_steps(
     timeout: the run's deadline only)."""
     wait = Concurrently(fn, items, timeout, fallback)
     yield wait
-    return wait.result()
-
-
-def map_concurrently(fn: Callable[[T], R], items: Sequence[T], timeout: float, fallback: Callable[[T], R]) -> list[R]:
-    """`Concurrently`, blocking (one deadline for all items, however many there are)."""
-    wait = Concurrently(fn, items, timeout, fallback)
-    wait.block()
     return wait.result()

@@ -13,7 +13,7 @@ from typing import Any
 
 from aoai_diag.context import Endpoint, ProbeContext
 from aoai_diag.net.dnsquery import DnsAnswer, query_many_steps
-from aoai_diag.steps import Steps, drive
+from aoai_diag.steps import Steps
 
 _NOT_KEPT = ("timeout", "error")
 
@@ -43,13 +43,6 @@ def query_many_cached_steps(
                 ctx.shared.setdefault(key, answer)
         found.update(asked)
     return {pair: found[pair] for pair in dict.fromkeys(pairs)}
-
-
-def query_many_cached(
-    ctx: ProbeContext | None, pairs: Sequence[tuple[Endpoint, str]], timeout: float
-) -> dict[tuple[Endpoint, str], DnsAnswer]:
-    """`query_many_cached_steps`, blocking."""
-    return drive(query_many_cached_steps(ctx, pairs, timeout))
 
 
 def _copy(value: Any) -> Any:

@@ -6,7 +6,7 @@ those hand-offs (futex calls, context switches) cost more CPU than the exchanges
 50-target run). Here the exchanges are state machines (`Job`) in batches, driven by one `_Driver` that waits for
 all their sockets at once. The engine's thread drives the batches its probes begin (`Polling`, `BatchWait.begin`);
 any other caller submits its batch to the process's I/O thread and sleeps on one lock until every job of it is
-settled or its time is up (`run_batch`).
+settled or its time is up (`BatchWait.block`, what `steps.drive` calls).
 """
 
 from __future__ import annotations
@@ -116,13 +116,6 @@ def batch(jobs: Sequence[Job], expires: float, margin: float) -> Steps[list[bool
     """`BatchWait` in a generator: which of `jobs` settled."""
     wait = BatchWait(jobs, expires, margin)
     yield wait
-    return wait.settled()
-
-
-def run_batch(jobs: Sequence[Job], expires: float, margin: float) -> list[bool]:
-    """`BatchWait`, blocking: which of `jobs` settled."""
-    wait = BatchWait(jobs, expires, margin)
-    wait.block()
     return wait.settled()
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from aoai_diag.net.connect import map_concurrently_steps
 from aoai_diag.osnet import linux, macos, netlink_route, windows
 from aoai_diag.osnet.vpnprofile import in_client_pool
-from aoai_diag.steps import Steps, drive
+from aoai_diag.steps import Steps
 
 _TUNNEL_NAMES = re.compile(r"^(utun|tun|tap|ppp|ipsec|wg|gpd|vpn|nordlynx|zt)\d*", re.I)
 DEFAULT_PREFIXES = ("0.0.0.0/0", "::/0")
@@ -55,11 +55,6 @@ def read_routes_steps(platform: str, addresses: list[str], timeout: float) -> St
         lambda a: reader(a, timeout), addresses, timeout + 0.5, lambda a: {"error": "route lookup timed out"}
     )
     return {**known, **dict(zip(addresses, found, strict=True))}
-
-
-def read_routes(platform: str, addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
-    """`read_routes_steps`, blocking."""
-    return drive(read_routes_steps(platform, addresses, timeout))
 
 
 def via_default(route: Mapping[str, Any], reference: Mapping[str, Any] | None) -> bool | None:
