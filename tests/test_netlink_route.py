@@ -6,6 +6,7 @@ lookup asks the kernel and sends no packet.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
 import os
@@ -19,7 +20,6 @@ from typing import Any
 import pytest
 
 from aoai_diag.osnet import linux, netlink_route, routes
-from aoai_diag.steps import drive
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="rtnetlink is Linux only")
 
@@ -128,22 +128,22 @@ def test_reader_falls_back_to_ip_for_what_netlink_left(monkeypatch: pytest.Monke
     monkeypatch.setattr(linux, "read_route", read_route)
     real = netlink_route.read_routes
     monkeypatch.setattr(netlink_route, "read_routes", lambda a, t: {**real(a, t), "127.0.0.2": None})
-    found = drive(routes.read_routes_steps("linux", ["127.0.0.1", "127.0.0.2"], 2.0))
+    found = asyncio.run(routes.read_routes("linux", ["127.0.0.1", "127.0.0.2"], 2.0))
     assert asked == ["127.0.0.2"] and found["127.0.0.2"] == {"error": "from ip"}
     assert found["127.0.0.1"]["interface"] == "lo"
     monkeypatch.setattr(netlink_route, "read_routes", lambda a, t: None)  # no rtnetlink at all
-    assert drive(routes.read_routes_steps("linux", ["127.0.0.1"], 2.0)) == {"127.0.0.1": {"error": "from ip"}}
+    assert asyncio.run(routes.read_routes("linux", ["127.0.0.1"], 2.0)) == {"127.0.0.1": {"error": "from ip"}}
 
 
 _COMPARE = """
 import json, sys
 from aoai_diag.osnet import linux, netlink_route, routes
-from aoai_diag.steps import drive
+import asyncio
 addresses = sys.argv[1:]
 print(json.dumps({
     "netlink": netlink_route.read_routes(addresses, 2.0),
     "ip": {a: linux.read_route(a, 2.0) for a in addresses},
-    "reader": drive(routes.read_routes_steps("linux", addresses, 2.0)),
+    "reader": asyncio.run(routes.read_routes("linux", addresses, 2.0)),
 }))
 """
 

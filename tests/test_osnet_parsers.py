@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import Any
 
@@ -9,7 +10,6 @@ import pytest
 
 from aoai_diag.osnet import commands, linux, macos, resolvers, routes, windows
 from aoai_diag.osnet.commands import CommandResult
-from aoai_diag.steps import drive
 from tests.conftest import FIXTURES
 
 OSNET = FIXTURES / "osnet"
@@ -75,11 +75,11 @@ def test_windows_routes_are_read_in_one_powershell_process(monkeypatch: pytest.M
         return CommandResult(("powershell.exe",), 0, out, "")
 
     monkeypatch.setattr(commands, "powershell", powershell)
-    found = drive(routes.read_routes_steps("windows", ["1.1.1.1", "10.1.2.4", "10.1.2.4"], 5.0))
+    found = asyncio.run(routes.read_routes("windows", ["1.1.1.1", "10.1.2.4", "10.1.2.4"], 5.0))
     assert len(scripts) == 1 and scripts[0].count("Find-NetRoute") == 2
     assert found["10.1.2.4"]["interface"] == "contoso-vnet" and found["1.1.1.1"]["prefix"] == "0.0.0.0/0"
     with pytest.raises(ValueError):
-        drive(routes.read_routes_steps("windows", ["10.0.0.1'; Remove-Item C:\\"], 5.0))
+        asyncio.run(routes.read_routes("windows", ["10.0.0.1'; Remove-Item C:\\"], 5.0))
 
 
 def test_find_netroute_garbage_is_an_error_not_a_route() -> None:

@@ -3,6 +3,7 @@ servers it picks asked for real on loopback; then the diagnosis from that eviden
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -73,7 +74,7 @@ def interfaces_text(server: Endpoint) -> str:
 
 def run(app: CheckResult) -> CheckResult:
     ctx = ProbeContext(settings=Settings(timeout=1.0), deadline=time.monotonic() + 5)
-    outcome = os_resolvers.run(TARGET, ctx, {"system_resolution": app})
+    outcome = asyncio.run(os_resolvers.run(TARGET, ctx, {"system_resolution": app}))
     return CheckResult("os_resolvers", outcome.status, outcome.summary, outcome.evidence, 1.0, outcome.reason)
 
 
@@ -104,7 +105,7 @@ def test_nrpt_rule_for_privatelink_only_sends_the_name_to_home_dns_and_names_spl
     ctx = ProbeContext(
         settings=Settings(vpn_profile=str(VPN / "azurevpnconfig_entra.xml")), deadline=time.monotonic() + 5
     )
-    outcome = vpn_profile.run(TARGET, ctx, {"system_resolution": app})
+    outcome = vpn_profile.collect(TARGET, ctx, {"system_resolution": app})
     profile = CheckResult("vpn_profile", outcome.status, outcome.summary, outcome.evidence, 1.0)
     with_profile = {f.cause_id for f in diagnose(TARGET, [app, result, profile])}
     assert "dns.split_dns_nrpt" in with_profile and "dns.p2s_client_dns" not in with_profile

@@ -16,7 +16,7 @@ HOST = TARGET.host  # contoso.openai.azure.com
 
 def run_with(env: dict[str, str], addresses: tuple[str, ...] = ()) -> tuple[Status, dict]:
     deps = {"system_resolution": resolution(*addresses)} if addresses else {}
-    outcome = proxy_settings.run(TARGET, context(443, env), deps)
+    outcome = proxy_settings.collect(TARGET, context(443, env), deps)
     return outcome.status, dict(outcome.evidence)
 
 

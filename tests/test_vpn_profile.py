@@ -140,7 +140,7 @@ def test_zip_without_profile_and_missing_file(tmp_path: Path) -> None:
 def probe(path: Path, *addresses: str) -> CheckResult:
     ctx = ProbeContext(settings=Settings(vpn_profile=str(path)), deadline=time.monotonic() + 5)
     resolution = CheckResult("system_resolution", Status.PASS, "", {"addresses": list(addresses)}, 0.0)
-    outcome = vpn_profile.run(parse_target("contoso"), ctx, {"system_resolution": resolution})
+    outcome = vpn_profile.collect(parse_target("contoso"), ctx, {"system_resolution": resolution})
     return CheckResult("vpn_profile", outcome.status, outcome.summary, outcome.evidence, 0.0, outcome.reason)
 
 

@@ -7,6 +7,7 @@ tests/e2e proves the same causes inside network namespaces.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -55,7 +56,7 @@ def settings_for(path: Path) -> Settings:
 
 
 def result(probe: Any, ctx: ProbeContext, deps: dict[str, CheckResult]) -> CheckResult:
-    outcome = probe.run(TARGET, ctx, deps)
+    outcome = asyncio.run(probe.run(TARGET, ctx, deps))
     return CheckResult(probe.PROBE.id, outcome.status, outcome.summary, outcome.evidence, 1.0, outcome.reason)
 
 

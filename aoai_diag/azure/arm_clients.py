@@ -12,9 +12,9 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from aoai_diag import blocking
 from aoai_diag.azure.credential import CachingCredential, ca_bundle
 from aoai_diag.azure.resources import ArmDenied
 from aoai_diag.context import Settings
@@ -34,6 +34,7 @@ LRO_POLL_S = 0.25
 LRO_LAST_POLL_MARGIN_S = 0.25
 LRO_MIN_POLL_S = 0.05
 MAX_WORKERS = 16
+"""Connections kept per host: as many as the Azure layer's reads that run at once."""
 
 
 class ArmFailure(Exception):
@@ -136,7 +137,6 @@ class ArmSession:
         )
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="arm")
         self.on_azure = False
         """Whether IMDS answered (set by snapshot.session): the run-wide inventory is built with it."""
         self.lro_count = 0
@@ -244,7 +244,7 @@ class ArmSession:
 
     def parallel(self, calls: Mapping[str, Callable[[], T]]) -> dict[str, T | ArmDenied]:
         """Run independent reads concurrently; each result is the value or the ArmDenied that replaced it."""
-        futures = {key: self._pool.submit(fn) for key, fn in calls.items()}
+        futures = {key: blocking.executor().submit(fn) for key, fn in calls.items()}
         out: dict[str, T | ArmDenied] = {}
         for key, future in futures.items():
             try:
@@ -256,8 +256,8 @@ class ArmSession:
         return out
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Any:
-        """Start `fn(*args)` in the session's pool (a Future); for prefetching reads whose result is cached."""
-        return self._pool.submit(fn, *args)
+        """Start `fn(*args)` in the one executor (a Future); for prefetching reads whose result is cached."""
+        return blocking.executor().submit(fn, *args)
 
     def lro(self, scope: str, path: str, api_version: str, deadline: float | None = None) -> dict[str, Any]:
         """POST a long-running operation and poll it, never past `deadline` (default: the session's).

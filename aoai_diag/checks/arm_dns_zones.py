@@ -31,7 +31,7 @@ from typing import Any
 
 from aoai_diag.azure import probe_support
 from aoai_diag.azure.resources import Zone
-from aoai_diag.checks.base import Probe
+from aoai_diag.checks.base import Probe, in_thread
 from aoai_diag.context import ProbeContext
 from aoai_diag.diagnosis import azure_facts
 from aoai_diag.model import CheckResult, Outcome, Status
@@ -96,7 +96,7 @@ def _judge(label: str, evidence: dict[str, Any], pes: list[Mapping[str, Any]]) -
     return Outcome(Status.PASS, summary, evidence)
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     from aoai_diag.azure import convert, snapshot
     from aoai_diag.azure.resources import ArmDenied
 
@@ -133,6 +133,9 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         return _judge(target.label, evidence, pes)
 
     return probe_support.guarded(body)
+
+
+run = in_thread(collect)
 
 
 PROBE = Probe(

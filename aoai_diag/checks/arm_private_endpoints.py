@@ -29,7 +29,7 @@ from typing import Any
 
 from aoai_diag.azure import probe_support
 from aoai_diag.azure.resources import PrivateEndpoint
-from aoai_diag.checks.base import Probe
+from aoai_diag.checks.base import Probe, in_thread
 from aoai_diag.context import ProbeContext
 from aoai_diag.diagnosis import azure_facts
 from aoai_diag.model import CheckResult, Outcome, Status
@@ -76,7 +76,7 @@ def _item(pe: PrivateEndpoint, conn: Mapping[str, Any] | None) -> dict[str, Any]
     return item
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     from aoai_diag.azure import snapshot
     from aoai_diag.azure.resources import ArmDenied
 
@@ -139,6 +139,9 @@ def _judge(pes: list[dict[str, Any]], denied: list[dict[str, Any]], evidence: di
         text = "; ".join(f"{d['scope']}: {d['message']}" for d in denied)
         return Outcome(Status.ERROR, f"no usable private endpoint seen; could not read {text}", evidence, text)
     return Outcome(Status.FAIL, f"no usable private endpoint: {described}", evidence)
+
+
+run = in_thread(collect)
 
 
 PROBE = Probe(

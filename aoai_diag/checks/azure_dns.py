@@ -14,20 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aoai_diag.checks.base import Probe, driven
+from aoai_diag.checks.base import Probe
 from aoai_diag.checks.dns_nameservers import query_names
 from aoai_diag.context import ProbeContext
 from aoai_diag.model import CheckResult, Outcome, Status
-from aoai_diag.net.dns_cache import query_many_cached_steps
+from aoai_diag.net.dns_cache import query_many_cached
 from aoai_diag.net.dnsquery import describe, format_endpoint, private_only
-from aoai_diag.steps import Steps
 from aoai_diag.targets import Target
 
 
-def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Steps[Outcome]:
+async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     server = ctx.settings.azure_dns
     names = query_names(target)
-    found = yield from query_many_cached_steps(ctx, [(server, n) for n in names], ctx.op_timeout())
+    found = await query_many_cached(ctx, [(server, n) for n in names], ctx.op_timeout())
     answers = {n: found[(server, n)] for n in names}
     evidence = {"server": format_endpoint(server), "answers": answers}
     primary = answers[target.host]
@@ -39,9 +38,4 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
     )
 
 
-run = driven(steps)
-
-
-PROBE = Probe(
-    id="azure_dns", title="Azure-provided DNS asked directly", run=run, steps=steps, requires=("azure_platform",)
-)
+PROBE = Probe(id="azure_dns", title="Azure-provided DNS asked directly", run=run, requires=("azure_platform",))

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from aoai_diag.checks.base import Probe
+from aoai_diag.checks.base import Probe, in_thread
 from aoai_diag.context import ProbeContext
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.redact import redact_url_userinfo, redact_value, userinfo
@@ -272,7 +272,7 @@ def resolved_addresses(deps: Mapping[str, CheckResult]) -> list[str]:
     return [str(a) for a in resolution.evidence.get("addresses") or []]
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     system: dict[str, Any] | None = None
     registry_error: str | None = None
     if sys.platform.startswith("win"):  # pragma: no cover - registry exists only on Windows
@@ -307,10 +307,12 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     return Outcome(Status.PASS, "no proxy configured for https", evidence)
 
 
+run = in_thread(collect)
+
+
 PROBE = Probe(
     id="proxy_settings",
     title="Proxy settings an HTTP client would use",
     run=run,
     after=("system_resolution",),
-    inline=True,
 )

@@ -19,13 +19,12 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aoai_diag.checks.base import Probe, driven
+from aoai_diag.blocking import map_in_threads
+from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
 from aoai_diag.errors import one_line
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import classes
-from aoai_diag.net.connect import map_concurrently_steps
-from aoai_diag.steps import Steps
 from aoai_diag.targets import Target
 
 _EAI_NAMES = {
@@ -41,9 +40,9 @@ def _gai_error(exc: BaseException) -> str:
     return one_line(exc)
 
 
-def resolve_all(
+async def resolve_all(
     getaddrinfo: Callable[..., Any], names: list[str], port: int, timeout: float
-) -> Steps[dict[str, dict[str, Any]]]:
+) -> dict[str, dict[str, Any]]:
     """getaddrinfo for each name concurrently; names still pending after `timeout` get error "timeout"."""
 
     def work(name: str) -> dict[str, Any]:
@@ -57,13 +56,13 @@ def resolve_all(
     def pending(name: str) -> dict[str, Any]:
         return {"addresses": [], "address_classes": {}, "error": "timeout"}
 
-    found = yield from map_concurrently_steps(work, names, timeout, pending)
+    found = await map_in_threads(work, names, timeout, pending)
     return dict(zip(names, found, strict=True))
 
 
-def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Steps[Outcome]:
+async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     timeout = ctx.op_timeout()
-    results = yield from resolve_all(ctx.getaddrinfo, list(target.names), ctx.settings.port, timeout)
+    results = await resolve_all(ctx.getaddrinfo, list(target.names), ctx.settings.port, timeout)
     primary = results[target.host]
     evidence = {
         "results": results,
@@ -84,7 +83,4 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
     return Outcome(Status.WARN, f"{target.host} -> {shown}: not only private addresses", evidence)
 
 
-run = driven(steps)
-
-
-PROBE = Probe(id="system_resolution", title="OS resolver (getaddrinfo) answer", run=run, steps=steps)
+PROBE = Probe(id="system_resolution", title="OS resolver (getaddrinfo) answer", run=run)

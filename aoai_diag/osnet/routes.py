@@ -13,26 +13,25 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.net.connect import map_concurrently_steps
+from aoai_diag.blocking import in_thread, map_in_threads
 from aoai_diag.osnet import linux, macos, netlink_route, windows
 from aoai_diag.osnet.vpnprofile import in_client_pool
-from aoai_diag.steps import Steps
 
 _TUNNEL_NAMES = re.compile(r"^(utun|tun|tap|ppp|ipsec|wg|gpd|vpn|nordlynx|zt)\d*", re.I)
 DEFAULT_PREFIXES = ("0.0.0.0/0", "::/0")
 
 
-def read_routes_steps(platform: str, addresses: list[str], timeout: float) -> Steps[dict[str, dict[str, Any]]]:
+async def read_routes(platform: str, addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
     """{address: {interface, next_hop, prefix, source, error}} from the OS's own route lookup (sends nothing).
 
-    Only the commands are waited for (in worker threads); rtnetlink answers at once, in the caller's thread.
+    The commands and the kernel's answers are waited for in the one executor (aoai_diag/blocking.py).
     """
     addresses = list(dict.fromkeys(addresses))
     if platform == "windows":
         if not addresses:
             return {}
         # One PowerShell start (about a second) for every address; it bounds itself by `timeout`.
-        (found,) = yield from map_concurrently_steps(
+        (found,) = await map_in_threads(
             lambda a: windows.read_routes(a, timeout),
             [addresses],
             timeout + 0.5,
@@ -45,13 +44,13 @@ def read_routes_steps(platform: str, addresses: list[str], timeout: float) -> St
     known: dict[str, dict[str, Any]] = {}
     if platform == "linux":
         # Asked of the kernel in-process (rtnetlink); `ip` answers only what that could not render as it would.
-        answers = netlink_route.read_routes(addresses, timeout) or {}
+        answers = await in_thread(netlink_route.read_routes, addresses, timeout) or {}
         known = {a: route for a, route in answers.items() if route is not None}
         addresses = [a for a in addresses if a not in known]
         if not addresses:
             return known
     # One short-lived process per address, all at once: the probe waits for the slowest, not for the sum.
-    found = yield from map_concurrently_steps(
+    found = await map_in_threads(
         lambda a: reader(a, timeout), addresses, timeout + 0.5, lambda a: {"error": "route lookup timed out"}
     )
     return {**known, **dict(zip(addresses, found, strict=True))}
