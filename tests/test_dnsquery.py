@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from aoai_diag.net.dnsquery import describe, format_endpoint, private_only, query, query_many
+from aoai_diag.evidence.answers import AnswerKind, classify_dns
+from aoai_diag.net.dnsquery import describe, format_endpoint, query, query_many
 from tests.conftest import FIXTURES
 from tests.servers.dns_server import DnsServer, serve
 
@@ -34,7 +35,7 @@ def test_private_answer_follows_cname_to_privatelink_record() -> None:
     assert answer["address_classes"] == {"10.20.1.5": "private"}
     assert answer["ttl"] == 10
     assert answer["soa_mname"] is None and answer["truncated_udp"] is False and answer["tcp_retry"] is None
-    assert private_only(answer)
+    assert classify_dns(answer) is AnswerKind.PRIVATE
 
 
 def test_public_chain_with_privatelink_hop_ends_at_public_vnet_proxy() -> None:
@@ -48,7 +49,7 @@ def test_public_chain_with_privatelink_hop_ends_at_public_vnet_proxy() -> None:
         "vnetproxyv1-weu-prod.westeurope.cloudapp.azure.com",
     ]
     assert answer["address_classes"] == {"20.61.93.17": "public"}
-    assert not private_only(answer)
+    assert classify_dns(answer) is AnswerKind.PUBLIC
 
 
 def test_nxdomain_records_private_zone_soa_and_the_chain_up_to_it() -> None:
@@ -145,7 +146,8 @@ def test_public_aaaa_next_to_private_a_is_recorded_and_not_private_only() -> Non
     assert answer["addresses"] == ["10.20.1.5"]
     assert answer["addresses6"] == ["2603:1020:203:3::12"]
     assert answer["address_classes"]["2603:1020:203:3::12"] == "public"
-    assert not private_only(answer)
+    # The dual-stack rule (aoai_diag/evidence/answers.py): a client with IPv6 prefers the public AAAA.
+    assert classify_dns(answer) is AnswerKind.MIXED
 
 
 def test_silent_aaaa_query_leaves_outcome_and_stays_bounded() -> None:
@@ -256,3 +258,17 @@ def test_standalone_server_answers_per_listen_address(tmp_path: Any) -> None:
     assert corp["addresses"] == ["20.61.93.17"]
     assert azure["addresses"] == ["10.20.1.5"]
     assert proc.returncode == 0
+
+
+def test_why_a_query_failed_comes_from_the_errno_not_the_text() -> None:
+    import errno
+
+    import dns.rdatatype
+
+    from aoai_diag.net.dnsquery import _Exchange
+
+    exchange = _Exchange(("127.0.0.1", 53), HOST, dns.rdatatype.A, 0.0)
+    exchange.fail(OSError(errno.ENETUNREACH, "a localized text without the usual words"))
+    assert exchange.failure == "unreachable"
+    exchange.fail(OSError(errno.EINVAL, "Network is unreachable (a misleading text)"))
+    assert exchange.failure == "error"

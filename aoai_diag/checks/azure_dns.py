@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from aoai_diag.checks.base import Probe
 from aoai_diag.checks.dns_nameservers import query_names
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.answers import AnswerKind, classify_dns
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.dns_cache import query_many_cached
-from aoai_diag.net.dnsquery import describe, format_endpoint, private_only
+from aoai_diag.net.dnsquery import describe, format_endpoint
 from aoai_diag.targets import Target
 
 
@@ -31,7 +32,7 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
     evidence = {"server": format_endpoint(server), "answers": answers}
     primary = answers[target.host]
     shown = describe(primary)
-    if private_only(primary):
+    if classify_dns(primary) is AnswerKind.PRIVATE:
         return Outcome(Status.PASS, f"Azure DNS gives {target.host} -> {shown}", evidence)
     return Outcome(
         Status.FAIL, f"Azure DNS gives no private address for {target.host}: {shown}", evidence, primary["outcome"]

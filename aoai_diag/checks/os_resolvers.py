@@ -27,6 +27,7 @@ from aoai_diag.blocking import in_thread
 from aoai_diag.checks.base import Probe, error
 from aoai_diag.checks.dns_nameservers import answer_verdict
 from aoai_diag.context import Endpoint, ProbeContext, Settings, parse_endpoint
+from aoai_diag.evidence.answers import classify_system
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.dnsquery import format_endpoint, query_many
 from aoai_diag.osnet import commands, resolvers
@@ -54,10 +55,7 @@ def _app_view(resolution: CheckResult | None, name: str) -> str:
         return "unknown"
     if result.get("error") or not result.get("addresses"):
         return "error"
-    kinds = set((result.get("address_classes") or {}).values())
-    if kinds == {"private"}:
-        return "private"
-    return "mixed" if "private" in kinds else "public"
+    return classify_system(result).value
 
 
 def _combine(verdicts: list[str]) -> str:

@@ -23,6 +23,7 @@ from aoai_diag.blocking import map_in_threads
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
 from aoai_diag.errors import one_line
+from aoai_diag.evidence.answers import AnswerKind, classify_system
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import classes
 from aoai_diag.targets import Target
@@ -78,7 +79,7 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
         detail = primary["error"] or "no addresses"
         return Outcome(Status.FAIL, f"{target.host} does not resolve: {detail}", evidence, detail)
     shown = ", ".join(f"{a} ({c})" for a, c in list(primary["address_classes"].items())[:4])
-    if all(c == "private" for c in primary["address_classes"].values()):
+    if classify_system(primary) is AnswerKind.PRIVATE:
         return Outcome(Status.PASS, f"{target.host} -> {shown}", evidence)
     return Outcome(Status.WARN, f"{target.host} -> {shown}: not only private addresses", evidence)
 

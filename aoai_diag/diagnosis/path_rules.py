@@ -12,7 +12,8 @@ from typing import Any
 
 from aoai_diag.diagnosis import local_facts as lf
 from aoai_diag.diagnosis.evidence import Evidence
-from aoai_diag.diagnosis.local_view import LocalView, fill, fmt_addresses, split_addresses
+from aoai_diag.diagnosis.local_view import LocalView, fill, fmt_addresses
+from aoai_diag.evidence.answers import split_addresses
 from aoai_diag.model import Finding
 
 _BLOCKED = ("timeout", "unreachable", "refused")

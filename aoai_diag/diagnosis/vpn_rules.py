@@ -12,7 +12,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aoai_diag.diagnosis.evidence import Evidence
-from aoai_diag.diagnosis.local_view import LocalView, answer_addresses, fmt_addresses, split_addresses
+from aoai_diag.diagnosis.local_view import LocalView, answer_addresses, fmt_addresses
+from aoai_diag.evidence.answers import split_addresses
 from aoai_diag.model import Finding
 from aoai_diag.osnet.vpnprofile import covering_route, suffix_covers
 

@@ -34,6 +34,7 @@ from aoai_diag.context import Endpoint, format_endpoint
 from aoai_diag.errors import one_line
 from aoai_diag.net import dnswire
 from aoai_diag.net.addresses import classes
+from aoai_diag.net.connect import classify_connect_error
 
 DnsAnswer = dict[str, Any]
 
@@ -125,7 +126,10 @@ class _Exchange:
         self.failure, self.error = "timeout", f"no answer within the timeout from {format_endpoint(self.server)}"
 
     def fail(self, exc: BaseException) -> None:
-        self.failure, self.error = "error", one_line(exc)
+        # Why it failed is recorded here, from the errno (a send with no route, an ICMP error on Windows), as the
+        # answer's outcome: nothing downstream reads it back from the error text.
+        unreachable = classify_connect_error(exc) in ("unreachable", "refused")
+        self.failure, self.error = "unreachable" if unreachable else "error", one_line(exc)
 
     def accept(self, data: bytes) -> bool:
         """Take the UDP reply `data`; True when it was truncated and the TCP retry (`retry_tcp`) is still to do."""
@@ -341,12 +345,6 @@ def _late(pair: tuple[Endpoint, str]) -> DnsAnswer:
     result = _empty_answer(_norm(pair[1]))
     result["outcome"], result["error"] = "timeout", "query did not finish within the timeout"
     return result
-
-
-def private_only(answer: DnsAnswer) -> bool:
-    """The answer has A records and every recorded address (A and AAAA) is private."""
-    classes = answer.get("address_classes") or {}
-    return bool(answer.get("addresses")) and all(c == "private" for c in classes.values())
 
 
 def describe(answer: DnsAnswer) -> str:
