@@ -27,7 +27,7 @@ GRACE = 0.15
 
 
 def _failed(probe: Probe, exc: BaseException) -> Outcome:
-    return Outcome(Status.ERROR, f"probe {probe.id} failed: {one_line(exc)}", {}, one_line(exc))
+    return Outcome(Status.ERROR, f"probe {probe.id} failed: {one_line(exc)}", {}, one_line(exc), failure="failed")
 
 
 def _late(ctx: ProbeContext) -> Outcome:
@@ -36,6 +36,7 @@ def _late(ctx: ProbeContext) -> Outcome:
         "did not finish before the run deadline",
         {},
         f"deadline of {ctx.settings.run_deadline:g} s exceeded",
+        failure="timeout",
     )
 
 
@@ -61,6 +62,7 @@ class _TargetRun:
             evidence=outcome.evidence,
             duration_ms=(self.ctx.clock() - t0) * 1000.0,
             reason=outcome.reason,
+            failure=outcome.failure,
         )
 
     async def _one(self, probe: Probe) -> None:
@@ -86,7 +88,11 @@ class _TargetRun:
         if not isinstance(outcome, Outcome):
             name = type(outcome).__name__
             outcome = Outcome(
-                Status.ERROR, f"probe {probe.id} failed: probe returned {name}, not Outcome", {}, f"returned {name}"
+                Status.ERROR,
+                f"probe {probe.id} failed: probe returned {name}, not Outcome",
+                {},
+                f"returned {name}",
+                failure="failed",
             )
         self._settle(probe, outcome, t0)
 

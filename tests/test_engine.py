@@ -103,6 +103,7 @@ def test_failed_dependency_skips_dependants_with_reason() -> None:
     ]
     a, b, c, d = run_probes(TARGET, ctx_with(5), probes)
     assert a.status is Status.ERROR and "RuntimeError: library exploded" in a.summary and "\n" not in a.summary
+    assert a.failure == "failed"
     assert b.status is Status.SKIP and "a (error)" in (b.reason or "")
     assert c.status is Status.SKIP and "b (skip)" in (c.reason or "")
     assert d.status is Status.PASS, "`after` orders without propagating failure"
@@ -148,8 +149,8 @@ def test_hung_probes_become_errors_at_the_deadline_and_are_cancelled() -> None:
         assert not release.is_set(), "the run returned only after the blocking call ended"
     finally:
         release.set()
-    assert hung.status is Status.ERROR and "deadline" in hung.summary
-    assert stuck.status is Status.ERROR and "deadline" in stuck.summary
+    assert hung.status is Status.ERROR and "deadline" in hung.summary and hung.failure == "timeout"
+    assert stuck.status is Status.ERROR and "deadline" in stuck.summary and stuck.failure == "timeout"
     assert quick.status is Status.PASS
     assert later.status is Status.ERROR and "before the run deadline" in later.summary
     assert cleaned == ["coroutine"]
