@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from aoai_diag.azure import probe_support
 from aoai_diag.checks.base import Probe, in_thread
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.azure import ArmAccess
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -73,6 +74,7 @@ run = in_thread(collect)
 PROBE = Probe(
     id="arm_access",
     title="Azure Resource Manager access",
+    evidence=ArmAccess,
     run=run,
     after=("azure_platform",),
     layer="azure",

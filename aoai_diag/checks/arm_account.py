@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from aoai_diag.azure import probe_support
 from aoai_diag.checks.base import Probe, in_thread
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.azure import ArmAccount
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -69,6 +70,7 @@ run = in_thread(collect)
 PROBE = Probe(
     id="arm_account",
     title="The account in Resource Manager",
+    evidence=ArmAccount,
     run=run,
     requires=("arm_access",),
     after=("azure_platform",),

@@ -38,6 +38,7 @@ from aoai_diag.azure.resources import Vnet
 from aoai_diag.checks.base import Probe, in_thread
 from aoai_diag.context import ProbeContext
 from aoai_diag.diagnosis import azure_facts
+from aoai_diag.evidence.azure import ArmClientNetwork
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -281,6 +282,7 @@ run = in_thread(collect)
 PROBE = Probe(
     id="arm_client_network",
     title="This machine's VNet, DNS, peerings and routes",
+    evidence=ArmClientNetwork,
     run=run,
     requires=("arm_access",),
     # tcp_connect: the effective routes are asked only when a connect to a private address failed.

@@ -34,6 +34,7 @@ from aoai_diag.azure.resources import Zone
 from aoai_diag.checks.base import Probe, in_thread
 from aoai_diag.context import ProbeContext
 from aoai_diag.diagnosis import azure_facts
+from aoai_diag.evidence.azure import ArmDnsZones
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -141,6 +142,7 @@ run = in_thread(collect)
 PROBE = Probe(
     id="arm_dns_zones",
     title="Private DNS zones, records and VNet links",
+    evidence=ArmDnsZones,
     run=run,
     requires=("arm_access",),
     # After the PEs: a zone their zone groups name that the search did not return makes the search incomplete.

@@ -35,6 +35,7 @@ from aoai_diag.azure import probe_support
 from aoai_diag.checks.base import Probe, in_thread
 from aoai_diag.context import ProbeContext
 from aoai_diag.diagnosis import azure_facts
+from aoai_diag.evidence.azure import ArmNsg
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -266,6 +267,7 @@ run = in_thread(collect)
 PROBE = Probe(
     id="arm_nsg",
     title="NSG rules for TCP 443 to the private endpoint",
+    evidence=ArmNsg,
     run=run,
     requires=("arm_client_network", "arm_private_endpoints"),
     # tcp_connect: the effective NSGs are asked only when a connect to a private address failed.

@@ -32,6 +32,7 @@ from aoai_diag.azure.resources import PrivateEndpoint
 from aoai_diag.checks.base import Probe, in_thread
 from aoai_diag.context import ProbeContext
 from aoai_diag.diagnosis import azure_facts
+from aoai_diag.evidence.azure import ArmPrivateEndpoints
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -147,6 +148,7 @@ run = in_thread(collect)
 PROBE = Probe(
     id="arm_private_endpoints",
     title="Private endpoints of the account",
+    evidence=ArmPrivateEndpoints,
     run=run,
     requires=("arm_account",),
     after=("azure_platform",),

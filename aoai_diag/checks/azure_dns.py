@@ -18,6 +18,7 @@ from aoai_diag.checks.base import Probe
 from aoai_diag.checks.dns_nameservers import query_names
 from aoai_diag.context import ProbeContext
 from aoai_diag.evidence.answers import AnswerKind, classify_dns
+from aoai_diag.evidence.dns import AzureDns
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.dns_cache import query_many_cached
 from aoai_diag.net.dnsquery import describe, format_endpoint
@@ -39,4 +40,11 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
     )
 
 
-PROBE = Probe(id="azure_dns", title="Azure-provided DNS asked directly", run=run, requires=("azure_platform",))
+PROBE = Probe(
+    id="azure_dns",
+    title="Azure-provided DNS asked directly",
+    evidence=AzureDns,
+    stage=0,
+    run=run,
+    requires=("azure_platform",),
+)

@@ -22,6 +22,7 @@ from typing import Any
 from aoai_diag.blocking import in_thread
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.path import AzurePlatform
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.imds import fetch_instance
 from aoai_diag.targets import Target
@@ -47,4 +48,4 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
     return Outcome(Status.SKIP, "not an Azure VM (IMDS did not answer)", evidence, evidence["error"])
 
 
-PROBE = Probe(id="azure_platform", title="Azure VM (Instance Metadata Service)", run=run)
+PROBE = Probe(id="azure_platform", title="Azure VM (Instance Metadata Service)", evidence=AzurePlatform, run=run)

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from aoai_diag.context import ProbeContext, Settings
+from aoai_diag.evidence.base import Evidence
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -29,6 +30,11 @@ class Probe:
     """`local` (this machine) or `azure` (Resource Manager)."""
     disabled: Callable[[Settings], str | None] = lambda settings: None
     """Returns the reason this probe is switched off by the settings, or None."""
+    evidence: type[Evidence] | None = None
+    """The type of its evidence (aoai_diag/evidence): what bundles are read into and the schema is made from."""
+    stage: int | None = None
+    """Where on the path to the data plane it looks, for a probe on it (aoai_diag/verdict.py `unexplained`):
+    0 the name, 1 the route (proxy, VPN, routing table), 2 TCP, 3 TLS, 4 the HTTPS answer; None: not on the path."""
 
 
 def in_thread(body: BlockingFn) -> RunFn:

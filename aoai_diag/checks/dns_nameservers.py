@@ -21,6 +21,7 @@ from typing import Any
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import Endpoint, ProbeContext, parse_endpoint
 from aoai_diag.evidence.answers import classify_dns
+from aoai_diag.evidence.dns import DnsNameservers
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.dns_cache import query_many_cached
 from aoai_diag.net.dnsquery import DnsAnswer, describe, format_endpoint
@@ -72,6 +73,8 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
 PROBE = Probe(
     id="dns_nameservers",
     title="Configured DNS servers asked directly",
+    evidence=DnsNameservers,
+    stage=0,
     run=run,
     requires=("resolver_config",),
 )

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 
 from aoai_diag.checks.base import Probe, in_thread
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.dns import HostsFile
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -129,4 +130,4 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
 run = in_thread(collect)
 
 
-PROBE = Probe(id="hosts_file", title="Hosts-file entries for the account's names", run=run)
+PROBE = Probe(id="hosts_file", title="Hosts-file entries for the account's names", evidence=HostsFile, stage=0, run=run)

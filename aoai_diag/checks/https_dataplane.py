@@ -29,6 +29,7 @@ from aoai_diag.blocking import in_thread, map_in_threads
 from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
 from aoai_diag.dataplane_classify import REACHABLE, RECORDED_HEADERS, classify, lower_headers
+from aoai_diag.evidence.path import HttpsDataplane
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import class_or_none
 from aoai_diag.net.connect import (
@@ -261,6 +262,8 @@ def judge(attempts: list[dict[str, Any]], app_path: str, evidence: dict[str, Any
 PROBE = Probe(
     id="https_dataplane",
     title="Key-less HTTPS request to the data plane",
+    evidence=HttpsDataplane,
+    stage=4,
     run=run,
     requires=("system_resolution", "proxy_settings"),
     after=("tcp_connect", "tls_handshake"),

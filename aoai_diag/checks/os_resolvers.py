@@ -28,6 +28,7 @@ from aoai_diag.checks.base import Probe, error
 from aoai_diag.checks.dns_nameservers import answer_verdict
 from aoai_diag.context import Endpoint, ProbeContext, Settings, parse_endpoint
 from aoai_diag.evidence.answers import classify_system
+from aoai_diag.evidence.osnet import OsResolvers
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.dnsquery import format_endpoint, query_many
 from aoai_diag.osnet import commands, resolvers
@@ -130,6 +131,8 @@ def _disabled(settings: Settings) -> str | None:
 PROBE = Probe(
     id="os_resolvers",
     title="DNS servers the OS picks per name (NRPT, scoped resolvers, resolved links)",
+    evidence=OsResolvers,
+    stage=0,
     run=run,
     after=("resolver_config", "system_resolution"),
     disabled=_disabled,

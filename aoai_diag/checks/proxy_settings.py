@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from aoai_diag.checks.base import Probe, in_thread
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.path import ProxySettings
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.redact import redact_url_userinfo, redact_value, userinfo
 from aoai_diag.targets import Target
@@ -313,6 +314,8 @@ run = in_thread(collect)
 PROBE = Probe(
     id="proxy_settings",
     title="Proxy settings an HTTP client would use",
+    evidence=ProxySettings,
+    stage=1,
     run=run,
     after=("system_resolution",),
 )

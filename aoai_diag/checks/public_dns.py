@@ -22,6 +22,7 @@ from typing import Any
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.diagnosis import local_facts
+from aoai_diag.evidence.dns import PublicDns
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.dns_cache import query_many_cached
 from aoai_diag.net.dnsquery import DnsAnswer, format_endpoint
@@ -83,4 +84,6 @@ def _disabled(settings: Settings) -> str | None:
     return None if settings.public_dns else "--no-public-dns"
 
 
-PROBE = Probe(id="public_dns", title="Public DNS view of the account", run=run, disabled=_disabled)
+PROBE = Probe(
+    id="public_dns", title="Public DNS view of the account", evidence=PublicDns, stage=0, run=run, disabled=_disabled
+)

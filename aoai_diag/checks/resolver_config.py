@@ -23,6 +23,7 @@ from collections.abc import Mapping
 
 from aoai_diag.checks.base import Probe, in_thread
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.dns import ResolverConfig
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.dnsquery import format_endpoint
 from aoai_diag.targets import Target
@@ -169,4 +170,4 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
 run = in_thread(collect)
 
 
-PROBE = Probe(id="resolver_config", title="Configured DNS servers", run=run)
+PROBE = Probe(id="resolver_config", title="Configured DNS servers", evidence=ResolverConfig, stage=0, run=run)

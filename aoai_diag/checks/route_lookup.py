@@ -32,6 +32,7 @@ from typing import Any
 
 from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.path import RouteLookup
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import classify
 from aoai_diag.osnet import commands
@@ -179,6 +180,8 @@ def _profile_routes(
 PROBE = Probe(
     id="route_lookup",
     title="Route toward the resolved private addresses",
+    evidence=RouteLookup,
+    stage=1,
     run=run,
     requires=("system_resolution",),
     after=("vpn_profile",),

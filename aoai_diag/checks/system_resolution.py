@@ -24,6 +24,7 @@ from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
 from aoai_diag.errors import one_line
 from aoai_diag.evidence.answers import AnswerKind, classify_system
+from aoai_diag.evidence.dns import SystemResolution
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import classes
 from aoai_diag.targets import Target
@@ -84,4 +85,6 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
     return Outcome(Status.WARN, f"{target.host} -> {shown}: not only private addresses", evidence)
 
 
-PROBE = Probe(id="system_resolution", title="OS resolver (getaddrinfo) answer", run=run)
+PROBE = Probe(
+    id="system_resolution", title="OS resolver (getaddrinfo) answer", evidence=SystemResolution, stage=0, run=run
+)

@@ -17,6 +17,7 @@ from typing import Any
 
 from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.path import TcpConnect
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import class_or_none, classify
 from aoai_diag.net.connect import Connect, classify_connect_error, connect_all, one_line
@@ -75,6 +76,8 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
 PROBE = Probe(
     id="tcp_connect",
     title="TCP connect to the resolved addresses",
+    evidence=TcpConnect,
+    stage=2,
     run=run,
     requires=("system_resolution",),
 )

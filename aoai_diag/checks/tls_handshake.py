@@ -28,6 +28,7 @@ from typing import Any
 from aoai_diag.blocking import in_thread, map_in_threads
 from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.path import TlsHandshake
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import classify
 from aoai_diag.net.certinfo import describe_der
@@ -185,6 +186,8 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
 PROBE = Probe(
     id="tls_handshake",
     title="TLS handshake and certificate for the account host",
+    evidence=TlsHandshake,
+    stage=3,
     run=run,
     requires=("tcp_connect",),
 )

@@ -20,6 +20,7 @@ from typing import Any
 
 from aoai_diag.checks.base import Probe, error, in_thread
 from aoai_diag.context import ProbeContext, Settings
+from aoai_diag.evidence.osnet import VpnProfile
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import class_or_none
 from aoai_diag.osnet.vpnprofile import VpnProfileError, covering_route, load_profile, suffix_covers
@@ -76,6 +77,8 @@ run = in_thread(collect)
 PROBE = Probe(
     id="vpn_profile",
     title="VPN profile (routes, DNS servers, suffixes)",
+    evidence=VpnProfile,
+    stage=1,
     run=run,
     after=("system_resolution",),
     disabled=_disabled,
