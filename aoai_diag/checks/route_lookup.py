@@ -32,8 +32,10 @@ from typing import Any
 
 from aoai_diag.checks.base import Probe, driven, skip
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.osnet import OsRoute
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import classify
+from aoai_diag.net.connect import map_concurrently_steps
 from aoai_diag.osnet import commands
 from aoai_diag.osnet import routes as os_routes
 from aoai_diag.steps import Steps
@@ -88,7 +90,14 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
     with ctx.lock:
         ref_known = ctx.shared.get(ref_key) if platform != "windows" else None
     wanted = [*([] if ref_known is not None else [ref_address]), *private, *probes.values()]
-    os_found = yield from os_routes.read_routes_steps(platform, wanted, ctx.op_timeout())
+    timeout = ctx.op_timeout()
+    (found,) = yield from map_concurrently_steps(
+        lambda w: os_routes.lookup_routes(w, timeout, platform),
+        [wanted],
+        timeout + 0.5,
+        lambda w: {a: OsRoute(error="route lookup timed out") for a in w},
+    )
+    os_found = {a: r.to_dict() for a, r in found.items()}
     ref_os = dict(ref_known) if ref_known is not None else os_found[ref_address]
     if ref_known is not None:
         os_found = {**os_found, ref_address: ref_os}

@@ -7,7 +7,7 @@ Routing"). resolv.conf then lists only the stub, so a direct query to "the names
 
 Readers (thin) and parsers (pure):
     `resolvectl status` -> parse_resolvectl_status
-    `ip -j route get <ip>` -> parse_ip_route_get
+    `ip -force -json -batch -` with a `route get <ip>` line per address -> parse_ip_batch (parse_ip_route_get each)
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import socket
 from typing import Any
 
 from aoai_diag.osnet import commands
@@ -93,8 +94,8 @@ def parse_ip_route_get(text: str) -> dict[str, Any]:
         routes = json.loads(text)
     except ValueError:
         return {"error": text.strip().splitlines()[0] if text.strip() else "no output"}
-    if not routes:
-        return {"error": "no route"}
+    if not isinstance(routes, list) or not routes or not isinstance(routes[0], dict):
+        return {"error": "no route in ip's answer"}
     route = routes[0]
     return {
         "interface": route.get("dev"),
@@ -113,13 +114,83 @@ def read_resolver_rules(timeout: float) -> dict[str, Any]:
     return {"rules": parse_resolvectl_status(result.stdout), "interfaces": [], "errors": []}
 
 
-def read_route(address: str, timeout: float) -> dict[str, Any]:
-    ipaddress.ip_address(address)
-    result = commands.run(["ip", "-j", "route", "get", address], timeout)
-    if not result.ok:
-        text = (result.stderr or result.stdout).strip()
-        # "RTNETLINK answers: Network is unreachable": the kernel has no route at all.
-        if "unreachable" in text.lower():
-            return {"error": "network unreachable", "no_route": True}
-        return {"error": result.failure()}
-    return parse_ip_route_get(result.stdout)
+IP_BATCH = ["ip", "-force", "-json", "-batch", "-"]
+"""One `ip` process for every route lookup: a `route get` line per address on stdin, a JSON array per answer on
+stdout, and for a line the kernel refused its message then `Command failed -:<line>` on stderr (ip(8): -batch,
+-force goes on after a failed line)."""
+_FAILED_LINE = re.compile(r"^Command failed (?P<file>\S*):(?P<line>\d+)\s*$")
+
+
+def batch_line(address: str) -> str:
+    """`route get <ip>` for one address, its zone (`fe80::1%eth0`, `fe80::1%3`) as the output interface.
+
+    Raises ValueError for anything but an IP address: a line of this batch never carries anything else.
+    """
+    ip = ipaddress.ip_address(commands.ip_literal(address))
+    zone = getattr(ip, "scope_id", None)
+    if not zone:
+        return f"route get {ip}"
+    if zone.isdigit():
+        try:
+            zone = socket.if_indextoname(int(zone))
+        except (OSError, OverflowError):
+            raise ValueError(f"no interface with index {zone}") from None
+    return f"route get {str(ip).split('%', 1)[0]} oif {zone}"
+
+
+def parse_ip_batch(addresses: list[str], stdout: str, stderr: str) -> dict[str, dict[str, Any]]:
+    """The answers of `ip -force -json -batch -` to one `route get` line per address, in that order.
+
+    An answer is matched to its address by the `dst` it names (ip prints the address in its canonical form);
+    a refused line by the line number on stderr. An address with neither (ip stopped early: it exits on an
+    argument it cannot parse) is an error, never a route.
+    """
+    by_dst: dict[str, str] = {}
+    for address in addresses:
+        by_dst.setdefault(str(ipaddress.ip_address(address.split("%", 1)[0])), address)
+    found: dict[str, dict[str, Any]] = {}
+    for line in stdout.splitlines():
+        if not line.strip():
+            continue
+        route = parse_ip_route_get(line)
+        try:
+            dst = json.loads(line)[0].get("dst")
+            key = by_dst.get(str(ipaddress.ip_address(dst)))
+        except (ValueError, LookupError, TypeError, AttributeError):
+            key = None
+        if key is not None and key not in found:
+            found[key] = route
+    message: list[str] = []
+    for raw in stderr.splitlines():
+        failed = _FAILED_LINE.match(raw.strip())
+        if not failed:
+            if raw.strip():
+                message.append(raw.strip())
+            continue
+        index = int(failed["line"]) - 1
+        if 0 <= index < len(addresses) and addresses[index] not in found:
+            found[addresses[index]] = _refused(" ".join(message) or "ip refused the lookup")
+        message = []
+    leftover = " ".join(message)
+    for address in addresses:
+        if address not in found:
+            found[address] = {"error": f"ip gave no answer ({leftover})" if leftover else "ip gave no answer"}
+    return found
+
+
+def _refused(message: str) -> dict[str, Any]:
+    # "RTNETLINK answers: Network is unreachable": the kernel has no route at all, which is an answer.
+    if "unreachable" in message.lower():
+        return {"error": "network unreachable", "no_route": True}
+    return {"error": message.removeprefix("RTNETLINK answers: ")}
+
+
+def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+    """The kernel's route toward each address, from one `ip` process (ValueError for a non-address)."""
+    lines = [batch_line(a) for a in addresses]
+    if not addresses:
+        return {}
+    result = commands.run(IP_BATCH, timeout, input="\n".join(lines) + "\n")
+    if result.returncode is None:
+        return {a: {"error": result.failure()} for a in addresses}
+    return parse_ip_batch(addresses, result.stdout, result.stderr)

@@ -99,8 +99,17 @@ def parse_route_get(text: str) -> dict[str, Any]:
         return {"error": first, "no_route": "not in table" in text}
     destination, mask = fields.get("destination"), fields.get("mask")
     prefix = None
+    if mask == "default":
+        mask = None
     if destination == "default":
-        prefix = "0.0.0.0/0" if ":" not in fields.get("route to", "") else "::/0"
+        # `destination: default` names any route whose destination is all zeros: with `mask: 128.0.0.0` it is
+        # 0.0.0.0/1, the half of the default a VPN client installs (netstat shows it as 0/1), not 0.0.0.0/0.
+        six = ":" in fields.get("route to", "") or ":" in (fields.get("gateway") or "") or ":" in (mask or "")
+        zero = "::" if six else "0.0.0.0"
+        try:
+            prefix = str(ipaddress.ip_network(f"{zero}/{mask}" if mask else f"{zero}/0", strict=False))
+        except ValueError:
+            prefix = None  # a mask we cannot read: which route matched is unknown, not "the default"
     elif destination:
         try:
             prefix = str(ipaddress.ip_network(f"{destination}/{mask}" if mask else destination, strict=False))
@@ -130,11 +139,16 @@ def read_resolver_rules(timeout: float) -> dict[str, Any]:
     return {"rules": rules, "interfaces": [], "errors": errors}
 
 
-def read_route(address: str, timeout: float) -> dict[str, Any]:
-    ipaddress.ip_address(address)
-    flag = "-inet6" if ":" in address else "-inet"
-    result = commands.run(["route", "-n", "get", flag, address], timeout)
-    if result.returncode is None:
-        return {"error": result.failure()}
-    # `route get` exits non-zero with "not in table" on stderr when nothing matches: that is an answer.
-    return parse_route_get(result.stdout + result.stderr)
+def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+    """`route -n get` for every address, the processes started together (route(8) asks one address at a time)."""
+    argvs = []
+    for address in addresses:
+        ip = ipaddress.ip_address(commands.ip_literal(address))
+        argvs.append(["route", "-n", "get", "-inet6" if ip.version == 6 else "-inet", address])
+    found: dict[str, dict[str, Any]] = {}
+    for address, result in zip(addresses, commands.run_all(argvs, timeout), strict=True):
+        # `route get` exits non-zero with "not in table" on stderr when nothing matches: that is an answer.
+        found[address] = (
+            {"error": result.failure()} if result.returncode is None else parse_route_get(result.stdout + result.stderr)
+        )
+    return found

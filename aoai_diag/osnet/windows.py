@@ -18,7 +18,6 @@ Readers (thin) and parsers (pure):
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import re
 import tempfile
@@ -198,7 +197,7 @@ def read_nrpt_registry(timeout: float) -> list[dict[str, Any]]:
 def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
     """`Find-NetRoute` for every address in one PowerShell process."""
     for address in addresses:
-        ipaddress.ip_address(address)  # only addresses ever reach the command line
+        commands.ip_literal(address)  # only addresses ever reach the command line
     script = "; ".join(
         f"'{MARK}{a}'; Find-NetRoute -RemoteIPAddress '{a}' -ErrorAction SilentlyContinue | Format-List * | Out-String"
         for a in addresses
