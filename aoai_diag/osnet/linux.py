@@ -1,9 +1,16 @@
 """Linux: systemd-resolved's per-link DNS servers and domains behind the 127.0.0.53 stub, and `ip route get`.
 
-systemd-resolved sends a name to the links whose search or routing (`~`) domains are its longest matching suffix;
-a name no domain matches goes to the links marked DefaultRoute (or, on versions that do not show that flag, the
-links without routing-only domains) and to the global servers (systemd-resolved.service(8), "Protocols and
-Routing"). resolv.conf then lists only the stub, so a direct query to "the nameserver" says nothing.
+How systemd-resolved routes a name (systemd-resolved.service(8), "Protocols and Routing"; systemd.network(5)
+`Domains=` and `DNSDefaultRoute=`):
+- among the search and route-only (`~`) domains of every link and of the global settings, the matching one with the
+  most labels wins, and the name goes to every link (or the global servers) carrying that domain;
+- `~.` is a route-only domain matching every name with zero labels: a link carrying it gets every name no more
+  specific domain claims, and the other links do not (what full-tunnel VPN scripts set);
+- a name no domain matches goes to the links whose DefaultRoute is on, and to the global servers. Unset, DefaultRoute
+  is on unless the link has a route-only domain other than `~.`. resolvectl shows it as `+DefaultRoute` among the
+  protocols (v246+), `DefaultRoute setting: yes` (v240-245) or `Default Route: yes` (v257+);
+- with no such link and no global server, the fallback servers answer.
+resolv.conf then lists only the stub, so a direct query to "the nameserver" says nothing.
 
 Readers (thin) and parsers (pure):
     `resolvectl status` -> parse_resolvectl_status
@@ -26,8 +33,19 @@ _LINK = re.compile(r"^Link (?P<index>\d+) \((?P<name>[^)]+)\)")
 _FIELD = re.compile(r"^\s*(?P<key>[A-Za-z][A-Za-z .]*?):(?: (?P<value>.*))?$")
 
 
+def _domain(text: str) -> str:
+    """`~Corp.Example.` -> `~corp.example`; `~.` stays `~.` (the catch-all), never `~`."""
+    text = text.lower()
+    bare = text.lstrip("~").strip(".")
+    return ("~" if text.startswith("~") else "") + (bare or ".")
+
+
+_YES = {"yes": True, "no": False}
+
+
 def parse_resolvectl_status(text: str) -> list[dict[str, Any]]:
-    """One entry per section with DNS servers: {kind ("global"|"link"), interface, servers, domains, default_route}."""
+    """One entry per section with DNS servers (or, for Global, fallback servers): {kind ("global"|"link"), interface,
+    servers, domains, default_route (bool, or None when not shown), fallback (Global only)}."""
     sections: list[dict[str, Any]] = []
     current: dict[str, Any] | None = None
     last: str | None = None
@@ -42,6 +60,7 @@ def parse_resolvectl_status(text: str) -> list[dict[str, Any]]:
                 "servers": [],
                 "domains": [],
                 "default_route": None,
+                "fallback": [],
             }
             sections.append(current)
             last = None
@@ -58,34 +77,59 @@ def parse_resolvectl_status(text: str) -> list[dict[str, Any]]:
             continue
         if last == "DNS Servers":
             current["servers"].extend(v.split("#", 1)[0] for v in value.split())
+        elif last == "Fallback DNS Servers":
+            current["fallback"].extend(v.split("#", 1)[0] for v in value.split())
         elif last in ("DNS Domain", "DNS Domains"):
-            current["domains"].extend(d.lower().rstrip(".") or "." for d in value.split())
+            current["domains"].extend(_domain(d) for d in value.split())
         elif last == "Protocols" and "DefaultRoute" in value:
             current["default_route"] = "+DefaultRoute" in value.split()
-    return [s for s in sections if s["servers"]]
+        elif last in ("DefaultRoute setting", "Default Route") and value.lower() in _YES:
+            current["default_route"] = _YES[value.lower()]
+    return [s for s in sections if s["servers"] or s["fallback"]]
+
+
+def _labels(bare: str) -> int:
+    return 0 if bare == "." else bare.count(".") + 1
+
+
+def _matches(bare: str, name: str) -> bool:
+    return bare == "." or name == bare or name.endswith("." + bare)
+
+
+def default_route(section: dict[str, Any]) -> bool:
+    """Whether names no domain matches go to this section: the global servers always; a link by its DefaultRoute,
+    which unset is on unless the link has a route-only domain other than `~.` (systemd-resolved.service(8))."""
+    if section["kind"] == "global":
+        return True
+    if section["default_route"] is not None:
+        return bool(section["default_route"])
+    return not any(d.startswith("~") and d != "~." for d in section["domains"])
 
 
 def choose(sections: list[dict[str, Any]], name: str) -> tuple[str, str | None, list[dict[str, Any]]]:
-    """(kind, matched domain, chosen sections) for `name`, as systemd-resolved routes it."""
+    """(kind, matched domain ("." for `~.`), chosen sections) for `name`, as systemd-resolved routes it."""
     name = name.lower().rstrip(".")
-    best: tuple[int, str] | None = None
-    for section in sections:
+    serving = [s for s in sections if s["servers"]]
+    best: int | None = None
+    for section in serving:
         for domain in section["domains"]:
-            bare = domain.lstrip("~").strip(".")
-            if bare and (name == bare or name.endswith("." + bare)) and (best is None or len(bare) > best[0]):
-                best = (len(bare), bare)
+            bare = domain.lstrip("~")
+            if _matches(bare, name) and (best is None or _labels(bare) > best):
+                best = _labels(bare)
     if best is not None:
-        chosen = [s for s in sections if any(d.lstrip("~").strip(".") == best[1] for d in s["domains"])]
-        return "link_domain", best[1], chosen
-
-    def default(section: dict[str, Any]) -> bool:
-        if section["kind"] == "global" or "~." in section["domains"]:
-            return True
-        if section["default_route"] is not None:
-            return bool(section["default_route"])
-        return not any(d.startswith("~") for d in section["domains"])
-
-    return "default", None, [s for s in sections if default(s)]
+        winner = next(
+            d.lstrip("~")
+            for s in serving
+            for d in s["domains"]
+            if _matches(d.lstrip("~"), name) and _labels(d.lstrip("~")) == best
+        )
+        chosen = [s for s in serving if any(d.lstrip("~") == winner for d in s["domains"])]
+        return "link_domain", winner, chosen
+    chosen = [s for s in serving if default_route(s)]
+    if not chosen:
+        fallback = [s for s in sections if s["kind"] == "global" and s["fallback"]]
+        chosen = [{**s, "servers": list(s["fallback"]), "interface": "fallback"} for s in fallback]
+    return "default", None, chosen
 
 
 def parse_ip_route_get(text: str) -> dict[str, Any]:

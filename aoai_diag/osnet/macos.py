@@ -86,6 +86,18 @@ def parse_resolver_file(domain: str, text: str) -> dict[str, Any]:
     }
 
 
+def _network(destination: str, mask: str | None) -> str | None:
+    """`10.1.0.0` + `255.255.0.0`, `fd00::` + `ffff:ffff::` (route(8) prints IPv6 masks as addresses) -> a prefix."""
+    try:
+        if mask and ":" in mask:
+            bits = int(ipaddress.IPv6Address(mask))
+            length = 128 - ((bits ^ (2**128 - 1)).bit_length())
+            return str(ipaddress.ip_network(f"{destination}/{length}", strict=False))
+        return str(ipaddress.ip_network(f"{destination}/{mask}" if mask else destination, strict=False))
+    except ValueError:
+        return None  # a destination or mask we cannot read: which route matched is unknown
+
+
 def parse_route_get(text: str) -> dict[str, Any]:
     """`route -n get <ip>`: interface, gateway (next hop) and the destination/mask of the route that matched."""
     fields: dict[str, str] = {}
@@ -100,21 +112,14 @@ def parse_route_get(text: str) -> dict[str, Any]:
     destination, mask = fields.get("destination"), fields.get("mask")
     prefix = None
     if mask == "default":
-        mask = None
+        mask = "0"  # route(8) prints the all-zero mask as `default`
     if destination == "default":
         # `destination: default` names any route whose destination is all zeros: with `mask: 128.0.0.0` it is
         # 0.0.0.0/1, the half of the default a VPN client installs (netstat shows it as 0/1), not 0.0.0.0/0.
         six = ":" in fields.get("route to", "") or ":" in (fields.get("gateway") or "") or ":" in (mask or "")
-        zero = "::" if six else "0.0.0.0"
-        try:
-            prefix = str(ipaddress.ip_network(f"{zero}/{mask}" if mask else f"{zero}/0", strict=False))
-        except ValueError:
-            prefix = None  # a mask we cannot read: which route matched is unknown, not "the default"
+        prefix = _network("::" if six else "0.0.0.0", mask or "0")
     elif destination:
-        try:
-            prefix = str(ipaddress.ip_network(f"{destination}/{mask}" if mask else destination, strict=False))
-        except ValueError:
-            prefix = destination
+        prefix = _network(destination, mask)
     return {
         "interface": fields["interface"],
         "next_hop": fields.get("gateway") or None,
