@@ -69,8 +69,9 @@ def choose(config: dict[str, Any], name: str, nameservers: list[str]) -> dict[st
             rule = max(matching, key=lambda r: windows.nrpt_rank(r["match"]))
             cut = " (the list was cut: further servers unknown)" if rule.get("truncated") else ""
             if rule.get("exempt"):
+                # Exempt from the NRPT: the name goes where names without a rule go (kind `default`).
                 return {
-                    "kind": "nrpt",
+                    "kind": "default",
                     "match": rule["match"],
                     "servers": interfaces[0],
                     "interface": interfaces[1],
