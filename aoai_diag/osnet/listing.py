@@ -36,7 +36,7 @@ def items(text: str) -> tuple[list[str], bool]:
     with `...` (and loses its `}`). A cut item is unknown, never an address: it is dropped and the list marked cut.
     """
     text = text.strip()
-    cut = text.endswith("...") or (text.startswith("{") and not text.endswith("}"))
+    cut = text.endswith(("...", "\u2026")) or (text.startswith("{") and not text.endswith("}"))
     if text.startswith("{"):
         text = text[1:]
     if text.endswith("}"):

@@ -193,7 +193,7 @@ def parse_server_addresses(text: str) -> list[dict[str, Any]]:
             servers, cut = listing.items(match["servers"])
             alias = match["alias"].strip()
             row = {"interface": alias, "index": int(match["index"]), "family": match["family"], "servers": servers}
-            if cut or alias.endswith("..."):
+            if cut or alias.endswith(("...", "\u2026")):
                 row["truncated"] = True
             rows.append(row)
     return rows
