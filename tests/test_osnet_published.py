@@ -292,6 +292,8 @@ def test_powershell_output_is_read_as_utf8(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(commands, "run", run)
     commands.powershell("Get-Date", 1.0)
     assert seen["encoding"] == "utf-8" and seen["argv"][-1].startswith("[Console]::OutputEncoding")
+    # a byte-order mark before the first marker line does not hide that part
+    assert windows.split_marked(f"\ufeff{windows.MARK}nrpt\r\n[]\r\n") == {"nrpt": "[]\n\n"}
 
 
 # WinINET ProxyOverride as each client library reads it ----------------------------------------------------------------

@@ -87,7 +87,7 @@ def powershell(script: str, timeout: float) -> CommandResult:
     Its output is set to UTF-8 first: by default PowerShell writes to a pipe in the console's OEM code page, where
     an interface named `乙太網路` or `Ethernet-Verbindung` arrives as question marks or mojibake.
     """
-    utf8 = "[Console]::OutputEncoding = [Text.Encoding]::UTF8; "
+    utf8 = "[Console]::OutputEncoding = New-Object Text.UTF8Encoding $false; "  # $false: no byte-order mark
     return run(
         ["powershell.exe", "-NoProfile", "-NonInteractive", "-Command", utf8 + script], timeout, encoding="utf-8"
     )

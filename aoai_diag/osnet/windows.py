@@ -234,7 +234,7 @@ def split_marked(text: str) -> dict[str, str]:
     """Output of several commands printed one after another, each after a `#### aoai-diag <key>` line."""
     parts: dict[str, str] = {}
     key: str | None = None
-    for line in text.replace("\r\n", "\n").split("\n"):
+    for line in text.lstrip("\ufeff").replace("\r\n", "\n").split("\n"):
         if line.startswith(MARK):
             key = line[len(MARK) :].strip()
             parts[key] = ""
