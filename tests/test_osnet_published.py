@@ -354,3 +354,23 @@ def test_wininet_evidence_names_the_stack_that_still_uses_the_proxy() -> None:
     assert (winhttp["applies"], winhttp["bypass_rules"], winhttp["bypass_by_stack"]) == (True, "winhttp", {})
     env = evaluate(HOST, 443, {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "openai.azure.com"}, system)
     assert (env["applies"], env["bypass_rules"], env["bypassed_by"]) == (False, "no_proxy", "openai.azure.com")
+
+
+def test_find_netroute_json_half_default_and_no_route() -> None:
+    # Shape: `Find-NetRoute | Select-Object ... | ConvertTo-Json`: the source address object, then the route object
+    # (https://learn.microsoft.com/powershell/module/nettcpip/find-netroute); OpenVPN installs 0.0.0.0/1 and
+    # 128.0.0.0/1 through the tunnel (`route ADD 0.0.0.0 MASK 128.0.0.0`, https://github.com/OpenVPN/openvpn/issues/1024).
+    found = windows.parse_find_netroute(
+        '[{"IPAddress":"10.139.240.7","DestinationPrefix":null,"InterfaceAlias":"OpenVPN Data Channel Offload #2",'
+        '"NextHop":null},{"IPAddress":null,"DestinationPrefix":"0.0.0.0/1",'
+        '"InterfaceAlias":"OpenVPN Data Channel Offload #2","NextHop":"10.139.240.1"}]'
+    )
+    assert found == {
+        "interface": "OpenVPN Data Channel Offload #2",
+        "next_hop": "10.139.240.1",
+        "prefix": "0.0.0.0/1",
+        "source": "10.139.240.7",
+        "error": None,
+    }
+    assert routes.tunnel(found, None, None)[0] is True and routes.via_default(found, None) is False
+    assert windows.parse_find_netroute("[]") == {"error": "no route", "no_route": True}

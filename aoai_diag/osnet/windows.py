@@ -24,7 +24,7 @@ Readers (thin) and parsers (pure; each takes the JSON or the formatted text):
     `reg export` of HKLM\\SYSTEM\\CurrentControlSet\\Services\\Dnscache\\Parameters\\DnsPolicyConfig and
     HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows NT\\DNSClient\\DnsPolicyConfig -> parse_nrpt_registry
     `Get-DnsClientServerAddress` -> parse_server_addresses
-    `Find-NetRoute -RemoteIPAddress <ip>` -> parse_find_netroute
+    `Find-NetRoute -RemoteIPAddress <ip>` (one script for every address) -> parse_find_netroute
 """
 
 from __future__ import annotations
@@ -200,16 +200,23 @@ def parse_server_addresses(text: str) -> list[dict[str, Any]]:
 
 
 def parse_find_netroute(text: str) -> dict[str, Any]:
-    """`Find-NetRoute -RemoteIPAddress X` (Format-List): the source address object and the route object."""
+    """`Find-NetRoute -RemoteIPAddress X` (JSON, or Format-List text): the source address object and the route
+    object."""
     source = None
     route: dict[str, str] = {}
-    for block in listing.blocks(text):
-        if "DestinationPrefix" in block:
+    rows = _json_rows(text)
+    blocks = (
+        [{k: str(v) for k, v in row.items() if v is not None} for row in rows]
+        if rows is not None
+        else listing.blocks(text)
+    )
+    for block in blocks:
+        if block.get("DestinationPrefix"):
             route = block
-        elif "IPAddress" in block and source is None:
+        elif block.get("IPAddress") and source is None:
             source = block.get("IPAddress")
     if not route:
-        if not text.strip():
+        if not text.strip() or rows == []:
             # Find-NetRoute printed nothing for the address: Windows has no route to it.
             return {"error": "no route", "no_route": True}
         return {"error": text.strip().splitlines()[0]}
@@ -303,7 +310,8 @@ def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any
     for address in addresses:
         commands.ip_literal(address)  # only addresses ever reach the command line
     script = "; ".join(
-        f"'{MARK}{a}'; Find-NetRoute -RemoteIPAddress '{a}' -ErrorAction SilentlyContinue | Format-List * | Out-String"
+        f"'{MARK}{a}'; ConvertTo-Json -Compress -InputObject @(Find-NetRoute -RemoteIPAddress '{a}'"
+        " -ErrorAction SilentlyContinue | Select-Object IPAddress,DestinationPrefix,InterfaceAlias,NextHop)"
         for a in addresses
     )
     result = commands.powershell(script, timeout)
