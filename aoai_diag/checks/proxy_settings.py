@@ -303,12 +303,8 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             str(evidence["source"]), "settings"
         )
         note = ""
-        if evidence["source"] == "wininet" and evidence["bypass_rules"] == "httpx":
-            note = "; httpx (the openai SDK) reads no ProxyOverride"
-        elif evidence["source"] == "wininet" and evidence["bypass_rules"]:
-            note = f"; no ProxyOverride entry matches it as {evidence['bypass_rules']} reads the list"
         if evidence["bypassed_by_address"]:
-            note += f"; NO_PROXY entry {evidence['bypassed_by_address']} matches the address but clients match names"
+            note = f"; NO_PROXY entry {evidence['bypassed_by_address']} matches the address but clients match names"
         return Outcome(
             Status.WARN,
             f"https://{target.host} goes through proxy {evidence['proxy_url']} ({where}){note}",
