@@ -111,6 +111,35 @@ def test_nrpt_rule_for_privatelink_only_sends_the_name_to_home_dns_and_names_spl
     assert "dns.split_dns_nrpt" in with_profile and "dns.p2s_client_dns" not in with_profile
 
 
+def test_nrpt_exemption_sends_the_name_to_home_dns_and_the_finding_names_the_exemption(
+    monkeypatch: pytest.MonkeyPatch, servers: Callable[..., list[Endpoint]]
+) -> None:
+    # An exemption (a rule with no DNS server, as DirectAccess writes them) for the account's zone beside the VPN's
+    # rule for its own domain: Windows sends the name to the interfaces' servers, not "no server"
+    # (https://learn.microsoft.com/previous-versions/windows/it-pro/windows-server-2008-R2-and-2008/ee649207(v=ws.10)).
+    home, tunnel = servers(home=view("public_privatelink_3c"), tunnel=view("private_3d"))
+    nrpt = json.dumps(
+        [
+            {
+                "Namespace": ".contoso.internal",
+                "NameServers": [f"{tunnel[0]}:{tunnel[1]}"],
+                "DirectAccessDnsServers": None,
+            },
+            {"Namespace": ".openai.azure.com", "NameServers": None, "DirectAccessDnsServers": None},
+        ]
+    )
+    windows(monkeypatch, nrpt + "\r\n", interfaces_text(home))
+    app = resolution("20.43.132.10")
+    result = run(app)
+    primary = result.evidence["names"][HOST]
+    assert (primary["kind"], primary["match"], primary["verdict"]) == ("default", ".openai.azure.com", "public")
+    assert primary["servers"] == [f"{home[0]}:{home[1]}"] and "exemption" in primary["why"]
+    assert result.evidence["uncovered"][HOST][f"{tunnel[0]}:{tunnel[1]}"]["addresses"] == ["10.20.1.5"]
+    (split,) = [f for f in diagnose(TARGET, [app, result]) if f.cause_id == "dns.split_dns_nrpt"]
+    assert "an NRPT exemption for .openai.azure.com sends" in split.detail
+    assert "Remove-DnsClientNrptRule" in str(split.remediation)
+
+
 def test_nrpt_rule_covering_the_name_passes_and_no_split_dns(
     monkeypatch: pytest.MonkeyPatch, servers: Callable[..., list[Endpoint]]
 ) -> None:

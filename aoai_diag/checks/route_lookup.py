@@ -30,8 +30,10 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
+from aoai_diag.blocking import map_in_threads
 from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.osnet import OsRoute
 from aoai_diag.evidence.path import RouteLookup
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import classify
@@ -88,7 +90,15 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
     with ctx.lock:
         ref_known = ctx.shared.get(ref_key) if platform != "windows" else None
     wanted = [*([] if ref_known is not None else [ref_address]), *private, *probes.values()]
-    os_found = await os_routes.read_routes(platform, wanted, ctx.op_timeout())
+    timeout = ctx.op_timeout()
+    # One command for every address (one `ip -json -batch`, one PowerShell script), in the executor.
+    (found,) = await map_in_threads(
+        lambda w: os_routes.lookup_routes(w, timeout, platform),
+        [wanted],
+        timeout + 0.5,
+        lambda w: {a: OsRoute(error="route lookup timed out") for a in w},
+    )
+    os_found = {a: r.to_dict() for a, r in found.items()}
     ref_os = dict(ref_known) if ref_known is not None else os_found[ref_address]
     if ref_known is not None:
         os_found = {**os_found, ref_address: ref_os}
