@@ -58,7 +58,7 @@ def evidence(zones: CheckResult | None) -> Evidence:
 
 
 def zones(status: Status, **ev: Any) -> CheckResult:
-    return CheckResult("zones", status, "s", ev, 1.0, reason=ev.pop("reason", None))
+    return CheckResult("zones", status, "s", ev, 1.0, reason=ev.pop("reason", None), failure=ev.pop("failure", None))
 
 
 def found(cid: str, *checks: str, **kw: Any) -> Finding:
@@ -95,7 +95,9 @@ def test_each_fact_is_computed_once_per_target() -> None:
         (zones(Status.SKIP, reason="no credential"), Unknown.NOT_READ),
         (zones(Status.ERROR, denied=[{"scope": "/subscriptions/sub-1", "status": 403}]), Unknown.FORBIDDEN),
         (zones(Status.ERROR, denied=[{"scope": "/subscriptions/sub-1", "status": 429}]), Unknown.THROTTLED),
-        (zones(Status.ERROR, reason="timed out after 5 s"), Unknown.TIMED_OUT),
+        (zones(Status.ERROR, reason="deadline of 5 s exceeded", failure="timeout"), Unknown.TIMED_OUT),
+        # why comes from the typed failure, never the words of the reason
+        (zones(Status.ERROR, reason="timed out after 5 s"), Unknown.FAILED),
     ],
 )
 def test_a_read_that_observed_nothing_is_unknown_never_false(result: CheckResult | None, why: Unknown) -> None:
