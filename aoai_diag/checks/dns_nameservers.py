@@ -20,7 +20,7 @@ from typing import Any
 
 from aoai_diag.checks.base import Probe, driven
 from aoai_diag.context import Endpoint, ProbeContext, parse_endpoint
-from aoai_diag.diagnosis import local_facts
+from aoai_diag.diagnosis import local_view
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.dns_cache import query_many_cached_steps
 from aoai_diag.net.dnsquery import DnsAnswer, describe, format_endpoint
@@ -35,7 +35,7 @@ def query_names(target: Target) -> list[str]:
 
 def answer_verdict(answer: DnsAnswer) -> str:
     """One word for how a server answered the primary host (see the module docstring): the diagnosis's own."""
-    return local_facts.classify_dns(answer).value
+    return local_view.classify_dns(answer).value
 
 
 def ask_servers(

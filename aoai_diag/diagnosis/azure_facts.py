@@ -488,11 +488,8 @@ def routes_read(ev: Evidence) -> Fact[bool]:
 def caller_ip_allowed(ev: Evidence) -> Fact[bool]:
     """`arm.caller_ip_allowed`: the caller's egress address is inside one of the account's IP rules."""
     acct = account_fact(ev)
-    if is_unknown(acct):
-        return acct
-    if not acct.value:
-        # No account: known, with no value (is_false), like the account fact itself.
-        return Fact(known=True, value=None, sources=acct.sources)
+    if not acct.known or not acct.value:
+        return acct  # type: ignore[return-value]
     https = ev.get("https_dataplane")
     attempt = next((a for a in https.get("attempts") or () if isinstance(a, Mapping) and a.get("caller_ip")), None)
     return caller_allowed((attempt or {}).get("caller_ip"), acct.value.get("ip_rules") or ())
