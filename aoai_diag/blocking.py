@@ -13,14 +13,19 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-MAX_THREADS = 32
-"""Workers at most: enough for a fleet's blocking calls in parallel; a stuck call holds one until it returns."""
+MAX_THREADS = 64
+"""Workers at most: enough for a fleet's blocking calls in parallel; a stuck call holds one until it returns.
+The Azure layer's probe bodies, which wait on reads of their own in the pool, are fewer at once
+(`AZURE_BODIES`), so those reads always find a worker."""
+
+AZURE_BODIES = 16
+"""Azure-layer probe bodies running at once, at most (aoai_diag/checks/base.py)."""
 
 _executor = ThreadPoolExecutor(max_workers=MAX_THREADS, thread_name_prefix="aoai-diag")
 
@@ -36,3 +41,29 @@ async def in_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     loop = asyncio.get_running_loop()
     call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
     return await loop.run_in_executor(_executor, call)
+
+
+R = TypeVar("R")
+
+
+async def map_in_threads(
+    fn: Callable[[T], R], items: Sequence[T], timeout: float | None, fallback: Callable[[T], R]
+) -> list[R]:
+    """`fn(item)` for every item at once in the pool, in order; `fallback(item)` for one not done within `timeout`
+    seconds (None: no limit of its own, only the caller's deadline).
+
+    `fn` bounds its own I/O and translates expected errors itself: an exception it lets escape is raised here, so
+    the engine reports the probe as `error` naming it, rather than as an attempt that timed out.
+    """
+    if not items:
+        return []
+    tasks = [asyncio.ensure_future(in_thread(fn, item)) for item in items]
+    await asyncio.wait(tasks, timeout=timeout)
+    found: list[R] = []
+    for item, task in zip(items, tasks, strict=True):
+        if task.done():
+            found.append(task.result())
+        else:
+            task.cancel()
+            found.append(fallback(item))
+    return found

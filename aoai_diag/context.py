@@ -7,17 +7,20 @@ so tests never aim at a real address.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aoai_diag.clouds import Cloud, get_cloud
+
+T = TypeVar("T")
 
 # 168.63.129.16 is the Azure-provided recursive resolver, reachable only from inside Azure VNets:
 # https://learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16
@@ -191,11 +194,13 @@ class ProbeContext:
                 slot = self.shared[key] = _Once()
         return slot.get(compute)
 
-    def once_ready(self, key: str) -> bool:
-        """`once(key, ...)` would answer at once: its value (or failure) is already there."""
-        with self.lock:
-            slot = self.shared.get(key)
-        return slot is not None and slot.ready
+    async def once_async(self, key: str, compute: Callable[[], Awaitable[T]]) -> T:
+        """Await a run-wide value computed once by the coroutine `compute()`, even when several targets ask at once.
+        A target whose deadline cancels its wait does not cancel the computation the others wait for."""
+        task = self.shared.get(key)
+        if task is None:
+            task = self.shared[key] = asyncio.ensure_future(compute())
+        return await asyncio.shield(task)  # type: ignore[no-any-return]
 
     def ssl_context(self) -> ssl.SSLContext:
         """The system trust store; SSL_CERT_FILE / SSL_CERT_DIR are honoured by OpenSSL itself.

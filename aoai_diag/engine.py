@@ -1,296 +1,183 @@
-"""Runs probes concurrently, in dependency order, each target within its own deadline; one thread for all targets.
+"""Runs probes concurrently, in dependency order, each target within its own deadline: one asyncio loop.
 
-Probes written as generators (`Probe.steps`, aoai_diag/steps.py) run in the engine's thread, one step at a time:
-each wait they yield is started (a batch of sockets, polled by this same thread; or work in worker threads) and,
-when it wakes the engine or its `give_up_at` passes, the probe is resumed. Other probes run in a daemon thread
-each (aoai_diag/workers.py): the Azure SDK calls cannot be interrupted, so at the deadline the engine stops
-waiting, reports the probe as `error`, and lets the thread die with the process (so do the getaddrinfo calls a
-generator waits for: getaddrinfo takes no timeout). Probes marked `inline` (local reads only) run in the engine's
-thread, once the others of their pass are started. At the deadline a probe still waiting or running is `error`.
+Every probe is a coroutine (`Probe.run`). A probe starts once the probes it reads (`requires`, `after`) have
+settled; one whose required probe was skipped or failed to run is skipped with that reason. Blocking work goes
+through the one executor (aoai_diag/blocking.py); the loop goes on with the other probes meanwhile. At a target's
+deadline every probe still running is cancelled and reported as `error` (a blocking call it was waiting for runs on
+in its worker and its result is dropped). An exception that escapes a probe is that probe's `error`, naming it.
+
+A fleet is `run_many`: the targets' runs under a semaphore (at most `parallel` at once), each with the context it
+gets when it starts, so each has its own deadline.
 """
 
 from __future__ import annotations
 
-import queue
-import time
-from collections.abc import Callable, Iterator, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
-from aoai_diag import workers
+from aoai_diag import blocking
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import DeadlineExceeded, ProbeContext
 from aoai_diag.errors import one_line
 from aoai_diag.model import CheckResult, Outcome, Status
-from aoai_diag.net import ioloop
-from aoai_diag.steps import Steps, Wait
 from aoai_diag.targets import Target
 
-# Time the engine keeps for itself after the deadline to collect results and build the report.
 GRACE = 0.15
+"""Time the engine keeps for itself after the deadline to collect results and build the report (seconds)."""
 
 
-def _attempt(probe: Probe, step: Callable[[], Outcome | Wait], may_wait: bool = False) -> Outcome | Wait:
-    """`step()`, with what escapes it as evidence: a probe bug or an untranslated library error is `error`; so is
-    anything but an Outcome (or, from a generator's step, a wait)."""
-    try:
-        got = step()
-    except DeadlineExceeded:
-        return Outcome(Status.ERROR, "did not finish before the run deadline", {}, "deadline exceeded")
-    except Exception as exc:
-        return _failed(probe, exc)
-    if isinstance(got, Outcome) or (may_wait and hasattr(got, "begin")):
-        return got
-    name = type(got).__name__
-    return Outcome(Status.ERROR, f"probe {probe.id} failed: probe returned {name}, not Outcome", {}, f"returned {name}")
+def _failed(probe: Probe, exc: BaseException) -> Outcome:
+    return Outcome(Status.ERROR, f"probe {probe.id} failed: {one_line(exc)}", {}, one_line(exc), failure="failed")
 
 
-def _next(steps: Steps[Outcome]) -> Outcome | Wait:
-    try:
-        return steps.send(None)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+def _late(ctx: ProbeContext) -> Outcome:
+    return Outcome(
+        Status.ERROR,
+        "did not finish before the run deadline",
+        {},
+        f"deadline of {ctx.settings.run_deadline:g} s exceeded",
+        failure="timeout",
+    )
 
 
-# What reaches a run's queue: a probe's result from its thread, or the wake of a generator's wait (id, wait).
-_Message = CheckResult | tuple[str, Wait]
-_Inbox = queue.SimpleQueue[tuple["_Run", _Message]]  # C-level, no Condition: one item per result or wake
-_Post = Callable[[tuple["_Run", _Message]], None]
-
-
-class _Run:
-    """One target's probes: settled, started, waiting. `step` starts what can start; `take` and `on_time` feed
-    it what its queue and the clock bring. `run_many` drives every target's from one thread (`run_probes`: one)."""
+class _TargetRun:
+    """One target's probes: a task each, every task waiting for the probes it reads before it starts."""
 
     def __init__(
-        self, target: Target, ctx: ProbeContext, probes: Sequence[Probe], post: _Post, position: int = 0
+        self, target: Target, ctx: ProbeContext, probes: Sequence[Probe], azure_slots: asyncio.Semaphore
     ) -> None:
-        self.target, self.ctx, self.probes, self.post = target, ctx, probes, post
-        self.position = position  # in `run_many`'s order
+        self.target, self.ctx, self.probes = target, ctx, probes
+        self.azure_slots = azure_slots
         self.by_id = {p.id: p for p in probes}
         self.results: dict[str, CheckResult] = {}
         self.started: dict[str, float] = {}
-        self.waiting_on: dict[str, tuple[Steps[Outcome], Wait]] = {}  # generators, by probe id, and their waits
-        # Probes neither settled nor started, in registry order: each pass looks only at these (a fleet run
-        # schedules some twenty probes per target, and rescanning the whole registry after every result showed up
-        # in the run's CPU profile).
-        self.pending = list(probes)
-        self.waits_of = {p.id: [d for d in (*p.requires, *p.after) if d in self.by_id] for p in probes}
-        # When something is due without a message (`time.monotonic()`): the deadline plus grace, or the earliest
-        # give-up time of a wait. Kept up to date as waits come and go: a fleet's loop reads it for every target
-        # after every message.
-        self._deadline_at = time.monotonic() + (ctx.deadline + GRACE - ctx.clock())
-        self.due = self._deadline_at
+        self.tasks: dict[str, asyncio.Task[None]] = {}
 
-    @property
-    def finished(self) -> bool:
-        return len(self.results) == len(self.probes)
-
-    def in_order(self) -> tuple[CheckResult, ...]:
-        return tuple(self.results[p.id] for p in self.probes)
-
-    def _finish(self, probe: Probe, outcome: Outcome, t0: float) -> CheckResult:
-        return CheckResult(
+    def _settle(self, probe: Probe, outcome: Outcome, t0: float | None = None) -> None:
+        t0 = self.ctx.clock() if t0 is None else t0
+        self.results[probe.id] = CheckResult(
             id=probe.id,
             status=outcome.status,
             summary=outcome.summary,
             evidence=outcome.evidence,
             duration_ms=(self.ctx.clock() - t0) * 1000.0,
             reason=outcome.reason,
+            failure=outcome.failure,
         )
 
-    def _settle(self, probe: Probe, outcome: Outcome, t0: float | None = None) -> None:
-        self.results[probe.id] = self._finish(probe, outcome, self.ctx.clock() if t0 is None else t0)
-
-    def _worker(self, probe: Probe, deps: dict[str, CheckResult], t0: float) -> None:
-        outcome = _attempt(probe, lambda: probe.run(self.target, self.ctx, deps))
-        self.post((self, self._finish(probe, outcome, t0)))  # type: ignore[arg-type]  # not a wait: may_wait off
-
-    def _advance(self, probe: Probe, steps: Steps[Outcome]) -> None:
-        """Run `probe`'s generator to its next wait (then started) or to its end (then its result recorded)."""
-        got = _attempt(probe, lambda: _next(steps), may_wait=True)
-        if isinstance(got, Outcome):
-            self._settle(probe, got, self.started[probe.id])
+    async def _one(self, probe: Probe) -> None:
+        reads = [self.tasks[d] for d in (*probe.requires, *probe.after) if d in self.tasks]
+        if reads:
+            await asyncio.wait(reads)
+        skipped = self._skip_reason(probe)
+        if skipped is not None:
+            self._settle(probe, skipped)
             return
-        self.waiting_on[probe.id] = (steps, got)
+        deps = {d: self.results[d] for d in (*probe.requires, *probe.after) if d in self.results}
+        self.started[probe.id] = t0 = self.ctx.clock()
         try:
-            got.begin(lambda: self.post((self, (probe.id, got))))
-        except Exception as exc:  # a bug in the wait: the probe's error, not the engine's
-            del self.waiting_on[probe.id]
-            steps.close()
-            self._settle(probe, _failed(probe, exc), self.started[probe.id])
-        self._refresh_due()
-
-    def _refresh_due(self) -> None:
-        give_ups = [w.give_up_at for _, w in self.waiting_on.values() if w.give_up_at is not None]
-        self.due = min(self._deadline_at, *give_ups) if give_ups else self._deadline_at
-
-    def _resume(self, probe_id: str, wait: Wait) -> None:
-        held = self.waiting_on.get(probe_id)
-        if held is None or held[1] is not wait:
-            return  # the wake of a wait given up on earlier: the probe has moved on
-        del self.waiting_on[probe_id]
-        self._refresh_due()
-        self._advance(self.by_id[probe_id], held[0])
-
-    def step(self) -> None:
-        """Start every probe whose dependencies are settled, pass after pass, until none can start now."""
-        while not self.finished and self._pass():
-            pass
-        if not self.finished and all(pid in self.results for pid in self.started):
-            # Nothing running and nothing startable: unreachable with a valid registry (no cycles); stay honest.
-            for probe in self.probes:
-                if probe.id not in self.results:
-                    self._settle(probe, Outcome(Status.ERROR, "could not be scheduled (dependency cycle)", {}, "cycle"))
-
-    def _pass(self) -> bool:
-        """One look at the pending probes; whether anything was settled or started."""
-        progressed = False
-        waiting: list[Probe] = []
-        local: list[tuple[Probe, dict[str, CheckResult]]] = []
-        results = self.results
-        for probe in self.pending:
-            reason = probe.disabled(self.ctx.settings)
-            if reason:
-                self._settle(probe, Outcome(Status.SKIP, f"skipped: {reason}", {}, reason))
-                progressed = True
-                continue
-            waits = self.waits_of[probe.id]
-            if any(d not in results for d in waits):
-                waiting.append(probe)
-                continue
-            missing = [d for d in probe.requires if d not in self.by_id]
-            blocked = [d for d in probe.requires if d in results and results[d].status in (Status.SKIP, Status.ERROR)]
-            if missing or blocked:
-                names = ", ".join(
-                    [f"{d} (not run)" for d in missing] + [f"{d} ({results[d].status.value})" for d in blocked]
-                )
-                self._settle(probe, Outcome(Status.SKIP, f"skipped: needs {names}", {}, f"needs {names}"))
-                progressed = True
-                continue
-            deps = {d: results[d] for d in waits}
-            self.started[probe.id] = self.ctx.clock()
-            progressed = True
-            if probe.inline:
-                local.append((probe, deps))
-            elif probe.steps is not None:
-                try:
-                    steps = probe.steps(self.target, self.ctx, deps)  # a generator: none of its body runs yet
-                except Exception as exc:  # not a generator function after all
-                    self._settle(probe, _failed(probe, exc))
-                else:
-                    self._advance(probe, steps)
+            if probe.layer == "azure":
+                async with self.azure_slots:
+                    outcome: object = await probe.run(self.target, self.ctx, deps)
             else:
-                workers.start(self._worker, probe, deps, self.started[probe.id])
-        self.pending = waiting
-        for probe, deps in local:  # once the others of this pass are on their way
-            outcome = _attempt(probe, lambda: probe.run(self.target, self.ctx, deps))  # noqa: B023 (called at once)
-            self._settle(probe, outcome, self.started[probe.id])  # type: ignore[arg-type]
-        return progressed
+                outcome = await probe.run(self.target, self.ctx, deps)
+        except DeadlineExceeded:
+            outcome = _late(self.ctx)
+        except Exception as exc:  # a probe bug or an untranslated library error: evidence, not a crash
+            outcome = _failed(probe, exc)
+        if not isinstance(outcome, Outcome):
+            name = type(outcome).__name__
+            outcome = Outcome(
+                Status.ERROR,
+                f"probe {probe.id} failed: probe returned {name}, not Outcome",
+                {},
+                f"returned {name}",
+                failure="failed",
+            )
+        self._settle(probe, outcome, t0)
 
-    def take(self, message: _Message) -> None:
-        if isinstance(message, tuple):  # (CheckResult is a dataclass; tests wrap it in a checking function)
-            self._resume(*message)
-        else:
-            self.results.setdefault(message.id, message)
+    def _skip_reason(self, probe: Probe) -> Outcome | None:
+        reason = probe.disabled(self.ctx.settings)
+        if reason:
+            return Outcome(Status.SKIP, f"skipped: {reason}", {}, reason)
+        results = self.results
+        missing = [d for d in probe.requires if d not in self.by_id]
+        blocked = [d for d in probe.requires if d in results and results[d].status in (Status.SKIP, Status.ERROR)]
+        if not (missing or blocked):
+            return None
+        names = ", ".join([f"{d} (not run)" for d in missing] + [f"{d} ({results[d].status.value})" for d in blocked])
+        return Outcome(Status.SKIP, f"skipped: needs {names}", {}, f"needs {names}")
 
-    def on_time(self) -> None:
-        """What is due by now: past the deadline, every running probe is an error; before it, a wait whose
-        give-up time has come is given up and its probe resumed with what it has."""
-        if time.monotonic() >= self._deadline_at:
-            for pid in [pid for pid in self.started if pid not in self.results]:
-                held = self.waiting_on.pop(pid, None)
-                if held is not None:
-                    held[0].close()
-                    self._refresh_due()
-                self._settle(
-                    self.by_id[pid],
-                    Outcome(
-                        Status.ERROR,
-                        "did not finish before the run deadline",
-                        {},
-                        f"deadline of {self.ctx.settings.run_deadline:g} s exceeded",
-                    ),
-                    self.started[pid],
-                )
+    async def run(self) -> tuple[CheckResult, ...]:
+        order = _ordered(self.probes)
+        for probe in order:  # dependencies first: each task finds the tasks it waits for
+            self.tasks[probe.id] = asyncio.ensure_future(self._one(probe))
+        left = self.ctx.deadline + GRACE - self.ctx.clock()
+        _, pending = await asyncio.wait(self.tasks.values(), timeout=max(0.0, left))
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)  # let each cancelled probe run its cleanup (sockets closed)
+        for probe in self.probes:
+            if probe.id not in self.results:
+                if probe.id in self.started:
+                    self._settle(probe, _late(self.ctx), self.started[probe.id])
+                else:
+                    late = Outcome(Status.ERROR, "could not start before the run deadline", {}, "not started")
+                    self._settle(probe, late)
+        return tuple(self.results[p.id] for p in self.probes)
+
+
+def _ordered(probes: Sequence[Probe]) -> list[Probe]:
+    """`probes` with every probe after those it reads; a cycle (an invalid registry) keeps the rest in order."""
+    by_id = {p.id: p for p in probes}
+    placed: dict[str, Probe] = {}
+    visiting: set[str] = set()
+
+    def place(probe: Probe) -> None:
+        if probe.id in placed or probe.id in visiting:
             return
-        now = time.monotonic()
-        for pid, (_, wait) in list(self.waiting_on.items()):
-            if wait.give_up_at is not None and wait.give_up_at <= now:
-                wait.give_up()
-                self._resume(pid, wait)
+        visiting.add(probe.id)
+        for dep in (*probe.requires, *probe.after):
+            if dep in by_id:
+                place(by_id[dep])
+        visiting.discard(probe.id)
+        placed[probe.id] = probe
+
+    for probe in probes:
+        place(probe)
+    return list(placed.values())
 
 
-def _failed(probe: Probe, exc: BaseException) -> Outcome:
-    return Outcome(Status.ERROR, f"probe {probe.id} failed: {one_line(exc)}", {}, one_line(exc))
+async def run_target(
+    target: Target, ctx: ProbeContext, probes: Sequence[Probe], azure_slots: asyncio.Semaphore | None = None
+) -> tuple[CheckResult, ...]:
+    """Run `probes` for one target (its deadline: `ctx`'s); results come back in the order of `probes`."""
+    slots = azure_slots if azure_slots is not None else asyncio.Semaphore(blocking.AZURE_BODIES)
+    return await _TargetRun(target, ctx, probes, slots).run()
 
 
 def run_probes(target: Target, ctx: ProbeContext, probes: Sequence[Probe]) -> tuple[CheckResult, ...]:
-    """Run `probes` for one target (its deadline: `ctx`'s); results come back in the order of `probes`."""
-    found: list[tuple[CheckResult, ...]] = []
-    run_many(iter([(target, lambda: ctx)]), probes, 1, lambda _position, _target, results: found.append(results))
-    return found[0]
+    """`run_target` from synchronous code (a test, a blocking caller): a loop of its own for this one run."""
+    return asyncio.run(run_target(target, ctx, probes))
 
 
-def run_many(
+async def run_many(
     starts: Iterator[tuple[Target, Callable[[], ProbeContext]]],
     probes: Sequence[Probe],
     parallel: int,
-    done: Callable[[int, Target, tuple[CheckResult, ...]], None],
+    done: Callable[[int, Target, tuple[CheckResult, ...]], Awaitable[None] | None],
 ) -> None:
-    """Run `probes` for many targets from this one thread, at most `parallel` at a time; `done(position, target,
-    results)` as each finishes (position: in the order of `starts`). A target's context (its deadline) is made
-    when it starts.
+    """Run `probes` for many targets, at most `parallel` at a time; `done(position, target, results)` as each
+    finishes (position: in the order of `starts`). A target's context (its deadline) is made when it starts."""
+    slots = asyncio.Semaphore(max(1, parallel))
+    azure_slots = asyncio.Semaphore(blocking.AZURE_BODIES)
 
-    Probe code written as generators runs here, and this thread also drives their sockets (`ioloop.Polling`):
-    every target's waits wake this one thread. A thread per target (the engine's first form) had fifty threads
-    contending for the interpreter lock, each wake a lock hand-off: in a 50-target run, tens of thousands of futex
-    calls (strace) for a few thousand messages.
-    """
-    inbox: _Inbox = queue.SimpleQueue()
-    active: list[_Run] = []
-    numbered = enumerate(starts)
+    async def one(position: int, target: Target, new_context: Callable[[], ProbeContext]) -> None:
+        async with slots:
+            results = await run_target(target, new_context(), probes, azure_slots)
+        finished = done(position, target, results)
+        if finished is not None:
+            await finished
 
-    with ioloop.Polling() as polling:
-
-        def post(item: tuple[_Run, _Message]) -> None:
-            inbox.put(item)
-            polling.notify()  # from a worker thread; a no-op for what this thread's own polls settle
-
-        def admit() -> None:
-            while len(active) < parallel:
-                nxt = next(numbered, None)
-                if nxt is None:
-                    return
-                position, (target, new_context) = nxt
-                run = _Run(target, new_context(), probes, post, position)
-                run.step()
-                if run.finished:  # every probe settled at once (all skipped)
-                    done(position, target, run.in_order())
-                else:
-                    active.append(run)
-
-        def step(run: _Run) -> None:
-            run.step()
-            if run.finished:
-                active.remove(run)
-                done(run.position, run.target, run.in_order())
-
-        while True:
-            while True:  # what the last poll settled, and what other threads posted meanwhile
-                try:
-                    run, message = inbox.get_nowait()
-                except queue.Empty:
-                    break
-                if run in active:  # else a late result for a target already reported
-                    run.take(message)
-                    step(run)
-            admit()
-            if not active:
-                break
-            now = time.monotonic()
-            due = min(r.due for r in active)
-            if due > now:
-                polling.poll(due - now)
-                continue
-            for run in [r for r in active if r.due <= now]:
-                run.on_time()
-                step(run)
+    await asyncio.gather(*(one(i, t, make) for i, (t, make) in enumerate(starts)))

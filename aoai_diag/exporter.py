@@ -6,34 +6,40 @@ scrape keeps inside Prometheus' scrape timeout: the `X-Prometheus-Scrape-Timeout
 offset, becomes the run's deadline. Concurrent probes are bounded; one more is answered 503 at once rather than
 queued, so a slow target cannot pile up threads. It binds to loopback unless told otherwise.
 
-Under abuse it stays up: connections are served by a bounded set of worker threads with a bounded queue (beyond
-that a connection gets a short 503 and is closed), a client has `read_timeout` seconds to send its request (a
-watchdog cuts one that trickles it in), a client that goes away costs one log line at most (with --log-requests),
+It runs on the tool's one model: an asyncio loop runs the checks (aoai_diag/engine.py) and the watchdog; the
+blocking HTTP handling of the standard library's server runs in the one executor (aoai_diag/blocking.py).
+Under abuse it stays up: at most `max_concurrent + EXTRA_WORKERS` connections are handled at once with a bounded
+queue behind them (beyond that a connection gets a short 503 and is closed), a client has `read_timeout` seconds to
+send its request (a watchdog cuts one that trickles it in), a client that goes away costs one log line at most (with --log-requests),
 and every body and log line passes through redact.py.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import dataclasses
 import ipaddress
-import queue
 import socket
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from aoai_diag import blocking
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import Settings, parse_endpoint
 from aoai_diag.errors import first_line, one_line
 from aoai_diag.redact import redact_report, redact_text
 from aoai_diag.targets import TargetError, parse_target
+
+T = TypeVar("T")
 
 DEFAULT_LISTEN = ("127.0.0.1", 9877)
 DEFAULT_MAX_CONCURRENT = 4
@@ -115,16 +121,13 @@ class ExporterMetrics:
 
 class Watchdog:
     """Cuts connections whose request has not arrived by its deadline (a per-read timeout alone lets a client
-    that sends one byte at a time hold a worker forever). One thread for all connections."""
+    that sends one byte at a time hold a worker forever). One coroutine on the server's loop for all connections."""
 
     def __init__(self, on_cut: Any = None, tick: float = 0.1) -> None:
         self._deadlines: dict[socket.socket, float] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._lock = threading.Lock()  # armed and disarmed from the connections' workers, read by the loop
         self._tick = tick
         self._on_cut = on_cut
-        self._thread = threading.Thread(target=self._run, name="aoai-diag-serve-watchdog", daemon=True)
-        self._thread.start()
 
     def arm(self, conn: socket.socket, seconds: float) -> None:
         """Cut `conn` in `seconds` unless disarmed; a deadline already running is kept (it started at accept)."""
@@ -135,27 +138,30 @@ class Watchdog:
         with self._lock:
             self._deadlines.pop(conn, None)
 
-    def stop(self) -> None:
-        self._stop.set()
+    async def watch(self) -> None:
+        """Until cancelled: every tick, cut what is overdue."""
+        while True:
+            await asyncio.sleep(self._tick)
+            self.cut_overdue(time.monotonic())
 
-    def _run(self) -> None:
-        while not self._stop.wait(self._tick):
-            now = time.monotonic()
-            with self._lock:
-                overdue = [c for c, t in self._deadlines.items() if t <= now]
-                for conn in overdue:
-                    del self._deadlines[conn]
+    def cut_overdue(self, now: float) -> None:
+        with self._lock:
+            overdue = [c for c, t in self._deadlines.items() if t <= now]
             for conn in overdue:
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)  # the worker's blocked read returns at once
-                except OSError:
-                    pass
-                if self._on_cut:
-                    self._on_cut()
+                del self._deadlines[conn]
+        for conn in overdue:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)  # the worker's blocked read returns at once
+            except OSError:
+                pass
+            if self._on_cut:
+                self._on_cut()
 
 
 class ProbeServer(HTTPServer):
-    """HTTPServer with a bounded, lazily grown set of worker threads instead of one thread per connection."""
+    """HTTPServer on the process's one model: `serve_forever` runs the asyncio loop that runs every check; the
+    accept loop and each connection's blocking request handling run in the one executor (aoai_diag/blocking.py),
+    at most `max_workers` connections at once, a bounded queue behind them, and a short 503 beyond that."""
 
     allow_reuse_address = True
     request_queue_size = 64
@@ -167,32 +173,52 @@ class ProbeServer(HTTPServer):
         self.metrics = ExporterMetrics()
         self.metrics.limit.set(config.max_concurrent)
         self.slots = threading.BoundedSemaphore(config.max_concurrent)
-        self.max_workers = config.max_concurrent + EXTRA_WORKERS
-        self._jobs: queue.Queue[tuple[Any, Any] | None] = queue.Queue(maxsize=BACKLOG)
-        self._workers: list[threading.Thread] = []
-        self._open_jobs = 0  # queued or being handled
+        # Half the executor at most: the other half stays for the checks' own blocking work.
+        self.max_workers = min(config.max_concurrent + EXTRA_WORKERS, blocking.MAX_THREADS // 2)
+        self._waiting: collections.deque[tuple[Any, Any]] = collections.deque()
+        self._handling = 0  # connections being handled now, each in a worker of the executor
         self._pool_lock = threading.Lock()
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.watchdog = Watchdog(on_cut=lambda: self.metrics.dropped.labels(reason="timeout").inc())
         super().__init__(listen, ProbeHandler)
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Run the loop (checks, the watchdog) in this thread until `shutdown()`; accept in a worker."""
+        asyncio.run(self._serve(poll_interval))
+
+    async def _serve(self, poll_interval: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        watching = asyncio.ensure_future(self.watchdog.watch())
+        try:
+            await blocking.in_thread(HTTPServer.serve_forever, self, poll_interval)
+        finally:
+            watching.cancel()
+
+    def run_check(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
+        """Run `coro` on the server's loop from a connection's worker; its result within `timeout` seconds."""
+        if self.loop is None:
+            coro.close()
+            raise RuntimeError("the exporter's loop is not running")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         # The clock starts at accept: a connection waiting in the queue uses up its own time, not a worker's.
         self.watchdog.arm(request, self.config.read_timeout)
-        try:
-            self._jobs.put_nowait((request, client_address))
-        except queue.Full:
+        with self._pool_lock:
+            if self._handling < self.max_workers:
+                self._handling += 1
+                start = True
+            elif len(self._waiting) < BACKLOG:
+                self._waiting.append((request, client_address))
+                return
+            else:
+                start = False
+        if not start:
             self.metrics.dropped.labels(reason="busy").inc()
             self.watchdog.disarm(request)
             self._refuse(request)
             return
-        with self._pool_lock:
-            # More open jobs than workers: grow. (Counting idle workers instead let a scrape wait behind a long
-            # probe: a worker that had just taken the probe's job still counted as idle for a moment.)
-            self._open_jobs += 1
-            if self._open_jobs > len(self._workers) and len(self._workers) < self.max_workers:
-                worker = threading.Thread(target=self._work, name="aoai-diag-serve-worker", daemon=True)
-                self._workers.append(worker)
-                worker.start()
+        blocking.executor().submit(self._work, request, client_address)
 
     def _refuse(self, request: Any) -> None:
         """A short 503 without waiting for the request (the client may be the one flooding us), then close."""
@@ -205,12 +231,9 @@ class ProbeServer(HTTPServer):
             pass
         self.shutdown_request(request)
 
-    def _work(self) -> None:
+    def _work(self, request: Any, client_address: Any) -> None:
+        """Handle this connection, then the queued ones, while there are any (this worker's turn)."""
         while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            request, client_address = job
             try:
                 self.finish_request(request, client_address)
             except Exception:
@@ -218,8 +241,11 @@ class ProbeServer(HTTPServer):
             finally:
                 self.watchdog.disarm(request)
                 self.shutdown_request(request)
-                with self._pool_lock:
-                    self._open_jobs -= 1
+            with self._pool_lock:
+                if not self._waiting:
+                    self._handling -= 1
+                    return
+                request, client_address = self._waiting.popleft()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """One line at most, never socketserver's traceback: a client that went away is not the exporter's fault."""
@@ -231,15 +257,6 @@ class ProbeServer(HTTPServer):
                 log_line(f"{host} disconnected: {type(exc).__name__}")
             return
         log_line(f"{host} error: {one_line(exc) if exc else 'unknown'}")
-
-    def server_close(self) -> None:
-        super().server_close()
-        self.watchdog.stop()
-        for _ in self._workers:
-            try:
-                self._jobs.put_nowait(None)
-            except queue.Full:
-                break
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls socket.getfqdn(), a reverse DNS lookup that can hang for
@@ -357,9 +374,10 @@ class ProbeHandler(BaseHTTPRequestHandler):
                 server.config.settings, deadline=budget, timeout=min(server.config.settings.timeout, budget)
             )
             from aoai_diag.render.prometheus import render_prometheus
-            from aoai_diag.runner import run_check
+            from aoai_diag.runner import check, run_bound
 
-            report = redact_report(run_check([target], settings, probes=server.config.probes))
+            run = check([target], settings, probes=server.config.probes)
+            report = redact_report(server.run_check(run, run_bound(1, 1, budget) + 1.0))
             body = render_prometheus(report, duration_s=time.monotonic() - started)
         except Exception as exc:  # a bug must not kill the exporter: answer 500 with one line
             metrics.probes.labels(result="error").inc()

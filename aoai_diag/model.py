@@ -22,6 +22,10 @@ class Status(str, enum.Enum):
     ERROR = "error"
 
 
+FAILURES = ("timeout", "failed")
+"""The values of `Outcome.failure` / `CheckResult.failure`."""
+
+
 class Verdict(str, enum.Enum):
     HEALTHY = "healthy"
     UNHEALTHY = "unhealthy"
@@ -55,6 +59,9 @@ class Outcome:
     """JSON-compatible facts observed; shape documented in the probe's module."""
     reason: str | None = None
     """Why the status is skip/error/fail, when the summary alone does not say."""
+    failure: str | None = None
+    """With status error, why the probe observed nothing, typed where it happened: `timeout` (the run's deadline
+    came first) or `failed` (the probe raised); None otherwise. The diagnosis reads this, never the summary text."""
 
 
 @dataclass(frozen=True)
@@ -68,9 +75,11 @@ class CheckResult:
     duration_ms: float
     """Wall time of the probe, milliseconds."""
     reason: str | None = None
+    failure: str | None = None
+    """See `Outcome.failure`; written to JSON only when set."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "status": self.status.value,
             "summary": self.summary,
@@ -78,6 +87,9 @@ class CheckResult:
             "evidence": dict(self.evidence),
             "duration_ms": round(self.duration_ms, 1),
         }
+        if self.failure is not None:
+            out["failure"] = self.failure
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
@@ -88,6 +100,7 @@ class CheckResult:
             evidence=dict(data.get("evidence") or {}),
             duration_ms=float(data.get("duration_ms") or 0.0),
             reason=data.get("reason"),
+            failure=data["failure"] if data.get("failure") in FAILURES else None,
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import math
@@ -12,7 +13,7 @@ from aoai_diag import __version__
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.diagnosis import diagnose
-from aoai_diag.engine import GRACE, run_many, run_probes
+from aoai_diag.engine import GRACE, run_many, run_target
 from aoai_diag.fdlimit import fleet_parallel
 from aoai_diag.model import CheckResult, Report, TargetReport
 from aoai_diag.targets import Target
@@ -64,19 +65,30 @@ def run_check(
     max_parallel: int = DEFAULT_MAX_PARALLEL_TARGETS,
     ctx: ProbeContext | None = None,
 ) -> Report:
+    """`check` on a loop of its own: the one loop of a `check` or `analyze` process (and of a test)."""
+    return asyncio.run(check(targets, settings, probes, max_parallel, ctx))
+
+
+async def check(
+    targets: Sequence[Target],
+    settings: Settings,
+    probes: Sequence[Probe] | None = None,
+    max_parallel: int = DEFAULT_MAX_PARALLEL_TARGETS,
+    ctx: ProbeContext | None = None,
+) -> Report:
     """Run every probe for every target (targets concurrently, bounded) and diagnose each.
 
     Each target gets its own deadline (`settings.run_deadline`), starting when it starts; the work targets share
     (IMDS, credential, token, Resource Graph inventory, TLS trust store) is done once, through `ctx.shared`.
     """
     if probes is None:
-        from aoai_diag.checks import PROBES
+        from aoai_diag.checks import load_probes
 
-        probes = PROBES
+        probes = load_probes()
     if ctx is None:
         ctx = new_context(settings)
     if len(targets) == 1:
-        return build_report([build_target_report(targets[0], run_probes(targets[0], ctx, probes))])
+        return build_report([build_target_report(targets[0], await run_target(targets[0], ctx, probes))])
     # Within the open-file limit (raised first): a fleet that runs out of descriptors loses evidence.
     parallel = fleet_parallel(max(1, min(max_parallel, len(targets))))
     ctx.run_bound = ctx.clock() + run_bound(len(targets), parallel, settings.run_deadline)
@@ -86,10 +98,9 @@ def run_check(
     def finished(position: int, target: Target, checks: tuple[CheckResult, ...]) -> None:
         reports[position] = build_target_report(target, checks)
 
-    # One thread drives every target's probes (aoai_diag/engine.py `run_many`); each target's context, and so its
-    # deadline, is made when the target starts.
+    # Each target's context, and so its deadline, is made when the target starts.
     with heap_frozen():
-        run_many(((t, ctx.for_target) for t in targets), probes, parallel, finished)
+        await run_many(((t, ctx.for_target) for t in targets), probes, parallel, finished)
     return build_report([reports[i] for i in range(len(targets))])
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aoai_diag import catalogue
 from aoai_diag.exit_status import ExitStatus
@@ -22,21 +22,13 @@ EXIT_INTERNAL = ExitStatus.INTERNAL
 
 # The links of the data path, in the order a request walks them. A failure at one link is explained by a root or
 # consequence found at that link or an earlier one (a name that resolves publicly explains the 403 that follows).
-PATH_STAGES: dict[str, int] = {
-    "hosts_file": 0,
-    "resolver_config": 0,
-    "system_resolution": 0,
-    "dns_nameservers": 0,
-    "public_dns": 0,
-    "azure_dns": 0,
-    "os_resolvers": 0,
-    "vpn_profile": 1,
-    "proxy_settings": 1,
-    "route_lookup": 1,
-    "tcp_connect": 2,
-    "tls_handshake": 3,
-    "https_dataplane": 4,
-}
+def path_stages() -> Mapping[str, int]:
+    """Where each probe on the path looks (`Probe.stage`): 0 the name, 1 the route, 2 TCP, 3 TLS, 4 HTTPS."""
+    from aoai_diag.checks import load_probes
+
+    return {p.id: p.stage for p in load_probes() if p.stage is not None}
+
+
 # Where on the path a finding that cites no path check (Azure evidence only) breaks it, by cause family.
 _FAMILY_STAGE = {"dns": 0, "net": 1, "edge": 1, "svc": 2}
 
@@ -46,19 +38,20 @@ def unexplained(checks: Sequence[CheckResult], findings: Sequence[Finding]) -> t
     data path of where a root or consequence breaks it. Advisories explain only what they cite."""
     causes = catalogue.load()
     cited = {check_id for f in findings for check_id in f.checks}
-    stages = []
+    stages = path_stages()
+    broken_at = []
     for f in findings:
         if f.role is Role.ADVISORY:
             continue
-        on_path = [PATH_STAGES[c] for c in f.checks if c in PATH_STAGES]
-        stages.append(min(on_path) if on_path else _FAMILY_STAGE[causes[f.cause_id].family])
-    earliest = min(stages, default=None)
+        on_path = [stages[c] for c in f.checks if c in stages]
+        broken_at.append(min(on_path) if on_path else _FAMILY_STAGE[causes[f.cause_id].family])
+    earliest = min(broken_at, default=None)
     return tuple(
         c.id
         for c in checks
         if c.status is Status.FAIL
         and c.id not in cited
-        and not (earliest is not None and c.id in PATH_STAGES and PATH_STAGES[c.id] >= earliest)
+        and not (earliest is not None and c.id in stages and stages[c.id] >= earliest)
     )
 
 

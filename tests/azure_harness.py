@@ -14,9 +14,9 @@ from aoai_diag.checks import PROBES
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.engine import run_probes
-from aoai_diag.model import Outcome, Status, TargetReport
+from aoai_diag.model import CheckResult, Outcome, Status, TargetReport
 from aoai_diag.runner import build_target_report
-from aoai_diag.targets import parse_target
+from aoai_diag.targets import Target, parse_target
 from tests.conftest import FIXTURES
 from tests.servers import arm_emulator, imds
 
@@ -54,7 +54,11 @@ class AzureLab:
 
 def _fixture_probe(check_id: str, data: Mapping[str, Any]) -> Probe:
     outcome = Outcome(Status(data["status"]), "fixture", dict(data["evidence"]))
-    return Probe(id=check_id, title="fixture", run=lambda target, ctx, deps: outcome)
+
+    async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        return outcome
+
+    return Probe(id=check_id, title="fixture", run=run)
 
 
 @contextmanager

@@ -224,3 +224,29 @@ def test_zone_facts_are_unknown_when_the_zone_subscription_is_forbidden(tmp_path
     for name in ("arm.zone_search_complete", "arm.zone_exists", "arm.resolver_link", "arm.record"):
         fact = ev.fact(name)
         assert not fact.known and fact.why is Unknown.FORBIDDEN, (name, fact)
+
+
+def test_why_a_check_saw_nothing_is_read_from_typed_fields_not_text() -> None:
+    from aoai_diag.diagnosis.evidence import Evidence as Checks
+    from aoai_diag.diagnosis.facts import Unknown, unread
+    from aoai_diag.model import CheckResult, Status
+    from aoai_diag.targets import parse_target
+
+    def result(**kw: object) -> CheckResult:
+        base: dict[str, object] = {"id": "arm_dns_zones", "status": Status.ERROR, "summary": "", "evidence": {}}
+        return CheckResult(duration_ms=1.0, **{**base, **kw})  # type: ignore[arg-type]
+
+    def why(check: CheckResult) -> Unknown | None:
+        fact = unread(Checks(parse_target("contoso"), {check.id: check}), check.id)
+        assert fact is not None
+        return fact.why
+
+    # A summary that mentions 403 or a timeout decides nothing: the typed failure does.
+    assert why(result(summary="HTTP 403 Forbidden, timed out")) is Unknown.FAILED
+    assert why(result(summary="anything", failure="timeout")) is Unknown.TIMED_OUT
+    denied = [{"scope": "/subscriptions/s1", "status": 403, "code": "AuthorizationFailed", "message": "x"}]
+    assert why(result(evidence={"denied": denied}, failure="timeout")) is Unknown.FORBIDDEN
+    throttled = [{"scope": "/subscriptions/s1", "status": 429, "code": None, "message": "slow down"}]
+    assert why(result(evidence={"denied": [*throttled, *denied]})) is Unknown.FORBIDDEN
+    assert why(result(evidence={"denied": throttled})) is Unknown.THROTTLED
+    assert why(result(evidence={"denied": [{"scope": "s", "status": None, "code": "Timeout"}]})) is Unknown.TIMED_OUT

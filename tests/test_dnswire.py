@@ -8,6 +8,7 @@ plain replies (or the comparison would be vacuous) and refused for everything el
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
@@ -78,10 +79,10 @@ def both_ways(spy: Spy, server: Endpoint, name: str = HOST) -> tuple[dict[str, A
     """`query()` with and without the fast decoder; `query_many`, which drives the same exchanges from one
     selector, must agree with `query()` on every reply too (checked here, so every case below covers it)."""
     spy.off = False
-    fast = dnsquery.query(server, name, 1.0)
-    many = dnsquery.query_many([(server, name)], 1.0)[(server, name)]
+    fast = asyncio.run(dnsquery.query(server, name, 1.0))
+    many = asyncio.run(dnsquery.query_many([(server, name)], 1.0))[(server, name)]
     spy.off = True
-    slow = dnsquery.query(server, name, 1.0)
+    slow = asyncio.run(dnsquery.query(server, name, 1.0))
     spy.off = False
     for answer in (fast, slow, many):
         answer.pop("elapsed_ms")
@@ -322,7 +323,7 @@ def test_ids_are_random() -> None:
 def test_datagrams_from_a_stranger_do_not_answer_nor_extend_the_timeout() -> None:
     with responder(lambda q: [("stranger", private_answer(q))] * 3) as server:
         started = time.monotonic()
-        answer = dnsquery.query(server, HOST, 0.3)
+        answer = asyncio.run(dnsquery.query(server, HOST, 0.3))
         elapsed = time.monotonic() - started
     assert answer["outcome"] == "timeout" and answer["addresses"] == []
     assert 0.25 <= elapsed < 0.3 + 0.5
@@ -330,15 +331,14 @@ def test_datagrams_from_a_stranger_do_not_answer_nor_extend_the_timeout() -> Non
 
 def test_a_shared_answer_handed_out_is_a_copy() -> None:
     from aoai_diag.context import Settings
-    from aoai_diag.net.dns_cache import query_many_cached_steps
+    from aoai_diag.net.dns_cache import query_many_cached
     from aoai_diag.runner import new_context
-    from aoai_diag.steps import drive
 
     ctx = new_context(Settings(timeout=1.0, env={}))
     with responder(lambda q: [("self", private_answer(q))]) as server:
 
         def ask() -> dict[str, Any]:
-            return drive(query_many_cached_steps(ctx, [(server, HOST)], 1.0))[(server, HOST)]
+            return asyncio.run(query_many_cached(ctx, [(server, HOST)], 1.0))[(server, HOST)]
 
         first = ask()
         first["addresses"].append("192.0.2.1")
@@ -352,8 +352,8 @@ def test_a_shared_answer_handed_out_is_a_copy() -> None:
 
 
 def test_a_late_copy_of_the_a_reply_is_not_taken_for_the_aaaa_reply() -> None:
-    # query_many asks AAAA on the socket that asked A; a server that sends its A reply twice must not have the
-    # second copy read as the AAAA answer (query() asks AAAA on a fresh socket, so it never sees the copy).
+    # query asks AAAA on the socket that asked A; a server that sends its A reply twice must not have the second
+    # copy read as the AAAA answer.
     def reply(q: bytes) -> list[tuple[str, bytes]]:
         if struct.unpack("!H", q[-4:-2])[0] == AAAA:
             time.sleep(0.05)  # the copy of the A reply is already waiting on the socket
@@ -361,7 +361,7 @@ def test_a_late_copy_of_the_a_reply_is_not_taken_for_the_aaaa_reply() -> None:
         return [("self", private_answer(q))] * 2
 
     with responder(reply) as server:
-        many = dnsquery.query_many([(server, HOST)], 1.0)[(server, HOST)]
+        many = asyncio.run(dnsquery.query_many([(server, HOST)], 1.0))[(server, HOST)]
     assert (many["outcome"], many["addresses"], many["addresses6"]) == ("answer", ["10.0.0.5"], ["fd00::5"])
 
 
@@ -379,9 +379,9 @@ def test_query_many_agrees_with_query_on_a_mix_of_servers() -> None:
     with serve(config, "ok", "tc", "silent") as (_, servers):
         pairs = [(s, n) for s in servers for n in names]
         started = time.monotonic()
-        many = dnsquery.query_many(pairs, 0.5)
+        many = asyncio.run(dnsquery.query_many(pairs, 0.5))
         elapsed = time.monotonic() - started
-        alone = {pair: dnsquery.query(pair[0], pair[1], 0.5) for pair in pairs if pair[0] != servers[2]}
+        alone = {pair: asyncio.run(dnsquery.query(pair[0], pair[1], 0.5)) for pair in pairs if pair[0] != servers[2]}
     assert elapsed < 0.5 + 0.4
     for pair, answer in alone.items():
         got = dict(many[pair])
@@ -394,24 +394,19 @@ def test_query_many_agrees_with_query_on_a_mix_of_servers() -> None:
     assert [many[(servers[2], n)]["outcome"] for n in names] == ["timeout"] * 3
 
 
-def test_running_out_of_descriptors_is_evidence_for_the_questions_left_not_a_crash(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_running_out_of_descriptors_is_evidence_for_the_questions_left_not_a_crash() -> None:
     # A large fleet can exhaust the open-file limit: the questions that get a socket are asked, the others are
-    # errors naming the cause, and query_many still returns an answer for every pair. The I/O thread starts here,
-    # with one descriptor free: too few for its wake-up sockets, so it looks for new work by polling instead.
-    from aoai_diag.net import ioloop
-
+    # errors naming the cause, and query_many still returns an answer for every pair.
     resource = pytest.importorskip("resource")
     if not os.path.isdir("/proc/self/fd"):
         pytest.skip("needs /proc/self/fd")
-    monkeypatch.setattr(ioloop, "_LOOP", ioloop._Loop())
-    monkeypatch.setattr(dnsquery, "_POOL", dnsquery._UdpPool())  # no socket kept from earlier tests
     names = [f"acct{i}.openai.azure.com" for i in range(6)]
-    with responder(lambda q: [("self", private_answer(q))]) as server:
+
+    async def ask(server: Endpoint) -> dict[tuple[Endpoint, str], Any]:
+        # Inside the loop (which holds descriptors of its own): no new descriptor above the highest one open, the
+        # free numbers below it filled, then one freed.
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         fillers: list[int] = []
-        # No new descriptor above the highest one open; the free numbers below it filled, then one freed.
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(int(fd) for fd in os.listdir("/proc/self/fd")) + 1, hard))
         try:
             while True:
@@ -420,11 +415,14 @@ def test_running_out_of_descriptors_is_evidence_for_the_questions_left_not_a_cra
                 except OSError:
                     break
             os.close(fillers.pop())
-            found = dnsquery.query_many([(server, n) for n in names], 1.0)
+            return await dnsquery.query_many([(server, n) for n in names], 1.0)
         finally:
             for fd in fillers:
                 os.close(fd)
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    with responder(lambda q: [("self", private_answer(q))]) as server:
+        found = asyncio.run(ask(server))
     outcomes = [found[(server, n)]["outcome"] for n in names]
     assert outcomes == ["answer"] + ["error"] * 5, outcomes  # the first question got the free descriptor
     failed = [found[(server, n)]["error"] for n in names[1:]]
@@ -443,36 +441,6 @@ def test_a_question_echoed_in_other_case_is_still_ours(spy: Spy) -> None:
     assert fast == slow
     assert fast["addresses"] == ["10.0.0.5"]
     assert spy.decoded >= 1
-
-
-def test_a_socket_is_reused_only_after_a_clean_exchange_and_drops_late_copies_of_earlier_replies(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # The server answers every question twice, the copy late: the next question, on the same (pooled) socket,
-    # must not take that copy for its reply. A socket whose question timed out is not kept at all.
-    pool = dnsquery._UdpPool()
-    monkeypatch.setattr(dnsquery, "_POOL", pool)
-    names = [f"acct{i}.openai.azure.com" for i in range(4)]
-
-    def twice(q: bytes) -> list[tuple[str, bytes]]:
-        if b"silent" in q:
-            return []
-        return [("self", private_answer(q))] * 2
-
-    with responder(twice) as server:
-        first = dnsquery.query_many([(server, names[0])], 1.0)[(server, names[0])]
-        (kept,) = pool._idle[socket.AF_INET]
-        port = kept.sock.getsockname()[1]
-        time.sleep(0.05)  # the late copies are waiting on the kept socket now
-        for name in names[1:]:
-            answer = dnsquery.query_many([(server, name)], 1.0)[(server, name)]
-            assert (answer["outcome"], answer["chain"][0], answer["addresses"]) == ("answer", name, ["10.0.0.5"])
-        (kept,) = pool._idle[socket.AF_INET]
-        assert kept.sock.getsockname()[1] == port and kept.uses == 4
-        silent = dnsquery.query_many([(server, "silent.openai.azure.com")], 0.2)
-    assert first["outcome"] == "answer"
-    assert silent[(server, "silent.openai.azure.com")]["outcome"] == "timeout"
-    assert pool._idle[socket.AF_INET] == []  # the timed-out question's socket was closed, not kept
 
 
 def _chain_reply(query: bytes) -> bytes:

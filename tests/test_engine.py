@@ -1,47 +1,84 @@
-"""The engine: concurrency, dependencies, skips, exceptions and the deadline."""
+"""The engine: concurrency, dependencies, skips, exceptions and the deadline, on one asyncio loop."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import pytest
 
+from aoai_diag.blocking import in_thread
 from aoai_diag.checks.base import Probe
+from aoai_diag.checks.base import in_thread as blocking_probe
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.engine import run_probes
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target, parse_target
 
 TARGET = parse_target("contoso")
+RunFn = Callable[[Target, ProbeContext, Mapping[str, CheckResult]], Awaitable[Outcome]]
 
 
 def ctx_with(deadline_s: float, timeout: float = 1.0) -> ProbeContext:
     return ProbeContext(settings=Settings(timeout=timeout), deadline=time.monotonic() + deadline_s)
 
 
-def sleeper(seconds: float, status: Status = Status.PASS):
-    def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-        time.sleep(seconds)
+def sleeper(seconds: float, status: Status = Status.PASS) -> RunFn:
+    async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        await asyncio.sleep(seconds)
         return Outcome(status, f"slept {seconds}", {"deps": sorted(deps)})
 
     return run
 
 
 def test_independent_probes_run_concurrently() -> None:
-    probes = [Probe(id=f"p{i}", title="", run=sleeper(0.3)) for i in range(5)]
-    t0 = time.monotonic()
+    # Each probe waits until all five are running: run one after the other, each would wait in vain and fail.
+    running: list[str] = []
+
+    def meeting(name: str) -> RunFn:
+        async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+            running.append(name)
+            for _ in range(200):
+                if len(running) == 5:
+                    return Outcome(Status.PASS, "met the others")
+                await asyncio.sleep(0.01)
+            return Outcome(Status.FAIL, f"alone: {running}")
+
+        return run
+
+    probes = [Probe(id=f"p{i}", title="", run=meeting(f"p{i}")) for i in range(5)]
     results = run_probes(TARGET, ctx_with(5), probes)
-    elapsed = time.monotonic() - t0
-    assert [r.status for r in results] == [Status.PASS] * 5
-    assert elapsed < 0.9, f"5 x 0.3 s probes took {elapsed:.2f} s: not concurrent"
+    assert [r.status for r in results] == [Status.PASS] * 5, [r.summary for r in results]
+
+
+def test_blocking_bodies_run_in_the_executor_and_the_loop_goes_on() -> None:
+    loop_thread = threading.current_thread().name
+    seen: dict[str, str] = {}
+    release = threading.Event()
+
+    def body(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        seen["body"] = threading.current_thread().name
+        released = release.wait(5)  # set by the coroutine probe below, which must run meanwhile
+        return Outcome(Status.PASS if released else Status.FAIL, "blocked until released")
+
+    async def releaser(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        seen["coroutine"] = threading.current_thread().name
+        await asyncio.sleep(0.01)
+        release.set()
+        return Outcome(Status.PASS, "released")
+
+    probes = [Probe(id="blocking", title="", run=blocking_probe(body)), Probe(id="async", title="", run=releaser)]
+    blocking_result, released = run_probes(TARGET, ctx_with(5), probes)
+    assert blocking_result.status is Status.PASS and released.status is Status.PASS
+    assert seen["coroutine"] == loop_thread and seen["body"] != loop_thread
 
 
 def test_dependency_results_are_passed_and_order_kept() -> None:
     seen: dict[str, list[str]] = {}
 
-    def record(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    async def record(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
         seen["b"] = sorted(deps)
         assert deps["a"].status is Status.PASS
         return Outcome(Status.PASS, "ok")
@@ -55,7 +92,7 @@ def test_dependency_results_are_passed_and_order_kept() -> None:
 
 
 def test_failed_dependency_skips_dependants_with_reason() -> None:
-    def boom(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    async def boom(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
         raise RuntimeError("library exploded\nsecond line")
 
     probes = [
@@ -66,9 +103,18 @@ def test_failed_dependency_skips_dependants_with_reason() -> None:
     ]
     a, b, c, d = run_probes(TARGET, ctx_with(5), probes)
     assert a.status is Status.ERROR and "RuntimeError: library exploded" in a.summary and "\n" not in a.summary
+    assert a.failure == "failed"
     assert b.status is Status.SKIP and "a (error)" in (b.reason or "")
     assert c.status is Status.SKIP and "b (skip)" in (c.reason or "")
     assert d.status is Status.PASS, "`after` orders without propagating failure"
+
+
+def test_a_blocking_body_that_raises_is_its_probes_error() -> None:
+    def broken(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        raise ValueError("bad line")
+
+    (result,) = run_probes(TARGET, ctx_with(5), [Probe(id="broken", title="", run=blocking_probe(broken))])
+    assert result.status is Status.ERROR and "probe broken failed: ValueError: bad line" in result.summary
 
 
 def test_disabled_probe_is_skipped_with_reason() -> None:
@@ -77,21 +123,37 @@ def test_disabled_probe_is_skipped_with_reason() -> None:
     assert a.status is Status.SKIP and a.reason == "--no-azure given"
 
 
-def test_hung_probe_becomes_error_at_deadline_and_run_returns() -> None:
+def test_hung_probes_become_errors_at_the_deadline_and_are_cancelled() -> None:
     release = threading.Event()
+    cleaned: list[str] = []
 
-    def hang(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-        release.wait(10)
+    async def hang(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        try:
+            await asyncio.sleep(60)
+        finally:
+            cleaned.append("coroutine")  # cancelled at the deadline: its cleanup runs
         return Outcome(Status.PASS, "too late")
 
-    probes = [Probe(id="hung", title="", run=hang), Probe(id="quick", title="", run=sleeper(0))]
-    t0 = time.monotonic()
-    hung, quick = run_probes(TARGET, ctx_with(0.4), probes)
-    elapsed = time.monotonic() - t0
-    release.set()
-    assert hung.status is Status.ERROR and "deadline" in hung.summary
+    async def hang_in_thread(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        await in_thread(release.wait, 10)  # a blocking call that cannot be stopped: abandoned, not waited for
+        return Outcome(Status.PASS, "too late")
+
+    probes = [
+        Probe(id="hung", title="", run=hang),
+        Probe(id="stuck", title="", run=hang_in_thread),
+        Probe(id="quick", title="", run=sleeper(0)),
+        Probe(id="later", title="", run=sleeper(0), requires=("hung",)),
+    ]
+    try:
+        hung, stuck, quick, later = run_probes(TARGET, ctx_with(0.3), probes)
+        assert not release.is_set(), "the run returned only after the blocking call ended"
+    finally:
+        release.set()
+    assert hung.status is Status.ERROR and "deadline" in hung.summary and hung.failure == "timeout"
+    assert stuck.status is Status.ERROR and "deadline" in stuck.summary and stuck.failure == "timeout"
     assert quick.status is Status.PASS
-    assert elapsed < 0.4 + 0.4, f"run took {elapsed:.2f} s past a 0.4 s deadline"
+    assert later.status is Status.ERROR and "before the run deadline" in later.summary
+    assert cleaned == ["coroutine"]
 
 
 def test_op_timeout_never_exceeds_deadline_or_timeout() -> None:
@@ -103,9 +165,12 @@ def test_op_timeout_never_exceeds_deadline_or_timeout() -> None:
 
 
 def test_probe_returning_wrong_type_is_an_error_not_a_pass() -> None:
-    probes = [Probe(id="bad", title="", run=lambda t, c, d: True)]  # type: ignore[arg-type,return-value]
-    (bad,) = run_probes(TARGET, ctx_with(5), probes)
-    assert bad.status is Status.ERROR
+    async def bad(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        return True  # type: ignore[return-value]
+
+    probes = [Probe(id="bad", title="", run=bad)]
+    (result,) = run_probes(TARGET, ctx_with(5), probes)
+    assert result.status is Status.ERROR and "returned bool" in result.summary
 
 
 def test_each_target_has_its_own_deadline() -> None:
@@ -116,31 +181,52 @@ def test_each_target_has_its_own_deadline() -> None:
     settings = Settings(timeout=0.5, deadline=0.5)
     probes = [Probe(id="slow_dns", title="", run=sleeper(0.3))]
     targets = [parse_target(f"acct{i:02d}") for i in range(20)]
-    t0 = time.monotonic()
     report = run_check(targets, settings, probes=probes, max_parallel=8)
-    elapsed = time.monotonic() - t0
     statuses = [t.checks[0].status for t in report.targets]
     assert statuses == [Status.PASS] * 20, [t.checks[0].summary for t in report.targets]
-    # The whole run keeps the documented bound: ceil(20 / 8) = 3 budgets.
+    # The documented bound of the whole run: ceil(20 / 8) = 3 budgets.
     assert run_bound(20, 8, 0.5) == 3 * (0.5 + 0.15)
-    assert elapsed < run_bound(20, 8, 0.5)
+
+
+def test_a_fleet_runs_at_most_max_parallel_targets_at_once() -> None:
+    from aoai_diag.runner import run_check
+
+    active, most = [0], [0]
+
+    async def count(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        active[0] += 1
+        most[0] = max(most[0], active[0])
+        await asyncio.sleep(0.02)
+        active[0] -= 1
+        return Outcome(Status.PASS, "counted")
+
+    targets = [parse_target(f"acct{i:02d}") for i in range(12)]
+    report = run_check(targets, Settings(timeout=2), probes=[Probe(id="p", title="", run=count)], max_parallel=4)
+    assert [t.checks[0].status for t in report.targets] == [Status.PASS] * 12
+    assert [t.target["label"] for t in report.targets] == [f"acct{i:02d}" for i in range(12)]
+    assert most[0] == 4
 
 
 def test_a_hung_target_does_not_eat_the_next_targets_budget() -> None:
     release = threading.Event()
 
-    def hang_first(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    async def hang_first(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
         if target.label == "acct00":
-            release.wait(5)
+            await in_thread(release.wait, 5)
         return Outcome(Status.PASS, "done")
 
     from aoai_diag.runner import run_check
 
     targets = [parse_target(f"acct{i:02d}") for i in range(3)]
-    report = run_check(
-        targets, Settings(timeout=0.4, deadline=0.4), probes=[Probe(id="p", title="", run=hang_first)], max_parallel=1
-    )
-    release.set()
+    try:
+        report = run_check(
+            targets,
+            Settings(timeout=0.4, deadline=0.4),
+            probes=[Probe(id="p", title="", run=hang_first)],
+            max_parallel=1,
+        )
+    finally:
+        release.set()
     assert [t.checks[0].status for t in report.targets] == [Status.ERROR, Status.PASS, Status.PASS]
     assert "deadline" in report.targets[0].checks[0].summary
 
@@ -157,6 +243,26 @@ def test_a_target_that_raises_outside_the_probes_is_raised_by_the_run(monkeypatc
         runner.run_check(targets, Settings(timeout=1), probes=[Probe(id="p", title="", run=sleeper(0))], max_parallel=2)
 
 
+def test_shared_work_is_done_once_for_every_target() -> None:
+    from aoai_diag.runner import run_check
+
+    calls: list[str] = []
+
+    def fetch() -> str:
+        calls.append("fetch")
+        time.sleep(0.05)  # long enough for every target to ask while the first asks
+        return "answer"
+
+    async def uses_shared(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        value = await ctx.once_async("shared", lambda: in_thread(fetch))
+        return Outcome(Status.PASS, value)
+
+    targets = [parse_target(f"acct{i:02d}") for i in range(5)]
+    report = run_check(targets, Settings(timeout=2), probes=[Probe(id="p", title="", run=uses_shared)])
+    assert [t.checks[0].summary for t in report.targets] == ["answer"] * 5
+    assert calls == ["fetch"]
+
+
 def test_the_cli_default_is_the_runners() -> None:
     # cli.py repeats the number so that `--help` does not import the runner; they must not drift apart.
     from aoai_diag.cli import main
@@ -167,44 +273,7 @@ def test_the_cli_default_is_the_runners() -> None:
         assert option.default == DEFAULT_MAX_PARALLEL_TARGETS
 
 
-def test_inline_probes_run_in_the_engines_thread_after_the_others_of_their_pass_started() -> None:
-    events: list[tuple[str, str]] = []
-    engine_thread = threading.current_thread().name
-
-    def threaded(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-        events.append(("threaded started", threading.current_thread().name))
-        time.sleep(0.1)
-        return Outcome(Status.PASS, "threaded")
-
-    def local(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-        time.sleep(0.02)  # the threaded probe, listed after this one, has started meanwhile
-        events.append(("inline ran", threading.current_thread().name))
-        return Outcome(Status.PASS, "inline", {"deps": sorted(deps)})
-
-    def broken(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-        raise ValueError("bad line")
-
-    probes = [
-        Probe(id="local", title="", run=local, inline=True),
-        Probe(id="threaded", title="", run=threaded),
-        Probe(id="broken", title="", run=broken, inline=True),
-        Probe(id="after", title="", run=local, inline=True, requires=("threaded",)),
-    ]
-    results = run_probes(TARGET, ctx_with(5), probes)
-    assert [r.status for r in results] == [Status.PASS, Status.PASS, Status.ERROR, Status.PASS]
-    assert "bad line" in results[2].summary
-    assert results[3].evidence == {"deps": ["threaded"]}
-    assert events[0][0] == "threaded started" and events[0][1] != engine_thread
-    assert [e for e in events if e[0] == "inline ran"] == [("inline ran", engine_thread)] * 2
-
-
-def test_only_local_reads_are_inline() -> None:
-    # An inline probe holds up the scheduling of its target: none may wait on the network or run a command.
+def test_every_probe_is_a_coroutine_function() -> None:
     from aoai_diag.checks import PROBES
 
-    assert sorted(p.id for p in PROBES if p.inline) == [
-        "hosts_file",
-        "proxy_settings",
-        "resolver_config",
-        "vpn_profile",
-    ]
+    assert [p.id for p in PROBES if not asyncio.iscoroutinefunction(p.run)] == []

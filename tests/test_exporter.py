@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import queue
 import select
 import signal
 import socket
@@ -122,32 +121,40 @@ def test_scrapes_over_the_limit_get_503_at_once(site: Site) -> None:
         assert metric(own, "aoai_diag_exporter_probes_total", result="rejected") == 1.0
 
 
-def test_a_request_that_comes_while_a_worker_takes_a_job_gets_a_worker_of_its_own(site: Site) -> None:
-    # The window the pool must not fall into: a worker has taken the first job but has not yet done anything
-    # after it. Counting idle workers, the second request was left to that worker and waited behind a long probe.
+def test_connections_are_handled_at_once_up_to_the_worker_limit_then_queued(site: Site) -> None:
+    # Below the limit, a second request never waits behind a long first one; at the limit it waits in the queue
+    # and the worker that finishes takes it.
     server = make_server(("127.0.0.1", 0), ExporterConfig(settings=site.settings(), max_concurrent=1))
-    taken, release = threading.Event(), threading.Event()
+    release = threading.Event()
     handled: list[str] = []
-
-    class SlowToTake(queue.Queue):  # type: ignore[type-arg]
-        def get(self, block: bool = True, timeout: float | None = None) -> object:
-            job = super().get(block, timeout)
-            if job is not None and not taken.is_set():
-                taken.set()
-                time.sleep(0.3)
-            return job
-
-    server._jobs = SlowToTake(maxsize=8)
     server.finish_request = lambda request, address: (handled.append(request), release.wait(5))  # type: ignore[method-assign,assignment]
     server.shutdown_request = lambda request: None  # type: ignore[method-assign]
     try:
         server.process_request("first", ("127.0.0.1", 1))
-        assert taken.wait(2)
         server.process_request("second", ("127.0.0.1", 2))
-        give_up = time.monotonic() + 1.0
+        give_up = time.monotonic() + 2.0
         while len(handled) < 2 and time.monotonic() < give_up:
             time.sleep(0.01)
         assert sorted(handled) == ["first", "second"]  # both at once, not the second after the first's 5 s
+        release.set()
+        while server._handling and time.monotonic() < give_up + 2:
+            time.sleep(0.01)
+        assert server._handling == 0
+
+        release.clear()
+        handled.clear()
+        server.max_workers = 1
+        server.process_request("third", ("127.0.0.1", 3))
+        server.process_request("fourth", ("127.0.0.1", 4))
+        give_up = time.monotonic() + 2.0
+        while not handled and time.monotonic() < give_up:
+            time.sleep(0.01)
+        time.sleep(0.05)
+        assert handled == ["third"], "the fourth connection went past the worker limit"
+        release.set()
+        while len(handled) < 2 and time.monotonic() < give_up + 2:
+            time.sleep(0.01)
+        assert handled == ["third", "fourth"]
     finally:
         release.set()
         server.server_close()
@@ -295,7 +302,8 @@ def test_serve_stays_healthy_under_a_burst_of_slow_and_aborted_clients() -> None
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    # workers (--max-concurrent + 8), the watchdog and the main thread; never one per connection
+    # connection workers (--max-concurrent + 8), the accept loop, the checks' executor work and the main thread;
+    # never one per connection
     assert peak <= max_concurrent + 8 + 4, peak
     assert "Traceback" not in err and "Exception" not in err, err[:2000]
     # one line per event (a request, a timeout, a disconnect), then the CLI's own line for Ctrl-C

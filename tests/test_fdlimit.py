@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections.abc import Mapping
 
 import pytest
@@ -11,8 +11,6 @@ from aoai_diag import fdlimit
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.model import CheckResult, Outcome, Status
-from aoai_diag.net.connect import map_concurrently_steps
-from aoai_diag.steps import Steps, drive
 from aoai_diag.targets import Target, parse_target
 
 
@@ -54,15 +52,15 @@ def test_a_fleet_runs_no_more_targets_at_once_than_the_limit_leaves_room_for(mon
     monkeypatch.setattr(fdlimit, "raise_soft_limit", lambda wanted=fdlimit.WANTED: room_for_three)
     active, most = [0], [0]
 
-    def count_active(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Steps[Outcome]:
-        active[0] += 1  # the fleet's targets are all driven from one thread: no lock needed
+    async def count_active(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        active[0] += 1  # the fleet's targets all run on one loop: no lock needed
         most[0] = max(most[0], active[0])
-        yield from map_concurrently_steps(time.sleep, [0.05], 1.0, lambda _: None)
+        await asyncio.sleep(0.05)
         active[0] -= 1
         return Outcome(Status.PASS, "counted")
 
     targets = [parse_target(f"acct{i:02d}") for i in range(10)]
-    probes = [Probe(id="p", title="", run=lambda t, c, d: drive(count_active(t, c, d)), steps=count_active)]
+    probes = [Probe(id="p", title="", run=count_active)]
     report = run_check(targets, Settings(timeout=2), probes=probes, max_parallel=10)
     assert [t.checks[0].status for t in report.targets] == [Status.PASS] * 10
     assert most[0] == 3, most

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from pathlib import Path
 
@@ -39,12 +40,11 @@ def test_the_same_dns_question_is_asked_once_per_run() -> None:
 
 
 def test_a_timed_out_answer_is_not_shared() -> None:
-    from aoai_diag.net.dns_cache import query_many_cached_steps
-    from aoai_diag.steps import drive
+    from aoai_diag.net.dns_cache import query_many_cached
 
     ctx: ProbeContext = new_context(Settings(timeout=0.2, env={}))
     dead = parse_endpoint(f"127.0.0.1:{closed_port()}")
-    first = drive(query_many_cached_steps(ctx, [(dead, "contoso.openai.azure.com")], 0.2))[
+    first = asyncio.run(query_many_cached(ctx, [(dead, "contoso.openai.azure.com")], 0.2))[
         (dead, "contoso.openai.azure.com")
     ]
     assert first["outcome"] in ("timeout", "error")

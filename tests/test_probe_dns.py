@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
@@ -126,7 +127,7 @@ def getaddrinfo_via(server: Endpoint, lookup_timeout: float) -> Callable[..., li
     """A getaddrinfo that resolves through the loopback DNS server, failing the way glibc reports failures."""
 
     def gai(host: str, port: int, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0) -> list[Any]:
-        answer = query(server, host, lookup_timeout)
+        answer = asyncio.run(query(server, host, lookup_timeout))
         if answer["outcome"] == "nxdomain":
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         if answer["outcome"] not in ("answer", "nodata"):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,11 @@ import pytest
 
 from aoai_diag.checks import https_dataplane, proxy_settings, tcp_connect, tls_handshake
 from aoai_diag.checks.base import Probe
+from aoai_diag.context import ProbeContext
 from aoai_diag.engine import run_probes
 from aoai_diag.model import CheckResult, Outcome, Status
-from aoai_diag.net.connect import connect_all_steps
-from aoai_diag.steps import drive
+from aoai_diag.net.connect import connect_all
+from aoai_diag.targets import Target
 from tests.conftest import REPO, guarded_env
 from tests.pathprobe_support import TARGET, context, resolution, trust
 from tests.servers import connect_proxy, service, tlsca
@@ -33,7 +36,11 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> tlsca.Pki:
 
 def fake_resolution(*addresses: str) -> Probe:
     result = resolution(*addresses)
-    return Probe("system_resolution", "test", lambda t, c, d: Outcome(result.status, result.summary, result.evidence))
+
+    async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        return Outcome(result.status, result.summary, result.evidence)
+
+    return Probe("system_resolution", "test", run)
 
 
 def run_chain(port: int, env: dict[str, str], *addresses: str, timeout: float = 1.0) -> dict[str, CheckResult]:
@@ -125,8 +132,8 @@ def test_server_that_never_answers_times_out_within_the_bound(pki: tlsca.Pki) ->
 def test_reset_is_recorded_when_tls_was_not_checked(pki: tlsca.Pki) -> None:
     with service.serve({"mode": "reset"}, host=PE) as srv:
         ctx = context(srv.address[1], trust(pki.azure_ca))
-        outcome = https_dataplane.run(
-            TARGET, ctx, {"system_resolution": resolution(PE), "proxy_settings": proxy_result({})}
+        outcome = asyncio.run(
+            https_dataplane.run(TARGET, ctx, {"system_resolution": resolution(PE), "proxy_settings": proxy_result({})})
         )
     assert outcome.evidence["attempts"][0]["outcome"] == "reset" and outcome.status is Status.FAIL
 
@@ -140,7 +147,7 @@ def test_untrusted_certificate_means_no_direct_request(pki: tlsca.Pki) -> None:
 
 
 def proxy_result(env: dict[str, str]) -> CheckResult:
-    outcome = proxy_settings.run(TARGET, context(443, env), {})
+    outcome = proxy_settings.collect(TARGET, context(443, env), {})
     return CheckResult("proxy_settings", outcome.status, outcome.summary, outcome.evidence, 0.0)
 
 
@@ -298,7 +305,7 @@ def test_standalone_blackhole_times_out() -> None:
     proc = start_standalone("blackhole", "--listen", f"127.0.0.8:{port}")
     try:
         started = time.monotonic()
-        (connect,) = drive(connect_all_steps([("127.0.0.8", port)], 0.3))
+        (connect,) = asyncio.run(connect_all([("127.0.0.8", port)], 0.3))
         elapsed = time.monotonic() - started
     finally:
         proc.terminate()

@@ -3,6 +3,7 @@ servers it picks asked for real on loopback; then the diagnosis from that eviden
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -73,7 +74,7 @@ def interfaces_text(server: Endpoint) -> str:
 
 def run(app: CheckResult) -> CheckResult:
     ctx = ProbeContext(settings=Settings(timeout=1.0), deadline=time.monotonic() + 5)
-    outcome = os_resolvers.run(TARGET, ctx, {"system_resolution": app})
+    outcome = asyncio.run(os_resolvers.run(TARGET, ctx, {"system_resolution": app}))
     return CheckResult("os_resolvers", outcome.status, outcome.summary, outcome.evidence, 1.0, outcome.reason)
 
 
@@ -104,10 +105,39 @@ def test_nrpt_rule_for_privatelink_only_sends_the_name_to_home_dns_and_names_spl
     ctx = ProbeContext(
         settings=Settings(vpn_profile=str(VPN / "azurevpnconfig_entra.xml")), deadline=time.monotonic() + 5
     )
-    outcome = vpn_profile.run(TARGET, ctx, {"system_resolution": app})
+    outcome = vpn_profile.collect(TARGET, ctx, {"system_resolution": app})
     profile = CheckResult("vpn_profile", outcome.status, outcome.summary, outcome.evidence, 1.0)
     with_profile = {f.cause_id for f in diagnose(TARGET, [app, result, profile])}
     assert "dns.split_dns_nrpt" in with_profile and "dns.p2s_client_dns" not in with_profile
+
+
+def test_nrpt_exemption_sends_the_name_to_home_dns_and_the_finding_names_the_exemption(
+    monkeypatch: pytest.MonkeyPatch, servers: Callable[..., list[Endpoint]]
+) -> None:
+    # An exemption (a rule with no DNS server, as DirectAccess writes them) for the account's zone beside the VPN's
+    # rule for its own domain: Windows sends the name to the interfaces' servers, not "no server"
+    # (https://learn.microsoft.com/previous-versions/windows/it-pro/windows-server-2008-R2-and-2008/ee649207(v=ws.10)).
+    home, tunnel = servers(home=view("public_privatelink_3c"), tunnel=view("private_3d"))
+    nrpt = json.dumps(
+        [
+            {
+                "Namespace": ".contoso.internal",
+                "NameServers": [f"{tunnel[0]}:{tunnel[1]}"],
+                "DirectAccessDnsServers": None,
+            },
+            {"Namespace": ".openai.azure.com", "NameServers": None, "DirectAccessDnsServers": None},
+        ]
+    )
+    windows(monkeypatch, nrpt + "\r\n", interfaces_text(home))
+    app = resolution("20.43.132.10")
+    result = run(app)
+    primary = result.evidence["names"][HOST]
+    assert (primary["kind"], primary["match"], primary["verdict"]) == ("default", ".openai.azure.com", "public")
+    assert primary["servers"] == [f"{home[0]}:{home[1]}"] and "exemption" in primary["why"]
+    assert result.evidence["uncovered"][HOST][f"{tunnel[0]}:{tunnel[1]}"]["addresses"] == ["10.20.1.5"]
+    (split,) = [f for f in diagnose(TARGET, [app, result]) if f.cause_id == "dns.split_dns_nrpt"]
+    assert "an NRPT exemption for .openai.azure.com sends" in split.detail
+    assert "Remove-DnsClientNrptRule" in str(split.remediation)
 
 
 def test_nrpt_rule_covering_the_name_passes_and_no_split_dns(

@@ -16,7 +16,7 @@ HOST = TARGET.host  # contoso.openai.azure.com
 
 def run_with(env: dict[str, str], addresses: tuple[str, ...] = ()) -> tuple[Status, dict]:
     deps = {"system_resolution": resolution(*addresses)} if addresses else {}
-    outcome = proxy_settings.run(TARGET, context(443, env), deps)
+    outcome = proxy_settings.collect(TARGET, context(443, env), deps)
     return outcome.status, dict(outcome.evidence)
 
 
@@ -152,3 +152,15 @@ def test_windows_settings_apply_when_no_variable_is_set() -> None:
     assert (ev["source"], ev["applies"], ev["bypassed_by"]) == ("winhttp", False, "*.openai.azure.com")
     ev = evaluate(HOST, 443, {"HTTPS_PROXY": "http://envproxy:1"}, system)
     assert (ev["source"], ev["proxy_host"]) == ("env", "envproxy")
+
+
+def test_system_proxy_finding_names_the_library_that_still_uses_it() -> None:
+    from aoai_diag.diagnosis import diagnose
+    from aoai_diag.model import CheckResult, Status
+    from aoai_diag.targets import parse_target
+
+    system = {"wininet": {"enabled": True, "server": "proxy.corp:8080", "bypass": "*.openai.azure.com"}}
+    evidence = evaluate(HOST, 443, {}, system)
+    check = CheckResult("proxy_settings", Status.WARN, "", evidence, 1.0)
+    (finding,) = [f for f in diagnose(parse_target(HOST), [check]) if f.cause_id == "edge.system_proxy_pac"]
+    assert "for httpx (the openai Python SDK's client), which reads no ProxyOverride" in finding.detail

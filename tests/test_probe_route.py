@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import socket
 import time
@@ -28,7 +29,7 @@ def resolution(*addresses: str) -> CheckResult:
 def run(*addresses: str, reference: str = "127.0.0.1") -> CheckResult:
     settings = Settings(public_resolvers=((reference, 53),))
     ctx = ProbeContext(settings=settings, deadline=time.monotonic() + 5)
-    outcome = route_lookup.run(parse_target("contoso"), ctx, {"system_resolution": resolution(*addresses)})
+    outcome = asyncio.run(route_lookup.run(parse_target("contoso"), ctx, {"system_resolution": resolution(*addresses)}))
     return CheckResult("route_lookup", outcome.status, outcome.summary, outcome.evidence, 0.0, outcome.reason)
 
 
@@ -74,29 +75,33 @@ def test_unreachable_destination_fails_naming_the_error(monkeypatch: pytest.Monk
 
 
 def test_reference_route_is_read_once_per_run_and_a_failed_read_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
-    from aoai_diag.osnet import commands, linux, netlink_route
+    from aoai_diag.osnet import commands, linux
 
-    asked: list[str] = []
+    asked: list[list[str]] = []
     answers = {"127.0.0.1": [{"error": "ip timed out"}, {"interface": "lo", "error": None}]}
 
-    def read_route(address: str, timeout: float) -> dict[str, Any]:
-        asked.append(address)
-        queued = answers.get(address)
-        return dict(queued.pop(0)) if queued else {"interface": "lo", "error": None}
+    def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+        asked.append(list(addresses))
+        found = {}
+        for address in addresses:
+            queued = answers.get(address)
+            found[address] = dict(queued.pop(0)) if queued else {"interface": "lo", "error": None}
+        return found
 
     monkeypatch.setattr(commands, "platform", lambda: "linux")
-    monkeypatch.setattr(linux, "read_route", read_route)
-    monkeypatch.setattr(netlink_route, "read_routes", lambda addresses, timeout: None)  # `ip` is asked
+    monkeypatch.setattr(linux, "read_routes", read_routes)
     ctx = ProbeContext(settings=Settings(public_resolvers=(("127.0.0.1", 53),)), deadline=time.monotonic() + 5)
     refs = []
     for address in ("127.0.0.5", "127.0.0.6", "127.0.0.7"):
-        outcome = route_lookup.run(parse_target("contoso"), ctx, {"system_resolution": resolution(address)})
+        outcome = asyncio.run(
+            route_lookup.run(parse_target("contoso"), ctx, {"system_resolution": resolution(address)})
+        )
         refs.append(outcome.evidence["reference"]["os_route"])
-    # The first read failed (not kept), the second succeeded (kept): the third target asks only for its own address.
-    # (Each target's addresses are read concurrently, so only the set per target is fixed.)
-    assert sorted(asked[:2]) == ["127.0.0.1", "127.0.0.5"] and sorted(asked[2:4]) == ["127.0.0.1", "127.0.0.6"]
-    assert asked[4:] == ["127.0.0.7"]
-    assert refs[0]["error"] == "ip timed out" and refs[1] == refs[2] == {"interface": "lo", "error": None}
+    # One lookup per target for all its addresses. The first reference read failed (not kept), the second
+    # succeeded (kept): the third target asks only for its own address.
+    assert asked == [["127.0.0.1", "127.0.0.5"], ["127.0.0.1", "127.0.0.6"], ["127.0.0.7"]]
+    assert refs[0]["error"] == "ip timed out"
+    assert refs[1] == refs[2] and (refs[1]["interface"], refs[1]["error"]) == ("lo", None)
 
 
 def test_the_reference_source_is_looked_up_once_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,7 +123,7 @@ def test_the_reference_source_is_looked_up_once_per_run(monkeypatch: pytest.Monk
     deps = {"system_resolution": resolution("127.0.0.5")}
     sources = []
     for _ in range(4):
-        outcome = route_lookup.run(parse_target("contoso"), ctx.for_target(), deps)
+        outcome = asyncio.run(route_lookup.run(parse_target("contoso"), ctx.for_target(), deps))
         sources.append(outcome.evidence["reference"]["source"])
     assert asked == ["127.0.0.9", "127.0.0.9"]  # the failure was not kept; the answer was
     assert sources == [None, "127.0.0.1", "127.0.0.1", "127.0.0.1"]

@@ -12,7 +12,7 @@ import pytest
 
 from aoai_diag import engine
 from aoai_diag.checks import PROBES, tcp_connect
-from aoai_diag.evidence import EVIDENCE_TYPES, EvidenceError, normalize, parse
+from aoai_diag.evidence import EvidenceError, evidence_types, normalize, parse
 from aoai_diag.evidence.base import parse_int
 from aoai_diag.evidence.dns import DnsAnswer
 from aoai_diag.evidence.osnet import OsResolvers, OsRoute, VpnProfile
@@ -49,7 +49,7 @@ def contains(full: Any, part: Any) -> bool:
 
 
 def test_every_probe_has_an_evidence_type() -> None:
-    assert set(EVIDENCE_TYPES) == {p.id for p in PROBES}
+    assert set(evidence_types()) == {p.id for p in PROBES}
 
 
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=[f"{p.parent.name}/{p.stem}" for p in FIXTURE_FILES])
@@ -64,7 +64,7 @@ def test_fixture_evidence_round_trips_through_its_type(path: Path) -> None:
         out = typed.to_dict()
         # Then every recorded value is kept, the missing ones are filled in, and a second pass changes nothing
         assert contains(out, check["evidence"]), check["id"]
-        assert set(out) == set(json.loads(json.dumps(EVIDENCE_TYPES[check["id"]]().to_dict())))
+        assert set(out) == set(json.loads(json.dumps(evidence_types()[check["id"]]().to_dict())))
         assert parse(check["id"], out, strict=True) == typed
         json.dumps(out, allow_nan=False)
 
@@ -243,7 +243,7 @@ def test_docs_name_every_declared_top_level_field() -> None:
     rows = {line.split("|")[1].strip(" `"): line for line in docs.splitlines() if line.startswith("| `")}
     shared = "A probe skipped before it read anything records only `error`"  # said once for every arm_* probe
     assert shared in docs
-    for check_id, kind in EVIDENCE_TYPES.items():
+    for check_id, kind in evidence_types().items():
         row = rows[check_id]
         for key in kind().to_dict():
             if key == "error" and check_id.startswith("arm_"):

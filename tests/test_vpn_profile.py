@@ -53,7 +53,7 @@ def test_entra_profile_default_has_no_client_config() -> None:
     assert profile["gateway"] == GATEWAY and profile["name"] == "vnet-hub" and profile["auth_type"] == "aad"
     assert profile["dns_servers"] == [] and profile["dns_suffixes"] == [] and profile["include_routes"] == []
     assert profile["routes_known"] is False
-    assert profile["omitted"] == ["audience", "hash", "issuer", "serversecret", "tenant"]
+    assert profile["omitted"] == ["audience", "cert", "hash", "issuer", "serversecret", "tenant"]
 
 
 def test_custom_profile_dns_suffixes_and_routes() -> None:
@@ -140,7 +140,7 @@ def test_zip_without_profile_and_missing_file(tmp_path: Path) -> None:
 def probe(path: Path, *addresses: str) -> CheckResult:
     ctx = ProbeContext(settings=Settings(vpn_profile=str(path)), deadline=time.monotonic() + 5)
     resolution = CheckResult("system_resolution", Status.PASS, "", {"addresses": list(addresses)}, 0.0)
-    outcome = vpn_profile.run(parse_target("contoso"), ctx, {"system_resolution": resolution})
+    outcome = vpn_profile.collect(parse_target("contoso"), ctx, {"system_resolution": resolution})
     return CheckResult("vpn_profile", outcome.status, outcome.summary, outcome.evidence, 0.0, outcome.reason)
 
 
@@ -244,3 +244,89 @@ def test_unzipped_package_folder_reads_like_the_zip(tmp_path: Path) -> None:
     assert load_profile(str(tmp_path)) == load_profile(str(zipped))
     with pytest.raises(VpnProfileError, match="the folder holds neither"):
         load_profile(str(tmp_path / "AzureVPN"))
+
+
+# Real package shapes (issue 20): the auth type in <Auth>, elements the client ignores, every credential left out ----
+
+
+def test_vpnsettings_auth_type_read_from_auth_when_authenticationtype_is_absent() -> None:
+    # Shape: the generic package's VpnSettings.xml (https://learn.microsoft.com/azure/vpn-gateway/about-vpn-profile-download)
+    text = (VPN / "VpnSettings.xml").read_text().replace("<AuthenticationType>EapTls</AuthenticationType>", "")
+    assert parse_vpnsettings(text.replace("<Version>", "<Auth>EapTls</Auth><Version>"))["auth_type"] == "EapTls"
+    nested = text.replace("<Version>", "<Auth><Type>AAD</Type><Audience>c632b3df</Audience></Auth><Version>")
+    profile = parse_vpnsettings(nested)
+    assert profile["auth_type"] == "AAD" and "audience" in profile["omitted"] and "c632b3df" not in json.dumps(profile)
+    assert parse_vpnsettings(text)["auth_type"] is None
+
+
+def test_misplaced_dns_suffixes_are_warned_not_read() -> None:
+    # <dnssuffixes> pasted inside <servervalidation>: the Azure VPN Client reads it only inside <clientconfig>
+    # (https://learn.microsoft.com/azure/vpn-gateway/azure-vpn-client-optional-configurations), so it sets no suffix
+    text = (VPN / "azurevpnconfig_entra.xml").read_text()
+    pasted = "<dnssuffixes><dnssuffix>.privatelink.openai.azure.com</dnssuffix></dnssuffixes><serversecret>"
+    profile = parse_azurevpnconfig(text.replace("<serversecret>", pasted, 1))
+    assert profile["dns_suffixes"] == []
+    assert profile["warnings"] == [
+        "<dnssuffixes> inside <servervalidation> is ignored: the VPN client reads it only inside <clientconfig>"
+    ]
+
+
+def test_the_macos_clients_dnsssuffix_typo_is_warned() -> None:
+    # The macOS Azure VPN Client exports <dnsssuffix> (three s) and then ignores it on the next import:
+    # https://github.com/MicrosoftDocs/azure-docs/issues/120028
+    text = (VPN / "azurevpnconfig_custom.xml").read_text()
+    profile = parse_azurevpnconfig(
+        text.replace("dnssuffix>.contoso", "dnsssuffix>.contoso").replace(
+            "internal</dnssuffix>", "internal</dnsssuffix>"
+        )
+    )
+    assert profile["dns_suffixes"] == [".privatelink.openai.azure.com"]
+    assert profile["warnings"] == [
+        "<dnsssuffix> inside <dnssuffixes> is ignored: the VPN client reads only <dnssuffix> there"
+    ]
+    # the properly placed profile warns of nothing
+    assert parse_azurevpnconfig(text)["warnings"] == []
+
+
+def test_every_credential_element_is_named_in_omitted_and_none_is_copied() -> None:
+    text = (
+        (VPN / "VpnSettings.xml")
+        .read_text()
+        .replace(
+            "<RadiusServerRootCertificate />",
+            "<RadiusServerRootCertificate>MIIRadiusRoot</RadiusServerRootCertificate>"
+            "<CaCerts><Cert>MIICaOne</Cert><Cert>MIICaTwo</Cert></CaCerts>"
+            "<RadiusServerSecret>hunter2</RadiusServerSecret><ClientCertificatePassword>pw</ClientCertificatePassword>",
+        )
+    )
+    profile = parse_vpnsettings(text)
+    assert profile["omitted"] == [
+        "cacert",
+        "cacerts",
+        "cert",
+        "clientcertificatepassword",
+        "radiusserverrootcertificate",
+        "radiusserversecret",
+    ]
+    dumped = json.dumps(profile)
+    assert not [s for s in ("MIIRadiusRoot", "MIICaOne", "hunter2", "MIIDjjCCAnag") if s in dumped]
+    # the public CA names the client checks the gateway against are not credentials
+    assert "servercertrootcn" not in profile["omitted"]
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        # billion laughs: entity expansion
+        '<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><AzVpnProfile>&lol2;</AzVpnProfile>',
+        # external entity (XXE) reading a local file
+        '<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><VpnProfile><VpnServer>&xxe;</VpnServer></VpnProfile>',
+        # an external DTD
+        '<!DOCTYPE VpnProfile SYSTEM "http://127.0.0.1:9/p.dtd"><VpnProfile><VpnServer>x</VpnServer></VpnProfile>',
+    ],
+)
+def test_xml_entity_attacks_are_refused(tmp_path: Path, attack: str) -> None:
+    path = tmp_path / "azurevpnconfig.xml"
+    path.write_text(attack)
+    with pytest.raises(VpnProfileError, match="document type declaration is not allowed"):
+        load_profile(str(path))

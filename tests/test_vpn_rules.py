@@ -7,6 +7,7 @@ tests/e2e proves the same causes inside network namespaces.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from aoai_diag.checks import route_lookup, vpn_profile
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.diagnosis import diagnose
 from aoai_diag.model import CheckResult, Finding, Status
-from aoai_diag.osnet import commands, netlink_route
+from aoai_diag.osnet import commands
 from aoai_diag.osnet.commands import CommandResult
 from tests.conftest import FIXTURES
 from tests.pathprobe_support import TARGET, resolution
@@ -35,10 +36,14 @@ def laptop(monkeypatch: pytest.MonkeyPatch, tunnel_up: bool, carries: tuple[str,
     def in_tunnel(address: str) -> bool:
         return tunnel_up and address.startswith(carries)
 
-    def run(argv: list[str], timeout: float) -> CommandResult:
-        address = argv[-1]
-        route = TUNNEL if in_tunnel(address) else HOME
-        out = json.dumps([{"dst": address, **route, "flags": [], "uid": 1000, "cache": []}])
+    def run(argv: list[str], timeout: float, input: str | None = None, encoding: str | None = None) -> CommandResult:
+        # `ip -json -batch -`: a `route get <address>` line per address in, a JSON array per answer out.
+        addresses = [line.split()[2] for line in (input or "").splitlines()]
+        routes = [TUNNEL if in_tunnel(a) else HOME for a in addresses]
+        out = "".join(
+            json.dumps([{"dst": a, **r, "flags": [], "uid": 1000, "cache": []}]) + "\n"
+            for a, r in zip(addresses, routes, strict=True)
+        )
         return CommandResult(tuple(argv), 0, out, "")
 
     def source_for(address: str, port: int) -> tuple[str | None, str | None]:
@@ -46,7 +51,6 @@ def laptop(monkeypatch: pytest.MonkeyPatch, tunnel_up: bool, carries: tuple[str,
 
     monkeypatch.setattr(commands, "platform", lambda: "linux")
     monkeypatch.setattr(commands, "run", run)
-    monkeypatch.setattr(netlink_route, "read_routes", lambda addresses, timeout: None)  # the faked `ip` answers
     monkeypatch.setattr(route_lookup, "source_for", source_for)
 
 
@@ -55,7 +59,7 @@ def settings_for(path: Path) -> Settings:
 
 
 def result(probe: Any, ctx: ProbeContext, deps: dict[str, CheckResult]) -> CheckResult:
-    outcome = probe.run(TARGET, ctx, deps)
+    outcome = asyncio.run(probe.run(TARGET, ctx, deps))
     return CheckResult(probe.PROBE.id, outcome.status, outcome.summary, outcome.evidence, 1.0, outcome.reason)
 
 
@@ -197,7 +201,9 @@ def test_no_dnsservers_in_the_file_is_not_blamed_when_the_os_shows_vpn_dns_rules
 
 def test_route_readers_that_fail_leave_the_tunnel_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
     laptop(monkeypatch, tunnel_up=False)
-    monkeypatch.setattr(commands, "run", lambda argv, timeout: CommandResult(tuple(argv), None, "", "ip not found"))
+    monkeypatch.setattr(
+        commands, "run", lambda argv, timeout, **_: CommandResult(tuple(argv), None, "", "ip not found")
+    )
     checks = evidence(VPN / "VpnSettings.xml", "timeout", PE)
     assert all(r["error"] == "ip not found" and not r["no_route"] for r in checks[2].evidence["profile_routes"])
     assert "net.vpn_disconnected" not in causes(diagnose(TARGET, checks))
@@ -210,12 +216,12 @@ def test_forced_tunnel_with_an_unrecognised_interface_is_not_called_down(
     # way, so "same as the default route" proves nothing about the tunnel.
     tunnel = {"dev": "corpvpn", "gateway": "10.250.0.1", "prefsrc": "10.250.0.7"}
 
-    def run(argv: list[str], timeout: float) -> CommandResult:
-        return CommandResult(tuple(argv), 0, json.dumps([{"dst": argv[-1], **tunnel}]), "")
+    def run(argv: list[str], timeout: float, input: str | None = None, encoding: str | None = None) -> CommandResult:
+        addresses = [line.split()[2] for line in (input or "").splitlines()]
+        return CommandResult(tuple(argv), 0, "".join(json.dumps([{"dst": a, **tunnel}]) + "\n" for a in addresses), "")
 
     monkeypatch.setattr(commands, "platform", lambda: "linux")
     monkeypatch.setattr(commands, "run", run)
-    monkeypatch.setattr(netlink_route, "read_routes", lambda addresses, timeout: None)  # the faked `ip` answers
     monkeypatch.setattr(route_lookup, "source_for", lambda address, port: (tunnel["prefsrc"], None))
     profile = tmp_path / "azurevpnconfig.xml"
     forced = "<includeroutes><route><destination>0.0.0.0</destination><mask>1</mask></route>"

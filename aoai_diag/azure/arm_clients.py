@@ -9,16 +9,18 @@ deadline, and LRO polling that follows Retry-After with a short fallback interva
 from __future__ import annotations
 
 import contextlib
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from aoai_diag import blocking
 from aoai_diag.azure.credential import CachingCredential, ca_bundle
 from aoai_diag.azure.resources import ArmDenied
 from aoai_diag.context import Settings
 from aoai_diag.errors import first_line
+from aoai_diag.net.connect import classify_connect_error
 
 T = TypeVar("T")
 
@@ -34,6 +36,7 @@ LRO_POLL_S = 0.25
 LRO_LAST_POLL_MARGIN_S = 0.25
 LRO_MIN_POLL_S = 0.05
 MAX_WORKERS = 16
+"""Connections kept per host: as many as the Azure layer's reads that run at once."""
 
 
 class ArmFailure(Exception):
@@ -79,14 +82,39 @@ def denied_from(exc: BaseException, scope: str) -> ArmDenied:
         return ArmDenied(scope, exc.status_code, code, text)
     if isinstance(exc, (ServiceRequestError, ServiceResponseError, TimeoutError)):
         text = first_line(str(exc))[:200] or "timeout"
+        kind = transport_failure(exc)
         # A TLS failure is not a timeout: behind an inspecting proxy it is the corporate CA missing from
         # REQUESTS_CA_BUNDLE, and the evidence must say so.
-        if "SSLError" in text or "CERTIFICATE_VERIFY_FAILED" in text:
+        if kind == "tls":
             return ArmDenied(scope, None, "TlsError", f"TLS failed: {text}")
-        if "refused" in text.lower() or "unreachable" in text.lower() or "NewConnectionError" in text:
+        if kind == "connect":
             return ArmDenied(scope, None, "ConnectionFailed", f"cannot connect: {text}")
         return ArmDenied(scope, None, "Timeout", f"no answer: {text}")
     return ArmDenied(scope, None, type(exc).__name__, first_line(str(exc))[:200])
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and what it wraps: azure-core's `inner_exception`, requests/urllib3's `reason` and args, the chain."""
+    todo, seen = [exc], set()
+    while todo:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        wrapped = [getattr(current, "inner_exception", None), getattr(current, "reason", None)]
+        wrapped += [current.__cause__, current.__context__, *current.args]
+        todo.extend(w for w in wrapped if isinstance(w, BaseException))
+
+
+def transport_failure(exc: BaseException) -> str:
+    """`tls`, `connect` or `timeout`: why a request got no HTTP answer, from the exception types it carries."""
+    causes = list(_causes(exc))
+    if any(isinstance(c, ssl.SSLError) for c in causes):
+        return "tls"
+    if any(isinstance(c, OSError) and classify_connect_error(c) in ("refused", "unreachable") for c in causes):
+        return "connect"
+    return "timeout"
 
 
 @contextlib.contextmanager
@@ -136,7 +164,6 @@ class ArmSession:
         )
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="arm")
         self.on_azure = False
         """Whether IMDS answered (set by snapshot.session): the run-wide inventory is built with it."""
         self.lro_count = 0
@@ -244,7 +271,7 @@ class ArmSession:
 
     def parallel(self, calls: Mapping[str, Callable[[], T]]) -> dict[str, T | ArmDenied]:
         """Run independent reads concurrently; each result is the value or the ArmDenied that replaced it."""
-        futures = {key: self._pool.submit(fn) for key, fn in calls.items()}
+        futures = {key: blocking.executor().submit(fn) for key, fn in calls.items()}
         out: dict[str, T | ArmDenied] = {}
         for key, future in futures.items():
             try:
@@ -256,8 +283,8 @@ class ArmSession:
         return out
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Any:
-        """Start `fn(*args)` in the session's pool (a Future); for prefetching reads whose result is cached."""
-        return self._pool.submit(fn, *args)
+        """Start `fn(*args)` in the one executor (a Future); for prefetching reads whose result is cached."""
+        return blocking.executor().submit(fn, *args)
 
     def lro(self, scope: str, path: str, api_version: str, deadline: float | None = None) -> dict[str, Any]:
         """POST a long-running operation and poll it, never past `deadline` (default: the session's).

@@ -19,13 +19,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aoai_diag.azure import probe_support
-from aoai_diag.checks.base import Probe
+from aoai_diag.checks.base import Probe, in_thread
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.azure import ArmAccess
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     from aoai_diag.azure import snapshot
     from aoai_diag.azure.arm_clients import ArmFailure
 
@@ -67,9 +68,13 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     return probe_support.guarded(body)
 
 
+run = in_thread(collect)
+
+
 PROBE = Probe(
     id="arm_access",
     title="Azure Resource Manager access",
+    evidence=ArmAccess,
     run=run,
     after=("azure_platform",),
     layer="azure",

@@ -19,13 +19,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aoai_diag.azure import probe_support
-from aoai_diag.checks.base import Probe
+from aoai_diag.checks.base import Probe, in_thread
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.azure import ArmAccount
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     from aoai_diag.azure import snapshot
 
     def body() -> Outcome:
@@ -63,9 +64,13 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     return probe_support.guarded(body)
 
 
+run = in_thread(collect)
+
+
 PROBE = Probe(
     id="arm_account",
     title="The account in Resource Manager",
+    evidence=ArmAccount,
     run=run,
     requires=("arm_access",),
     after=("azure_platform",),

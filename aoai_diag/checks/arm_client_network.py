@@ -35,9 +35,10 @@ from typing import Any
 
 from aoai_diag.azure import probe_support
 from aoai_diag.azure.resources import Vnet
-from aoai_diag.checks.base import Probe
+from aoai_diag.checks.base import Probe, in_thread
 from aoai_diag.context import ProbeContext
 from aoai_diag.diagnosis import azure_facts
+from aoai_diag.evidence.azure import ArmClientNetwork
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -171,7 +172,7 @@ def _judge(vnet: Vnet, evidence: Mapping[str, Any], problems: list[str], pes: li
     return Outcome(Status.PASS, f"{where}; next hops: {', '.join(named) or 'not read'}", evidence)
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     from aoai_diag.azure import convert, on_demand, snapshot
     from aoai_diag.azure.arm_clients import ArmFailure
 
@@ -275,9 +276,13 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     return probe_support.guarded(body)
 
 
+run = in_thread(collect)
+
+
 PROBE = Probe(
     id="arm_client_network",
     title="This machine's VNet, DNS, peerings and routes",
+    evidence=ArmClientNetwork,
     run=run,
     requires=("arm_access",),
     # tcp_connect: the effective routes are asked only when a connect to a private address failed.

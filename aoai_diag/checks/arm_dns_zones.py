@@ -31,9 +31,10 @@ from typing import Any
 
 from aoai_diag.azure import probe_support
 from aoai_diag.azure.resources import Zone
-from aoai_diag.checks.base import Probe
+from aoai_diag.checks.base import Probe, in_thread
 from aoai_diag.context import ProbeContext
 from aoai_diag.diagnosis import azure_facts
+from aoai_diag.evidence.azure import ArmDnsZones
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -96,7 +97,7 @@ def _judge(label: str, evidence: dict[str, Any], pes: list[Mapping[str, Any]]) -
     return Outcome(Status.PASS, summary, evidence)
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     from aoai_diag.azure import convert, snapshot
     from aoai_diag.azure.resources import ArmDenied
 
@@ -135,9 +136,13 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     return probe_support.guarded(body)
 
 
+run = in_thread(collect)
+
+
 PROBE = Probe(
     id="arm_dns_zones",
     title="Private DNS zones, records and VNet links",
+    evidence=ArmDnsZones,
     run=run,
     requires=("arm_access",),
     # After the PEs: a zone their zone groups name that the search did not return makes the search incomplete.

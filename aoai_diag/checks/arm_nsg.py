@@ -32,9 +32,10 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aoai_diag.azure import probe_support
-from aoai_diag.checks.base import Probe
+from aoai_diag.checks.base import Probe, in_thread
 from aoai_diag.context import ProbeContext
 from aoai_diag.diagnosis import azure_facts
+from aoai_diag.evidence.azure import ArmNsg
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -192,7 +193,7 @@ def _judge(flow: Flow, pes: Sequence[Mapping[str, Any]]) -> Outcome:
     return Outcome(Status.PASS, f"TCP {port} from {flow.source} to the private endpoint allowed{note}", evidence)
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     from aoai_diag.azure import nsg_eval, on_demand, snapshot
     from aoai_diag.azure.arm_clients import ArmFailure
 
@@ -260,9 +261,13 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     return probe_support.guarded(body)
 
 
+run = in_thread(collect)
+
+
 PROBE = Probe(
     id="arm_nsg",
     title="NSG rules for TCP 443 to the private endpoint",
+    evidence=ArmNsg,
     run=run,
     requires=("arm_client_network", "arm_private_endpoints"),
     # tcp_connect: the effective NSGs are asked only when a connect to a private address failed.

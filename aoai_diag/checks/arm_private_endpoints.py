@@ -29,9 +29,10 @@ from typing import Any
 
 from aoai_diag.azure import probe_support
 from aoai_diag.azure.resources import PrivateEndpoint
-from aoai_diag.checks.base import Probe
+from aoai_diag.checks.base import Probe, in_thread
 from aoai_diag.context import ProbeContext
 from aoai_diag.diagnosis import azure_facts
+from aoai_diag.evidence.azure import ArmPrivateEndpoints
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -76,7 +77,7 @@ def _item(pe: PrivateEndpoint, conn: Mapping[str, Any] | None) -> dict[str, Any]
     return item
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     from aoai_diag.azure import snapshot
     from aoai_diag.azure.resources import ArmDenied
 
@@ -141,9 +142,13 @@ def _judge(pes: list[dict[str, Any]], denied: list[dict[str, Any]], evidence: di
     return Outcome(Status.FAIL, f"no usable private endpoint: {described}", evidence)
 
 
+run = in_thread(collect)
+
+
 PROBE = Probe(
     id="arm_private_endpoints",
     title="Private endpoints of the account",
+    evidence=ArmPrivateEndpoints,
     run=run,
     requires=("arm_account",),
     after=("azure_platform",),

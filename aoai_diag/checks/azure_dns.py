@@ -14,34 +14,37 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aoai_diag.checks.base import Probe, driven
+from aoai_diag.checks.base import Probe
 from aoai_diag.checks.dns_nameservers import query_names
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.answers import AnswerKind, classify_dns
+from aoai_diag.evidence.dns import AzureDns
 from aoai_diag.model import CheckResult, Outcome, Status
-from aoai_diag.net.dns_cache import query_many_cached_steps
-from aoai_diag.net.dnsquery import describe, format_endpoint, private_only
-from aoai_diag.steps import Steps
+from aoai_diag.net.dns_cache import query_many_cached
+from aoai_diag.net.dnsquery import describe, format_endpoint
 from aoai_diag.targets import Target
 
 
-def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Steps[Outcome]:
+async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     server = ctx.settings.azure_dns
     names = query_names(target)
-    found = yield from query_many_cached_steps(ctx, [(server, n) for n in names], ctx.op_timeout())
+    found = await query_many_cached(ctx, [(server, n) for n in names], ctx.op_timeout())
     answers = {n: found[(server, n)] for n in names}
     evidence = {"server": format_endpoint(server), "answers": answers}
     primary = answers[target.host]
     shown = describe(primary)
-    if private_only(primary):
+    if classify_dns(primary) is AnswerKind.PRIVATE:
         return Outcome(Status.PASS, f"Azure DNS gives {target.host} -> {shown}", evidence)
     return Outcome(
         Status.FAIL, f"Azure DNS gives no private address for {target.host}: {shown}", evidence, primary["outcome"]
     )
 
 
-run = driven(steps)
-
-
 PROBE = Probe(
-    id="azure_dns", title="Azure-provided DNS asked directly", run=run, steps=steps, requires=("azure_platform",)
+    id="azure_dns",
+    title="Azure-provided DNS asked directly",
+    evidence=AzureDns,
+    stage=0,
+    run=run,
+    requires=("azure_platform",),
 )

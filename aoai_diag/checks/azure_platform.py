@@ -3,7 +3,7 @@
 `GET /metadata/instance?api-version=2021-02-01` with `Metadata: true`, never through a proxy
 (https://learn.microsoft.com/azure/virtual-machines/instance-metadata-service). The connect timeout is short
 (`settings.imds_timeout`): off Azure nothing answers on 169.254.169.254 and a laptop must not wait. The answer
-is cached for the run (`ctx.once("imds")`): every target and the Azure layer reuse it.
+is asked once per run (`ctx.once_async("imds")`): every target and the Azure layer reuse it.
 
 Evidence:
     on_azure (bool | null): IMDS answered with instance metadata (null: something answered but unusably).
@@ -19,29 +19,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.checks.base import Probe, driven
+from aoai_diag.blocking import in_thread
+from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.path import AzurePlatform
 from aoai_diag.model import CheckResult, Outcome, Status
-from aoai_diag.net.connect import map_concurrently_steps
 from aoai_diag.net.imds import fetch_instance
-from aoai_diag.steps import Steps
 from aoai_diag.targets import Target
 
 
-def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Steps[Outcome]:
+async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     settings = ctx.settings
 
-    def fetch(_: object = None) -> dict[str, Any]:
-        return ctx.once(  # type: ignore[no-any-return]
-            "imds",
-            lambda: fetch_instance(settings.imds_endpoint, ctx.op_timeout(cap=settings.imds_timeout), ctx.op_timeout()),
-        )
+    async def fetch() -> dict[str, Any]:
+        connect, read = ctx.op_timeout(cap=settings.imds_timeout), ctx.op_timeout()
+        return await in_thread(fetch_instance, settings.imds_endpoint, connect, read)
 
-    if ctx.once_ready("imds"):  # asked for an earlier target of the run: no wait
-        evidence = dict(fetch())
-    else:  # asked over HTTP (or being asked for another target): waited for in a worker thread
-        (found,) = yield from map_concurrently_steps(fetch, [None], None, lambda _: {})
-        evidence = dict(found)
+    evidence = dict(await ctx.once_async("imds", fetch))
     if evidence["on_azure"]:
         vm = evidence["vm"]
         return Outcome(
@@ -54,7 +48,4 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
     return Outcome(Status.SKIP, "not an Azure VM (IMDS did not answer)", evidence, evidence["error"])
 
 
-run = driven(steps)
-
-
-PROBE = Probe(id="azure_platform", title="Azure VM (Instance Metadata Service)", run=run, steps=steps)
+PROBE = Probe(id="azure_platform", title="Azure VM (Instance Metadata Service)", evidence=AzurePlatform, run=run)

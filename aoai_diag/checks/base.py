@@ -1,17 +1,18 @@
-"""The probe contract: `(target, ctx, deps) -> Outcome`. Probes gather evidence; they never print, exit or judge causes."""
+"""The probe contract: `async (target, ctx, deps) -> Outcome`. Probes gather evidence; they never print, exit or
+judge causes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from aoai_diag.context import ProbeContext, Settings
+from aoai_diag.evidence.base import Evidence
 from aoai_diag.model import CheckResult, Outcome, Status
-from aoai_diag.steps import Steps, drive
 from aoai_diag.targets import Target
 
-RunFn = Callable[[Target, ProbeContext, Mapping[str, CheckResult]], Outcome]
-StepsFn = Callable[[Target, ProbeContext, Mapping[str, CheckResult]], Steps[Outcome]]
+RunFn = Callable[[Target, ProbeContext, Mapping[str, CheckResult]], Awaitable[Outcome]]
+BlockingFn = Callable[[Target, ProbeContext, Mapping[str, CheckResult]], Outcome]
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Probe:
     """Equals the module name (a test asserts it)."""
     title: str
     run: RunFn
+    """A coroutine function: waits with `await`, and hands blocking work to `aoai_diag.blocking.in_thread`."""
     requires: tuple[str, ...] = ()
     """Probes whose results this one needs; if one of them is skip or error, this one is skipped."""
     after: tuple[str, ...] = ()
@@ -28,22 +30,23 @@ class Probe:
     """`local` (this machine) or `azure` (Resource Manager)."""
     disabled: Callable[[Settings], str | None] = lambda settings: None
     """Returns the reason this probe is switched off by the settings, or None."""
-    inline: bool = False
-    """Reads only local state (files, environment, settings) and never waits on the network or a command: the
-    engine runs it in its own thread, after starting the others, instead of handing it to a thread of its own (in
-    a fleet, every such hand-off costs interpreter-lock switches, and those were most of the run's CPU)."""
-    steps: StepsFn | None = None
-    """The probe as a generator of waits (aoai_diag/steps.py), `run` being the same driven to its end: the engine
-    runs it in its own thread and resumes it when each wait is over, instead of handing it to a thread."""
+    evidence: type[Evidence] | None = None
+    """The type of its evidence (aoai_diag/evidence): what bundles are read into and the schema is made from."""
+    stage: int | None = None
+    """Where on the path to the data plane it looks, for a probe on it (aoai_diag/verdict.py `unexplained`):
+    0 the name, 1 the route (proxy, VPN, routing table), 2 TCP, 3 TLS, 4 the HTTPS answer; None: not on the path."""
 
 
-def driven(steps: StepsFn) -> RunFn:
-    """The `run` of a probe written as `steps`: the generator run to its end in the caller's thread, each wait
-    blocking."""
+def in_thread(body: BlockingFn) -> RunFn:
+    """The `run` of a probe whose body blocks from start to end (the Azure SDK, commands, large files): the body
+    runs in the one executor (aoai_diag/blocking.py) while the loop goes on with the other probes."""
 
-    def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-        return drive(steps(target, ctx, deps))
+    async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+        from aoai_diag import blocking
 
+        return await blocking.in_thread(body, target, ctx, deps)
+
+    run.__doc__ = body.__doc__
     return run
 
 

@@ -18,13 +18,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.checks.base import Probe, driven
+from aoai_diag.checks.base import Probe
 from aoai_diag.context import Endpoint, ProbeContext, parse_endpoint
-from aoai_diag.diagnosis import local_view
+from aoai_diag.evidence.answers import classify_dns
+from aoai_diag.evidence.dns import DnsNameservers
 from aoai_diag.model import CheckResult, Outcome, Status
-from aoai_diag.net.dns_cache import query_many_cached_steps
+from aoai_diag.net.dns_cache import query_many_cached
 from aoai_diag.net.dnsquery import DnsAnswer, describe, format_endpoint
-from aoai_diag.steps import Steps
 from aoai_diag.targets import Target
 
 
@@ -35,18 +35,18 @@ def query_names(target: Target) -> list[str]:
 
 def answer_verdict(answer: DnsAnswer) -> str:
     """One word for how a server answered the primary host (see the module docstring): the diagnosis's own."""
-    return local_view.classify_dns(answer).value
+    return classify_dns(answer).value
 
 
-def ask_servers(
+async def ask_servers(
     servers: list[Endpoint], names: list[str], timeout: float, ctx: ProbeContext | None = None
-) -> Steps[list[dict[str, Any]]]:
+) -> list[dict[str, Any]]:
     pairs = [(s, n) for s in servers for n in names]
-    found = yield from query_many_cached_steps(ctx, pairs, timeout)  # shared by the run's targets
+    found = await query_many_cached(ctx, pairs, timeout)  # shared by the run's targets
     return [{"server": format_endpoint(s), "answers": {n: found[(s, n)] for n in names}} for s in servers]
 
 
-def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Steps[Outcome]:
+async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     config = deps.get("resolver_config")
     listed = list((config.evidence.get("nameservers") or []) if config else [])
     servers: list[Endpoint] = []
@@ -58,7 +58,7 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
     if not servers:
         return Outcome(Status.SKIP, "no DNS server configured to ask", {"servers": []}, "no nameservers configured")
     names = query_names(target)
-    results = yield from ask_servers(servers, names, ctx.op_timeout(), ctx)
+    results = await ask_servers(servers, names, ctx.op_timeout(), ctx)
     verdicts = {r["server"]: answer_verdict(r["answers"][target.host]) for r in results}
     evidence = {"servers": results, "names": names, "verdicts": verdicts}
     shown = "; ".join(f"{r['server']}: {describe(r['answers'][target.host])}" for r in results[:4])
@@ -70,13 +70,11 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
     return Outcome(Status.FAIL, f"no server gives {target.host} a private address: {shown}", evidence)
 
 
-run = driven(steps)
-
-
 PROBE = Probe(
     id="dns_nameservers",
     title="Configured DNS servers asked directly",
+    evidence=DnsNameservers,
+    stage=0,
     run=run,
-    steps=steps,
     requires=("resolver_config",),
 )

@@ -17,8 +17,9 @@ import os
 import sys
 from collections.abc import Mapping
 
-from aoai_diag.checks.base import Probe
+from aoai_diag.checks.base import Probe, in_thread
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.dns import HostsFile
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -93,7 +94,7 @@ class _HostsFile:
         return [{"name": e["name"], "address": e["address"], "line": e["line"]} for e in found]
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     path = ctx.settings.hosts_file or default_hosts_path()
     wanted = set(target.names) | {target.privatelink_name(n) for n in target.names}
     limit = MAX_BYTES
@@ -127,4 +128,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     return Outcome(Status.WARN, f"hosts file overrides DNS: {shown}" + (f" ({cut})" if cut else ""), evidence)
 
 
-PROBE = Probe(id="hosts_file", title="Hosts-file entries for the account's names", run=run, inline=True)
+run = in_thread(collect)
+
+
+PROBE = Probe(id="hosts_file", title="Hosts-file entries for the account's names", evidence=HostsFile, stage=0, run=run)

@@ -16,29 +16,29 @@ Evidence:
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import ipaddress
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.checks.base import Probe, driven, skip
+from aoai_diag.blocking import in_thread, map_in_threads
+from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
 from aoai_diag.dataplane_classify import REACHABLE, RECORDED_HEADERS, classify, lower_headers
+from aoai_diag.evidence.path import HttpsDataplane
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import class_or_none
 from aoai_diag.net.connect import (
     classify_connect_error,
     classify_tls_error,
-    map_concurrently_steps,
     one_line,
     open_connection,
 )
 from aoai_diag.net.http_client import Budget, HandshakeFailed, ProxyRefused, open_tunnel, tls_get
-from aoai_diag.steps import Steps
 from aoai_diag.targets import Target
 
 
@@ -131,32 +131,28 @@ def direct(target: Target, ctx: ProbeContext, address: str, path: str) -> dict[s
     return attempt
 
 
-def resolve_bounded(ctx: ProbeContext, host: str, port: int) -> str:
+async def resolve_bounded(ctx: ProbeContext, host: str, port: int) -> str:
     """First address of `host` (the proxy's name) via the OS resolver, giving up after op_timeout()."""
     try:
         ipaddress.ip_address(host)
         return host
     except ValueError:
         pass
-    box: list[Any] = []
-
-    def work() -> None:
-        try:
-            box.append(ctx.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except OSError as exc:
-            box.append(exc)
-
-    worker = threading.Thread(target=work, daemon=True)
-    worker.start()
-    worker.join(ctx.op_timeout())
-    if not box:
-        raise TimeoutError(f"resolving proxy {host} timed out")
-    if isinstance(box[0], BaseException):
-        raise OSError(f"cannot resolve proxy {host}: {box[0]}")
-    return str(box[0][0][4][0])
+    try:
+        infos = await asyncio.wait_for(
+            in_thread(ctx.getaddrinfo, host, port, type=socket.SOCK_STREAM), ctx.op_timeout()
+        )
+    except (asyncio.TimeoutError, TimeoutError):
+        raise TimeoutError(f"resolving proxy {host} timed out") from None
+    except OSError as exc:
+        raise OSError(f"cannot resolve proxy {host}: {exc}") from None
+    return str(infos[0][4][0])
 
 
-def via_proxy(target: Target, ctx: ProbeContext, proxy: Mapping[str, Any], path: str) -> dict[str, Any]:
+def via_proxy(
+    target: Target, ctx: ProbeContext, proxy: Mapping[str, Any], path: str, resolved: str | OSError
+) -> dict[str, Any]:
+    """The request through the proxy whose address is `resolved` (or the error resolving it)."""
     shown = proxy.get("proxy_url")
     attempt = new_attempt("proxy", None, shown)
     url = str(shown or "")
@@ -166,7 +162,9 @@ def via_proxy(target: Target, ctx: ProbeContext, proxy: Mapping[str, Any], path:
         return attempt
     budget = Budget(ctx.op_timeout, steps=6)
     try:
-        address = resolve_bounded(ctx, str(proxy["proxy_host"]), int(proxy["proxy_port"]))
+        if isinstance(resolved, OSError):
+            raise resolved
+        address = resolved
         attempt["address"] = address
         attempt["address_class"] = class_or_none(address)
         sock = open_tunnel(address, int(proxy["proxy_port"]), target.host, ctx.settings.port, budget)
@@ -202,7 +200,7 @@ def describe(a: Mapping[str, Any]) -> str:
     return f"{where}: {a['outcome']}"
 
 
-def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Steps[Outcome]:
+async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     path = f"/openai/models?api-version={ctx.settings.data_plane_api_version}"
     proxy = deps.get("proxy_settings")
     proxy_ev = proxy.evidence if proxy else {}
@@ -217,10 +215,17 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
     if not jobs:
         return skip("no connected, TLS-ok address and no proxy: nothing to send a request to", "no path to try")
 
+    resolved: str | OSError = ""
+    if uses_proxy:
+        try:
+            resolved = await resolve_bounded(ctx, str(proxy_ev["proxy_host"]), int(proxy_ev["proxy_port"]))
+        except OSError as exc:
+            resolved = exc
+
     def one(kind: str) -> dict[str, Any]:
         if kind == "direct":
             return direct(target, ctx, str(address), path)
-        return via_proxy(target, ctx, proxy_ev, path)
+        return via_proxy(target, ctx, proxy_ev, path, resolved)
 
     limit = 7 * ctx.op_timeout() + 1.0
 
@@ -229,7 +234,7 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
         attempt.update(outcome="timeout", error="no result in time")
         return attempt
 
-    attempts = yield from map_concurrently_steps(one, jobs, limit, gave_up)
+    attempts = await map_in_threads(one, jobs, limit, gave_up)
     evidence = {"path": path, "attempts": attempts, "app_path": app_path}
     return judge(attempts, app_path, evidence)
 
@@ -254,14 +259,12 @@ def judge(attempts: list[dict[str, Any]], app_path: str, evidence: dict[str, Any
     )
 
 
-run = driven(steps)
-
-
 PROBE = Probe(
     id="https_dataplane",
     title="Key-less HTTPS request to the data plane",
+    evidence=HttpsDataplane,
+    stage=4,
     run=run,
-    steps=steps,
     requires=("system_resolution", "proxy_settings"),
     after=("tcp_connect", "tls_handshake"),
 )

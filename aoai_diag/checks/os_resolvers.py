@@ -23,9 +23,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from aoai_diag.blocking import in_thread
 from aoai_diag.checks.base import Probe, error
 from aoai_diag.checks.dns_nameservers import answer_verdict
 from aoai_diag.context import Endpoint, ProbeContext, Settings, parse_endpoint
+from aoai_diag.evidence.answers import classify_system
+from aoai_diag.evidence.osnet import OsResolvers
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.dnsquery import format_endpoint, query_many
 from aoai_diag.osnet import commands, resolvers
@@ -53,10 +56,7 @@ def _app_view(resolution: CheckResult | None, name: str) -> str:
         return "unknown"
     if result.get("error") or not result.get("addresses"):
         return "error"
-    kinds = set((result.get("address_classes") or {}).values())
-    if kinds == {"private"}:
-        return "private"
-    return "mixed" if "private" in kinds else "public"
+    return classify_system(result).value
 
 
 def _combine(verdicts: list[str]) -> str:
@@ -65,12 +65,14 @@ def _combine(verdicts: list[str]) -> str:
     return verdicts[0] if len(set(verdicts)) == 1 else "disagree"
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     config_check = deps.get("resolver_config")
     nameservers = [str(n) for n in (config_check.evidence.get("nameservers") or [])] if config_check else []
     platform = commands.platform()
     timeout = ctx.op_timeout(READ_TIMEOUT_CAP)
-    config = ctx.once("os_resolvers", lambda: resolvers.read(platform, timeout, nameservers))
+    config = await ctx.once_async(
+        "os_resolvers", lambda: in_thread(resolvers.read, platform, timeout, nameservers)
+    )  # commands (resolvectl, scutil, PowerShell): in the executor
     splits = resolvers.split_rules(config)
     choices = {name: resolvers.choose(config, name, nameservers) for name in target.names}
     wanted: set[tuple[Endpoint, str]] = set()
@@ -83,7 +85,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     if not wanted:
         reason = "; ".join(config["errors"]) or "the OS lists no DNS server for these names"
         return error(f"no DNS server to ask: {reason}", reason, {"platform": platform, **_shape(config, splits)})
-    answers = query_many(sorted(wanted), ctx.op_timeout())
+    answers = await query_many(sorted(wanted), ctx.op_timeout())
     resolution = deps.get("system_resolution")
     names: dict[str, Any] = {}
     for name, choice in choices.items():
@@ -129,6 +131,8 @@ def _disabled(settings: Settings) -> str | None:
 PROBE = Probe(
     id="os_resolvers",
     title="DNS servers the OS picks per name (NRPT, scoped resolvers, resolved links)",
+    evidence=OsResolvers,
+    stage=0,
     run=run,
     after=("resolver_config", "system_resolution"),
     disabled=_disabled,

@@ -6,7 +6,7 @@ public: the data plane answers 403 "Public access is disabled" although this mac
 
 Evidence:
     variables (dict): proxy variables that are set, values redacted (`http://***@proxy:3128`).
-    no_proxy (str | null): the NO_PROXY value in force.
+    no_proxy (str | null): the NO_PROXY value in force, or the registry bypass list when the proxy came from there.
     applies (bool): a typical client (curl, requests, httpx, Go) would use a proxy for `https://<host>`.
     proxy_url (str | null): the proxy that applies, redacted.
     proxy_host (str | null), proxy_port (int | null): where the proxy listens.
@@ -16,6 +16,11 @@ Evidence:
         so this does NOT change `applies`; it tells the reader that the entry they rely on is not used.
     source ("env" | "wininet" | "winhttp" | null): where the proxy that applies (or, failing that, any proxy
         setting) was found. Null when nothing is configured or the platform has no registry (Linux).
+    bypass_rules ("no_proxy" | "requests" | "httpx" | "urllib" | "winhttp" | null): whose rules judged the bypass
+        list behind `applies` / `bypassed_by`: NO_PROXY as curl, requests, httpx and Go read it; for the WinINET
+        ProxyOverride, the first Python library that would still use the proxy (else requests); WinHTTP's own.
+    bypass_by_stack (dict): WinINET only: {requests | httpx | urllib: the ProxyOverride entry that makes that
+        library bypass the proxy, or null} (httpx reads no registry bypass list: always null).
     system (dict | null): Windows only: {"wininet": {enabled, server, bypass, pac_url}, "winhttp": {server, bypass}}.
     error (str | null): registry unreadable.
 """
@@ -28,9 +33,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from aoai_diag.checks.base import Probe
+from aoai_diag.checks.base import Probe, in_thread
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.path import ProxySettings
 from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.osnet.winproxy import WININET_STACKS, bypass_by_stack, winhttp_bypass
 from aoai_diag.redact import redact_url_userinfo, redact_value, userinfo
 from aoai_diag.targets import Target
 
@@ -167,11 +174,6 @@ def pick_windows_server(server: str) -> str | None:
     return table.get("https") or None
 
 
-def windows_bypass_to_no_proxy(bypass: str) -> str:
-    """WinINET/WinHTTP bypass lists use `;` and `*.suffix`; `<local>` means names without a dot."""
-    return ",".join(p.strip() for p in bypass.replace(" ", ";").split(";") if p.strip() and p.strip() != "<local>")
-
-
 def read_windows_settings() -> dict[str, Any]:  # pragma: no cover - needs a Windows registry
     """WinINET (per-user Internet Options) and WinHTTP (machine) proxy settings from the registry."""
     import importlib
@@ -218,21 +220,22 @@ def evaluate(
     no_proxy = no_proxy_found[1] if no_proxy_found else None
     proxy: str | None = None
     source: str | None = None
+    system_bypass: str | None = None
     found = first_set(env, HTTPS_PROXY_VARS)
     if found:
         proxy, source = found[1], "env"
     elif system:
-        # Python's urllib (and so requests) falls back to the WinINET settings when no variable is set.
+        # Python's urllib (and so requests and httpx) falls back to the WinINET settings when no variable is set.
         wininet = system.get("wininet") or {}
         winhttp = system.get("winhttp") or {}
         if wininet.get("enabled") and wininet.get("server"):
             proxy, source = pick_windows_server(str(wininet["server"])), "wininet"
             if wininet.get("bypass") and no_proxy is None:
-                no_proxy = windows_bypass_to_no_proxy(str(wininet["bypass"]))
+                system_bypass = str(wininet["bypass"])
         elif winhttp.get("server"):
             proxy, source = pick_windows_server(str(winhttp["server"])), "winhttp"
             if winhttp.get("bypass") and no_proxy is None:
-                no_proxy = windows_bypass_to_no_proxy(str(winhttp["bypass"]))
+                system_bypass = str(winhttp["bypass"])
     evidence: dict[str, Any] = {
         "variables": variables,
         "no_proxy": redact(no_proxy) if no_proxy else no_proxy,
@@ -243,6 +246,8 @@ def evaluate(
         "bypassed_by": None,
         "bypassed_by_address": None,
         "source": source,
+        "bypass_rules": "no_proxy" if no_proxy else None,
+        "bypass_by_stack": {},
         "system": redact_value(dict(system)) if system is not None else None,
         "error": None,
     }
@@ -252,6 +257,17 @@ def evaluate(
     if not proxy:
         return evidence
     bypass = match_no_proxy(host, port, no_proxy) if no_proxy else None
+    if system_bypass is not None:
+        # A registry bypass list is read by each client library with its own rules (aoai_diag/osnet/winproxy.py).
+        evidence["no_proxy"] = redact(system_bypass)
+        if source == "winhttp":
+            bypass, evidence["bypass_rules"] = winhttp_bypass(host, system_bypass), "winhttp"
+        else:
+            stacks = bypass_by_stack(host, system_bypass, addresses or [])
+            evidence["bypass_by_stack"] = {k: redact(v) if v else v for k, v in stacks.items()}
+            # `applies` when any Python library that takes this proxy sends the host through it: name that one.
+            judged = next((k for k in WININET_STACKS if stacks[k] is None), WININET_STACKS[0])
+            bypass, evidence["bypass_rules"] = stacks[judged], judged
     evidence["bypassed_by"] = redact(bypass) if bypass else None
     try:
         _, proxy_host, proxy_port = parse_proxy_url(proxy)
@@ -272,7 +288,7 @@ def resolved_addresses(deps: Mapping[str, CheckResult]) -> list[str]:
     return [str(a) for a in resolution.evidence.get("addresses") or []]
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     system: dict[str, Any] | None = None
     registry_error: str | None = None
     if sys.platform.startswith("win"):  # pragma: no cover - registry exists only on Windows
@@ -307,10 +323,14 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     return Outcome(Status.PASS, "no proxy configured for https", evidence)
 
 
+run = in_thread(collect)
+
+
 PROBE = Probe(
     id="proxy_settings",
     title="Proxy settings an HTTP client would use",
+    evidence=ProxySettings,
+    stage=1,
     run=run,
     after=("system_resolution",),
-    inline=True,
 )

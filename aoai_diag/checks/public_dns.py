@@ -19,13 +19,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.checks.base import Probe, driven
+from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.diagnosis import local_view
+from aoai_diag.evidence.dns import PublicDns
 from aoai_diag.model import CheckResult, Outcome, Status
-from aoai_diag.net.dns_cache import query_many_cached_steps
+from aoai_diag.net.dns_cache import query_many_cached
 from aoai_diag.net.dnsquery import DnsAnswer, format_endpoint
-from aoai_diag.steps import Steps
 from aoai_diag.targets import Target
 
 USABLE = ("answer", "nodata", "nxdomain")
@@ -40,13 +40,13 @@ def has_vnet_proxy(chain: list[str]) -> bool:
     return any(name.endswith(VNET_PROXY_SUFFIX) or name.split(".", 1)[0].startswith("vnetproxy") for name in chain)
 
 
-def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Steps[Outcome]:
+async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     names = list(target.names)
     tried: list[dict[str, Any]] = []
     chosen: DnsAnswer | None = None
     answered_by: str | None = None
     for server in ctx.settings.public_resolvers:
-        found = yield from query_many_cached_steps(ctx, [(server, n) for n in names], ctx.op_timeout())
+        found = await query_many_cached(ctx, [(server, n) for n in names], ctx.op_timeout())
         answers = {n: found[(server, n)] for n in names}
         tried.append({"server": format_endpoint(server), "answers": answers})
         if answers[target.host]["outcome"] in USABLE:
@@ -84,7 +84,6 @@ def _disabled(settings: Settings) -> str | None:
     return None if settings.public_dns else "--no-public-dns"
 
 
-run = driven(steps)
-
-
-PROBE = Probe(id="public_dns", title="Public DNS view of the account", run=run, steps=steps, disabled=_disabled)
+PROBE = Probe(
+    id="public_dns", title="Public DNS view of the account", evidence=PublicDns, stage=0, run=run, disabled=_disabled
+)

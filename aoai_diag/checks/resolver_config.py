@@ -21,8 +21,9 @@ import ipaddress
 import sys
 from collections.abc import Mapping
 
-from aoai_diag.checks.base import Probe
+from aoai_diag.checks.base import Probe, in_thread
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.dns import ResolverConfig
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.dnsquery import format_endpoint
 from aoai_diag.targets import Target
@@ -122,7 +123,7 @@ def _search_domains(text: str) -> list[str]:
     return found
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     if ctx.settings.resolvers:
         servers = [format_endpoint(r) for r in ctx.settings.resolvers]
         evidence = {
@@ -166,4 +167,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
     return Outcome(Status.PASS, f"system nameservers: {', '.join(servers)}{note}", evidence)
 
 
-PROBE = Probe(id="resolver_config", title="Configured DNS servers", run=run, inline=True)
+run = in_thread(collect)
+
+
+PROBE = Probe(id="resolver_config", title="Configured DNS servers", evidence=ResolverConfig, stage=0, run=run)

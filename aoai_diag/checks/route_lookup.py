@@ -30,13 +30,15 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.checks.base import Probe, driven, skip
+from aoai_diag.blocking import map_in_threads
+from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.osnet import OsRoute
+from aoai_diag.evidence.path import RouteLookup
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import classify
 from aoai_diag.osnet import commands
 from aoai_diag.osnet import routes as os_routes
-from aoai_diag.steps import Steps
 from aoai_diag.targets import Target
 
 MAX_PROFILE_ROUTES = 16
@@ -59,7 +61,7 @@ def source_for(address: str, port: int) -> tuple[str | None, str | None]:
         return str(sock.getsockname()[0]), None
 
 
-def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Steps[Outcome]:
+async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     resolution = deps["system_resolution"].evidence
     addresses = [str(a) for a in resolution.get("addresses") or []]
     private = [a for a in addresses if classify(a) == "private"]
@@ -88,7 +90,15 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
     with ctx.lock:
         ref_known = ctx.shared.get(ref_key) if platform != "windows" else None
     wanted = [*([] if ref_known is not None else [ref_address]), *private, *probes.values()]
-    os_found = yield from os_routes.read_routes_steps(platform, wanted, ctx.op_timeout())
+    timeout = ctx.op_timeout()
+    # One command for every address (one `ip -json -batch`, one PowerShell script), in the executor.
+    (found,) = await map_in_threads(
+        lambda w: os_routes.lookup_routes(w, timeout, platform),
+        [wanted],
+        timeout + 0.5,
+        lambda w: {a: OsRoute(error="route lookup timed out") for a in w},
+    )
+    os_found = {a: r.to_dict() for a, r in found.items()}
     ref_os = dict(ref_known) if ref_known is not None else os_found[ref_address]
     if ref_known is not None:
         os_found = {**os_found, ref_address: ref_os}
@@ -136,9 +146,6 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
     return Outcome(Status.PASS, f"route: {shown}", evidence)
 
 
-run = driven(steps)
-
-
 def _profile_probes(profile: Mapping[str, Any]) -> dict[str, str]:
     """{prefix: the address looked up for it (its first host)} for each route the profile carries."""
     probes: dict[str, str] = {}
@@ -183,8 +190,9 @@ def _profile_routes(
 PROBE = Probe(
     id="route_lookup",
     title="Route toward the resolved private addresses",
+    evidence=RouteLookup,
+    stage=1,
     run=run,
-    steps=steps,
     requires=("system_resolution",),
     after=("vpn_profile",),
 )

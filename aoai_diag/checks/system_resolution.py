@@ -19,13 +19,14 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aoai_diag.checks.base import Probe, driven
+from aoai_diag.blocking import map_in_threads
+from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
 from aoai_diag.errors import one_line
+from aoai_diag.evidence.answers import AnswerKind, classify_system
+from aoai_diag.evidence.dns import SystemResolution
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import classes
-from aoai_diag.net.connect import map_concurrently_steps
-from aoai_diag.steps import Steps
 from aoai_diag.targets import Target
 
 _EAI_NAMES = {
@@ -41,9 +42,9 @@ def _gai_error(exc: BaseException) -> str:
     return one_line(exc)
 
 
-def resolve_all(
+async def resolve_all(
     getaddrinfo: Callable[..., Any], names: list[str], port: int, timeout: float
-) -> Steps[dict[str, dict[str, Any]]]:
+) -> dict[str, dict[str, Any]]:
     """getaddrinfo for each name concurrently; names still pending after `timeout` get error "timeout"."""
 
     def work(name: str) -> dict[str, Any]:
@@ -57,13 +58,13 @@ def resolve_all(
     def pending(name: str) -> dict[str, Any]:
         return {"addresses": [], "address_classes": {}, "error": "timeout"}
 
-    found = yield from map_concurrently_steps(work, names, timeout, pending)
+    found = await map_in_threads(work, names, timeout, pending)
     return dict(zip(names, found, strict=True))
 
 
-def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Steps[Outcome]:
+async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     timeout = ctx.op_timeout()
-    results = yield from resolve_all(ctx.getaddrinfo, list(target.names), ctx.settings.port, timeout)
+    results = await resolve_all(ctx.getaddrinfo, list(target.names), ctx.settings.port, timeout)
     primary = results[target.host]
     evidence = {
         "results": results,
@@ -79,12 +80,11 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
         detail = primary["error"] or "no addresses"
         return Outcome(Status.FAIL, f"{target.host} does not resolve: {detail}", evidence, detail)
     shown = ", ".join(f"{a} ({c})" for a, c in list(primary["address_classes"].items())[:4])
-    if all(c == "private" for c in primary["address_classes"].values()):
+    if classify_system(primary) is AnswerKind.PRIVATE:
         return Outcome(Status.PASS, f"{target.host} -> {shown}", evidence)
     return Outcome(Status.WARN, f"{target.host} -> {shown}: not only private addresses", evidence)
 
 
-run = driven(steps)
-
-
-PROBE = Probe(id="system_resolution", title="OS resolver (getaddrinfo) answer", run=run, steps=steps)
+PROBE = Probe(
+    id="system_resolution", title="OS resolver (getaddrinfo) answer", evidence=SystemResolution, stage=0, run=run
+)

@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.checks.base import Probe, driven, skip
+from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.path import TcpConnect
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import class_or_none, classify
-from aoai_diag.net.connect import Connect, classify_connect_error, connect_all_steps, one_line
-from aoai_diag.steps import Steps
+from aoai_diag.net.connect import Connect, classify_connect_error, connect_all, one_line
 from aoai_diag.targets import Target
 
 
@@ -49,7 +49,7 @@ def unfinished(address: str) -> dict[str, Any]:
     return {"address": address, "class": None, "outcome": "timeout", "error": "no result in time", "connect_ms": None}
 
 
-def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Steps[Outcome]:
+async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     resolution = deps.get("system_resolution")
     addresses = [str(a) for a in (resolution.evidence.get("addresses") or [])] if resolution else []
     port = ctx.settings.port
@@ -57,7 +57,7 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
         return skip(f"{target.host} did not resolve: nothing to connect to", "no addresses")
     timeout = ctx.op_timeout()
     valid = [a for a in addresses if class_or_none(a) is not None]
-    connects = yield from connect_all_steps([(a, port) for a in valid], timeout)
+    connects = await connect_all([(a, port) for a in valid], timeout)
     done = dict(zip(valid, connects, strict=True))
     attempts = [attempt_of(a, done[a], timeout) if a in done else not_an_address(a) for a in addresses]
     evidence = {"port": port, "attempts": attempts}
@@ -73,13 +73,11 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
     return Outcome(Status.FAIL, f"TCP {port} not reachable: {shown}", evidence, "no address accepted a connection")
 
 
-run = driven(steps)
-
-
 PROBE = Probe(
     id="tcp_connect",
     title="TCP connect to the resolved addresses",
+    evidence=TcpConnect,
+    stage=2,
     run=run,
-    steps=steps,
     requires=("system_resolution",),
 )

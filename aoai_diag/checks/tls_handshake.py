@@ -25,20 +25,20 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.checks.base import Probe, driven, skip
+from aoai_diag.blocking import in_thread, map_in_threads
+from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.path import TlsHandshake
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import classify
 from aoai_diag.net.certinfo import describe_der
 from aoai_diag.net.connect import (
     classify_connect_error,
     classify_tls_error,
-    map_concurrently_steps,
     one_line,
     open_connection,
     unverified_context,
 )
-from aoai_diag.steps import Steps
 from aoai_diag.targets import Target
 
 _CERT_FIELDS = ("issuer", "issuer_text", "subject_text", "sans", "not_after", "days_left")
@@ -161,7 +161,7 @@ def _summary(a: Mapping[str, Any]) -> str:
     return text
 
 
-def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Steps[Outcome]:
+async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     tcp = deps.get("tcp_connect")
     attempts_in = tcp.evidence.get("attempts") if tcp else None
     connected = [str(a["address"]) for a in attempts_in or [] if a.get("outcome") == "connected"]
@@ -169,11 +169,11 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
         return skip("no address accepted a TCP connection", "nothing connected")
     port = ctx.settings.port
     try:
-        context = ctx.ssl_context()
+        context = await in_thread(ctx.ssl_context)  # reads every CA file: not on the loop
     except (OSError, ssl.SSLError) as exc:
         return Outcome(Status.ERROR, f"cannot load the trust store: {one_line(exc)}", {}, "trust store unreadable")
     timeout = ctx.op_timeout()
-    attempts = yield from map_concurrently_steps(
+    attempts = await map_in_threads(
         lambda a: handshake(a, port, target.host, context, timeout), connected, 2 * timeout + 1.0, unfinished
     )
     evidence = {"server_name": target.host, "port": port, "attempts": attempts}
@@ -183,13 +183,11 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
     return Outcome(Status.FAIL, f"TLS failed for {target.host}: {shown}", evidence, "handshake or verification failed")
 
 
-run = driven(steps)
-
-
 PROBE = Probe(
     id="tls_handshake",
     title="TLS handshake and certificate for the account host",
+    evidence=TlsHandshake,
+    stage=3,
     run=run,
-    steps=steps,
     requires=("tcp_connect",),
 )

@@ -18,15 +18,16 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.checks.base import Probe, error
+from aoai_diag.checks.base import Probe, error, in_thread
 from aoai_diag.context import ProbeContext, Settings
+from aoai_diag.evidence.osnet import VpnProfile
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import class_or_none
 from aoai_diag.osnet.vpnprofile import VpnProfileError, covering_route, load_profile, suffix_covers
 from aoai_diag.targets import Target
 
 
-def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     path = str(ctx.settings.vpn_profile)
     try:
         profile = ctx.once(f"vpn_profile:{path}", lambda: load_profile(path))
@@ -70,11 +71,15 @@ def _disabled(settings: Settings) -> str | None:
     return None if settings.vpn_profile else "no --vpn-profile given"
 
 
+run = in_thread(collect)
+
+
 PROBE = Probe(
     id="vpn_profile",
     title="VPN profile (routes, DNS servers, suffixes)",
+    evidence=VpnProfile,
+    stage=1,
     run=run,
     after=("system_resolution",),
     disabled=_disabled,
-    inline=True,
 )

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from aoai_diag.diagnosis.evidence import Evidence
-from aoai_diag.diagnosis.facts import Fact, Unknown, fact, is_unknown, known, unknown
+from aoai_diag.diagnosis.facts import Fact, Unknown, fact, is_unknown, known, unknown, why_failed, why_unread
 from aoai_diag.model import Status
 
 
@@ -28,18 +28,6 @@ def scope_name(scope: str) -> str:
     if len(parts) == 2 and parts[0].lower() == "subscriptions":
         return f"subscription {parts[1]}"
     return str(scope)
-
-
-def why_unread(denied: Mapping[str, Any]) -> Unknown:
-    """The reason a failed read (`{scope, status, code, message}`) leaves a fact unknown."""
-    status, code = denied.get("status"), str(denied.get("code") or "")
-    if status in (401, 403) or code in ("AuthorizationFailed", "CredentialUnavailableError"):
-        return Unknown.FORBIDDEN
-    if status == 429:
-        return Unknown.THROTTLED
-    if code == "Timeout":
-        return Unknown.TIMED_OUT
-    return Unknown.FAILED
 
 
 def _unread(denied: Sequence[Mapping[str, Any]], source: str, what: str, role: str = "Reader") -> Fact[Any]:
@@ -313,7 +301,7 @@ def _check_unknown(ev: Evidence, check: str, what: str) -> Fact[Any]:
     denied = [d for d in result.evidence.get("denied") or () if isinstance(d, Mapping)]
     if result.status is Status.ERROR and denied:
         return _unread(denied, check, what)
-    why = Unknown.NOT_READ if result.status is Status.SKIP else Unknown.FAILED
+    why = Unknown.NOT_READ if result.status is Status.SKIP else why_failed(result)
     return unknown(why, check, detail=result.reason or result.summary)
 
 

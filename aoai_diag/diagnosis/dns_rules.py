@@ -15,15 +15,14 @@ from aoai_diag.diagnosis import local_facts as lf
 from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.local_view import (
     AZURE_DNS_IP,
-    AnswerKind,
     LocalView,
     ServerAnswer,
     answer_addresses,
     answer_kind,
     fmt_addresses,
     server_host,
-    split_addresses,
 )
+from aoai_diag.evidence.answers import SILENT, AnswerKind, classify_dns, split_addresses
 from aoai_diag.model import Finding
 
 AZURE_PRIVATE_SOA = "azureprivatedns.net"
@@ -441,6 +440,10 @@ def _sibling_zone_missing(view: LocalView, used: list[str], in_use: object) -> F
     )
 
 
+# A server that sent nothing usable back: a SERVFAIL is an answer (the server is reachable), these are not.
+_NO_ANSWER = (*SILENT, AnswerKind.REFUSED, AnswerKind.ERROR)
+
+
 def resolver_unreachable(ev: Evidence) -> Iterator[Finding]:
     """No configured DNS server answers at all."""
     view = LocalView(ev)
@@ -454,7 +457,7 @@ def resolver_unreachable(ev: Evidence) -> Iterator[Finding]:
     if view.app_addresses() or view.hosts_entries() or ev.fact("local.reaches_nothing").is_true():
         return
     items = view.configured()
-    if items and all(str(i.answer.get("outcome")) in ("timeout", "refused", "error") for i in items):
+    if items and all(classify_dns(i.answer) in _NO_ANSWER for i in items):
         yield Finding(
             cause_id="dns.resolver_unreachable",
             checks=("dns_nameservers",),

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from aoai_diag.model import Status
+from aoai_diag.model import CheckResult, Status
 
 if TYPE_CHECKING:
     # typing_extensions is only read by the type checker (Never and TypeIs are in `typing` from 3.11 and 3.13).
@@ -134,12 +134,25 @@ def registry() -> Mapping[str, FactFn]:
     return dict(_registered())
 
 
-def _why_from_codes(codes: list[int]) -> Unknown:
-    if any(c in (401, 403) for c in codes):
+def why_unread(denied: Mapping[str, object]) -> Unknown:
+    """Why a failed read (`{scope, status, code, message}`) leaves a fact unknown: from its HTTP status and the code
+    the Azure layer set where the read failed (aoai_diag/azure/arm_clients.py `denied_from`), never its message."""
+    status, code = denied.get("status"), str(denied.get("code") or "")
+    if status in (401, 403) or code in ("AuthorizationFailed", "CredentialUnavailableError"):
         return Unknown.FORBIDDEN
-    if 429 in codes:
+    if status == 429:
         return Unknown.THROTTLED
+    if code in ("Timeout", "Unfinished"):
+        return Unknown.TIMED_OUT
     return Unknown.FAILED
+
+
+def why_failed(result: CheckResult) -> Unknown:
+    """Why a probe in error observed nothing, from its typed `failure`."""
+    return Unknown.TIMED_OUT if result.failure == "timeout" else Unknown.FAILED
+
+
+_WORST = (Unknown.FORBIDDEN, Unknown.THROTTLED, Unknown.TIMED_OUT, Unknown.FAILED)
 
 
 def unread(evidence: Evidence, check_id: str, decide: str | None = None) -> Fact[Never] | None:
@@ -155,26 +168,13 @@ def unread(evidence: Evidence, check_id: str, decide: str | None = None) -> Fact
         return None
     if result.status is Status.SKIP:
         return unknown(Unknown.NOT_READ, check_id, detail=result.reason or result.summary, decide=decide)
-    return refused(result.evidence.get("denied"), check_id, result.reason or result.summary, decide)
-
-
-def refused(denied: object, check_id: str, fallback: str | None = None, decide: str | None = None) -> Fact[Never]:
-    """An unknown fact from a probe's `denied` list (scopes it could not read) or, without one, its error text."""
+    denied = result.evidence.get("denied")
     entries = [d for d in denied if isinstance(d, Mapping)] if isinstance(denied, list) else []
-    codes = [d["status"] for d in entries if isinstance(d.get("status"), int)]
-    text = fallback or ""
-    if entries:
-        why = _why_from_codes(codes)
-        text = "; ".join(f"{d.get('scope', '?')} ({d.get('status') or d.get('code') or 'error'})" for d in entries)
-    elif "timed out" in text.lower() or "timeout" in text.lower():
-        why = Unknown.TIMED_OUT
-    elif "429" in text or "throttl" in text.lower():
-        why = Unknown.THROTTLED
-    elif "403" in text or "forbidden" in text.lower() or "authorization" in text.lower():
-        why = Unknown.FORBIDDEN
-    else:
-        why = Unknown.FAILED
-    return unknown(why, check_id, detail=text or None, decide=decide)
+    if not entries:
+        return unknown(why_failed(result), check_id, detail=result.reason or result.summary, decide=decide)
+    whys = {why_unread(d) for d in entries}
+    text = "; ".join(f"{d.get('scope', '?')} ({d.get('status') or d.get('code') or 'error'})" for d in entries)
+    return unknown(next(w for w in _WORST if w in whys), check_id, detail=text, decide=decide)
 
 
 class FactCache:

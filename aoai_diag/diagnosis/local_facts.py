@@ -16,17 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.facts import Fact, Unknown, fact, is_unknown, known, unknown, unread
-from aoai_diag.diagnosis.local_view import (
+from aoai_diag.diagnosis.local_view import AZURE_DNS_IP, LocalView, has_privatelink_hop, server_host
+from aoai_diag.evidence.answers import (
     ANSWERED,
-    AZURE_DNS_IP,
     SILENT,
     AnswerKind,
-    LocalView,
     classify_dns,
     classify_system,
-    has_privatelink_hop,
-    server_host,
-    split_addresses,
+    kind_of_addresses,
 )
 from aoai_diag.model import Status
 
@@ -282,8 +279,8 @@ def servfail_servers(ev: Evidence) -> Fact[tuple[str, ...]]:
 
 
 @fact("local.app_address_kind")
-def app_address_kind(ev: Evidence) -> Fact[AnswerKind]:
-    """What applications get for the host from the OS resolver (an AnswerKind)."""
+def app_address_kind(ev: Evidence) -> Fact[AnswerKind | None]:
+    """What applications get for the host from the OS resolver (an AnswerKind; None: no address parsed)."""
     if not ev.ran("system_resolution"):
         return unknown(Unknown.NOT_READ, "system_resolution")
     rows = answers_for(name_answers(ev), ev.target.host, Resolver.SYSTEM)
@@ -291,8 +288,7 @@ def app_address_kind(ev: Evidence) -> Fact[AnswerKind]:
         addresses = [str(a) for a in ev.get("system_resolution").get("addresses") or []]
         if not addresses:
             return unknown(Unknown.FAILED, "system_resolution", detail="no result for the host")
-        private, other = split_addresses(addresses)
-        return known(AnswerKind.MIXED if private and other else AnswerKind.PRIVATE if private else AnswerKind.PUBLIC)
+        return known(kind_of_addresses(addresses))
     return known(rows[0].kind, "system_resolution")
 
 

@@ -6,91 +6,22 @@ malformed field reads as "not observed", never as an exception.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aoai_diag import catalogue
 from aoai_diag.diagnosis.evidence import Evidence
-from aoai_diag.net.addresses import class_or_none
+from aoai_diag.evidence.answers import (
+    ANSWERED,
+    AnswerKind,
+    classify_dns,
+)
 
 # 168.63.129.16 is Azure's recursive resolver; a server entry may carry a port ("ip:port").
 AZURE_DNS_IP = "168.63.129.16"
 
 DnsAnswer = Mapping[str, Any]
-
-
-def split_addresses(addresses: Iterable[object]) -> tuple[list[str], list[str]]:
-    """(private, non-private) addresses; link-local and unparsable entries count as non-private."""
-    private: list[str] = []
-    other: list[str] = []
-    for item in addresses:
-        address = str(item)
-        (private if class_or_none(address) == "private" else other).append(address)
-    return private, other
-
-
-class AnswerKind(str, enum.Enum):
-    """How one resolver answered one name."""
-
-    PRIVATE = "private"
-    PUBLIC = "public"
-    MIXED = "mixed"
-    """Private and non-private addresses together."""
-    NXDOMAIN = "nxdomain"
-    NODATA = "nodata"
-    SERVFAIL = "servfail"
-    REFUSED = "refused"
-    TIMEOUT = "timeout"
-    UNREACHABLE = "unreachable"
-    """The query could not be sent or was rejected by the network (no route, ICMP unreachable, connection refused)."""
-    ERROR = "error"
-
-
-ANSWERED = (AnswerKind.PRIVATE, AnswerKind.PUBLIC, AnswerKind.MIXED)
-SILENT = (AnswerKind.TIMEOUT, AnswerKind.UNREACHABLE)
-"""Nothing came back: the resolver was never reached, or never answered."""
-
-# OS error texts for a datagram that cannot leave or is bounced (ENETUNREACH, EHOSTUNREACH, ECONNREFUSED by ICMP).
-_UNREACHABLE_TEXTS = ("unreachable", "no route", "refused", "errno 101", "errno 113", "errno 111")
-
-
-def classify_dns(answer: Mapping[str, Any]) -> AnswerKind:
-    """The kind of one DNS answer as the probes record it (docs/evidence.md, DnsAnswer)."""
-    outcome = str(answer.get("outcome") or "error")
-    if outcome == "answer":
-        private, other = split_addresses(answer.get("addresses") or [])
-        if private and other:
-            return AnswerKind.MIXED
-        return AnswerKind.PRIVATE if private else AnswerKind.PUBLIC if other else AnswerKind.NODATA
-    if outcome in {k.value for k in AnswerKind}:
-        if outcome == "error" and _looks_unreachable(answer.get("error")):
-            return AnswerKind.UNREACHABLE
-        return AnswerKind(outcome)
-    return AnswerKind.ERROR
-
-
-def classify_system(entry: Mapping[str, Any]) -> AnswerKind:
-    """The kind of one getaddrinfo result (system_resolution `results[name]`)."""
-    addresses = [str(a) for a in entry.get("addresses") or []]
-    if addresses:
-        private, other = split_addresses(addresses)
-        return AnswerKind.MIXED if private and other else AnswerKind.PRIVATE if private else AnswerKind.PUBLIC
-    error = str(entry.get("error") or "").upper()
-    if error == "TIMEOUT":
-        return AnswerKind.TIMEOUT
-    if "NONAME" in error:
-        return AnswerKind.NXDOMAIN
-    if "NODATA" in error:
-        return AnswerKind.NODATA
-    # EAI_AGAIN: the stub resolver got no usable answer (SERVFAIL and silence look alike from here).
-    return AnswerKind.ERROR
-
-
-def _looks_unreachable(error: object) -> bool:
-    text = str(error or "").lower()
-    return any(t in text for t in _UNREACHABLE_TEXTS)
 
 
 def answer_addresses(answer: DnsAnswer | None) -> list[str]:

@@ -12,7 +12,8 @@ from typing import Any
 
 from aoai_diag.diagnosis import local_facts as lf
 from aoai_diag.diagnosis.evidence import Evidence
-from aoai_diag.diagnosis.local_view import LocalView, fill, fmt_addresses, split_addresses
+from aoai_diag.diagnosis.local_view import LocalView, fill, fmt_addresses
+from aoai_diag.evidence.answers import split_addresses
 from aoai_diag.model import Finding
 
 _BLOCKED = ("timeout", "unreachable", "refused")
@@ -229,6 +230,16 @@ def tls_certificate(ev: Evidence) -> Iterator[Finding]:
             return
 
 
+def _stack(proxy: Mapping[str, Any]) -> str:
+    """Which client library the system proxy verdict is for (WinINET's ProxyOverride is read differently by each)."""
+    rules = proxy.get("bypass_rules")
+    if rules == "httpx":
+        return " for httpx (the openai Python SDK's client), which reads no ProxyOverride"
+    if rules in ("requests", "urllib", "winhttp"):
+        return f" (no entry of its bypass list matches the host as {rules} reads it)"
+    return ""
+
+
 def proxy_in_path(ev: Evidence) -> Iterator[Finding]:
     """A proxy applies to the account host, so the proxy (not this machine's DNS) picks the path."""
     view = LocalView(ev)
@@ -249,7 +260,7 @@ def proxy_in_path(ev: Evidence) -> Iterator[Finding]:
         yield Finding(
             cause_id="edge.system_proxy_pac",
             checks=("proxy_settings",),
-            detail=f"The system proxy settings ({source}) send https://{view.host} through {url}.{note}",
+            detail=f"The system proxy settings ({source}) send https://{view.host} through {url}{_stack(proxy)}.{note}",
         )
         return
     variables = ", ".join(sorted((proxy.get("variables") or {}).keys())) or "a proxy variable"

@@ -12,7 +12,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aoai_diag.diagnosis.evidence import Evidence
-from aoai_diag.diagnosis.local_view import LocalView, answer_addresses, fmt_addresses, split_addresses
+from aoai_diag.diagnosis.local_view import LocalView, answer_addresses, fmt_addresses
+from aoai_diag.evidence.answers import split_addresses
 from aoai_diag.model import Finding
 from aoai_diag.osnet.vpnprofile import covering_route, suffix_covers
 
@@ -265,18 +266,27 @@ def split_rule_lacks_suffix(ev: Evidence) -> Iterator[Finding]:
     kind = {"windows": "NRPT namespaces", "macos": "scoped resolvers", "linux": "link domains"}.get(platform, "rules")
     matches = ", ".join(sorted({str(r.get("match")) for r in rules}))
     suffix = "." + view.host.split(".", 1)[1]
+    asks = f"{', '.join(choice.get('servers') or []) or 'the default DNS'} ({choice.get('verdict')})"
+    exemption = choice.get("match")  # a `default` choice names the NRPT exemption that sent the name there
+    covered = (
+        f"an NRPT exemption for {exemption} sends {view.host} to" if exemption else f"none covers {view.host}: it asks"
+    )
+    remediation = _REMEDY.get(platform, _REMEDY["windows"]).format(
+        suffix=suffix, bare=suffix.strip("."), server=server.rsplit(":", 1)[0].strip("[]")
+    )
+    if exemption:
+        remediation = (
+            f"Remove or narrow the NRPT exemption for {exemption} (Get-DnsClientNrptRule | Where-Object Namespace "
+            f"-eq '{exemption}' | Remove-DnsClientNrptRule), or {remediation[0].lower()}{remediation[1:]}"
+        )
     yield Finding(
         cause_id="dns.split_dns_nrpt",
         checks=("os_resolvers", "system_resolution"),
         detail=(
-            f"The OS has {kind} for {matches} but none covers {view.host}: it asks "
-            f"{', '.join(choice.get('servers') or []) or 'the default DNS'} ({choice.get('verdict')}), and "
-            f"applications get a public address, while the VPN's DNS server {server} answers "
-            f"{fmt_addresses(answer_addresses(answer))}."
+            f"The OS has {kind} for {matches} but {covered} {asks}, and applications get a public address, while "
+            f"the VPN's DNS server {server} answers {fmt_addresses(answer_addresses(answer))}."
         ),
-        remediation=_REMEDY.get(platform, _REMEDY["windows"]).format(
-            suffix=suffix, bare=suffix.strip("."), server=server.rsplit(":", 1)[0].strip("[]")
-        ),
+        remediation=remediation,
     )
 
 

@@ -1,4 +1,4 @@
-"""Typed evidence: one frozen dataclass per probe (docs/evidence.md), and the registry check id -> type.
+"""Typed evidence: one frozen dataclass per probe (docs/evidence.md); each probe names its type (`Probe.evidence`).
 
 `normalize(check_id, evidence, path)` is what a bundle's evidence goes through before the diagnosis sees it.
 """
@@ -8,61 +8,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.evidence.azure import (
-    ArmAccess,
-    ArmAccount,
-    ArmClientNetwork,
-    ArmDnsZones,
-    ArmNsg,
-    ArmPrivateEndpoints,
-)
 from aoai_diag.evidence.base import Evidence, EvidenceError, json_value
-from aoai_diag.evidence.dns import (
-    AzureDns,
-    DnsAnswer,
-    DnsNameservers,
-    HostsFile,
-    PublicDns,
-    ResolverConfig,
-    SystemResolution,
-)
-from aoai_diag.evidence.osnet import OsResolvers, VpnProfile
-from aoai_diag.evidence.path import (
-    AzurePlatform,
-    HttpsDataplane,
-    ProxySettings,
-    RouteLookup,
-    TcpConnect,
-    TlsHandshake,
-)
 
-EVIDENCE_TYPES: Mapping[str, type[Evidence]] = {
-    "hosts_file": HostsFile,
-    "resolver_config": ResolverConfig,
-    "system_resolution": SystemResolution,
-    "vpn_profile": VpnProfile,
-    "dns_nameservers": DnsNameservers,
-    "os_resolvers": OsResolvers,
-    "public_dns": PublicDns,
-    "azure_platform": AzurePlatform,
-    "azure_dns": AzureDns,
-    "proxy_settings": ProxySettings,
-    "tcp_connect": TcpConnect,
-    "route_lookup": RouteLookup,
-    "tls_handshake": TlsHandshake,
-    "https_dataplane": HttpsDataplane,
-    "arm_access": ArmAccess,
-    "arm_account": ArmAccount,
-    "arm_private_endpoints": ArmPrivateEndpoints,
-    "arm_dns_zones": ArmDnsZones,
-    "arm_client_network": ArmClientNetwork,
-    "arm_nsg": ArmNsg,
-}
+
+def evidence_types() -> Mapping[str, type[Evidence]]:
+    """Check id -> its evidence type, as each probe declares it (`Probe.evidence`), in registry order."""
+    from aoai_diag.checks import load_probes
+
+    return {p.id: p.evidence for p in load_probes() if p.evidence is not None}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "EVIDENCE_TYPES":  # kept for readers of the old constant
+        return evidence_types()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def parse(check_id: str, evidence: Any, path: str = "evidence", *, strict: bool = False) -> Evidence | None:
     """The typed evidence of `check_id`, or None for a check this version does not know. Raises EvidenceError."""
-    kind = EVIDENCE_TYPES.get(check_id)
+    kind = evidence_types().get(check_id)
     if kind is None:
         return None
     return kind.from_dict(evidence, path, strict=strict)

@@ -85,6 +85,8 @@ class NameChoice(Evidence):
     kind: str | None = None
     """nrpt | scoped | link_domain | default."""
     match: str | None = None
+    """The rule's namespace or domain (`.`: systemd-resolved's `~.`); with `default`, the NRPT exemption that sent the
+    name there, or null."""
     why: str | None = None
     interface: str | None = None
     servers: tuple[str, ...] = ()

@@ -45,6 +45,10 @@ class ProxySettings(Evidence):
     bypassed_by: str | None = None
     bypassed_by_address: str | None = None
     source: str | None = None
+    bypass_rules: str | None = None
+    """Whose rules judged the bypass list: no_proxy | requests | httpx | urllib | winhttp (aoai_diag/osnet/winproxy.py)."""
+    bypass_by_stack: Mapping[str, str | None] = field(default_factory=dict)
+    """WinINET ProxyOverride: {requests | httpx | urllib: the entry that makes it bypass the proxy, or null}."""
     system: WindowsProxy | None = None
     """Windows registry settings (null elsewhere)."""
     error: str | None = None

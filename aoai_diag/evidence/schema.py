@@ -15,7 +15,7 @@ import typing
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
-from aoai_diag.evidence import EVIDENCE_TYPES
+from aoai_diag.evidence import evidence_types
 from aoai_diag.evidence.base import Evidence, _fields, _hints, _json_names
 
 PREFIX = "evidence."
@@ -64,7 +64,7 @@ def _define(cls: type[Evidence], defs: dict[str, Any]) -> None:
 def evidence_defs() -> dict[str, Any]:
     """`check_evidence` (which shape applies to which check id) and one definition per evidence type."""
     defs: dict[str, Any] = {}
-    for kind in EVIDENCE_TYPES.values():
+    for kind in evidence_types().values():
         _define(kind, defs)
     selector = {
         "description": "Evidence shape per check id (docs/evidence.md); generated from aoai_diag/evidence.",
@@ -73,7 +73,7 @@ def evidence_defs() -> dict[str, Any]:
                 "if": {"properties": {"id": {"const": check_id}}, "required": ["id"]},
                 "then": {"properties": {"evidence": {"$ref": f"#/$defs/{PREFIX}{kind.__name__}"}}},
             }
-            for check_id, kind in EVIDENCE_TYPES.items()
+            for check_id, kind in evidence_types().items()
         ],
     }
     return {"check_evidence": selector, **dict(sorted(defs.items()))}

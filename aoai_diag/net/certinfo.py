@@ -1,14 +1,12 @@
 """What a server certificate says: issuer, subject, SANs, expiry. Pure functions over DER bytes.
 
-Uses `cryptography` when it is importable (azure-identity depends on it), else CPython's own decoder.
+Decoded with `cryptography` (a dependency of azure-identity, so always installed); the standard library has no
+public DER decoder.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import ssl
-import tempfile
 from typing import Any
 
 
@@ -43,46 +41,12 @@ def _with_cryptography(der: bytes) -> dict[str, Any]:
     return {"issuer": pairs(cert.issuer), "subject": pairs(cert.subject), "sans": sans, "not_after": not_after}
 
 
-def _with_ssl(der: bytes) -> dict[str, Any]:
-    # ssl has no public DER decoder; _test_decode_cert reads a PEM file (CPython's own test helper).
-    pem = ssl.DER_cert_to_PEM_cert(der)
-    fd, path = tempfile.mkstemp(suffix=".pem")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(pem)
-        decoded = ssl._ssl._test_decode_cert(path)  # type: ignore[attr-defined]
-    finally:
-        os.unlink(path)
-
-    def pairs(rdns: Any) -> list[tuple[str, str]]:
-        short = {"commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU", "countryName": "C"}
-        return [(short.get(k, k), v) for rdn in rdns for k, v in rdn]
-
-    not_after = dt.datetime.fromtimestamp(ssl.cert_time_to_seconds(decoded["notAfter"]), tz=dt.timezone.utc)
-    sans = [v for k, v in decoded.get("subjectAltName", ()) if k in ("DNS", "IP Address")]
-    return {
-        "issuer": pairs(decoded.get("issuer", ())),
-        "subject": pairs(decoded.get("subject", ())),
-        "sans": sans,
-        "not_after": not_after,
-    }
-
-
-def describe_der(der: bytes, now: dt.datetime | None = None, use_cryptography: bool = True) -> dict[str, Any]:
+def describe_der(der: bytes, now: dt.datetime | None = None) -> dict[str, Any]:
     """{issuer: {CN, O}, issuer_text, subject_text, sans, not_after (ISO UTC), days_left}. Raises ValueError."""
-    raw: dict[str, Any] | None = None
-    if use_cryptography:
-        try:
-            raw = _with_cryptography(der)
-        except ImportError:
-            raw = None
-        except Exception as exc:
-            raise ValueError(f"undecodable certificate: {exc}") from exc
-    if raw is None:
-        try:
-            raw = _with_ssl(der)
-        except Exception as exc:
-            raise ValueError(f"undecodable certificate: {exc}") from exc
+    try:
+        raw = _with_cryptography(der)
+    except Exception as exc:
+        raise ValueError(f"undecodable certificate: {exc}") from exc
     issuer = dict(raw["issuer"])
     now = now or dt.datetime.now(dt.timezone.utc)
     not_after: dt.datetime = raw["not_after"]

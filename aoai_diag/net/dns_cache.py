@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aoai_diag.context import Endpoint, ProbeContext
-from aoai_diag.net.dnsquery import DnsAnswer, query_many_steps
-from aoai_diag.steps import Steps
+from aoai_diag.net.dnsquery import DnsAnswer, query_many
 
 _NOT_KEPT = ("timeout", "error")
 
@@ -22,25 +21,23 @@ def _key(server: Endpoint, name: str) -> str:
     return f"dns:{server[0]}:{server[1]}:{name.lower().rstrip('.')}"
 
 
-def query_many_cached_steps(
+async def query_many_cached(
     ctx: ProbeContext | None, pairs: Sequence[tuple[Endpoint, str]], timeout: float
-) -> Steps[dict[tuple[Endpoint, str], DnsAnswer]]:
-    """`query_many_steps`, answered from and filling the run's shared cache (no cache without a run context)."""
+) -> dict[tuple[Endpoint, str], DnsAnswer]:
+    """`query_many`, answered from and filling the run's shared cache (no cache without a run context)."""
     if ctx is None:
-        return (yield from query_many_steps(pairs, timeout))
+        return await query_many(pairs, timeout)
     found: dict[tuple[Endpoint, str], DnsAnswer] = {}
-    with ctx.lock:
-        for pair in dict.fromkeys(pairs):
-            hit = ctx.shared.get(_key(*pair))
-            if hit is not None:
-                found[pair] = _copy(hit)
+    for pair in dict.fromkeys(pairs):
+        hit = ctx.shared.get(_key(*pair))
+        if hit is not None:
+            found[pair] = _copy(hit)
     missing = [pair for pair in dict.fromkeys(pairs) if pair not in found]
     if missing:
-        asked = yield from query_many_steps(missing, timeout)
-        kept = {_key(*pair): _copy(a) for pair, a in asked.items() if a["outcome"] not in _NOT_KEPT}
-        with ctx.lock:
-            for key, answer in kept.items():
-                ctx.shared.setdefault(key, answer)
+        asked = await query_many(missing, timeout)
+        for pair, answer in asked.items():
+            if answer["outcome"] not in _NOT_KEPT:
+                ctx.shared.setdefault(_key(*pair), _copy(answer))
         found.update(asked)
     return {pair: found[pair] for pair in dict.fromkeys(pairs)}
 

@@ -6,22 +6,21 @@ Queries carry no EDNS option, like the glibc and musl stub resolvers, so a reply
 shows up as `truncated_udp` exactly as an application on musl would see it
 (https://github.com/mckaywrigley/chatbot-ui/issues/728).
 
-Plain replies are decoded by aoai_diag/net/dnswire.py without building dnspython objects (a fleet asks thousands of
-questions); every other reply, and the TCP retry, goes through dnspython as before.
-
-`query` asks one (server, name) on blocking sockets; `query_many` asks many from the calling thread, each pair
-on a socket of its own, all waited for by one poll: the same exchanges, and the same answers (tests/test_dnswire.py
-runs every reply shape through both).
+The UDP exchanges are asyncio datagram endpoints on the run's loop; a truncated reply is asked again over TCP with
+dnspython's asyncio query. Plain replies are decoded by aoai_diag/net/dnswire.py without building dnspython
+objects (a fleet asks thousands of questions: docs/architecture.md, "Measured choices"); every other reply goes
+through dnspython.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
-import threading
 import time
 from collections.abc import Container, Sequence
 from typing import Any
 
+import dns.asyncquery
 import dns.exception
 import dns.flags
 import dns.message
@@ -33,10 +32,9 @@ import dns.rdatatype
 
 from aoai_diag.context import Endpoint, format_endpoint
 from aoai_diag.errors import one_line
-from aoai_diag.net import dnswire, ioloop
+from aoai_diag.net import dnswire
 from aoai_diag.net.addresses import classes
-from aoai_diag.net.connect import Concurrently
-from aoai_diag.steps import Steps, drive
+from aoai_diag.net.connect import classify_connect_error
 
 DnsAnswer = dict[str, Any]
 
@@ -78,30 +76,6 @@ def _soa_mname(response: dns.message.Message) -> str | None:
     return None
 
 
-def udp_exchange(wire: bytes, server: Endpoint, expires: float) -> bytes:
-    """Send `wire` over UDP and return the first datagram that comes back from `server`, by `expires` (monotonic).
-
-    What `dns.query.udp(..., ignore_unexpected=True)` does on the wire, on a plain blocking socket (dnspython
-    builds an epoll selector for every wait). Datagrams from another address are ignored. The socket stays
-    unconnected, like dnspython's, so an ICMP port-unreachable is not reported and a closed port is a timeout.
-    """
-    host, port = server
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as sock:
-        sock.sendto(wire, (host, port))
-        while True:
-            left = expires - time.monotonic()
-            if left <= 0:
-                raise dns.exception.Timeout(timeout=0)
-            sock.settimeout(left)
-            try:
-                data, source = sock.recvfrom(65535)
-            except TimeoutError:
-                raise dns.exception.Timeout(timeout=0) from None
-            if _same_address(family, source, host, port):
-                return data
-
-
 def _same_address(family: int, source: Any, host: str, port: int) -> bool:
     if source[1] != port:
         return False
@@ -114,11 +88,7 @@ def _same_address(family: int, source: Any, host: str, port: int) -> bool:
 
 
 class _Exchange:
-    """One question over UDP with a TCP retry on truncation; records what happened.
-
-    `run` does it all, blocking; `query_many` drives the UDP part of many exchanges from one selector instead
-    (`packet`, `accept`, `time_out`, `fail`) and leaves only a TCP retry to a thread.
-    """
+    """One question over UDP with a TCP retry on truncation; records what happened (`ask` does it all)."""
 
     def __init__(
         self,
@@ -137,8 +107,8 @@ class _Exchange:
         self.tcp_retry: str | None = None
         self.failure: str | None = None  # "timeout" or "error"
         self.error: str | None = None
-        # `query_many` asks AAAA on the socket that asked A: an id other than the A one (`avoid`) tells a late copy
-        # of the A reply apart.
+        # The AAAA question goes out on the socket that asked A: an id other than the A one (`avoid`) tells a late
+        # copy of the A reply apart.
         while True:
             self.wire = dnswire.encode_query(name, rdtype)
             self.query = dns.message.make_query(name, rdtype) if self.wire is None else None
@@ -152,17 +122,14 @@ class _Exchange:
     def packet(self) -> bytes:
         return self.query.to_wire() if self.query is not None else self.wire  # type: ignore[return-value]
 
-    def _left(self) -> float:
-        left = self.expires - time.monotonic()
-        if left <= 0:
-            raise dns.exception.Timeout(timeout=0)
-        return left
-
     def time_out(self) -> None:
         self.failure, self.error = "timeout", f"no answer within the timeout from {format_endpoint(self.server)}"
 
     def fail(self, exc: BaseException) -> None:
-        self.failure, self.error = "error", one_line(exc)
+        # Why it failed is recorded here, from the errno (a send with no route, an ICMP error on Windows), as the
+        # answer's outcome: nothing downstream reads it back from the error text.
+        unreachable = classify_connect_error(exc) in ("unreachable", "refused")
+        self.failure, self.error = "unreachable" if unreachable else "error", one_line(exc)
 
     def accept(self, data: bytes) -> bool:
         """Take the UDP reply `data`; True when it was truncated and the TCP retry (`retry_tcp`) is still to do."""
@@ -185,29 +152,69 @@ class _Exchange:
         self.truncated_udp = True
         return True
 
-    def retry_tcp(self) -> None:
+    async def retry_tcp(self) -> None:
         host, port = self.server
         assert self.query is not None  # a truncated reply went through dnspython
+        left = self.expires - time.monotonic()
         try:
-            self.response = dns.query.tcp(self.query, host, port=port, timeout=self._left())
+            if left <= 0:
+                raise dns.exception.Timeout(timeout=0)
+            self.response = await dns.asyncquery.tcp(self.query, host, port=port, timeout=left)
             self.tcp_retry = "ok"
-        except dns.exception.Timeout:
+        except (dns.exception.Timeout, asyncio.TimeoutError):
             self.tcp_retry, self.error = "failed", "answer truncated over UDP; TCP retry timed out"
         except Exception as exc:
             self.tcp_retry, self.error = "failed", f"answer truncated over UDP; TCP retry failed: {one_line(exc)}"
 
-    def run(self) -> None:
+    async def ask(self, transport: asyncio.DatagramTransport, replies: _Replies) -> None:
+        """Send the question on `transport`, wait for its reply by `expires`, and retry over TCP if truncated."""
+        left = self.expires - time.monotonic()
+        if left <= 0:  # a question whose time is already spent is a timeout, not a packet sent
+            self.time_out()
+            return
+        waiting = replies.expect()
         try:
-            self._left()  # a query whose time is already spent is a timeout, not a packet sent
-            data = udp_exchange(self.packet(), self.server, self.expires)
-        except dns.exception.Timeout:
+            transport.sendto(self.packet(), self.server)
+            data = await asyncio.wait_for(waiting, left)
+        except (asyncio.TimeoutError, TimeoutError):
             self.time_out()
             return
         except Exception as exc:  # ICMP errors, a bad address: evidence, never a crash
             self.fail(exc)
             return
         if self.accept(data):
-            self.retry_tcp()
+            await self.retry_tcp()
+
+
+class _Replies(asyncio.DatagramProtocol):
+    """The datagrams of one (server, name): the first from the server's address whose id is not a stale one.
+
+    The socket stays unconnected, like dnspython's, so an ICMP port-unreachable is not reported (Linux) and a
+    closed port is a timeout; a datagram from another address neither answers nor ends the wait.
+    """
+
+    def __init__(self, server: Endpoint, family: int) -> None:
+        self.server, self.family = server, family
+        self.stale: set[int] = set()
+        self._waiting: asyncio.Future[bytes] | None = None
+
+    def expect(self) -> asyncio.Future[bytes]:
+        self._waiting = asyncio.get_running_loop().create_future()
+        return self._waiting
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        if self._waiting is None or self._waiting.done():
+            return
+        host, port = self.server
+        if not _same_address(self.family, addr, host, port):
+            return
+        if len(data) >= 2 and int.from_bytes(data[:2], "big") in self.stale:
+            return  # a late copy of the A reply
+        self._waiting.set_result(data)
+
+    def error_received(self, exc: Exception) -> None:  # Windows reports an ICMP port-unreachable here
+        if self._waiting is not None and not self._waiting.done():
+            self._waiting.set_exception(exc)
 
 
 def _rcode(response: dns.message.Message | dnswire.Reply) -> int:
@@ -288,265 +295,56 @@ def _classify(answer: DnsAnswer) -> DnsAnswer:
     return answer
 
 
-def query(server: Endpoint, name: str, timeout: float, aaaa: bool = True) -> DnsAnswer:
-    """Ask `server` for the A (and then AAAA) records of `name`; everything within `timeout` seconds."""
+async def query(server: Endpoint, name: str, timeout: float, aaaa: bool = True) -> DnsAnswer:
+    """Ask `server` for the A (and then AAAA, on the same socket) records of `name`; all within `timeout` s."""
     name = _norm(name)
     started = time.monotonic()
     expires = started + max(0.01, timeout)
     answer = _empty_answer(name)
     exchange = _Exchange(server, name, dns.rdatatype.A, expires)
-    exchange.run()
-    if _settle_a(answer, exchange, started) and aaaa:
-        six = _Exchange(server, name, dns.rdatatype.AAAA, expires)
-        six.run()
-        _settle_aaaa(answer, six)
+    family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
+    try:
+        transport, replies = await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda: _Replies(server, family), family=family
+        )
+    except OSError as exc:  # out of descriptors (a large fleet): evidence for this question, not a crash
+        exchange.fail(exc)
+        _settle_a(answer, exchange, started)
+        return _classify(answer)
+    try:
+        await exchange.ask(transport, replies)
+        if _settle_a(answer, exchange, started) and aaaa:
+            replies.stale.add(exchange.id)
+            six = _Exchange(server, name, dns.rdatatype.AAAA, expires, avoid=(exchange.id,))
+            await six.ask(transport, replies)
+            # An AAAA question that fails or times out adds nothing and does not change the outcome.
+            _settle_aaaa(answer, six)
+    finally:
+        transport.close()
     return _classify(answer)
 
 
-class _Pooled:
-    """A UDP socket between two (server, name) questions, and the ids it has carried."""
-
-    __slots__ = ("ids", "sock", "uses")
-
-    def __init__(self, sock: socket.socket, uses: int, ids: tuple[int, ...]) -> None:
-        self.sock, self.uses, self.ids = sock, uses, ids
-
-
-class _UdpPool:
-    """UDP sockets of finished exchanges, kept for the next questions of the process.
-
-    In a fleet, opening, configuring and closing a socket per (server, name) were three of the seven system calls
-    a question costs, each one handing the interpreter lock over. A socket is kept only after a clean exchange
-    (every question answered with its own id), for `MAX_USES` questions at most (its source port still changes
-    every few dozen questions), and the ids it carried are remembered, so that a late copy of an earlier reply is
-    dropped rather than taken for the next one's.
-    """
-
-    MAX_IDLE = 128  # per address family
-    MAX_USES = 32
-    REMEMBERED_IDS = 8
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._idle: dict[int, list[_Pooled]] = {}
-
-    def take(self, family: int) -> _Pooled | None:
-        with self._lock:
-            idle = self._idle.get(family)
-            return idle.pop() if idle else None
-
-    def give(self, family: int, pooled: _Pooled) -> None:
-        if pooled.uses < self.MAX_USES:
-            with self._lock:
-                idle = self._idle.setdefault(family, [])
-                if len(idle) < self.MAX_IDLE:
-                    idle.append(pooled)
-                    return
-        pooled.sock.close()
-
-
-_POOL = _UdpPool()
-
-
-class _Asked:
-    """One (server, name) of `query_many`: its A, then AAAA, exchange over a UDP socket of its own.
-
-    The socket is what `udp_exchange` would use: unconnected, so the first datagram from the server's address
-    is the reply, whatever it holds (a broken one is an error, not a timeout). The AAAA question goes out on the
-    same socket with another id, and a late copy of the A reply is dropped. The socket may have served earlier
-    questions (`_UdpPool`): their ids are dropped too.
-    """
-
-    __slots__ = (
-        "answer",
-        "earlier_ids",
-        "exchange",
-        "family",
-        "over_tcp",
-        "pair",
-        "sock",
-        "stale_id",
-        "started",
-        "uses",
-    )
-
-    def __init__(self, pair: tuple[Endpoint, str], started: float, expires: float) -> None:
-        self.pair = pair
-        self.started = started
-        server, name = pair[0], _norm(pair[1])
-        self.answer = _empty_answer(name)
-        self.exchange = _Exchange(server, name, dns.rdatatype.A, expires)
-        self.stale_id: int | None = None
-        self.family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
-        self.sock: socket.socket | None = None
-        self.over_tcp: Concurrently[_Asked, DnsAnswer | None] | None = None
-        self.uses = 0
-        self.earlier_ids: tuple[int, ...] = ()
-
-    # The `ioloop.Job` protocol: the loop thread drives these.
-    waits_to_write = False
-
-    def start(self) -> socket.socket | None:
-        return self.sock if self.open() else None
-
-    def on_readable(self) -> bool:
-        state = self.read()
-        if state == "tcp":
-            self.over_tcp = _over_tcp(self)
-        return state in ("done", "tcp")
-
-    def fail(self, exc: BaseException) -> None:
-        self.exchange.fail(exc)
-        if self.stale_id is None:
-            _settle_a(self.answer, self.exchange, self.started)
-
-    def open(self) -> bool:
-        """Its socket, and the A question sent; False (the failure recorded, the answer settled) when not."""
-        pooled = _POOL.take(self.family)
-        if pooled is not None:
-            self.sock, self.uses, self.earlier_ids = pooled.sock, pooled.uses, pooled.ids
-            a = self.exchange
-            if a.id in self.earlier_ids:
-                self.exchange = _Exchange(a.server, a.name, a.rdtype, a.expires, avoid=self.earlier_ids)
-            return self.send()
-        try:  # out of descriptors (a large fleet): evidence for this question, not a crash
-            self.sock = socket.socket(self.family, socket.SOCK_DGRAM)
-            self.sock.setblocking(False)
-        except OSError as exc:
-            self.exchange.fail(exc)
-            self.settle()
-            return False
-        return self.send()
-
-    def send(self) -> bool:
-        """Send the current question; False when this (server, name) is settled instead."""
-        assert self.sock is not None
-        try:
-            self.sock.sendto(self.exchange.packet(), self.exchange.server)
-        except OSError as exc:
-            self.exchange.fail(exc)
-            return self.settle()
-        return True
-
-    def read(self) -> str:
-        """One datagram: `wait` (not ours, or none), `sent` (the AAAA question went out), `done`, or `tcp`
-        (truncated: the TCP retry is to do)."""
-        assert self.sock is not None
-        try:
-            data, source = self.sock.recvfrom(65535)
-        except (BlockingIOError, InterruptedError):
-            return "wait"
-        except OSError as exc:  # Windows reports an ICMP port-unreachable here
-            self.exchange.fail(exc)
-            return "sent" if self.settle() else "done"
-        host, port = self.exchange.server
-        if not _same_address(self.family, source, host, port):
-            return "wait"  # a stranger's datagram neither answers nor ends the wait
-        qid = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
-        if qid is not None and (qid == self.stale_id or qid in self.earlier_ids):
-            return "wait"  # a late copy of the A reply, or of a reply to an earlier question on this socket
-        if self.exchange.accept(data):
-            return "tcp"
-        return "sent" if self.settle() else "done"
-
-    def settle(self) -> bool:
-        """The current exchange is over: record it; True when the AAAA question that follows went out."""
-        if self.stale_id is not None:
-            _settle_aaaa(self.answer, self.exchange)
-            return False
-        if not _settle_a(self.answer, self.exchange, self.started) or self.sock is None:
-            return False
-        a = self.exchange
-        self.stale_id = a.id
-        self.exchange = _Exchange(a.server, a.name, dns.rdatatype.AAAA, a.expires, avoid=(a.id, *self.earlier_ids))
-        return self.send()
-
-    def expire(self) -> None:
-        """No reply by the deadline: an A question is a timeout; an unanswered AAAA one adds nothing."""
-        if self.stale_id is None:
-            self.exchange.time_out()
-            _settle_a(self.answer, self.exchange, self.started)
-
-    def close(self) -> None:
-        if self.sock is None:
-            return
-        # Kept for another question only after a clean exchange: the last question had a reply with its id
-        # (nothing late can be on the way, except copies of replies already taken, whose ids are remembered).
-        clean = self.over_tcp is None and self.exchange.response is not None and self.exchange.failure is None
-        if clean:
-            ids = (*self.earlier_ids, *((self.stale_id,) if self.stale_id is not None else ()), self.exchange.id)
-            _POOL.give(self.family, _Pooled(self.sock, self.uses + 1, ids[-_UdpPool.REMEMBERED_IDS :]))
-        else:
-            self.sock.close()
-        self.sock = None
-
-    def finish_over_tcp(self) -> DnsAnswer:
-        """Blocking, in a worker thread: the TCP retry of a truncated reply, then what is left to ask."""
-        self.exchange.retry_tcp()
-        if self.stale_id is not None:
-            _settle_aaaa(self.answer, self.exchange)
-        elif _settle_a(self.answer, self.exchange, self.started):
-            a = self.exchange
-            six = _Exchange(a.server, a.name, dns.rdatatype.AAAA, a.expires)
-            six.run()
-            _settle_aaaa(self.answer, six)
-        return _classify(self.answer)
-
-
-def query_many_steps(
-    pairs: Sequence[tuple[Endpoint, str]], timeout: float
-) -> Steps[dict[tuple[Endpoint, str], DnsAnswer]]:
-    """Ask every (server, name) pair at once (A, then AAAA); all done within `timeout`.
-
-    The exchanges are driven by one poll loop (aoai_diag/net/ioloop.py: the engine's own thread, or the process's
-    I/O thread for a blocking caller), which waits on the sockets of every exchange at once: in a fleet, a thread
-    per question, or per caller, waking for each datagram, cost more CPU in interpreter-lock hand-offs than the
-    questions themselves. Only a truncated reply's TCP retry, which is rare, gets a thread of its own, started as
-    soon as the reply comes.
-    """
+async def query_many(pairs: Sequence[tuple[Endpoint, str]], timeout: float) -> dict[tuple[Endpoint, str], DnsAnswer]:
+    """Ask every (server, name) pair at once (A, then AAAA); all done within `timeout`."""
     unique = list(dict.fromkeys(pairs))
-    started = time.monotonic()
-    expires = started + max(0.01, timeout)
-    asked = [_Asked(pair, started, expires) for pair in unique]
-    late_margin = 0.2  # every exchange bounds itself; this only covers scheduling on a busy machine
-    settled = yield from ioloop.batch(asked, expires, late_margin)
+    tasks = [asyncio.ensure_future(query(server, name, timeout)) for server, name in unique]
+    if tasks:
+        # Every exchange bounds itself; the margin only covers scheduling on a busy machine.
+        await asyncio.wait(tasks, timeout=max(0.01, timeout) + 0.2)
     found: dict[tuple[Endpoint, str], DnsAnswer] = {}
-    for one, done in zip(asked, settled, strict=True):
-        if not done:
-            found[one.pair] = _late(one.pair)
-        elif one.over_tcp is not None:
-            retry = one.over_tcp
-            retry.give_up_at = expires + late_margin
-            yield retry  # already running (or done): started when the truncated reply came
-            found[one.pair] = retry.result()[0] or _late(one.pair)
+    for pair, task in zip(unique, tasks, strict=True):
+        if task.done():
+            found[pair] = task.result()
         else:
-            found[one.pair] = _classify(one.answer)
+            task.cancel()
+            found[pair] = _late(pair)
     return found
-
-
-def query_many(pairs: Sequence[tuple[Endpoint, str]], timeout: float) -> dict[tuple[Endpoint, str], DnsAnswer]:
-    """`query_many_steps`, blocking."""
-    return drive(query_many_steps(pairs, timeout))
-
-
-def _over_tcp(asked: _Asked) -> Concurrently[_Asked, DnsAnswer | None]:
-    """A truncated reply's TCP retry (and what follows it), running in a worker thread from now on; its asker sets
-    how long it waits (`give_up_at`)."""
-    retry: Concurrently[_Asked, DnsAnswer | None] = Concurrently(_Asked.finish_over_tcp, [asked], None, lambda _: None)
-    retry.start()
-    return retry
 
 
 def _late(pair: tuple[Endpoint, str]) -> DnsAnswer:
     result = _empty_answer(_norm(pair[1]))
     result["outcome"], result["error"] = "timeout", "query did not finish within the timeout"
     return result
-
-
-def private_only(answer: DnsAnswer) -> bool:
-    """The answer has A records and every recorded address (A and AAAA) is private."""
-    classes = answer.get("address_classes") or {}
-    return bool(answer.get("addresses")) and all(c == "private" for c in classes.values())
 
 
 def describe(answer: DnsAnswer) -> str:

@@ -1,13 +1,20 @@
 """Linux: systemd-resolved's per-link DNS servers and domains behind the 127.0.0.53 stub, and `ip route get`.
 
-systemd-resolved sends a name to the links whose search or routing (`~`) domains are its longest matching suffix;
-a name no domain matches goes to the links marked DefaultRoute (or, on versions that do not show that flag, the
-links without routing-only domains) and to the global servers (systemd-resolved.service(8), "Protocols and
-Routing"). resolv.conf then lists only the stub, so a direct query to "the nameserver" says nothing.
+How systemd-resolved routes a name (systemd-resolved.service(8), "Protocols and Routing"; systemd.network(5)
+`Domains=` and `DNSDefaultRoute=`):
+- among the search and route-only (`~`) domains of every link and of the global settings, the matching one with the
+  most labels wins, and the name goes to every link (or the global servers) carrying that domain;
+- `~.` is a route-only domain matching every name with zero labels: a link carrying it gets every name no more
+  specific domain claims, and the other links do not (what full-tunnel VPN scripts set);
+- a name no domain matches goes to the links whose DefaultRoute is on, and to the global servers. Unset, DefaultRoute
+  is on unless the link has a route-only domain other than `~.`. resolvectl shows it as `+DefaultRoute` among the
+  protocols (v246+), `DefaultRoute setting: yes` (v240-245) or `Default Route: yes` (v257+);
+- with no such link and no global server, the fallback servers answer.
+resolv.conf then lists only the stub, so a direct query to "the nameserver" says nothing.
 
 Readers (thin) and parsers (pure):
     `resolvectl status` -> parse_resolvectl_status
-    `ip -j route get <ip>` -> parse_ip_route_get
+    `ip -force -json -batch -` with a `route get <ip>` line per address -> parse_ip_batch (parse_ip_route_get each)
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import socket
 from typing import Any
 
 from aoai_diag.osnet import commands
@@ -25,8 +33,19 @@ _LINK = re.compile(r"^Link (?P<index>\d+) \((?P<name>[^)]+)\)")
 _FIELD = re.compile(r"^\s*(?P<key>[A-Za-z][A-Za-z .]*?):(?: (?P<value>.*))?$")
 
 
+def _domain(text: str) -> str:
+    """`~Corp.Example.` -> `~corp.example`; `~.` stays `~.` (the catch-all), never `~`."""
+    text = text.lower()
+    bare = text.lstrip("~").strip(".")
+    return ("~" if text.startswith("~") else "") + (bare or ".")
+
+
+_YES = {"yes": True, "no": False}
+
+
 def parse_resolvectl_status(text: str) -> list[dict[str, Any]]:
-    """One entry per section with DNS servers: {kind ("global"|"link"), interface, servers, domains, default_route}."""
+    """One entry per section with DNS servers (or, for Global, fallback servers): {kind ("global"|"link"), interface,
+    servers, domains, default_route (bool, or None when not shown), fallback (Global only)}."""
     sections: list[dict[str, Any]] = []
     current: dict[str, Any] | None = None
     last: str | None = None
@@ -41,6 +60,7 @@ def parse_resolvectl_status(text: str) -> list[dict[str, Any]]:
                 "servers": [],
                 "domains": [],
                 "default_route": None,
+                "fallback": [],
             }
             sections.append(current)
             last = None
@@ -57,34 +77,59 @@ def parse_resolvectl_status(text: str) -> list[dict[str, Any]]:
             continue
         if last == "DNS Servers":
             current["servers"].extend(v.split("#", 1)[0] for v in value.split())
+        elif last == "Fallback DNS Servers":
+            current["fallback"].extend(v.split("#", 1)[0] for v in value.split())
         elif last in ("DNS Domain", "DNS Domains"):
-            current["domains"].extend(d.lower().rstrip(".") or "." for d in value.split())
+            current["domains"].extend(_domain(d) for d in value.split())
         elif last == "Protocols" and "DefaultRoute" in value:
             current["default_route"] = "+DefaultRoute" in value.split()
-    return [s for s in sections if s["servers"]]
+        elif last in ("DefaultRoute setting", "Default Route") and value.lower() in _YES:
+            current["default_route"] = _YES[value.lower()]
+    return [s for s in sections if s["servers"] or s["fallback"]]
+
+
+def _labels(bare: str) -> int:
+    return 0 if bare == "." else bare.count(".") + 1
+
+
+def _matches(bare: str, name: str) -> bool:
+    return bare == "." or name == bare or name.endswith("." + bare)
+
+
+def default_route(section: dict[str, Any]) -> bool:
+    """Whether names no domain matches go to this section: the global servers always; a link by its DefaultRoute,
+    which unset is on unless the link has a route-only domain other than `~.` (systemd-resolved.service(8))."""
+    if section["kind"] == "global":
+        return True
+    if section["default_route"] is not None:
+        return bool(section["default_route"])
+    return not any(d.startswith("~") and d != "~." for d in section["domains"])
 
 
 def choose(sections: list[dict[str, Any]], name: str) -> tuple[str, str | None, list[dict[str, Any]]]:
-    """(kind, matched domain, chosen sections) for `name`, as systemd-resolved routes it."""
+    """(kind, matched domain ("." for `~.`), chosen sections) for `name`, as systemd-resolved routes it."""
     name = name.lower().rstrip(".")
-    best: tuple[int, str] | None = None
-    for section in sections:
+    serving = [s for s in sections if s["servers"]]
+    best: int | None = None
+    for section in serving:
         for domain in section["domains"]:
-            bare = domain.lstrip("~").strip(".")
-            if bare and (name == bare or name.endswith("." + bare)) and (best is None or len(bare) > best[0]):
-                best = (len(bare), bare)
+            bare = domain.lstrip("~")
+            if _matches(bare, name) and (best is None or _labels(bare) > best):
+                best = _labels(bare)
     if best is not None:
-        chosen = [s for s in sections if any(d.lstrip("~").strip(".") == best[1] for d in s["domains"])]
-        return "link_domain", best[1], chosen
-
-    def default(section: dict[str, Any]) -> bool:
-        if section["kind"] == "global" or "~." in section["domains"]:
-            return True
-        if section["default_route"] is not None:
-            return bool(section["default_route"])
-        return not any(d.startswith("~") for d in section["domains"])
-
-    return "default", None, [s for s in sections if default(s)]
+        winner = next(
+            d.lstrip("~")
+            for s in serving
+            for d in s["domains"]
+            if _matches(d.lstrip("~"), name) and _labels(d.lstrip("~")) == best
+        )
+        chosen = [s for s in serving if any(d.lstrip("~") == winner for d in s["domains"])]
+        return "link_domain", winner, chosen
+    chosen = [s for s in serving if default_route(s)]
+    if not chosen:
+        fallback = [s for s in sections if s["kind"] == "global" and s["fallback"]]
+        chosen = [{**s, "servers": list(s["fallback"]), "interface": "fallback"} for s in fallback]
+    return "default", None, chosen
 
 
 def parse_ip_route_get(text: str) -> dict[str, Any]:
@@ -93,8 +138,8 @@ def parse_ip_route_get(text: str) -> dict[str, Any]:
         routes = json.loads(text)
     except ValueError:
         return {"error": text.strip().splitlines()[0] if text.strip() else "no output"}
-    if not routes:
-        return {"error": "no route"}
+    if not isinstance(routes, list) or not routes or not isinstance(routes[0], dict):
+        return {"error": "no route in ip's answer"}
     route = routes[0]
     return {
         "interface": route.get("dev"),
@@ -113,13 +158,83 @@ def read_resolver_rules(timeout: float) -> dict[str, Any]:
     return {"rules": parse_resolvectl_status(result.stdout), "interfaces": [], "errors": []}
 
 
-def read_route(address: str, timeout: float) -> dict[str, Any]:
-    ipaddress.ip_address(address)
-    result = commands.run(["ip", "-j", "route", "get", address], timeout)
-    if not result.ok:
-        text = (result.stderr or result.stdout).strip()
-        # "RTNETLINK answers: Network is unreachable": the kernel has no route at all.
-        if "unreachable" in text.lower():
-            return {"error": "network unreachable", "no_route": True}
-        return {"error": result.failure()}
-    return parse_ip_route_get(result.stdout)
+IP_BATCH = ["ip", "-force", "-json", "-batch", "-"]
+"""One `ip` process for every route lookup: a `route get` line per address on stdin, a JSON array per answer on
+stdout, and for a line the kernel refused its message then `Command failed -:<line>` on stderr (ip(8): -batch,
+-force goes on after a failed line)."""
+_FAILED_LINE = re.compile(r"^Command failed (?P<file>\S*):(?P<line>\d+)\s*$")
+
+
+def batch_line(address: str) -> str:
+    """`route get <ip>` for one address, its zone (`fe80::1%eth0`, `fe80::1%3`) as the output interface.
+
+    Raises ValueError for anything but an IP address: a line of this batch never carries anything else.
+    """
+    ip = ipaddress.ip_address(commands.ip_literal(address))
+    zone = getattr(ip, "scope_id", None)
+    if not zone:
+        return f"route get {ip}"
+    if zone.isdigit():
+        try:
+            zone = socket.if_indextoname(int(zone))
+        except (OSError, OverflowError):
+            raise ValueError(f"no interface with index {zone}") from None
+    return f"route get {str(ip).split('%', 1)[0]} oif {zone}"
+
+
+def parse_ip_batch(addresses: list[str], stdout: str, stderr: str) -> dict[str, dict[str, Any]]:
+    """The answers of `ip -force -json -batch -` to one `route get` line per address, in that order.
+
+    An answer is matched to its address by the `dst` it names (ip prints the address in its canonical form);
+    a refused line by the line number on stderr. An address with neither (ip stopped early: it exits on an
+    argument it cannot parse) is an error, never a route.
+    """
+    by_dst: dict[str, str] = {}
+    for address in addresses:
+        by_dst.setdefault(str(ipaddress.ip_address(address.split("%", 1)[0])), address)
+    found: dict[str, dict[str, Any]] = {}
+    for line in stdout.splitlines():
+        if not line.strip():
+            continue
+        route = parse_ip_route_get(line)
+        try:
+            dst = json.loads(line)[0].get("dst")
+            key = by_dst.get(str(ipaddress.ip_address(dst)))
+        except (ValueError, LookupError, TypeError, AttributeError):
+            key = None
+        if key is not None and key not in found:
+            found[key] = route
+    message: list[str] = []
+    for raw in stderr.splitlines():
+        failed = _FAILED_LINE.match(raw.strip())
+        if not failed:
+            if raw.strip():
+                message.append(raw.strip())
+            continue
+        index = int(failed["line"]) - 1
+        if 0 <= index < len(addresses) and addresses[index] not in found:
+            found[addresses[index]] = _refused(" ".join(message) or "ip refused the lookup")
+        message = []
+    leftover = " ".join(message)
+    for address in addresses:
+        if address not in found:
+            found[address] = {"error": f"ip gave no answer ({leftover})" if leftover else "ip gave no answer"}
+    return found
+
+
+def _refused(message: str) -> dict[str, Any]:
+    # "RTNETLINK answers: Network is unreachable": the kernel has no route at all, which is an answer.
+    if "unreachable" in message.lower():
+        return {"error": "network unreachable", "no_route": True}
+    return {"error": message.removeprefix("RTNETLINK answers: ")}
+
+
+def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+    """The kernel's route toward each address, from one `ip` process (ValueError for a non-address)."""
+    lines = [batch_line(a) for a in addresses]
+    if not addresses:
+        return {}
+    result = commands.run(IP_BATCH, timeout, input="\n".join(lines) + "\n")
+    if result.returncode is None:
+        return {a: {"error": result.failure()} for a in addresses}
+    return parse_ip_batch(addresses, result.stdout, result.stderr)

@@ -29,6 +29,29 @@ def blocks(text: str) -> list[dict[str, str]]:
     return found
 
 
+def items(text: str) -> tuple[list[str], bool]:
+    """`{10.0.0.4, 10.0.0.5...}` -> (the whole items, whether PowerShell cut the list).
+
+    A list longer than $FormatEnumerationLimit ends in `...`; a cell wider than its table column is cut mid-item
+    with `...` (and loses its `}`). A cut item is unknown, never an address: it is dropped and the list marked cut.
+    """
+    text = text.strip()
+    cut = text.endswith(("...", "\u2026")) or (text.startswith("{") and not text.endswith("}"))
+    if text.startswith("{"):
+        text = text[1:]
+    if text.endswith("}"):
+        text = text[:-1]
+    found = []
+    for raw in re.split(r"[,;]", text):
+        item = raw.strip()
+        if item.endswith("...") or item.endswith("\u2026"):
+            cut = True
+            continue
+        if item:
+            found.append(item)
+    return found, cut
+
+
 def values(text: str) -> list[str]:
     """`{10.0.0.4, 10.0.0.5}`, `10.0.0.4` or `` -> a list of items."""
     text = text.strip()

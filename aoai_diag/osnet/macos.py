@@ -86,6 +86,18 @@ def parse_resolver_file(domain: str, text: str) -> dict[str, Any]:
     }
 
 
+def _network(destination: str, mask: str | None) -> str | None:
+    """`10.1.0.0` + `255.255.0.0`, `fd00::` + `ffff:ffff::` (route(8) prints IPv6 masks as addresses) -> a prefix."""
+    try:
+        if mask and ":" in mask:
+            bits = int(ipaddress.IPv6Address(mask))
+            length = 128 - ((bits ^ (2**128 - 1)).bit_length())
+            return str(ipaddress.ip_network(f"{destination}/{length}", strict=False))
+        return str(ipaddress.ip_network(f"{destination}/{mask}" if mask else destination, strict=False))
+    except ValueError:
+        return None  # a destination or mask we cannot read: which route matched is unknown
+
+
 def parse_route_get(text: str) -> dict[str, Any]:
     """`route -n get <ip>`: interface, gateway (next hop) and the destination/mask of the route that matched."""
     fields: dict[str, str] = {}
@@ -99,13 +111,15 @@ def parse_route_get(text: str) -> dict[str, Any]:
         return {"error": first, "no_route": "not in table" in text}
     destination, mask = fields.get("destination"), fields.get("mask")
     prefix = None
+    if mask == "default":
+        mask = "0"  # route(8) prints the all-zero mask as `default`
     if destination == "default":
-        prefix = "0.0.0.0/0" if ":" not in fields.get("route to", "") else "::/0"
+        # `destination: default` names any route whose destination is all zeros: with `mask: 128.0.0.0` it is
+        # 0.0.0.0/1, the half of the default a VPN client installs (netstat shows it as 0/1), not 0.0.0.0/0.
+        six = ":" in fields.get("route to", "") or ":" in (fields.get("gateway") or "") or ":" in (mask or "")
+        prefix = _network("::" if six else "0.0.0.0", mask or "0")
     elif destination:
-        try:
-            prefix = str(ipaddress.ip_network(f"{destination}/{mask}" if mask else destination, strict=False))
-        except ValueError:
-            prefix = destination
+        prefix = _network(destination, mask)
     return {
         "interface": fields["interface"],
         "next_hop": fields.get("gateway") or None,
@@ -130,11 +144,16 @@ def read_resolver_rules(timeout: float) -> dict[str, Any]:
     return {"rules": rules, "interfaces": [], "errors": errors}
 
 
-def read_route(address: str, timeout: float) -> dict[str, Any]:
-    ipaddress.ip_address(address)
-    flag = "-inet6" if ":" in address else "-inet"
-    result = commands.run(["route", "-n", "get", flag, address], timeout)
-    if result.returncode is None:
-        return {"error": result.failure()}
-    # `route get` exits non-zero with "not in table" on stderr when nothing matches: that is an answer.
-    return parse_route_get(result.stdout + result.stderr)
+def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+    """`route -n get` for every address, the processes started together (route(8) asks one address at a time)."""
+    argvs = []
+    for address in addresses:
+        ip = ipaddress.ip_address(commands.ip_literal(address))
+        argvs.append(["route", "-n", "get", "-inet6" if ip.version == 6 else "-inet", address])
+    found: dict[str, dict[str, Any]] = {}
+    for address, result in zip(addresses, commands.run_all(argvs, timeout), strict=True):
+        # `route get` exits non-zero with "not in table" on stderr when nothing matches: that is an answer.
+        found[address] = (
+            {"error": result.failure()} if result.returncode is None else parse_route_get(result.stdout + result.stderr)
+        )
+    return found

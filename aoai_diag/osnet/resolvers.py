@@ -55,43 +55,65 @@ def choose(config: dict[str, Any], name: str, nameservers: list[str]) -> dict[st
         kind, match, sections = linux.choose(config["rules"], name)
         servers = list(dict.fromkeys(s for section in sections for s in section["servers"]))
         links = [s["interface"] or "global" for s in sections]
-        why = f"link domain {match} of {', '.join(links)}" if match else f"default route links {', '.join(links)}"
+        if match == ".":
+            why = f"route-only domain ~. of {', '.join(links)} (every name no longer domain claims)"
+        elif match:
+            why = f"link domain {match} of {', '.join(links)}"
+        else:
+            why = f"default route links {', '.join(links)}" if links else "no default route link and no fallback"
         return {"kind": kind, "match": match, "servers": servers, "interface": ", ".join(links), "why": why}
-    if source in ("nrpt", "scutil"):
+    if source == "nrpt":
+        matching = [r for r in config["rules"] if r.get("match") and windows.nrpt_covers(r["match"], name)]
+        interfaces = _interface_servers(config.get("interfaces") or [])
+        if matching:
+            rule = max(matching, key=lambda r: windows.nrpt_rank(r["match"]))
+            cut = " (the list was cut: further servers unknown)" if rule.get("truncated") else ""
+            if rule.get("exempt"):
+                # Exempt from the NRPT: the name goes where names without a rule go (kind `default`).
+                return {
+                    "kind": "default",
+                    "match": rule["match"],
+                    "servers": interfaces[0],
+                    "interface": interfaces[1],
+                    "why": f"NRPT exemption {rule['match']} (no DNS server): the interfaces' DNS servers",
+                }
+            return {
+                "kind": "nrpt",
+                "match": rule["match"],
+                "servers": list(rule["servers"]),
+                "interface": rule.get("interface"),
+                "why": f"NRPT {'host rule' if not rule['match'].startswith('.') else 'namespace'} {rule['match']}{cut}",
+            }
+        if config.get("interfaces"):
+            return {
+                "kind": "default",
+                "match": None,
+                "servers": interfaces[0],
+                "interface": interfaces[1],
+                "why": "no NRPT rule matches: the interfaces' DNS servers",
+            }
+    if source == "scutil":
         matching = [r for r in config["rules"] if r.get("match") is not None and suffix_covers(r["match"], name)]
         if matching:
-            # Longest namespace wins; on macOS a lower `order` breaks a tie.
+            # Longest domain wins; a lower `order` breaks a tie.
             rule = max(matching, key=lambda r: (len(r["match"].strip(".")), -(r.get("order") or 0)))
-            label = "NRPT namespace" if source == "nrpt" else "scoped resolver for"
             return {
                 "kind": rule["kind"],
                 "match": rule["match"],
                 "servers": list(rule["servers"]),
                 "interface": rule.get("interface"),
-                "why": f"{label} {rule['match']}",
+                "why": f"scoped resolver for {rule['match']}",
             }
-        if source == "scutil":
-            defaults = [r for r in config["rules"] if r.get("match") is None]
-            if defaults:
-                first = defaults[0]
-                where = f" ({first['interface']})" if first.get("interface") else ""
-                return {
-                    "kind": "default",
-                    "match": None,
-                    "servers": list(first["servers"]),
-                    "interface": first.get("interface"),
-                    "why": f"default resolver #1{where}",
-                }
-        if source == "nrpt" and config.get("interfaces"):
-            rows = sorted(config["interfaces"], key=lambda r: (r["family"] != "IPv4", r["index"]))
-            servers = list(dict.fromkeys(s for r in rows for s in r["servers"]))
-            names = list(dict.fromkeys(r["interface"] for r in rows if r["servers"]))
+        defaults = [r for r in config["rules"] if r.get("match") is None]
+        if defaults:
+            first = defaults[0]
+            where = f" ({first['interface']})" if first.get("interface") else ""
             return {
                 "kind": "default",
                 "match": None,
-                "servers": servers,
-                "interface": ", ".join(names),
-                "why": "no NRPT rule matches: the interfaces' DNS servers",
+                "servers": list(first["servers"]),
+                "interface": first.get("interface"),
+                "why": f"default resolver #1{where}",
             }
     return {
         "kind": "default",
@@ -100,3 +122,11 @@ def choose(config: dict[str, Any], name: str, nameservers: list[str]) -> dict[st
         "interface": None,
         "why": "the system nameserver list (no per-domain rule)",
     }
+
+
+def _interface_servers(rows: list[dict[str, Any]]) -> tuple[list[str], str]:
+    """(the interfaces' DNS servers, IPv4 rows first then by interface index; the interfaces that list some)."""
+    ordered = sorted(rows, key=lambda r: (r["family"] != "IPv4", r["index"]))
+    servers = list(dict.fromkeys(s for r in ordered for s in r["servers"]))
+    names = list(dict.fromkeys(r["interface"] for r in ordered if r["servers"]))
+    return servers, ", ".join(names)

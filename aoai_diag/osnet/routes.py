@@ -1,60 +1,62 @@
 """The route the OS picks toward an address: interface, next hop, matched prefix, and whether it is the VPN tunnel.
 
-Readers per OS (rtnetlink RTM_GETROUTE, with `ip -j route get` as its fallback; `route -n get`, `Find-NetRoute`)
-live in netlink_route.py, linux.py, macos.py and windows.py; the judgement here is pure. A route is "into the
-tunnel" when its source address lies in the profile's VPN client address pool (proof), else when the interface
-is named like a tunnel (utun*, tun*, ppp*, ...) or carries the profile's name (the Azure VPN Client names the
-Windows interface after the profile); otherwise unknown.
+`lookup_routes` asks the OS once for every address (one `ip -json -batch` process on Linux, one PowerShell
+`Find-NetRoute` script on Windows, `route -n get` processes started together on macOS: linux.py, windows.py,
+macos.py); it blocks, sends nothing on the network, and is bounded by its timeout. The judgement here is pure. A
+route is "into the tunnel" when its source address lies in the profile's VPN client address pool (proof), else
+when it is a half-default (0.0.0.0/1, 128.0.0.0/1, ::/1, 8000::/1: how VPN clients take all traffic without
+replacing the default route), when the interface is named like a tunnel (utun*, tun*, ppp*, ...) or carries the
+profile's name (the Azure VPN Client names the Windows interface after the profile); otherwise unknown.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aoai_diag.net.connect import map_concurrently_steps
-from aoai_diag.osnet import linux, macos, netlink_route, windows
+from aoai_diag.evidence.osnet import OsRoute
+from aoai_diag.osnet import commands, linux, macos, windows
 from aoai_diag.osnet.vpnprofile import in_client_pool
-from aoai_diag.steps import Steps
 
 _TUNNEL_NAMES = re.compile(r"^(utun|tun|tap|ppp|ipsec|wg|gpd|vpn|nordlynx|zt)\d*", re.I)
 DEFAULT_PREFIXES = ("0.0.0.0/0", "::/0")
+HALF_DEFAULTS = ("0.0.0.0/1", "128.0.0.0/1", "::/1", "8000::/1")
+"""The two halves of the default route a VPN client installs to take every address without touching 0/0 (longer
+prefix, so they win): https://git.zx2c4.com/wireguard-windows/about/docs/netquirk.md, OpenVPN's `def1`."""
 
 
-def read_routes_steps(platform: str, addresses: list[str], timeout: float) -> Steps[dict[str, dict[str, Any]]]:
-    """{address: {interface, next_hop, prefix, source, error}} from the OS's own route lookup (sends nothing).
+def lookup_routes(addresses: Sequence[str], timeout: float, platform: str | None = None) -> dict[str, OsRoute]:
+    """{address: the OS's route toward it} for every address, asked in one go (sends nothing; blocks up to
+    `timeout` plus process start-up). A lookup that failed is an OsRoute with `error`, never a missing key.
 
-    Only the commands are waited for (in worker threads); rtnetlink answers at once, in the caller's thread.
+    Raises ValueError when an address is not an IP address (nothing else ever reaches a command line).
     """
-    addresses = list(dict.fromkeys(addresses))
+    platform = platform or commands.platform()
+    wanted = list(dict.fromkeys(addresses))
+    for address in wanted:
+        commands.ip_literal(address)
+    if not wanted:
+        return {}
     if platform == "windows":
-        if not addresses:
-            return {}
-        # One PowerShell start (about a second) for every address; it bounds itself by `timeout`.
-        (found,) = yield from map_concurrently_steps(
-            lambda a: windows.read_routes(a, timeout),
-            [addresses],
-            timeout + 0.5,
-            lambda a: {address: {"error": "route lookup timed out"} for address in a},
-        )
-        return found
-    reader = {"macos": macos.read_route, "linux": linux.read_route}.get(platform)
-    if reader is None:
-        return {a: {"error": f"no route reader for {platform}"} for a in addresses}
-    known: dict[str, dict[str, Any]] = {}
-    if platform == "linux":
-        # Asked of the kernel in-process (rtnetlink); `ip` answers only what that could not render as it would.
-        answers = netlink_route.read_routes(addresses, timeout) or {}
-        known = {a: route for a, route in answers.items() if route is not None}
-        addresses = [a for a in addresses if a not in known]
-        if not addresses:
-            return known
-    # One short-lived process per address, all at once: the probe waits for the slowest, not for the sum.
-    found = yield from map_concurrently_steps(
-        lambda a: reader(a, timeout), addresses, timeout + 0.5, lambda a: {"error": "route lookup timed out"}
-    )
-    return {**known, **dict(zip(addresses, found, strict=True))}
+        # One PowerShell start (about a second) for every address.
+        found = windows.read_routes(wanted, timeout)
+    elif platform == "linux":
+        found = linux.read_routes(wanted, timeout)
+    elif platform == "macos":
+        found = macos.read_routes(wanted, timeout)
+    else:
+        found = {a: {"error": f"no route reader for {platform}"} for a in wanted}
+    return {a: _route(found.get(a)) for a in wanted}
+
+
+def _route(raw: Mapping[str, Any] | None) -> OsRoute:
+    if raw is None:
+        return OsRoute(error="no answer")
+    return OsRoute.from_dict({k: v for k, v in raw.items() if k in _ROUTE_FIELDS})
+
+
+_ROUTE_FIELDS = frozenset(("interface", "next_hop", "prefix", "source", "local", "no_route", "error"))
 
 
 def via_default(route: Mapping[str, Any], reference: Mapping[str, Any] | None) -> bool | None:
@@ -81,6 +83,8 @@ def tunnel(route: Mapping[str, Any], source: str | None, profile: Mapping[str, A
         name = (profile.get("name") or "").strip().lower()
         if name and (route.get("interface") or "").strip().lower() == name:
             return True, "interface named after the VPN profile"
+    if route.get("prefix") in HALF_DEFAULTS:
+        return True, f"half-default route {route['prefix']} (a VPN client's catch-all)"
     interface = route.get("interface") or ""
     if _TUNNEL_NAMES.match(interface):
         return True, f"interface name {interface}"

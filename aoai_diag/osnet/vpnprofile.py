@@ -9,10 +9,18 @@ https://learn.microsoft.com/azure/vpn-gateway/azure-vpn-client-optional-configur
 `<route><destination><mask>`) and https://learn.microsoft.com/azure/vpn-gateway/about-vpn-profile-download (the
 package's folders: `AzureVPN/azurevpnconfig.xml`, `Generic/VpnSettings.xml` "information needed to configure a
 generic client"). Read from `VpnSettings.xml`: `VpnServer`, `VpnType`, `Routes` (comma-separated prefixes),
-`VpnClientAddressPool`, `CustomDnsServers`, `AuthenticationType`; a list may also come as child elements.
+`VpnClientAddressPool`, `CustomDnsServers`, `AuthenticationType` or `Auth`; a list may also come as child elements.
+The XML is read with defusedxml, a document type declaration refused: a profile never needs one, and entity
+expansion is how an XML file becomes a memory bomb.
 
-Only the fields below are copied out: everything else (server secret, certificate hashes and bodies, the Entra
-audience, issuer and tenant) stays out of the evidence, and `omitted` names what was left out so a reader knows.
+Only the fields below are copied out: everything else (server secret, certificate hashes and bodies, CA
+certificates, RADIUS root certificates, the Entra audience, issuer, tenant and client app id, passwords, keys)
+stays out of the evidence, and `omitted` names each such element present so a reader knows what was left out.
+An element the Azure VPN Client reads only inside `<clientconfig>` (`<dnsservers>`, `<dnssuffixes>`,
+`<includeroutes>`, `<excluderoutes>`) found elsewhere, or an unknown child where a DNS server or suffix belongs
+(the macOS client's own exports spell it `<dnsssuffix>`:
+https://github.com/MicrosoftDocs/azure-docs/issues/120028), is ignored by the client and so by this reader too;
+`warnings` says so.
 
 Evidence shape (`load_profile`):
     files (list of str): what was read (zip member names, or the file name).
@@ -25,7 +33,8 @@ Evidence shape (`load_profile`):
     dns_servers (list of IP): `<dnsservers>` of the Azure VPN Client profile and VpnSettings' custom DNS servers.
     dns_suffixes (list of str): `<dnssuffixes>`.
     omitted (list of str): secret elements present and left out.
-    warnings (list of str): entries that could not be read (a malformed route).
+    warnings (list of str): entries that could not be read (a malformed route) or that the client ignores (an
+        element outside the place it is read from).
 """
 
 from __future__ import annotations
@@ -37,26 +46,46 @@ import zipfile
 from typing import Any
 from xml.etree import ElementTree
 
+import defusedxml
+from defusedxml import ElementTree as SafeElementTree
+
 MAX_XML_BYTES = 2 * 1024 * 1024
 # Elements whose text is a secret or ties the profile to a tenant: never copied, only named in `omitted`.
 SECRET_TAGS = frozenset(
     {
         "serversecret",
         "hash",
+        "thumbprint",
         "cacert",
+        "cacerts",
+        "cacertificate",
         "clientcert",
         "privatekey",
+        "key",
         "certificate",
+        "certificates",
+        "publiccertdata",
+        "radiusserverrootcertificate",
+        "radiusserversecret",
         "audience",
         "issuer",
         "tenant",
         "tennant",
         "clientappid",
+        "aadaudience",
+        "aadissuer",
+        "aadtenant",
         "password",
-        "radiusserverrootcertificate",
         "clientcertificatepassword",
+        "presharedkey",
+        "psk",
     }
 )
+# Any other element named like a credential is left out too: a package format that grows one is covered.
+_SECRET_NAME = re.compile(r"secret|password|passphrase|privatekey|token|cert(?!rootcn|issuercn)")
+# Where the Azure VPN Client reads each <clientconfig> list (azure-vpn-client-optional-configurations).
+_CLIENTCONFIG_ONLY = frozenset({"dnsservers", "dnssuffixes", "includeroutes", "excluderoutes"})
+_LIST_ITEMS = {"dnsservers": ("dnsserver",), "dnssuffixes": ("dnssuffix", "dnssufix")}
 
 
 class VpnProfileError(Exception):
@@ -68,10 +97,12 @@ def _local(tag: str) -> str:
 
 
 def _parse_xml(text: str, what: str) -> ElementTree.Element:
-    if "<!DOCTYPE" in text[:4096].upper() or "<!ENTITY" in text.upper():
-        raise VpnProfileError(f"{what}: a document type declaration is not allowed in a VPN profile")
     try:
-        return ElementTree.fromstring(text)
+        return SafeElementTree.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except defusedxml.DTDForbidden:
+        raise VpnProfileError(f"{what}: a document type declaration is not allowed in a VPN profile") from None
+    except defusedxml.DefusedXmlException as exc:  # entities or external references without a DTD: refused too
+        raise VpnProfileError(f"{what}: refused XML construct ({type(exc).__name__})") from None
     except ElementTree.ParseError as exc:
         raise VpnProfileError(f"{what}: not well-formed XML ({exc})") from None
 
@@ -98,8 +129,33 @@ def _text(element: ElementTree.Element | None) -> str | None:
     return value or None
 
 
+def _secret(tag: str) -> bool:
+    return tag in SECRET_TAGS or bool(_SECRET_NAME.search(tag))
+
+
 def _omitted(root: ElementTree.Element) -> list[str]:
-    return sorted({_local(e.tag) for e in root.iter() if _local(e.tag) in SECRET_TAGS and (e.text or "").strip()})
+    """Credential elements holding something (text, or children: a certificate list), by name."""
+    return sorted({_local(e.tag) for e in root.iter() if _secret(_local(e.tag)) and ((e.text or "").strip() or len(e))})
+
+
+def _misplaced(profile: ElementTree.Element, config: ElementTree.Element | None) -> list[str]:
+    """What the Azure VPN Client ignores because it is not where the client reads it."""
+    found: list[str] = []
+    parents = {child: parent for parent in profile.iter() for child in parent}
+    for element in profile.iter():
+        tag = _local(element.tag)
+        parent = parents.get(element)
+        if tag in _CLIENTCONFIG_ONLY and (parent is None or parent is not config):
+            where = _local(parent.tag) if parent is not None else "the root"
+            found.append(f"<{tag}> inside <{where}> is ignored: the VPN client reads it only inside <clientconfig>")
+        if tag in _LIST_ITEMS:
+            for child in element:
+                if _local(child.tag) not in _LIST_ITEMS[tag]:
+                    found.append(
+                        f"<{_local(child.tag)}> inside <{tag}> is ignored: the VPN client reads only "
+                        f"<{_LIST_ITEMS[tag][0]}> there"
+                    )
+    return found
 
 
 def _prefix(destination: str, mask: str | None, warnings: list[str]) -> str | None:
@@ -183,6 +239,7 @@ def parse_azurevpnconfig(text: str) -> dict[str, Any]:
     ]
     result["include_routes"] = _routes(_find(config, "includeroutes"), warnings)
     result["exclude_routes"] = _routes(_find(config, "excluderoutes"), warnings)
+    warnings.extend(_misplaced(profile, config))
     result["omitted"] = _omitted(root)
     return result
 
@@ -196,7 +253,7 @@ def parse_vpnsettings(text: str) -> dict[str, Any]:
     warnings: list[str] = result["warnings"]
     result["gateway"] = _text(_find(root, "vpnserver"))
     result["vpn_type"] = _text(_find(root, "vpntype"))
-    result["auth_type"] = _text(_find(root, "authenticationtype"))
+    result["auth_type"] = _text(_find(root, "authenticationtype")) or _auth(_find(root, "auth"))
 
     def prefixes(tag: str) -> list[str]:
         element = _find(root, tag)
@@ -216,6 +273,20 @@ def parse_vpnsettings(text: str) -> dict[str, Any]:
     result["dns_servers"] = _addresses(values, "custom DNS server", warnings)
     result["omitted"] = _omitted(root)
     return result
+
+
+def _auth(element: ElementTree.Element | None) -> str | None:
+    """`<Auth>EapTls</Auth>`, or the type named by one of its children (`<Auth><Type>AAD</Type>...</Auth>`)."""
+    if element is None:
+        return None
+    text = _text(element)
+    if text:
+        return text
+    for tag in ("type", "authtype", "authenticationtype", "method"):
+        found = _text(_find(element, tag))
+        if found:
+            return found
+    return None
 
 
 def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:

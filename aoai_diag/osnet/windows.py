@@ -4,49 +4,117 @@ The Azure VPN Client applies its DNS servers through Name Resolution Policy Tabl
 does not list them (https://learn.microsoft.com/azure/vpn-gateway/azure-vpn-client-optional-configurations,
 "To confirm your in-use DNS settings, please consult Get-DnsClientNrptPolicy",
 https://learn.microsoft.com/powershell/module/dnsclient/get-dnsclientnrptpolicy). A name that matches an NRPT
-namespace goes to that rule's servers (the longest matching namespace when several do); any other name goes to
-the interfaces' DNS servers.
+namespace goes to that rule's servers; any other name goes to the interfaces' DNS servers. A namespace with a
+leading dot (`.contoso.com`) is a suffix, one without (`host.contoso.com`) names that one host, `.` is every name
+(https://learn.microsoft.com/powershell/module/dnsclient/add-dnsclientnrptrule, -Namespace); the host rule wins over
+any suffix, else the longest suffix. A rule with no DNS server is an exemption (DirectAccess "no name servers"): its
+names go to the interfaces' DNS servers
+(https://learn.microsoft.com/previous-versions/windows/it-pro/windows-server-2008-R2-and-2008/ee649207(v=ws.10),
+"NRPT exemptions"). When the group-policy NRPT key exists, Windows ignores the local one
+(https://github.com/gravitational/teleport/pull/56729).
 
-Readers (thin) and parsers (pure):
+PowerShell's formatted output is for people: a table cuts a cell that does not fit its column with `...`, and a list
+shows at most `$FormatEnumerationLimit` (4) items then `...`
+(https://learn.microsoft.com/powershell/module/microsoft.powershell.core/about/about_preference_variables,
+$FormatEnumerationLimit). So the reader asks for `ConvertTo-Json`; the text parsers stay for outputs saved as text,
+and there a cut value is unknown (the row says `truncated`), never an address.
+
+Readers (thin) and parsers (pure; each takes the JSON or the formatted text):
     `Get-DnsClientNrptPolicy` -> parse_nrpt_policy (the effective table, local and group-policy rules)
     `reg export` of HKLM\\SYSTEM\\CurrentControlSet\\Services\\Dnscache\\Parameters\\DnsPolicyConfig and
     HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows NT\\DNSClient\\DnsPolicyConfig -> parse_nrpt_registry
     `Get-DnsClientServerAddress` -> parse_server_addresses
-    `Find-NetRoute -RemoteIPAddress <ip>` -> parse_find_netroute
+    `Find-NetRoute -RemoteIPAddress <ip>` (one script for every address) -> parse_find_netroute
 """
 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
+import json
 import os
 import re
 import tempfile
 from typing import Any
 
 from aoai_diag.osnet import commands, listing
+from aoai_diag.osnet.vpnprofile import suffix_covers
 
-NRPT_POLICY = "Get-DnsClientNrptPolicy | Format-List Namespace,NameServers,DirectAccessDnsServers"
-SERVER_ADDRESSES = (
-    "Get-DnsClientServerAddress | Format-Table -AutoSize InterfaceAlias,InterfaceIndex,AddressFamily,ServerAddresses"
-    " | Out-String -Width 400"
+NRPT_POLICY = (
+    "ConvertTo-Json -Compress -InputObject @(Get-DnsClientNrptPolicy"
+    " | Select-Object Namespace,NameServers,DirectAccessDnsServers,DirectAccessEnabled)"
 )
+SERVER_ADDRESSES = (
+    "ConvertTo-Json -Compress -InputObject @(Get-DnsClientServerAddress"
+    " | Select-Object InterfaceAlias,InterfaceIndex,AddressFamily,ServerAddresses)"
+)
+_FAMILIES = {2: "IPv4", 23: "IPv6", "ipv4": "IPv4", "ipv6": "IPv6", "2": "IPv4", "23": "IPv6"}
+"""AddressFamily as Windows numbers it (AF_INET 2, AF_INET6 23) in JSON, or as the table shows it."""
 LOCAL_KEY = r"HKLM\SYSTEM\CurrentControlSet\Services\Dnscache\Parameters\DnsPolicyConfig"
 GPO_KEY = r"HKLM\SOFTWARE\Policies\Microsoft\Windows NT\DNSClient\DnsPolicyConfig"
 
 
+def _json_rows(text: str) -> list[dict[str, Any]] | None:
+    """The objects of a `ConvertTo-Json` output (one object or a list), or None when the text is not JSON."""
+    stripped = text.strip().lstrip("\ufeff")
+    if not stripped.startswith(("[", "{")):
+        return None
+    try:
+        data = json.loads(stripped)
+    except ValueError:
+        return None
+    rows = data if isinstance(data, list) else [data]
+    return [r for r in rows if isinstance(r, dict)]
+
+
+def _strings(value: Any) -> list[str]:
+    """A JSON string list (or one string, or null) as a list of non-empty strings."""
+    items = value if isinstance(value, list) else [value]
+    return [str(v).strip() for v in items if isinstance(v, str | int) and str(v).strip()]
+
+
+def _nrpt_rule(namespace: str, servers: list[str], truncated: bool, source: str) -> dict[str, Any]:
+    rule: dict[str, Any] = {"kind": "nrpt", "match": namespace.lower(), "servers": servers, "source": source}
+    if not servers and not truncated:
+        rule["exempt"] = True  # no server: the name goes to the interfaces' DNS servers
+    if truncated:
+        rule["truncated"] = True
+    return rule
+
+
 def parse_nrpt_policy(text: str) -> list[dict[str, Any]]:
-    """Rules from `Get-DnsClientNrptPolicy` (Format-List): {kind, match, servers, source}."""
+    """Rules from `Get-DnsClientNrptPolicy` (JSON, or Format-List text): {kind, match, servers, source, exempt?,
+    truncated?}."""
+    rows = _json_rows(text)
     rules = []
+    if rows is not None:
+        for row in rows:
+            servers = _strings(row.get("NameServers")) or _strings(row.get("DirectAccessDnsServers"))
+            for namespace in _strings(row.get("Namespace")):
+                rules.append(_nrpt_rule(namespace, servers, False, "policy"))
+        return rules
     for block in listing.blocks(text):
         if "Namespace" not in block:
             continue
-        servers = listing.values(block.get("NameServers", "")) or listing.values(
-            block.get("DirectAccessDnsServers", "")
-        )
+        servers, cut = listing.items(block.get("NameServers", ""))
+        if not servers and not cut:
+            servers, cut = listing.items(block.get("DirectAccessDnsServers", ""))
         for namespace in listing.values(block["Namespace"]):
-            rules.append({"kind": "nrpt", "match": namespace.lower(), "servers": servers, "source": "policy"})
+            rules.append(_nrpt_rule(namespace, servers, cut, "policy"))
     return rules
+
+
+def nrpt_covers(namespace: str, name: str) -> bool:
+    """Whether an NRPT namespace applies to `name`: `.` every name, `.suffix` the names under it, else that host."""
+    namespace = namespace.strip().lower()
+    name = name.strip().lower().rstrip(".")
+    if namespace.startswith("."):
+        return suffix_covers(namespace, name)
+    return namespace.rstrip(".") == name
+
+
+def nrpt_rank(namespace: str) -> tuple[int, int]:
+    """Precedence among the rules covering one name: the host rule first, then the longest suffix."""
+    return (0 if namespace.startswith(".") else 1, len(namespace.strip(".")))
 
 
 def _reg_value(raw: str) -> str | list[str] | int:
@@ -78,7 +146,7 @@ def parse_nrpt_registry(text: str) -> list[dict[str, Any]]:
         servers = [s for s in re.split(r"[;,\s]+", str(entries.get("GenericDNSServers") or "")) if s]
         source = "group policy" if "\\POLICIES\\" in key.upper() else "local"
         for name in names:
-            rules.append({"kind": "nrpt", "match": str(name).lower(), "servers": servers, "source": source})
+            rules.append(_nrpt_rule(str(name), servers, False, source))
 
     for line in joined.split("\n"):
         line = line.strip()
@@ -92,37 +160,63 @@ def parse_nrpt_registry(text: str) -> list[dict[str, Any]]:
     return rules
 
 
-_SERVER_ROW = re.compile(r"^(?P<alias>\S.*?)\s+(?P<index>\d+)\s+(?P<family>IPv4|IPv6)\s+\{(?P<servers>[^}]*)\}\s*$")
+_SERVER_ROW = re.compile(r"^(?P<alias>\S.*?)\s+(?P<index>\d+)\s+(?P<family>IPv4|IPv6)\s+(?P<servers>\{.*)$")
 
 
 def parse_server_addresses(text: str) -> list[dict[str, Any]]:
-    """Rows of `Get-DnsClientServerAddress` (table): {interface, index, family, servers}."""
-    rows = []
+    """Rows of `Get-DnsClientServerAddress` (JSON, or the table): {interface, index, family, servers, truncated?}."""
+    objects = _json_rows(text)
+    rows: list[dict[str, Any]] = []
+    if objects is not None:
+        for row in objects:
+            family = _FAMILIES.get(
+                row.get("AddressFamily")
+                if not isinstance(row.get("AddressFamily"), str)
+                else str(row["AddressFamily"]).lower()
+            )
+            index = row.get("InterfaceIndex")
+            if family is None or not isinstance(index, int) or isinstance(index, bool):
+                continue
+            alias = row.get("InterfaceAlias")
+            rows.append(
+                {
+                    "interface": str(alias) if alias is not None else f"interface {index}",
+                    "index": index,
+                    "family": family,
+                    "servers": _strings(row.get("ServerAddresses")),
+                }
+            )
+        return rows
     for line in text.replace("\r\n", "\n").split("\n"):
         match = _SERVER_ROW.match(line.rstrip())
         if match:
-            rows.append(
-                {
-                    "interface": match["alias"].strip(),
-                    "index": int(match["index"]),
-                    "family": match["family"],
-                    "servers": listing.values(match["servers"]),
-                }
-            )
+            servers, cut = listing.items(match["servers"])
+            alias = match["alias"].strip()
+            row = {"interface": alias, "index": int(match["index"]), "family": match["family"], "servers": servers}
+            if cut or alias.endswith(("...", "\u2026")):
+                row["truncated"] = True
+            rows.append(row)
     return rows
 
 
 def parse_find_netroute(text: str) -> dict[str, Any]:
-    """`Find-NetRoute -RemoteIPAddress X` (Format-List): the source address object and the route object."""
+    """`Find-NetRoute -RemoteIPAddress X` (JSON, or Format-List text): the source address object and the route
+    object."""
     source = None
     route: dict[str, str] = {}
-    for block in listing.blocks(text):
-        if "DestinationPrefix" in block:
+    rows = _json_rows(text)
+    blocks = (
+        [{k: str(v) for k, v in row.items() if v is not None} for row in rows]
+        if rows is not None
+        else listing.blocks(text)
+    )
+    for block in blocks:
+        if block.get("DestinationPrefix"):
             route = block
-        elif "IPAddress" in block and source is None:
+        elif block.get("IPAddress") and source is None:
             source = block.get("IPAddress")
     if not route:
-        if not text.strip():
+        if not text.strip() or rows == []:
             # Find-NetRoute printed nothing for the address: Windows has no route to it.
             return {"error": "no route", "no_route": True}
         return {"error": text.strip().splitlines()[0]}
@@ -147,7 +241,7 @@ def split_marked(text: str) -> dict[str, str]:
     """Output of several commands printed one after another, each after a `#### aoai-diag <key>` line."""
     parts: dict[str, str] = {}
     key: str | None = None
-    for line in text.replace("\r\n", "\n").split("\n"):
+    for line in text.lstrip("\ufeff").replace("\r\n", "\n").split("\n"):
         if line.startswith(MARK):
             key = line[len(MARK) :].strip()
             parts[key] = ""
@@ -163,18 +257,32 @@ def read_resolver_rules(timeout: float) -> dict[str, Any]:
     """
     errors: list[str] = []
     rules: list[dict[str, Any]] = []
-    script = f"'{MARK}nrpt'; {NRPT_POLICY} | Out-String -Width 400; '{MARK}servers'; {SERVER_ADDRESSES}"
+    script = f"'{MARK}nrpt'; {NRPT_POLICY}; '{MARK}servers'; {SERVER_ADDRESSES}"
     result = commands.powershell(script, timeout)
     parts = split_marked(result.stdout) if result.ok else {}
-    if "nrpt" in parts:
+    if "nrpt" in parts and _readable(parts["nrpt"]):
         rules = parse_nrpt_policy(parts["nrpt"])
     else:
-        errors.append(result.failure() if not result.ok else "Get-DnsClientNrptPolicy printed nothing")
+        if not result.ok:
+            errors.append(result.failure())
+        else:
+            errors.append("Get-DnsClientNrptPolicy printed " + ("nothing readable" if "nrpt" in parts else "nothing"))
         rules = read_nrpt_registry(timeout)
     interfaces = parse_server_addresses(parts.get("servers", ""))
-    if "servers" not in parts and result.ok:
-        errors.append("Get-DnsClientServerAddress printed nothing")
+    if result.ok and ("servers" not in parts or not _readable(parts["servers"])):
+        errors.append("Get-DnsClientServerAddress printed " + ("nothing readable" if "servers" in parts else "nothing"))
+    cut = [r["match"] for r in rules if r.get("truncated")] + [r["interface"] for r in interfaces if r.get("truncated")]
+    if cut:
+        errors.append(
+            f"PowerShell's display cut the DNS server lists of {', '.join(cut)}: the servers past the cut are unknown"
+        )
     return {"rules": rules, "interfaces": interfaces, "errors": errors}
+
+
+def _readable(text: str) -> bool:
+    """JSON that parses (`[]`: no rows), or formatted text (nothing printed: an empty table)."""
+    stripped = text.strip()
+    return _json_rows(stripped) is not None if stripped.startswith(("[", "{")) else True
 
 
 def read_nrpt_registry(timeout: float) -> list[dict[str, Any]]:
@@ -187,6 +295,8 @@ def read_nrpt_registry(timeout: float) -> list[dict[str, Any]]:
             if commands.run(["reg", "export", key, path, "/y"], timeout).ok:
                 with open(path, encoding="utf-16", errors="replace") as fh:
                     rules.extend(parse_nrpt_registry(fh.read(4 * 1024 * 1024)))
+                if key == GPO_KEY:
+                    break  # the group-policy key exists: Windows ignores the local rules
         except (OSError, UnicodeError):
             continue  # an unreadable export tells nothing: the rules stay as read so far
         finally:
@@ -198,9 +308,10 @@ def read_nrpt_registry(timeout: float) -> list[dict[str, Any]]:
 def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
     """`Find-NetRoute` for every address in one PowerShell process."""
     for address in addresses:
-        ipaddress.ip_address(address)  # only addresses ever reach the command line
+        commands.ip_literal(address)  # only addresses ever reach the command line
     script = "; ".join(
-        f"'{MARK}{a}'; Find-NetRoute -RemoteIPAddress '{a}' -ErrorAction SilentlyContinue | Format-List * | Out-String"
+        f"'{MARK}{a}'; ConvertTo-Json -Compress -InputObject @(Find-NetRoute -RemoteIPAddress '{a}'"
+        " -ErrorAction SilentlyContinue | Select-Object IPAddress,DestinationPrefix,InterfaceAlias,NextHop)"
         for a in addresses
     )
     result = commands.powershell(script, timeout)
