@@ -46,7 +46,9 @@ class Failure(click.ClickException):
     def __init__(self, message: str, status: ExitStatus = ExitStatus.USAGE) -> None:
         super().__init__(message)
         self.status = status
-        self.exit_code = int(status)
+        # click types exit_code as a ClassVar (one code per exception class) but reads it from the instance
+        # (`e.exit_code` in Command.main); a Failure's status is per instance.
+        self.exit_code = int(status)  # type: ignore[misc]  # click's ClassVar annotation is narrower than its use
 
     def show(self, file: Any = None) -> None:
         click.echo(f"aoai-diag: {self.format_message()}", err=True, file=file)

@@ -86,5 +86,5 @@ def install() -> tuple[GuardedStream, GuardedStream]:
     """Replace sys.stdout and sys.stderr; returns the two guards."""
     out = GuardedStream(sys.stdout, "stdout")
     err = GuardedStream(sys.stderr, "stderr")
-    sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+    sys.stdout, sys.stderr = out, err
     return out, err

@@ -35,7 +35,8 @@ def default_hosts_path() -> str:
 
 
 def _file_order(entry: dict[str, object]) -> tuple[int, int]:
-    return int(entry["line"]), int(entry["column"])  # type: ignore[call-overload]
+    line, column = entry["line"], entry["column"]  # ints: index_hosts writes them
+    return (line if isinstance(line, int) else 0), (column if isinstance(column, int) else 0)
 
 
 def index_hosts(text: str) -> dict[str, list[dict[str, object]]]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext, Settings
-from aoai_diag.diagnosis import local_facts
+from aoai_diag.diagnosis import local_view
 from aoai_diag.evidence.dns import PublicDns
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.dns_cache import query_many_cached
@@ -33,7 +33,7 @@ VNET_PROXY_SUFFIX = ".prod.vnet.cog.trafficmanager.net"
 
 
 def has_privatelink_hop(target: Target, chain: list[str]) -> bool:
-    return local_facts.has_privatelink_hop(chain, target.host)
+    return local_view.has_privatelink_hop(chain, target.host)
 
 
 def has_vnet_proxy(chain: list[str]) -> bool:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from aoai_diag.diagnosis.evidence import Evidence
-from aoai_diag.diagnosis.facts import Fact, Unknown, fact, known, unknown, why_failed, why_unread
+from aoai_diag.diagnosis.facts import Fact, Unknown, fact, is_unknown, known, unknown, why_failed, why_unread
 from aoai_diag.model import Status
 
 
@@ -89,8 +89,8 @@ def all_pe_ips(pes: Iterable[Mapping[str, Any]]) -> Fact[dict[str, Mapping[str, 
     by_ip: dict[str, Mapping[str, Any]] = {}
     for pe in pes:
         fact = pe_ips(pe)
-        if not fact.known:
-            return fact  # type: ignore[return-value]
+        if is_unknown(fact):
+            return fact
         for ip in fact.value or ():
             by_ip.setdefault(ip, pe)
     return known(by_ip, "arm_private_endpoints")
@@ -275,7 +275,8 @@ def link_in_progress(link: Mapping[str, Any] | None) -> bool:
 
 def split_dns_servers(servers: Iterable[Any]) -> tuple[list[str], list[str]]:
     """(private, public) addresses of a VNet's DNS server list (168.63.129.16 counts as private: Azure DNS)."""
-    private, public = [], []
+    private: list[str] = []
+    public: list[str] = []
     for server in servers:
         try:
             ip = ipaddress.ip_address(str(server).strip())
@@ -362,8 +363,8 @@ def pe_ip_known(ev: Evidence) -> Fact[bool]:
     if unread_pes:
         return _unread(unread_pes, "arm_private_endpoints", "the address of that private endpoint")
     fact = all_pe_ips(pes)
-    if not fact.known:
-        return fact  # type: ignore[return-value]
+    if is_unknown(fact):
+        return fact
     return known(True, "arm_private_endpoints") if fact.value else unknown(Unknown.NOT_READ, "arm_private_endpoints")
 
 
@@ -535,8 +536,10 @@ def resolver_link(ev: Evidence) -> Fact[str]:
     if not vnet.known:
         return vnet
     exists = zone_exists(ev)
+    if is_unknown(exists):
+        return exists
     if not exists.is_true():
-        return exists if not exists.known else known("none", "arm_dns_zones")
+        return known("none", "arm_dns_zones")
     view = AzureView(ev)
     links = [link for z in view.copies() if (link := view.linked(z, vnet.value))]
     if not links:
@@ -552,8 +555,10 @@ def record(ev: Evidence) -> Fact[tuple[str, ...]]:
     from aoai_diag.diagnosis.azure_view import AzureView
 
     link = resolver_link(ev)
-    if not link.known or link.value == "none":
-        return link if not link.known else unknown(Unknown.NOT_APPLICABLE, "arm_dns_zones", detail="no linked zone")
+    if is_unknown(link):
+        return link
+    if link.value == "none":
+        return unknown(Unknown.NOT_APPLICABLE, "arm_dns_zones", detail="no linked zone")
     view = AzureView(ev)
     vnet = resolver_vnet(ev).value
     linked = [z for z in view.copies() if view.linked(z, vnet)]

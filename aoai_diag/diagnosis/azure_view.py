@@ -95,13 +95,13 @@ class AzureView:
 
     def linked(self, zone: Mapping[str, Any], vnet_id: str | None) -> Mapping[str, Any] | None:
         for link in zone.get("links") or ():
-            if _same(link.get("vnet_id"), vnet_id):
+            if isinstance(link, Mapping) and _same(link.get("vnet_id"), vnet_id):
                 return link
         return None
 
     def relation(self, pe_id: str) -> Mapping[str, Any] | None:
         for entry in self.net.get("pe_vnets") or ():
-            if _same(entry.get("pe_id"), pe_id):
+            if isinstance(entry, Mapping) and _same(entry.get("pe_id"), pe_id):
                 return entry
         return None
 

@@ -311,7 +311,7 @@ def resolver_servfail(ev: Evidence) -> Iterator[Finding]:
     items = view.configured()
     if any(answer_kind(i.answer) in ("private", "public", "mixed") for i in items):
         return
-    servers = ", ".join(str(s) for s in failing.value or ())
+    servers = ", ".join(lf.names_of(failing))
     public_known = ev.fact("local.public_dns_knows_name")
     if public_known.is_false():
         return  # no account has the name: svc.account_not_found tells that story
@@ -320,7 +320,7 @@ def resolver_servfail(ev: Evidence) -> Iterator[Finding]:
         if public_known.is_true()
         else "Public DNS did not answer, so whether the name exists elsewhere is unknown"
     )
-    first = server_host(str((failing.value or ("?",))[0]))
+    first = server_host((lf.names_of(failing) or ("?",))[0])
     yield Finding(
         cause_id="dns.resolver_servfail",
         checks=("dns_nameservers", *(("public_dns",) if public_known.known else ())),
@@ -366,14 +366,14 @@ def sibling_names(ev: Evidence) -> Iterator[Finding]:
     decide.
     """
     view = LocalView(ev)
-    if ev.fact("local.app_address_kind").value is not lf.AnswerKind.PRIVATE or not _dns_gives_private(view):
+    if ev.fact("local.app_address_kind").value is not AnswerKind.PRIVATE or not _dns_gives_private(view):
         return
     public_names = _public_siblings(ev)
     if not public_names:
         return
     in_use = ev.fact("local.names_in_use")
     if in_use.known:
-        used = [n for n in public_names if n in (in_use.value or ())]
+        used = [n for n in public_names if n in lf.names_of(in_use)]
         if used:
             yield _sibling_zone_missing(view, used, in_use)
         return
@@ -406,7 +406,7 @@ def _public_siblings(ev: Evidence) -> list[str]:
         system = lf.answers_for(rows, name, lf.Resolver.SYSTEM)
         if (
             system
-            and system[0].kind in (lf.AnswerKind.PUBLIC, lf.AnswerKind.MIXED)
+            and system[0].kind in (AnswerKind.PUBLIC, AnswerKind.MIXED)
             and lf.endpoint_serves(ev, name).is_true()
         ):
             found.append(name)

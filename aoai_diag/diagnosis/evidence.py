@@ -18,7 +18,7 @@ class Evidence:
     facts: FactCache = field(default_factory=FactCache, compare=False, repr=False)
     """Named facts derived from these checks, each computed once (`fact`)."""
 
-    def fact(self, name: str) -> Fact[Any]:
+    def fact(self, name: str) -> Fact[object]:
         """The registered fact `name` (diagnosis/facts.py) for this target; KeyError for an unregistered name."""
         return self.facts.get(self, name)
 

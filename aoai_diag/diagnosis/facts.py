@@ -12,14 +12,18 @@ import enum
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from aoai_diag.model import CheckResult, Status
 
 if TYPE_CHECKING:
+    # typing_extensions is only read by the type checker (Never and TypeIs are in `typing` from 3.11 and 3.13).
+    from typing_extensions import Never, TypeIs
+
     from aoai_diag.diagnosis.evidence import Evidence
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 class Unknown(str, enum.Enum):
@@ -40,11 +44,13 @@ class Unknown(str, enum.Enum):
 
 
 @dataclass(frozen=True)
-class Fact(Generic[T]):
-    """One derived fact. Build with `known(...)` or `unknown(...)`."""
+class Fact(Generic[T_co]):
+    """One derived fact. Build with `known(...)` or `unknown(...)`.
+
+    Covariant, and an unknown fact is a `Fact[Never]` (it has no value), so an unknown fact answers any question."""
 
     known: bool
-    value: T | None = None
+    value: T_co | None = None
     sources: tuple[str, ...] = ()
     """Check ids whose evidence gave the value (or whose failure left it unknown)."""
     why: Unknown | None = None
@@ -72,13 +78,18 @@ def known(value: T, *sources: str) -> Fact[T]:
     return Fact(known=True, value=value, sources=tuple(sources))
 
 
-def unknown(why: Unknown, *sources: str, detail: str | None = None, decide: str | None = None) -> Fact[object]:
+def unknown(why: Unknown, *sources: str, detail: str | None = None, decide: str | None = None) -> Fact[Never]:
     return Fact(known=False, why=why, sources=tuple(sources), detail=detail, decide=decide)
+
+
+def is_unknown(fact: Fact[object]) -> TypeIs[Fact[Never]]:
+    """`not fact.known`, telling the type checker that the fact (having no value) can stand for any other fact."""
+    return not fact.known
 
 
 # --- the registry: named facts, each derived once per target ------------------------------------------------------
 
-FactFn = Callable[["Evidence"], Fact[Any]]
+FactFn = Callable[["Evidence"], Fact[object]]
 """Derives one fact from a target's evidence; never raises on odd evidence (reads as unknown instead)."""
 
 _REGISTRY: dict[str, FactFn] = {}
@@ -87,10 +98,15 @@ _FACT_MODULES = ("aoai_diag.diagnosis.azure_facts", "aoai_diag.diagnosis.local_f
 _loaded = False
 
 
-def fact(name: str) -> Callable[[FactFn], FactFn]:
-    """Register `fn` as the one way to derive the fact `name` (`arm.zone_search_complete`, `local.…`)."""
+FactFnT = TypeVar("FactFnT", bound=FactFn)
 
-    def register(fn: FactFn) -> FactFn:
+
+def fact(name: str) -> Callable[[FactFnT], FactFnT]:
+    """Register `fn` as the one way to derive the fact `name` (`arm.zone_search_complete`, `local.…`).
+
+    The decorated function keeps its own signature (a fact function may take optional arguments of its own)."""
+
+    def register(fn: FactFnT) -> FactFnT:
         previous = _REGISTRY.get(name)
         if previous is not None and _where(previous) != _where(fn):
             raise ValueError(f"fact {name!r} is registered twice ({_where(previous)}, {_where(fn)})")
@@ -118,7 +134,7 @@ def registry() -> Mapping[str, FactFn]:
     return dict(_registered())
 
 
-def why_unread(denied: Mapping[str, Any]) -> Unknown:
+def why_unread(denied: Mapping[str, object]) -> Unknown:
     """Why a failed read (`{scope, status, code, message}`) leaves a fact unknown: from its HTTP status and the code
     the Azure layer set where the read failed (aoai_diag/azure/arm_clients.py `denied_from`), never its message."""
     status, code = denied.get("status"), str(denied.get("code") or "")
@@ -139,7 +155,7 @@ def why_failed(result: CheckResult) -> Unknown:
 _WORST = (Unknown.FORBIDDEN, Unknown.THROTTLED, Unknown.TIMED_OUT, Unknown.FAILED)
 
 
-def unread(evidence: Evidence, check_id: str, decide: str | None = None) -> Fact[Any] | None:
+def unread(evidence: Evidence, check_id: str, decide: str | None = None) -> Fact[Never] | None:
     """Why `check_id` observed nothing, as an unknown fact; None when it observed something (pass/fail/warn).
 
     A check in error names what refused it in `denied` (`{scope, status, code, message}`, docs/evidence.md) or
@@ -165,10 +181,10 @@ class FactCache:
     """The facts of one target's evidence, each computed at most once (rules and the merger share it)."""
 
     def __init__(self) -> None:
-        self._values: dict[str, Fact[Any]] = {}
+        self._values: dict[str, Fact[object]] = {}
         self._busy: set[str] = set()
 
-    def get(self, evidence: Evidence, name: str) -> Fact[Any]:
+    def get(self, evidence: Evidence, name: str) -> Fact[object]:
         if name in self._values:
             return self._values[name]
         fn = _registered().get(name)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aoai_diag.diagnosis.evidence import Evidence
-from aoai_diag.diagnosis.facts import Fact, Unknown, fact, known, unknown, unread
+from aoai_diag.diagnosis.facts import Fact, Unknown, fact, is_unknown, known, unknown, unread
 from aoai_diag.diagnosis.local_view import AZURE_DNS_IP, LocalView, has_privatelink_hop, server_host
 from aoai_diag.evidence.answers import (
     ANSWERED,
@@ -26,6 +26,9 @@ from aoai_diag.evidence.answers import (
     kind_of_addresses,
 )
 from aoai_diag.model import Status
+
+if TYPE_CHECKING:
+    from typing_extensions import Never
 
 
 class Resolver(str, enum.Enum):
@@ -75,11 +78,12 @@ def _dns_entries(view: LocalView, resolver: Resolver) -> list[tuple[str, Mapping
 
 def name_answers(ev: Evidence) -> tuple[NameAnswer, ...]:
     """Every observed (name, resolver) answer, for every name of the target and its primary privatelink name."""
-    return ev.fact("local.name_answers").value or ()
+    table = ev.fact("local.name_answers").value
+    return tuple(row for row in table if isinstance(row, NameAnswer)) if isinstance(table, tuple) else ()
 
 
 @fact("local.name_answers")
-def name_answer_table(ev: Evidence) -> Fact[object]:
+def name_answer_table(ev: Evidence) -> Fact[tuple[NameAnswer, ...]]:
     """The table behind `name_answers` (always known: an empty table when no resolver was asked)."""
     view = LocalView(ev)
     names = [*view.target.names, view.privatelink_host]
@@ -102,6 +106,13 @@ def name_answer_table(ev: Evidence) -> Fact[object]:
     return known(tuple(rows), "system_resolution", "dns_nameservers", "azure_dns", "public_dns")
 
 
+def names_of(fact: Fact[object]) -> tuple[str, ...]:
+    """The names a tuple-of-names fact read by name holds (`local.names_in_use`, `local.servfail_servers`); () when
+    unknown."""
+    value = fact.value
+    return tuple(str(v) for v in value) if isinstance(value, tuple) else ()
+
+
 def answers_for(rows: tuple[NameAnswer, ...], name: str, *resolvers: Resolver) -> list[NameAnswer]:
     return [r for r in rows if r.name == name and (not resolvers or r.resolver in resolvers)]
 
@@ -109,7 +120,7 @@ def answers_for(rows: tuple[NameAnswer, ...], name: str, *resolvers: Resolver) -
 # --- public DNS -------------------------------------------------------------------------------------
 
 
-def _public_answer(ev: Evidence, name: str) -> NameAnswer | Fact[object]:
+def _public_answer(ev: Evidence, name: str) -> NameAnswer | Fact[Never]:
     """The answer of the public resolver the probe relied on, or an unknown fact saying why there is none."""
     status = ev.status("public_dns")
     if status is None or status is Status.SKIP:
@@ -131,7 +142,7 @@ _ASK_PUBLIC = "A public resolver's answer (nslookup <name> 1.1.1.1) shows whethe
 
 
 @fact("local.public_dns_knows_name")
-def public_knows_name(ev: Evidence, name: str | None = None) -> Fact[object]:
+def public_knows_name(ev: Evidence, name: str | None = None) -> Fact[bool]:
     """Public DNS has the name (an answer, even NODATA): an account serves it. NXDOMAIN: no account does."""
     found = _public_answer(ev, name or ev.target.host)
     if isinstance(found, Fact):
@@ -143,7 +154,7 @@ def public_knows_name(ev: Evidence, name: str | None = None) -> Fact[object]:
     return unknown(Unknown.FAILED, "public_dns", detail=f"public DNS answered {found.kind.value}")
 
 
-def _public_summary(ev: Evidence, name: str | None) -> Fact[object] | None:
+def _public_summary(ev: Evidence, name: str | None) -> Fact[bool] | None:
     """The probe's own summary of the host's public answer, for evidence without per-server answers."""
     if name not in (None, ev.target.host) or not ev.ran("public_dns"):
         return None
@@ -154,7 +165,7 @@ def _public_summary(ev: Evidence, name: str | None) -> Fact[object] | None:
 
 
 @fact("local.privatelink_hop")
-def privatelink_hop(ev: Evidence, name: str | None = None) -> Fact[object]:
+def privatelink_hop(ev: Evidence, name: str | None = None) -> Fact[bool]:
     """The public chain of `name` passes `<label>.privatelink.<suffix>` (`has_privatelink_hop`)."""
     name = name or ev.target.host
     found = _public_answer(ev, name)
@@ -165,7 +176,7 @@ def privatelink_hop(ev: Evidence, name: str | None = None) -> Fact[object]:
     return known(has_privatelink_hop(found.chain, name), "public_dns")
 
 
-def endpoint_serves(ev: Evidence, name: str) -> Fact[object]:
+def endpoint_serves(ev: Evidence, name: str) -> Fact[bool]:
     """A private endpoint serves `name`: a privatelink hop on any resolver's chain for it (a private zone's answer
     proves it as well as the public one), else what public DNS says."""
     rows = [r for r in name_answers(ev) if r.name == name and has_privatelink_hop(r.chain, name)]
@@ -183,7 +194,7 @@ _SOURCE = {
 
 
 @fact("local.pe_exists")
-def pe_exists(ev: Evidence) -> Fact[object]:
+def pe_exists(ev: Evidence) -> Fact[bool]:
     """A private endpoint is approved for the account: a privatelink hop on any resolver's chain for the host.
 
     Any resolver counts (a private zone's chain proves it as well as the public one); only public DNS can show that
@@ -207,7 +218,7 @@ _DECIDE_KIND = (
 
 
 @fact("local.account_kind")
-def account_kind(ev: Evidence) -> Fact[object]:
+def account_kind(ev: Evidence) -> Fact[str]:
     """The account's kind: from Resource Manager when read, else from the name the user gave, else from public DNS.
 
     Only AI Services (Foundry) accounts are served on `<name>.services.ai.<cloud suffix>`
@@ -235,7 +246,7 @@ def account_kind(ev: Evidence) -> Fact[object]:
 
 
 @fact("local.names_in_use")
-def names_in_use(ev: Evidence) -> Fact[object]:
+def names_in_use(ev: Evidence) -> Fact[tuple[str, ...]]:
     """The names the account's clients use: the host the user gave, and for an AI Services account every name it
     serves (OpenAI, Cognitive Services and Foundry SDKs each use their own). Other names are evidence only."""
     host = ev.target.host
@@ -259,7 +270,7 @@ def is_forwarder(server: str) -> bool:
 
 
 @fact("local.servfail_servers")
-def servfail_servers(ev: Evidence) -> Fact[object]:
+def servfail_servers(ev: Evidence) -> Fact[tuple[str, ...]]:
     """The configured servers that answer SERVFAIL for the host (empty when none does)."""
     if not ev.ran("dns_nameservers"):
         return unknown(Unknown.NOT_READ, "dns_nameservers", detail="the configured DNS servers were not asked")
@@ -268,8 +279,8 @@ def servfail_servers(ev: Evidence) -> Fact[object]:
 
 
 @fact("local.app_address_kind")
-def app_address_kind(ev: Evidence) -> Fact[object]:
-    """What applications get for the host from the OS resolver (an AnswerKind)."""
+def app_address_kind(ev: Evidence) -> Fact[AnswerKind | None]:
+    """What applications get for the host from the OS resolver (an AnswerKind; None: no address parsed)."""
     if not ev.ran("system_resolution"):
         return unknown(Unknown.NOT_READ, "system_resolution")
     rows = answers_for(name_answers(ev), ev.target.host, Resolver.SYSTEM)
@@ -282,7 +293,7 @@ def app_address_kind(ev: Evidence) -> Fact[object]:
 
 
 @fact("local.app_path")
-def app_path(ev: Evidence) -> Fact[object]:
+def app_path(ev: Evidence) -> Fact[str]:
     """How an application reaches the host: `proxy` when a proxy applies to it, else `direct`."""
     if not ev.ran("proxy_settings"):
         return unknown(Unknown.NOT_READ, "proxy_settings")
@@ -316,7 +327,7 @@ def _dataplane_answered(view: LocalView) -> bool:
 
 
 @fact("local.reaches_nothing")
-def reaches_nothing(ev: Evidence) -> Fact[object]:
+def reaches_nothing(ev: Evidence) -> Fact[bool | Silence]:
     """Every resolver (configured, Azure, public) and every address this machine tried stayed silent.
 
     Known True only when public DNS was asked and failed too: a dead local resolver with a working internet path is
@@ -352,7 +363,7 @@ def reaches_nothing(ev: Evidence) -> Fact[object]:
 
 
 @fact("local.public_nxdomain")
-def public_nxdomain(ev: Evidence) -> Fact[object]:
+def public_nxdomain(ev: Evidence) -> Fact[bool]:
     """Public DNS answers NXDOMAIN for the host: no account has this name (the premise of svc.account_not_found)."""
     knows = public_knows_name(ev)
     if not knows.known:
@@ -361,9 +372,9 @@ def public_nxdomain(ev: Evidence) -> Fact[object]:
 
 
 @fact("local.sibling_names_in_use")
-def sibling_names_in_use(ev: Evidence) -> Fact[object]:
+def sibling_names_in_use(ev: Evidence) -> Fact[bool]:
     """The account's clients use names other than the host (an AI Services account)."""
     in_use = names_in_use(ev)
-    if not in_use.known:
+    if is_unknown(in_use):
         return in_use
     return known(len(in_use.value or ()) > 1, *in_use.sources)

@@ -68,7 +68,7 @@ class Evidence:
 
     @classmethod
     def from_dict(cls: type[E], data: Any, path: str = "", *, strict: bool = False) -> E:
-        return _convert(cls, data, path, strict, 0)  # type: ignore[no-any-return]
+        return _convert_evidence(cls, data, path, strict, 0)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -172,14 +172,7 @@ def _convert(tp: Any, value: Any, path: str, strict: bool, depth: int) -> Any:
             raise EvidenceError(path, "integer out of range")
         return value
     if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise EvidenceError(path, f"must be a number, not {_describe(value)}")
-        if isinstance(value, int) and not -INT_LIMIT <= value <= INT_LIMIT:
-            raise EvidenceError(path, "number out of range")
-        number = float(value)
-        if not math.isfinite(number):
-            raise EvidenceError(path, "must be a finite number")
-        return number
+        return _convert_float(value, path)
     if tp is str:
         if not isinstance(value, str):
             raise EvidenceError(path, f"must be a string, not {_describe(value)}")
@@ -197,7 +190,20 @@ def _convert(tp: Any, value: Any, path: str, strict: bool, depth: int) -> Any:
     raise TypeError(f"unsupported evidence annotation {tp!r} at {path}")  # a bug in this package, not in the input
 
 
-def _convert_evidence(cls: type[Evidence], value: Any, path: str, strict: bool, depth: int) -> Evidence:
+def _convert_float(value: Any, path: str) -> float:
+    if isinstance(value, OutOfRange):
+        raise EvidenceError(path, "integer out of range")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise EvidenceError(path, f"must be a number, not {_describe(value)}")
+    if isinstance(value, int) and not -INT_LIMIT <= value <= INT_LIMIT:
+        raise EvidenceError(path, "number out of range")
+    number = float(value)
+    if not math.isfinite(number):
+        raise EvidenceError(path, "must be a finite number")
+    return number
+
+
+def _convert_evidence(cls: type[E], value: Any, path: str, strict: bool, depth: int) -> E:
     if not isinstance(value, Mapping):
         raise EvidenceError(path, f"must be an object, not {_describe(value)}")
     hints = _hints(cls)
@@ -265,4 +271,4 @@ def json_value(value: Any, path: str = "") -> Any:
 
 def finite_number(value: Any, path: str) -> float:
     """`value` as a finite float; raises EvidenceError naming `path`."""
-    return _convert(float, value, path, False, 0)  # type: ignore[no-any-return]
+    return _convert_float(value, path)

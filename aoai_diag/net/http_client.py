@@ -145,7 +145,7 @@ def tls_get(sock: socket.socket, host: str, port: int, path: str, context: ssl.S
     with tls:
         tls.settimeout(budget.step())
         tls.sendall(request_bytes(host, port, path))
-        response = http.client.HTTPResponse(tls, method="GET")  # type: ignore[arg-type]
+        response = http.client.HTTPResponse(tls, method="GET")
         tls.settimeout(budget.step())
         response.begin()
         body = b""
