@@ -291,7 +291,8 @@ class ProbeHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         # Every read and write on the connection is bounded too (a client that never reads its answer).
-        self.timeout = self.server.config.read_timeout
+        # typeshed declares `timeout` a ClassVar; socketserver reads it from the instance.
+        self.timeout = self.server.config.read_timeout  # type: ignore[misc]
         super().setup()
 
     def handle_one_request(self) -> None:

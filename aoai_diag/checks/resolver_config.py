@@ -126,7 +126,7 @@ def _search_domains(text: str) -> list[str]:
 def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     if ctx.settings.resolvers:
         servers = [format_endpoint(r) for r in ctx.settings.resolvers]
-        evidence = {
+        evidence: dict[str, object] = {
             "source": "option",
             "nameservers": servers,
             "search": [],

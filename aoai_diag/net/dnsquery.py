@@ -138,7 +138,7 @@ class _Exchange:
                 self.response = dnswire.parse(data, self.wire)
                 if self.response is not None:  # the common, plain reply: no dnspython objects needed
                     return False
-                self.query = dns.message.from_wire(self.wire)
+                self.query = dns.message.from_wire(self.wire)  # type: ignore[assignment]  # a query's wire
             assert self.query is not None
             response = dns.message.from_wire(data)
             if not self.query.is_response(response):
@@ -259,7 +259,7 @@ def _settle_a(answer: DnsAnswer, exchange: _Exchange, started: float) -> bool:
         answer["outcome"] = exchange.failure or "error"
         return False
     rcode = _rcode(response)
-    answer["rcode"] = dns.rcode.to_text(rcode)
+    answer["rcode"] = dns.rcode.to_text(dns.rcode.Rcode.make(rcode))
     chain, addresses, ttl = _chain(response, name, dns.rdatatype.A)
     answer["chain"], answer["addresses"], answer["ttl"] = chain, addresses, ttl
     if rcode == dns.rcode.NOERROR:
