@@ -163,16 +163,22 @@ def raw_reply(query: bytes, answer: list[bytes], authority: list[bytes] = (), ad
     return query[:2] + counts + query[12:] + b"".join(answer) + b"".join(authority)
 
 
+Send = Callable[[str, bytes, Any], None]
+
+
 @contextmanager
-def responder(reply: Callable[[bytes], list[tuple[str, bytes]]]) -> Iterator[Endpoint]:
-    """A UDP server on 127.0.0.1 that answers each query with `reply(query)`: datagrams sent from its own socket
-    (`"self"`) or from a stranger's (`"stranger"`, another port)."""
+def datagram_server(handle: Callable[[bytes, Any, Send], None]) -> Iterator[Endpoint]:
+    """A UDP server on 127.0.0.1 that calls `handle(query, client, send)` for each datagram it receives;
+    `send(sender, data, to)` sends from its own socket (`"self"`) or from a stranger's (`"stranger"`, another port)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     stranger.bind(("127.0.0.1", 0))
     sock.settimeout(0.1)
     stop = threading.Event()
+
+    def send(sender: str, data: bytes, to: Any) -> None:
+        (sock if sender == "self" else stranger).sendto(data, to)
 
     def serve_forever() -> None:
         while not stop.is_set():
@@ -182,8 +188,7 @@ def responder(reply: Callable[[bytes], list[tuple[str, bytes]]]) -> Iterator[End
                 continue
             except OSError:
                 return
-            for sender, data in reply(query):
-                (sock if sender == "self" else stranger).sendto(data, client)
+            handle(query, client, send)
 
     thread = threading.Thread(target=serve_forever, daemon=True)
     thread.start()
@@ -194,6 +199,19 @@ def responder(reply: Callable[[bytes], list[tuple[str, bytes]]]) -> Iterator[End
         thread.join(2)
         sock.close()
         stranger.close()
+
+
+@contextmanager
+def responder(reply: Callable[[bytes], list[tuple[str, bytes]]]) -> Iterator[Endpoint]:
+    """A UDP server on 127.0.0.1 that answers each query with `reply(query)`: datagrams sent from its own socket
+    (`"self"`) or from a stranger's (`"stranger"`, another port)."""
+
+    def handle(query: bytes, client: Any, send: Send) -> None:
+        for sender, data in reply(query):
+            send(sender, data, client)
+
+    with datagram_server(handle) as server:
+        yield server
 
 
 PL = "contoso.privatelink.openai.azure.com"
@@ -319,44 +337,19 @@ def test_ids_are_random() -> None:
     assert len(ids) > 40
 
 
-@contextmanager
-def stranger_flood(stop: threading.Event, cap: int) -> Iterator[tuple[Endpoint, list[int]]]:
-    """A DNS server on 127.0.0.1 that never answers from its own port; after the first query, well-formed answers
-    to it come from another port, one each 20 ms, until `stop` is set or `cap` were sent. Yields the server's
-    endpoint and the list of datagrams sent so far (one item each)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(5.0)
-    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    stranger.bind(("127.0.0.1", 0))
+def test_datagrams_from_a_stranger_do_not_answer_nor_extend_the_timeout() -> None:
+    # Strangers keep answering, one datagram each 20 ms, until the query has returned (500 at most): had each one
+    # restarted the wait, the query would have returned only once they stopped.
+    returned = threading.Event()
     sent: list[int] = []
 
-    def flood() -> None:
-        try:
-            query, client = sock.recvfrom(4096)
-        except OSError:  # no query came, or the test is over
-            return
-        while not stop.is_set() and len(sent) < cap:
-            stranger.sendto(private_answer(query), client)
+    def flood(query: bytes, client: Any, send: Send) -> None:
+        while not returned.is_set() and len(sent) < 500:
+            send("stranger", private_answer(query), client)
             sent.append(1)
-            stop.wait(0.02)
+            returned.wait(0.02)
 
-    thread = threading.Thread(target=flood, daemon=True)
-    thread.start()
-    try:
-        yield ("127.0.0.1", sock.getsockname()[1]), sent
-    finally:
-        stop.set()
-        thread.join(6)
-        sock.close()
-        stranger.close()
-
-
-def test_datagrams_from_a_stranger_do_not_answer_nor_extend_the_timeout() -> None:
-    # Strangers keep answering until the query has returned (500 x 20 ms at most): had each one restarted the wait,
-    # the query would have returned only when they stopped.
-    returned = threading.Event()
-    with stranger_flood(returned, cap=500) as (server, sent):
+    with datagram_server(flood) as server:
         answer = dnsquery.query(server, HOST, 0.3)
         returned.set()
     assert answer["outcome"] == "timeout" and answer["addresses"] == []
@@ -430,39 +423,19 @@ def test_query_many_has_every_question_in_flight_at_once() -> None:
     # A server that answers the A questions only once it holds all of them: asked one after another, the first
     # would time out before the second was sent. (bench/bounds.py times a silent server's questions.)
     names = [HOST, "contoso.cognitiveservices.azure.com", "contoso.services.ai.azure.com"]
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(0.05)
     held: dict[str, tuple[bytes, Any]] = {}
-    done = threading.Event()
 
-    def serve() -> None:
-        answered = False
-        while not done.is_set():
-            try:
-                query, client = sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if struct.unpack("!H", query[-4:-2])[0] == A and not answered:
-                held[dnswire._name(query, 12)[0]] = (query, client)
-            else:  # AAAA: no such record
-                sock.sendto(raw_reply(query, []), client)
-            if len(held) == len(names) and not answered:
-                answered = True
-                for q, peer in held.values():
-                    sock.sendto(raw_reply(q, [rr(b"\xc0\x0c", A, 60, b"\n\0\0\5")]), peer)
+    def gather(query: bytes, client: Any, send: Send) -> None:
+        if struct.unpack("!H", query[-4:-2])[0] != A:
+            send("self", raw_reply(query, []), client)  # AAAA: no such record
+            return
+        held[dnswire._name(query, 12)[0]] = (query, client)
+        if len(held) == len(names):
+            for q, peer in held.values():
+                send("self", raw_reply(q, [rr(b"\xc0\x0c", A, 60, b"\n\0\0\5")]), peer)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        server = ("127.0.0.1", sock.getsockname()[1])
+    with datagram_server(gather) as server:
         many = dnsquery.query_many([(server, n) for n in names], 2.0)
-    finally:
-        done.set()
-        thread.join(2)
-        sock.close()
     assert sorted(held) == sorted(names)
     assert [many[(server, n)]["addresses"] for n in names] == [["10.0.0.5"]] * len(names)
 
