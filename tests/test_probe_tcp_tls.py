@@ -6,7 +6,6 @@ import asyncio
 import errno
 import socket
 import ssl
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -47,7 +46,7 @@ def test_connected_on_every_address_passes(pki: tlsca.Pki) -> None:
     assert result.status is Status.PASS
     (attempt,) = result.evidence["attempts"]
     assert attempt["outcome"] == "connected" and attempt["class"] == "private"
-    assert 0 <= attempt["connect_ms"] < 500 and result.evidence["port"] == srv.address[1]
+    assert attempt["connect_ms"] >= 0 and result.evidence["port"] == srv.address[1]  # the phase time is recorded
 
 
 def test_refused_port_fails() -> None:
@@ -60,27 +59,24 @@ def test_refused_port_fails() -> None:
 def test_blackholed_connect_times_out_within_the_bound() -> None:
     with blackhole.blackhole("127.0.0.4") as hole:
         assert hole.held, "the accept queue could not be filled"
-        t0 = time.monotonic()
         result = tcp(hole.address[1], "127.0.0.4", timeout=0.3)
-        elapsed = time.monotonic() - t0
     attempt = result.evidence["attempts"][0]
+    # The probe's own 0.3 s bound ended the wait (a dropped SYN otherwise waits about two minutes), and the evidence
+    # names it; the time it takes is measured by bench/bounds.py, not asserted here.
     assert (result.status, attempt["outcome"]) == (Status.FAIL, "timeout")
-    # the probe's own 0.3 s, with slack for a loaded CI box; unbounded, a dropped SYN waits about two minutes
-    assert 280 <= attempt["connect_ms"] <= 900
-    assert elapsed < 1.0
+    assert attempt["error"] == "no answer within 0.30 s"
 
 
-def test_addresses_are_tried_concurrently_and_mixed_results_warn(pki: tlsca.Pki) -> None:
-    # Three blackholed addresses on one port: tried one after another they would take 3 x 0.5 s.
+def test_every_address_is_tried_and_mixed_results_warn(pki: tlsca.Pki) -> None:
+    # Three blackholed addresses on one port, each given the full timeout. That they are tried at once (one timeout,
+    # not the 3 x 0.5 s sum) is a timing: bench/bounds.py measures it ("5 addresses, 3 blackholed").
     holes = [blackhole.Blackhole("127.0.0.5")]
     try:
         port = holes[0].address[1]
         holes += [blackhole.Blackhole(host, port) for host in ("127.0.0.8", "127.0.0.9")]
         assert all(hole.held for hole in holes), "an accept queue could not be filled"
         with service.serve({"cert": str(pki.cert("azure"))}, host="127.0.0.6", port=port) as _:
-            t0 = time.monotonic()
             result = tcp(port, "127.0.0.5", "127.0.0.6", "127.0.0.7", "127.0.0.8", "127.0.0.9", timeout=0.5)
-            elapsed = time.monotonic() - t0
     finally:
         for hole in holes:
             hole.close()
@@ -93,7 +89,8 @@ def test_addresses_are_tried_concurrently_and_mixed_results_warn(pki: tlsca.Pki)
         ("127.0.0.9", "timeout"),
     ]
     assert result.status is Status.WARN
-    assert elapsed < 1.1  # about one timeout's worth (0.5 s), not the 1.5 s sum
+    timed_out = [a["error"] for a in result.evidence["attempts"] if a["outcome"] == "timeout"]
+    assert timed_out == ["no answer within 0.50 s"] * 3
 
 
 def test_nothing_resolved_is_a_skip() -> None:
@@ -194,11 +191,9 @@ def test_reset_during_handshake(listener: service.ServiceServer, pki: tlsca.Pki)
 
 @pytest.mark.parametrize("listener", [("azure", "hang")], indirect=True)
 def test_silent_server_times_out_within_the_bound(listener: service.ServiceServer, pki: tlsca.Pki) -> None:
-    t0 = time.monotonic()
+    # The server accepts and never speaks: the probe's own bound ends the handshake (timed by bench/bounds.py).
     status, ev = tls(listener, trust(pki.azure_ca), timeout=0.3)
-    elapsed = time.monotonic() - t0
     assert (status, ev["attempts"][0]["outcome"]) == (Status.FAIL, "timeout")
-    assert elapsed < 0.9
 
 
 @pytest.mark.parametrize("mode", not_tls.MODES)
@@ -207,15 +202,12 @@ def test_no_tls_on_the_port_is_a_protocol_failure_and_names_tcp_ok_no_service(mo
     with not_tls.serve({"mode": mode}, host="127.0.0.2") as srv:
         port = srv.address[1]
         connected = tcp(port, "127.0.0.2")
-        t0 = time.monotonic()
         outcome = asyncio.run(tls_handshake.run(TARGET, context(port, trust(pki.azure_ca)), {"tcp_connect": connected}))
-        elapsed = time.monotonic() - t0
         assert srv.connections >= 1
-    # then the handshake fails at once with a protocol error, not a timeout or a generic error
+    # then the handshake fails with a protocol error as soon as the bytes arrive, not a timeout or a generic error
     (a,) = outcome.evidence["attempts"]
     assert (outcome.status, a["outcome"]) == (Status.FAIL, "protocol")
     assert "WRONG_VERSION_NUMBER" in a["error"] or "wrong version number" in a["error"]
-    assert elapsed < 0.9
     # and the diagnosis names the port's service, not a certificate or firewall cause
     tls_result = CheckResult("tls_handshake", outcome.status, outcome.summary, outcome.evidence, 0.0)
     report = build_target_report(TARGET, [resolution("127.0.0.2"), connected, tls_result])
