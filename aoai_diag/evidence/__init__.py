@@ -26,6 +26,7 @@ from aoai_diag.evidence.dns import (
     ResolverConfig,
     SystemResolution,
 )
+from aoai_diag.evidence.host import AppDns, AppHost
 from aoai_diag.evidence.osnet import OsResolvers, VpnProfile
 from aoai_diag.evidence.path import (
     AzurePlatform,
@@ -45,6 +46,8 @@ EVIDENCE_TYPES: Mapping[str, type[Evidence]] = {
     "os_resolvers": OsResolvers,
     "public_dns": PublicDns,
     "azure_platform": AzurePlatform,
+    "app_host": AppHost,
+    "app_dns": AppDns,
     "azure_dns": AzureDns,
     "proxy_settings": ProxySettings,
     "tcp_connect": TcpConnect,
