@@ -35,6 +35,8 @@ REGISTRY: tuple[ProbeInfo, ...] = (
         "os_resolvers", "local", (), "DNS servers the OS picks per name (NRPT, scoped resolvers, resolved links)"
     ),
     ProbeInfo("public_dns", "local", (), "Public DNS view of the account"),
+    ProbeInfo("app_host", "local", (), "App host (App Service, Functions, Container Apps, AKS pod, Azure ML)"),
+    ProbeInfo("app_dns", "local", ("app_host",), "The app host's DNS path (its servers, search list and ndots)"),
     ProbeInfo("azure_platform", "local", (), "Azure VM (Instance Metadata Service)"),
     ProbeInfo("azure_dns", "local", ("azure_platform",), "Azure-provided DNS asked directly"),
     ProbeInfo("proxy_settings", "local", (), "Proxy settings an HTTP client would use"),

@@ -145,6 +145,10 @@ class AppHost(Evidence):
 
     kind: str | None = None
     """app_service | function_app | container_app | kubernetes | azure_ml | null (none of these signals)."""
+    on_azure: bool | None = None
+    """The platform says this runs on Azure (App Service, Functions, Container Apps, Azure ML; a pod whose search
+    list holds the Azure-provided `internal.cloudapp.net` suffix); null: the signals cannot say. Never false: a host
+    without IMDS is not "off Azure" for that."""
     description: str | None = None
     """One line for the report's header ("App Service app app-contoso, instance 4f2a…, VNet integration 10.30.1.4")."""
     signals: tuple[str, ...] = ()
