@@ -294,3 +294,10 @@ def test_nothing_known_to_ask_is_a_skip_with_the_reason(tmp_path: Path) -> None:
     env[apphost.RESOLV_CONF_VARIABLE] = resolv(tmp_path, "# empty\n")
     outcome = probe_dns(env)
     assert outcome.status is Status.SKIP and "VNet's DNS servers" in outcome.summary
+
+
+def test_no_imds_on_an_app_host_is_never_called_not_an_azure_vm(tmp_path: Path) -> None:
+    host = probe_host(app_service_env(tmp_path)).evidence
+    said = apphost.no_imds_summary(host, "timed out")
+    assert "not an Azure VM" not in said and said.startswith("no IMDS answer (timed out); the platform says Azure: ")
+    assert apphost.no_imds_summary(None, "timed out") == "not an Azure VM (IMDS did not answer)"

@@ -24,6 +24,7 @@ from aoai_diag.context import ProbeContext
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.connect import map_concurrently_steps
 from aoai_diag.net.imds import fetch_instance
+from aoai_diag.osnet.apphost import no_imds_summary
 from aoai_diag.steps import Steps
 from aoai_diag.targets import Target
 
@@ -51,10 +52,18 @@ def steps(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) ->
         )
     if evidence["on_azure"] is None:
         return Outcome(Status.ERROR, f"IMDS gave no usable answer: {evidence['error']}", evidence, evidence["error"])
-    return Outcome(Status.SKIP, "not an Azure VM (IMDS did not answer)", evidence, evidence["error"])
+    host = deps.get("app_host")
+    summary = no_imds_summary(host.evidence if host else None, evidence["error"])
+    return Outcome(Status.SKIP, summary, evidence, evidence["error"])
 
 
 run = driven(steps)
 
 
-PROBE = Probe(id="azure_platform", title="Azure VM (Instance Metadata Service)", run=run, steps=steps)
+PROBE = Probe(
+    id="azure_platform",
+    title="Azure VM (Instance Metadata Service)",
+    run=run,
+    steps=steps,
+    after=("app_host",),  # an app host without IMDS is not "not an Azure VM" (issue 18)
+)

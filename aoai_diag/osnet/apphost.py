@@ -304,3 +304,13 @@ def read_host(env: Mapping[str, str], resolv_conf: str | None = None, sa_dir: st
     host["on_azure"] = on_azure(host)
     host["description"] = describe(host)
     return host
+
+
+def no_imds_summary(host: Mapping[str, Any] | None, error: str | None) -> str:
+    """What the azure_platform probe says when IMDS did not answer: "not an Azure VM" only when no app host signal
+    says otherwise (App Service, Functions, Container Apps and Azure ML have no IMDS; a pod may not reach it)."""
+    if host and host.get("on_azure") is True:
+        return f"no IMDS answer ({error or 'no answer'}); the platform says Azure: {host.get('description')}"
+    if host and host.get("kind"):
+        return f"no IMDS answer ({error or 'no answer'}); {host.get('description')}"
+    return "not an Azure VM (IMDS did not answer)"
