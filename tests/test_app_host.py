@@ -301,3 +301,13 @@ def test_no_imds_on_an_app_host_is_never_called_not_an_azure_vm(tmp_path: Path) 
     said = apphost.no_imds_summary(host, "timed out")
     assert "not an Azure VM" not in said and said.startswith("no IMDS answer (timed out); the platform says Azure: ")
     assert apphost.no_imds_summary(None, "timed out") == "not an Azure VM (IMDS did not answer)"
+
+
+def test_a_dns_setting_that_is_not_an_address_is_named_not_dropped_silently(tmp_path: Path) -> None:
+    config = {"views": {"forwarder": private_view(), "azure": private_view()}}
+    with serve(config, "forwarder", "azure") as (_, [forwarder, azure]):
+        env = app_service_env(tmp_path, format_endpoint(forwarder), WEBSITE_DNS_SERVER="dns.corp.example")
+        outcome = probe_dns(env, azure_dns=azure)
+    assert outcome.evidence["unusable_settings"] == ["WEBSITE_DNS_SERVER=dns.corp.example"]
+    assert [s["chosen_by"] for s in outcome.evidence["servers"]] == ["resolv.conf"]
+    assert "not an address: WEBSITE_DNS_SERVER=dns.corp.example" in outcome.summary

@@ -11,6 +11,7 @@ Evidence (aoai_diag/evidence/host.py, AppDns):
     walk ({name, ndots, dots, expansions: [{query, search_domain, server, answer}], answered_by, hijacked_by}).
     azure_dns ({server, chosen_by: azure_dns, role: reference, answers} | null), azure_dns_skipped (str | null).
     verdicts ({server: private | public | nxdomain | ...}): each server's answer for the account host.
+    unusable_settings ([str]): `NAME=value` of DNS app settings that are not an IP address.
     forwarding_break (str | null): the server whose answer contradicts 168.63.129.16's private one.
 
 pass = the resolver's first answer is the host's own and private; fail = a search domain answers first, the first
@@ -120,9 +121,12 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
         "azure_dns": reference,
         "azure_dns_skipped": skipped,
         "verdicts": verdicts,
+        "unusable_settings": hostdns.unusable_settings(host),
         "forwarding_break": broken,
     }
     chosen = f"servers chosen by {source}: " + ", ".join(f"{s['server']} ({s['chosen_by']})" for s in servers)
+    if evidence["unusable_settings"]:
+        chosen += "; not an address: " + ", ".join(evidence["unusable_settings"])
     first = next((e for e in walk["expansions"] if e["query"] == walk["answered_by"]), None)
     if walk["hijacked_by"] and first:
         return Outcome(

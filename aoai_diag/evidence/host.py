@@ -228,6 +228,8 @@ class AppDns(Evidence):
     """Why 168.63.129.16 was not asked."""
     verdicts: Mapping[str, str] = field(default_factory=dict)
     """server -> how it answered the account host (local_facts.classify_dns: private | public | nxdomain | ...)."""
+    unusable_settings: tuple[str, ...] = ()
+    """`NAME=value` of DNS app settings whose value is not an IP address (left off the path, as the platform must)."""
     forwarding_break: str | None = None
     """A configured server whose answer for the host differs from 168.63.129.16's private answer: the break is in
     its forwarding (CoreDNS `forward`, a custom server)."""

@@ -54,6 +54,13 @@ def has_addresses(answer: Mapping[str, Any] | None) -> bool:
     return bool(answer.get("addresses") or answer.get("addresses6"))
 
 
+def unusable_settings(host: Mapping[str, Any]) -> list[str]:
+    """`NAME=value` of the DNS app settings whose value is not an address: the platform cannot use them either."""
+    app = host.get("app_service") or {}
+    settings = (("WEBSITE_DNS_SERVER", app.get("dns_server")), ("WEBSITE_DNS_ALT_SERVER", app.get("dns_alt_server")))
+    return [f"{name}={value}" for name, value in settings if value and _endpoint(value) is None]
+
+
 def path_servers(host: Mapping[str, Any]) -> tuple[str | None, list[dict[str, Any]], str | None]:
     """(source, servers, why none) of the app host's DNS path. Each server: {server, chosen_by, role}, in the order
     they are used: the app's resolver's (role `resolver`), then the platform forwarder's upstreams (`upstream`)."""
