@@ -27,7 +27,7 @@ def search_domain_hijack(ev: Evidence) -> Iterator[Finding]:
     domain, query = walk.get("hijacked_by"), walk.get("answered_by")
     if not domain or not query:
         return
-    first = next((e for e in walk.get("expansions") or () if e.get("query") == query), {})
+    first: Mapping[str, Any] = next((e for e in walk.get("expansions") or () if e.get("query") == query), {})
     host = ev.target.host
     yield Finding(
         cause_id="dns.search_domain_hijack",
@@ -52,7 +52,7 @@ def host_forwarding_break(ev: Evidence) -> Iterator[Finding]:
     azure = data.get("azure_dns") or {}
     if not broken:
         return
-    server = next((s for s in data.get("servers") or () if s.get("server") == broken), {})
+    server: Mapping[str, Any] = next((s for s in data.get("servers") or () if s.get("server") == broken), {})
     host = ev.target.host
     verdict = (data.get("verdicts") or {}).get(broken)
     setting = server.get("chosen_by")

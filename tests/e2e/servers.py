@@ -144,9 +144,7 @@ def start_azure(run: ScenarioRun) -> None:
 
 def start_identity(run: ScenarioRun) -> None:
     """The app host's identity endpoint on loopback (App Service 2019-08-01 / Azure ML 2017-09-01 protocols)."""
-    from tests.e2e.harness import server_env
     from tests.e2e.scenario import IDENTITY_LISTEN, IDENTITY_SECRET
 
     host, port = IDENTITY_LISTEN
-    argv = [sys.executable, "-m", "tests.servers.identity_endpoint", "--listen", f"{host}:{port}"]
-    run.ns.start([*argv, "--secret", IDENTITY_SECRET], env=server_env(), cwd=str(REPO), log_dir=run.logs)
+    run._start("identity_endpoint", [f"{host}:{port}"], {"secret": IDENTITY_SECRET}, "identity")

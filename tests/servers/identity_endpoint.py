@@ -8,8 +8,8 @@
 A wrong or missing header gets 401 (as the platform's endpoint does). Every request is recorded (path, api-version,
 resource, which header came): never the header's value.
 
-Standalone (the end-to-end tier): `python -m tests.servers.identity_endpoint --listen IP:PORT --secret S` prints
-"ready" once listening.
+Standalone (the end-to-end tier): `python -m tests.servers.identity_endpoint --listen IP:PORT --config F` (config
+`{"secret": S}`) prints "ready" once listening.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.servers.standalone import load_config, parse_listen, serve_until_stopped
+
 PROTOCOLS = {"2019-08-01": "X-IDENTITY-HEADER", "2017-09-01": "secret"}
 
 
@@ -38,10 +40,15 @@ class IdentityServer(ThreadingHTTPServer):
         self.requests: list[dict[str, Any]] = []
         self.tokens: list[str] = []
 
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind would ask getfqdn(): a reverse lookup that stalls where DNS is dead (a namespace).
+        self.socket.bind(self.server_address)
+        self.server_address = self.socket.getsockname()[:2]
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
+
     @property
     def endpoint(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}/msi/token"
+        return f"http://{self.server_name}:{self.server_port}/msi/token"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -63,8 +70,14 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         version = query.get("api-version", "")
         header = PROTOCOLS.get(version)
-        record = {"path": parts.path, "api_version": version, "resource": query.get("resource"), "header": header}
-        record["header_ok"] = bool(header) and self.headers.get(header or "") == self.server.secret
+        header_ok = header is not None and self.headers.get(header) == self.server.secret
+        record: dict[str, Any] = {
+            "path": parts.path,
+            "api_version": version,
+            "resource": query.get("resource"),
+            "header": header,
+            "header_ok": header_ok,
+        }
         self.server.requests.append(record)
         if parts.path != "/msi/token" or header is None:
             return self._send(400, {"error": "invalid_request", "error_description": "unknown api-version or path"})
@@ -97,15 +110,18 @@ def serve(secret: str, host: str = "127.0.0.1", port: int = 0) -> Iterator[Ident
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="App host identity endpoint emulator")
     parser.add_argument("--listen", required=True, help="IP:PORT")
-    parser.add_argument("--secret", required=True)
+    parser.add_argument("--config", help='JSON config file: {"secret": "..."}')
     args = parser.parse_args(argv)
-    host, _, port = args.listen.rpartition(":")
-    with serve(args.secret, host, int(port)) as _:
-        print("ready", flush=True)
-        threading.Event().wait()
-    return 0
+    server = IdentityServer(parse_listen(args.listen), str(load_config(args.config).get("secret", "")))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def close() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return serve_until_stopped(close)
 
 
 if __name__ == "__main__":
