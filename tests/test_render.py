@@ -25,7 +25,13 @@ SCHEMA = json.loads((REPO / "aoai_diag" / "data" / "report.schema.json").read_te
 jsonschema.validators.validator_for(SCHEMA).check_schema(SCHEMA)
 VALIDATOR = jsonschema.validators.validator_for(SCHEMA)(SCHEMA)
 # A few representative reports are pinned byte for byte; the rest are schema-checked.
-PINNED = ("healthy_azure_vm", "resolves_public_azure_dns", "proxy_env_no_proxy", "hosts_workaround_vpn")
+PINNED = (
+    "app_pod_search_domain_hijack",
+    "healthy_azure_vm",
+    "resolves_public_azure_dns",
+    "proxy_env_no_proxy",
+    "hosts_workaround_vpn",
+)
 
 
 def report_for(path: Path) -> Report:

@@ -102,11 +102,15 @@ def build_credential(settings: Settings, on_azure: bool, timeout: float) -> Cach
         names.append("environment")
     else:
         skipped.append("environment (AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET not set)")
-    if on_azure:
+    platform = platform_identity(settings, pipeline)
+    if platform is not None:
+        chain.append(platform[0])
+        names.append(platform[1])
+    elif on_azure:
         chain.append(_managed_identity(settings, pipeline))
         names.append("managed_identity")
     else:
-        skipped.append("managed identity (IMDS did not answer)")
+        skipped.append("managed identity (IMDS did not answer, and no platform identity endpoint is set)")
     if shutil.which("az", path=env.get("PATH")):
         chain.append(AzureCliCredential(process_timeout=max(1, int(timeout) + 1)))
         names.append("azure_cli")
@@ -116,6 +120,52 @@ def build_credential(settings: Settings, on_azure: bool, timeout: float) -> Cach
         raise NoCredential("no usable Azure credential: " + "; ".join(skipped))
     inner = chain[0] if len(chain) == 1 else ChainedTokenCredential(*chain)
     return CachingCredential(inner, "+".join(names))
+
+
+def platform_identity(settings: Settings, pipeline: dict[str, Any]) -> tuple[Any, str] | None:
+    """The app host's own identity, when its platform offers one (no IMDS there), with its source name:
+
+    - App Service, Functions, Container Apps: IDENTITY_ENDPOINT + IDENTITY_HEADER
+      (https://learn.microsoft.com/azure/app-service/overview-managed-identity#rest-endpoint-reference,
+      https://learn.microsoft.com/azure/container-apps/managed-identity#rest-endpoint-reference);
+      Azure ML compute: MSI_ENDPOINT + MSI_SECRET; both through ManagedIdentityCredential, which picks the protocol.
+      azure-identity and MSAL read these variables from the process environment when a token is asked for: every
+      endpoint is whatever the environment says (tests point them at loopback).
+    - AKS workload identity: AZURE_FEDERATED_TOKEN_FILE + AZURE_CLIENT_ID + AZURE_TENANT_ID, exchanged at
+      AZURE_AUTHORITY_HOST (https://learn.microsoft.com/azure/aks/workload-identity-overview); `--authority-host`
+      overrides it, and then instance discovery is off (a private or emulated authority has none).
+    None: no platform identity here (IMDS, if it answered, is the managed identity).
+    """
+    env = settings.env
+    if (env.get("IDENTITY_ENDPOINT") and env.get("IDENTITY_HEADER")) or env.get("MSI_ENDPOINT"):
+        from azure.identity import ManagedIdentityCredential
+
+        kwargs = dict(pipeline)
+        if env.get("AZURE_CLIENT_ID"):
+            kwargs["client_id"] = env["AZURE_CLIENT_ID"]  # a user-assigned identity of the app
+        source = "app_service" if env.get("IDENTITY_ENDPOINT") else "azure_ml"
+        return ManagedIdentityCredential(**kwargs), f"managed_identity({source})"
+    token_file, client, tenant = (
+        env.get("AZURE_FEDERATED_TOKEN_FILE"),
+        env.get("AZURE_CLIENT_ID"),
+        env.get("AZURE_TENANT_ID"),
+    )
+    if token_file and client and tenant:
+        from azure.identity import WorkloadIdentityCredential
+
+        authority = settings.authority_host or env.get("AZURE_AUTHORITY_HOST") or settings.cloud_obj.authority_host
+        return (
+            WorkloadIdentityCredential(
+                tenant_id=tenant,
+                client_id=client,
+                token_file_path=token_file,
+                authority=authority if "://" in authority else f"https://{authority}",
+                disable_instance_discovery=bool(settings.authority_host),
+                **pipeline,
+            ),
+            "workload_identity",
+        )
+    return None
 
 
 def _managed_identity(settings: Settings, pipeline: dict[str, Any]) -> Any:

@@ -27,6 +27,8 @@ PROBE_MODULES: tuple[str, ...] = (
     "dns_nameservers",
     "os_resolvers",
     "public_dns",
+    "app_host",
+    "app_dns",
     "azure_platform",
     "azure_dns",
     "proxy_settings",

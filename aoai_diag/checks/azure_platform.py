@@ -25,6 +25,7 @@ from aoai_diag.context import ProbeContext
 from aoai_diag.evidence.path import AzurePlatform
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.imds import fetch_instance
+from aoai_diag.osnet.apphost import no_imds_summary
 from aoai_diag.targets import Target
 
 
@@ -45,7 +46,15 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
         )
     if evidence["on_azure"] is None:
         return Outcome(Status.ERROR, f"IMDS gave no usable answer: {evidence['error']}", evidence, evidence["error"])
-    return Outcome(Status.SKIP, "not an Azure VM (IMDS did not answer)", evidence, evidence["error"])
+    host = deps.get("app_host")
+    summary = no_imds_summary(host.evidence if host else None, evidence["error"])
+    return Outcome(Status.SKIP, summary, evidence, evidence["error"])
 
 
-PROBE = Probe(id="azure_platform", title="Azure VM (Instance Metadata Service)", evidence=AzurePlatform, run=run)
+PROBE = Probe(
+    id="azure_platform",
+    title="Azure VM (Instance Metadata Service)",
+    evidence=AzurePlatform,
+    run=run,
+    after=("app_host",),  # an app host without IMDS is not "not an Azure VM" (issue 18)
+)

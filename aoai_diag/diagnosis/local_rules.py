@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from aoai_diag.diagnosis import dns_rules, path_rules, service_rules
+from aoai_diag.diagnosis import dns_rules, host_rules, path_rules, service_rules
 from aoai_diag.diagnosis.evidence import Rule
 
-RULES: tuple[Rule, ...] = (*dns_rules.RULES, *path_rules.RULES, *service_rules.RULES)
+RULES: tuple[Rule, ...] = (*dns_rules.RULES, *host_rules.RULES, *path_rules.RULES, *service_rules.RULES)
 
 # Causes the local rules can produce by themselves; tests/test_catalogue.py checks each has a fixture.
 LOCALLY_RECOGNISED: frozenset[str] = frozenset(
@@ -13,6 +13,7 @@ LOCALLY_RECOGNISED: frozenset[str] = frozenset(
         "dns.resolves_public",
         "dns.custom_server_no_forwarder",
         "dns.conditional_forwarder_wrong_zone",
+        "dns.search_domain_hijack",
         "dns.resolver_disagreement",
         "dns.hosts_override",
         "dns.hosts_workaround",

@@ -135,7 +135,15 @@ class LocalView:
 
     @property
     def on_azure(self) -> bool:
-        return self.ev.get("azure_platform").get("on_azure") is True
+        """IMDS answered, or the app host's platform says Azure (App Service, Container Apps, Azure ML and AKS pods
+        have no IMDS of their own to ask, or may not reach it): such a host is never "off Azure"."""
+        return self.ev.get("azure_platform").get("on_azure") is True or self.ev.get("app_host").get("on_azure") is True
+
+    @property
+    def app_host(self) -> str | None:
+        """Where the run happened when that is an app host (`app_host`'s description), else None."""
+        text = self.ev.get("app_host").get("description")
+        return str(text) if text else None
 
     @property
     def vm_private_ip(self) -> str | None:

@@ -66,6 +66,8 @@ def _blocked_here(view: LocalView, attempts: list[Mapping[str, Any]], *, refused
     """Refused anywhere, or blocked from an Azure VM: something in the path (NSG, NVA, firewall) stops port 443."""
     addresses = _addresses(attempts)
     where = f"from this Azure VM ({view.vm_private_ip})" if view.on_azure and view.vm_private_ip else "from here"
+    if view.app_host and not view.vm_private_ip:
+        where = f"from the app host ({view.app_host})"
     return Finding(
         cause_id="edge.customer_firewall_443",
         checks=("tcp_connect",),

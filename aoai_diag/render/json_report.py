@@ -8,7 +8,20 @@ from typing import Any
 from aoai_diag import catalogue
 from aoai_diag.model import Finding, Report, TargetReport
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
+"""1.2: `host`, where the run happened when that is an app host (issue 18)."""
+
+_HOST_KEYS = ("kind", "description", "name", "resource_group", "subscription_id", "on_azure")
+
+
+def run_host(report: Report) -> dict[str, Any] | None:
+    """Where the run happened when that is an app host (the `app_host` check's evidence, the same for every target
+    of a run), else None."""
+    for target in report.targets:
+        for check in target.checks:
+            if check.id == "app_host" and check.evidence.get("kind"):
+                return {key: check.evidence.get(key) for key in _HOST_KEYS}
+    return None
 
 
 def finding_to_dict(finding: Finding) -> dict[str, Any]:
@@ -47,6 +60,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "tool_version": report.tool_version,
         "verdict": report.verdict.value,
+        "host": run_host(report),
         "targets": [target_to_dict(t) for t in report.targets],
     }
 

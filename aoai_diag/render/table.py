@@ -10,6 +10,7 @@ from tabulate import tabulate
 
 from aoai_diag import catalogue
 from aoai_diag.model import Finding, Report, Role, Status, TargetReport, Verdict
+from aoai_diag.render.json_report import run_host
 
 _STATUS_COLOUR = {
     Status.PASS: "32",
@@ -61,6 +62,9 @@ def _unexplained(target: TargetReport) -> list[str]:
 
 def render_table(report: Report, colour: bool = False, width: int = 100) -> str:
     out: list[str] = []
+    host = run_host(report)
+    if host:  # the first line says where the run happened: an app host's path is not this laptop's
+        out.extend([f"Run on: {host['description']}", ""])
     for target in report.targets:
         host = target.target.get("host", "?")
         out.append(f"{host}: {_paint(target.verdict.value.upper(), _VERDICT_COLOUR[target.verdict], colour)}")

@@ -49,7 +49,9 @@ def needed_servers(scenario: Scenario) -> list[str]:
     if scenario.proxy:
         needed.append("connect_proxy")
     if scenario.azure:
-        needed += ["imds", "arm_emulator", "tlsca"]
+        needed += ["arm_emulator", "tlsca", *(["imds"] if scenario.azure.get("vm") else [])]
+    if scenario.identity:
+        needed.append("identity_endpoint")
     return sorted(set(needed))
 
 
@@ -127,9 +129,12 @@ class Pki:
 
 def resolv_conf_text(scenario: Scenario) -> str:
     lines = ["# written by tests/e2e for namespace scenario " + scenario.id]
+    if scenario.search:
+        lines.append("search " + " ".join(scenario.search))
     lines += [f"nameserver {scenario.ip(n)}" for n in scenario.resolv_conf]
     # Fail fast like a tuned client would; glibc's defaults (5 s x 2 attempts) only slow the tier down.
-    lines.append("options timeout:1 attempts:1")
+    ndots = f" ndots:{scenario.ndots}" if scenario.ndots is not None else ""
+    lines.append(f"options{ndots} timeout:1 attempts:1")
     return "\n".join(lines) + "\n"
 
 
@@ -213,6 +218,8 @@ class ScenarioRun:
             adapters.start_proxy(self)
         if sc.azure:
             adapters.start_azure(self)
+        if sc.identity:
+            adapters.start_identity(self)
 
     def _home(self) -> Path:
         home = self.workdir / "home"

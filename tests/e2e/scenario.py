@@ -4,12 +4,18 @@ Shape (every key but `description`, `client`, `pattern`, `resolv_conf` and `expe
 
     {
       "description": "one line",
-      "client": "jumpbox" | "vpn",
+      "client": "jumpbox" | "vpn" | "app_service" | "container_app" | "pod",
       "pattern": "jumpbox-azure-dns" | "jumpbox-custom-dns" | "vpn-hosts" | "hub-spoke" | "broken",
       "family": "healthy" | "dns" | "net" | "edge" | "svc",
       "account": "contoso",
       "addresses": {"pe": "10.1.2.4", ...},          # overrides of DEFAULT_ADDRESSES (names used below)
       "resolv_conf": ["azure_dns"],                  # the machine's nameservers (address names or IPs)
+      "search": ["payments.svc.cluster.local"],      # resolv.conf's search list (a pod's)
+      "ndots": 5,                                    # resolv.conf's `options ndots:N` (a pod's)
+      "identity": {"protocol": "app_service"},      # the platform's identity endpoint on 127.0.0.1:41741
+                                                     # (tests.servers.identity_endpoint): app_service sets
+                                                     # IDENTITY_ENDPOINT + IDENTITY_HEADER, azure_ml MSI_ENDPOINT +
+                                                     # MSI_SECRET in the CLI's environment
       "dns": {"azure_dns": "private", "public_dns1": "public", "public_dns2": "public"},
                                                      # DNS server address -> view (see views.py)
       "hosts": {"contoso.openai.azure.com": "pe"},  # the machine's /etc/hosts entries
@@ -18,7 +24,8 @@ Shape (every key but `description`, `client`, `pattern`, `resolv_conf` and `expe
       "proxy": {"address": "proxy", "resolve": "public"},  # CONNECT proxy; upstream names resolved by a view
       "env": {"HTTPS_PROXY": "http://{proxy}:3128"}, # environment of the CLI ({name} -> address)
       "drop": [["pe", 443]],                         # nftables drop rules inside the namespace
-      "azure": {"vm": "jumpbox-01", "arm": "healthy_jumpbox"},  # IMDS + MI + ARM topology (fixtures/arm)
+      "azure": {"vm": "jumpbox-01", "arm": "healthy_jumpbox"},  # IMDS + MI + ARM topology (fixtures/arm);
+                                                     # without "vm" no IMDS (an app host)
       "vpn_profile": {"azurevpnconfig": "azurevpnconfig_entra.xml", "vpnsettings": "VpnSettings.xml"},
                                                      # files of fixtures/osnet/vpn given as --vpn-profile (both: the
                                                      # package zip, AzureVPN/ and Generic/ as downloaded)
@@ -55,7 +62,15 @@ DEFAULT_ADDRESSES: dict[str, str] = {
     "login": "20.190.160.20",  # login.microsoftonline.com
     "proxy": "10.0.0.8",
     "vm": "10.2.1.4",  # jumpbox-01-nic in vnet-jumpbox
+    # App hosts: Docker's embedded DNS (App Service / Container Apps Linux containers), a cluster's CoreDNS service,
+    # a custom DNS server named by WEBSITE_DNS_SERVER, and a search domain's wildcard target.
+    "docker_dns": "127.0.0.11",
+    "coredns": "10.0.0.10",
+    "app_dns_server": "10.0.0.5",
 }
+CLIENTS = ("jumpbox", "vpn", "app_service", "container_app", "pod")
+IDENTITY_LISTEN = ("127.0.0.1", 41741)
+IDENTITY_SECRET = "e2e-identity-header"  # a test value: stands for the platform's per-process secret
 FAMILIES = ("healthy", "dns", "net", "edge", "svc")
 
 
@@ -87,6 +102,9 @@ class Scenario:
     azure: dict[str, Any] | None
     expect: Expectation
     vpn_profile: dict[str, str] | None = None
+    search: tuple[str, ...] = ()
+    ndots: int | None = None
+    identity: dict[str, str] | None = None
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def ip(self, name_or_ip: str) -> str:
@@ -101,7 +119,9 @@ class Scenario:
         if self.proxy:
             needed.add(self.ip(self.proxy.get("address", "proxy")))
         if self.azure:
-            needed |= {self.ip("imds"), self.ip("arm"), self.ip("login"), self.ip("vm")}
+            needed |= {self.ip("arm"), self.ip("login")}
+            if self.azure.get("vm"):
+                needed |= {self.ip("imds"), self.ip("vm")}
         return needed
 
     @property
@@ -116,9 +136,18 @@ def load(path: Path) -> Scenario:
     family = data.get("family", "healthy")
     if family not in FAMILIES:
         raise ValueError(f"{path.name}: family {family!r} not in {FAMILIES}")
-    if data["client"] not in ("jumpbox", "vpn"):
-        raise ValueError(f"{path.name}: client must be jumpbox or vpn")
+    if data["client"] not in CLIENTS:
+        raise ValueError(f"{path.name}: client must be one of {CLIENTS}")
     env = {k: v.format(**addresses) for k, v in (data.get("env") or {}).items()}
+    identity = data.get("identity")
+    if identity:
+        url = f"http://{IDENTITY_LISTEN[0]}:{IDENTITY_LISTEN[1]}/msi/token"
+        if identity["protocol"] == "app_service":
+            env.update({"IDENTITY_ENDPOINT": url, "IDENTITY_HEADER": IDENTITY_SECRET})
+        elif identity["protocol"] == "azure_ml":
+            env.update({"MSI_ENDPOINT": url, "MSI_SECRET": IDENTITY_SECRET})
+        else:
+            raise ValueError(f"{path.name}: identity protocol must be app_service or azure_ml")
     return Scenario(
         id=path.stem,
         description=data["description"],
@@ -143,6 +172,9 @@ def load(path: Path) -> Scenario:
             roles=dict(exp.get("roles") or {}),
         ),
         vpn_profile=data.get("vpn_profile"),
+        search=tuple(data.get("search") or ()),
+        ndots=data.get("ndots"),
+        identity=identity,
         raw=data,
     )
 

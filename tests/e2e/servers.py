@@ -140,3 +140,11 @@ def start_azure(run: ScenarioRun) -> None:
     bundle = run.workdir / "ca-bundle.pem"
     bundle.write_bytes(run.pki.ca_pem.read_bytes() + arm_ca.read_bytes())
     run.ca_bundle = bundle
+
+
+def start_identity(run: ScenarioRun) -> None:
+    """The app host's identity endpoint on loopback (App Service 2019-08-01 / Azure ML 2017-09-01 protocols)."""
+    from tests.e2e.scenario import IDENTITY_LISTEN, IDENTITY_SECRET
+
+    host, port = IDENTITY_LISTEN
+    run._start("identity_endpoint", [f"{host}:{port}"], {"secret": IDENTITY_SECRET}, "identity")

@@ -26,7 +26,10 @@ VIEW_NAMES = (
     "no_account",
     "private_openai_only",
     "pe_disconnected_forwarder",
+    "private_search_wildcard",
 )
+SEARCH_WILDCARD_DOMAIN = "corp.example"
+"""A search domain with a wildcard record: with ndots:5 it answers `<account host>.corp.example` first."""
 # An account without private endpoint resolves through the regional API Management chain (the Speech private-link
 # page above documents the chain).
 REGIONAL_API = "westeurope.api.cognitive.microsoft.com"
@@ -61,6 +64,12 @@ def view(kind: str, label: str, pe_ip: str, front_door_ip: str) -> dict[str, Any
         records = dict(view("no_private_endpoint", label, pe_ip, front_door_ip)["records"])
         records[f"{label}.privatelink.{SUFFIXES[0]}"] = {"a": [pe_ip], "ttl": 10}
         return {"records": records, "zones": {f"privatelink.{SUFFIXES[0]}": PRIVATE_SOA}, "default": "nxdomain"}
+    if kind == "private_search_wildcard":
+        # A pod's cluster DNS: the account resolves privately, and a search domain's wildcard answers any name under
+        # it with a public web front (resolv.conf(5): with ndots:5 the expansion is tried first).
+        wildcard = view("private", label, pe_ip, front_door_ip)
+        wildcard["records"][f"*.{SEARCH_WILDCARD_DOMAIN}"] = {"a": [front_door_ip], "ttl": 60}
+        return wildcard
     if kind == "no_private_endpoint":
         for suffix in SUFFIXES:
             records[f"{label}.{suffix}"] = {"cname": REGIONAL_API, "ttl": 900}

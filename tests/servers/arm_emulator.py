@@ -11,7 +11,8 @@ Microsoft.Network/privateDnsZones and Microsoft.ResourceGraph):
   what the caller may read);
 - long-running `POST <nic>/effectiveRouteTable` and `<nic>/effectiveNetworkSecurityGroups`: 202 + Location +
   Azure-AsyncOperation + Retry-After, `lro_polls` more 202s, then 200 with the result;
-- an Entra ID token endpoint for a client-secret credential (`/{tenant}/v2.0/.well-known/openid-configuration`,
+- an Entra ID token endpoint for a client-secret credential, or a federated token (workload identity:
+  `client_assertion` must equal the topology's `federated_token`, default "federated-token") (`/{tenant}/v2.0/.well-known/openid-configuration`,
   `POST /{tenant}/oauth2/v2.0/token`); ARM calls without `Authorization: Bearer` get 401.
 Fault injection (`faults`: [{match, method?, status | kind: "malformed" | "hang", times?, retry_after?}]) and a
 per-request `latency_ms`. Every request is recorded in `requests` (method, path).
@@ -259,7 +260,17 @@ class ArmHandler(BaseHTTPRequestHandler):
             )
         if re.fullmatch(r"/[^/]+/oauth2/v2\.0/token", path) and method == "POST":
             form = parse_qs(body.decode())
-            if (form.get("client_secret") or [""])[0] != self.server.topology.get("client_secret", "s3cret"):
+            assertion = (form.get("client_assertion") or [""])[0]
+            if assertion:  # workload identity: the federated token exchanged for an access token
+                if assertion != self.server.topology.get("federated_token", "federated-token"):
+                    return self._send(
+                        401,
+                        {
+                            "error": "invalid_client",
+                            "error_description": "AADSTS700211: No matching federated identity record",
+                        },
+                    )
+            elif (form.get("client_secret") or [""])[0] != self.server.topology.get("client_secret", "s3cret"):
                 return self._send(
                     401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret"}
                 )

@@ -20,6 +20,7 @@ Config (JSON-compatible dict):
                                                                   # others get "default" or the first view
     }
 
+A record named `*.zone` answers every name under the zone without a record of its own (a wildcard).
 A config without "views" is itself a single view. Record "action" (applies when the name is on the
 answer's CNAME chain): servfail | refused | silent (never answers) | garbage (malformed bytes) |
 truncate (TC bit over UDP, full answer over TCP) | truncate_no_tcp (TC over UDP, TCP connection closed).
@@ -88,6 +89,16 @@ class View:
         ttl = min(int(soa.get("ttl", 3600)), minimum)
         return dns.rrset.from_text(zone + ".", ttl, "IN", "SOA", text)
 
+    def _wildcard(self, name: str) -> dict[str, Any] | None:
+        """A `*.zone` record answers every name under the zone that has no record of its own (RFC 4592, without
+        the empty-non-terminal subtleties a test does not need)."""
+        labels = name.split(".")
+        for i in range(1, len(labels)):
+            record = self.records.get("*." + ".".join(labels[i:]))
+            if record is not None:
+                return record  # type: ignore[no-any-return]
+        return None
+
     def resolve(self, query: dns.message.Message) -> tuple[str, dns.message.Message | None, float]:
         """(action, response, delay_s): action is `answer`, a STOPPING_ACTION or a truncate action."""
         response = dns.message.make_response(query)
@@ -101,7 +112,7 @@ class View:
         delay = self.delay_ms / 1000.0
         action = "answer"
         for _ in range(MAX_CHAIN):
-            record = self.records.get(name)
+            record = self.records.get(name) or self._wildcard(name)
             if record is None:
                 if self.default in STOPPING_ACTIONS:
                     return self.default, None, delay

@@ -1,0 +1,158 @@
+"""The app host's DNS path as its resolver walks it (aoai_diag/osnet/hostdns.py says why each step is so, with its
+sources): the servers the app's resolver asks, in order, and the setting that chose them (resolv.conf,
+WEBSITE_DNS_SERVER / WEBSITE_DNS_ALT_SERVER behind App Service's forwarder); the names the resolver tries for the
+account host given the search list and ndots, and which answers first; and, where the VNet may be reachable,
+168.63.129.16 (`settings.azure_dns`) asked directly: a configured server that contradicts its private answer is
+where forwarding breaks (CoreDNS `forward`, a custom server).
+
+Evidence (aoai_diag/evidence/host.py, AppDns):
+    source: WEBSITE_DNS_SERVER | vnet | resolv.conf.
+    servers ([{server, chosen_by, role, answers: {name: DnsAnswer}}]): in the order they are used.
+    walk ({name, ndots, dots, expansions: [{query, search_domain, server, answer}], answered_by, hijacked_by}).
+    azure_dns ({server, chosen_by: azure_dns, role: reference, answers} | null), azure_dns_skipped (str | null).
+    verdicts ({server: private | public | nxdomain | ...}): each server's answer for the account host.
+    unusable_settings ([str]): `NAME=value` of DNS app settings that are not an IP address.
+    forwarding_break (str | null): the server whose answer contradicts 168.63.129.16's private one.
+
+pass = the resolver's first answer is the host's own and private; fail = a search domain answers first, the first
+answer is not private, nothing answers, or a server's forwarding breaks; skip = not an app host / no server known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from aoai_diag.checks.base import Probe
+from aoai_diag.context import ProbeContext, format_endpoint, parse_endpoint
+from aoai_diag.evidence.answers import classify_dns
+from aoai_diag.evidence.host import AppDns
+from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.net import dnsquery
+from aoai_diag.osnet import hostdns
+from aoai_diag.targets import Target
+
+
+async def _ask(ctx: ProbeContext, server: str, name: str) -> dict[str, Any]:
+    return await dnsquery.query(parse_endpoint(server), name, ctx.op_timeout())
+
+
+async def _answers(ctx: ProbeContext, servers: list[dict[str, Any]], names: list[str]) -> None:
+    """Every (server, name) at once; each server entry gets its `answers`."""
+    pairs = [(s, n) for s in servers for n in names]
+    found = await asyncio.gather(*(_ask(ctx, s["server"], n) for s, n in pairs))
+    for (server, name), answer in zip(pairs, found, strict=True):
+        server.setdefault("answers", {})[name] = answer
+
+
+async def _walk(ctx: ProbeContext, host: str, resolver: Mapping[str, Any], servers: list[str]) -> dict[str, Any]:
+    """The names the stub resolver tries for `host`, each asked of the servers in order until one gives a final
+    answer; asked concurrently, judged in the resolver's order (the same result, without the serial waits)."""
+    search = [str(d) for d in resolver.get("search") or ()]
+    ndots = int(resolver.get("ndots") or 1)
+    order = hostdns.search_expansions(host, search, ndots)
+    pending = {query: None for query, _ in order}
+    chosen: dict[str, tuple[str, dict[str, Any]]] = {}
+    for server in servers:
+        asking = [q for q in pending if q not in chosen]
+        if not asking:
+            break
+        found = await asyncio.gather(*(_ask(ctx, server, q) for q in asking))
+        for query, answer in zip(asking, found, strict=True):
+            if answer.get("outcome") in hostdns.FINAL_OUTCOMES or server == servers[-1]:
+                chosen[query] = (server, answer)
+    expansions: list[dict[str, Any]] = []
+    answered_by = hijacked_by = None
+    for query, domain in order:
+        server, answer = chosen[query]
+        expansions.append({"query": query, "search_domain": domain, "server": server, "answer": answer})
+        if hostdns.has_addresses(answer):
+            answered_by, hijacked_by = query, domain
+            break
+    return {
+        "name": host,
+        "ndots": ndots,
+        "dots": host.count("."),
+        "expansions": expansions,
+        "answered_by": answered_by,
+        "hijacked_by": hijacked_by,
+    }
+
+
+def _verdict(answer: Mapping[str, Any] | None) -> str:
+    return classify_dns(answer or {}).value
+
+
+async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    host = deps["app_host"].evidence
+    source, servers, why = hostdns.path_servers(host)
+    if not servers:
+        return Outcome(
+            Status.SKIP, f"no DNS server of the app's path is known: {why}", {"source": source, "servers": []}, why
+        )
+    names = [target.host, target.privatelink_name()]
+    skipped = hostdns.azure_dns_reason(host)
+    reference: dict[str, Any] | None = (
+        None
+        if skipped
+        else {
+            "server": format_endpoint(ctx.settings.azure_dns),
+            "chosen_by": "azure_dns",
+            "role": "reference",
+        }
+    )
+    resolvers = [s["server"] for s in servers if s["role"] == "resolver"]
+    asked = [*servers, *([reference] if reference else [])]
+    if not resolvers:  # cannot happen: upstreams are listed only behind a resolver; kept honest all the same
+        return Outcome(Status.SKIP, "the app's resolver has no server", {"source": source, "servers": []}, why)
+    _, walk = await asyncio.gather(
+        _answers(ctx, asked, names),
+        _walk(ctx, target.host, host.get("resolver") or {}, resolvers),
+    )
+    verdicts = {s["server"]: _verdict(s["answers"].get(target.host)) for s in servers}
+    azure_verdict = _verdict(reference["answers"].get(target.host)) if reference else None
+    broken = hostdns.forwarding_break(servers, verdicts, azure_verdict)
+    evidence = {
+        "source": source,
+        "servers": servers,
+        "walk": walk,
+        "azure_dns": reference,
+        "azure_dns_skipped": skipped,
+        "verdicts": verdicts,
+        "unusable_settings": hostdns.unusable_settings(host),
+        "forwarding_break": broken,
+    }
+    chosen = f"servers chosen by {source}: " + ", ".join(f"{s['server']} ({s['chosen_by']})" for s in servers)
+    if evidence["unusable_settings"]:
+        chosen += "; not an address: " + ", ".join(evidence["unusable_settings"])
+    first = next((e for e in walk["expansions"] if e["query"] == walk["answered_by"]), None)
+    if walk["hijacked_by"] and first:
+        return Outcome(
+            Status.FAIL,
+            f"{first['query']} answers first ({dnsquery.describe(first['answer'])}): search domain "
+            f"{walk['hijacked_by']} is tried before {target.host} (ndots:{walk['ndots']}); {chosen}",
+            evidence,
+        )
+    if first is None:
+        tried = ", ".join(e["query"] for e in walk["expansions"])
+        return Outcome(Status.FAIL, f"no name the resolver tries answers ({tried}); {chosen}", evidence)
+    if broken:
+        return Outcome(
+            Status.FAIL,
+            f"{broken} answers {target.host} {verdicts[broken]} while 168.63.129.16 answers it privately: its "
+            f"forwarding breaks the path; {chosen}",
+            evidence,
+        )
+    got = _verdict(first["answer"])
+    status = Status.PASS if got == "private" else Status.FAIL
+    return Outcome(status, f"the app's resolver gets {dnsquery.describe(first['answer'])}; {chosen}", evidence)
+
+
+PROBE = Probe(
+    id="app_dns",
+    title="The app host's DNS path (its servers, search list and ndots)",
+    evidence=AppDns,
+    run=run,
+    requires=("app_host",),
+)
