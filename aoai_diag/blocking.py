@@ -11,9 +11,11 @@ abandoned (threads cannot be stopped), its result never read. The installed comm
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -67,3 +69,40 @@ async def map_in_threads(
             task.cancel()
             found.append(fallback(item))
     return found
+
+
+class Gate:
+    """At most `limit` blocking calls of one kind running at once, those whose caller gave up included.
+
+    glibc's getaddrinfo has no timeout of its own for a reply that comes truncated and then stalls over TCP: an
+    abandoned call holds its worker until the OS gives up. Without a gate, every new check (a `serve` scrape each
+    few seconds) parks one more worker behind the same stuck server; with it, the calls still stuck are counted
+    (`in_flight`) and a call beyond the limit is refused at once, as evidence of a resolver that does not answer.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._in_flight = 0
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[bool]:
+        """True (and the call counted until the block ends) when there is room, else False."""
+        with self._lock:
+            room = self._in_flight < self.limit
+            if room:
+                self._in_flight += 1
+        try:
+            yield room
+        finally:
+            if room:
+                with self._lock:
+                    self._in_flight -= 1
+
+
+RESOLVER = Gate(limit=16)
+"""The OS resolver's calls (getaddrinfo): a quarter of the pool at most, stuck ones included."""

@@ -105,6 +105,19 @@ class ExporterMetrics:
             registry=self.registry,
         )
         self.in_flight = Gauge("aoai_diag_exporter_probes_in_flight", "Checks running now.", registry=self.registry)
+        resolver = Gauge(
+            "aoai_diag_exporter_resolver_calls_running",
+            "System resolver (getaddrinfo) calls not returned yet, abandoned ones included; at "
+            f"{blocking.RESOLVER.limit} a check's lookup is refused as 'system resolver busy' instead of waiting.",
+            registry=self.registry,
+        )
+        resolver.set_function(lambda: blocking.RESOLVER.in_flight)
+        threads = Gauge(
+            "aoai_diag_exporter_worker_threads",
+            f"Threads of the one executor for blocking calls (at most {blocking.MAX_THREADS}).",
+            registry=self.registry,
+        )
+        threads.set_function(lambda: len(blocking.executor()._threads))
         self.limit = Gauge(
             "aoai_diag_exporter_max_concurrent_probes", "Concurrent checks allowed.", registry=self.registry
         )

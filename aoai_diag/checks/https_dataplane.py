@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.blocking import in_thread, map_in_threads
+from aoai_diag.blocking import RESOLVER, in_thread, map_in_threads
 from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
 from aoai_diag.dataplane_classify import REACHABLE, RECORDED_HEADERS, classify, lower_headers
@@ -138,10 +138,15 @@ async def resolve_bounded(ctx: ProbeContext, host: str, port: int) -> str:
         return host
     except ValueError:
         pass
+
+    def lookup() -> Any:
+        with RESOLVER.slot() as room:
+            if not room:
+                raise OSError(f"system resolver busy: {RESOLVER.in_flight} earlier lookups have not returned")
+            return ctx.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+
     try:
-        infos = await asyncio.wait_for(
-            in_thread(ctx.getaddrinfo, host, port, type=socket.SOCK_STREAM), ctx.op_timeout()
-        )
+        infos = await asyncio.wait_for(in_thread(lookup), ctx.op_timeout())
     except (asyncio.TimeoutError, TimeoutError):
         raise TimeoutError(f"resolving proxy {host} timed out") from None
     except OSError as exc:

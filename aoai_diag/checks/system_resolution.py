@@ -19,7 +19,7 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aoai_diag.blocking import map_in_threads
+from aoai_diag.blocking import RESOLVER, map_in_threads
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
 from aoai_diag.errors import one_line
@@ -48,11 +48,15 @@ async def resolve_all(
     """getaddrinfo for each name concurrently; names still pending after `timeout` get error "timeout"."""
 
     def work(name: str) -> dict[str, Any]:
-        try:
-            infos = getaddrinfo(name, port, 0, socket.SOCK_STREAM)
-            addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        except Exception as exc:
-            return {"addresses": [], "address_classes": {}, "error": _gai_error(exc)}
+        with RESOLVER.slot() as room:
+            if not room:
+                busy = f"system resolver busy: {RESOLVER.in_flight} earlier lookups have not returned"
+                return {"addresses": [], "address_classes": {}, "error": busy}
+            try:
+                infos = getaddrinfo(name, port, 0, socket.SOCK_STREAM)
+                addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+            except Exception as exc:
+                return {"addresses": [], "address_classes": {}, "error": _gai_error(exc)}
         return {"addresses": addresses, "address_classes": classes(addresses), "error": None}
 
     def pending(name: str) -> dict[str, Any]:
