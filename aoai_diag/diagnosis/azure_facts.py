@@ -57,6 +57,13 @@ def _unread(denied: Sequence[Mapping[str, Any]], source: str, what: str, role: s
 # --- private endpoints --------------------------------------------------------------------------
 
 
+def pe_side_statuses(pe: Mapping[str, Any]) -> list[str]:
+    """The statuses the private endpoint's own record gives its connections (privateLinkServiceConnections and
+    manualPrivateLinkServiceConnections), in order, without repeats.
+    https://learn.microsoft.com/rest/api/virtualnetwork/private-endpoints/get"""
+    return list(dict.fromkeys(str(c.get("status")) for c in pe.get("connections") or () if c.get("status")))
+
+
 def connection_statuses(pe: Mapping[str, Any]) -> set[str]:
     """Every status the PE's connection has, from the PE side and from the account side."""
     statuses = {str(c.get("status")) for c in pe.get("connections") or () if c.get("status")}
@@ -212,9 +219,9 @@ def ip_rule_networks(rules: Iterable[Any]) -> list[ipaddress.IPv4Network | ipadd
 def caller_allowed(caller: str | None, rules: Iterable[Any]) -> Fact[bool]:
     """Whether the caller's egress address falls inside an IP rule (containment, not spelling)."""
     if not caller:
+        # Nothing failed to be read (no source): the service's answer simply did not name the address.
         return unknown(
             Unknown.NOT_READ,
-            "https_dataplane",
             detail="the service did not say which address it saw",
             decide="curl -s https://api.ipify.org shows this machine's egress address",
         )
@@ -487,8 +494,10 @@ def routes_read(ev: Evidence) -> Fact[bool]:
 def caller_ip_allowed(ev: Evidence) -> Fact[bool]:
     """`arm.caller_ip_allowed`: the caller's egress address is inside one of the account's IP rules."""
     acct = account_fact(ev)
-    if not acct.known or not acct.value:
+    if not acct.known:
         return acct  # type: ignore[return-value]
+    if not acct.value:
+        return unknown(Unknown.NOT_APPLICABLE, "arm_account", detail="the account is in no readable subscription")  # type: ignore[return-value]
     https = ev.get("https_dataplane")
     attempt = next((a for a in https.get("attempts") or () if isinstance(a, Mapping) and a.get("caller_ip")), None)
     return caller_allowed((attempt or {}).get("caller_ip"), acct.value.get("ip_rules") or ())

@@ -141,13 +141,8 @@ class ServerAnswer:
     answer: DnsAnswer
 
 
-def fill(cause_id: str, **values: str | None) -> str:
-    """The catalogue remediation with `<placeholders>` replaced by this instance's values."""
-    text = catalogue.get(cause_id).remediation
-    for key, value in values.items():
-        if value:
-            text = text.replace(f"<{key.replace('_', '-')}>", value)
-    return text
+fill = catalogue.fill
+"""The catalogue remediation with `<placeholders>` replaced by this instance's values (catalogue.fill)."""
 
 
 class LocalView:
