@@ -235,10 +235,55 @@ def caller_allowed(caller: str | None, rules: Iterable[Any]) -> Fact[bool]:
 # --- DNS ----------------------------------------------------------------------------------------
 
 
-def zone_search(dns: Mapping[str, Any], pes: Iterable[Mapping[str, Any]] = ()) -> Fact[bool]:
+def unlisted_subscriptions(searched: Iterable[Any], named: Iterable[tuple[Any, str]]) -> list[dict[str, str]]:
+    """Subscriptions the evidence names (`named`: (resource id, what names it)) that are not among those searched,
+    once each, in order: {subscription, named_by}. Resource Graph silently leaves out what the identity cannot read,
+    so "every subscription listed was searched" is not "the search is complete" (issue 17, class 2)."""
+    read = {str(s).lower() for s in searched}
+    out: dict[str, dict[str, str]] = {}
+    for resource_id, why in named:
+        sub = _sub_of(str(resource_id or ""))
+        if sub != "?" and sub.lower() not in read:
+            out.setdefault(sub.lower(), {"subscription": sub, "named_by": why})
+    return list(out.values())
+
+
+def named_scopes(
+    vnets: Iterable[Mapping[str, Any]] = (),
+    links: Iterable[Mapping[str, Any]] = (),
+    pes: Iterable[Mapping[str, Any]] = (),
+    dns_hosts: Iterable[Mapping[str, Any]] = (),
+) -> list[tuple[Any, str]]:
+    """(resource id, what names it) for every resource the topology points at: peerings' remote VNets, links'
+    VNets, the private endpoints' VNets and zone groups' zones, the VNets the DNS servers sit in."""
+    named: list[tuple[Any, str]] = []
+    for vnet in vnets:
+        for peering in vnet.get("peerings") or ():
+            named.append((peering.get("remote_vnet_id"), f"peering {peering.get('name')} of {_short(vnet.get('id'))}"))
+    for link in links:
+        named.append((link.get("vnet_id"), f"zone link {_short(link.get('id'))}"))
+    for pe in pes:
+        named.append((pe.get("vnet_id"), f"private endpoint {pe.get('name')}"))
+        for group in pe.get("zone_groups") or ():
+            for zone_id in group.get("zone_ids") or ():
+                named.append((zone_id, f"the zone group of {pe.get('name')}"))
+    for host in dns_hosts:
+        named.append((host.get("vnet_id"), f"DNS server {host.get('ip')}"))
+    return named
+
+
+def _short(resource_id: Any) -> str:
+    return str(resource_id or "?").rstrip("/").rsplit("/", 1)[-1]
+
+
+def zone_search(
+    dns: Mapping[str, Any], pes: Iterable[Mapping[str, Any]] = (), unlisted: Sequence[Mapping[str, Any]] = ()
+) -> Fact[bool]:
     """Every scope that could hold a needed privatelink zone (and its record) was read. `dns` is arm_dns_zones
     evidence, `pes` the private endpoints. A zone a PE's zone group points at, that the search did not return, lives
-    where this identity cannot read (Resource Graph silently leaves out what it may not see): incomplete."""
+    where this identity cannot read (Resource Graph silently leaves out what it may not see): incomplete. So does a
+    subscription the topology names that was not searched (`unlisted`, with the evidence's own
+    `unlisted_subscriptions`): the zone of a landing zone lives in the hub's."""
     if not dns:
         return unknown(Unknown.NOT_READ, "arm_dns_zones", decide="run with Azure access (arm_dns_zones)")
     denied = [d for d in dns.get("denied") or () if isinstance(d, Mapping)]
@@ -263,6 +308,16 @@ def zone_search(dns: Mapping[str, Any], pes: Iterable[Mapping[str, Any]] = ()) -
             "arm_private_endpoints",
             detail=f"a zone group points at {unseen[0]}, which the search did not return",
             decide=f"Reader on {where} would show whether the zone exists",
+        )
+    missing = [*(u for u in dns.get("unlisted_subscriptions") or () if isinstance(u, Mapping)), *unlisted]
+    if missing:
+        subs = list(dict.fromkeys(str(u.get("subscription")) for u in missing))
+        why = "; ".join(f"subscription {u.get('subscription')} (named by {u.get('named_by')})" for u in missing[:3])
+        return unknown(
+            Unknown.FORBIDDEN,
+            "arm_dns_zones",
+            detail=f"not among the subscriptions this identity lists: {why}",
+            decide=f"Reader on {', '.join(f'subscription {s}' for s in subs)} would show whether the zone exists there",
         )
     return known(True, "arm_dns_zones")
 
@@ -341,8 +396,23 @@ def zone_search_complete(ev: Evidence) -> Fact[bool]:
     result = ev.checks.get("arm_dns_zones")
     if result is None or not ({"zones", "complete"} & set(result.evidence)):
         return _check_unknown(ev, "arm_dns_zones", "whether a privatelink zone exists")
-    fact = zone_search(result.evidence, _pes(ev))
+    fact = zone_search(result.evidence, _pes(ev), unlisted_scopes(ev))
     return fact if not fact.known or fact.value else unknown(Unknown.NOT_READ, "arm_dns_zones")
+
+
+def unlisted_scopes(ev: Evidence) -> list[dict[str, str]]:
+    """Subscriptions this target's evidence names (its VNet's peerings, the VNets its DNS servers sit in, the PEs'
+    VNets and zone groups) that the inventory did not search (arm_account `subscriptions`)."""
+    if not ev.ran("arm_account"):
+        return []
+    net = _arm(ev, "arm_client_network")
+    vnet = net.get("vnet")
+    named = named_scopes(
+        vnets=[vnet] if isinstance(vnet, Mapping) else (),
+        pes=_pes(ev),
+        dns_hosts=[h for h in net.get("dns_server_hosts") or () if isinstance(h, Mapping)],
+    )
+    return unlisted_subscriptions(ev.get("arm_account").get("subscriptions") or (), named)
 
 
 def _pe_addresses(ev: Evidence, pe_id: Any) -> set[str]:
