@@ -12,7 +12,9 @@ a rule that cannot be matched is listed as unresolved, never read as `*`. A deny
 (diagnosis/azure_facts.nsg_deny_is_cause, which the rules read too).
 
 Evidence:
-    port (int); source_ip (str | null): this VM's private address.
+    port (int); source_ip (str | null): this VM's private address, or off Azure `--source-ip` / the tunnel's
+        source address (a VPN pool or on-premises address meets the PE subnet's NSG with it);
+        source_kind ("nic" | "option" | "tunnel" | null).
     client: {method: "effective" | "rules" | null, decisions: [{nsg_id, address, access, rule, priority, default,
         unresolved}], access: "Allow" | "Deny" | null, error,
         effective: {state: "not_needed" | "done" | "unfinished" | "failed", reason}}: the effective-NSG operation
@@ -20,7 +22,8 @@ Evidence:
     pe_side: [{pe_id, address, subnet_id, network_policies, nsg_id, applies (bool), decision | null}].
     denied (list of {scope, status, code, message}).
 pass = allowed on both sides; fail = a rule someone wrote, that applies, denies (named); warn = could not evaluate
-a side, or a rule could not be matched; skip = no client address (off Azure). An NSG deny on a PE subnet whose
+a side, or a rule could not be matched; skip = no client address (off Azure without --source-ip). Off Azure only
+the PE side is evaluated: no NSG sits on this machine's side. An NSG deny on a PE subnet whose
 network policies are disabled is reported in the summary as not applied: it is not a cause.
 """
 
@@ -65,6 +68,25 @@ class Flow:
         return nsg_eval.evaluate(
             rules, direction, self.source, address, self.port, self.prefixes, self.client_asgs, _pe_asgs(pe)
         )
+
+
+def client_source(
+    settings: Any, deps: Mapping[str, CheckResult], nic: Mapping[str, Any]
+) -> tuple[str | None, str | None]:
+    """The address the private endpoint sees this machine's TCP come from, and where it was learnt: this VM's NIC
+    ("nic"); off Azure `--source-ip` ("option": a point-to-site pool or on-premises address arrives with its own
+    source over the gateway or ExpressRoute); else the source address this machine's route toward the private
+    endpoint uses when it goes through a tunnel ("tunnel", route_lookup's evidence when it ran before)."""
+    ips = nic.get("private_ips") or ()
+    if ips:
+        return str(ips[0]), "nic"
+    if getattr(settings, "source_ip", None):
+        return str(settings.source_ip), "option"
+    route = deps.get("route_lookup")
+    for entry in (route.evidence.get("routes") or ()) if route is not None else ():
+        if isinstance(entry, Mapping) and entry.get("tunnel") is True and entry.get("source"):
+            return str(entry["source"]), "tunnel"
+    return None, None
 
 
 def _pe_asgs(pe: Mapping[str, Any]) -> list[str] | None:
@@ -185,7 +207,9 @@ def _judge(flow: Flow, pes: Sequence[Mapping[str, Any]]) -> Outcome:
     note = ("; note: " + "; ".join(flow.notes)) if flow.notes else ""
     if flow.problems:
         return Outcome(Status.FAIL, "; ".join(flow.problems) + note, evidence)
-    if evidence["client"]["access"] is None or evidence["denied"] or unresolved or unaddressed:
+    # Off Azure no NSG sits on this machine's side: only the PE subnet's inbound rules meet its traffic.
+    client_open = evidence["client"]["access"] is None and evidence.get("source_kind", "nic") == "nic"
+    if client_open or evidence["denied"] or unresolved or unaddressed:
         return Outcome(
             Status.WARN, f"TCP {port} not fully evaluated ({len(evidence['denied'])} read(s) failed){note}", evidence
         )
@@ -203,10 +227,11 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         pes = deps["arm_private_endpoints"].evidence.get("private_endpoints") or []
         port = ctx.settings.port
         nic = net.get("nic") or {}
-        source = (nic.get("private_ips") or [None])[0]
+        source, source_kind = client_source(ctx.settings, deps, nic)
         evidence: dict[str, Any] = {
             "port": port,
             "source_ip": source,
+            "source_kind": source_kind,
             "client": {
                 "method": None,
                 "decisions": [],
@@ -220,7 +245,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         if not source:
             return Outcome(
                 Status.SKIP,
-                "no client NIC (off Azure): NSGs cannot be evaluated for this machine",
+                "no client NIC (off Azure) and no --source-ip: NSGs cannot be evaluated for this machine",
                 evidence,
                 "no client address",
             )
@@ -234,6 +259,8 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             evidence=evidence,
         )
         _pe_side(ctx, sess, flow, pes)
+        if source_kind != "nic":
+            return _judge(flow, pes)
         # Client side: the NIC's and subnet's NSG rules, evaluated here; the effective-NSG operation (long-running)
         # only when a failed connect leaves the path open (azure/on_demand.py).
         ids = [i for i in (nic.get("nsg_id"), (net.get("subnet") or {}).get("nsg_id")) if i]

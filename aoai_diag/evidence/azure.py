@@ -324,6 +324,9 @@ class PeSide(Evidence):
 class ArmNsg(Evidence):
     port: int | None = None
     source_ip: str | None = None
+    source_kind: str | None = None
+    """Where source_ip comes from: "nic" (this VM's NIC), "option" (--source-ip: a VPN pool or on-premises address),
+    "tunnel" (the source this machine's route to the private endpoint uses)."""
     client: ClientSide | None = None
     pe_side: tuple[PeSide, ...] = ()
     denied: tuple[Denied, ...] = ()
