@@ -485,6 +485,20 @@ def pes_complete(ev: Evidence) -> Fact[bool]:
     return known(True, "arm_private_endpoints")
 
 
+@fact("arm.pe_exists")
+def pe_exists(ev: Evidence) -> Fact[bool]:
+    """`arm.pe_exists`: Resource Manager's judgement of "a private endpoint exists for the account" (the one place it
+    is made; local evidence has its own, `local.pe_exists`): true when the account lists a connection or a PE read
+    points at it, false only when every PE that could point at it was read and none does."""
+    acct = account_fact(ev)
+    if acct.known and isinstance(acct.value, Mapping) and acct.value.get("connections"):
+        return known(True, "arm_account")
+    if _pes(ev):
+        return known(True, "arm_private_endpoints")
+    complete = pes_complete(ev)
+    return known(False, *complete.sources) if complete.is_true() else complete
+
+
 @fact("arm.client_vnet")
 def client_vnet(ev: Evidence) -> Fact[str]:
     """`arm.client_vnet`: the VNet this machine sits in (IMDS) or was named with --vnet."""

@@ -115,7 +115,7 @@ def account_rules(ev: Evidence) -> Iterator[Finding]:
             ),
             resources=_ids(aid),
         )
-    if azure_facts.pes_complete(ev).is_true() and not view.pes and not acct.get("connections"):
+    if azure_facts.pe_exists(ev).is_false():
         # Put the PE where this machine is (its subnet) unless told otherwise: that VNet can reach it.
         subnet_id = (view.net.get("subnet") or {}).get("id")
         yield Finding(

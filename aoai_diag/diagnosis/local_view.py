@@ -224,13 +224,10 @@ class LocalView:
 
     @property
     def pe_exists(self) -> bool | None:
-        """True when a privatelink hop was seen (a private endpoint exists), False when public DNS shows none."""
-        hop = self.ev.get("public_dns").get("privatelink_hop") if self.ev.ran("public_dns") else None
-        if hop is True or any(self.chain_has_privatelink(a.answer) for a in self.all_host_answers()):
-            return True
-        if hop is False:
-            return False
-        return None
+        """True when a privatelink hop was seen (a private endpoint exists), False when public DNS shows none, None
+        when unknown: the fact `local.pe_exists` (diagnosis/local_facts.pe_exists), the one judgement."""
+        fact = self.ev.fact("local.pe_exists")
+        return bool(fact.value) if fact.known else None
 
     def system_result(self) -> Mapping[str, Any] | None:
         if not self.ev.ran("system_resolution"):
