@@ -582,6 +582,9 @@ def caller_ip_allowed(ev: Evidence) -> Fact[bool]:
         return acct  # type: ignore[return-value]
     if not acct.value:
         return unknown(Unknown.NOT_APPLICABLE, "arm_account", detail="the account is in no readable subscription")  # type: ignore[return-value]
+    if acct.value.get("default_action") == "Allow":
+        # networkAcls.defaultAction Allow: IP rules refuse no caller.
+        return known(True, "arm_account")
     https = ev.get("https_dataplane")
     attempt = next((a for a in https.get("attempts") or () if isinstance(a, Mapping) and a.get("caller_ip")), None)
     return caller_allowed((attempt or {}).get("caller_ip"), acct.value.get("ip_rules") or ())

@@ -583,9 +583,7 @@ def _cross_tenant(scene: ZoneScene, zone: Mapping[str, Any], link: Mapping[str, 
     only when public DNS knows the name (else no account has it): NXDOMAIN from public DNS rules it out."""
     if link.get("resolution_policy") == "NxDomainRedirect":
         return
-    public = LocalView(scene.view.ev).public()
-    if public is not None and public.answer.get("outcome") == "nxdomain":
-        return
+    # Public DNS knowing the name is the cause's premise (local.public_dns_knows_name): NXDOMAIN there rules it out.
     yield Finding(
         cause_id="dns.cross_tenant_nxdomain",
         checks=("arm_account", "arm_dns_zones"),
@@ -603,8 +601,9 @@ def _record_address(scene: ZoneScene, zone: Mapping[str, Any]) -> Iterator[Findi
     if not view.pes:
         return
     ips = [str(ip) for ip in zone.get("record") or ()]
+    # Whether every PE's address is known is the causes' premise (arm.pe_ip_known): the merger drops them otherwise.
     owners = azure_facts.all_pe_ips(view.pes)
-    if not owners.known or not azure_facts.pe_ip_known(view.ev).is_true():
+    if not owners.known:
         return
     by_ip = owners.value or {}
     stale = [ip for ip in ips if ip not in by_ip]
