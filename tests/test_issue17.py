@@ -200,6 +200,11 @@ def test_the_source_address_off_azure() -> None:
         "option",
     )
     assert arm_nsg.client_source(Settings(), {"route_lookup": route}, {}) == ("172.16.201.9", "tunnel")
+    profile = CheckResult(
+        "vpn_profile", Status.PASS, "", {"profile": {"client_address_pool": ["not-a-prefix", "172.16.201.0/24"]}}, 1
+    )
+    assert arm_nsg.client_source(Settings(), {"vpn_profile": profile}, {}) == ("172.16.201.1", "pool")
+    assert arm_nsg.client_source(Settings(), {"vpn_profile": profile, "route_lookup": route}, {})[1] == "tunnel"
     assert arm_nsg.client_source(Settings(), {}, {}) == (None, None)
 
 

@@ -14,7 +14,7 @@ a rule that cannot be matched is listed as unresolved, never read as `*`. A deny
 Evidence:
     port (int); source_ip (str | null): this VM's private address, or off Azure `--source-ip` / the tunnel's
         source address (a VPN pool or on-premises address meets the PE subnet's NSG with it);
-        source_kind ("nic" | "option" | "tunnel" | null).
+        source_kind ("nic" | "option" | "tunnel" | "pool" | null).
     client: {method: "effective" | "rules" | null, decisions: [{nsg_id, address, access, rule, priority, default,
         unresolved}], access: "Allow" | "Deny" | null, error,
         effective: {state: "not_needed" | "done" | "unfinished" | "failed", reason}}: the effective-NSG operation
@@ -29,6 +29,7 @@ network policies are disabled is reported in the summary as not applied: it is n
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -74,9 +75,10 @@ def client_source(
     settings: Any, deps: Mapping[str, CheckResult], nic: Mapping[str, Any]
 ) -> tuple[str | None, str | None]:
     """The address the private endpoint sees this machine's TCP come from, and where it was learnt: this VM's NIC
-    ("nic"); off Azure `--source-ip` ("option": a point-to-site pool or on-premises address arrives with its own
-    source over the gateway or ExpressRoute); else the source address this machine's route toward the private
-    endpoint uses when it goes through a tunnel ("tunnel", route_lookup's evidence when it ran before)."""
+    ("nic"); off Azure `--source-ip` ("option": a point-to-site or on-premises address arrives with its own source
+    over the gateway or ExpressRoute); the source this machine's route toward the private endpoint uses when it goes
+    through a tunnel ("tunnel", route_lookup's evidence); else the first address of the VPN profile's client pool
+    ("pool": the gateway hands every client one of them), when those checks ran before this one."""
     ips = nic.get("private_ips") or ()
     if ips:
         return str(ips[0]), "nic"
@@ -86,6 +88,14 @@ def client_source(
     for entry in (route.evidence.get("routes") or ()) if route is not None else ():
         if isinstance(entry, Mapping) and entry.get("tunnel") is True and entry.get("source"):
             return str(entry["source"]), "tunnel"
+    profile = deps.get("vpn_profile")
+    pool = ((profile.evidence.get("profile") or {}).get("client_address_pool") or ()) if profile is not None else ()
+    for prefix in pool:
+        try:
+            network = ipaddress.ip_network(str(prefix), strict=False)
+        except ValueError:
+            continue
+        return str(next(iter(network.hosts()), network.network_address)), "pool"
     return None, None
 
 

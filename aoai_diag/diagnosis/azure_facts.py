@@ -611,11 +611,14 @@ def resolver_vnet(ev: Evidence) -> Fact[str]:
         return _check_unknown(ev, "arm_client_network", "this machine's VNet and DNS servers")
     if vnet_id is None:
         servers = ", ".join(str(h.get("ip")) for h in _arm(ev, "arm_client_network").get("dns_server_hosts") or ())
+        # A subscription the topology names but that was not searched (a peered hub's) is where to look first.
+        subs = [u["subscription"] for u in unlisted_scopes(ev)]
+        where = ", ".join(f"subscription {s}" for s in subs) or "the subscription holding the DNS server's VNet"
         return unknown(
             Unknown.NOT_APPLICABLE,
             "arm_client_network",
             detail=f"the DNS server(s) {servers} are in no VNet this identity can see",
-            decide="Reader on the subscription holding the DNS server's VNet would show which zone links it sees",
+            decide=f"Reader on {where} would show which zone links it sees",
         )
     return known(vnet_id, "arm_client_network")
 

@@ -326,7 +326,8 @@ class ArmNsg(Evidence):
     source_ip: str | None = None
     source_kind: str | None = None
     """Where source_ip comes from: "nic" (this VM's NIC), "option" (--source-ip: a VPN pool or on-premises address),
-    "tunnel" (the source this machine's route to the private endpoint uses)."""
+    "tunnel" (the source this machine's route to the private endpoint uses), "pool" (the first address of the VPN
+    profile's client pool)."""
     client: ClientSide | None = None
     pe_side: tuple[PeSide, ...] = ()
     denied: tuple[Denied, ...] = ()
