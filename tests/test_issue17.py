@@ -268,3 +268,18 @@ def test_azure_rules_spell_no_command_themselves() -> None:
     source = (REPO / "aoai_diag" / "diagnosis" / "azure_rules.py").read_text()
     assert not re.search(r"""f?["'][^"'\n]*\baz (network|cognitiveservices|resource)\b""", source)
     assert "remediation=fill(" in source
+
+
+def test_an_unseen_dns_server_names_the_unlisted_subscription_to_read() -> None:
+    # given a VNet with a custom DNS server in no visible VNet, peered with a hub nobody listed
+    hub = f"/subscriptions/{HUB_SUB}/resourceGroups/rg-hub/providers/Microsoft.Network/virtualNetworks/vnet-hub"
+    vnet = {"id": "/subscriptions/aaaa/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/spoke",
+            "dns_servers": ["10.0.0.4"], "peerings": [{"name": "to-hub", "remote_vnet_id": hub}]}  # fmt: skip
+    net = {"vnet": vnet, "dns_mode": "custom", "dns_server_hosts": [{"ip": "10.0.0.4", "vnet_id": None}]}
+    checks = {
+        "arm_account": CheckResult("arm_account", Status.PASS, "", {"subscriptions": ["aaaa"], "account": {}}, 1),
+        "arm_client_network": CheckResult("arm_client_network", Status.PASS, "", net, 1),
+    }
+    # when the resolver's VNet is asked for, then what would decide names the hub's subscription
+    fact = azure_facts.resolver_vnet(Evidence(parse_target("contoso"), checks))
+    assert not fact.known and f"Reader on subscription {HUB_SUB}" in (fact.decide or "")
