@@ -128,7 +128,7 @@ def _pe_side(ctx: ProbeContext, sess: ArmSession, flow: Flow, pes: Sequence[Mapp
     subnet_ids = {pe["subnet_id"] for pe in pes if pe.get("subnet_id")}
     subnets = sess.parallel({s: partial(snapshot.subnet, ctx, sess, s) for s in subnet_ids})
     for pe, address in flow.addresses:
-        sub = subnets.get(pe.get("subnet_id"))
+        sub = subnets.get(str(pe.get("subnet_id")))
         entry: dict[str, Any] = {"pe_id": pe["id"], "address": address, "subnet_id": pe.get("subnet_id"),
                                  "network_policies": None, "nsg_id": None, "applies": False, "decision": None}  # fmt: skip
         flow.evidence["pe_side"].append(entry)

@@ -349,7 +349,8 @@ def link_in_progress(link: Mapping[str, Any] | None) -> bool:
 
 def split_dns_servers(servers: Iterable[Any]) -> tuple[list[str], list[str]]:
     """(private, public) addresses of a VNet's DNS server list (168.63.129.16 counts as private: Azure DNS)."""
-    private, public = [], []
+    private: list[str] = []
+    public: list[str] = []
     for server in servers:
         try:
             ip = ipaddress.ip_address(str(server).strip())

@@ -72,7 +72,7 @@ def known(value: T, *sources: str) -> Fact[T]:
     return Fact(known=True, value=value, sources=tuple(sources))
 
 
-def unknown(why: Unknown, *sources: str, detail: str | None = None, decide: str | None = None) -> Fact[object]:
+def unknown(why: Unknown, *sources: str, detail: str | None = None, decide: str | None = None) -> Fact[Any]:
     return Fact(known=False, why=why, sources=tuple(sources), detail=detail, decide=decide)
 
 
