@@ -172,6 +172,12 @@ def test_the_caller_inside_ip_rules_vetoes_ip_not_allowed(ip_rules: list[str] | 
 # --- class 4: the private endpoint's own record is evidence ---------------------------------------------------------
 
 
+def test_a_pe_the_account_does_not_list_is_not_usable_whatever_its_own_record_says() -> None:
+    pe = {"provisioning_state": "Succeeded", "connections": [{"status": "Approved"}]}
+    assert azure_facts.pe_usable({**pe, "account_side": {"status": "Approved"}, "listed_by_account": True})
+    assert not azure_facts.pe_usable({**pe, "account_side": None, "listed_by_account": False})
+
+
 def test_the_pe_sides_own_statuses_are_read_in_order() -> None:
     pe = {"connections": [{"status": "Rejected"}, {"status": "Rejected"}, {"status": "Approved"}, {"status": None}]}
     assert azure_facts.pe_side_statuses(pe) == ["Rejected", "Approved"]

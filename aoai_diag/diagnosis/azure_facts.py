@@ -74,10 +74,12 @@ def connection_statuses(pe: Mapping[str, Any]) -> set[str]:
 
 
 def pe_usable(pe: Mapping[str, Any]) -> bool:
-    """Succeeded and Approved on both sides (a manual connection counts the same once approved)."""
+    """Succeeded and Approved on both sides (a manual connection counts the same once approved); a PE the account
+    does not list is not usable, whatever its own record says (the account was re-created or the connection removed)."""
     side = pe.get("account_side") or {}
     return (
-        pe.get("provisioning_state") == "Succeeded"
+        pe.get("listed_by_account", True) is not False
+        and pe.get("provisioning_state") == "Succeeded"
         and "Approved" in {str(c.get("status")) for c in pe.get("connections") or ()}
         and side.get("status", "Approved") == "Approved"
     )
