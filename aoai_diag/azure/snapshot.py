@@ -239,7 +239,8 @@ def inventory(ctx: ProbeContext, on_azure: bool) -> Inventory:
 
 def is_reference(item: Any) -> bool:
     """An id-only entry (`{"id": ".../subnets/snet-pe"}`): a pointer at a resource, not its body. Resource Graph rows
-    of NSGs list their subnets and NICs this way, route tables their subnets, PEs their NICs."""
+    of NSGs list their subnets and NICs this way (read-only references in the NSG's own body,
+    https://learn.microsoft.com/rest/api/virtualnetwork/network-security-groups/get), PEs their NICs."""
     return isinstance(item, Mapping) and "properties" not in item
 
 

@@ -239,8 +239,9 @@ def caller_allowed(caller: str | None, rules: Iterable[Any]) -> Fact[bool]:
 
 def unlisted_subscriptions(searched: Iterable[Any], named: Iterable[tuple[Any, str]]) -> list[dict[str, str]]:
     """Subscriptions the evidence names (`named`: (resource id, what names it)) that are not among those searched,
-    once each, in order: {subscription, named_by}. Resource Graph silently leaves out what the identity cannot read,
-    so "every subscription listed was searched" is not "the search is complete" (issue 17, class 2)."""
+    once each, in order: {subscription, named_by}. Resource Graph silently leaves out what the identity cannot read
+    (https://learn.microsoft.com/azure/governance/resource-graph/overview#permissions-in-azure-resource-graph), so
+    "every subscription listed was searched" is not "the search is complete" (issue 17, class 2)."""
     read = {str(s).lower() for s in searched}
     out: dict[str, dict[str, str]] = {}
     for resource_id, why in named:
