@@ -20,7 +20,7 @@ from aoai_diag.diagnosis.azure_view import AzureView, id_part, short
 from aoai_diag.diagnosis.evidence import Evidence, Rule
 from aoai_diag.diagnosis.facts import Unknown
 from aoai_diag.diagnosis.local_view import LocalView
-from aoai_diag.model import Finding
+from aoai_diag.model import Finding, Status
 from aoai_diag.net.addresses import classify
 
 DNS_CHECKS = ("arm_dns_zones", "arm_client_network")
@@ -329,6 +329,8 @@ def _ip_rules(ev: Evidence, acct: Mapping[str, Any], caller: str | None) -> Iter
 # --- DNS -----------------------------------------------------------------------------------------
 
 ZONE_CHECKS = ("arm_dns_zones", "arm_client_network", "arm_private_endpoints")
+# The local checks that show how this machine's resolvers answer the account's name.
+RESOLVER_CHECKS = ("system_resolution", "dns_nameservers", "os_resolvers", "azure_dns")
 
 
 def _observed(ev: Evidence, checks: tuple[str, ...] = ZONE_CHECKS) -> tuple[str, ...]:
@@ -525,9 +527,11 @@ def _not_linked(scene: ZoneScene) -> Iterator[Finding]:
 def _link_in_progress(scene: ZoneScene, zone: Mapping[str, Any]) -> Finding:
     """A link still being created neither resolves yet nor is missing: say so instead of naming a DNS cause."""
     link = scene.view.linked(zone, scene.res_vnet) or {}
+    # The resolvers of that VNet that answered wrongly meanwhile are what the link explains (issue 17, class 6).
+    failed = tuple(c for c in RESOLVER_CHECKS if scene.view.ev.has(c, Status.FAIL))
     return Finding(
         cause_id="dns.link_in_progress",
-        checks=("arm_dns_zones",),
+        checks=("arm_dns_zones", *failed),
         detail=f"The link {short(link.get('id'))} of zone {scene.zname} to {short(scene.res_vnet)} is InProgress "
         "(still being created): names from the zone resolve there only once it is Completed.",
         remediation=fill("dns.link_in_progress", linkId=link.get("id")),
