@@ -141,14 +141,14 @@ def test_a_subscription_named_by_a_peering_but_not_searched_makes_the_zone_searc
 # --- class 3: premises that ARM can observe are premises ------------------------------------------------------------
 
 
-def _h3_checks(ip_rules: list[str] | None) -> tuple[Any, list[CheckResult]]:
+def _h3_checks(ip_rules: list[str] | None, default_action: str = "Deny") -> tuple[Any, list[CheckResult]]:
     target = parse_target("contoso")
     attempt = {"via": "direct", "address": "20.61.99.10", "address_class": "public", "outcome": "response",
                "status": 403, "classification": "H3", "azure_answered": True, "caller_ip": "192.0.2.44"}  # fmt: skip
     checks = [CheckResult("https_dataplane", Status.FAIL, "403", {"attempts": [attempt]}, 1.0)]
     if ip_rules is not None:
         account = {"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.CognitiveServices/accounts/contoso",
-                   "name": "contoso", "ip_rules": ip_rules, "default_action": "Deny", "connections": []}  # fmt: skip
+                   "name": "contoso", "ip_rules": ip_rules, "default_action": default_action, "connections": []}  # fmt: skip
         checks.append(CheckResult("arm_account", Status.PASS, "found", {"account": account, "denied": []}, 1.0))
     return target, checks
 
@@ -167,6 +167,12 @@ def test_the_caller_inside_ip_rules_vetoes_ip_not_allowed(ip_rules: list[str] | 
     assert {f.cause_id for f in merged} == named
     if ip_rules is None:
         assert merged[0].candidates[0] == "svc.ip_not_allowed"
+
+
+def test_an_account_that_allows_by_default_vetoes_ip_not_allowed() -> None:
+    target, checks = _h3_checks(["198.51.100.0/24"], default_action="Allow")
+    finding = Finding(cause_id="svc.ip_not_allowed", checks=("https_dataplane",), detail="403 H3")
+    assert merge([finding], Evidence(target, {c.id: c for c in checks}), catalogue.load()) == ()
 
 
 # --- class 4: the private endpoint's own record is evidence ---------------------------------------------------------
