@@ -66,8 +66,14 @@ class Flow:
     def decide(self, rules: Sequence[NsgRule], direction: str, pe: Mapping[str, Any], address: str) -> dict[str, Any]:
         from aoai_diag.azure import nsg_eval
 
+        prefixes = list(self.prefixes)
+        if self.evidence.get("source_kind") not in (None, "nic"):
+            # Off Azure the traffic arrives over a gateway (point-to-site pool, site-to-site, ExpressRoute), and the
+            # VirtualNetwork tag holds the connected on-premises address spaces: this source is inside it.
+            # https://learn.microsoft.com/azure/virtual-network/service-tags-overview
+            prefixes.append(self.source)
         return nsg_eval.evaluate(
-            rules, direction, self.source, address, self.port, self.prefixes, self.client_asgs, _pe_asgs(pe)
+            rules, direction, self.source, address, self.port, prefixes, self.client_asgs, _pe_asgs(pe)
         )
 
 
