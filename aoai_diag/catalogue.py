@@ -69,3 +69,14 @@ def load() -> dict[str, Cause]:
 
 def get(cause_id: str) -> Cause:
     return load()[cause_id]
+
+
+def fill(cause_id: str, **values: str | None) -> str:
+    """The cause's remediation template with each `<placeholder>` replaced by this instance's value (`pe_ip` fills
+    `<pe-ip>`); a value that is None or empty leaves its placeholder for the reader. The one template mechanism:
+    rules never spell a command themselves."""
+    text = get(cause_id).remediation
+    for key, value in values.items():
+        if value:
+            text = text.replace(f"<{key.replace('_', '-')}>", value)
+    return text

@@ -167,6 +167,14 @@ def check_options(func: Any) -> Any:
             help="Entra ID authority [default: the cloud's].",
         ),
         click.option(
+            "--source-ip",
+            "source_ip",
+            metavar="IP",
+            default=None,
+            callback=_ip_option,
+            help="Off Azure: the address the private endpoint sees (VPN pool / on-premises); its subnet's NSG is checked.",
+        ),
+        click.option(
             "--vpn-profile",
             "vpn_profile",
             metavar="PATH",
@@ -199,12 +207,25 @@ def build_settings(**opts: Any) -> Any:
         "arm_endpoint": opts["arm_endpoint"],
         "authority_host": opts["authority_host"],
         "vpn_profile": _vpn_profile(opts.get("vpn_profile")),
+        "source_ip": opts.get("source_ip"),
     }
     if opts["public_resolvers"]:
         kwargs["public_resolvers"] = _endpoints(opts["public_resolvers"], "--public-resolver")
     if opts["azure_dns"]:
         kwargs["azure_dns"] = _endpoints((opts["azure_dns"],), "--azure-dns")[0]
     return Settings(**kwargs)
+
+
+def _ip_option(ctx: Any, param: Any, value: str | None) -> str | None:
+    """An IP address (v4 or v6), normalised; anything else is a usage error naming the option."""
+    if value is None:
+        return None
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an IP address") from None
 
 
 def _vpn_profile(path: str | None) -> str | None:

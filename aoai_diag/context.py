@@ -131,6 +131,9 @@ class Settings:
     authority_host: str | None = None
     vpn_profile: str | None = None
     """Path of the point-to-site VPN profile (azurevpnconfig.xml, VpnSettings.xml or the package zip)."""
+    source_ip: str | None = None
+    """Off Azure: the address the private endpoint sees this machine's traffic come from (a point-to-site pool
+    address, an on-premises address over ExpressRoute): the PE subnet's NSG is evaluated for it."""
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     """Process environment as seen by the probes (proxy variables, CA bundles)."""
 

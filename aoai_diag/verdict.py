@@ -35,9 +35,10 @@ _FAMILY_STAGE = {"dns": 0, "net": 1, "edge": 1, "svc": 2}
 
 def unexplained(checks: Sequence[CheckResult], findings: Sequence[Finding]) -> tuple[str, ...]:
     """Ids of the checks that FAILed with no finding to explain them: not cited by one, and not downstream on the
-    data path of where a root or consequence breaks it. Advisories explain only what they cite."""
+    data path of where a root or consequence breaks it. An advisory explains nothing (a finding that explains a
+    failure is a root or a consequence: diagnosis/merge.py)."""
     causes = catalogue.load()
-    cited = {check_id for f in findings for check_id in f.checks}
+    cited = {check_id for f in findings if f.role is not Role.ADVISORY for check_id in f.checks}
     stages = path_stages()
     broken_at = []
     for f in findings:

@@ -60,12 +60,40 @@ def unexplained_stated(target: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def failures_explained(target: Mapping[str, Any]) -> list[str]:
+    """(e) every FAIL is explained by a root or a consequence of one (it cites the check, or breaks the data path at or
+    before it), or the report lists it as unexplained; an advisory explains nothing (issue 17, class 6)."""
+    from aoai_diag.verdict import _FAMILY_STAGE, path_stages
+
+    causes = catalogue.load()
+    stage_of = path_stages()
+    explaining = [f for f in target["diagnosis"] if f["role"] in ("root", "consequence")]
+    cited = {c for f in explaining for c in f["checks"]}
+    stages = [
+        min([stage_of[c] for c in f["checks"] if c in stage_of] or [_FAMILY_STAGE[causes[f["id"]].family]])
+        for f in explaining
+    ]
+    earliest = min(stages, default=None)
+    problems = []
+    for check in target["checks"]:
+        if check["status"] != "fail" or check["id"] in target["unexplained"] or check["id"] in cited:
+            continue
+        if earliest is not None and check["id"] in stage_of and stage_of[check["id"]] >= earliest:
+            continue
+        problems.append(f"{check['id']} failed, no root explains it and the report does not say so")
+    for f in target["diagnosis"]:
+        if f["role"] == "advisory" and {c["id"] for c in target["checks"] if c["status"] == "fail"} & set(f["checks"]):
+            problems.append(f"advisory {f['id']} cites a failed check: the cause that explains a failure is a root")
+    return problems
+
+
 def report_violations(report: Mapping[str, Any]) -> list[str]:
     """Every property above over every target of a JSON report (report_to_dict / `-o json`)."""
     out: list[str] = []
     for target in report["targets"]:
         host = target["target"].get("host", "?")
-        out += [f"{host}: {p}" for p in (*exclusive_pairs(target), *roles(target), *unexplained_stated(target))]
+        found = (*exclusive_pairs(target), *roles(target), *unexplained_stated(target), *failures_explained(target))
+        out += [f"{host}: {p}" for p in found]
     return out
 
 

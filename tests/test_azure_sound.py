@@ -3,7 +3,9 @@ ARM emulator, then the diagnosis. Each topology in fixtures/arm/sound/ carries i
 
     causes: cause ids that must be named; absent: cause ids that must not be; only: the exact set of causes;
     checks: {check id: status}; text: {cause id: a string its detail/remediation must hold};
-    decide: {cause id: a string its `decide` must hold}; needed_zones: arm_dns_zones' needed zones.
+    decide: {cause id: a string its `decide` must hold}; needed_zones: arm_dns_zones' needed zones;
+    roles: {cause id: role}; unexplained: the exact unexplained checks.
+A topology's `settings` ({field: value}) are Settings overrides for its run (`--vnet`, `--source-ip`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def test_every_class_of_issue_8_has_a_topology() -> None:
 def test_sound_topology(name: str, tmp_path: Path) -> None:
     topo = topology(f"sound/{name}")
     expect = topo["expect"]
-    with lab(topo, tmp_path) as env:
+    with lab(topo, tmp_path, **topo.get("settings", {})) as env:
         report, _ = env.run()
     found = {f.cause_id: f for f in report.findings}
     denied = {c.id: c.evidence.get("denied") for c in report.checks if c.evidence.get("denied")}
@@ -49,6 +51,10 @@ def test_sound_topology(name: str, tmp_path: Path) -> None:
         assert text in f"{finding.detail} {finding.remediation}", finding
     for cause, text in expect.get("decide", {}).items():
         assert text in (found[cause].decide or ""), found[cause]
+    for cause, role in expect.get("roles", {}).items():
+        assert found[cause].role.value == role, f"{cause}: {found[cause].role}; {got}"
+    if "unexplained" in expect:
+        assert list(report.unexplained) == expect["unexplained"], got
     if "needed_zones" in expect:
         zones = next(c for c in report.checks if c.id == "arm_dns_zones")
         assert zones.evidence["needed_zones"] == expect["needed_zones"]

@@ -18,6 +18,7 @@ FIXTURES = sorted((ROOT / "fixtures" / "evidence").glob("*.json"))
 # Generic causes that only local evidence produces, outside the researched catalogue.
 LOCAL_ONLY = {
     "dns.resolves_public",
+    "svc.network_rules_denied",
     "dns.nxdomain",
     "dns.resolver_unreachable",
     "svc.account_not_found",

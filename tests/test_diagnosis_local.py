@@ -80,11 +80,14 @@ def test_public_path_that_succeeds_is_never_healthy() -> None:
     assert "public path" in report.findings[0].detail
 
 
-def test_ip_not_allowed_names_caller_ip() -> None:
+def test_ip_not_allowed_is_a_candidate_until_arm_shows_the_ip_rules() -> None:
+    # The 403 H3 names the caller, but without the account's networkAcls.ipRules whether the caller is outside them
+    # (the premise arm.caller_ip_not_allowed) is unknown: the generic cause, svc.ip_not_allowed among its candidates.
     report, _ = diagnose_fixture("h3_ip_not_allowed")
     (finding,) = report.findings
-    assert "52.170.10.20" in finding.detail
-    assert finding.remediation is not None and "--ip-address 52.170.10.20" in finding.remediation
+    assert finding.cause_id == "svc.network_rules_denied"
+    assert finding.candidates[0] == "svc.ip_not_allowed"
+    assert "whether the account exists" in (finding.decide or "")
 
 
 def test_private_zone_nxdomain_differs_from_nxdomain_everywhere() -> None:
@@ -101,7 +104,7 @@ def test_custom_server_split_test_names_both_servers() -> None:
     # The root names both servers; the firewall 403 of the public path it led to follows as its consequence.
     finding, answer = report.findings
     assert (answer.cause_id, answer.role, answer.consequence_of) == (
-        "svc.ip_not_allowed",
+        "svc.network_rules_denied",
         Role.CONSEQUENCE,
         ("dns.custom_server_no_forwarder",),
     )
@@ -294,7 +297,7 @@ def test_the_services_403_answers_are_consequences_of_the_dns_root(name: str, ro
     report, _ = diagnose_fixture(name)
     first, answer = report.findings
     assert (first.cause_id, first.role) == (root, Role.ROOT)
-    assert answer.cause_id in ("svc.ip_not_allowed", "svc.public_access_disabled_public_path")
+    assert answer.cause_id in ("svc.network_rules_denied", "svc.public_access_disabled_public_path")
     assert (answer.role, answer.consequence_of) == (Role.CONSEQUENCE, (root,))
 
 

@@ -273,7 +273,8 @@ def vnet(data: Json) -> Vnet:
         address_prefixes=tuple((props.get("addressSpace") or {}).get("addressPrefixes") or ()),
         dns_servers=tuple((props.get("dhcpOptions") or {}).get("dnsServers") or ()),
         peerings=tuple(peering(p) for p in props.get("virtualNetworkPeerings") or ()),
-        subnet_ids=tuple(s["id"] for s in props.get("subnets") or () if s.get("id")),
+        # A subnet listed twice (a body and a reference to it) is one subnet.
+        subnet_ids=tuple(dict.fromkeys(s["id"] for s in props.get("subnets") or () if s.get("id"))),
     )
 
 

@@ -232,30 +232,59 @@ def inventory(ctx: ProbeContext, on_azure: bool) -> Inventory:
             source = "list_calls"
             rows, more = _list_rows(sess, acc.subscriptions)
             denied += more
-        by_type: dict[str, list[dict[str, Any]]] = {t: [] for t in GRAPH_TYPES}
-        for row in rows:
-            by_type.setdefault(str(row.get("type", "")).lower(), []).append(row)
-        rows_by_id: dict[str, dict[str, Any]] = {}
-        for row in (*by_type[GRAPH_TYPES[4]], *by_type[GRAPH_TYPES[6]]):
-            rows_by_id[str(row.get("id", "")).lower()] = row
-            for sub in (row.get("properties") or {}).get("subnets") or ():
-                if isinstance(sub, Mapping) and sub.get("id"):
-                    rows_by_id[str(sub["id"]).lower()] = dict(sub)
-        return Inventory(
-            source=source,
-            subscriptions=acc.subscriptions,
-            denied=tuple(denied),
-            accounts=tuple(convert.account(r) for r in by_type[GRAPH_TYPES[0]]),
-            pe_rows=tuple(by_type[GRAPH_TYPES[1]]),
-            zones=tuple(z for r in by_type[GRAPH_TYPES[2]] if _relevant_zone((z := convert.zone(r)).name)),
-            links=tuple(convert.vnet_link(r) for r in by_type[GRAPH_TYPES[3]]),
-            vnets=tuple(convert.vnet(r) for r in by_type[GRAPH_TYPES[4]]),
-            firewalls=tuple(convert.firewall(r) for r in by_type[GRAPH_TYPES[5]]),
-            graph_error=graph_error,
-            rows_by_id=rows_by_id,
-        )
+        return from_rows(source, acc.subscriptions, tuple(denied), rows, graph_error)
 
     return ctx.once("arm.inventory", compute)  # type: ignore[no-any-return]
+
+
+def is_reference(item: Any) -> bool:
+    """An id-only entry (`{"id": ".../subnets/snet-pe"}`): a pointer at a resource, not its body. Resource Graph rows
+    of NSGs list their subnets and NICs this way (read-only references in the NSG's own body,
+    https://learn.microsoft.com/rest/api/virtualnetwork/network-security-groups/get), PEs their NICs."""
+    return isinstance(item, Mapping) and "properties" not in item
+
+
+def index_bodies(by_type: Mapping[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """REST bodies by lower-case id, each taken only from its own type's row: VNets and NSGs from their rows,
+    subnets from their VNet's row (where Azure embeds them whole). A reference elsewhere (an NSG's `subnets`) never
+    stands in for, or replaces, a body (issue 17, class 1)."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in (*by_type.get(GRAPH_TYPES[4], ()), *by_type.get(GRAPH_TYPES[6], ())):
+        if row.get("id") and not is_reference(row):
+            out[str(row["id"]).lower()] = row
+    for row in by_type.get(GRAPH_TYPES[4], ()):
+        for sub in (row.get("properties") or {}).get("subnets") or ():
+            if isinstance(sub, Mapping) and sub.get("id") and not is_reference(sub):
+                out[str(sub["id"]).lower()] = dict(sub)
+    return out
+
+
+def from_rows(
+    source: str,
+    subscriptions: tuple[str, ...],
+    denied: tuple[ArmDenied, ...],
+    rows: list[dict[str, Any]],
+    graph_error: ArmDenied | None = None,
+) -> Inventory:
+    """The inventory of Resource Graph rows (or list-call bodies tagged with their type): pure, no I/O. Rows are
+    grouped by their own `type`; an id-only row (a reference) is no resource."""
+    by_type: dict[str, list[dict[str, Any]]] = {t: [] for t in GRAPH_TYPES}
+    for row in rows:
+        if isinstance(row, Mapping) and row.get("id") and not is_reference(row):
+            by_type.setdefault(str(row.get("type", "")).lower(), []).append(row)
+    return Inventory(
+        source=source,
+        subscriptions=subscriptions,
+        denied=denied,
+        accounts=tuple(convert.account(r) for r in by_type[GRAPH_TYPES[0]]),
+        pe_rows=tuple(by_type[GRAPH_TYPES[1]]),
+        zones=tuple(z for r in by_type[GRAPH_TYPES[2]] if _relevant_zone((z := convert.zone(r)).name)),
+        links=tuple(convert.vnet_link(r) for r in by_type[GRAPH_TYPES[3]]),
+        vnets=tuple(convert.vnet(r) for r in by_type[GRAPH_TYPES[4]]),
+        firewalls=tuple(convert.firewall(r) for r in by_type[GRAPH_TYPES[5]]),
+        graph_error=graph_error,
+        rows_by_id=index_bodies(by_type),
+    )
 
 
 def find_accounts(inv: Inventory, label: str) -> list[Account]:

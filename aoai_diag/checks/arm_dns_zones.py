@@ -18,6 +18,8 @@ Evidence:
     complete (bool): every subscription and zone was read.
     hidden_zones (list of str): needed zones a PE's zone group points at that the search did not return (they live
         where this identity cannot read; Resource Graph leaves such scopes out silently).
+    unlisted_subscriptions (list of {subscription, named_by}): subscriptions the topology names (peerings' remote
+        VNets, links' VNets, the PEs' VNets and zone groups) that were not searched: the search is not complete.
 pass = every needed zone exists with an A record; fail = a needed zone or its record is missing (all scopes
 read, no hidden zone); error = something is missing and the search was incomplete (diagnosis/azure_facts.zone_search,
 which the rules read too). A link whose virtualNetworkLinkState is InProgress is shown as still being created.
@@ -72,6 +74,15 @@ def _describe_zone(zone: Mapping[str, Any], label: str) -> str:
     return f"{zone['name']} in {zone['subscription_id']}/{zone['resource_group']}: {label} -> {shown}, {links}"
 
 
+def unlisted(inv: Any, evidence: Mapping[str, Any], pes: list[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Subscriptions the inventory's topology names (VNet peerings, the zone copies' links, the PEs' VNets and zone
+    groups) that were not searched: a zone may live there (azure_facts.unlisted_subscriptions)."""
+    links = [lk for z in evidence["zones"] for lk in z["links"]]
+    vnets = [v.to_dict() for v in inv.vnets]
+    named = azure_facts.named_scopes(vnets=vnets, links=links, pes=pes)
+    return azure_facts.unlisted_subscriptions(inv.subscriptions, named)
+
+
 def _judge(label: str, evidence: dict[str, Any], pes: list[Mapping[str, Any]]) -> Outcome:
     """Missing is said only after a complete search (azure_facts.zone_search); otherwise error naming the unread."""
     needed, zones, broad = evidence["needed_zones"], evidence["zones"], evidence["broad_zones"]
@@ -87,7 +98,11 @@ def _judge(label: str, evidence: dict[str, Any], pes: list[Mapping[str, Any]]) -
         gaps = [f"zone {n} not found" for n in missing_zone] + [f"no A record {label} in {n}" for n in missing_record]
         text = "; ".join(gaps + parts)
         if not search.is_true() and (missing_zone or missing_record):
-            unread = "; ".join(str(d["scope"]) for d in evidence["denied"]) or ", ".join(evidence["hidden_zones"])
+            unread = (
+                "; ".join(str(d["scope"]) for d in evidence["denied"])
+                or ", ".join(evidence["hidden_zones"])
+                or ", ".join(u["subscription"] for u in evidence.get("unlisted_subscriptions") or ())
+            )
             reason = f"unread: {unread}" + (f" ({search.decide})" if search.decide else "")
             return Outcome(Status.ERROR, f"{text}; {search.describe()}", evidence, reason)
         return Outcome(Status.FAIL, text, evidence)
@@ -131,6 +146,7 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
             "complete": not denied,
         }
         evidence["hidden_zones"] = azure_facts.hidden_zones(evidence, pes)
+        evidence["unlisted_subscriptions"] = unlisted(inv, evidence, pes)
         return _judge(target.label, evidence, pes)
 
     return probe_support.guarded(body)

@@ -12,7 +12,9 @@ a rule that cannot be matched is listed as unresolved, never read as `*`. A deny
 (diagnosis/azure_facts.nsg_deny_is_cause, which the rules read too).
 
 Evidence:
-    port (int); source_ip (str | null): this VM's private address.
+    port (int); source_ip (str | null): this VM's private address, or off Azure `--source-ip` / the tunnel's
+        source address (a VPN pool or on-premises address meets the PE subnet's NSG with it);
+        source_kind ("nic" | "option" | "tunnel" | "pool" | null).
     client: {method: "effective" | "rules" | null, decisions: [{nsg_id, address, access, rule, priority, default,
         unresolved}], access: "Allow" | "Deny" | null, error,
         effective: {state: "not_needed" | "done" | "unfinished" | "failed", reason}}: the effective-NSG operation
@@ -20,12 +22,14 @@ Evidence:
     pe_side: [{pe_id, address, subnet_id, network_policies, nsg_id, applies (bool), decision | null}].
     denied (list of {scope, status, code, message}).
 pass = allowed on both sides; fail = a rule someone wrote, that applies, denies (named); warn = could not evaluate
-a side, or a rule could not be matched; skip = no client address (off Azure). An NSG deny on a PE subnet whose
+a side, or a rule could not be matched; skip = no client address (off Azure without --source-ip). Off Azure only
+the PE side is evaluated: no NSG sits on this machine's side. An NSG deny on a PE subnet whose
 network policies are disabled is reported in the summary as not applied: it is not a cause.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -63,9 +67,43 @@ class Flow:
     def decide(self, rules: Sequence[NsgRule], direction: str, pe: Mapping[str, Any], address: str) -> dict[str, Any]:
         from aoai_diag.azure import nsg_eval
 
+        prefixes = list(self.prefixes)
+        if self.evidence.get("source_kind") not in (None, "nic"):
+            # Off Azure the traffic arrives over a gateway (point-to-site pool, site-to-site, ExpressRoute), and the
+            # VirtualNetwork tag holds the connected on-premises address spaces: this source is inside it.
+            # https://learn.microsoft.com/azure/virtual-network/service-tags-overview
+            prefixes.append(self.source)
         return nsg_eval.evaluate(
-            rules, direction, self.source, address, self.port, self.prefixes, self.client_asgs, _pe_asgs(pe)
+            rules, direction, self.source, address, self.port, prefixes, self.client_asgs, _pe_asgs(pe)
         )
+
+
+def client_source(
+    settings: Any, deps: Mapping[str, CheckResult], nic: Mapping[str, Any]
+) -> tuple[str | None, str | None]:
+    """The address the private endpoint sees this machine's TCP come from, and where it was learnt: this VM's NIC
+    ("nic"); off Azure `--source-ip` ("option": a point-to-site or on-premises address arrives with its own source
+    over the gateway or ExpressRoute); the source this machine's route toward the private endpoint uses when it goes
+    through a tunnel ("tunnel", route_lookup's evidence); else the first address of the VPN profile's client pool
+    ("pool": the gateway hands every client one of them), when those checks ran before this one."""
+    ips = nic.get("private_ips") or ()
+    if ips:
+        return str(ips[0]), "nic"
+    if getattr(settings, "source_ip", None):
+        return str(settings.source_ip), "option"
+    route = deps.get("route_lookup")
+    for entry in (route.evidence.get("routes") or ()) if route is not None else ():
+        if isinstance(entry, Mapping) and entry.get("tunnel") is True and entry.get("source"):
+            return str(entry["source"]), "tunnel"
+    profile = deps.get("vpn_profile")
+    pool = ((profile.evidence.get("profile") or {}).get("client_address_pool") or ()) if profile is not None else ()
+    for prefix in pool:
+        try:
+            network = ipaddress.ip_network(str(prefix), strict=False)
+        except ValueError:
+            continue
+        return str(next(iter(network.hosts()), network.network_address)), "pool"
+    return None, None
 
 
 def _pe_asgs(pe: Mapping[str, Any]) -> list[str] | None:
@@ -97,7 +135,7 @@ def _pe_side(ctx: ProbeContext, sess: ArmSession, flow: Flow, pes: Sequence[Mapp
     subnet_ids = {pe["subnet_id"] for pe in pes if pe.get("subnet_id")}
     subnets = sess.parallel({s: partial(snapshot.subnet, ctx, sess, s) for s in subnet_ids})
     for pe, address in flow.addresses:
-        sub = subnets.get(pe["subnet_id"]) if pe.get("subnet_id") else None
+        sub = subnets.get(str(pe.get("subnet_id")))
         entry: dict[str, Any] = {"pe_id": pe["id"], "address": address, "subnet_id": pe.get("subnet_id"),
                                  "network_policies": None, "nsg_id": None, "applies": False, "decision": None}  # fmt: skip
         flow.evidence["pe_side"].append(entry)
@@ -186,7 +224,9 @@ def _judge(flow: Flow, pes: Sequence[Mapping[str, Any]]) -> Outcome:
     note = ("; note: " + "; ".join(flow.notes)) if flow.notes else ""
     if flow.problems:
         return Outcome(Status.FAIL, "; ".join(flow.problems) + note, evidence)
-    if evidence["client"]["access"] is None or evidence["denied"] or unresolved or unaddressed:
+    # Off Azure no NSG sits on this machine's side: only the PE subnet's inbound rules meet its traffic.
+    client_open = evidence["client"]["access"] is None and evidence.get("source_kind", "nic") == "nic"
+    if client_open or evidence["denied"] or unresolved or unaddressed:
         return Outcome(
             Status.WARN, f"TCP {port} not fully evaluated ({len(evidence['denied'])} read(s) failed){note}", evidence
         )
@@ -204,10 +244,11 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
         pes = deps["arm_private_endpoints"].evidence.get("private_endpoints") or []
         port = ctx.settings.port
         nic = net.get("nic") or {}
-        source = (nic.get("private_ips") or [None])[0]
+        source, source_kind = client_source(ctx.settings, deps, nic)
         evidence: dict[str, Any] = {
             "port": port,
             "source_ip": source,
+            "source_kind": source_kind,
             "client": {
                 "method": None,
                 "decisions": [],
@@ -221,7 +262,7 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
         if not source:
             return Outcome(
                 Status.SKIP,
-                "no client NIC (off Azure): NSGs cannot be evaluated for this machine",
+                "no client NIC (off Azure) and no --source-ip: NSGs cannot be evaluated for this machine",
                 evidence,
                 "no client address",
             )
@@ -235,6 +276,8 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
             evidence=evidence,
         )
         _pe_side(ctx, sess, flow, pes)
+        if source_kind != "nic":
+            return _judge(flow, pes)
         # Client side: the NIC's and subnet's NSG rules, evaluated here; the effective-NSG operation (long-running)
         # only when a failed connect leaves the path open (azure/on_demand.py).
         ids = [i for i in (nic.get("nsg_id"), (net.get("subnet") or {}).get("nsg_id")) if i]

@@ -40,11 +40,12 @@ from aoai_diag.targets import Target
 def _describe(pe: Mapping[str, Any]) -> str:
     ips = azure_facts.pe_ips(pe)
     address = ", ".join(ips.value or ()) or "no address" if ips.known else f"address {ips.describe()}"
-    return (
-        f"{pe['name']}: {pe['provisioning_state']}, "
-        + "/".join(str(c.get("status")) for c in pe["connections"])
-        + f", {address}"
-    )
+    # Both records of the connection: the PE's own and the account's (they may disagree, issue 17 class 4).
+    own = "/".join(azure_facts.pe_side_statuses(pe)) or "no connection"
+    side = pe.get("account_side") or {}
+    theirs = side.get("status") if pe.get("listed_by_account", True) else "not listed"
+    sides = own if theirs in (None, own) else f"{own} (account: {theirs})"
+    return f"{pe['name']}: {pe['provisioning_state']}, {sides}, {address}"
 
 
 def _wanted(account: Mapping[str, Any], rows: Mapping[str, Mapping[str, Any]]) -> dict[str, None]:

@@ -45,6 +45,13 @@ def _unread(denied: Sequence[Mapping[str, Any]], source: str, what: str, role: s
 # --- private endpoints --------------------------------------------------------------------------
 
 
+def pe_side_statuses(pe: Mapping[str, Any]) -> list[str]:
+    """The statuses the private endpoint's own record gives its connections (privateLinkServiceConnections and
+    manualPrivateLinkServiceConnections), in order, without repeats.
+    https://learn.microsoft.com/rest/api/virtualnetwork/private-endpoints/get"""
+    return list(dict.fromkeys(str(c.get("status")) for c in pe.get("connections") or () if c.get("status")))
+
+
 def connection_statuses(pe: Mapping[str, Any]) -> set[str]:
     """Every status the PE's connection has, from the PE side and from the account side."""
     statuses = {str(c.get("status")) for c in pe.get("connections") or () if c.get("status")}
@@ -55,10 +62,12 @@ def connection_statuses(pe: Mapping[str, Any]) -> set[str]:
 
 
 def pe_usable(pe: Mapping[str, Any]) -> bool:
-    """Succeeded and Approved on both sides (a manual connection counts the same once approved)."""
+    """Succeeded and Approved on both sides (a manual connection counts the same once approved); a PE the account
+    does not list is not usable, whatever its own record says (the account was re-created or the connection removed)."""
     side = pe.get("account_side") or {}
     return (
-        pe.get("provisioning_state") == "Succeeded"
+        pe.get("listed_by_account", True) is not False
+        and pe.get("provisioning_state") == "Succeeded"
         and "Approved" in {str(c.get("status")) for c in pe.get("connections") or ()}
         and side.get("status", "Approved") == "Approved"
     )
@@ -200,9 +209,9 @@ def ip_rule_networks(rules: Iterable[Any]) -> list[ipaddress.IPv4Network | ipadd
 def caller_allowed(caller: str | None, rules: Iterable[Any]) -> Fact[bool]:
     """Whether the caller's egress address falls inside an IP rule (containment, not spelling)."""
     if not caller:
+        # Nothing failed to be read (no source): the service's answer simply did not name the address.
         return unknown(
             Unknown.NOT_READ,
-            "https_dataplane",
             detail="the service did not say which address it saw",
             decide="curl -s https://api.ipify.org shows this machine's egress address",
         )
@@ -216,10 +225,56 @@ def caller_allowed(caller: str | None, rules: Iterable[Any]) -> Fact[bool]:
 # --- DNS ----------------------------------------------------------------------------------------
 
 
-def zone_search(dns: Mapping[str, Any], pes: Iterable[Mapping[str, Any]] = ()) -> Fact[bool]:
+def unlisted_subscriptions(searched: Iterable[Any], named: Iterable[tuple[Any, str]]) -> list[dict[str, str]]:
+    """Subscriptions the evidence names (`named`: (resource id, what names it)) that are not among those searched,
+    once each, in order: {subscription, named_by}. Resource Graph silently leaves out what the identity cannot read
+    (https://learn.microsoft.com/azure/governance/resource-graph/overview#permissions-in-azure-resource-graph), so
+    "every subscription listed was searched" is not "the search is complete" (issue 17, class 2)."""
+    read = {str(s).lower() for s in searched}
+    out: dict[str, dict[str, str]] = {}
+    for resource_id, why in named:
+        sub = _sub_of(str(resource_id or ""))
+        if sub != "?" and sub.lower() not in read:
+            out.setdefault(sub.lower(), {"subscription": sub, "named_by": why})
+    return list(out.values())
+
+
+def named_scopes(
+    vnets: Iterable[Mapping[str, Any]] = (),
+    links: Iterable[Mapping[str, Any]] = (),
+    pes: Iterable[Mapping[str, Any]] = (),
+    dns_hosts: Iterable[Mapping[str, Any]] = (),
+) -> list[tuple[Any, str]]:
+    """(resource id, what names it) for every resource the topology points at: peerings' remote VNets, links'
+    VNets, the private endpoints' VNets and zone groups' zones, the VNets the DNS servers sit in."""
+    named: list[tuple[Any, str]] = []
+    for vnet in vnets:
+        for peering in vnet.get("peerings") or ():
+            named.append((peering.get("remote_vnet_id"), f"peering {peering.get('name')} of {_short(vnet.get('id'))}"))
+    for link in links:
+        named.append((link.get("vnet_id"), f"zone link {_short(link.get('id'))}"))
+    for pe in pes:
+        named.append((pe.get("vnet_id"), f"private endpoint {pe.get('name')}"))
+        for group in pe.get("zone_groups") or ():
+            for zone_id in group.get("zone_ids") or ():
+                named.append((zone_id, f"the zone group of {pe.get('name')}"))
+    for host in dns_hosts:
+        named.append((host.get("vnet_id"), f"DNS server {host.get('ip')}"))
+    return named
+
+
+def _short(resource_id: Any) -> str:
+    return str(resource_id or "?").rstrip("/").rsplit("/", 1)[-1]
+
+
+def zone_search(
+    dns: Mapping[str, Any], pes: Iterable[Mapping[str, Any]] = (), unlisted: Sequence[Mapping[str, Any]] = ()
+) -> Fact[bool]:
     """Every scope that could hold a needed privatelink zone (and its record) was read. `dns` is arm_dns_zones
     evidence, `pes` the private endpoints. A zone a PE's zone group points at, that the search did not return, lives
-    where this identity cannot read (Resource Graph silently leaves out what it may not see): incomplete."""
+    where this identity cannot read (Resource Graph silently leaves out what it may not see): incomplete. So does a
+    subscription the topology names that was not searched (`unlisted`, with the evidence's own
+    `unlisted_subscriptions`): the zone of a landing zone lives in the hub's."""
     if not dns:
         return unknown(Unknown.NOT_READ, "arm_dns_zones", decide="run with Azure access (arm_dns_zones)")
     denied = [d for d in dns.get("denied") or () if isinstance(d, Mapping)]
@@ -244,6 +299,16 @@ def zone_search(dns: Mapping[str, Any], pes: Iterable[Mapping[str, Any]] = ()) -
             "arm_private_endpoints",
             detail=f"a zone group points at {unseen[0]}, which the search did not return",
             decide=f"Reader on {where} would show whether the zone exists",
+        )
+    missing = [*(u for u in dns.get("unlisted_subscriptions") or () if isinstance(u, Mapping)), *unlisted]
+    if missing:
+        subs = list(dict.fromkeys(str(u.get("subscription")) for u in missing))
+        why = "; ".join(f"subscription {u.get('subscription')} (named by {u.get('named_by')})" for u in missing[:3])
+        return unknown(
+            Unknown.FORBIDDEN,
+            "arm_dns_zones",
+            detail=f"not among the subscriptions this identity lists: {why}",
+            decide=f"Reader on {', '.join(f'subscription {s}' for s in subs)} would show whether the zone exists there",
         )
     return known(True, "arm_dns_zones")
 
@@ -323,8 +388,23 @@ def zone_search_complete(ev: Evidence) -> Fact[bool]:
     result = ev.checks.get("arm_dns_zones")
     if result is None or not ({"zones", "complete"} & set(result.evidence)):
         return _check_unknown(ev, "arm_dns_zones", "whether a privatelink zone exists")
-    fact = zone_search(result.evidence, _pes(ev))
+    fact = zone_search(result.evidence, _pes(ev), unlisted_scopes(ev))
     return fact if not fact.known or fact.value else unknown(Unknown.NOT_READ, "arm_dns_zones")
+
+
+def unlisted_scopes(ev: Evidence) -> list[dict[str, str]]:
+    """Subscriptions this target's evidence names (its VNet's peerings, the VNets its DNS servers sit in, the PEs'
+    VNets and zone groups) that the inventory did not search (arm_account `subscriptions`)."""
+    if not ev.ran("arm_account"):
+        return []
+    net = _arm(ev, "arm_client_network")
+    vnet = net.get("vnet")
+    named = named_scopes(
+        vnets=[vnet] if isinstance(vnet, Mapping) else (),
+        pes=_pes(ev),
+        dns_hosts=[h for h in net.get("dns_server_hosts") or () if isinstance(h, Mapping)],
+    )
+    return unlisted_subscriptions(ev.get("arm_account").get("subscriptions") or (), named)
 
 
 def _pe_addresses(ev: Evidence, pe_id: Any) -> set[str]:
@@ -395,6 +475,20 @@ def pes_complete(ev: Evidence) -> Fact[bool]:
     if inv_denied:
         return _unread(inv_denied, "arm_account", "private endpoints that point at the account")
     return known(True, "arm_private_endpoints")
+
+
+@fact("arm.pe_exists")
+def pe_exists(ev: Evidence) -> Fact[bool]:
+    """`arm.pe_exists`: Resource Manager's judgement of "a private endpoint exists for the account" (the one place it
+    is made; local evidence has its own, `local.pe_exists`): true when the account lists a connection or a PE read
+    points at it, false only when every PE that could point at it was read and none does."""
+    acct = account_fact(ev)
+    if acct.known and isinstance(acct.value, Mapping) and acct.value.get("connections"):
+        return known(True, "arm_account")
+    if _pes(ev):
+        return known(True, "arm_private_endpoints")
+    complete = pes_complete(ev)
+    return known(False, *complete.sources) if complete.is_true() else complete
 
 
 @fact("arm.client_vnet")
@@ -476,8 +570,13 @@ def routes_read(ev: Evidence) -> Fact[bool]:
 def caller_ip_allowed(ev: Evidence) -> Fact[bool]:
     """`arm.caller_ip_allowed`: the caller's egress address is inside one of the account's IP rules."""
     acct = account_fact(ev)
-    if not acct.known or not acct.value:
-        return acct  # type: ignore[return-value]
+    if is_unknown(acct):
+        return acct
+    if not acct.value:
+        return unknown(Unknown.NOT_APPLICABLE, "arm_account", detail="the account is in no readable subscription")
+    if acct.value.get("default_action") == "Allow":
+        # networkAcls.defaultAction Allow: IP rules refuse no caller.
+        return known(True, "arm_account")
     https = ev.get("https_dataplane")
     attempt = next((a for a in https.get("attempts") or () if isinstance(a, Mapping) and a.get("caller_ip")), None)
     return caller_allowed((attempt or {}).get("caller_ip"), acct.value.get("ip_rules") or ())
@@ -504,11 +603,14 @@ def resolver_vnet(ev: Evidence) -> Fact[str]:
         return _check_unknown(ev, "arm_client_network", "this machine's VNet and DNS servers")
     if vnet_id is None:
         servers = ", ".join(str(h.get("ip")) for h in _arm(ev, "arm_client_network").get("dns_server_hosts") or ())
+        # A subscription the topology names but that was not searched (a peered hub's) is where to look first.
+        subs = [u["subscription"] for u in unlisted_scopes(ev)]
+        where = ", ".join(f"subscription {s}" for s in subs) or "the subscription holding the DNS server's VNet"
         return unknown(
             Unknown.NOT_APPLICABLE,
             "arm_client_network",
             detail=f"the DNS server(s) {servers} are in no VNet this identity can see",
-            decide="Reader on the subscription holding the DNS server's VNet would show which zone links it sees",
+            decide=f"Reader on {where} would show which zone links it sees",
         )
     return known(vnet_id, "arm_client_network")
 

@@ -14,12 +14,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aoai_diag.catalogue import fill
 from aoai_diag.diagnosis import azure_facts
 from aoai_diag.diagnosis.azure_view import AzureView, id_part, short
 from aoai_diag.diagnosis.evidence import Evidence, Rule
 from aoai_diag.diagnosis.facts import Unknown
 from aoai_diag.diagnosis.local_view import LocalView
-from aoai_diag.model import Finding
+from aoai_diag.model import Finding, Status
 from aoai_diag.net.addresses import classify
 
 DNS_CHECKS = ("arm_dns_zones", "arm_client_network")
@@ -34,25 +35,31 @@ def _ids(*values: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _link_cmd(zone: Mapping[str, Any], vnet_id: str) -> str:
-    return (
-        f"az network private-dns link vnet create --subscription {zone.get('subscription_id')} -g {zone.get('resource_group')} "
-        f"-z {zone.get('name')} -n link-{short(vnet_id)} -v {vnet_id} -e false"
-    )
+def _zone_values(zone: Mapping[str, Any], zone_name: str | None = None) -> dict[str, str | None]:
+    """Template values naming a private DNS zone (catalogue remediation placeholders)."""
+    return {
+        "subscription": zone.get("subscription_id"),
+        "rg": zone.get("resource_group"),
+        "zone": zone_name or zone.get("name"),
+        "zoneId": zone.get("id"),
+    }
 
 
-def _record_cmd(zone: Mapping[str, Any], label: str, ip: str) -> str:
-    return (
-        f"az network private-dns record-set a add-record --subscription {zone.get('subscription_id')} "
-        f"-g {zone.get('resource_group')} -z {zone.get('name')} -n {label} -a {ip}"
-    )
+def _pe_values(pe: Mapping[str, Any] | None, zone_name: str) -> dict[str, str | None]:
+    """Template values naming the private endpoint whose zone group is to change."""
+    if not pe:
+        return {"zone-config": zone_name.replace(".", "-")}
+    return {
+        "pe_subscription": pe.get("subscription_id"),
+        "pe_rg": pe.get("resource_group"),
+        "pe": pe.get("name"),
+        "peId": pe.get("id"),
+        "zone-config": zone_name.replace(".", "-"),
+    }
 
 
-def _zone_group_cmd(pe: Mapping[str, Any], zone_id: str, zone_name: str) -> str:
-    return (
-        f"az network private-endpoint dns-zone-group add --subscription {pe.get('subscription_id')} -g {pe.get('resource_group')} "
-        f"--endpoint-name {pe.get('name')} -n default --private-dns-zone {zone_id} --zone-name {zone_name.replace('.', '-')}"
-    )
+def _vnet_values(vnet_id: str | None) -> dict[str, str | None]:
+    return {"vnet": short(vnet_id) if vnet_id else None, "vnetId": vnet_id}
 
 
 def _zone_id(pe: Mapping[str, Any], zone_name: str) -> str:
@@ -83,8 +90,14 @@ def account_rules(ev: Evidence) -> Iterator[Finding]:
             checks=("arm_account",),
             detail=f"Account {name} has no custom subdomain (endpoint {acct.get('endpoint')}): private endpoints and "
             "Entra ID need https://<subdomain>.openai.azure.com.",
-            remediation=f"az cognitiveservices account update --subscription {acct.get('subscription_id')} -g {rg} -n {name} "
-            f"--custom-domain {view.label}  (irreversible), then use https://{view.label}.{view.target.suffix}",
+            remediation=fill(
+                "svc.no_custom_subdomain",
+                subscription=acct.get("subscription_id"),
+                rg=rg,
+                account=name,
+                sub=view.label,
+                suffix=view.target.suffix,
+            ),
             resources=_ids(aid),
         )
     elif str(sub).lower() != view.label:
@@ -93,20 +106,30 @@ def account_rules(ev: Evidence) -> Iterator[Finding]:
             checks=("arm_account",),
             detail=f"'{view.label}' is the resource name of account {name}, but its custom subdomain is '{sub}': "
             f"the endpoint is {acct.get('endpoint')}.",
-            remediation=f"Use https://{sub}.{view.target.suffix} (properties.endpoint); the custom subdomain cannot be renamed.",
+            remediation=fill(
+                "dns.subdomain_mismatch",
+                endpoint=f"https://{sub}.{view.target.suffix}",
+                subscription=acct.get("subscription_id"),
+                rg=rg,
+                account=name,
+            ),
             resources=_ids(aid),
         )
-    complete = azure_facts.pes_complete(ev).is_true()
-    if view.ev.ran("arm_private_endpoints") and complete and not view.pes and not acct.get("connections"):
+    if azure_facts.pe_exists(ev).is_false():
         # Put the PE where this machine is (its subnet) unless told otherwise: that VNet can reach it.
         subnet_id = (view.net.get("subnet") or {}).get("id")
-        where = f"--subnet {subnet_id}" if subnet_id else "--vnet-name <vnet> --subnet <subnet>"
         yield Finding(
             cause_id="svc.no_private_endpoint",
             checks=("arm_account", "arm_private_endpoints"),
             detail=f"Account {name} has no private endpoint connection at all.",
-            remediation=f"az network private-endpoint create --subscription {acct.get('subscription_id')} -g {rg} -n pe-{name} {where} "
-            f"--private-connection-resource-id {aid} --group-id account --connection-name pe-{name}-conn; then add a DNS zone group",
+            remediation=fill(
+                "svc.no_private_endpoint",
+                subscription=acct.get("subscription_id"),
+                rg=rg,
+                pe=f"pe-{name}",
+                subnetId=subnet_id,
+                accountId=aid,
+            ),
             resources=_ids(aid, subnet_id),
         )
 
@@ -132,8 +155,7 @@ def connection_rules(ev: Evidence) -> Iterator[Finding]:
                 cause_id="svc.pe_provisioning_failed",
                 checks=("arm_private_endpoints",),
                 detail=f"Private endpoint {pe.get('name')} is in provisioning state Failed.",
-                remediation=f"Fix the cause and redeploy: az network private-endpoint show --ids {pe['id']} --query "
-                "provisioningState; the PE must be in its VNet's region and subscription; the account needs a custom subdomain.",
+                remediation=fill("svc.pe_provisioning_failed", peId=pe["id"]),
                 resources=ids,
             )
         state = _connection_finding(acct, pe, conn_id, ids)
@@ -141,40 +163,61 @@ def connection_rules(ev: Evidence) -> Iterator[Finding]:
             yield state
 
 
+def _pe_template(pe: Mapping[str, Any], acct: Mapping[str, Any]) -> dict[str, str | None]:
+    """Template values to recreate `pe` against the account."""
+    return {
+        "peId": pe.get("id"),
+        "subscription": pe.get("subscription_id"),
+        "rg": pe.get("resource_group"),
+        "pe": pe.get("name"),
+        "subnetId": pe.get("subnet_id"),
+        "accountId": acct.get("id"),
+    }
+
+
+def _sides(pe: Mapping[str, Any], acct: Mapping[str, Any]) -> str:
+    """The connection's state as each side records it, and whether they agree (issue 17, class 4: the private
+    endpoint's own privateLinkServiceConnections are evidence too)."""
+    own = "/".join(azure_facts.pe_side_statuses(pe)) or "no connection"
+    if not pe.get("listed_by_account", True):
+        return f"its own record says {own}, and account {acct.get('name')} lists no connection for it"
+    theirs = (pe.get("account_side") or {}).get("status")
+    if theirs and theirs not in azure_facts.pe_side_statuses(pe):
+        return f"its own record says {own}, the account's says {theirs}: the two sides disagree"
+    return f"both sides say {own}"
+
+
 def _connection_finding(
     acct: Mapping[str, Any], pe: Mapping[str, Any], conn_id: str | None, ids: tuple[str, ...]
 ) -> Finding | None:
     statuses = azure_facts.connection_statuses(pe)
-    aid, name = acct.get("id"), pe.get("name")
-    if "Disconnected" in statuses or not pe.get("listed_by_account", True):
-        gone = (
-            ""
-            if pe.get("listed_by_account", True)
-            else f" and account {acct.get('name')} no longer lists it (re-created account?)"
-        )
-        return Finding(
-            cause_id="svc.pe_disconnected",
-            checks=("arm_private_endpoints",),
-            detail=f"Private endpoint {name} is Disconnected{gone}.",
-            remediation=f"az network private-endpoint delete --ids {pe['id']}; then create a new one: az network "
-            f"private-endpoint create -g {pe.get('resource_group')} -n {name} --subnet {pe.get('subnet_id')} "
-            f"--private-connection-resource-id {aid} --group-id account --connection-name {name}-conn",
-            resources=ids,
-        )
+    name = pe.get("name")
+    sides = _sides(pe, acct)
+    # Rejected on either side is final (a rejected connection cannot be approved again), also when the account no
+    # longer lists it: https://learn.microsoft.com/azure/private-link/manage-private-endpoint
     if "Rejected" in statuses:
         return Finding(
             cause_id="svc.pe_rejected",
             checks=("arm_private_endpoints",),
-            detail=f"The connection of private endpoint {name} to {acct.get('name')} was Rejected (it cannot be re-approved).",
-            remediation=f"az network private-endpoint delete --ids {pe['id']}; recreate it against {aid}, then approve it.",
+            detail=f"The connection of private endpoint {name} to {acct.get('name')} was Rejected ({sides}).",
+            remediation=fill("svc.pe_rejected", **_pe_template(pe, acct)),
+            resources=ids,
+        )
+    if "Disconnected" in statuses or not pe.get("listed_by_account", True):
+        gone = "" if pe.get("listed_by_account", True) else " (re-created account?)"
+        return Finding(
+            cause_id="svc.pe_disconnected",
+            checks=("arm_private_endpoints",),
+            detail=f"Private endpoint {name} is Disconnected{gone}: {sides}.",
+            remediation=fill("svc.pe_disconnected", **_pe_template(pe, acct)),
             resources=ids,
         )
     if "Pending" in statuses:
         return Finding(
             cause_id="svc.pe_pending",
             checks=("arm_private_endpoints",),
-            detail=f"The connection of private endpoint {name} to {acct.get('name')} is Pending approval.",
-            remediation=f"az network private-endpoint-connection approve --id {conn_id or pe['id']} --description approved",
+            detail=f"The connection of private endpoint {name} to {acct.get('name')} is Pending approval ({sides}).",
+            remediation=fill("svc.pe_pending", connectionId=conn_id or pe["id"], accountId=acct.get("id")),
             resources=ids,
         )
     return None
@@ -221,8 +264,7 @@ def _public_access_disabled(ev: Evidence, acct: Mapping[str, Any]) -> Iterator[F
         detail=f"Account {acct.get('name')} has publicNetworkAccess=Disabled, yet this machine reaches its public endpoint"
         f" ({(public or {}).get('address') or ', '.join(addresses)}): fix the DNS/proxy cause so the name resolves to "
         "the private endpoint.",
-        remediation="Fix DNS first (see the DNS findings). Only if public access is intended: az resource update "
-        f"--ids {aid} --set properties.publicNetworkAccess=Enabled",
+        remediation=fill("svc.public_access_disabled_public_path", accountId=aid),
         resources=_ids(aid),
     )
 
@@ -239,8 +281,13 @@ def _service_endpoint_without_rule(ev: Evidence, acct: Mapping[str, Any]) -> Fin
         checks=("arm_account", "arm_client_network", "https_dataplane"),
         detail=f"Subnet {short(subnet.get('id'))} has a Microsoft.CognitiveServices service endpoint, so requests arrive "
         f"with the subnet's identity, but account {name} has no virtual network rule for it (403 H3).",
-        remediation=f"az cognitiveservices account network-rule add --subscription {acct.get('subscription_id')} "
-        f"-g {acct.get('resource_group')} -n {name} --subnet {subnet.get('id')}",
+        remediation=fill(
+            "svc.service_endpoint_without_vnet_rule",
+            subscription=acct.get("subscription_id"),
+            rg=acct.get("resource_group"),
+            account=name,
+            subnetId=subnet.get("id"),
+        ),
         resources=_ids(acct.get("id"), subnet.get("id")),
     )
 
@@ -263,18 +310,18 @@ def _ip_rules(ev: Evidence, acct: Mapping[str, Any], caller: str | None) -> Iter
             checks=("arm_account", "azure_platform", "https_dataplane"),
             detail=f"This VM runs in {vm.get('location')}, the region of account {name}: IP rules ({', '.join(rules)}) "
             "have no effect on requests from the same region (403 H3).",
-            remediation="Use the private endpoint, or a VNet rule: az cognitiveservices account network-rule add "
-            f"--subscription {sub} -g {rg} -n {name} --subnet {subnet_id or '<subnetId>'}",
+            remediation=fill("svc.same_region_ip_rule", subscription=sub, rg=rg, account=name, subnetId=subnet_id),
             resources=_ids(acct.get("id")),
         )
-    elif allowed.is_false():
+    else:
+        # Whether the caller is outside every IP rule is the cause's catalogue premise (arm.caller_ip_not_allowed):
+        # the merger drops it when the rules hold the caller, and names svc.network_rules_denied when that is unknown.
         yield Finding(
             cause_id="svc.ip_not_allowed",
             checks=("arm_account", "https_dataplane"),
             detail=f"Account {name} denies by default and its IP rules ({', '.join(rules) or 'none'}) do not include the "
             f"caller's egress address {caller} (403 H3).",
-            remediation=f"az cognitiveservices account network-rule add --subscription {sub} -g {rg} -n {name} "
-            f"--ip-address {caller}  (better: use the private endpoint)",
+            remediation=fill("svc.ip_not_allowed", subscription=sub, rg=rg, account=name, egress_ip=caller),
             resources=_ids(acct.get("id")),
         )
 
@@ -282,6 +329,8 @@ def _ip_rules(ev: Evidence, acct: Mapping[str, Any], caller: str | None) -> Iter
 # --- DNS -----------------------------------------------------------------------------------------
 
 ZONE_CHECKS = ("arm_dns_zones", "arm_client_network", "arm_private_endpoints")
+# The local checks that show how this machine's resolvers answer the account's name.
+RESOLVER_CHECKS = ("system_resolution", "dns_nameservers", "os_resolvers", "azure_dns")
 
 
 def _observed(ev: Evidence, checks: tuple[str, ...] = ZONE_CHECKS) -> tuple[str, ...]:
@@ -401,8 +450,7 @@ def _shadowing_zones(scene: ZoneScene) -> Iterator[Finding]:
             checks=("arm_dns_zones",),
             detail=f"Private zone {broad.get('name')} ({broad.get('subscription_id')}/{broad.get('resource_group')}) is "
             f"linked to {short(link.get('vnet_id'))}: every {broad.get('name')} name missing from it returns NXDOMAIN there.",
-            remediation=f"az network private-dns link vnet delete --subscription {broad.get('subscription_id')} "
-            f"-g {broad.get('resource_group')} -z {broad.get('name')} -n {short(link.get('id'))}  (use privatelink.* zones only)",
+            remediation=fill("dns.public_zone_shadowed", **_zone_values(broad), link=short(link.get("id"))),
             resources=_ids(broad.get("id"), link.get("id"), link.get("vnet_id")),
         )
 
@@ -426,22 +474,18 @@ def _no_zone_copy(scene: ZoneScene) -> Iterator[Finding]:
         detail=f"No private DNS zone {scene.zname} exists in the {len(view.ev.get('arm_account').get('subscriptions') or [])} "
         f"subscription(s) searched (every one was read, and no zone group points elsewhere), so "
         f"{scene.label}.{view.target.suffix} resolves publicly.",
-        remediation=_create_zone_cmd(scene),
+        remediation=fill(
+            "dns.zone_missing",
+            # The zone goes where the endpoint is, the one its zone group can name.
+            subscription=scene.pe.get("subscription_id") if scene.pe else None,
+            rg=scene.pe.get("resource_group") if scene.pe else None,
+            zone=scene.zname,
+            zoneId=_zone_id(scene.pe, scene.zname) if scene.pe else None,
+            **_pe_values(scene.pe, scene.zname),
+            **_vnet_values(scene.res_vnet),
+        ),
         resources=_ids(scene.pe.get("id") if scene.pe else None, scene.res_vnet),
     )
-
-
-def _create_zone_cmd(scene: ZoneScene) -> str:
-    pe, zname = scene.pe, scene.zname
-    text = f"az network private-dns zone create -g {pe.get('resource_group') if pe else '<rg>'} -n {zname}; "
-    if scene.res_vnet and pe:
-        where = {
-            "subscription_id": pe.get("subscription_id"),
-            "resource_group": pe.get("resource_group"),
-            "name": zname,
-        }
-        text += _link_cmd(where, scene.res_vnet) + "; "
-    return text + (_zone_group_cmd(pe, _zone_id(pe, zname), zname) if pe else "")
 
 
 def _not_linked(scene: ZoneScene) -> Iterator[Finding]:
@@ -457,7 +501,7 @@ def _not_linked(scene: ZoneScene) -> Iterator[Finding]:
             checks=_observed(scene.view.ev),
             detail=f"Zone {zname} in {where} is linked to {links}, but not to {short(res_vnet)}, the VNet this machine "
             "resolves through (Azure-provided DNS).",
-            remediation=_link_cmd(source, res_vnet),
+            remediation=fill("dns.zone_not_linked", **_zone_values(source), **_vnet_values(res_vnet)),
             resources=ids,
         )
     elif scene.kind == "firewall":
@@ -466,8 +510,7 @@ def _not_linked(scene: ZoneScene) -> Iterator[Finding]:
             checks=_observed(scene.view.ev),
             detail=f"This VNet's DNS server {host.get('ip', '?')} is Azure Firewall {short(host.get('firewall_id'))} "
             f"(DNS proxy) in {short(res_vnet)}, and zone {zname} is not linked to that VNet.",
-            remediation=_link_cmd(source, res_vnet)
-            + "  (or point the firewall's DNS servers at a Private Resolver inbound endpoint)",
+            remediation=fill("dns.firewall_dns_proxy_blind", **_zone_values(source), **_vnet_values(res_vnet)),
             resources=ids,
         )
     elif scene.kind == "custom":
@@ -476,7 +519,7 @@ def _not_linked(scene: ZoneScene) -> Iterator[Finding]:
             checks=_observed(scene.view.ev),
             detail=f"This machine's DNS server {host.get('ip', '?')} lives in {short(res_vnet)}, and zone {zname} "
             f"is linked to {links} but not to it.",
-            remediation=_link_cmd(source, res_vnet),
+            remediation=fill("dns.zone_not_linked_resolver_vnet", **_zone_values(source), **_vnet_values(res_vnet)),
             resources=ids,
         )
 
@@ -484,13 +527,14 @@ def _not_linked(scene: ZoneScene) -> Iterator[Finding]:
 def _link_in_progress(scene: ZoneScene, zone: Mapping[str, Any]) -> Finding:
     """A link still being created neither resolves yet nor is missing: say so instead of naming a DNS cause."""
     link = scene.view.linked(zone, scene.res_vnet) or {}
+    # The resolvers of that VNet that answered wrongly meanwhile are what the link explains (issue 17, class 6).
+    failed = tuple(c for c in RESOLVER_CHECKS if scene.view.ev.has(c, Status.FAIL))
     return Finding(
         cause_id="dns.link_in_progress",
-        checks=("arm_dns_zones",),
+        checks=("arm_dns_zones", *failed),
         detail=f"The link {short(link.get('id'))} of zone {scene.zname} to {short(scene.res_vnet)} is InProgress "
         "(still being created): names from the zone resolve there only once it is Completed.",
-        remediation=f"Wait, then check: az network private-dns link vnet show --ids {link.get('id')} "
-        "--query virtualNetworkLinkState",
+        remediation=fill("dns.link_in_progress", linkId=link.get("id")),
         resources=_ids(zone.get("id"), link.get("id")),
     )
 
@@ -503,9 +547,12 @@ def _duplicate_zones(scene: ZoneScene, bad: Mapping[str, Any]) -> Finding:
         detail=f"{len(scene.copies)} zones named {zname}: the one linked to {short(res_vnet)} ({bad.get('subscription_id')}/"
         f"{bad.get('resource_group')}) has no record {scene.label}; the copy in {good.get('subscription_id')}/"
         f"{good.get('resource_group')} has it ({', '.join(good.get('record') or [])}).",
-        remediation=f"Consolidate on one zone: az network private-dns link vnet delete --subscription {bad.get('subscription_id')} "
-        f"-g {bad.get('resource_group')} -z {zname} -n {short((scene.view.linked(bad, res_vnet) or {}).get('id'))}; "
-        + _link_cmd(good, res_vnet),
+        remediation=fill(
+            "dns.duplicate_zones",
+            linkId=(scene.view.linked(bad, res_vnet) or {}).get("id"),
+            **_zone_values(good),
+            **_vnet_values(res_vnet),
+        ),
         resources=_ids(bad.get("id"), good.get("id"), res_vnet),
     )
 
@@ -528,8 +575,9 @@ def _linked_without_record(scene: ZoneScene, zone: Mapping[str, Any]) -> Iterato
         checks=_observed(scene.view.ev),
         detail=f"Zone {zname} ({zone.get('subscription_id')}/{zone.get('resource_group')}) is linked to "
         f"{short(scene.res_vnet)} but has no A record {label}: the name is NXDOMAIN inside the VNet.",
-        remediation=(_zone_group_cmd(pe, zone["id"], zname) if pe else "")
-        + (f"  or: {_record_cmd(zone, label, scene.pe_ip)}" if scene.pe_ip else ""),
+        remediation=fill(
+            "dns.record_missing", **_pe_values(pe, zname), **_zone_values(zone), sub=label, pe_ip=scene.pe_ip
+        ),
         resources=_ids(zone.get("id"), pe.get("id") if pe else None),
     )
 
@@ -539,16 +587,13 @@ def _cross_tenant(scene: ZoneScene, zone: Mapping[str, Any], link: Mapping[str, 
     only when public DNS knows the name (else no account has it): NXDOMAIN from public DNS rules it out."""
     if link.get("resolution_policy") == "NxDomainRedirect":
         return
-    public = LocalView(scene.view.ev).public()
-    if public is not None and public.answer.get("outcome") == "nxdomain":
-        return
+    # Public DNS knowing the name is the cause's premise (local.public_dns_knows_name): NXDOMAIN there rules it out.
     yield Finding(
         cause_id="dns.cross_tenant_nxdomain",
         checks=("arm_account", "arm_dns_zones"),
         detail=f"'{scene.label}' is not an account in the subscriptions you can read, and zone {scene.zname} linked to "
         f"{short(scene.res_vnet)} has no record for it: the private zone answers NXDOMAIN for another tenant's PE.",
-        remediation=f"az resource update --ids {link.get('id')} --set properties.resolutionPolicy=NxDomainRedirect "
-        "--api-version 2024-06-01",
+        remediation=fill("dns.cross_tenant_nxdomain", linkId=link.get("id")),
         resources=_ids(zone.get("id"), link.get("id")),
     )
 
@@ -560,8 +605,9 @@ def _record_address(scene: ZoneScene, zone: Mapping[str, Any]) -> Iterator[Findi
     if not view.pes:
         return
     ips = [str(ip) for ip in zone.get("record") or ()]
+    # Whether every PE's address is known is the causes' premise (arm.pe_ip_known): the merger drops them otherwise.
     owners = azure_facts.all_pe_ips(view.pes)
-    if not owners.known or not azure_facts.pe_ip_known(view.ev).is_true():
+    if not owners.known:
         return
     by_ip = owners.value or {}
     stale = [ip for ip in ips if ip not in by_ip]
@@ -571,10 +617,9 @@ def _record_address(scene: ZoneScene, zone: Mapping[str, Any]) -> Iterator[Findi
             checks=_observed(scene.view.ev),
             detail=f"A record {label} in {zname} ({zone.get('subscription_id')}/{zone.get('resource_group')}) holds "
             f"{', '.join(stale)}, which is no private endpoint of the account (they have {', '.join(by_ip) or 'no address'}).",
-            remediation=f"az network private-dns record-set a remove-record --subscription {zone.get('subscription_id')} "
-            f"-g {zone.get('resource_group')} -z {zname} -n {label} -a {stale[0]}; "
-            + (_record_cmd(zone, label, scene.pe_ip) if scene.pe_ip else "")
-            + "  (better: a zone group keeps it in sync)",
+            remediation=fill(
+                "dns.record_stale_ip", **_zone_values(zone), sub=label, old_ip=stale[0], pe_ip=scene.pe_ip
+            ),
             resources=_ids(zone.get("id"), *(p["id"] for p in view.pes)),
         )
         return
@@ -588,9 +633,12 @@ def _record_address(scene: ZoneScene, zone: Mapping[str, Any]) -> Iterator[Findi
             detail=f"A record {label} in {zname} points at {', '.join(ips)}, the address of private endpoint "
             f"{other.get('name')} in {short(other.get('vnet_id'))}, which this machine cannot reach; "
             f"{reachable[0].get('name')} ({', '.join(reachable[0].get('ip_addresses') or [])}) is the one on its network.",
-            remediation="Two PEs of one account share this zone and overwrite each other's record: keep one PE per account "
-            "where DNS is shared, or give the isolated network its own zone. Inspect: az network private-endpoint "
-            f"dns-zone-group list --ids {other.get('id')}",
+            remediation=fill(
+                "dns.record_overwritten_by_other_pe",
+                **_zone_values(zone),
+                sub=label,
+                pe_ip=next(iter(reachable[0].get("ip_addresses") or ()), None),
+            ),
             resources=_ids(zone.get("id"), other.get("id"), reachable[0].get("id")),
         )
 
@@ -599,21 +647,14 @@ def _wrong_zone(view: AzureView, sibling: Mapping[str, Any], pe: Mapping[str, An
     zname = view.zone_name
     copies = view.copies()
     target_zone = copies[0] if copies else None
-    zone_id = str(target_zone.get("id")) if target_zone else (_zone_id(pe, zname) if pe else "")
-    create = (
-        ""
-        if target_zone or not pe
-        else f"az network private-dns zone create -g {pe.get('resource_group')} -n {zname}; "
-    )
+    zone_id = str(target_zone.get("id")) if target_zone else (_zone_id(pe, zname) if pe else None)
     return Finding(
         cause_id="dns.wrong_zone",
         checks=("arm_dns_zones", "arm_private_endpoints") if pe else ("arm_dns_zones",),
         detail=f"The record {view.label} exists in {sibling.get('name')} ({', '.join(sibling.get('record') or [])}) but not "
-        f"in {zname}, the zone {view.target.host} resolves through.",
-        remediation=(
-            create + _zone_group_cmd(pe, zone_id, zname) if pe else f"create {zname} and add it to the PE's zone group"
-        )
-        + "  (and fix the policy that only knows the cognitiveservices zone)",
+        f"in {zname}, the zone {view.target.host} resolves through"
+        + ("." if target_zone else f"; {zname} itself does not exist yet."),
+        remediation=fill("dns.wrong_zone", **_pe_values(pe, zname), zone=zname, zoneId=zone_id),
         resources=_ids(sibling.get("id"), zone_id if target_zone else None, pe.get("id") if pe else None),
     )
 
@@ -634,10 +675,12 @@ def sibling_rules(ev: Evidence) -> Iterator[Finding]:
         detail=f"Account {view.account.get('name')} ({view.account.get('kind')}) also answers on "
         f"{', '.join(n.removeprefix('privatelink.') for n in missing)}, but {', '.join(missing)} "
         f"{'has' if len(missing) == 1 else 'have'} no record {view.label}: those calls go public.",
-        remediation="; ".join(
-            f"az network private-dns zone create -g {pe.get('resource_group') if pe else '<rg>'} -n {n}"
-            + (f"; {_zone_group_cmd(pe, _zone_id(pe, n), n)}" if pe else "")
-            for n in missing
+        remediation=fill(
+            "dns.sibling_zone_missing",
+            zones=", ".join(missing),
+            **_pe_values(pe, missing[0]),
+            zone=missing[0],
+            zoneId=_zone_id(pe, missing[0]) if pe else None,
         ),
         resources=_ids(view.account.get("id"), pe.get("id") if pe else None),
     )
@@ -662,8 +705,7 @@ def vnet_dns_rules(ev: Evidence) -> Iterator[Finding]:
         detail=f"VNet {short(vnet_id)} lists DNS servers {', '.join(vnet.get('dns_servers') or ())}: the private "
         f"{', '.join(private)} and the public {', '.join(public)}. Clients use either; the public resolver cannot see "
         f"private zones, so {view.target.host} resolves publicly whenever it answers.",
-        remediation=f"Remove the public resolver from the VNet's DNS server list: az network vnet update --ids {vnet_id} "
-        f"--dns-servers {keep}  (then restart or renew DHCP on the VMs)",
+        remediation=fill("dns.resolver_disagreement", vnetId=vnet_id, private_servers=keep),
         resources=_ids(vnet_id),
     )
 
@@ -692,28 +734,34 @@ def path_rules(ev: Evidence) -> Iterator[Finding]:
     yield from _route_findings(view, LocalView(ev), covered=blocked)
 
 
+def _peer_values(vnet_id: str | None, pe_vnet: str | None) -> dict[str, str | None]:
+    """Template values to peer this machine's VNet with the private endpoint's."""
+    return {
+        "subscription": id_part(vnet_id, "subscriptions"),
+        "rg": id_part(vnet_id, "resourceGroups"),
+        **_vnet_values(vnet_id),
+        "peVnet": short(pe_vnet) if pe_vnet else None,
+        "peVnetId": pe_vnet,
+    }
+
+
 def _peering_finding(view: AzureView, entry: Mapping[str, Any]) -> Finding | None:
     vnet_id, pe_vnet = view.client_vnet_id, entry.get("vnet_id")
     peering = entry.get("peering") or {}
     if entry.get("relation") == "peered" and azure_facts.peering_usable(peering).is_false():
         problem = azure_facts.peering_problem(peering)
-        if peering.get("state") == "Connected" and peering.get("allow_virtual_network_access") is False:
-            fix = (
-                f"az network vnet peering update --ids {peering.get('id')} --set allowVirtualNetworkAccess=true "
-                "(and the same on the reverse peering)"
-            )
-        else:
-            fix = (
-                f"Create the reverse peering: az network vnet peering create --subscription {id_part(pe_vnet, 'subscriptions')} "
-                f"-g {id_part(pe_vnet, 'resourceGroups')} --vnet-name {short(pe_vnet)} -n to-{short(vnet_id)} "
-                f"--remote-vnet {vnet_id} --allow-vnet-access; if it exists: az network vnet peering sync "
-                f"-g {id_part(vnet_id, 'resourceGroups')} --vnet-name {short(vnet_id)} -n {peering.get('name')}"
-            )
         return Finding(
             cause_id="net.peering_not_connected",
             checks=("arm_client_network",),
             detail=f"Between {short(vnet_id)} and {short(pe_vnet)}: {problem}. Traffic to the private endpoint cannot flow.",
-            remediation=fix,
+            remediation=fill(
+                "net.peering_not_connected",
+                remote_subscription=id_part(pe_vnet, "subscriptions"),
+                remote_rg=id_part(pe_vnet, "resourceGroups"),
+                remote_vnet=short(pe_vnet),
+                **_vnet_values(vnet_id),
+                peeringId=peering.get("id"),
+            ),
             resources=_ids(peering.get("id"), vnet_id, pe_vnet),
         )
     if entry.get("relation") == "not_peered" and not entry.get("via_hubs"):
@@ -722,9 +770,7 @@ def _peering_finding(view: AzureView, entry: Mapping[str, Any]) -> Finding | Non
             checks=("arm_client_network",),
             detail=f"{short(vnet_id)} is not peered with {short(pe_vnet)}, where the private endpoint lives, nor with any VNet "
             "peered to it: there is no VNet path.",
-            remediation=f"az network vnet peering create -g {id_part(vnet_id, 'resourceGroups')} --vnet-name {short(vnet_id)} "
-            f"-n to-{short(pe_vnet)} --remote-vnet {pe_vnet} --allow-vnet-access (and the reverse from {short(pe_vnet)}), "
-            "or run from a VNet that reaches the private endpoint",
+            remediation=fill("net.no_vnet_path", **_peer_values(vnet_id, pe_vnet), nicId=view.nic_id),
             resources=_ids(vnet_id, pe_vnet),
         )
     if entry.get("relation") == "not_peered" and entry.get("via_hubs"):
@@ -734,9 +780,7 @@ def _peering_finding(view: AzureView, entry: Mapping[str, Any]) -> Finding | Non
             checks=("arm_client_network",),
             detail=f"{short(vnet_id)} and {short(pe_vnet)} are both peered with {', '.join(short(h) for h in hubs)} but not "
             "with each other; private endpoint routes do not cross a second peering hop.",
-            remediation=f"az network vnet peering create -g {id_part(vnet_id, 'resourceGroups')} --vnet-name {short(vnet_id)} "
-            f"-n to-{short(pe_vnet)} --remote-vnet {pe_vnet} --allow-vnet-access (and the reverse), or route through a hub "
-            "firewall, or put the PE in the hub",
+            remediation=fill("net.transitive_peering", **_peer_values(vnet_id, pe_vnet)),
             resources=_ids(vnet_id, pe_vnet, *hubs),
         )
     return None
@@ -766,9 +810,14 @@ def _route_findings(view: AzureView, local: LocalView, covered: bool) -> Iterato
                 checks=("arm_client_network", "tcp_connect"),
                 detail=f"The effective route to {address} ({where}) has next hop {route.get('next_hop_type')} {hops}"
                 + (", and TCP to it fails." if address in failing else ": a user route drops the traffic."),
-                remediation=f"Allow TCP 443 to {address} on the appliance {hops or '(none: the route drops)'} (an application "
-                f"rule for {view.target.host}), or remove the UDR for the PE prefix; verify: az network nic "
-                f"show-effective-route-table --ids {nic_id} -o table",
+                remediation=fill(
+                    "net.udr_nva_drop",
+                    port=str(view.ev.get("arm_nsg").get("port") or 443),
+                    pe_ip=address,
+                    next_hop=hops or "(none: the route drops)",
+                    host=view.target.host,
+                    nicId=nic_id,
+                ),
                 resources=_ids(nic_id, item.get("pe_id")),
             )
         elif hop is azure_facts.Hop.NO_PATH and not covered:
@@ -778,9 +827,11 @@ def _route_findings(view: AzureView, local: LocalView, covered: bool) -> Iterato
                 checks=("arm_client_network",),
                 detail=f"This machine's NIC has {got} to the private endpoint address {address}: there is no VNet path "
                 f"(the VNets are not peered, or the peering is down).",
-                remediation=f"Peer {short(view.client_vnet_id)} with {short(_pe_vnet(view, item.get('pe_id')))} (both "
-                "directions, --allow-vnet-access), or run from a VNet that reaches the private endpoint; verify: az network "
-                f"nic show-effective-route-table --ids {nic_id} -o table",
+                remediation=fill(
+                    "net.no_vnet_path",
+                    **_peer_values(view.client_vnet_id, _pe_vnet(view, item.get("pe_id"))),
+                    nicId=nic_id,
+                ),
                 resources=_ids(nic_id, item.get("pe_id")),
             )
 
@@ -788,6 +839,17 @@ def _route_findings(view: AzureView, local: LocalView, covered: bool) -> Iterato
 def _pe_vnet(view: AzureView, pe_id: Any) -> str | None:
     entry = view.relation(str(pe_id)) or {}
     return entry.get("vnet_id")
+
+
+def _nsg_values(nsg_id: str | None, port: Any, decision: Mapping[str, Any]) -> dict[str, str | None]:
+    """Template values for an allow rule just before the deciding deny."""
+    return {
+        "subscription": id_part(nsg_id, "subscriptions"),
+        "rg": id_part(nsg_id, "resourceGroups"),
+        "nsg": short(nsg_id),
+        "port": str(port),
+        "priority": str(max(100, int(decision.get("priority") or 200) - 1)),
+    }
 
 
 def nsg_rules(ev: Evidence) -> Iterator[Finding]:
@@ -806,10 +868,9 @@ def nsg_rules(ev: Evidence) -> Iterator[Finding]:
             checks=("arm_nsg",),
             detail=f"NSG {short(nsg_id)} denies outbound TCP {port} from {source} to {client.get('address')}: rule "
             f"{client.get('rule')} (priority {client.get('priority')}) decides.",
-            remediation=f"az network nsg rule create --subscription {id_part(nsg_id, 'subscriptions')} "
-            f"-g {id_part(nsg_id, 'resourceGroups')} --nsg-name {short(nsg_id)} -n AllowPrivateEndpoint{port} "
-            f"--priority {max(100, int(client.get('priority') or 200) - 1)} --direction Outbound --access Allow "
-            f"--protocol Tcp --destination-address-prefixes {client.get('address')} --destination-port-ranges {port}",
+            remediation=fill(
+                "net.client_nsg_outbound", **_nsg_values(nsg_id, port, client), pe_ip=client.get("address")
+            ),
             resources=_ids(nsg_id),
         )
     for entry in data.get("pe_side") or ():
@@ -823,11 +884,9 @@ def nsg_rules(ev: Evidence) -> Iterator[Finding]:
                 detail=f"The PE subnet {short(subnet_id)} has privateEndpointNetworkPolicies={entry.get('network_policies')}, "
                 f"so NSG {short(nsg_id)} applies, and its rule {decision.get('rule')} (priority {decision.get('priority')}) "
                 f"denies TCP {port} from {source} to {entry.get('address')}.",
-                remediation=f"az network nsg rule create --subscription {id_part(nsg_id, 'subscriptions')} "
-                f"-g {id_part(nsg_id, 'resourceGroups')} --nsg-name {short(nsg_id)} -n AllowClients{port} "
-                f"--priority {max(100, int(decision.get('priority') or 200) - 1)} --direction Inbound --access Allow "
-                f"--protocol Tcp --source-address-prefixes {source} --destination-port-ranges {port}; "
-                f"or: az network vnet subnet update --ids {subnet_id} --private-endpoint-network-policies Disabled",
+                remediation=fill(
+                    "net.pe_subnet_nsg", **_nsg_values(nsg_id, port, decision), client_range=source, subnetId=subnet_id
+                ),
                 resources=_ids(nsg_id, subnet_id, entry.get("pe_id")),
             )
             break

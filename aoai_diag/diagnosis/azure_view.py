@@ -70,6 +70,11 @@ class AzureView:
         return self.ev.get("arm_client_network") if self.ev.ran("arm_client_network") else {}
 
     @property
+    def nic_id(self) -> str | None:
+        nic = self.net.get("nic")
+        return nic.get("id") if isinstance(nic, Mapping) else None
+
+    @property
     def client_vnet_id(self) -> str | None:
         vnet = self.net.get("vnet")
         return vnet.get("id") if isinstance(vnet, Mapping) else None

@@ -195,14 +195,16 @@ _SOURCE = {
 
 @fact("local.pe_exists")
 def pe_exists(ev: Evidence) -> Fact[bool]:
-    """A private endpoint is approved for the account: a privatelink hop on any resolver's chain for the host.
-
-    Any resolver counts (a private zone's chain proves it as well as the public one); only public DNS can show that
-    there is none.
+    """The one judgement of "a private endpoint exists for the account" from what this machine resolved
+    (LocalView.pe_exists and every rule read it): a privatelink hop on any resolver's chain for the host proves it (a
+    private zone's chain as well as the public one); only public DNS can show that there is none.
     """
     view = LocalView(ev)
-    if view.pe_exists is True:
+    hop = ev.get("public_dns").get("privatelink_hop") if ev.ran("public_dns") else None
+    if hop is True or any(view.chain_has_privatelink(a.answer) for a in view.all_host_answers()):
         return known(True, "public_dns")
+    if hop is False:
+        return known(False, "public_dns")
     return privatelink_hop(ev)
 
 

@@ -37,7 +37,8 @@ LOCALLY_RECOGNISED: frozenset[str] = frozenset(
         "edge.intermediary_response",
         "svc.no_private_endpoint",
         "svc.public_access_disabled_public_path",
-        "svc.ip_not_allowed",
+        # The 403 H3 alone: svc.ip_not_allowed needs the account's ipRules (its premise), so locally it is a candidate.
+        "svc.network_rules_denied",
         "svc.no_custom_subdomain",
         "svc.traffic_not_approved_pe",
         "svc.nsp_enforced",

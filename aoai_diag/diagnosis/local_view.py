@@ -72,13 +72,8 @@ class ServerAnswer:
     answer: DnsAnswer
 
 
-def fill(cause_id: str, **values: str | None) -> str:
-    """The catalogue remediation with `<placeholders>` replaced by this instance's values."""
-    text = catalogue.get(cause_id).remediation
-    for key, value in values.items():
-        if value:
-            text = text.replace(f"<{key.replace('_', '-')}>", value)
-    return text
+fill = catalogue.fill
+"""The catalogue remediation with `<placeholders>` replaced by this instance's values (catalogue.fill)."""
 
 
 class LocalView:
@@ -168,13 +163,10 @@ class LocalView:
 
     @property
     def pe_exists(self) -> bool | None:
-        """True when a privatelink hop was seen (a private endpoint exists), False when public DNS shows none."""
-        hop = self.ev.get("public_dns").get("privatelink_hop") if self.ev.ran("public_dns") else None
-        if hop is True or any(self.chain_has_privatelink(a.answer) for a in self.all_host_answers()):
-            return True
-        if hop is False:
-            return False
-        return None
+        """True when a privatelink hop was seen (a private endpoint exists), False when public DNS shows none, None
+        when unknown: the fact `local.pe_exists` (diagnosis/local_facts.pe_exists), the one judgement."""
+        fact = self.ev.fact("local.pe_exists")
+        return bool(fact.value) if fact.known else None
 
     def system_result(self) -> Mapping[str, Any] | None:
         if not self.ev.ran("system_resolution"):

@@ -8,8 +8,9 @@
 3. `excludes`: two causes that cannot both be true are never reported together; the declaring one is kept (a
    cause excluded by a cause that is itself dropped is judged again).
 4. roles: `consequence` when a cause it follows from (`consequence_of`) is in the report; warning-severity causes
-   are `advisory`; the rest are `root`. An error-severity report always keeps at least one root.
-5. order: roots, consequences, advisories; catalogue order within each.
+   are `advisory` unless they explain a failure (cite a FAIL check, or another cause follows from them): the cause
+   that explains a failure is its root; the rest are `root`. An error-severity report always keeps at least one root.
+5. order: roots (error severity first), consequences, advisories; catalogue order within each.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from aoai_diag.catalogue import Cause
 from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.facts import Fact
-from aoai_diag.model import Finding, Role, Severity
+from aoai_diag.model import Finding, Role, Severity, Status
 
 _ROLE_ORDER = {Role.ROOT: 0, Role.CONSEQUENCE: 1, Role.ADVISORY: 2}
 
@@ -33,7 +34,7 @@ def merge(findings: Iterable[Finding], evidence: Evidence, causes: Mapping[str, 
     named = apply_premises(first, evidence, causes)
     named = drop_superseded(named, causes)
     named = drop_excluded(named, causes)
-    return order(assign_roles(named, causes), causes)
+    return order(assign_roles(named, causes, evidence), causes)
 
 
 # --- 1. premises ----------------------------------------------------------------------------------------------------
@@ -139,14 +140,27 @@ def drop_excluded(named: Mapping[str, Finding], causes: Mapping[str, Cause]) -> 
 # --- 4. roles, 5. order ---------------------------------------------------------------------------------------------
 
 
-def assign_roles(named: Mapping[str, Finding], causes: Mapping[str, Cause]) -> list[Finding]:
+def explains_failure(
+    finding: Finding, named: Mapping[str, Finding], causes: Mapping[str, Cause], failed: set[str]
+) -> bool:
+    """The finding accounts for an observed failure: it cites a check that FAILed, or another cause in the report
+    follows from it (issue 17, class 6: the cause that explains a failure is its root, never an advisory)."""
+    if failed & set(finding.checks):
+        return True
+    return any(finding.cause_id in causes[other].consequence_of for other in named if other != finding.cause_id)
+
+
+def assign_roles(
+    named: Mapping[str, Finding], causes: Mapping[str, Cause], evidence: Evidence | None = None
+) -> list[Finding]:
     present = set(named)
+    failed = {c.id for c in evidence.checks.values() if c.status is Status.FAIL} if evidence is not None else set()
     out: list[Finding] = []
     for cid, finding in named.items():
         roots = tuple(r for r in causes[cid].consequence_of if r in present and r != cid)
         if roots:
             out.append(replace(finding, role=Role.CONSEQUENCE, consequence_of=roots))
-        elif causes[cid].severity is Severity.WARNING:
+        elif causes[cid].severity is Severity.WARNING and not explains_failure(finding, named, causes, failed):
             out.append(replace(finding, role=Role.ADVISORY, consequence_of=()))
         else:
             out.append(replace(finding, role=Role.ROOT, consequence_of=()))
@@ -161,4 +175,10 @@ def assign_roles(named: Mapping[str, Finding], causes: Mapping[str, Cause]) -> l
 
 def order(findings: Sequence[Finding], causes: Mapping[str, Cause]) -> tuple[Finding, ...]:
     position = {cid: i for i, cid in enumerate(causes)}
-    return tuple(sorted(findings, key=lambda f: (_ROLE_ORDER[f.role], position[f.cause_id])))
+    # Among roots, the broken links (error severity) come before a warning that explains a failure.
+    return tuple(
+        sorted(
+            findings,
+            key=lambda f: (_ROLE_ORDER[f.role], causes[f.cause_id].severity is Severity.WARNING, position[f.cause_id]),
+        )
+    )

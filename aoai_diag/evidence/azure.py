@@ -157,6 +157,15 @@ class BroadZone(Evidence):
 
 
 @dataclass(frozen=True, kw_only=True)
+class UnlistedSubscription(Evidence):
+    """A subscription the topology names that the search did not cover (issue 17, class 2)."""
+
+    subscription: str | None = None
+    named_by: str | None = None
+    """What names it: a peering, a zone link, a private endpoint, its zone group, a DNS server."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ArmDnsZones(Evidence):
     label: str | None = None
     needed_zones: tuple[str, ...] = ()
@@ -166,6 +175,8 @@ class ArmDnsZones(Evidence):
     complete: bool = False
     hidden_zones: tuple[str, ...] = ()
     """Ids of needed zones a PE's zone group names that the search did not return (unreadable where they live)."""
+    unlisted_subscriptions: tuple[UnlistedSubscription, ...] = ()
+    """Subscriptions the topology names that were not searched: the zone search is then not complete."""
     error: str | None = None
 
 
@@ -313,6 +324,10 @@ class PeSide(Evidence):
 class ArmNsg(Evidence):
     port: int | None = None
     source_ip: str | None = None
+    source_kind: str | None = None
+    """Where source_ip comes from: "nic" (this VM's NIC), "option" (--source-ip: a VPN pool or on-premises address),
+    "tunnel" (the source this machine's route to the private endpoint uses), "pool" (the first address of the VPN
+    profile's client pool)."""
     client: ClientSide | None = None
     pe_side: tuple[PeSide, ...] = ()
     denied: tuple[Denied, ...] = ()

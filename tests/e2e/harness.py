@@ -164,6 +164,9 @@ def server_env() -> dict[str, str]:
 def cli_env(scenario: Scenario, ca_bundle: Path | None, home: Path) -> dict[str, str]:
     """A user's environment: nothing inherited from the test runner but PATH; the corporate CA; the scenario's env."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(home), "NO_COLOR": "1"}
+    # A checkout tested in place (a worktree beside the installed package) puts itself first on the path.
+    if os.environ.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     if ca_bundle is not None:
         env["SSL_CERT_FILE"] = str(ca_bundle)
         env["REQUESTS_CA_BUNDLE"] = str(ca_bundle)
@@ -252,7 +255,7 @@ class ScenarioRun:
     def run_cli(self) -> RunResult:
         sc = self.scenario
         home = self._home()
-        argv = [str(CLI), "check", sc.account, "-o", "json", *self.profile_args()]
+        argv = [str(CLI), "check", sc.account, "-o", "json", *self.profile_args(), *sc.args]
         start = time.monotonic()
         proc = self.ns.run(argv, env=cli_env(sc, self.ca_bundle, home), timeout=CLI_TIMEOUT_S, cwd=str(home))
         wall = time.monotonic() - start

@@ -29,6 +29,7 @@ Shape (every key but `description`, `client`, `pattern`, `resolv_conf` and `expe
       "vpn_profile": {"azurevpnconfig": "azurevpnconfig_entra.xml", "vpnsettings": "VpnSettings.xml"},
                                                      # files of fixtures/osnet/vpn given as --vpn-profile (both: the
                                                      # package zip, AzureVPN/ and Generic/ as downloaded)
+      "args": ["--source-ip", "172.16.201.5"],       # more CLI options ({name} -> address)
       "expect": {"verdict": "healthy", "causes": [], "also_allowed": [], "exit_code": 0,
                  "roles": {"svc.ip_not_allowed": "consequence"}}
     }
@@ -105,6 +106,7 @@ class Scenario:
     search: tuple[str, ...] = ()
     ndots: int | None = None
     identity: dict[str, str] | None = None
+    args: tuple[str, ...] = ()
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def ip(self, name_or_ip: str) -> str:
@@ -175,6 +177,7 @@ def load(path: Path) -> Scenario:
         search=tuple(data.get("search") or ()),
         ndots=data.get("ndots"),
         identity=identity,
+        args=tuple(str(a).format(**addresses) for a in data.get("args") or ()),
         raw=data,
     )
 
