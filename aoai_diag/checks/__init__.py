@@ -58,6 +58,7 @@ REGISTRY: tuple[ProbeInfo, ...] = (
         ("arm_client_network", "arm_private_endpoints"),
         "NSG rules for TCP 443 to the private endpoint",
     ),
+    ProbeInfo("arm_app_host", "azure", ("arm_access",), "The app host's path, read from Resource Manager"),
 )
 
 _lock = threading.Lock()

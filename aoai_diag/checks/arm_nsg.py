@@ -203,7 +203,8 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         pes = deps["arm_private_endpoints"].evidence.get("private_endpoints") or []
         port = ctx.settings.port
         nic = net.get("nic") or {}
-        source = (nic.get("private_ips") or [None])[0]
+        # An app host has no NIC of its own: an address its instances get in the host subnet (azure/app_hosts.py).
+        source = (nic.get("private_ips") or [net.get("source_ip")])[0]
         evidence: dict[str, Any] = {
             "port": port,
             "source_ip": source,
@@ -241,7 +242,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         need = on_demand.plan(deps, "effective NSGs", _static_explanations(flow, static, net))
         evidence["client"]["effective"] = need.evidence()
         groups: list[tuple[str, list[NsgRule]]] = []
-        if need.ask:
+        if need.ask and nic.get("id"):  # an app host has no NIC whose effective NSGs could be asked
             try:
                 groups = nsg_eval.effective_rules(snapshot.effective_nsgs(ctx, sess, nic["id"]))
                 evidence["client"]["method"] = "effective"

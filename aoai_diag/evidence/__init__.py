@@ -11,6 +11,7 @@ from typing import Any
 from aoai_diag.evidence.azure import (
     ArmAccess,
     ArmAccount,
+    ArmAppHost,
     ArmClientNetwork,
     ArmDnsZones,
     ArmNsg,
@@ -57,6 +58,7 @@ EVIDENCE_TYPES: Mapping[str, type[Evidence]] = {
     "arm_dns_zones": ArmDnsZones,
     "arm_client_network": ArmClientNetwork,
     "arm_nsg": ArmNsg,
+    "arm_app_host": ArmAppHost,
 }
 
 
