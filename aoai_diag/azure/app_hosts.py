@@ -239,21 +239,32 @@ class HostRead:
 
 def reference(settings: Settings, deps: Mapping[str, CheckResult]) -> tuple[str, str | None, str] | None:
     """(what names the host, its resource group, mode) for this run: `--from`, else the `app_host` probe's evidence
-    when this run is inside an App Service / Functions host; None when the run is for no host."""
+    when this run is inside an App Service / Functions app (its site id) or a container app (its name); None when the
+    run is for no host (a pod does not know its cluster's name: `--from aks:NAME` from outside instead)."""
     if settings.from_host:
         return settings.from_host, settings.from_resource_group, "from"
-    inside = deps.get("app_host")
-    ev: Mapping[str, Any] = inside.evidence if inside is not None else {}
-    nested = ev.get("site")
-    site: Mapping[str, Any] = nested if isinstance(nested, Mapping) else ev
-    name, group, sub = (
-        site.get("name") or site.get("site_name"),
-        site.get("resource_group"),
-        site.get("subscription_id"),
-    )
+    site = _signals(deps, "app_service")
+    name, group, sub = site.get("site_name"), site.get("resource_group"), site.get("subscription_id")
     if name and group and sub and _NAME.match(str(name)) and _GROUP.match(str(group)):
         return f"/subscriptions/{sub}/resourceGroups/{group}/providers/{SITES}/{name}", str(group), "inside"
+    app = _signals(deps, "container_app").get("app_name")
+    if app and _NAME.match(str(app)):
+        return f"containerapp:{app}", None, "inside"
     return None
+
+
+def _signals(deps: Mapping[str, CheckResult], kind: str) -> Mapping[str, Any]:
+    """One block of the app_host probe's evidence (aoai_diag/evidence/host.py), {} when absent."""
+    result = deps.get("app_host")
+    block = result.evidence.get(kind) if result is not None else None
+    return block if isinstance(block, Mapping) else {}
+
+
+def inside_settings(deps: Mapping[str, CheckResult]) -> Mapping[str, Any]:
+    """What an App Service process sees of its own settings (WEBSITE_DNS_SERVER, WEBSITE_PRIVATE_IP,
+    WEBSITE_VNET_ROUTE_ALL), from the app_host probe; {} outside a host. From outside these app settings are not
+    read (config/appsettings/list needs more than Reader and returns secrets)."""
+    return _signals(deps, "app_service")
 
 
 def read(ctx: ProbeContext, sess: ArmSession, on_azure: bool, deps: Mapping[str, CheckResult]) -> HostRead | None:
@@ -340,12 +351,30 @@ def client_subnet_id(ctx: ProbeContext, host: AppHost, vnets: Sequence[Vnet]) ->
     return None
 
 
-def effective_dns_servers(host: AppHost | None, vnet: Vnet) -> tuple[tuple[str, ...], str]:
-    """(the DNS servers the app asks, which setting chose them). An App Service app's dnsConfiguration.dnsServers
-    replaces the VNet's servers (https://learn.microsoft.com/azure/app-service/overview-name-resolution)."""
+def effective_dns_servers(
+    host: AppHost | None, vnet: Vnet, inside: Mapping[str, Any] | None = None
+) -> tuple[tuple[str, ...], str]:
+    """(the DNS servers the app asks, which setting chose them). An App Service app's WEBSITE_DNS_SERVER /
+    WEBSITE_DNS_ALT_SERVER app settings (seen only from inside), else its dnsConfiguration.dnsServers, replace the
+    VNet's servers; the app setting takes precedence over the site property
+    (https://learn.microsoft.com/azure/app-service/overview-name-resolution)."""
+    inside = inside or {}
+    if host is not None and host.kind in ("webapp", "functionapp") and inside.get("dns_server"):
+        servers = [
+            str(inside["dns_server"]),
+            *([str(inside["dns_alt_server"])] if inside.get("dns_alt_server") else []),
+        ]
+        return tuple(dict.fromkeys(servers)), "app setting WEBSITE_DNS_SERVER"
     if host is not None and host.dns_servers:
         return host.dns_servers, "site dnsConfiguration"
     return vnet.dns_servers, "vnet"
+
+
+def dns_mode(servers: Sequence[str]) -> str:
+    """`azure` when the client asks Azure-provided DNS (no servers, or only 168.63.129.16, which answers from the
+    zones linked to the asking VNet: https://learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16),
+    else `custom`."""
+    return "custom" if any(s != AZURE_DNS for s in servers) else "azure"
 
 
 def source_address(subnet: Subnet) -> str | None:
@@ -481,14 +510,16 @@ def host_client(ctx: ProbeContext, sess: ArmSession, vnets: Sequence[Vnet], read
     return HostClient(read_, subnet, convert.parent_id(subnet_id))
 
 
-def host_evidence(client: HostClient) -> dict[str, Any]:
-    """The keys arm_client_network adds for a host (evidence/azure.py ArmClientNetwork)."""
+def host_evidence(client: HostClient, inside: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The keys arm_client_network adds for a host (evidence/azure.py ArmClientNetwork). Inside an App Service app
+    the instance's own address (WEBSITE_PRIVATE_IP) is the NSG evaluation's source."""
     host = client.read.host
+    own = (inside or {}).get("private_ip")
     return {
         "source": "host",
         "host_id": host.id if host else None,
         "subnet": client.subnet.to_dict() if client.subnet else None,
-        "source_ip": source_address(client.subnet) if client.subnet else None,
+        "source_ip": (str(own) if own else source_address(client.subnet)) if client.subnet else None,
     }
 
 

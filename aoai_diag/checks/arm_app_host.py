@@ -86,7 +86,6 @@ PROBE = Probe(
     # The host's path is judged from the other Azure probes' evidence, which read the host's subnet as the client's.
     after=(
         "azure_platform",
-        "app_host",
         "arm_account",
         "arm_private_endpoints",
         "arm_dns_zones",

@@ -204,7 +204,7 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
         host = app_hosts.read(ctx, sess, on_azure, deps)
         client = app_hosts.host_client(ctx, sess, inv.vnets, host) if host is not None else None
         if client is not None:
-            evidence.update(app_hosts.host_evidence(client))
+            evidence.update(app_hosts.host_evidence(client, app_hosts.inside_settings(deps)))
             if client.vnet_id is None:
                 return Outcome(Status.FAIL, str(client.problem), evidence, "no VNet")
             vnet_id = client.vnet_id
@@ -233,9 +233,11 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             )
         vnet = snapshot.vnet(ctx, sess, vnet_id)
         evidence["vnet"] = vnet.to_dict()
-        servers, evidence["dns_source"] = app_hosts.effective_dns_servers(client.read.host if client else None, vnet)
+        servers, evidence["dns_source"] = app_hosts.effective_dns_servers(
+            client.read.host if client else None, vnet, app_hosts.inside_settings(deps)
+        )
         evidence["dns_servers"] = list(servers)
-        evidence["dns_mode"] = "custom" if servers else "azure"
+        evidence["dns_mode"] = app_hosts.dns_mode(servers)
         known_vnets = {v.id.lower(): v for v in inv.vnets}
         known_vnets.setdefault(vnet.id.lower(), vnet)
         evidence["dns_server_hosts"] = _dns_server_hosts(servers, inv.firewalls, known_vnets)
@@ -306,7 +308,7 @@ PROBE = Probe(
     run=run,
     requires=("arm_access",),
     # tcp_connect: the effective routes are asked only when a connect to a private address failed.
-    after=("azure_platform", "tcp_connect", "arm_private_endpoints", "app_host"),
+    after=("azure_platform", "tcp_connect", "arm_private_endpoints"),
     layer="azure",
     disabled=probe_support.disabled,
 )

@@ -101,7 +101,10 @@ def route_all_gap(ev: Evidence) -> Fact[tuple[str, ...]]:
         return unknown(Unknown.NOT_READ, "arm_private_endpoints", detail="the private endpoint's address is unknown")  # type: ignore[return-value]
     addresses += list(pe_ips.value or {})
     outside = tuple(a for a in dict.fromkeys(addresses) if _rfc1918(a) is False)
-    if not outside or host.get("route_all") is True:
+    # Inside an App Service app, WEBSITE_VNET_ROUTE_ALL=1 (the older app setting) also turns route-all on.
+    inside = ev.get("app_host").get("app_service") if ev.ran("app_host") else None
+    legacy = isinstance(inside, Mapping) and inside.get("route_all") is True
+    if not outside or host.get("route_all") is True or legacy:
         return known((), "arm_app_host", "arm_private_endpoints")
     if host.get("route_all") is None:
         return unknown(

@@ -82,7 +82,7 @@ def no_vnet_rules(ev: Evidence) -> Iterator[Finding]:
         )
     yield Finding(
         cause_id="app.no_vnet_integration",
-        checks=("arm_app_host", "arm_private_endpoints"),
+        checks=("arm_app_host", "arm_private_endpoints", "arm_client_network"),
         detail=detail,
         remediation=fix,
         resources=(str(host.get("id")), str(view.pes[0].get("id"))),
