@@ -423,7 +423,8 @@ def route_table_routes(ctx: ProbeContext, sess: ArmSession, route_table_id: str)
     return routes
 
 
-def _longest(routes: Sequence[Mapping[str, Any]], address: str) -> tuple[int, Mapping[str, Any]] | None:
+def longest_match(routes: Sequence[Mapping[str, Any]], address: str) -> tuple[int, Mapping[str, Any]] | None:
+    """(prefix length, route) of the route whose prefix holds `address` most narrowly, as Azure selects routes."""
     ip = ipaddress.ip_address(address)
     best: tuple[int, Mapping[str, Any]] | None = None
     for route in routes:
@@ -449,7 +450,7 @@ def route_to(
     a private endpoint adds a /32 InterfaceEndpoint route in its VNet and in directly peered VNets; a user route
     with a shorter prefix overrides it only where the PE subnet's network policies let route tables apply
     (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)."""
-    user = _longest(user_routes, address)
+    user = longest_match(user_routes, address)
     if relation in ("same", "peered"):
         pe_route = {
             "source": "Default",
@@ -463,10 +464,10 @@ def route_to(
         return dict(user[1])
     if user is not None:
         return dict(user[1])
-    if _longest([{"prefixes": list(vnet_prefixes)}], address):
+    if longest_match([{"prefixes": list(vnet_prefixes)}], address):
         return {"source": "Default", "state": "Active", "prefixes": list(vnet_prefixes),
                 "next_hop_type": "VnetLocal", "next_hop_ips": []}  # fmt: skip
-    if rfc1918(address) or _longest([{"prefixes": ["100.64.0.0/10"]}], address):
+    if rfc1918(address) or longest_match([{"prefixes": ["100.64.0.0/10"]}], address):
         # Private ranges outside the VNet's space and its peerings: system route with next hop None.
         return {"source": "Default", "state": "Active", "prefixes": [], "next_hop_type": "None", "next_hop_ips": []}
     return {"source": "Default", "state": "Active", "prefixes": ["0.0.0.0/0"], "next_hop_type": "Internet",

@@ -44,19 +44,10 @@ from aoai_diag.targets import Target
 
 def best_route(routes: list[dict[str, Any]], address: str) -> dict[str, Any] | None:
     """Longest-prefix match among Active effective routes (as Azure selects them)."""
-    ip = ipaddress.ip_address(address)
-    best: tuple[int, dict[str, Any]] | None = None
-    for route in routes:
-        if (route.get("state") or "Active") != "Active":
-            continue
-        for prefix in route.get("prefixes") or ():
-            try:
-                net = ipaddress.ip_network(prefix, strict=False)
-            except ValueError:
-                continue
-            if ip.version == net.version and ip in net and (best is None or net.prefixlen > best[0]):
-                best = (net.prefixlen, route)
-    return best[1] if best else None
+    from aoai_diag.azure.app_hosts import longest_match
+
+    best = longest_match([r for r in routes if (r.get("state") or "Active") == "Active"], address)
+    return dict(best[1]) if best else None
 
 
 def _contains(prefixes: Any, ip: str) -> bool:
