@@ -245,7 +245,7 @@ class ScenarioRun:
     def run_cli(self) -> RunResult:
         sc = self.scenario
         home = self._home()
-        argv = [str(CLI), "check", sc.account, "-o", "json", *self.profile_args()]
+        argv = [str(CLI), "check", sc.account, "-o", "json", *self.profile_args(), *sc.args]
         start = time.monotonic()
         proc = self.ns.run(argv, env=cli_env(sc, self.ca_bundle, home), timeout=CLI_TIMEOUT_S, cwd=str(home))
         wall = time.monotonic() - start

@@ -6,7 +6,7 @@ Shape (every key but `description`, `client`, `pattern`, `resolv_conf` and `expe
       "description": "one line",
       "client": "jumpbox" | "vpn",
       "pattern": "jumpbox-azure-dns" | "jumpbox-custom-dns" | "vpn-hosts" | "hub-spoke" | "broken",
-      "family": "healthy" | "dns" | "net" | "edge" | "svc",
+      "family": "healthy" | "dns" | "net" | "edge" | "svc" | "app",
       "account": "contoso",
       "addresses": {"pe": "10.1.2.4", ...},          # overrides of DEFAULT_ADDRESSES (names used below)
       "resolv_conf": ["azure_dns"],                  # the machine's nameservers (address names or IPs)
@@ -19,6 +19,7 @@ Shape (every key but `description`, `client`, `pattern`, `resolv_conf` and `expe
       "env": {"HTTPS_PROXY": "http://{proxy}:3128"}, # environment of the CLI ({name} -> address)
       "drop": [["pe", 443]],                         # nftables drop rules inside the namespace
       "azure": {"vm": "jumpbox-01", "arm": "healthy_jumpbox"},  # IMDS + MI + ARM topology (fixtures/arm)
+      "args": ["--from", "webapp:app-contoso"],      # more options for `check` (an app host's path: --from)
       "vpn_profile": {"azurevpnconfig": "azurevpnconfig_entra.xml", "vpnsettings": "VpnSettings.xml"},
                                                      # files of fixtures/osnet/vpn given as --vpn-profile (both: the
                                                      # package zip, AzureVPN/ and Generic/ as downloaded)
@@ -56,7 +57,7 @@ DEFAULT_ADDRESSES: dict[str, str] = {
     "proxy": "10.0.0.8",
     "vm": "10.2.1.4",  # jumpbox-01-nic in vnet-jumpbox
 }
-FAMILIES = ("healthy", "dns", "net", "edge", "svc")
+FAMILIES = ("healthy", "dns", "net", "edge", "svc", "app")
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class Scenario:
     azure: dict[str, Any] | None
     expect: Expectation
     vpn_profile: dict[str, str] | None = None
+    args: tuple[str, ...] = ()
+    """More options for `check` (e.g. `--from webapp:NAME`: the app host's path, read from the ARM emulator)."""
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def ip(self, name_or_ip: str) -> str:
@@ -143,6 +146,7 @@ def load(path: Path) -> Scenario:
             roles=dict(exp.get("roles") or {}),
         ),
         vpn_profile=data.get("vpn_profile"),
+        args=tuple(str(a) for a in data.get("args") or ()),
         raw=data,
     )
 
