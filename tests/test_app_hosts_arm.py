@@ -430,3 +430,67 @@ def test_inside_an_app_service_app_its_signals_name_the_site_and_its_dns_setting
     )
     assert app_hosts.effective_dns_servers(host, vnet, {}) == (("10.9.9.9",), "site dnsConfiguration")
     assert app_hosts.effective_dns_servers(None, vnet, signals["app_service"]) == ((), "vnet")
+
+
+def test_a_from_bundle_gives_the_same_host_diagnosis_offline(run_for: Any) -> None:
+    from aoai_diag.bundle import analyze, make_bundle, parse_bundle
+    from aoai_diag.context import Settings
+    from aoai_diag.runner import build_report
+
+    report = run_for(site_props(base(), virtualNetworkSubnetId=None), KINDS["webapp"])
+    bundle = parse_bundle(json.loads(json.dumps(make_bundle(build_report([report]), Settings()))))
+    again = analyze(bundle).targets[0]
+    assert (again.verdict, h.causes(again)) == (report.verdict, {"app.no_vnet_integration"})
+
+
+def test_host_asking_a_dns_server_in_another_vnet_is_judged_by_that_vnets_links(run_for: Any) -> None:
+    # Given the site's DNS setting names a server in the PE's VNet (vnet-app, linked to the zone): healthy; once that
+    # link goes, the cause is the resolver VNet's link, named for the host.
+    topo = site_props(base(), dnsConfiguration={"dnsServers": ["10.1.0.4"]})
+    assert not run_for(topo, KINDS["webapp"]).findings
+    topo["resources"] = [r for r in topo["resources"] if not r["id"].endswith("/virtualNetworkLinks/link-app")]
+    report = run_for(topo, KINDS["webapp"])
+    assert h.causes(report) == {"dns.zone_not_linked_resolver_vnet"}
+    assert report.findings[0].detail.startswith("The host app-contoso's DNS server 10.1.0.4 lives in vnet-app")
+
+
+def test_inside_an_app_the_host_is_read_and_its_dns_app_setting_is_the_cause(tmp_path: Path) -> None:
+    """With `app_host` among the probes' `after` (the app_host probe of issue 18, parts 1-3, registered with them):
+    the site named by the platform's signals is read and WEBSITE_DNS_SERVER names the cause."""
+    import dataclasses
+    import time
+
+    from aoai_diag.context import ProbeContext
+    from aoai_diag.engine import run_probes
+    from aoai_diag.runner import build_target_report
+    from aoai_diag.targets import parse_target
+
+    signals = {
+        "kind": "app_service",
+        "app_service": {
+            "site_name": "app-contoso",
+            "resource_group": "rg-apps",
+            "subscription_id": SUB,
+            "private_ip": "10.30.1.9",
+            "dns_server": "1.1.1.1",
+        },
+    }
+    local = (h._fixture_probe("app_host", {"status": "pass", "evidence": signals}),)
+    probes = tuple(
+        dataclasses.replace(p, after=(*p.after, "app_host")) if p.id in ("arm_client_network", "arm_app_host") else p
+        for p in h.AZURE_PROBES
+    )
+    with h.lab(base(), tmp_path) as lab:
+        ctx = ProbeContext(settings=lab.settings, deadline=time.monotonic() + lab.settings.run_deadline)
+        target = parse_target("contoso")
+        report = build_target_report(target, list(run_probes(target, ctx, local + probes)))
+    checks = by_id(report)
+    assert checks["arm_app_host"].evidence["mode"] == "inside"
+    net = checks["arm_client_network"].evidence
+    assert (net["source_ip"], net["dns_servers"], net["dns_source"]) == (
+        "10.30.1.9",
+        ["1.1.1.1"],
+        "app setting WEBSITE_DNS_SERVER",
+    )
+    assert checks["arm_nsg"].evidence["source_ip"] == "10.30.1.9"
+    assert "app.dns_setting_overrides" in h.causes(report)

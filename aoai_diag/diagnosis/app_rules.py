@@ -90,23 +90,35 @@ def no_vnet_rules(ev: Evidence) -> Iterator[Finding]:
 
 
 def dns_setting_rules(ev: Evidence) -> Iterator[Finding]:
-    """The site's dnsConfiguration.dnsServers names a public resolver: it cannot answer from a private zone."""
+    """The app's DNS setting (the WEBSITE_DNS_SERVER app setting seen inside the host, or the site's
+    dnsConfiguration.dnsServers) names a public resolver: it cannot answer from a private zone."""
     host = _host(ev)
-    if host is None or not host.get("dns_servers"):
+    servers, source = app_facts.dns_in_use(ev)
+    if host is None or source in (None, "vnet") or not servers:
         return
-    public = [s for s in app_facts.public_dns_servers(ev) if s in (host.get("dns_servers") or ())]
+    public = app_facts.public_dns_servers(ev)
     if not public:
         return
     vnet = AzureView(ev).net.get("vnet") or {}
     vnet_dns = ", ".join(vnet.get("dns_servers") or ()) or "Azure-provided DNS"
+    name = host.get("name")
+    if str(source).startswith("app setting"):
+        fix = (
+            f"az webapp config appsettings delete {_group(host)} -n {name} --setting-names WEBSITE_DNS_SERVER "
+            f"WEBSITE_DNS_ALT_SERVER  (the app then uses {short(vnet.get('id'))}'s DNS); or set it to 168.63.129.16 "
+            "or a Private Resolver inbound endpoint"
+        )
+    else:
+        fix = (
+            f"az resource update --ids {host.get('id')} --set properties.dnsConfiguration.dnsServers=[]  (the app then "
+            f"uses {short(vnet.get('id'))}'s DNS); or set it to 168.63.129.16 or a Private Resolver inbound endpoint"
+        )
     yield Finding(
         cause_id="app.dns_setting_overrides",
         checks=("arm_app_host", "arm_client_network"),
-        detail=f"{app_facts.describe(host)} asks {', '.join(host.get('dns_servers') or ())} (the site's "
-        f"dnsConfiguration.dnsServers), not its VNet's DNS ({vnet_dns}); {', '.join(public)} is a public resolver "
-        f"and cannot answer {ev.target.host} from the private zone.",
-        remediation=f"az resource update --ids {host.get('id')} --set properties.dnsConfiguration.dnsServers=[]  (the "
-        f"app then uses {short(vnet.get('id'))}'s DNS); or set it to 168.63.129.16 or a Private Resolver inbound endpoint",
+        detail=f"{app_facts.describe(host)} asks {', '.join(servers)} (its {source}), not its VNet's DNS ({vnet_dns}); "
+        f"{', '.join(public)} is a public resolver and cannot answer {ev.target.host} from the private zone.",
+        remediation=fix,
         resources=(str(host.get("id")),),
     )
 
