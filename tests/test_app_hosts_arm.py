@@ -314,7 +314,13 @@ def test_route_all_gap_is_unknown_without_the_property() -> None:
     from aoai_diag.model import CheckResult
     from aoai_diag.targets import parse_target
 
-    host = {"kind": "webapp", "id": SITE, "name": "app-contoso", "subnet_ids": ["/s"], "route_all": None}
+    host: dict[str, Any] = {
+        "kind": "webapp",
+        "id": SITE,
+        "name": "app-contoso",
+        "subnet_ids": ["/s"],
+        "route_all": None,
+    }
     pes = {"private_endpoints": [{"id": "/pe", "ip_addresses": ["100.64.1.4"]}]}
     checks = {
         "arm_app_host": CheckResult("arm_app_host", Status.PASS, "", {"host": host}, 0.0),
@@ -494,3 +500,23 @@ def test_inside_an_app_the_host_is_read_and_its_dns_app_setting_is_the_cause(tmp
     )
     assert checks["arm_nsg"].evidence["source_ip"] == "10.30.1.9"
     assert "app.dns_setting_overrides" in h.causes(report)
+
+
+def test_aks_on_its_managed_vnet_uses_the_node_resource_groups_vnet() -> None:
+    cluster = convert.managed_cluster(
+        {
+            "id": f"{RG}/rg-apps/providers/Microsoft.ContainerService/managedClusters/aks-managed",
+            "properties": {
+                "nodeResourceGroup": "MC_rg-apps_aks-managed_westeurope",
+                "agentPoolProfiles": [{"name": "p"}],
+            },
+        }
+    )
+    assert cluster.subnet_ids == ()
+    managed = f"{RG}/MC_rg-apps_aks-managed_westeurope/providers/Microsoft.Network/virtualNetworks/aks-vnet-1234"
+    vnets = [
+        convert.vnet(find(base(), VNET)),
+        convert.vnet({"id": managed, "properties": {"subnets": [{"id": f"{managed}/subnets/aks-subnet"}]}}),
+    ]
+    assert app_hosts.client_subnet_id(cluster, vnets) == f"{managed}/subnets/aks-subnet"
+    assert app_hosts.client_subnet_id(cluster, vnets[:1]) is None

@@ -336,7 +336,7 @@ def _str_prop(data: Mapping[str, Any], key: str) -> str | None:
 # --- the host as the client of the usual analysis -------------------------------------------------------------------
 
 
-def client_subnet_id(ctx: ProbeContext, host: AppHost, vnets: Sequence[Vnet]) -> str | None:
+def client_subnet_id(host: AppHost, vnets: Sequence[Vnet]) -> str | None:
     """The subnet the host's traffic leaves from: the first of `subnet_ids`; for an AKS cluster on its managed VNet
     (no vnetSubnetID), the subnet of the VNet in the node resource group."""
     if host.subnet_ids:
@@ -444,7 +444,7 @@ def route_to(
     relation: str | None,
     vnet_prefixes: Sequence[str],
     pe_route_tables_apply: bool,
-) -> dict[str, Any] | None:
+) -> dict[str, Any]:
     """The route Azure would pick from the host subnet toward a private endpoint address, from the subnet's user
     routes and the system routes (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview):
     a private endpoint adds a /32 InterfaceEndpoint route in its VNet and in directly peered VNets; a user route
@@ -497,7 +497,7 @@ def host_client(ctx: ProbeContext, sess: ArmSession, vnets: Sequence[Vnet], read
     if host is None:
         denied = read_.denied[0] if read_.denied else ArmDenied(read_.ref, None, "NotFound", read_.error or "not read")
         raise ArmFailure(denied)
-    subnet_id = client_subnet_id(ctx, host, vnets)
+    subnet_id = client_subnet_id(host, vnets)
     if subnet_id is None:
         what = {
             "webapp": "has no regional VNet integration (virtualNetworkSubnetId is empty)",
