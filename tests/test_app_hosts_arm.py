@@ -520,3 +520,20 @@ def test_aks_on_its_managed_vnet_uses_the_node_resource_groups_vnet() -> None:
     ]
     assert app_hosts.client_subnet_id(cluster, vnets) == f"{managed}/subnets/aks-subnet"
     assert app_hosts.client_subnet_id(cluster, vnets[:1]) is None
+
+
+def test_a_search_that_cannot_finish_leaves_the_host_unknown(run_for: Any) -> None:
+    topo = base()
+    topo["graph"] = False
+    topo["faults"] = [{"match": "/providers/Microsoft.App/containerApps", "status": 403}]
+    report = run_for(topo, KINDS["containerapp"])
+    host = by_id(report)["arm_app_host"]
+    assert host.status is Status.ERROR and host.evidence["denied"]
+    assert h.causes(report) == {"app.host_unread"} and report.verdict is Verdict.INCONCLUSIVE
+
+
+def test_the_sites_alternate_dns_server_is_asked_too(run_for: Any) -> None:
+    topo = site_props(base(), dnsConfiguration={"dnsServers": ["168.63.129.16"], "dnsAltServer": "8.8.4.4"})
+    report = run_for(topo, KINDS["webapp"])
+    assert by_id(report)["arm_client_network"].evidence["dns_servers"] == ["168.63.129.16", "8.8.4.4"]
+    assert h.causes(report) == {"app.dns_setting_overrides"}

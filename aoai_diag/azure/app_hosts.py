@@ -366,7 +366,8 @@ def effective_dns_servers(
         ]
         return tuple(dict.fromkeys(servers)), "app setting WEBSITE_DNS_SERVER"
     if host is not None and host.dns_servers:
-        return host.dns_servers, "site dnsConfiguration"
+        alt = (host.dns_alt_server,) if host.dns_alt_server and host.dns_alt_server not in host.dns_servers else ()
+        return (*host.dns_servers, *alt), "site dnsConfiguration"
     return vnet.dns_servers, "vnet"
 
 
