@@ -251,7 +251,10 @@ def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> O
             evidence["routes_to_pe"], failed = app_hosts.host_routes(
                 ctx, sess, evidence["subnet"], vnet, pes, evidence["pe_vnets"]
             )
-            evidence["effective_routes"] = {"state": on_demand.NOT_NEEDED, "reason": "routes from the host subnet's route table and the system routes"}
+            evidence["effective_routes"] = {
+                "state": on_demand.NOT_NEEDED,
+                "reason": "routes from the host subnet's route table and the system routes",
+            }
             evidence["denied"] += [d.to_dict() for d in failed]
             evidence["routes_error"] = probe_support.describe(failed[0]) if failed else None
             for item in evidence["routes_to_pe"]:
