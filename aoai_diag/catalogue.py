@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from aoai_diag.model import Severity
 
-FAMILIES = ("dns", "net", "edge", "svc")
+FAMILIES = ("dns", "net", "edge", "svc", "app")
 # The three causes Microsoft's guide lists when the manual test fails:
 # https://learn.microsoft.com/azure/ai-services/openai/how-to/network
 DOCUMENTED_CAUSES = ("dns_issue", "not_on_private_network", "firewall_blocking")

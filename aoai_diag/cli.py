@@ -337,12 +337,69 @@ def fleet_options(func: Any) -> Any:
     )(func)
 
 
+def host_options(func: Any) -> Any:
+    """`--from` and `-g` (`check`, `collect`): diagnose an app host's path from Resource Manager."""
+    func = click.option(
+        "-g",
+        "--resource-group",
+        "from_group",
+        metavar="RG",
+        default=None,
+        help="With --from: the resource group of the host (when its name is not unique).",
+    )(func)
+    return click.option(
+        "--from",
+        "from_host",
+        metavar="KIND:NAME|ID",
+        default=None,
+        help="Diagnose the path of an app host instead of this machine's, read from Resource Manager: "
+        "webapp:NAME, functionapp:NAME, containerapp:NAME, aks:NAME, or a resource id (docs/from-outside.md).",
+    )(func)
+
+
+def with_host(settings: Any, from_host: str | None, from_group: str | None) -> Any:
+    """Settings for `--from`: the host found in Resource Manager before the run (one line on stderr and exit 2 when
+    the name is ambiguous or names nothing)."""
+    if from_host is None:
+        if from_group is not None:
+            raise click.UsageError("-g/--resource-group goes with --from")
+        return settings
+    if not settings.azure:
+        raise click.UsageError("--from reads the host from Resource Manager; drop --no-azure")
+    import dataclasses
+
+    from aoai_diag.azure.app_hosts import HostRefError, parse_ref, resolve
+    from aoai_diag.azure.arm_clients import ArmFailure
+    from aoai_diag.azure.credential import NoCredential
+    from aoai_diag.errors import first_line
+
+    try:
+        parse_ref(from_host, from_group)
+        found = resolve(settings, from_host, from_group)
+    except HostRefError as exc:
+        raise click.UsageError(str(exc)) from None
+    except (NoCredential, ArmFailure) as exc:
+        # The run reports what could not be read (the host's path is then unknown, never healthy).
+        click.echo(f"aoai-diag: --from: cannot search Resource Manager: {first_line(str(exc))}", err=True)
+        found = from_host
+    return dataclasses.replace(settings, from_host=found, from_resource_group=from_group)
+
+
 @main.command()
 @click.argument("targets", nargs=-1)
 @click.option("-o", "--output", type=click.Choice(OUTPUTS), default="table", show_default=True)
 @fleet_options
+@host_options
 @check_options
-def check(targets: tuple[str, ...], output: str, all_accounts: bool, max_parallel: int, **opts: Any) -> None:
+def check(
+    targets: tuple[str, ...],
+    output: str,
+    all_accounts: bool,
+    max_parallel: int,
+    from_host: str | None,
+    from_group: str | None,
+    **opts: Any,
+) -> None:
     """Check TARGETS: account names (contoso), host names or https:// URLs.
 
     \b
@@ -352,10 +409,12 @@ def check(targets: tuple[str, ...], output: str, all_accounts: bool, max_paralle
 
     settings = build_settings(**opts)
     parsed = _targets_for_run(targets, all_accounts, settings, opts["cloud"])
+    settings = with_host(settings, from_host, from_group)
     from aoai_diag.runner import run_check
 
     if output in ("table", "json"):
-        click.echo(f"aoai-diag: checking {', '.join(t.host for t in parsed)} ...", err=True)
+        via = f" from {settings.from_host} (read from Resource Manager)" if settings.from_host else ""
+        click.echo(f"aoai-diag: checking {', '.join(t.host for t in parsed)}{via} ...", err=True)
     started = time.monotonic()
     report = run_check(parsed, settings, max_parallel=max_parallel)
     click.echo(render_report(report, output, duration_s=time.monotonic() - started), nl=False)
@@ -366,8 +425,17 @@ def check(targets: tuple[str, ...], output: str, all_accounts: bool, max_paralle
 @click.argument("targets", nargs=-1)
 @click.option("-o", "--output", "path", required=True, metavar="FILE", help="Bundle file to write ('-' for stdout).")
 @fleet_options
+@host_options
 @check_options
-def collect(targets: tuple[str, ...], path: str, all_accounts: bool, max_parallel: int, **opts: Any) -> None:
+def collect(
+    targets: tuple[str, ...],
+    path: str,
+    all_accounts: bool,
+    max_parallel: int,
+    from_host: str | None,
+    from_group: str | None,
+    **opts: Any,
+) -> None:
     """Check TARGETS and save all evidence to an evidence bundle (no secrets) for `analyze` elsewhere.
 
     \b
@@ -386,6 +454,7 @@ def collect(targets: tuple[str, ...], path: str, all_accounts: bool, max_paralle
         _fail(str(exc))
     settings = build_settings(**opts)
     parsed = _targets_for_run(targets, all_accounts, settings, opts["cloud"])
+    settings = with_host(settings, from_host, from_group)
     from aoai_diag.bundle import make_bundle, write_bundle
     from aoai_diag.runner import run_check
 

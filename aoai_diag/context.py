@@ -129,6 +129,11 @@ class Settings:
     arm_endpoint: str | None = None
     """Overrides the cloud's ARM endpoint (e.g. an emulator)."""
     authority_host: str | None = None
+    from_host: str | None = None
+    """`--from`: the app host whose path is diagnosed from Resource Manager instead of this machine's (a resource id
+    once the CLI has found it, else `KIND:NAME` as given)."""
+    from_resource_group: str | None = None
+    """`-g` with `--from`: the resource group that holds the host."""
     vpn_profile: str | None = None
     """Path of the point-to-site VPN profile (azurevpnconfig.xml, VpnSettings.xml or the package zip)."""
     source_ip: str | None = None

@@ -30,13 +30,36 @@ def path_stages() -> Mapping[str, int]:
 
 
 # Where on the path a finding that cites no path check (Azure evidence only) breaks it, by cause family.
-_FAMILY_STAGE = {"dns": 0, "net": 1, "edge": 1, "svc": 2}
+# An app host's own causes (no VNet, its DNS setting, route-all) break the path where the host meets the network.
+_FAMILY_STAGE = {"dns": 0, "net": 1, "edge": 1, "svc": 2, "app": 0}
+
+
+# With `--from`, the path judged is the app host's, read from Resource Manager: this check (arm_app_host) proves it
+# instead of the data-plane request, and this machine's own (local) checks are kept apart from the verdict.
+FROM_CHECK = "arm_app_host"
+
+
+def from_host(checks: Sequence[CheckResult]) -> bool:
+    """The run diagnoses an app host's path from outside (`--from`): arm_app_host ran in mode `from`."""
+    return any(c.id == FROM_CHECK and c.evidence.get("mode") == "from" for c in checks)
+
+
+def path_checks(checks: Sequence[CheckResult]) -> list[CheckResult]:
+    """The checks the verdict and the diagnosis rest on: all of them, or with `--from` the Resource Manager ones
+    (nothing was sent from the host; this machine's own observations say nothing about the host's path)."""
+    if not from_host(checks):
+        return list(checks)
+    from aoai_diag.checks import REGISTRY
+
+    azure = {p.id for p in REGISTRY if p.layer == "azure"}
+    return [c for c in checks if c.id in azure]
 
 
 def unexplained(checks: Sequence[CheckResult], findings: Sequence[Finding]) -> tuple[str, ...]:
     """Ids of the checks that FAILed with no finding to explain them: not cited by one, and not downstream on the
     data path of where a root or consequence breaks it. An advisory explains nothing (a finding that explains a
     failure is a root or a consequence: diagnosis/merge.py)."""
+    checks = path_checks(checks)
     causes = catalogue.load()
     cited = {check_id for f in findings if f.role is not Role.ADVISORY for check_id in f.checks}
     stages = path_stages()
@@ -60,8 +83,10 @@ def target_verdict(checks: Sequence[CheckResult], findings: Sequence[Finding]) -
     causes = catalogue.load()
     if any(causes[f.cause_id].severity is Severity.ERROR for f in findings):
         return Verdict.UNHEALTHY
+    path_id = FROM_CHECK if from_host(checks) else PATH_CHECK
+    checks = path_checks(checks)
     by_id = {c.id: c for c in checks}
-    path = by_id.get(PATH_CHECK)
+    path = by_id.get(path_id)
     if path is None or path.status is not Status.PASS:
         return Verdict.INCONCLUSIVE
     if any(c.status is Status.ERROR for c in checks):

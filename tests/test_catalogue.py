@@ -28,6 +28,8 @@ LOCAL_ONLY = {
     "dns.resolver_servfail",
     "dns.sibling_names_public",
     "net.no_network",
+    # Named when the app host given with --from could not be read (its app causes are the candidates).
+    "app.host_unread",
 }
 CAUSES = catalogue.load()
 

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from aoai_diag.azure.resources import (
     Account,
+    AgentPool,
+    AppHost,
     ArmDenied,
     Connection,
     Firewall,
@@ -359,3 +361,114 @@ def firewall(data: Json) -> Firewall:
         if sid:
             vnet_id = parent_id(sid)
     return Firewall(id=str(data.get("id", "")), private_ips=tuple(ips), vnet_id=vnet_id)
+
+
+# --- app hosts (Microsoft.Web/sites, Microsoft.App, Microsoft.ContainerService) ---------------------------------
+
+
+def _flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _base(kind: str, data: Json) -> dict[str, Any]:
+    rid = str(data.get("id", ""))
+    return {
+        "kind": kind,
+        "id": rid,
+        "name": str(data.get("name") or rid.rsplit("/", 1)[-1]),
+        "subscription_id": id_part(rid, "subscriptions"),
+        "resource_group": id_part(rid, "resourceGroups"),
+        "location": data.get("location"),
+    }
+
+
+def site_kind(data: Json) -> str:
+    """`functionapp` for a Functions site (kind `functionapp[,linux]`), else `webapp`."""
+    return "functionapp" if "functionapp" in str(data.get("kind") or "").lower() else "webapp"
+
+
+def site(data: Json, web_config: Json | None = None) -> AppHost:
+    """A Microsoft.Web/sites answer (and its `config/web`, when read) as an AppHost.
+
+    Regional VNet integration is `virtualNetworkSubnetId`; route-all was `vnetRouteAllEnabled` (on the site and in
+    `siteConfig` / `config/web`) and is `outboundVnetRouting.applicationTraffic` (or `allTraffic`) in newer API
+    versions (https://learn.microsoft.com/azure/app-service/configure-vnet-integration-routing). `dnsConfiguration`
+    (`dnsServers`, `dnsAltServer`) replaces the VNet's DNS servers for the app
+    (https://learn.microsoft.com/azure/app-service/overview-name-resolution).
+    """
+    props = _props(data)
+    route_all, source = None, None
+    outbound = props.get("outboundVnetRouting")
+    if isinstance(outbound, Mapping) and any(
+        isinstance(outbound.get(k), bool) for k in ("applicationTraffic", "allTraffic")
+    ):
+        route_all, source = (
+            bool(outbound.get("applicationTraffic") or outbound.get("allTraffic")),
+            "outboundVnetRouting",
+        )
+    for value, where in (
+        (props.get("vnetRouteAllEnabled"), "vnetRouteAllEnabled"),
+        ((props.get("siteConfig") or {}).get("vnetRouteAllEnabled"), "vnetRouteAllEnabled"),
+        (_props(web_config or {}).get("vnetRouteAllEnabled"), "config/web"),
+    ):
+        # Either property turns route-all on: the portal sets both, older templates only one.
+        if isinstance(value, bool) and (route_all is None or (value and not route_all)):
+            route_all, source = value, where
+    raw_dns = props.get("dnsConfiguration")
+    dns: Json = raw_dns if isinstance(raw_dns, Mapping) else {}
+    subnet_id = _str(props.get("virtualNetworkSubnetId"))
+    return AppHost(
+        **_base(site_kind(data), data),
+        subnet_ids=(subnet_id,) if subnet_id else (),
+        route_all=route_all,
+        route_all_source=source,
+        dns_servers=_unique(dns.get("dnsServers") or ()),
+        dns_alt_server=_str(dns.get("dnsAltServer")) or None,
+    )
+
+
+def managed_environment(data: Json, app: Json | None = None) -> AppHost:
+    """A Container Apps environment (vnetConfiguration.infrastructureSubnetId, internal) as the host of `app`
+    (https://learn.microsoft.com/azure/container-apps/networking)."""
+    props = _props(data)
+    raw_config = props.get("vnetConfiguration")
+    vnet_config: Json = raw_config if isinstance(raw_config, Mapping) else {}
+    subnet_id = _str(vnet_config.get("infrastructureSubnetId"))
+    base = _base("containerapp", app if app is not None else data)
+    if app is not None:
+        base["location"] = base["location"] or data.get("location")
+    return AppHost(
+        **base,
+        subnet_ids=(subnet_id,) if subnet_id else (),
+        environment_id=str(data.get("id", "")) or None,
+        internal=_flag(vnet_config.get("internal")),
+    )
+
+
+def managed_cluster(data: Json) -> AppHost:
+    """An AKS cluster: the agent pools' vnetSubnetID / podSubnetID and the networkProfile
+    (https://learn.microsoft.com/azure/aks/concepts-network)."""
+    props = _props(data)
+    raw_network = props.get("networkProfile")
+    network: Json = raw_network if isinstance(raw_network, Mapping) else {}
+    pools = tuple(
+        AgentPool(
+            name=str(p.get("name", "")),
+            vnet_subnet_id=_str(p.get("vnetSubnetID")),
+            pod_subnet_id=_str(p.get("podSubnetID")),
+        )
+        for p in props.get("agentPoolProfiles") or ()
+        if isinstance(p, Mapping)
+    )
+    # Pods leave from their own subnet when they have one (Azure CNI dynamic IP), else from the node's.
+    subnets = tuple(dict.fromkeys(s for p in pools if (s := p.pod_subnet_id or p.vnet_subnet_id)))
+    return AppHost(
+        **_base("aks", data),
+        subnet_ids=subnets,
+        network_plugin=_str(network.get("networkPlugin")),
+        network_plugin_mode=_str(network.get("networkPluginMode")),
+        dns_service_ip=_str(network.get("dnsServiceIP")),
+        outbound_type=_str(network.get("outboundType")),
+        node_resource_group=_str(props.get("nodeResourceGroup")),
+        agent_pools=pools,
+    )

@@ -212,3 +212,51 @@ class Firewall(_Json):
     id: str
     private_ips: tuple[str, ...]
     vnet_id: str | None
+
+
+@dataclass(frozen=True)
+class AgentPool(_Json):
+    """One AKS agent pool: its nodes' (and, with Azure CNI, its pods') subnet."""
+
+    name: str
+    vnet_subnet_id: str | None
+    """agentPoolProfiles[].vnetSubnetID; None: the cluster's managed VNet in the node resource group."""
+    pod_subnet_id: str | None = None
+    """agentPoolProfiles[].podSubnetID (Azure CNI with dynamic pod IPs): the pods' own subnet."""
+
+
+@dataclass(frozen=True)
+class AppHost(_Json):
+    """Where an app runs, as Resource Manager describes its network: an App Service / Functions site, a Container
+    Apps environment (for a container app) or an AKS cluster. Read with Reader; app settings are not read."""
+
+    kind: str
+    """webapp | functionapp | containerapp | aks."""
+    id: str
+    name: str
+    subscription_id: str
+    resource_group: str
+    location: str | None
+    subnet_ids: tuple[str, ...]
+    """The subnets the app's outbound traffic leaves from: the site's integration subnet, the environment's
+    infrastructure subnet, the agent pools' (pod) subnets. Empty: no VNet of the customer's."""
+    route_all: bool | None = None
+    """App Service / Functions: every outbound packet enters the VNet (vnetRouteAllEnabled, or
+    outboundVnetRouting.applicationTraffic / allTraffic). None: not an App Service host, or not in the answer."""
+    route_all_source: str | None = None
+    """Which property decided route_all: `outboundVnetRouting`, `vnetRouteAllEnabled` or `config/web`."""
+    dns_servers: tuple[str, ...] = ()
+    """App Service dnsConfiguration.dnsServers: they replace the VNet's DNS servers for the app."""
+    dns_alt_server: str | None = None
+    environment_id: str | None = None
+    """Container Apps: the managed environment the app runs in."""
+    internal: bool | None = None
+    """Container Apps: vnetConfiguration.internal."""
+    network_plugin: str | None = None
+    """AKS networkProfile.networkPlugin (azure | kubenet | none) and mode (overlay)."""
+    network_plugin_mode: str | None = None
+    dns_service_ip: str | None = None
+    """AKS networkProfile.dnsServiceIP: the CoreDNS service pods ask."""
+    outbound_type: str | None = None
+    node_resource_group: str | None = None
+    agent_pools: tuple[AgentPool, ...] = ()

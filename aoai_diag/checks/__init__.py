@@ -42,6 +42,7 @@ PROBE_MODULES: tuple[str, ...] = (
     "arm_dns_zones",
     "arm_client_network",
     "arm_nsg",
+    "arm_app_host",
 )
 """Modules under aoai_diag.checks, one per probe; the probe id is the module name (a test asserts it)."""
 

@@ -45,19 +45,10 @@ from aoai_diag.targets import Target
 
 def best_route(routes: list[dict[str, Any]], address: str) -> dict[str, Any] | None:
     """Longest-prefix match among Active effective routes (as Azure selects them)."""
-    ip = ipaddress.ip_address(address)
-    best: tuple[int, dict[str, Any]] | None = None
-    for route in routes:
-        if (route.get("state") or "Active") != "Active":
-            continue
-        for prefix in route.get("prefixes") or ():
-            try:
-                net = ipaddress.ip_network(prefix, strict=False)
-            except ValueError:
-                continue
-            if ip.version == net.version and ip in net and (best is None or net.prefixlen > best[0]):
-                best = (net.prefixlen, route)
-    return best[1] if best else None
+    from aoai_diag.azure.app_hosts import longest_match
+
+    best = longest_match([r for r in routes if (r.get("state") or "Active") == "Active"], address)
+    return dict(best[1]) if best else None
 
 
 def _contains(prefixes: Any, ip: str) -> bool:
@@ -70,11 +61,11 @@ def _contains(prefixes: Any, ip: str) -> bool:
     return False
 
 
-def _dns_server_hosts(vnet: Vnet, firewalls: Any, known_vnets: Mapping[str, Vnet]) -> list[dict[str, Any]]:
-    """Where each of the VNet's DNS servers lives: the VNet whose address space holds it, or an Azure Firewall
+def _dns_server_hosts(servers: Any, firewalls: Any, known_vnets: Mapping[str, Vnet]) -> list[dict[str, Any]]:
+    """Where each DNS server the client asks lives: the VNet whose address space holds it, or an Azure Firewall
     (DNS proxy) with that private address. A server in no visible VNet (on-premises, public) has neither."""
     hosts = []
-    for ip in vnet.dns_servers:
+    for ip in servers:
         fw = next((f for f in firewalls if ip in f.private_ips), None)
         host = next((v for v in known_vnets.values() if _contains(v.address_prefixes, ip)), None)
         hosts.append(
@@ -144,7 +135,12 @@ def _judge(vnet: Vnet, evidence: Mapping[str, Any], problems: list[str], pes: li
     hops = {azure_facts.route_hop(r["route"]) for r in evidence["routes_to_pe"]}
     named = sorted({str((r["route"] or {}).get("next_hop_type")) for r in evidence["routes_to_pe"]})
     dns = "custom " + ", ".join(vnet.dns_servers) if vnet.dns_servers else "Azure-provided"
+    servers = evidence.get("dns_servers")
+    if evidence.get("dns_source") not in (None, "vnet") and servers:
+        dns = f"{', '.join(servers)} from the {evidence['dns_source']}"
     where = f"VNet {vnet.id.rsplit('/', 1)[-1]}, DNS {dns}"
+    if evidence.get("host_id"):
+        where = f"host {str(evidence['host_id']).rsplit('/', 1)[-1]}: {where}"
     if problems:
         return Outcome(Status.FAIL, f"{where}: " + "; ".join(problems), evidence)
     if azure_facts.Hop.APPLIANCE in hops:
@@ -173,7 +169,7 @@ def _judge(vnet: Vnet, evidence: Mapping[str, Any], problems: list[str], pes: li
 
 
 def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-    from aoai_diag.azure import convert, on_demand, snapshot
+    from aoai_diag.azure import app_hosts, convert, on_demand, snapshot
     from aoai_diag.azure.arm_clients import ArmFailure
 
     def body() -> Outcome:
@@ -196,7 +192,15 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
             "denied": [],
         }
         nic = None
-        if vm and vm.get("resource_id"):
+        # A run for an app host (`--from`, or inside one): the host's subnet is the client subnet (azure/app_hosts.py).
+        host = app_hosts.read(ctx, sess, on_azure, deps)
+        client = app_hosts.host_client(ctx, sess, inv.vnets, host) if host is not None else None
+        if client is not None:
+            evidence.update(app_hosts.host_evidence(client, app_hosts.inside_settings(deps)))
+            if client.vnet_id is None:
+                return Outcome(Status.FAIL, str(client.problem), evidence, "no VNet")
+            vnet_id = client.vnet_id
+        elif vm and vm.get("resource_id"):
             evidence["source"] = "imds"
             evidence["vm_id"] = vm["resource_id"]
             nic_ids = snapshot.vm_nic_ids(ctx, sess, vm["resource_id"])
@@ -221,10 +225,14 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
             )
         vnet = snapshot.vnet(ctx, sess, vnet_id)
         evidence["vnet"] = vnet.to_dict()
-        evidence["dns_mode"] = "custom" if vnet.dns_servers else "azure"
+        servers, evidence["dns_source"] = app_hosts.effective_dns_servers(
+            client.read.host if client else None, vnet, app_hosts.inside_settings(deps)
+        )
+        evidence["dns_servers"] = list(servers)
+        evidence["dns_mode"] = app_hosts.dns_mode(servers)
         known_vnets = {v.id.lower(): v for v in inv.vnets}
         known_vnets.setdefault(vnet.id.lower(), vnet)
-        evidence["dns_server_hosts"] = _dns_server_hosts(vnet, inv.firewalls, known_vnets)
+        evidence["dns_server_hosts"] = _dns_server_hosts(servers, inv.firewalls, known_vnets)
         pes = (
             deps["arm_private_endpoints"].evidence.get("private_endpoints") or []
             if "arm_private_endpoints" in deps
@@ -239,6 +247,19 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
             problems.extend(_relation_problems(entry, vnet.id, pe, connected))
         # Evidence on demand (azure/on_demand.py): the long-running read only when a failed connect leaves it open.
         routes: list[dict[str, Any]] | None = None
+        if client is not None and client.subnet is not None and pes:
+            # No NIC to ask for effective routes: the host subnet's route table and the system routes.
+            evidence["routes_to_pe"], failed = app_hosts.host_routes(
+                ctx, sess, evidence["subnet"], vnet, pes, evidence["pe_vnets"]
+            )
+            evidence["effective_routes"] = {
+                "state": on_demand.NOT_NEEDED,
+                "reason": "routes from the host subnet's route table and the system routes",
+            }
+            evidence["denied"] += [d.to_dict() for d in failed]
+            evidence["routes_error"] = probe_support.describe(failed[0]) if failed else None
+            for item in evidence["routes_to_pe"]:
+                problems.extend(_route_problems(item["address"], item["route"]))
         if nic is not None and pes:
             # What explains a failed connect is the probe's own judgement (azure_facts): state and access flags.
             explained = list(problems)
@@ -286,7 +307,7 @@ PROBE = Probe(
     run=run,
     requires=("arm_access",),
     # tcp_connect: the effective routes are asked only when a connect to a private address failed.
-    after=("azure_platform", "tcp_connect", "arm_private_endpoints"),
+    after=("app_host", "azure_platform", "tcp_connect", "arm_private_endpoints"),
     layer="azure",
     disabled=probe_support.disabled,
 )

@@ -14,7 +14,7 @@ a rule that cannot be matched is listed as unresolved, never read as `*`. A deny
 Evidence:
     port (int); source_ip (str | null): this VM's private address, or off Azure `--source-ip` / the tunnel's
         source address (a VPN pool or on-premises address meets the PE subnet's NSG with it);
-        source_kind ("nic" | "option" | "tunnel" | "pool" | null).
+        source_kind ("nic" | "host" | "option" | "tunnel" | "pool" | null).
     client: {method: "effective" | "rules" | null, decisions: [{nsg_id, address, access, rule, priority, default,
         unresolved}], access: "Allow" | "Deny" | null, error,
         effective: {state: "not_needed" | "done" | "unfinished" | "failed", reason}}: the effective-NSG operation
@@ -68,7 +68,7 @@ class Flow:
         from aoai_diag.azure import nsg_eval
 
         prefixes = list(self.prefixes)
-        if self.evidence.get("source_kind") not in (None, "nic"):
+        if self.evidence.get("source_kind") not in (None, *ON_VNET):
             # Off Azure the traffic arrives over a gateway (point-to-site pool, site-to-site, ExpressRoute), and the
             # VirtualNetwork tag holds the connected on-premises address spaces: this source is inside it.
             # https://learn.microsoft.com/azure/virtual-network/service-tags-overview
@@ -78,17 +78,25 @@ class Flow:
         )
 
 
+ON_VNET = ("nic", "host")
+"""Sources inside the VNet, whose own subnet's NSG (outbound) the traffic meets first: a VM's NIC, an app host's
+integration subnet."""
+
+
 def client_source(
-    settings: Any, deps: Mapping[str, CheckResult], nic: Mapping[str, Any]
+    settings: Any, deps: Mapping[str, CheckResult], nic: Mapping[str, Any], net: Mapping[str, Any] | None = None
 ) -> tuple[str | None, str | None]:
     """The address the private endpoint sees this machine's TCP come from, and where it was learnt: this VM's NIC
     ("nic"); off Azure `--source-ip` ("option": a point-to-site or on-premises address arrives with its own source
     over the gateway or ExpressRoute); the source this machine's route toward the private endpoint uses when it goes
     through a tunnel ("tunnel", route_lookup's evidence); else the first address of the VPN profile's client pool
-    ("pool": the gateway hands every client one of them), when those checks ran before this one."""
+    ("pool": the gateway hands every client one of them), when those checks ran before this one. An app host has no
+    NIC of its own: an address its instances get in the host subnet ("host", azure/app_hosts.py)."""
     ips = nic.get("private_ips") or ()
     if ips:
         return str(ips[0]), "nic"
+    if net and net.get("source") == "host" and net.get("source_ip"):
+        return str(net["source_ip"]), "host"
     if getattr(settings, "source_ip", None):
         return str(settings.source_ip), "option"
     route = deps.get("route_lookup")
@@ -225,7 +233,7 @@ def _judge(flow: Flow, pes: Sequence[Mapping[str, Any]]) -> Outcome:
     if flow.problems:
         return Outcome(Status.FAIL, "; ".join(flow.problems) + note, evidence)
     # Off Azure no NSG sits on this machine's side: only the PE subnet's inbound rules meet its traffic.
-    client_open = evidence["client"]["access"] is None and evidence.get("source_kind", "nic") == "nic"
+    client_open = evidence["client"]["access"] is None and evidence.get("source_kind", "nic") in ON_VNET
     if client_open or evidence["denied"] or unresolved or unaddressed:
         return Outcome(
             Status.WARN, f"TCP {port} not fully evaluated ({len(evidence['denied'])} read(s) failed){note}", evidence
@@ -244,7 +252,7 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
         pes = deps["arm_private_endpoints"].evidence.get("private_endpoints") or []
         port = ctx.settings.port
         nic = net.get("nic") or {}
-        source, source_kind = client_source(ctx.settings, deps, nic)
+        source, source_kind = client_source(ctx.settings, deps, nic, net)
         evidence: dict[str, Any] = {
             "port": port,
             "source_ip": source,
@@ -276,7 +284,7 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
             evidence=evidence,
         )
         _pe_side(ctx, sess, flow, pes)
-        if source_kind != "nic":
+        if source_kind not in ON_VNET:
             return _judge(flow, pes)
         # Client side: the NIC's and subnet's NSG rules, evaluated here; the effective-NSG operation (long-running)
         # only when a failed connect leaves the path open (azure/on_demand.py).
@@ -285,7 +293,7 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
         need = on_demand.plan(deps, "effective NSGs", _static_explanations(flow, static, net))
         evidence["client"]["effective"] = need.evidence()
         groups: list[tuple[str, list[NsgRule]]] = []
-        if need.ask:
+        if need.ask and nic.get("id"):  # an app host has no NIC whose effective NSGs could be asked
             try:
                 groups = nsg_eval.effective_rules(snapshot.effective_nsgs(ctx, sess, nic["id"]))
                 evidence["client"]["method"] = "effective"

@@ -12,17 +12,20 @@ from aoai_diag.targets import Target
 
 
 def _rules() -> tuple[Rule, ...]:
-    from aoai_diag.diagnosis import azure_rules, local_rules, vpn_rules
+    from aoai_diag.diagnosis import app_rules, azure_rules, local_rules, vpn_rules
 
     # Azure rules first: for a cause both can conclude, the first finding is kept, and the Azure one names the
     # resources involved and the exact az command.
-    return (*azure_rules.RULES, *vpn_rules.RULES, *local_rules.RULES)
+    return (*app_rules.RULES, *azure_rules.RULES, *vpn_rules.RULES, *local_rules.RULES)
 
 
 def diagnose(target: Target, checks: Sequence[CheckResult]) -> tuple[Finding, ...]:
     """Map one target's evidence to findings: causes whose premises are known, one story per broken link, roots
     first (diagnosis/merge.py)."""
-    evidence = Evidence(target, {c.id: c for c in checks})
+    from aoai_diag.verdict import path_checks
+
+    # With `--from` the findings are the host's: only what Resource Manager says about its path (verdict.path_checks).
+    evidence = Evidence(target, {c.id: c for c in path_checks(checks)})
     causes = catalogue.load()
     produced: list[Finding] = []
     for rule in _rules():

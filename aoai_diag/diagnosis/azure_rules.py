@@ -499,8 +499,8 @@ def _not_linked(scene: ZoneScene) -> Iterator[Finding]:
         yield Finding(
             cause_id="dns.zone_not_linked",
             checks=_observed(scene.view.ev),
-            detail=f"Zone {zname} in {where} is linked to {links}, but not to {short(res_vnet)}, the VNet this machine "
-            "resolves through (Azure-provided DNS).",
+            detail=f"Zone {zname} in {where} is linked to {links}, but not to {short(res_vnet)}, the VNet "
+            f"{scene.view.client_name} resolves through (Azure-provided DNS).",
             remediation=fill("dns.zone_not_linked", **_zone_values(source), **_vnet_values(res_vnet)),
             resources=ids,
         )
@@ -517,7 +517,7 @@ def _not_linked(scene: ZoneScene) -> Iterator[Finding]:
         yield Finding(
             cause_id="dns.zone_not_linked_resolver_vnet",
             checks=_observed(scene.view.ev),
-            detail=f"This machine's DNS server {host.get('ip', '?')} lives in {short(res_vnet)}, and zone {zname} "
+            detail=f"{scene.view.client_name[:1].upper()}{scene.view.client_name[1:]}'s DNS server {host.get('ip', '?')} lives in {short(res_vnet)}, and zone {zname} "
             f"is linked to {links} but not to it.",
             remediation=fill("dns.zone_not_linked_resolver_vnet", **_zone_values(source), **_vnet_values(res_vnet)),
             resources=ids,

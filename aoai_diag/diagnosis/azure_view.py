@@ -75,6 +75,13 @@ class AzureView:
         return nic.get("id") if isinstance(nic, Mapping) else None
 
     @property
+    def client_name(self) -> str:
+        """Who the client is in a sentence: `this machine`, or the app host whose subnet is the client subnet
+        (`--from`, arm_client_network source `host`)."""
+        host_id = self.net.get("host_id") if self.net.get("source") == "host" else None
+        return f"the host {short(host_id)}" if host_id else "this machine"
+
+    @property
     def client_vnet_id(self) -> str | None:
         vnet = self.net.get("vnet")
         return vnet.get("id") if isinstance(vnet, Mapping) else None

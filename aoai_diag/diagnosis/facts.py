@@ -94,7 +94,7 @@ FactFn = Callable[["Evidence"], Fact[object]]
 
 _REGISTRY: dict[str, FactFn] = {}
 # Modules that register facts; imported on first use so the registry is full whoever asks first.
-_FACT_MODULES = ("aoai_diag.diagnosis.azure_facts", "aoai_diag.diagnosis.local_facts")
+_FACT_MODULES = ("aoai_diag.diagnosis.azure_facts", "aoai_diag.diagnosis.local_facts", "aoai_diag.diagnosis.app_facts")
 _loaded = False
 
 

@@ -269,7 +269,16 @@ class OnDemandRead(Evidence):
 @dataclass(frozen=True, kw_only=True)
 class ArmClientNetwork(Evidence):
     source: str | None = None
+    """imds | option | host (an app host's subnet: `--from`, or this run is inside the host)."""
     vm_id: str | None = None
+    host_id: str | None = None
+    """The app host whose subnet is the client subnet (source `host`)."""
+    source_ip: str | None = None
+    """For a host: an address its instances get in the host subnet (the NSG evaluation's source)."""
+    dns_servers: tuple[str, ...] = ()
+    """The DNS servers the client asks (empty: Azure-provided DNS)."""
+    dns_source: str | None = None
+    """Which setting chose them: `vnet`, or `site dnsConfiguration` for an App Service app."""
     nic: Nic | None = None
     subnet: Subnet | None = None
     vnet: Vnet | None = None
@@ -330,5 +339,64 @@ class ArmNsg(Evidence):
     profile's client pool)."""
     client: ClientSide | None = None
     pe_side: tuple[PeSide, ...] = ()
+    denied: tuple[Denied, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentPool(Evidence):
+    name: str = ""
+    vnet_subnet_id: str | None = None
+    pod_subnet_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppHost(Evidence):
+    """An app host as Resource Manager describes its network (aoai_diag/azure/resources.py AppHost)."""
+
+    kind: str = ""
+    """webapp | functionapp | containerapp | aks."""
+    id: str = ""
+    name: str = ""
+    subscription_id: str = ""
+    resource_group: str = ""
+    location: str | None = None
+    subnet_ids: tuple[str, ...] = ()
+    route_all: bool | None = None
+    route_all_source: str | None = None
+    dns_servers: tuple[str, ...] = ()
+    dns_alt_server: str | None = None
+    environment_id: str | None = None
+    internal: bool | None = None
+    network_plugin: str | None = None
+    network_plugin_mode: str | None = None
+    dns_service_ip: str | None = None
+    outbound_type: str | None = None
+    node_resource_group: str | None = None
+    agent_pools: tuple[AgentPool, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostLink(Evidence):
+    """One link of the host's path, judged from Resource Manager: `state` ok | broken | unknown."""
+
+    link: str = ""
+    """host | dns | zone_link | record | route | nsg."""
+    state: str = ""
+    detail: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArmAppHost(Evidence):
+    ref: str | None = None
+    """What named the host: `--from` as given (or the id found), or the id built from the host's own signals."""
+    mode: str | None = None
+    """`from`: the path is the host's, read from Resource Manager (nothing was sent from the host); `inside`: this
+    run is on the host."""
+    source: str | None = None
+    """How the host was found: id | resource_graph | list_calls."""
+    matches: tuple[str, ...] = ()
+    host: AppHost | None = None
+    path: tuple[HostLink, ...] = ()
     denied: tuple[Denied, ...] = ()
     error: str | None = None

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tabulate import tabulate
 
 from aoai_diag import catalogue
-from aoai_diag.model import Finding, Report, Role, Status, TargetReport, Verdict
+from aoai_diag.model import CheckResult, Finding, Report, Role, Status, TargetReport, Verdict
 from aoai_diag.render.json_report import run_host
+from aoai_diag.verdict import FROM_CHECK, from_host, path_checks
 
 _STATUS_COLOUR = {
     Status.PASS: "32",
@@ -60,6 +61,24 @@ def _unexplained(target: TargetReport) -> list[str]:
     return [*out, ""]
 
 
+def _check_table(checks: Sequence[CheckResult], colour: bool) -> str:
+    rows = []
+    for check in checks:
+        summary = check.summary if len(check.summary) <= 90 else check.summary[:87] + "..."
+        rows.append([check.id, _paint(check.status.value, _STATUS_COLOUR[check.status], colour), summary])
+    return str(tabulate(rows, headers=["check", "status", "summary"], tablefmt="simple"))
+
+
+def _host_name(target: TargetReport) -> str:
+    for check in target.checks:
+        host = check.evidence.get("host") if check.id == FROM_CHECK else None
+        if isinstance(host, Mapping) and host.get("name"):
+            return f"{host.get('kind')} {host.get('name')}"
+        if check.id == FROM_CHECK:
+            return str(check.evidence.get("ref") or "the host")
+    return "the host"
+
+
 def render_table(report: Report, colour: bool = False, width: int = 100) -> str:
     out: list[str] = []
     host = run_host(report)
@@ -68,14 +87,25 @@ def render_table(report: Report, colour: bool = False, width: int = 100) -> str:
     for target in report.targets:
         host = target.target.get("host", "?")
         out.append(f"{host}: {_paint(target.verdict.value.upper(), _VERDICT_COLOUR[target.verdict], colour)}")
-        rows = []
-        for check in target.checks:
-            summary = check.summary if len(check.summary) <= 90 else check.summary[:87] + "..."
-            rows.append([check.id, _paint(check.status.value, _STATUS_COLOUR[check.status], colour), summary])
-        out.append(tabulate(rows, headers=["check", "status", "summary"], tablefmt="simple"))
+        if from_host(target.checks):
+            # `--from`: the verdict is the host's path; this machine's own checks are shown apart, outside it.
+            path = path_checks(target.checks)
+            mine = [c for c in target.checks if c not in path]
+            out.append(f"Path of {_host_name(target)}, read from Resource Manager (nothing was sent from the host):")
+            out.append(_check_table(path, colour))
+            out.append("")
+            out.append("This machine's own checks (not the host's path, not in the verdict):")
+            out.append(_check_table(mine, colour))
+        else:
+            out.append(_check_table(target.checks, colour))
         out.append("")
         if not target.findings:
-            if target.verdict is Verdict.HEALTHY:
+            if target.verdict is Verdict.HEALTHY and from_host(target.checks):
+                out.append(
+                    f"Diagnosis: {_host_name(target)}'s configuration in Resource Manager lets it reach the account "
+                    "over its private endpoint (read, not sent from the host)."
+                )
+            elif target.verdict is Verdict.HEALTHY:
                 out.append("Diagnosis: reaches the account over its private endpoint.")
             elif target.unexplained:
                 out.append("Diagnosis: no cause could be named for what was observed.")

@@ -6,7 +6,7 @@ Shape (every key but `description`, `client`, `pattern`, `resolv_conf` and `expe
       "description": "one line",
       "client": "jumpbox" | "vpn" | "app_service" | "container_app" | "pod",
       "pattern": "jumpbox-azure-dns" | "jumpbox-custom-dns" | "vpn-hosts" | "hub-spoke" | "broken",
-      "family": "healthy" | "dns" | "net" | "edge" | "svc",
+      "family": "healthy" | "dns" | "net" | "edge" | "svc" | "app",
       "account": "contoso",
       "addresses": {"pe": "10.1.2.4", ...},          # overrides of DEFAULT_ADDRESSES (names used below)
       "resolv_conf": ["azure_dns"],                  # the machine's nameservers (address names or IPs)
@@ -26,6 +26,7 @@ Shape (every key but `description`, `client`, `pattern`, `resolv_conf` and `expe
       "drop": [["pe", 443]],                         # nftables drop rules inside the namespace
       "azure": {"vm": "jumpbox-01", "arm": "healthy_jumpbox"},  # IMDS + MI + ARM topology (fixtures/arm);
                                                      # without "vm" no IMDS (an app host)
+      "args": ["--from", "webapp:app-contoso"],      # more options for `check` (an app host's path: --from)
       "vpn_profile": {"azurevpnconfig": "azurevpnconfig_entra.xml", "vpnsettings": "VpnSettings.xml"},
                                                      # files of fixtures/osnet/vpn given as --vpn-profile (both: the
                                                      # package zip, AzureVPN/ and Generic/ as downloaded)
@@ -72,7 +73,7 @@ DEFAULT_ADDRESSES: dict[str, str] = {
 CLIENTS = ("jumpbox", "vpn", "app_service", "container_app", "pod")
 IDENTITY_LISTEN = ("127.0.0.1", 41741)
 IDENTITY_SECRET = "e2e-identity-header"  # a test value: stands for the platform's per-process secret
-FAMILIES = ("healthy", "dns", "net", "edge", "svc")
+FAMILIES = ("healthy", "dns", "net", "edge", "svc", "app")
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class Scenario:
     ndots: int | None = None
     identity: dict[str, str] | None = None
     args: tuple[str, ...] = ()
+    """More options for `check` (e.g. `--from webapp:NAME`: the app host's path, read from the ARM emulator)."""
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def ip(self, name_or_ip: str) -> str:

@@ -1,0 +1,103 @@
+"""The app host this run is for (`--from KIND:NAME`, or the App Service host this run is inside), read from
+Resource Manager, and its path to the private endpoint link by link.
+
+Reads (plain ARM GETs, azure/app_hosts.py): Microsoft.Web/sites and `config/web` (`virtualNetworkSubnetId`,
+`vnetRouteAllEnabled` / `outboundVnetRouting`, `dnsConfiguration`), Microsoft.App/containerApps and their
+managedEnvironments (`vnetConfiguration.infrastructureSubnetId`), Microsoft.ContainerService/managedClusters
+(`agentPoolProfiles[].vnetSubnetID`, `networkProfile`). The host's subnet is the client subnet of
+arm_client_network and arm_nsg; this probe runs after them and judges the host's path from their evidence
+(diagnosis/app_facts.host_path): with `--from` nothing is sent from the host, and this is the path check.
+
+Evidence:
+    ref (str): what named the host; mode ("from" | "inside"); source ("id" | "resource_graph" | "list_calls");
+    matches [ids]; host ({kind, id, name, subscription_id, resource_group, location, subnet_ids, route_all,
+        route_all_source, dns_servers, dns_alt_server, environment_id, internal, network_plugin,
+        network_plugin_mode, dns_service_ip, outbound_type, node_resource_group, agent_pools} | null);
+    path: [{link: host | vnet | route_all | dns | zone_link | record | route | nsg, state: ok | broken | unknown,
+        detail}]; denied (list of {scope, status, code, message}); error (str | null).
+pass = every link is ok; fail = a link is broken; warn = a link could not be judged; error = the host could not be
+read (a refused read is unknown, never "no integration"); skip = the run is for no host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aoai_diag.azure import probe_support
+from aoai_diag.checks.base import Probe, in_thread
+from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.azure import ArmAppHost
+from aoai_diag.model import CheckResult, Outcome, Status
+from aoai_diag.targets import Target
+
+
+def judge(target: Target, deps: Mapping[str, CheckResult], read: Any) -> Outcome:
+    """The outcome for a host read (`azure.app_hosts.HostRead`), judged from the other arm_* checks in `deps`."""
+    from aoai_diag.diagnosis.app_facts import describe, host_path
+    from aoai_diag.diagnosis.evidence import Evidence
+
+    host = read.host.to_dict() if read.host is not None else None
+    evidence: dict[str, Any] = {
+        "ref": read.ref,
+        "mode": read.mode,
+        "source": read.source,
+        "matches": list(read.matches),
+        "host": host,
+        "path": [],
+        "denied": [d.to_dict() for d in read.denied],
+        "error": read.error,
+    }
+    if host is None:
+        why = read.error or "not read"
+        if len(read.matches) > 1:
+            why = f"{len(read.matches)} hosts match {read.ref}: {', '.join(read.matches)}"
+        return Outcome(Status.ERROR, f"could not read the host: {why}", evidence, why)
+    links = host_path(Evidence(target, dict(deps)), host)
+    evidence["path"] = links
+    broken = [f"{link['link']}: {link['detail']}" for link in links if link["state"] == "broken"]
+    unknown = [f"{link['link']}: {link['detail']}" for link in links if link["state"] == "unknown"]
+    where = describe(host)
+    if broken:
+        return Outcome(Status.FAIL, f"{where}: " + "; ".join(broken), evidence)
+    if unknown:
+        return Outcome(Status.WARN, f"{where}: not judged: " + "; ".join(unknown), evidence)
+    return Outcome(Status.PASS, f"{where}: every link of its path is in place in Resource Manager", evidence)
+
+
+def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    from aoai_diag.azure import app_hosts, snapshot
+
+    def body() -> Outcome:
+        on_azure = probe_support.on_azure(deps)
+        if app_hosts.reference(ctx.settings, deps) is None:
+            return Outcome(Status.SKIP, "the run is for no app host (no --from)", {}, "no app host")
+        sess = snapshot.session(ctx, on_azure)
+        read = app_hosts.read(ctx, sess, on_azure, deps)
+        return judge(target, deps, read)
+
+    return probe_support.guarded(body)
+
+
+run = in_thread(collect)
+
+
+PROBE = Probe(
+    id="arm_app_host",
+    title="The app host's path, read from Resource Manager",
+    evidence=ArmAppHost,
+    run=run,
+    requires=("arm_access",),
+    # The host's path is judged from the other Azure probes' evidence, which read the host's subnet as the client's.
+    after=(
+        "app_host",
+        "azure_platform",
+        "arm_account",
+        "arm_private_endpoints",
+        "arm_dns_zones",
+        "arm_client_network",
+        "arm_nsg",
+    ),
+    layer="azure",
+    disabled=probe_support.disabled,
+)

@@ -1,0 +1,191 @@
+"""Facts about an app host's path, derived from the `arm_app_host` and `arm_*` evidence (pure, no I/O).
+
+The host (App Service / Functions site, Container Apps environment, AKS cluster) is the client: its subnet is the
+client subnet of arm_client_network, so the zone, link, record, peering, route and NSG facts of
+diagnosis/azure_facts are the host's. What is the host's own: whether it has a VNet at all, which DNS servers its
+settings choose, and whether App Service sends the traffic into the VNet (route-all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aoai_diag.diagnosis import azure_facts
+from aoai_diag.diagnosis.evidence import Evidence
+from aoai_diag.diagnosis.facts import Fact, Unknown, fact, is_unknown, known, unknown, why_unread
+from aoai_diag.model import Status
+
+AZURE_DNS = "168.63.129.16"
+SITE_KINDS = ("webapp", "functionapp")
+KIND_TITLES = {
+    "webapp": "App Service app",
+    "functionapp": "Function app",
+    "containerapp": "Container app",
+    "aks": "AKS cluster",
+}
+
+
+def _rfc1918(address: str) -> bool | None:
+    from aoai_diag.azure.app_hosts import rfc1918
+
+    return rfc1918(address)
+
+
+def describe(host: Mapping[str, Any]) -> str:
+    """`App Service app app-contoso` for sentences."""
+    return f"{KIND_TITLES.get(str(host.get('kind')), 'host')} {host.get('name')}"
+
+
+@fact("app.host")
+def host_fact(ev: Evidence) -> Fact[Mapping[str, Any]]:
+    """`app.host`: the host as read from Resource Manager; unknown when the read was refused or failed."""
+    result = ev.checks.get("arm_app_host")
+    data = result.evidence if result is not None else {}
+    host = data.get("host")
+    if isinstance(host, Mapping) and host.get("id"):
+        return known(host, "arm_app_host")
+    if result is None or result.status is Status.SKIP:
+        return unknown(Unknown.NOT_APPLICABLE, "arm_app_host", detail="the run is for no app host")
+    denied = [d for d in data.get("denied") or () if isinstance(d, Mapping)]
+    ref = str(data.get("ref") or "the host")
+    group = _group_of(ref)
+    decide = f"Reader on resource group {group}" if group else "Reader on the host's resource group"
+    if denied:
+        first = denied[0]
+        return unknown(
+            why_unread(first),
+            "arm_app_host",
+            detail=f"{first.get('scope')}: HTTP {first.get('status') or first.get('code')}",
+            decide=f"{decide} would show its network configuration (az resource show --ids <hostId>)",
+        )
+    return unknown(Unknown.FAILED, "arm_app_host", detail=str(data.get("error") or result.summary), decide=decide)
+
+
+def _group_of(ref: str) -> str | None:
+    parts = ref.strip("/").split("/")
+    for i in range(len(parts) - 1):
+        if parts[i].lower() == "resourcegroups":
+            return parts[i + 1]
+    return None
+
+
+def dns_in_use(ev: Evidence) -> tuple[list[str], str | None]:
+    """(the DNS servers the host asks, the setting that chose them) from arm_client_network; empty: Azure DNS."""
+    net = ev.get("arm_client_network") if ev.ran("arm_client_network") else {}
+    return [str(s) for s in net.get("dns_servers") or ()], net.get("dns_source")
+
+
+def public_dns_servers(ev: Evidence) -> list[str]:
+    """Servers the host asks that are public resolvers: they can never answer from a private zone."""
+    servers, _ = dns_in_use(ev)
+    return azure_facts.split_dns_servers(servers)[1]
+
+
+@fact("app.route_all_gap")
+def route_all_gap(ev: Evidence) -> Fact[tuple[str, ...]]:
+    """`app.route_all_gap`: addresses the app must reach through the VNet (private endpoint, DNS servers it asks)
+    that lie outside RFC 1918 while the site routes only RFC 1918 traffic into the VNet (route-all off). Known empty
+    when route-all is on or the host is not an App Service app; unknown when route-all or an address is unknown.
+    https://learn.microsoft.com/azure/app-service/overview-vnet-integration#routes"""
+    host_ = host_fact(ev)
+    if is_unknown(host_):
+        return host_
+    host = host_.value or {}
+    if host.get("kind") not in SITE_KINDS or not host.get("subnet_ids"):
+        return known((), "arm_app_host")
+    servers, _ = dns_in_use(ev)
+    addresses = [s for s in servers if s != AZURE_DNS]
+    pe_ips = azure_facts.all_pe_ips(p for p in ev.get("arm_private_endpoints").get("private_endpoints") or ())
+    if not ev.ran("arm_private_endpoints") or not pe_ips.known:
+        return unknown(Unknown.NOT_READ, "arm_private_endpoints", detail="the private endpoint's address is unknown")
+    addresses += list(pe_ips.value or {})
+    outside = tuple(a for a in dict.fromkeys(addresses) if _rfc1918(a) is False)
+    # Inside an App Service app, WEBSITE_VNET_ROUTE_ALL=1 (the older app setting) also turns route-all on.
+    inside = ev.get("app_host").get("app_service") if ev.ran("app_host") else None
+    legacy = isinstance(inside, Mapping) and inside.get("route_all") is True
+    if not outside or host.get("route_all") is True or legacy:
+        return known((), "arm_app_host", "arm_private_endpoints")
+    if host.get("route_all") is None:
+        return unknown(
+            Unknown.NOT_READ,
+            "arm_app_host",
+            detail="the site's answer holds neither vnetRouteAllEnabled nor outboundVnetRouting",
+            decide=f"az webapp show --ids {host.get('id')} --query outboundVnetRouting",
+        )
+    return known(outside, "arm_app_host", "arm_private_endpoints", "arm_client_network")
+
+
+def host_path(ev: Evidence, host: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Each link of the host's path as Resource Manager shows it: {link, state ok | broken | unknown, detail}.
+
+    `host` is the host as just read (the probe calls this before its own evidence exists); `ev` holds the other
+    `arm_*` checks."""
+    links: list[dict[str, Any]] = []
+
+    def add(link: str, state: str, detail: str) -> None:
+        links.append({"link": link, "state": state, "detail": detail})
+
+    if host is None:
+        add("host", "unknown", "the host's configuration could not be read")
+        return links
+    add("host", "ok", f"{describe(host)} read")
+    net = ev.get("arm_client_network") if ev.ran("arm_client_network") else {}
+    if not host.get("subnet_ids") and not net.get("vnet"):
+        add("vnet", "broken", f"{describe(host)} has no VNet of yours: its traffic takes the public path")
+        return links
+    vnet = (net.get("vnet") or {}).get("id")
+    add("vnet", "ok" if vnet else "unknown", f"VNet {str(vnet).rsplit('/', 1)[-1]}" if vnet else "VNet not read")
+    gap = route_all_gap_for(ev, host)
+    if gap.known:
+        add("route_all", "broken" if gap.value else "ok", ", ".join(gap.value or ()) or "nothing outside RFC 1918")
+    else:
+        add("route_all", "unknown", gap.describe())
+    public = public_dns_servers(ev)
+    _servers, source = dns_in_use(ev)
+    if public:
+        add("dns", "broken", f"{', '.join(public)} ({source}) cannot answer from a private zone")
+    link = azure_facts.resolver_link(ev)
+    if link.known and link.value == "Completed":
+        add("zone_link", "ok", "the privatelink zone is linked to the VNet the host resolves through")
+    elif link.known and link.value == "none":
+        add("zone_link", "broken", "the privatelink zone is not linked to the VNet the host resolves through")
+    elif not public:
+        add("zone_link", "unknown", link.describe() if not link.known else "link InProgress")
+    record = azure_facts.record(ev)
+    owners = azure_facts.all_pe_ips(p for p in ev.get("arm_private_endpoints").get("private_endpoints") or ())
+    if record.known and link.is_true() and owners.known:
+        ips = set(record.value or ())
+        good = bool(ips) and ips <= set(owners.value or {})
+        add("record", "ok" if good else "broken", ", ".join(sorted(ips)) or "no A record")
+    elif not public:
+        add("record", "unknown", record.describe() if not record.known else "no linked zone")
+    routes = [r for r in net.get("routes_to_pe") or () if isinstance(r, Mapping)]
+    if ev.has("arm_client_network", Status.FAIL):
+        add("route", "broken", ev.checks["arm_client_network"].summary)
+    elif routes:
+        hops = {azure_facts.route_hop(r.get("route")) for r in routes}
+        if hops <= {azure_facts.Hop.DIRECT}:
+            add("route", "ok", "the VNet delivers it (InterfaceEndpoint, VnetLocal or peering)")
+        elif hops & {azure_facts.Hop.NO_PATH, azure_facts.Hop.USER_DROP}:
+            add("route", "broken", "no VNet path, or a user route drops it")
+        else:
+            add(
+                "route",
+                "unknown",
+                "through an appliance or gateway: whether it passes TCP 443 is not in Resource Manager",
+            )
+    else:
+        add("route", "unknown", "no route evaluated (private endpoint address unknown)")
+    nsg = azure_facts.nsg_allows(ev)
+    add("nsg", "ok" if nsg.is_true() else "broken" if nsg.is_false() else "unknown", nsg.describe())
+    return links
+
+
+def route_all_gap_for(ev: Evidence, host: Mapping[str, Any]) -> Fact[tuple[str, ...]]:
+    """`app.route_all_gap` for a host not yet in `ev` (the arm_app_host probe, while it builds its evidence)."""
+    from aoai_diag.model import CheckResult
+
+    checks = dict(ev.checks)
+    checks["arm_app_host"] = CheckResult("arm_app_host", Status.PASS, "", {"host": host}, 0.0)
+    return route_all_gap(Evidence(ev.target, checks))

@@ -1,0 +1,142 @@
+"""Rules for an app host's own causes (`app.*`): no VNet, a DNS setting that overrides the VNet's, route-all off.
+
+The host is read by `arm_app_host` (with `--from`, or inside an App Service host); the other causes of its path
+(zone not linked to the integration VNet, the integration subnet's NSG, peerings, routes) come from the Azure rules,
+because arm_client_network takes the host's subnet as the client subnet. A host that could not be read names
+`app.host_unread` with the app causes as candidates and what would decide: never a cause on an unread fact.
+Sources: https://learn.microsoft.com/azure/app-service/overview-vnet-integration,
+https://learn.microsoft.com/azure/app-service/overview-name-resolution,
+https://learn.microsoft.com/azure/container-apps/networking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from aoai_diag.diagnosis import app_facts
+from aoai_diag.diagnosis.azure_view import AzureView, short
+from aoai_diag.diagnosis.evidence import Evidence, Rule
+from aoai_diag.model import Finding, Status
+
+APP_CAUSES = ("app.no_vnet_integration", "app.dns_setting_overrides", "app.route_all_off")
+
+
+def _host(ev: Evidence) -> Mapping[str, Any] | None:
+    fact = app_facts.host_fact(ev)
+    return fact.value if fact.known else None
+
+
+def _group(host: Mapping[str, Any]) -> str:
+    return f"--subscription {host.get('subscription_id')} -g {host.get('resource_group')}"
+
+
+def host_unread_rules(ev: Evidence) -> Iterator[Finding]:
+    """The host could not be read: whether any app cause applies is unknown."""
+    if not ev.has("arm_app_host", Status.ERROR):
+        return
+    fact = app_facts.host_fact(ev)
+    data = ev.get("arm_app_host")
+    matches = [str(m) for m in data.get("matches") or ()]
+    decide = fact.decide
+    if len(matches) > 1:
+        decide = f"--from with one of {', '.join(matches)} (or -g RESOURCE_GROUP) would name one host"
+    yield Finding(
+        cause_id="app.host_unread",
+        checks=("arm_app_host",),
+        detail=f"The host {data.get('ref')} could not be read from Resource Manager ({fact.describe()}): its VNet "
+        "integration, DNS setting and routing are unknown, so its path is not judged.",
+        candidates=APP_CAUSES,
+        decide=decide,
+    )
+
+
+def no_vnet_rules(ev: Evidence) -> Iterator[Finding]:
+    host = _host(ev)
+    if host is None or host.get("subnet_ids") or host.get("kind") == "aks":
+        return
+    view = AzureView(ev)
+    # The cause is the public path while the account is reached privately: known only with a private endpoint.
+    if not view.pes:
+        return
+    name, kind = host.get("name"), host.get("kind")
+    if kind == "containerapp":
+        detail = (
+            f"Container app {name} runs in environment {short(host.get('environment_id'))}, which has no VNet of yours "
+            "(vnetConfiguration.infrastructureSubnetId is empty): it cannot reach the private endpoint "
+            f"{view.pes[0].get('name')} and resolves {view.target.host} publicly."
+        )
+        fix = (
+            "Create an environment on a subnet of a VNet that reaches the private endpoint and move the app there: az "
+            f"containerapp env create {_group(host)} -n <env> --infrastructure-subnet-resource-id <subnetId>"
+        )
+    else:
+        detail = (
+            f"{app_facts.describe(host)} has no regional VNet integration (virtualNetworkSubnetId is empty): it resolves "
+            f"{view.target.host} with public DNS and connects over the public path, not to the private endpoint "
+            f"{view.pes[0].get('name')}."
+        )
+        fix = (
+            f"az webapp vnet-integration add {_group(host)} -n {name} --vnet <vnetId> --subnet <subnetId>  (a subnet "
+            f"delegated to Microsoft.Web/serverFarms in {short(view.pes[0].get('vnet_id'))} or a VNet peered with it)"
+        )
+    yield Finding(
+        cause_id="app.no_vnet_integration",
+        checks=("arm_app_host", "arm_private_endpoints", "arm_client_network"),
+        detail=detail,
+        remediation=fix,
+        resources=(str(host.get("id")), str(view.pes[0].get("id"))),
+    )
+
+
+def dns_setting_rules(ev: Evidence) -> Iterator[Finding]:
+    """The app's DNS setting (the WEBSITE_DNS_SERVER app setting seen inside the host, or the site's
+    dnsConfiguration.dnsServers) names a public resolver: it cannot answer from a private zone."""
+    host = _host(ev)
+    servers, source = app_facts.dns_in_use(ev)
+    if host is None or source in (None, "vnet") or not servers:
+        return
+    public = app_facts.public_dns_servers(ev)
+    if not public:
+        return
+    vnet = AzureView(ev).net.get("vnet") or {}
+    vnet_dns = ", ".join(vnet.get("dns_servers") or ()) or "Azure-provided DNS"
+    name = host.get("name")
+    if str(source).startswith("app setting"):
+        fix = (
+            f"az webapp config appsettings delete {_group(host)} -n {name} --setting-names WEBSITE_DNS_SERVER "
+            f"WEBSITE_DNS_ALT_SERVER  (the app then uses {short(vnet.get('id'))}'s DNS); or set it to 168.63.129.16 "
+            "or a Private Resolver inbound endpoint"
+        )
+    else:
+        fix = (
+            f"az resource update --ids {host.get('id')} --set properties.dnsConfiguration.dnsServers=[]  (the app then "
+            f"uses {short(vnet.get('id'))}'s DNS); or set it to 168.63.129.16 or a Private Resolver inbound endpoint"
+        )
+    yield Finding(
+        cause_id="app.dns_setting_overrides",
+        checks=("arm_app_host", "arm_client_network"),
+        detail=f"{app_facts.describe(host)} asks {', '.join(servers)} (its {source}), not its VNet's DNS ({vnet_dns}); "
+        f"{', '.join(public)} is a public resolver and cannot answer {ev.target.host} from the private zone.",
+        remediation=fix,
+        resources=(str(host.get("id")),),
+    )
+
+
+def route_all_rules(ev: Evidence) -> Iterator[Finding]:
+    gap = app_facts.route_all_gap(ev)
+    host = _host(ev)
+    if host is None or not gap.known or not gap.value:
+        return
+    yield Finding(
+        cause_id="app.route_all_off",
+        checks=("arm_app_host", "arm_private_endpoints", "arm_client_network"),
+        detail=f"{app_facts.describe(host)} routes only RFC 1918 traffic into its VNet (route-all off, "
+        f"{host.get('route_all_source')}), and {', '.join(gap.value)} lie(s) outside RFC 1918: that traffic leaves "
+        "by the public path.",
+        remediation=f"az resource update --ids {host.get('id')} --set properties.outboundVnetRouting.applicationTraffic=true",
+        resources=(str(host.get("id")),),
+    )
+
+
+RULES: tuple[Rule, ...] = (host_unread_rules, no_vnet_rules, dns_setting_rules, route_all_rules)
