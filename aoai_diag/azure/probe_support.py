@@ -24,6 +24,12 @@ def on_azure(deps: Mapping[str, CheckResult]) -> bool:
     return imds(deps).get("on_azure") is True
 
 
+def on_app_host(deps: Mapping[str, CheckResult]) -> bool:
+    """The run happens inside an app host (App Service, Container Apps, a pod, Azure ML): app_host named one."""
+    host = deps.get("app_host")
+    return host is not None and bool(host.evidence.get("kind"))
+
+
 def vm(deps: Mapping[str, CheckResult]) -> Mapping[str, Any] | None:
     value = imds(deps).get("vm")
     return value if isinstance(value, Mapping) else None

@@ -36,7 +36,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aoai_diag.azure import probe_support
-from aoai_diag.checks.base import Probe, in_thread
+from aoai_diag.checks.base import Probe, in_thread, skip
 from aoai_diag.context import ProbeContext
 from aoai_diag.diagnosis import azure_facts
 from aoai_diag.evidence.azure import ArmNsg
@@ -153,6 +153,9 @@ def _pe_side(ctx: ProbeContext, sess: ArmSession, flow: Flow, pes: Sequence[Mapp
             continue
         entry["network_policies"] = sub.pe_network_policies
         entry["nsg_id"] = sub.nsg_id
+        # The PE's own subnet is inside the VirtualNetwork tag whatever was read of the client's VNet (off Azure
+        # without --vnet nothing was): the PE's address matches a rule that names the tag.
+        flow.prefixes.extend(p for p in sub.prefixes if p not in flow.prefixes)
         entry["applies"] = (sub.pe_network_policies or "Disabled").lower() in NSG_POLICIES
         if not sub.nsg_id:
             continue
@@ -247,8 +250,17 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
 
     def body() -> Outcome:
         on_azure = probe_support.on_azure(deps)
+        client_net = deps.get("arm_client_network")
+        if client_net is None or client_net.status in (Status.SKIP, Status.ERROR):
+            # Off Azure without --vnet the client's VNet is not read, and the PE subnet's NSG still meets this
+            # machine's traffic (issue 17, class 5); on a VM or an app host, the client side is needed.
+            state = client_net.status.value if client_net is not None else "not run"
+            if on_azure or probe_support.on_app_host(deps) or ctx.settings.from_host:
+                return skip(f"skipped: needs arm_client_network ({state})", f"needs arm_client_network ({state})")
+            net: Mapping[str, Any] = {}
+        else:
+            net = client_net.evidence
         sess = snapshot.session(ctx, on_azure)
-        net = deps["arm_client_network"].evidence
         pes = deps["arm_private_endpoints"].evidence.get("private_endpoints") or []
         port = ctx.settings.port
         nic = net.get("nic") or {}
@@ -320,9 +332,10 @@ PROBE = Probe(
     title="NSG rules for TCP 443 to the private endpoint",
     evidence=ArmNsg,
     run=run,
-    requires=("arm_client_network", "arm_private_endpoints"),
-    # tcp_connect: the effective NSGs are asked only when a connect to a private address failed.
-    after=("azure_platform", "tcp_connect"),
+    requires=("arm_private_endpoints",),
+    # tcp_connect: the effective NSGs are asked only when a connect to a private address failed. route_lookup and
+    # vpn_profile: off Azure, the source address the PE subnet's NSG sees (the tunnel's, or the client pool's).
+    after=("app_host", "azure_platform", "tcp_connect", "arm_client_network", "route_lookup", "vpn_profile"),
     layer="azure",
     disabled=probe_support.disabled,
 )
