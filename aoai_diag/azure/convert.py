@@ -47,7 +47,7 @@ def checked_row(data: Any, scope: str) -> dict[str, Any]:
     peer.check_json(data, scope)
     for key in _ROW_TEXT:
         peer.text(data.get(key), f"{scope}.{key}", 4096)
-    if not isinstance(data.get("properties") or {}, Mapping):
+    if data.get("properties") is not None and not isinstance(data["properties"], Mapping):
         raise peer.PeerValueError(f"{scope}.properties is not an object")
     return dict(data)
 
