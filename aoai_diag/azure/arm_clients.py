@@ -231,6 +231,21 @@ class ArmSession:
                 raise HttpResponseError(response=response)
             return _json_object(response)
 
+    def post_json(self, path: str, api_version: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A plain ARM POST of a JSON body (Resource Graph's query); the answer checked as it enters. Raises
+        ArmFailure."""
+        from azure.core.exceptions import HttpResponseError
+        from azure.core.rest import HttpRequest
+
+        client = self._generic()
+        with _as_arm_failure(path):
+            response = client.send_request(
+                HttpRequest("POST", f"{self.base_url}{path}", params={"api-version": api_version}, json=dict(body))
+            )
+            if response.status_code >= 400:
+                raise HttpResponseError(response=response)
+            return _json_object(response)
+
     def list_json(self, path: str, api_version: str) -> list[dict[str, Any]]:
         """Every page of a plain ARM list (follows nextLink); raises ArmFailure, `Truncated` when the pages did not
         end within the page budget or looped (what was read is not the whole list: unknown, never absent)."""

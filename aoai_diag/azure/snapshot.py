@@ -57,6 +57,8 @@ GRAPH_QUERY = (
     + " or ".join(f"type =~ '{t}'" for t in GRAPH_TYPES)
     + " | project id, name, type, kind, location, subscriptionId, resourceGroup, properties"
 )
+GRAPH_API = "2021-03-01"
+"""The api-version azure-mgmt-resourcegraph 8 uses for the same query."""
 GRAPH_PAGE = 1000
 """Rows asked per Resource Graph page (the service's maximum)."""
 GRAPH_PAGES = 50
@@ -133,19 +135,16 @@ def _graph_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[
     """Every row of the inventory query, and why the rows are incomplete when they are (a `Truncated` ArmDenied:
     more than GRAPH_PAGES pages, or a skip token that repeats). A page holding more rows than asked, or a row that
     is not a resource, is the service misbehaving: ArmFailure MalformedResponse (the list calls are tried then)."""
-    from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
-
     rows: list[dict[str, Any]] = []
     skip: str | None = None
     seen: set[str] = set()
     for _ in range(GRAPH_PAGES):
-        request = QueryRequest(
-            subscriptions=list(subscriptions),
-            query=GRAPH_QUERY,
-            options=QueryRequestOptions(result_format="objectArray", skip_token=skip, top=GRAPH_PAGE),
-        )
+        options: dict[str, Any] = {"resultFormat": "objectArray", "$top": GRAPH_PAGE}
+        if skip:
+            options["$skipToken"] = skip
+        request = {"subscriptions": list(subscriptions), "query": GRAPH_QUERY, "options": options}
         response = sess.call("Resource Graph", partial(_graph_query, sess, request))
-        data = response.data or ()
+        data = response.get("data") or []
         if not isinstance(data, list) or len(data) > GRAPH_PAGE:
             count = len(data) if isinstance(data, list) else type(data).__name__
             raise ArmFailure(
@@ -154,7 +153,7 @@ def _graph_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[
                 )
             )
         rows.extend(_checked_row(r, "Resource Graph") for r in data)
-        skip = response.skip_token
+        skip = response.get("$skipToken")
         if not skip:
             return rows, None
         if not isinstance(skip, str) or skip in seen:
@@ -176,8 +175,12 @@ def _checked_row(row: Any, scope: str) -> dict[str, Any]:
         raise ArmFailure(ArmDenied(scope, None, "MalformedResponse", str(exc)[:200])) from None
 
 
-def _graph_query(sess: ArmSession, request: Any) -> Any:
-    return sess.graph().resources(request)
+def _graph_query(sess: ArmSession, request: dict[str, Any]) -> dict[str, Any]:
+    """One page of the query, a plain POST: the answer is parsed once, by our checked parser, and its row count
+    checked before any row is converted (the SDK's model deserializer walked all 100,000 rows of a hostile page
+    first, issue 19), without loading azure-mgmt-resourcegraph.
+    https://learn.microsoft.com/rest/api/azureresourcegraph/resourcegraph/resources/resources"""
+    return sess.post_json("/providers/Microsoft.ResourceGraph/resources", GRAPH_API, request)
 
 
 def _list_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[dict[str, Any]], list[ArmDenied]]:

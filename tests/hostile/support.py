@@ -1,8 +1,8 @@
 """The hostile tier's harness: the installed CLI in a child process, its wall time and peak memory, and the checks
 every run must pass whatever its peers did (issue 19): on time, bounded memory, a strict and valid JSON report.
 
-Peak RSS is the child's own (`os.wait4` returns the rusage of that one process), not RUSAGE_CHILDREN's maximum
-over every child the test session ever waited for.
+Peak RSS is the CLI process's own (`os.wait4` returns the rusage of that one process, see `_SPAWN`), not
+RUSAGE_CHILDREN's maximum over every child the test session ever waited for.
 """
 
 from __future__ import annotations
@@ -66,42 +66,50 @@ class Run:
         return {c["id"]: c for c in self.report()["targets"][0]["checks"]}
 
 
+# Started between the test process and the CLI: a child's peak RSS (ru_maxrss) includes what its parent had mapped
+# when it forked, and the test process may hold hundreds of MB of fixtures. This small process forks the CLI instead,
+# reaps it with wait4 (that one child's rusage) and writes its exit status and peak RSS to the file named first.
+_SPAWN = """
+import json, os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.executable, [sys.executable, "-m", "aoai_diag", *sys.argv[2:]])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as fh:
+    json.dump({"code": os.waitstatus_to_exitcode(status), "maxrss_kb": usage.ru_maxrss}, fh)
+"""
+
+
 def cli(*argv: str, env: Mapping[str, str] | None = None) -> Run:
     """Run `python -m aoai_diag ARGV` (as the installed command does) and wait for it."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "rusage.json"
         started = time.monotonic()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "aoai_diag", *argv],
+            [sys.executable, "-S", "-c", _SPAWN, str(result), *argv],
             stdout=out,
             stderr=err,
             stdin=subprocess.DEVNULL,
             env=guarded_env(dict(env or {})),
             cwd=REPO,
+            start_new_session=True,
         )
-        killer = threading.Timer(KILL_AFTER_S, lambda: _kill(proc.pid))
-        killer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            killer.cancel()
+            proc.wait(timeout=KILL_AFTER_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its spawner: the test then fails on time
+            proc.wait()
         elapsed = time.monotonic() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+        usage = json.loads(result.read_text()) if result.exists() else {"code": -9, "maxrss_kb": 0}
         out.seek(0)
         err.seek(0)
         return Run(
-            code=proc.returncode,
+            code=int(usage["code"]),
             stdout=out.read().decode("utf-8", errors="replace"),
             stderr=err.read().decode("utf-8", errors="replace"),
             elapsed=elapsed,
-            peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
+            peak_rss_mb=usage["maxrss_kb"] / 1024,  # kilobytes on Linux
         )
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def local_args(deadline: float = 2.0, timeout: float = 1.0, imds: str = DEAD_IMDS) -> list[str]:
@@ -129,6 +137,7 @@ def local_args(deadline: float = 2.0, timeout: float = 1.0, imds: str = DEAD_IMD
 def assert_bounded(run: Run, deadline: float, rss_mb: float = RSS_BOUND_MB) -> None:
     """Ended within the deadline and the slack, in bounded memory, with one line at most on stderr after the
     progress line and no traceback."""
+    print(f"measured: {run.elapsed:.2f} s (deadline {deadline:g} s), peak RSS {run.peak_rss_mb:.0f} MB")  # pytest -s
     assert run.elapsed < deadline + SLACK_S, f"took {run.elapsed:.1f} s with --deadline {deadline}"
     assert run.peak_rss_mb < rss_mb, f"peak RSS {run.peak_rss_mb:.0f} MB (bound {rss_mb} MB)"
     assert "Traceback" not in run.stderr and "internal error" not in run.stderr, run.stderr[-2000:]
