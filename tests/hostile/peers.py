@@ -142,14 +142,14 @@ class Trickler:
     """A TCP server on loopback that answers every connection with `response`, one byte every TRICKLE_S seconds
     (after reading what the client sent first): a slowloris whose every read is well within any read timeout."""
 
-    def __init__(self, response: bytes, read_first: bool = True) -> None:
+    def __init__(self, response: bytes, read_first: bool = True, host: str = "127.0.0.1", port: int = 0) -> None:
         self.response = response
         self.read_first = read_first
         self.stopping = threading.Event()
         self.connections = 0
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, port))
         self.sock.listen(64)
         self.sock.settimeout(0.1)
         self.port = self.sock.getsockname()[1]
@@ -190,3 +190,22 @@ class Trickler:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tests.hostile.peers --listen IP:PORT`: a Trickler answering every connection with 4 KB of
+    bytes, one every 0.2 s (a TLS or HTTP peer stuck in its first answer); prints "ready"."""
+    import argparse
+
+    from tests.servers.standalone import parse_listen, serve_until_stopped
+
+    parser = argparse.ArgumentParser(description="a trickling TCP peer")
+    parser.add_argument("--listen", required=True)
+    args = parser.parse_args(argv)
+    host, port = parse_listen(args.listen)
+    peer = Trickler(b"\x16\x03\x03" + b"\x00" * 4096, host=host, port=port)
+    return serve_until_stopped(peer.close)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
