@@ -195,14 +195,6 @@ class ArmSession:
 
         return self._client("cognitive", subscription, build)
 
-    def graph(self) -> Any:
-        def build() -> Any:
-            from azure.mgmt.resourcegraph import ResourceGraphClient
-
-            return ResourceGraphClient(self.credential, **self._common())
-
-        return self._client("graph", "", build)
-
     def _generic(self) -> Any:
         def build() -> Any:
             from azure.core.configuration import Configuration
