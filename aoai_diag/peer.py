@@ -14,6 +14,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from aoai_diag.evidence.base import _describe as _kind  # the typed evidence's words for a JSON value's kind
+
 MAX_DEPTH = 64
 """Deeper nesting than any Azure answer has (an ARM resource is ~10 levels)."""
 MAX_STRING = 64 * 1024
@@ -55,22 +57,6 @@ def loads(data: bytes | str, what: str) -> Any:
     except ValueError as exc:  # UnicodeDecodeError and json.JSONDecodeError are ValueErrors
         raise PeerValueError(f"{what}: not JSON ({str(exc)[:120]})") from None
     return check_json(value, what)
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, list | tuple):
-        return "a list"
-    return type(value).__name__
 
 
 def check_json(value: Any, path: str, depth: int = 0) -> Any:

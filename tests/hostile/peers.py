@@ -24,6 +24,12 @@ from tests.servers.arm_emulator import ArmHandler, _token
 TRICKLE_S = 0.2
 
 
+def seen(server: Any) -> list[tuple[str, str, str, bool]]:
+    """(method, path, Host, carried Authorization) of every request `server` (a HostileArm's) received."""
+    with server.lock:
+        return list(getattr(server, "seen", []))
+
+
 class HostileArm(ArmHandler):
     def _handle(self, method: str) -> None:
         parts = urlsplit(self.path)
@@ -113,16 +119,15 @@ class HostileArm(ArmHandler):
 
     def _hostile_graph(self, kind: str) -> None:
         if kind == "rows":
-            row = {"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/v", "type": "x"}
-            rows = json.dumps([row] * 100_000).encode()
-            body = b'{"totalRecords": 100000, "count": 100000, "resultTruncated": "false", "data": ' + rows + b"}"
-            return self._raw(200, body)
+            one = {"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/v", "type": "x"}
+            rows = json.dumps([one] * 100_000).encode()
+            return self._raw(200, b'{"totalRecords": 100000, "count": 100000, "data": ' + rows + b"}")
         if kind == "loop":
-            body = {"totalRecords": 1, "count": 0, "resultTruncated": "false", "data": [], "$skipToken": "again"}
-            return self._raw(200, json.dumps(body).encode())
+            looping = {"totalRecords": 1, "count": 0, "data": [], "$skipToken": "again"}
+            return self._raw(200, json.dumps(looping).encode())
         if kind == "nan":
             account = next(r for r in self.server.resources() if r["type"].lower().endswith("/accounts"))
-            row = {
+            row: dict[str, Any] = {
                 "id": account["id"],
                 "name": account["name"],
                 "type": account["type"].lower(),
@@ -132,10 +137,10 @@ class HostileArm(ArmHandler):
                 "resourceGroup": account["id"].split("/")[4],
                 "properties": {**account.get("properties", {}), "sku": float("inf")},
             }
-            body = {"totalRecords": 1, "count": 1, "resultTruncated": "false", "data": [row]}
-            return self._raw(200, json.dumps(body).encode())  # json.dumps writes NaN and Infinity
-        body = {"totalRecords": 0, "count": 0, "resultTruncated": "false", "data": []}
-        return self._raw(200, json.dumps(body).encode(), trickle=True)
+            page = {"totalRecords": 1, "count": 1, "data": [row]}
+            return self._raw(200, json.dumps(page).encode())  # json.dumps writes NaN and Infinity
+        empty = {"totalRecords": 0, "count": 0, "data": []}
+        return self._raw(200, json.dumps(empty).encode(), trickle=True)
 
 
 class Trickler:

@@ -9,9 +9,11 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from aoai_diag.net.imds import fetch_instance
 from tests.azure_harness import topology
-from tests.hostile.peers import HostileArm, Trickler
+from tests.hostile.peers import HostileArm, Trickler, seen
 from tests.hostile.support import arm_lab, assert_bounded, cli, local_args
 from tests.servers import imds
 
@@ -47,9 +49,13 @@ def test_a_trickled_resource_graph_page_ends_with_the_deadline() -> None:
     assert account["status"] == "error", account["summary"]
 
 
-def test_all_accounts_discovery_with_endless_paging_ends_with_the_deadline() -> None:
-    # A new nextLink on every page, each 0.3 s: 100 pages would be 30 s.
-    with arm_lab(hostile(subscriptions="endless"), HostileArm) as lab:
+@pytest.mark.parametrize(
+    "modes",
+    [{"subscriptions": "endless"}, {"token": "trickle"}],
+    ids=["endless-paging", "trickled-token"],  # a new nextLink every 0.3 s (100 pages: 30 s); a token a byte at a time
+)
+def test_all_accounts_discovery_ends_with_the_deadline(modes: dict[str, str]) -> None:
+    with arm_lab(hostile(**modes), HostileArm) as lab:
         args = local_args(DEADLINE, TIMEOUT)
         args[args.index("contoso")] = "--all-accounts"
         run = cli(*args, *lab.args(), env=lab.env())
@@ -57,19 +63,10 @@ def test_all_accounts_discovery_with_endless_paging_ends_with_the_deadline() -> 
     assert run.code == 2 and "--all-accounts: cannot list the accounts" in run.stderr, run.stderr
 
 
-def test_all_accounts_discovery_with_a_trickled_token_ends_with_the_deadline() -> None:
-    with arm_lab(hostile(token="trickle"), HostileArm) as lab:
-        args = local_args(DEADLINE, TIMEOUT)
-        args[args.index("contoso")] = "--all-accounts"
-        run = cli(*args, *lab.args(), env=lab.env())
-    assert_bounded(run, DEADLINE)
-    assert run.code == 2 and "cannot list the accounts" in run.stderr, run.stderr
-
-
 def test_a_next_link_loop_stops_at_the_page_seen_before() -> None:
     with arm_lab(hostile(subscriptions="loop"), HostileArm) as lab:
         run = cli(*local_args(3.0, TIMEOUT), *lab.args(), env=lab.env())
-        pages = [p for m, p, _, _ in lab.arm.seen if p == "/subscriptions"]
+        pages = [p for m, p, _, _ in seen(lab.arm) if p == "/subscriptions"]
     assert_bounded(run, 3.0)
     assert len(pages) == 2, pages  # the first page, and the link once: the repeat is not asked again
     access = run.checks()["arm_access"]["evidence"]
@@ -85,3 +82,17 @@ def test_a_vpn_profile_nobody_writes_is_given_up_at_the_deadline(tmp_path: Path)
     run = cli(*local_args(DEADLINE, TIMEOUT), "--no-azure", "--vpn-profile", str(fifo))
     assert_bounded(run, DEADLINE)
     assert run.code == 2 and "could not be read within" in run.stderr, run.stderr
+
+
+def test_a_resource_graph_skip_token_that_repeats_ends_the_inventory_as_truncated(tmp_path: Path) -> None:
+    from aoai_diag.azure import snapshot
+    from aoai_diag.context import ProbeContext
+    from tests.azure_harness import lab
+
+    with lab(hostile(graph="loop"), tmp_path) as env:
+        env.arm.RequestHandlerClass = HostileArm
+        ctx = ProbeContext(settings=env.settings, deadline=time.monotonic() + 5)
+        inventory = snapshot.inventory(ctx, False)
+        posts = [p for m, p, _, _ in seen(env.arm) if m == "POST" and "ResourceGraph" in p]
+    assert len(posts) == 2, posts  # the first page and the token once: its repeat is not asked
+    assert [d.code for d in inventory.denied] == ["Truncated"] and not inventory.complete

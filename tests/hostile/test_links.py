@@ -18,7 +18,7 @@ from aoai_diag.azure.arm_clients import ArmFailure, ArmSession
 from aoai_diag.azure.credential import CachingCredential
 from aoai_diag.context import Settings
 from tests.azure_harness import topology
-from tests.hostile.peers import HostileArm
+from tests.hostile.peers import HostileArm, seen
 from tests.hostile.support import ArmLab, assert_bounded, cli, local_args
 from tests.servers import arm_emulator
 
@@ -32,7 +32,7 @@ def two_hosts(modes: dict[str, str], tmp_path: Path) -> Iterator[tuple[ArmLab, a
     ca = trustme.CA()
     ca_path = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_path))
-    servers = []
+    servers: list[arm_emulator.ArmEmulator] = []
     try:
         for host in ("127.0.0.2", "127.0.0.1"):
             tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -54,7 +54,7 @@ def two_hosts(modes: dict[str, str], tmp_path: Path) -> Iterator[tuple[ArmLab, a
 def test_a_next_link_to_another_host_is_refused_and_reported(tmp_path: Path) -> None:
     with two_hosts({"subscriptions": "foreign"}, tmp_path) as (lab, other):
         run = cli(*local_args(DEADLINE), *lab.args(), env=lab.env())
-        reached = list(getattr(other, "seen", []))
+        reached = seen(other)
     assert_bounded(run, DEADLINE)
     assert reached == [], reached  # not even asked: the link was refused before any connection
     access = run.checks()["arm_access"]
@@ -68,7 +68,7 @@ def test_the_sdk_paging_to_another_host_never_carries_the_token(tmp_path: Path) 
         lab.arm.topology["graph"] = False
         subscriptions = [a for s in lab.arm.topology["subscriptions"] for a in ("--subscription", s["subscriptionId"])]
         run = cli(*local_args(DEADLINE), *lab.args(), *subscriptions, env=lab.env())
-        reached = list(getattr(other, "seen", []))
+        reached = seen(other)
     assert_bounded(run, DEADLINE)
     assert not [r for r in reached if r[3]], reached  # nothing with Authorization reached 127.0.0.2
     account = run.checks()["arm_account"]

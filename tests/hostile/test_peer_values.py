@@ -16,7 +16,7 @@ from aoai_diag.azure.convert import checked_row
 from aoai_diag.azure.credential import BadToken, checked_token
 from aoai_diag.net.imds import fetch_instance, parse_instance
 from tests.azure_harness import topology
-from tests.hostile.peers import HostileArm
+from tests.hostile.peers import HostileArm, seen
 from tests.hostile.support import arm_lab, assert_bounded, cli, local_args
 from tests.servers import imds
 
@@ -96,7 +96,7 @@ def test_a_nan_in_the_token_answer_is_an_error_of_arm_access() -> None:
     assert_bounded(run, 3.0)
     access = run.checks()["arm_access"]
     assert access["status"] == "error", access
-    assert not any(auth for method, path, _, auth in lab.arm.seen if not path.endswith("/token") and auth)
+    assert not any(auth for method, path, _, auth in seen(lab.arm) if not path.endswith("/token") and auth)
 
 
 # The checks themselves, where the values enter ------------------------------------------------------------------

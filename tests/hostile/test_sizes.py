@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.azure_harness import topology
 from tests.hostile import support
-from tests.hostile.peers import HostileArm
+from tests.hostile.peers import HostileArm, seen
 from tests.hostile.support import arm_lab, assert_bounded, cli, local_args
 
 DEADLINE = 3.0
@@ -40,7 +40,7 @@ def test_a_resource_graph_page_of_100000_rows_is_refused_in_bounded_memory() -> 
 def test_a_50_mb_token_answer_is_cut_at_its_cap() -> None:
     with arm_lab(hostile(token="huge"), HostileArm) as lab:
         run = cli(*local_args(DEADLINE), *lab.args(), env=lab.env())
-        authorized = [p for _, p, _, auth in lab.arm.seen if auth]
+        authorized = [p for _, p, _, auth in seen(lab.arm) if auth]
     assert_bounded(run, DEADLINE)
     access = run.checks()["arm_access"]
     assert access["status"] == "error", access["summary"]
