@@ -63,6 +63,8 @@ GRAPH_PAGE = 1000
 """Rows asked per Resource Graph page (the service's maximum)."""
 GRAPH_PAGES = 50
 """Pages read at most (50,000 resources of the seven types); past it the inventory is incomplete, never complete."""
+LIST_LIMIT = 5000
+"""Items read at most from one per-subscription list (the SDK follows its nextLinks through the bounded transport)."""
 MAX_SUBSCRIPTIONS = 1000
 """Subscriptions searched at most (Resource Graph takes at most 1,000 per query)."""
 
@@ -188,6 +190,7 @@ def _list_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[d
     from aoai_diag.azure.arm_clients import pages
 
     calls: dict[str, Callable[[], list[dict[str, Any]]]] = {}
+    cut: list[ArmDenied] = []  # lists longer than LIST_LIMIT, named so the inventory is not taken as complete
     for sub in subscriptions:
         scope = f"/subscriptions/{sub}"
 
@@ -195,7 +198,12 @@ def _list_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[d
             kind: str, fn: Callable[[str], Any], sub: str = sub, scope: str = scope
         ) -> Callable[[], list[dict[str, Any]]]:
             def run() -> list[dict[str, Any]]:
-                rows = sess.call(scope, lambda: [_checked_row(convert.sdk_json(m), scope) for m in pages(fn(sub))])
+                rows = sess.call(
+                    scope, lambda: [_checked_row(convert.sdk_json(m), scope) for m in pages(fn(sub), LIST_LIMIT + 1)]
+                )
+                if len(rows) > LIST_LIMIT:  # the rest was not read: what is missing is unknown, not absent
+                    cut.append(ArmDenied(scope, None, "Truncated", f"more than {LIST_LIMIT} {kind}: the rest not read"))
+                    rows = rows[:LIST_LIMIT]
                 for row in rows:
                     row["type"] = kind
                 return rows
@@ -212,7 +220,7 @@ def _list_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[d
     results = sess.parallel(calls)
     rows: list[dict[str, Any]] = []
     denied: dict[str, ArmDenied] = {}
-    for value in results.values():
+    for value in [*results.values(), *cut]:
         if isinstance(value, ArmDenied):
             denied.setdefault(value.scope, value)
         else:
