@@ -206,7 +206,7 @@ def build_settings(**opts: Any) -> Any:
         "vnet_id": opts["vnet_id"],
         "arm_endpoint": opts["arm_endpoint"],
         "authority_host": opts["authority_host"],
-        "vpn_profile": _vpn_profile(opts.get("vpn_profile")),
+        "vpn_profile": _vpn_profile(opts.get("vpn_profile"), opts["deadline"] or 2 * opts["timeout"]),
         "source_ip": opts.get("source_ip"),
     }
     if opts["public_resolvers"]:
@@ -228,17 +228,39 @@ def _ip_option(ctx: Any, param: Any, value: str | None) -> str | None:
         raise click.BadParameter(f"{value!r} is not an IP address") from None
 
 
-def _vpn_profile(path: str | None) -> str | None:
-    """The profile path, once it has been read and parsed (a bad file is a usage error, not a failed check)."""
+def _vpn_profile(path: str | None, seconds: float) -> str | None:
+    """The profile path, once it has been read and parsed (a bad file is a usage error, not a failed check).
+
+    Read within `seconds` (the run's deadline): a FIFO nobody writes to, or a stalled network share, must not hold
+    the run before it starts. The read itself is capped (aoai_diag/osnet/vpnprofile.py).
+    """
     if path is None:
         return None
     from aoai_diag.osnet.vpnprofile import VpnProfileError, load_profile
 
     try:
-        load_profile(path)
+        within_deadline(load_profile, seconds, path)
     except VpnProfileError as exc:
         raise click.BadParameter(str(exc), param_hint="--vpn-profile") from None
+    except TimeoutError:
+        raise click.BadParameter(
+            f"{_shown(path)} could not be read within {seconds:g} s", param_hint="--vpn-profile"
+        ) from None
     return path
+
+
+def within_deadline(fn: Any, seconds: float, *args: Any) -> Any:
+    """`fn(*args)` in the process's worker pool, waited for at most `seconds` (then TimeoutError; the call is left
+    to finish on its own, the process leaves through os._exit)."""
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    from aoai_diag.blocking import executor
+
+    future = executor().submit(fn, *args)
+    try:
+        return future.result(timeout=seconds)
+    except FutureTimeout:
+        raise TimeoutError(f"not done within {seconds:g} s") from None
 
 
 def parse_targets(values: tuple[str, ...], cloud: str) -> list[Any]:
@@ -292,14 +314,21 @@ def account_targets(settings: Any, cloud: str) -> list[Any]:
     from aoai_diag.azure.arm_clients import ArmFailure
     from aoai_diag.azure.credential import NoCredential
     from aoai_diag.azure.discovery import list_accounts
+    from aoai_diag.context import DeadlineExceeded
     from aoai_diag.errors import first_line
     from aoai_diag.targets import TargetError, parse_target
 
     try:
-        hosts = list_accounts(settings)
+        # The session's transport ends every exchange by the deadline; the wait here is the backstop for what it
+        # does not carry (the Azure CLI credential's subprocess), with a second for the session to report first.
+        hosts = within_deadline(list_accounts, settings.run_deadline + 1.0, settings)
     except (NoCredential, ArmFailure) as exc:
         raise click.UsageError(
             f"--all-accounts: cannot list the accounts: {first_line(str(exc)) or type(exc).__name__}"
+        ) from None
+    except (DeadlineExceeded, TimeoutError):
+        raise click.UsageError(
+            f"--all-accounts: cannot list the accounts: not done within the deadline ({settings.run_deadline:g} s)"
         ) from None
     targets = []
     for host in hosts:

@@ -157,18 +157,17 @@ def search(ctx: ProbeContext, sess: ArmSession, ref: HostRef, subscriptions: Seq
 
 
 def _graph(sess: ArmSession, rtype: str, ref: HostRef, subscriptions: Sequence[str]) -> list[dict[str, Any]]:
-    from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
+    from aoai_diag.azure import snapshot
 
     # Name and group were checked against _NAME / _GROUP (no quote can reach the query).
     query = f"resources | where type =~ '{rtype.lower()}' and name =~ '{ref.name}'"
     if ref.resource_group:
         query += f" and resourceGroup =~ '{ref.resource_group}'"
     query += " | project id, name, type, kind, resourceGroup, subscriptionId"
-    request = QueryRequest(
-        subscriptions=list(subscriptions), query=query, options=QueryRequestOptions(result_format="objectArray")
-    )
-    response = sess.call("Resource Graph", lambda: sess.graph().resources(request))
-    return [r for r in response.data or () if isinstance(r, dict)]
+    request = {"subscriptions": list(subscriptions), "query": query, "options": {"resultFormat": "objectArray"}}
+    response = sess.call("Resource Graph", lambda: snapshot.graph_query(sess, request))
+    data = response.get("data") or []
+    return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
 
 
 def _ids(rows: Sequence[Mapping[str, Any]], ref: HostRef) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aoai_diag import blocking
 from aoai_diag.azure.credential import CachingCredential, ca_bundle
@@ -21,6 +21,9 @@ from aoai_diag.azure.resources import ArmDenied
 from aoai_diag.context import Settings
 from aoai_diag.errors import first_line
 from aoai_diag.net.connect import classify_connect_error
+
+if TYPE_CHECKING:  # requests and urllib3 load with the Azure layer, not with `--help`
+    from aoai_diag.azure.bounded_http import BoundedHttp
 
 T = TypeVar("T")
 
@@ -37,6 +40,18 @@ LRO_LAST_POLL_MARGIN_S = 0.25
 LRO_MIN_POLL_S = 0.05
 MAX_WORKERS = 16
 """Connections kept per host: as many as the Azure layer's reads that run at once."""
+
+
+PAGE_BUDGET = 100
+"""nextLink pages followed at most per list; a list that needs more is reported truncated (unknown, not absent)."""
+
+
+def bounded_http(settings: Settings, deadline: float, clock: Callable[[], float], base_url: str) -> BoundedHttp:
+    """The run's Azure HTTP (deadline, size caps, the token only to `base_url`'s origin): see bounded_http.py."""
+    from aoai_diag.azure.bounded_http import BoundedHttp, origin
+
+    timeout = max(0.05, min(settings.timeout, deadline - clock()))
+    return BoundedHttp(deadline, timeout, ca_bundle(settings), origin(base_url), clock, pool_size=MAX_WORKERS * 2)
 
 
 class ArmFailure(Exception):
@@ -74,6 +89,11 @@ def denied_from(exc: BaseException, scope: str) -> ArmDenied:
 
     if isinstance(exc, ArmFailure):
         return exc.denied
+    from aoai_diag.azure.bounded_http import refusal_of
+
+    refusal = refusal_of(exc)
+    if refusal is not None:  # our own transport's refusal (deadline, size cap, foreign host): named as such
+        return ArmDenied(scope, None, str(getattr(refusal, "code", "Refused")), first_line(str(refusal))[:200])
     if isinstance(exc, DecodeError):
         return ArmDenied(scope, getattr(exc, "status_code", None), "MalformedResponse", "unreadable JSON in the answer")
     if isinstance(exc, HttpResponseError):
@@ -139,10 +159,8 @@ class ArmSession:
         credential: CachingCredential,
         deadline: float,
         clock: Callable[[], float] = time.monotonic,
+        http: BoundedHttp | None = None,
     ) -> None:
-        import requests
-        from azure.core.pipeline.transport import RequestsTransport
-
         self.settings = settings
         self.credential = credential
         self.deadline = deadline
@@ -150,18 +168,8 @@ class ArmSession:
         cloud = settings.cloud_obj
         self.base_url = (settings.arm_endpoint or cloud.arm_endpoint).rstrip("/")
         self.scope = cloud.arm_scope
-        timeout = max(0.05, min(settings.timeout, deadline - clock()))
-        session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=MAX_WORKERS * 2)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        self._transport = RequestsTransport(
-            session=session,
-            session_owner=False,
-            connection_timeout=timeout,
-            read_timeout=timeout,
-            connection_verify=ca_bundle(settings),
-        )
+        self.http = http or bounded_http(settings, deadline, clock, self.base_url)
+        self._transport = self.http.arm_transport
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self.on_azure = False
@@ -214,14 +222,6 @@ class ArmSession:
 
         return self._client("cognitive", subscription, build)
 
-    def graph(self) -> Any:
-        def build() -> Any:
-            from azure.mgmt.resourcegraph import ResourceGraphClient
-
-            return ResourceGraphClient(self.credential, **self._common())
-
-        return self._client("graph", "", build)
-
     def _generic(self) -> Any:
         def build() -> Any:
             from azure.core.configuration import Configuration
@@ -241,24 +241,93 @@ class ArmSession:
         from azure.core.rest import HttpRequest
 
         client = self._generic()
-        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        if not path.startswith("/"):  # a URL (or an id) an answer gave us
+            self.check_link(path[:200], path, "link")
+        url = path if not path.startswith("/") else f"{self.base_url}{path}"
         with _as_arm_failure(path):
             response = client.send_request(HttpRequest("GET", url, params={"api-version": api_version}))
             if response.status_code >= 400:
                 raise HttpResponseError(response=response)
             return _json_object(response)
 
+    def post_json(self, path: str, api_version: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A plain ARM POST of a JSON body (Resource Graph's query); the answer checked as it enters. Raises
+        ArmFailure."""
+        from azure.core.exceptions import HttpResponseError
+        from azure.core.rest import HttpRequest
+
+        client = self._generic()
+        with _as_arm_failure(path):
+            response = client.send_request(
+                HttpRequest("POST", f"{self.base_url}{path}", params={"api-version": api_version}, json=dict(body))
+            )
+            if response.status_code >= 400:
+                raise HttpResponseError(response=response)
+            return _json_object(response)
+
     def list_json(self, path: str, api_version: str) -> list[dict[str, Any]]:
-        """Every page of a plain ARM list (follows nextLink)."""
+        """Every page of a plain ARM list (follows nextLink); raises ArmFailure, `Truncated` when the pages did not
+        end within the page budget or looped (what was read is not the whole list: unknown, never absent)."""
+        items, truncated = self.list_pages(path, api_version)
+        if truncated is not None:
+            raise ArmFailure(truncated)
+        return items
+
+    def list_pages(self, path: str, api_version: str) -> tuple[list[dict[str, Any]], ArmDenied | None]:
+        """The items of a plain ARM list and, when it was cut short, why (a `Truncated` ArmDenied naming `path`).
+
+        A nextLink is followed only on the Resource Manager endpoint itself (it carries the token) and only once:
+        a link seen before, or more than PAGE_BUDGET pages, ends the list as truncated. Raises ArmFailure.
+        """
         items: list[dict[str, Any]] = []
         page: dict[str, Any] = self.get_json(path, api_version)
-        for _ in range(100):
-            items.extend(page.get("value") or ())
+        seen: set[str] = set()
+        for _ in range(PAGE_BUDGET):
+            values = page.get("value") or []
+            if not isinstance(values, list):
+                raise ArmFailure(ArmDenied(path, None, "MalformedResponse", "a page's 'value' is not a list"))
+            items.extend(self._row(v, path) for v in values)
             next_link = page.get("nextLink")
             if not next_link:
-                break
+                return items, None
+            if not isinstance(next_link, str) or next_link in seen:
+                reason = "a nextLink repeats a page already read" if next_link in seen else "a nextLink is not a URL"
+                return items, ArmDenied(path, None, "Truncated", f"{reason}: stopped after {len(items)} items")
+            seen.add(next_link)
+            self.check_link(path, next_link, "nextLink")
             page = self.get_json(next_link, api_version)
-        return items
+        return items, ArmDenied(
+            path, None, "Truncated", f"more than {PAGE_BUDGET} pages: stopped after {len(items)} items"
+        )
+
+    @staticmethod
+    def _row(value: Any, scope: str) -> dict[str, Any]:
+        from aoai_diag.azure.convert import checked_row
+        from aoai_diag.peer import PeerValueError
+
+        try:
+            return checked_row(value, "row")
+        except PeerValueError as exc:
+            raise ArmFailure(ArmDenied(scope, None, "MalformedResponse", str(exc)[:200])) from None
+
+    def check_link(self, scope: str, url: str, what: str) -> None:
+        """Refuse (ArmFailure `ForeignLink`) a URL an answer gave us that is not on the Resource Manager endpoint:
+        following it would hand the caller's token to whoever the answer named."""
+        from aoai_diag.azure.bounded_http import origin
+
+        if url.startswith("/"):
+            return
+        if origin(url) != origin(self.base_url):
+            shown = (origin(url) or ("?", url[:60], 0))[1]
+            raise ArmFailure(
+                ArmDenied(
+                    scope,
+                    None,
+                    "ForeignLink",
+                    f"the answer's {what} points to {shown}, not to the Resource Manager endpoint: not followed "
+                    "(the token goes to Resource Manager only)",
+                )
+            )
 
     def call(self, scope: str, fn: Callable[[], T]) -> T:
         """Run one SDK read; any failure becomes ArmFailure naming `scope`."""
@@ -314,6 +383,7 @@ class ArmSession:
                 location = response.headers.get("Location") or location
                 if not location:
                     raise ArmFailure(ArmDenied(scope, 202, "MalformedResponse", "202 without a Location to poll"))
+                self.check_link(scope, location, "Location")
                 # Retry-After is followed, except that a last poll goes out shortly before the deadline when the
                 # advised wait would pass it: the service often finishes sooner than it advises (10 s is common).
                 left = until - self.clock() - LRO_LAST_POLL_MARGIN_S
@@ -337,7 +407,11 @@ def _retry_after(value: str | None) -> float:
 
 
 def _json_object(response: Any) -> dict[str, Any]:
-    data = response.json()
+    """The answer's JSON object, checked as it enters (standard JSON, finite numbers, bounded strings and nesting:
+    aoai_diag/peer.py); raises ValueError, which `_as_arm_failure` reports as MalformedResponse."""
+    from aoai_diag import peer
+
+    data = peer.loads(response.content, "the answer")
     if not isinstance(data, dict):
         raise ValueError(f"a JSON {type(data).__name__}, not an object")
     return data

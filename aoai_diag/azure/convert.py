@@ -34,6 +34,25 @@ from aoai_diag.azure.resources import (
 
 Json = Mapping[str, Any]
 
+# Top-level fields every parser below reads as text: a number or a list there is a peer misbehaving, not data.
+_ROW_TEXT = ("id", "name", "type", "kind", "location", "subscriptionId", "resourceGroup")
+
+
+def checked_row(data: Any, scope: str) -> dict[str, Any]:
+    """A Resource Manager / Resource Graph row as it enters, checked (issue 19): an object of plain JSON with finite
+    numbers and bounded strings and nesting, text where the parsers read text, an object (or null) as `properties`.
+    Raises PeerValueError naming the row's field; the caller turns it into MalformedResponse evidence."""
+    from aoai_diag import peer
+
+    if not isinstance(data, Mapping):
+        raise peer.PeerValueError(f"{scope}: a row is {type(data).__name__}, not an object")
+    peer.check_json(data, scope)
+    for key in _ROW_TEXT:
+        peer.text(data.get(key), f"{scope}.{key}", 4096)
+    if data.get("properties") is not None and not isinstance(data["properties"], Mapping):
+        raise peer.PeerValueError(f"{scope}.properties is not an object")
+    return dict(data)
+
 
 def sdk_json(model: Any) -> dict[str, Any]:
     """REST JSON of an SDK model (or a dict passed through)."""

@@ -42,7 +42,7 @@ class CachingCredential:
             token = self._tokens.get(key)
             if token is None or token.expires_on - _REFRESH_MARGIN_S < time.time():
                 kwargs.pop("enable_cae", None)
-                token = self._inner.get_token(*scopes, **kwargs)
+                token = checked_token(self._inner.get_token(*scopes, **kwargs))
                 self._tokens[key] = token
             return token
 
@@ -50,6 +50,29 @@ class CachingCredential:
         close = getattr(self._inner, "close", None)
         if close:
             close()
+
+
+MAX_TOKEN_CHARS = 32 * 1024
+"""An access token is a JWT of a few KB; a longer one is an identity endpoint misbehaving."""
+
+
+class BadToken(Exception):
+    """The identity endpoint answered something that is not a usable token; the message says what (one line)."""
+
+
+def checked_token(token: Any) -> Any:
+    """`token` if it is an access token we can send: a short string without line breaks and a finite expiry.
+    A NaN or Infinity expiry, a number where the token belongs or a megabyte of token is the identity endpoint
+    misbehaving (issue 19), reported as such rather than sent to Resource Manager or crashing the run."""
+    value = getattr(token, "token", None)
+    expires = getattr(token, "expires_on", None)
+    if not isinstance(value, str) or not value:
+        raise BadToken(f"the identity endpoint answered a token that is {type(value).__name__}, not text")
+    if len(value) > MAX_TOKEN_CHARS or any(c in value for c in "\r\n\x00"):
+        raise BadToken(f"the identity endpoint answered an unusable token ({len(value)} characters)")
+    if isinstance(expires, bool) or not isinstance(expires, int | float) or not 0 < expires < 2**42:
+        raise BadToken(f"the identity endpoint answered an unusable expiry ({str(expires)[:30]})")
+    return token
 
 
 @dataclass(frozen=True)
@@ -71,8 +94,12 @@ def ca_bundle(settings: Settings) -> str | bool:
     return bundle if bundle else True
 
 
-def build_credential(settings: Settings, on_azure: bool, timeout: float) -> CachingCredential:
-    """The run's credential; raises NoCredential at once when nothing can work."""
+def build_credential(settings: Settings, on_azure: bool, timeout: float, transport: Any = None) -> CachingCredential:
+    """The run's credential; raises NoCredential at once when nothing can work.
+
+    `transport` (the session's bounded one: aoai_diag/azure/bounded_http.py) keeps token requests within the run's
+    deadline and token answers within their size cap.
+    """
     from azure.identity import AzureCliCredential, ChainedTokenCredential, ClientSecretCredential
 
     env = settings.env
@@ -83,6 +110,8 @@ def build_credential(settings: Settings, on_azure: bool, timeout: float) -> Cach
         "retry_total": 0,
         "connection_verify": verify,
     }
+    if transport is not None:
+        pipeline["transport"] = transport
     chain: list[Any] = []
     names: list[str] = []
     skipped: list[str] = []

@@ -15,11 +15,14 @@ def list_accounts(settings: Settings, on_azure: bool | None = None) -> list[str]
     subdomain are left out (they cannot be reached privately by name). Raises NoCredential / ArmFailure."""
     from aoai_diag.azure import snapshot
 
+    # Discovery runs before the targets, under the same deadline as one target's run: the IMDS question, the token,
+    # the subscription list and every Resource Graph page end by then (the session's transport cuts exchanges at
+    # its deadline: aoai_diag/azure/bounded_http.py).
     ctx = ProbeContext(settings=settings, deadline=time.monotonic() + settings.run_deadline)
     if on_azure is None:
         from aoai_diag.net.imds import fetch_instance
 
-        imds = fetch_instance(settings.imds_endpoint, settings.imds_timeout, settings.timeout)
+        imds = fetch_instance(settings.imds_endpoint, ctx.op_timeout(cap=settings.imds_timeout), ctx.op_timeout())
         on_azure = imds.get("on_azure") is True
     inv = snapshot.inventory(ctx, on_azure)
     suffix = settings.cloud_obj.suffixes[0]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from aoai_diag.azure import convert
 from aoai_diag.azure.arm_clients import (
@@ -22,6 +22,7 @@ from aoai_diag.azure.arm_clients import (
     SUBSCRIPTIONS_API,
     ArmFailure,
     ArmSession,
+    bounded_http,
 )
 from aoai_diag.azure.credential import build_credential
 from aoai_diag.azure.resources import (
@@ -37,6 +38,8 @@ from aoai_diag.azure.resources import (
     Zone,
 )
 from aoai_diag.context import ProbeContext
+
+T = TypeVar("T")
 
 # `type =~` is case-insensitive; `==` is not (https://learn.microsoft.com/azure/governance/resource-graph/concepts/query-language).
 GRAPH_TYPES = (
@@ -54,7 +57,16 @@ GRAPH_QUERY = (
     + " or ".join(f"type =~ '{t}'" for t in GRAPH_TYPES)
     + " | project id, name, type, kind, location, subscriptionId, resourceGroup, properties"
 )
+GRAPH_API = "2021-03-01"
+"""The api-version azure-mgmt-resourcegraph 8 uses for the same query."""
 GRAPH_PAGE = 1000
+"""Rows asked per Resource Graph page (the service's maximum)."""
+GRAPH_PAGES = 50
+"""Pages read at most (50,000 resources of the seven types); past it the inventory is incomplete, never complete."""
+LIST_LIMIT = 5000
+"""Items read at most from one per-subscription list (the SDK follows its nextLinks through the bounded transport)."""
+MAX_SUBSCRIPTIONS = 1000
+"""Subscriptions searched at most (Resource Graph takes at most 1,000 per query)."""
 
 
 @dataclass(frozen=True)
@@ -90,10 +102,13 @@ class Inventory:
 
 def session(ctx: ProbeContext, on_azure: bool) -> ArmSession:
     def build() -> ArmSession:
-        credential = build_credential(ctx.settings, on_azure, ctx.op_timeout())
         # The session serves every target of the run: it lives until the run's bound, each read and operation is
-        # cut at the asking target's own deadline.
-        sess = ArmSession(ctx.settings, credential, ctx.run_bound or ctx.deadline, ctx.clock)
+        # cut at the asking target's own deadline. Token requests go through the same bounded HTTP (deadline, caps).
+        deadline = ctx.run_bound or ctx.deadline
+        base_url = (ctx.settings.arm_endpoint or ctx.settings.cloud_obj.arm_endpoint).rstrip("/")
+        http = bounded_http(ctx.settings, deadline, ctx.clock, base_url)
+        credential = build_credential(ctx.settings, on_azure, ctx.op_timeout(), transport=http.token_transport)
+        sess = ArmSession(ctx.settings, credential, deadline, ctx.clock, http=http)
         sess.on_azure = on_azure
         return sess
 
@@ -108,36 +123,66 @@ def access(ctx: ProbeContext, on_azure: bool) -> Access:
         sess.call("token for " + sess.scope, lambda: sess.credential.get_token(sess.scope))
         if ctx.settings.subscriptions:
             return Access(sess.credential.source, tuple(ctx.settings.subscriptions), ())
-        rows = sess.list_json("/subscriptions", SUBSCRIPTIONS_API)
+        rows, truncated = sess.list_pages("/subscriptions", SUBSCRIPTIONS_API)
         subs = tuple(
             str(r["subscriptionId"]) for r in rows if r.get("subscriptionId") and r.get("state", "Enabled") == "Enabled"
         )
-        return Access(sess.credential.source, subs, ())
+        # A list cut short still names subscriptions to search; the cut is kept, so nothing is concluded absent.
+        return Access(sess.credential.source, subs[:MAX_SUBSCRIPTIONS], () if truncated is None else (truncated,))
 
     return ctx.once("arm.access", compute)  # type: ignore[no-any-return]
 
 
-def _graph_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> list[dict[str, Any]]:
-    from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
-
+def _graph_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[dict[str, Any]], ArmDenied | None]:
+    """Every row of the inventory query, and why the rows are incomplete when they are (a `Truncated` ArmDenied:
+    more than GRAPH_PAGES pages, or a skip token that repeats). A page holding more rows than asked, or a row that
+    is not a resource, is the service misbehaving: ArmFailure MalformedResponse (the list calls are tried then)."""
     rows: list[dict[str, Any]] = []
     skip: str | None = None
-    for _ in range(50):
-        request = QueryRequest(
-            subscriptions=list(subscriptions),
-            query=GRAPH_QUERY,
-            options=QueryRequestOptions(result_format="objectArray", skip_token=skip, top=GRAPH_PAGE),
-        )
-        response = sess.call("Resource Graph", partial(_graph_query, sess, request))
-        rows.extend(r for r in response.data or () if isinstance(r, dict))
-        skip = response.skip_token
+    seen: set[str] = set()
+    for _ in range(GRAPH_PAGES):
+        options: dict[str, Any] = {"resultFormat": "objectArray", "$top": GRAPH_PAGE}
+        if skip:
+            options["$skipToken"] = skip
+        request = {"subscriptions": list(subscriptions), "query": GRAPH_QUERY, "options": options}
+        response = sess.call("Resource Graph", partial(graph_query, sess, request))
+        data = response.get("data") or []
+        if not isinstance(data, list) or len(data) > GRAPH_PAGE:
+            count = len(data) if isinstance(data, list) else type(data).__name__
+            raise ArmFailure(
+                ArmDenied(
+                    "Resource Graph", None, "MalformedResponse", f"a page of {count} rows; {GRAPH_PAGE} were asked"
+                )
+            )
+        rows.extend(_checked_row(r, "Resource Graph") for r in data)
+        skip = response.get("$skipToken")
         if not skip:
-            break
-    return rows
+            return rows, None
+        if not isinstance(skip, str) or skip in seen:
+            return rows, ArmDenied(
+                "Resource Graph", None, "Truncated", f"a skip token repeats: stopped at {len(rows)} rows"
+            )
+        seen.add(skip)
+    return rows, ArmDenied(
+        "Resource Graph", None, "Truncated", f"more than {GRAPH_PAGES} pages: stopped at {len(rows)} rows"
+    )
 
 
-def _graph_query(sess: ArmSession, request: Any) -> Any:
-    return sess.graph().resources(request)
+def _checked_row(row: Any, scope: str) -> dict[str, Any]:
+    from aoai_diag.peer import PeerValueError
+
+    try:
+        return convert.checked_row(row, "row")
+    except PeerValueError as exc:
+        raise ArmFailure(ArmDenied(scope, None, "MalformedResponse", str(exc)[:200])) from None
+
+
+def graph_query(sess: ArmSession, request: dict[str, Any]) -> dict[str, Any]:
+    """One page of the query, a plain POST: the answer is parsed once, by our checked parser, and its row count
+    checked before any row is converted (the SDK's model deserializer walked all 100,000 rows of a hostile page
+    first, issue 19), without loading azure-mgmt-resourcegraph.
+    https://learn.microsoft.com/rest/api/azureresourcegraph/resourcegraph/resources/resources"""
+    return sess.post_json("/providers/Microsoft.ResourceGraph/resources", GRAPH_API, request)
 
 
 def _list_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[dict[str, Any]], list[ArmDenied]]:
@@ -145,6 +190,7 @@ def _list_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[d
     from aoai_diag.azure.arm_clients import pages
 
     calls: dict[str, Callable[[], list[dict[str, Any]]]] = {}
+    cut: list[ArmDenied] = []  # lists longer than LIST_LIMIT, named so the inventory is not taken as complete
     for sub in subscriptions:
         scope = f"/subscriptions/{sub}"
 
@@ -152,7 +198,12 @@ def _list_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[d
             kind: str, fn: Callable[[str], Any], sub: str = sub, scope: str = scope
         ) -> Callable[[], list[dict[str, Any]]]:
             def run() -> list[dict[str, Any]]:
-                rows = sess.call(scope, lambda: [convert.sdk_json(m) for m in pages(fn(sub))])
+                rows = sess.call(
+                    scope, lambda: [_checked_row(convert.sdk_json(m), scope) for m in pages(fn(sub), LIST_LIMIT + 1)]
+                )
+                if len(rows) > LIST_LIMIT:  # the rest was not read: what is missing is unknown, not absent
+                    cut.append(ArmDenied(scope, None, "Truncated", f"more than {LIST_LIMIT} {kind}: the rest not read"))
+                    rows = rows[:LIST_LIMIT]
                 for row in rows:
                     row["type"] = kind
                 return rows
@@ -169,7 +220,7 @@ def _list_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[d
     results = sess.parallel(calls)
     rows: list[dict[str, Any]] = []
     denied: dict[str, ArmDenied] = {}
-    for value in results.values():
+    for value in [*results.values(), *cut]:
         if isinstance(value, ArmDenied):
             denied.setdefault(value.scope, value)
         else:
@@ -225,7 +276,9 @@ def inventory(ctx: ProbeContext, on_azure: bool) -> Inventory:
         denied: list[ArmDenied] = list(acc.denied)
         source = "resource_graph"
         try:
-            rows = _graph_rows(sess, acc.subscriptions) if acc.subscriptions else []
+            rows, cut = _graph_rows(sess, acc.subscriptions) if acc.subscriptions else ([], None)
+            if cut is not None:
+                denied.append(cut)
         except ArmFailure as exc:
             # Resource Graph may be forbidden or unavailable: ask each subscription instead.
             graph_error = exc.denied
@@ -272,19 +325,37 @@ def from_rows(
     for row in rows:
         if isinstance(row, Mapping) and row.get("id") and not is_reference(row):
             by_type.setdefault(str(row.get("type", "")).lower(), []).append(row)
+    unread = list(denied)  # plus the rows the converters cannot read (issue 19)
     return Inventory(
         source=source,
         subscriptions=subscriptions,
-        denied=denied,
-        accounts=tuple(convert.account(r) for r in by_type[GRAPH_TYPES[0]]),
+        accounts=_converted(convert.account, by_type[GRAPH_TYPES[0]], unread),
         pe_rows=tuple(by_type[GRAPH_TYPES[1]]),
-        zones=tuple(z for r in by_type[GRAPH_TYPES[2]] if _relevant_zone((z := convert.zone(r)).name)),
-        links=tuple(convert.vnet_link(r) for r in by_type[GRAPH_TYPES[3]]),
-        vnets=tuple(convert.vnet(r) for r in by_type[GRAPH_TYPES[4]]),
-        firewalls=tuple(convert.firewall(r) for r in by_type[GRAPH_TYPES[5]]),
+        zones=tuple(z for z in _converted(convert.zone, by_type[GRAPH_TYPES[2]], unread) if _relevant_zone(z.name)),
+        links=_converted(convert.vnet_link, by_type[GRAPH_TYPES[3]], unread),
+        vnets=_converted(convert.vnet, by_type[GRAPH_TYPES[4]], unread),
+        firewalls=_converted(convert.firewall, by_type[GRAPH_TYPES[5]], unread),
         graph_error=graph_error,
         rows_by_id=index_bodies(by_type),
+        denied=tuple(unread),
     )
+
+
+def _converted(
+    parse: Callable[[dict[str, Any]], T], rows: list[dict[str, Any]], denied: list[ArmDenied]
+) -> tuple[T, ...]:
+    """`parse` of each row; a row the parser cannot read (a list where an object belongs, deep in `properties`) is
+    left out and named in `denied`, so the inventory is incomplete rather than the run broken (issue 19)."""
+    out: list[T] = []
+    for row in rows:
+        try:
+            out.append(parse(row))
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+            scope = str(row.get("id") or "a row")[:300]
+            denied.append(
+                ArmDenied(scope, None, "MalformedResponse", f"unreadable resource: {type(exc).__name__}: {exc}"[:200])
+            )
+    return tuple(out)
 
 
 def find_accounts(inv: Inventory, label: str) -> list[Account]:

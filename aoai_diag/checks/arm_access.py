@@ -54,6 +54,7 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
                 return Outcome(Status.SKIP, f"no usable Azure credential: {exc.denied.message}", evidence, text)
             return Outcome(Status.ERROR, f"cannot read Resource Manager: {text}", evidence, text)
         evidence["subscriptions"] = list(access.subscriptions)
+        evidence["denied"] = [d.to_dict() for d in access.denied]  # a subscription list cut short says so
         if not access.subscriptions:
             evidence["error"] = "the credential sees no subscription"
             return Outcome(
@@ -61,7 +62,8 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
             )
         return Outcome(
             Status.PASS,
-            f"{sess.credential.source} credential reads {len(access.subscriptions)} subscription(s)",
+            f"{sess.credential.source} credential reads {len(access.subscriptions)} subscription(s)"
+            + "".join(f"; {probe_support.describe(d)}" for d in access.denied),
             evidence,
         )
 

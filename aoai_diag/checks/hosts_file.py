@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import sys
 from collections.abc import Mapping
 
@@ -39,28 +40,62 @@ def _file_order(entry: dict[str, object]) -> tuple[int, int]:
     return (line if isinstance(line, int) else 0), (column if isinstance(column, int) else 0)
 
 
-def index_hosts(text: str) -> dict[str, list[dict[str, object]]]:
-    """Every entry of `text` (a hosts file) by name: {name: [{name, address, line, column}]}, in file order.
+def account_suffixes() -> tuple[str, ...]:
+    """Every cloud's account host suffixes: each name a target looks up (privatelink ones too) ends with one."""
+    from aoai_diag.clouds import CLOUDS
+
+    return tuple(sorted({s for cloud in CLOUDS.values() for s in cloud.suffixes}))
+
+
+def _lines_naming(data: bytes, suffixes: tuple[str, ...]) -> list[tuple[int, int]]:
+    """(start, end) of every line of `data` holding one of `suffixes` (any case), in file order.
+
+    Found with bytes.find, not by splitting: a million-line hosts file or 16 MB of short names costs one scan
+    instead of a string per line and an index entry per name (0.4–1.6 GB, issue 19).
+    """
+    lower = data.lower()
+    spans: set[tuple[int, int]] = set()
+    for suffix in suffixes:
+        needle = suffix.encode("ascii")
+        at = lower.find(needle)
+        while at != -1:
+            start = lower.rfind(b"\n", 0, at) + 1
+            end = lower.find(b"\n", at)
+            end = len(lower) if end == -1 else end
+            spans.add((start, end))
+            at = lower.find(needle, end)
+    return sorted(spans)
+
+
+def index_hosts(data: bytes | str, suffixes: tuple[str, ...] | None = None) -> dict[str, list[dict[str, object]]]:
+    """The entries of `data` (a hosts file) for names ending with one of `suffixes` (default: every cloud's account
+    suffixes), by name: {name: [{name, address, line, column}]}, in file order. Other names are not indexed: no
+    target looks them up.
 
     `column` (the name's place on its line) only orders the entries of one line; it is not evidence.
     """
+    raw = data.encode("utf-8", errors="replace") if isinstance(data, str) else data
+    wanted = tuple(s.lower() for s in (suffixes if suffixes is not None else account_suffixes()))
     index: dict[str, list[dict[str, object]]] = {}
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
+    number, counted = 1, 0
+    for start, end in _lines_naming(raw, wanted):
+        number += raw.count(b"\n", counted, start)
+        counted = start
+        line = raw[start:end].split(b"#", 1)[0].decode("utf-8", errors="replace")
+        fields = re.finditer(r"\S+", line)
+        first = next(fields, None)
+        if first is None:
             continue
-        fields = line.split()
-        if len(fields) < 2:
-            continue
-        address = fields[0]
+        address = first.group()
         try:
             # IPv6 zone ids (fe80::1%eth0) are valid in hosts files
             ipaddress.ip_address(address.split("%", 1)[0])
         except ValueError:
             continue
-        for column, name in enumerate(fields[1:]):
-            name = name.rstrip(".").lower()
-            index.setdefault(name, []).append({"name": name, "address": address, "line": number, "column": column})
+        for column, match in enumerate(fields):
+            name = match.group().rstrip(".").lower()
+            if name.endswith(wanted):
+                index.setdefault(name, []).append({"name": name, "address": address, "line": number, "column": column})
     return index
 
 
@@ -87,7 +122,7 @@ class _HostsFile:
         if self.truncated:
             # The last line read is cut in the middle: a name cut short must not pass for another.
             data = data[:limit].rsplit(b"\n", 1)[0]
-        self.index = index_hosts(data.decode("utf-8", errors="replace"))
+        self.index = index_hosts(data)
 
     def entries(self, wanted: set[str]) -> list[dict[str, object]]:
         found = sorted((e for name in wanted for e in self.index.get(name, ())), key=_file_order)

@@ -12,6 +12,7 @@ Evidence:
     error (str | null): why the configuration could not be read.
     skipped (list of {line, text, reason}): lines that were not used (`nameserver foo`); the rest still counts,
         as it does for the C library, which ignores such lines too.
+    truncated (int): nameservers listed after the first MAX_NAMESERVERS, left out (not asked by any probe).
 """
 
 from __future__ import annotations
@@ -29,6 +30,18 @@ from aoai_diag.net.dnsquery import format_endpoint
 from aoai_diag.targets import Target
 
 RESOLV_CONF = "/etc/resolv.conf"
+MAX_NAMESERVERS = 8
+"""Servers kept (and asked by the DNS probes) at most. The C library uses the first 3 (MAXNS, resolv.conf(5));
+10,000 listed servers would otherwise be 40,000 questions and exhaust the process's file descriptors."""
+
+
+def capped(servers: list[str]) -> tuple[list[str], int]:
+    """The first MAX_NAMESERVERS of `servers`, and how many were left out."""
+    return servers[:MAX_NAMESERVERS], max(0, len(servers) - MAX_NAMESERVERS)
+
+
+def truncation_note(dropped: int) -> str:
+    return f"; truncated: {dropped} more nameservers listed, only the first {MAX_NAMESERVERS} kept" if dropped else ""
 
 
 class ResolverConfigError(Exception):
@@ -125,7 +138,7 @@ def _search_domains(text: str) -> list[str]:
 
 def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     if ctx.settings.resolvers:
-        servers = [format_endpoint(r) for r in ctx.settings.resolvers]
+        servers, dropped = capped([format_endpoint(r) for r in ctx.settings.resolvers])
         evidence: dict[str, object] = {
             "source": "option",
             "nameservers": servers,
@@ -133,8 +146,11 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
             "path": None,
             "error": None,
             "skipped": [],
+            "truncated": dropped,
         }
-        return Outcome(Status.PASS, f"nameservers from --resolver: {', '.join(servers)}", evidence)
+        return Outcome(
+            Status.PASS, f"nameservers from --resolver: {', '.join(servers)}{truncation_note(dropped)}", evidence
+        )
     path = None if sys.platform.startswith("win") else RESOLV_CONF
     try:
         servers, search, skipped = read_config(path)
@@ -146,8 +162,10 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
             "path": path,
             "error": str(exc),
             "skipped": [],
+            "truncated": 0,
         }
         return Outcome(Status.ERROR, f"resolver configuration unreadable: {exc}", evidence, str(exc))
+    servers, dropped = capped(servers)
     evidence = {
         "source": "system",
         "nameservers": servers,
@@ -155,12 +173,13 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
         "path": path,
         "error": None,
         "skipped": skipped,
+        "truncated": dropped,
     }
-    note = ""
+    note = truncation_note(dropped)
     if skipped:
         first = skipped[0]
         more = f" and {len(skipped) - 1} more" if len(skipped) > 1 else ""
-        note = f"; ignored line {first['line']} ({first['text']!r}: {first['reason']}){more}"
+        note += f"; ignored line {first['line']} ({first['text']!r}: {first['reason']}){more}"
     if not servers:
         where = path or "the registry"
         return Outcome(Status.FAIL, f"no DNS server configured in {where}{note}", evidence, "no nameservers")

@@ -68,6 +68,8 @@ class ResolverConfig(Evidence):
     error: str | None = None
     skipped: tuple[SkippedLine, ...] = ()
     """Lines of the configuration that could not be used (the rest still counts)."""
+    truncated: int = 0
+    """Nameservers listed past the first 8, left out and not asked."""
 
 
 @dataclass(frozen=True, kw_only=True)

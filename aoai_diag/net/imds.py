@@ -8,15 +8,18 @@ and by `--all-accounts` discovery; the caller bounds the connect (off Azure noth
 from __future__ import annotations
 
 import http.client
-import json
+import ipaddress
 from typing import Any
 from urllib.parse import urlsplit
 
+from aoai_diag import peer
 from aoai_diag.errors import one_line
+from aoai_diag.net.cutoff import Cutoff
 from aoai_diag.redact import redact_url_userinfo
 
 API_VERSION = "2021-02-01"
 MAX_BODY = 256 * 1024
+"""An instance document is about 5 KB; a larger answer is not one (and is not read past this)."""
 
 
 def _get(mapping: Any, *path: Any) -> Any:
@@ -28,29 +31,63 @@ def _get(mapping: Any, *path: Any) -> Any:
     return mapping
 
 
+def _address(value: Any, path: str) -> str | None:
+    text = peer.text(value, path, 64)
+    if not text:
+        return None
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise peer.PeerValueError(f"{path} {text[:40]!r} is not an IP address") from None
+
+
 def parse_instance(document: Any) -> dict[str, Any]:
-    """The `vm` evidence from an instance document; missing fields become null. Raises ValueError if not one."""
+    """The `vm` evidence from an instance document; missing fields become null. Raises ValueError if not one.
+
+    Every field is checked as it enters (issue 19): a name that is a number, a location of a megabyte or an address
+    that is not one raises PeerValueError naming the field, so a misbehaving peer is reported as such and never
+    shown as "Azure VM nan in inf".
+    """
     compute = _get(document, "compute")
     if not isinstance(compute, dict):
         raise ValueError("the answer has no 'compute' section")
     nic = _get(document, "network", "interface", 0)
-    address = _get(nic, "ipv4", "subnet", 0, "address")
+    address = _address(_get(nic, "ipv4", "subnet", 0, "address"), "network.interface[0].ipv4.subnet[0].address")
     prefix = _get(nic, "ipv4", "subnet", 0, "prefix")
+    if prefix is not None:
+        # The service sends the prefix length as a string ("24"); a plain integer is taken too.
+        text = str(prefix) if isinstance(prefix, str | int) and not isinstance(prefix, bool) else ""
+        if not (text.isdigit() and len(text) <= 3 and int(text) <= 128):
+            raise peer.PeerValueError(
+                f"network.interface[0].ipv4.subnet[0].prefix {str(prefix)[:20]!r} is not a prefix length"
+            )
+        prefix = int(text)
+    fields = {
+        "subscription_id": "subscriptionId",
+        "resource_group": "resourceGroupName",
+        "name": "name",
+        "vm_id": "vmId",
+        "location": "location",
+    }
+    vm: dict[str, Any] = {key: peer.text(compute.get(name), f"compute.{name}", 256) for key, name in fields.items()}
     return {
-        "subscription_id": compute.get("subscriptionId"),
-        "resource_group": compute.get("resourceGroupName"),
-        "name": compute.get("name"),
-        "vm_id": compute.get("vmId"),
-        "location": compute.get("location"),
-        "resource_id": compute.get("resourceId"),
-        "private_ip": _get(nic, "ipv4", "ipAddress", 0, "privateIpAddress"),
+        **vm,
+        "resource_id": peer.text(compute.get("resourceId"), "compute.resourceId", 1024),
+        "private_ip": _address(
+            _get(nic, "ipv4", "ipAddress", 0, "privateIpAddress"),
+            "network.interface[0].ipv4.ipAddress[0].privateIpAddress",
+        ),
         "subnet_prefix": f"{address}/{prefix}" if address and prefix is not None else None,
-        "mac": _get(nic, "macAddress"),
+        "mac": peer.text(_get(nic, "macAddress"), "network.interface[0].macAddress", 64),
     }
 
 
 def fetch_instance(endpoint: str, connect_timeout: float, read_timeout: float) -> dict[str, Any]:
-    """Ask IMDS once; returns the evidence mapping (never raises for network or content problems)."""
+    """Ask IMDS once; returns the evidence mapping (never raises for network or content problems).
+
+    The whole exchange (connect, request, head and body) ends within `connect_timeout + read_timeout`: a read
+    timeout alone restarts with every byte, and a peer trickling one byte a second would hold it for days.
+    """
     shown = redact_url_userinfo(endpoint)  # never a credential in the evidence, even if one was configured
     evidence: dict[str, Any] = {"on_azure": False, "vm": None, "endpoint": shown, "http_status": None, "error": None}
     try:
@@ -64,21 +101,33 @@ def fetch_instance(endpoint: str, connect_timeout: float, read_timeout: float) -
         return evidence
     base = parts.path.rstrip("/")
     conn = http.client.HTTPConnection(parts.hostname, port, timeout=connect_timeout)
+    cutoff = Cutoff(connect_timeout + read_timeout)
     try:
         conn.connect()
         assert conn.sock is not None
+        cutoff.watch(conn.sock)
         conn.sock.settimeout(read_timeout)
         conn.request("GET", f"{base}/metadata/instance?api-version={API_VERSION}", headers={"Metadata": "true"})
         response = conn.getresponse()
-        body = response.read(MAX_BODY)
+        body = response.read(MAX_BODY + 1)
         evidence["http_status"] = response.status
+        if cutoff.fired:
+            raise TimeoutError
     except TimeoutError:
         evidence["error"] = f"no answer from {shown} within {connect_timeout:g} s"
+        if cutoff.fired:
+            evidence["on_azure"] = None  # something answered, too slowly to be used
+            evidence["error"] = f"{shown} did not finish its answer within {connect_timeout + read_timeout:g} s"
         return evidence
     except (OSError, http.client.HTTPException) as exc:
+        if cutoff.fired:  # the cut socket fails the read in its own way; the reason is the time
+            evidence["on_azure"] = None
+            evidence["error"] = f"{shown} did not finish its answer within {connect_timeout + read_timeout:g} s"
+            return evidence
         evidence["error"] = redact_url_userinfo(f"{shown}: {one_line(exc)}")
         return evidence
     finally:
+        cutoff.cancel()
         conn.close()
     if response.status != 200:
         # 429 is Azure IMDS throttling (5 requests/s per VM:
@@ -87,11 +136,15 @@ def fetch_instance(endpoint: str, connect_timeout: float, read_timeout: float) -
         evidence["on_azure"] = None if response.status == 429 else False
         evidence["error"] = f"{shown} answered HTTP {response.status}"
         return evidence
-    try:
-        evidence["vm"] = parse_instance(json.loads(body.decode("utf-8")))
-    except (ValueError, RecursionError) as exc:  # RecursionError: json's answer to deeply nested arrays
+    if len(body) > MAX_BODY:
         evidence["on_azure"] = None
-        evidence["error"] = f"IMDS answer is not instance metadata: {one_line(exc)}"
+        evidence["error"] = f"IMDS answer is not instance metadata: larger than {MAX_BODY} bytes (truncated)"
+        return evidence
+    try:
+        evidence["vm"] = parse_instance(peer.loads(body, "the answer"))
+    except ValueError as exc:  # PeerValueError included: a misbehaving peer is evidence, not a crash
+        evidence["on_azure"] = None
+        evidence["error"] = f"IMDS answer is not instance metadata: {str(exc)[:300]}"
         return evidence
     evidence["on_azure"] = True
     return evidence

@@ -42,7 +42,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import stat
 import zipfile
+import zlib
 from typing import Any
 from xml.etree import ElementTree
 
@@ -50,6 +52,9 @@ import defusedxml
 from defusedxml import ElementTree as SafeElementTree
 
 MAX_XML_BYTES = 2 * 1024 * 1024
+MAX_ZIP_BYTES = 8 * 1024 * 1024
+MAX_ZIP_PROFILES = 2
+"""Profile files read from one zip at most: the package holds one azurevpnconfig.xml and one VpnSettings.xml."""
 # Elements whose text is a secret or ties the profile to a tenant: never copied, only named in `omitted`.
 SECRET_TAGS = frozenset(
     {
@@ -306,7 +311,16 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
     if info.file_size > MAX_XML_BYTES:
         raise VpnProfileError(f"{info.filename} in the zip is larger than {MAX_XML_BYTES} bytes")
-    return archive.read(info).decode("utf-8-sig", errors="replace")
+    # The size the zip declares may understate the member (a zip bomb inflates to gigabytes): decompress no more
+    # than the cap, whatever the header says.
+    try:
+        with archive.open(info) as member:
+            data = member.read(MAX_XML_BYTES + 1)
+    except (zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:  # damaged, unsupported or encrypted
+        raise VpnProfileError(f"{info.filename} in the zip cannot be read ({type(exc).__name__}: {exc})") from None
+    if len(data) > MAX_XML_BYTES:
+        raise VpnProfileError(f"{info.filename} in the zip inflates past {MAX_XML_BYTES} bytes (its header says less)")
+    return data.decode("utf-8-sig", errors="replace")
 
 
 def _parse_any(text: str, name: str) -> dict[str, Any]:
@@ -320,18 +334,23 @@ def _parse_any(text: str, name: str) -> dict[str, Any]:
 def load_profile(path: str) -> dict[str, Any]:
     """Read and parse the file at `path` (XML, the package zip, or the unzipped package's folder).
 
+    Reads are capped (issue 19): an XML file at MAX_XML_BYTES (`/dev/zero` or a FIFO are read up to that and
+    refused), a zip at MAX_ZIP_BYTES (a profile package is tens of KB), each member at MAX_XML_BYTES inflated.
     Raises VpnProfileError.
     """
     if os.path.isdir(path):
         return _load_folder(path)
     try:
-        if zipfile.is_zipfile(path):
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+        if regular and zipfile.is_zipfile(path):
+            if os.path.getsize(path) > MAX_ZIP_BYTES:
+                raise VpnProfileError(f"{path} is a zip larger than {MAX_ZIP_BYTES} bytes: not a VPN profile package")
             return _load_zip(path)
-        size = os.path.getsize(path)
-        if size > MAX_XML_BYTES:
-            raise VpnProfileError(f"{path} is larger than {MAX_XML_BYTES} bytes: not a VPN profile")
         with open(path, "rb") as fh:
-            text = fh.read().decode("utf-8-sig", errors="replace")
+            data = fh.read(MAX_XML_BYTES + 1)  # not the size stat gives: a device or a FIFO says 0
+        if len(data) > MAX_XML_BYTES:
+            raise VpnProfileError(f"{path} is larger than {MAX_XML_BYTES} bytes: not a VPN profile")
+        text = data.decode("utf-8-sig", errors="replace")
     except OSError as exc:
         raise VpnProfileError(f"cannot read {path}: {exc.strerror or exc}") from None
     return _parse_any(text, os.path.basename(path))
@@ -366,6 +385,8 @@ def _load_zip(path: str) -> dict[str, Any]:
                     continue
                 part["files"] = [info.filename]
                 parts.append(part)
+                if len(parts) >= MAX_ZIP_PROFILES:  # a zip of a hundred profiles is not a profile package
+                    break
     except zipfile.BadZipFile as exc:
         raise VpnProfileError(f"{path}: damaged zip ({exc})") from None
     if not parts:
