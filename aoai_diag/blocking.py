@@ -16,7 +16,7 @@ import contextvars
 import functools
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -37,12 +37,67 @@ def executor() -> ThreadPoolExecutor:
     return _executor
 
 
+_LOOP: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar("aoai_diag_loop", default=None)
+"""The loop whose `in_thread` call the current worker runs: where `call_later` puts its timers."""
+
+
 async def in_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """`fn(*args, **kwargs)` in the pool, awaited. Cancelling the awaiting task stops the waiting only: the call
     runs to its end in its worker and its result is dropped."""
     loop = asyncio.get_running_loop()
-    call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
-    return await loop.run_in_executor(_executor, call)
+    context = contextvars.copy_context()
+    context.run(_LOOP.set, loop)
+    return await loop.run_in_executor(_executor, functools.partial(context.run, fn, *args, **kwargs))
+
+
+def submit(fn: Callable[..., T], /, *args: Any) -> Future[T]:
+    """`fn(*args)` in the pool from blocking code already in it (the Azure layer's parallel reads), with the caller's
+    context (so its timers still find the loop): a Future."""
+    return _executor.submit(contextvars.copy_context().run, fn, *args)
+
+
+def run_sync(fn: Callable[..., T], timeout: float, /, *args: Any) -> T:
+    """`fn(*args)` from synchronous code with no loop of its own (the CLI before the run: account discovery, `--from`,
+    the `--vpn-profile` pre-check): in the pool under a loop made for it, within `timeout` seconds, else
+    TimeoutError (the call is left to finish on its own; the installed command leaves through os._exit)."""
+
+    async def bounded() -> T:
+        return await asyncio.wait_for(in_thread(fn, *args), max(0.0, timeout))
+
+    try:
+        return asyncio.run(bounded())
+    except asyncio.TimeoutError:
+        raise TimeoutError(f"not done within {timeout:g} s") from None
+
+
+def call_later(seconds: float, callback: Callable[[], None]) -> Callable[[], None]:
+    """`callback()` on the loop, `seconds` from now, from blocking code running under `in_thread`; returns the
+    function that cancels it. No timer thread: the loop the call was awaited from keeps the time. Raises
+    RuntimeError outside `in_thread` (a timer nobody would fire)."""
+    loop = _LOOP.get()
+    if loop is None:
+        raise RuntimeError("call_later needs blocking code started by in_thread (or run_sync)")
+    handles: list[asyncio.TimerHandle] = []
+    cancelled = threading.Event()
+
+    def schedule() -> None:
+        if not cancelled.is_set():
+            handles.append(loop.call_later(max(0.0, seconds), callback))
+
+    def cancel_on_loop() -> None:
+        for handle in handles:
+            handle.cancel()
+
+    def cancel() -> None:
+        cancelled.set()
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nothing left to fire
+            loop.call_soon_threadsafe(cancel_on_loop)
+
+    try:
+        loop.call_soon_threadsafe(schedule)
+    except RuntimeError:
+        pass  # the loop has closed (its run ended): the caller's own deadline is past
+    return cancel
 
 
 R = TypeVar("R")

@@ -252,15 +252,9 @@ def _vpn_profile(path: str | None, seconds: float) -> str | None:
 def within_deadline(fn: Any, seconds: float, *args: Any) -> Any:
     """`fn(*args)` in the process's worker pool, waited for at most `seconds` (then TimeoutError; the call is left
     to finish on its own, the process leaves through os._exit)."""
-    from concurrent.futures import TimeoutError as FutureTimeout
+    from aoai_diag.blocking import run_sync
 
-    from aoai_diag.blocking import executor
-
-    future = executor().submit(fn, *args)
-    try:
-        return future.result(timeout=seconds)
-    except FutureTimeout:
-        raise TimeoutError(f"not done within {seconds:g} s") from None
+    return run_sync(fn, seconds, *args)
 
 
 def parse_targets(values: tuple[str, ...], cloud: str) -> list[Any]:
@@ -404,10 +398,10 @@ def with_host(settings: Any, from_host: str | None, from_group: str | None) -> A
 
     try:
         parse_ref(from_host, from_group)
-        found = resolve(settings, from_host, from_group)
+        found = within_deadline(resolve, settings.run_deadline + 1.0, settings, from_host, from_group)
     except HostRefError as exc:
         raise click.UsageError(str(exc)) from None
-    except (NoCredential, ArmFailure) as exc:
+    except (NoCredential, ArmFailure, TimeoutError) as exc:
         # The run reports what could not be read (the host's path is then unknown, never healthy).
         click.echo(f"aoai-diag: --from: cannot search Resource Manager: {first_line(str(exc))}", err=True)
         found = from_host

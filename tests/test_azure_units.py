@@ -15,6 +15,7 @@ import pytest
 
 from aoai_diag.azure import convert, nsg_eval
 from aoai_diag.azure.resources import NsgRule
+from aoai_diag.blocking import run_sync
 from aoai_diag.checks.arm_client_network import best_route
 from tests.azure_harness import ARM_FIXTURES, lab, topology
 from tests.conftest import REPO, guarded_env
@@ -113,7 +114,7 @@ def test_list_accounts_returns_visible_openai_hosts(tmp_path: Path) -> None:
     )
     topo["resources"] += [extra, speech]
     with lab(topo, tmp_path) as env:
-        hosts = list_accounts(env.settings)
+        hosts = run_sync(list_accounts, 30.0, env.settings)
     assert hosts == ["contoso.openai.azure.com", "fabrikam.openai.azure.com"]
 
 

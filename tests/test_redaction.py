@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from aoai_diag import redact
+from aoai_diag.blocking import run_sync
 from aoai_diag.checks.proxy_settings import evaluate
 from aoai_diag.redact import redact_text, redact_value, secrets_in, userinfo
 from tests.conftest import FIXTURES, guarded_env
@@ -104,7 +105,7 @@ def test_proxy_evidence_never_holds_the_password(proxy: str) -> None:
 def test_imds_evidence_never_holds_the_endpoint_password() -> None:
     from aoai_diag.net.imds import fetch_instance
 
-    evidence = fetch_instance(f"http://u:ImdsS3cret@127.0.0.1:{closed_port()}", 0.2, 0.2)
+    evidence = run_sync(fetch_instance, 5.0, f"http://u:ImdsS3cret@127.0.0.1:{closed_port()}", 0.2, 0.2)
     assert "ImdsS3cret" not in json.dumps(evidence) and evidence["error"]
 
 

@@ -340,7 +340,7 @@ class ArmSession:
 
     def parallel(self, calls: Mapping[str, Callable[[], T]]) -> dict[str, T | ArmDenied]:
         """Run independent reads concurrently; each result is the value or the ArmDenied that replaced it."""
-        futures = {key: blocking.executor().submit(fn) for key, fn in calls.items()}
+        futures = {key: blocking.submit(fn) for key, fn in calls.items()}
         out: dict[str, T | ArmDenied] = {}
         for key, future in futures.items():
             try:
@@ -353,7 +353,7 @@ class ArmSession:
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Any:
         """Start `fn(*args)` in the one executor (a Future); for prefetching reads whose result is cached."""
-        return blocking.executor().submit(fn, *args)
+        return blocking.submit(fn, *args)
 
     def lro(self, scope: str, path: str, api_version: str, deadline: float | None = None) -> dict[str, Any]:
         """POST a long-running operation and poll it, never past `deadline` (default: the session's).

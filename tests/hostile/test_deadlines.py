@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from aoai_diag.blocking import run_sync
 from aoai_diag.net.imds import fetch_instance
 from tests.azure_harness import topology
 from tests.hostile.peers import HostileArm, Trickler, seen
@@ -33,7 +34,7 @@ def test_imds_trickling_its_answer_is_cut_at_the_exchange_bound() -> None:
     answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body
     with Trickler(answer) as peer:
         started = time.monotonic()
-        evidence = fetch_instance(peer.endpoint, 0.3, 1.0)
+        evidence = run_sync(fetch_instance, 10.0, peer.endpoint, 0.3, 1.0)
         elapsed = time.monotonic() - started
     # Every byte came within the read timeout; the exchange as a whole was cut at connect + read timeout.
     assert elapsed < 1.3 + 0.5, elapsed
@@ -92,7 +93,7 @@ def test_a_resource_graph_skip_token_that_repeats_ends_the_inventory_as_truncate
     with lab(hostile(graph="loop"), tmp_path) as env:
         env.arm.RequestHandlerClass = HostileArm
         ctx = ProbeContext(settings=env.settings, deadline=time.monotonic() + 5)
-        inventory = snapshot.inventory(ctx, False)
+        inventory = run_sync(snapshot.inventory, 30.0, ctx, False)
         posts = [p for m, p, _, _ in seen(env.arm) if m == "POST" and "ResourceGraph" in p]
     assert len(posts) == 2, posts  # the first page and the token once: its repeat is not asked
     assert [d.code for d in inventory.denied] == ["Truncated"] and not inventory.complete

@@ -14,6 +14,7 @@ import pytest
 from aoai_diag import peer
 from aoai_diag.azure.convert import checked_row
 from aoai_diag.azure.credential import BadToken, checked_token
+from aoai_diag.blocking import run_sync
 from aoai_diag.net.imds import fetch_instance, parse_instance
 from tests.azure_harness import topology
 from tests.hostile.peers import HostileArm, seen
@@ -58,7 +59,7 @@ def test_imds_nan_and_infinity_are_an_error_and_the_report_stays_strict() -> Non
 )
 def test_imds_answers_that_misbehave_are_an_error_with_reason(body: str, reason: str) -> None:
     with imds.serve({"instance_body": body}) as server:
-        evidence = fetch_instance(server.endpoint, 1.0, 1.0)
+        evidence = run_sync(fetch_instance, 10.0, server.endpoint, 1.0, 1.0)
     assert evidence["on_azure"] is None and evidence["vm"] is None
     assert reason in evidence["error"], evidence["error"]
 
