@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from aoai_diag.model import Severity
@@ -39,6 +40,9 @@ class Cause:
     """Causes that cannot be true together with this one; when both are concluded, this one is kept."""
     consequence_of: tuple[str, ...] = ()
     """Root causes this one follows from: when one of them is in the report, this finding's role is `consequence`."""
+    remediation_variants: Mapping[str, str] = field(default_factory=dict, hash=False)
+    """Named alternatives to `remediation` for one situation of the cause (a platform, an excluded route, a stale
+    hosts line), each a template with its own `<placeholders>`; a rule picks one with `fill(..., variant=name)`."""
 
 
 @lru_cache(maxsize=1)
@@ -62,6 +66,7 @@ def load() -> dict[str, Cause]:
             generic=entry.get("generic"),
             excludes=tuple(entry.get("excludes", ())),
             consequence_of=tuple(entry.get("consequence_of", ())),
+            remediation_variants=dict(entry.get("remediation_variants", {})),
         )
         causes[cause.id] = cause
     return causes
@@ -71,11 +76,18 @@ def get(cause_id: str) -> Cause:
     return load()[cause_id]
 
 
-def fill(cause_id: str, **values: str | None) -> str:
-    """The cause's remediation template with each `<placeholder>` replaced by this instance's value (`pe_ip` fills
-    `<pe-ip>`); a value that is None or empty leaves its placeholder for the reader. The one template mechanism:
-    rules never spell a command themselves."""
-    text = get(cause_id).remediation
+def fill(cause_id: str, variant: str | None = None, **values: str | None) -> str:
+    """The cause's remediation template (or its named `variant`) with each `<placeholder>` replaced by this
+    instance's value (`pe_ip` fills `<pe-ip>`); a value that is None or empty leaves its placeholder for the reader.
+    A list is filled as one value the rule joined. The one template mechanism: rules never spell a command
+    themselves. An unknown variant is a KeyError (tests/test_catalogue.py checks every variant a rule names)."""
+    cause = get(cause_id)
+    if variant is None:
+        text = cause.remediation
+    elif variant in cause.remediation_variants:
+        text = cause.remediation_variants[variant]
+    else:
+        raise KeyError(f"{cause_id} has no remediation variant {variant!r}")
     for key, value in values.items():
         if value:
             text = text.replace(f"<{key.replace('_', '-')}>", value)

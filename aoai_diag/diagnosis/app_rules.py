@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from aoai_diag.catalogue import fill
 from aoai_diag.diagnosis import app_facts
 from aoai_diag.diagnosis.azure_view import AzureView, short
 from aoai_diag.diagnosis.evidence import Evidence, Rule
@@ -27,8 +28,9 @@ def _host(ev: Evidence) -> Mapping[str, Any] | None:
     return fact.value if fact.known else None
 
 
-def _group(host: Mapping[str, Any]) -> str:
-    return f"--subscription {host.get('subscription_id')} -g {host.get('resource_group')}"
+def _group(host: Mapping[str, Any]) -> dict[str, str | None]:
+    """Template values naming the host's subscription and resource group."""
+    return {"subscription": host.get("subscription_id"), "rg": host.get("resource_group")}
 
 
 def host_unread_rules(ev: Evidence) -> Iterator[Finding]:
@@ -66,25 +68,23 @@ def no_vnet_rules(ev: Evidence) -> Iterator[Finding]:
             "(vnetConfiguration.infrastructureSubnetId is empty): it cannot reach the private endpoint "
             f"{view.pes[0].get('name')} and resolves {view.target.host} publicly."
         )
-        fix = (
-            "Create an environment on a subnet of a VNet that reaches the private endpoint and move the app there: az "
-            f"containerapp env create {_group(host)} -n <env> --infrastructure-subnet-resource-id <subnetId>"
-        )
     else:
         detail = (
             f"{app_facts.describe(host)} has no regional VNet integration (virtualNetworkSubnetId is empty): it resolves "
             f"{view.target.host} with public DNS and connects over the public path, not to the private endpoint "
             f"{view.pes[0].get('name')}."
         )
-        fix = (
-            f"az webapp vnet-integration add {_group(host)} -n {name} --vnet <vnetId> --subnet <subnetId>  (a subnet "
-            f"delegated to Microsoft.Web/serverFarms in {short(view.pes[0].get('vnet_id'))} or a VNet peered with it)"
-        )
     yield Finding(
         cause_id="app.no_vnet_integration",
         checks=("arm_app_host", "arm_private_endpoints", "arm_client_network"),
         detail=detail,
-        remediation=fix,
+        remediation=fill(
+            "app.no_vnet_integration",
+            variant="containerapp" if kind == "containerapp" else "webapp",
+            **_group(host),
+            app=name,
+            pe_vnet=short(view.pes[0].get("vnet_id")),
+        ),
         resources=(str(host.get("id")), str(view.pes[0].get("id"))),
     )
 
@@ -102,23 +102,20 @@ def dns_setting_rules(ev: Evidence) -> Iterator[Finding]:
     vnet = AzureView(ev).net.get("vnet") or {}
     vnet_dns = ", ".join(vnet.get("dns_servers") or ()) or "Azure-provided DNS"
     name = host.get("name")
-    if str(source).startswith("app setting"):
-        fix = (
-            f"az webapp config appsettings delete {_group(host)} -n {name} --setting-names WEBSITE_DNS_SERVER "
-            f"WEBSITE_DNS_ALT_SERVER  (the app then uses {short(vnet.get('id'))}'s DNS); or set it to 168.63.129.16 "
-            "or a Private Resolver inbound endpoint"
-        )
-    else:
-        fix = (
-            f"az resource update --ids {host.get('id')} --set properties.dnsConfiguration.dnsServers=[]  (the app then "
-            f"uses {short(vnet.get('id'))}'s DNS); or set it to 168.63.129.16 or a Private Resolver inbound endpoint"
-        )
     yield Finding(
         cause_id="app.dns_setting_overrides",
         checks=("arm_app_host", "arm_client_network"),
         detail=f"{app_facts.describe(host)} asks {', '.join(servers)} (its {source}), not its VNet's DNS ({vnet_dns}); "
         f"{', '.join(public)} is a public resolver and cannot answer {ev.target.host} from the private zone.",
-        remediation=fix,
+        remediation=fill(
+            "app.dns_setting_overrides",
+            # The app setting (seen inside the host) or the site's own dnsConfiguration: each is removed its own way.
+            variant="app_setting" if str(source).startswith("app setting") else "site_config",
+            **_group(host),
+            app=name,
+            siteId=host.get("id"),
+            vnet=short(vnet.get("id")),
+        ),
         resources=(str(host.get("id")),),
     )
 
@@ -134,7 +131,7 @@ def route_all_rules(ev: Evidence) -> Iterator[Finding]:
         detail=f"{app_facts.describe(host)} routes only RFC 1918 traffic into its VNet (route-all off, "
         f"{host.get('route_all_source')}), and {', '.join(gap.value)} lie(s) outside RFC 1918: that traffic leaves "
         "by the public path.",
-        remediation=f"az resource update --ids {host.get('id')} --set properties.outboundVnetRouting.applicationTraffic=true",
+        remediation=fill("app.route_all_off", variant="site", siteId=host.get("id")),
         resources=(str(host.get("id")),),
     )
 

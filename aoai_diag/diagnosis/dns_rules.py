@@ -19,6 +19,7 @@ from aoai_diag.diagnosis.local_view import (
     ServerAnswer,
     answer_addresses,
     answer_kind,
+    fill,
     fmt_addresses,
     server_host,
 )
@@ -166,9 +167,11 @@ def _forwarder_finding(view: LocalView, item: ServerAnswer, pl: ServerAnswer) ->
             f"{fmt_addresses(answer_addresses(item.answer))}: it forwards only the privatelink zone, and the "
             f"public CNAME is followed upstream."
         ),
-        remediation=(
-            f"On DNS server {server_host(item.server)} forward {view.target.suffix} (the public zone name, "
-            f"not privatelink.{view.target.suffix}) to 168.63.129.16 or a Private Resolver inbound endpoint."
+        remediation=fill(
+            "dns.conditional_forwarder_wrong_zone",
+            variant="server",
+            server=server_host(item.server),
+            suffix=view.target.suffix,
         ),
     )
 
@@ -217,7 +220,7 @@ def hosts_override(ev: Evidence) -> Iterator[Finding]:
                         f"{where} maps {name} to {address}, but DNS gives the private endpoint address "
                         f"{fmt_addresses(dns_private)}: the hosts entry is stale."
                     ),
-                    remediation=f"Remove the line or change it to {dns_private[0]} {name}; then prefer DNS.",
+                    remediation=fill("dns.hosts_override", variant="stale", pe_ip=dns_private[0], host=name),
                 )
                 return
 
@@ -430,12 +433,11 @@ def _sibling_zone_missing(view: LocalView, used: list[str], in_use: object) -> F
             f"{', '.join(zones)} {'is' if len(zones) == 1 else 'are'} missing or not linked for this machine's "
             "resolver, so those calls go public."
         ),
-        remediation=(
-            "Create "
-            + ", ".join(zones)
-            + ", link each to the VNet this machine resolves through and add it to the private endpoint's DNS zone "
-            "group: az network private-endpoint dns-zone-group add -g <rg> --endpoint-name <pe> -n default "
-            f"--private-dns-zone <zone id> --zone-name {zones[0].replace('.', '-')}"
+        remediation=fill(
+            "dns.sibling_zone_missing",
+            variant="local",
+            zones=", ".join(zones),
+            zone_config=zones[0].replace(".", "-"),
         ),
     )
 

@@ -270,10 +270,11 @@ def proxy_in_path(ev: Evidence) -> Iterator[Finding]:
         cause_id="edge.proxy_env_no_proxy",
         checks=("proxy_settings",),
         detail=f"{variables} sends https://{view.host} through {url} and {not_covered}.{note}",
-        remediation=(
-            "export NO_PROXY="
-            + ",".join([*(f".{s}" for s in view.target.cloud.suffixes), *([str(no_proxy)] if no_proxy else [])])
-            + " (libraries differ on leading dots and CIDR support)."
+        remediation=fill(
+            "edge.proxy_env_no_proxy",
+            # The target cloud's suffixes (sovereign clouds differ), then what NO_PROXY already holds.
+            variant="cloud",
+            no_proxy=",".join([*(f".{s}" for s in view.target.cloud.suffixes), *([str(no_proxy)] if no_proxy else [])]),
         ),
     )
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aoai_diag.diagnosis.evidence import Evidence
-from aoai_diag.diagnosis.local_view import LocalView, answer_addresses, fmt_addresses
+from aoai_diag.diagnosis.local_view import LocalView, answer_addresses, fill, fmt_addresses
 from aoai_diag.evidence.answers import split_addresses
 from aoai_diag.model import Finding
 from aoai_diag.osnet.vpnprofile import covering_route, suffix_covers
@@ -105,11 +105,10 @@ def routes_missing(ev: Evidence) -> Iterator[Finding]:
     uncarried = [a for a, (route, _) in coverage.items() if not route] if profile.get("routes_known") else []
     pe = addresses[0]
     checks: tuple[str, ...] = ("vpn_profile", "tcp_connect", "system_resolution")
-    remediation = None  # the catalogue text: the gateway resource name is not in the profile
-    if excluded and len(excluded) == len(addresses):
+    all_excluded = bool(excluded) and len(excluded) == len(addresses)
+    if all_excluded:
         ex = ", ".join(f"{a} by {p}" for a, p in excluded.items())
         why = f"its <excluderoutes> keep {ex} out of the tunnel"
-        remediation = f"Remove the <excluderoutes> route covering {pe} from {name} and import the profile again."
     elif len(set(uncarried) | set(excluded)) == len(addresses):
         why = (
             f"the routes it carries into the tunnel ({_routes_text(profile)}, as the gateway advertised them when "
@@ -133,7 +132,10 @@ def routes_missing(ev: Evidence) -> Iterator[Finding]:
             f"{view.host} resolves to the private {fmt_addresses(addresses)} but TCP fails ({outcomes}); in {name} "
             f"(gateway {profile.get('gateway') or 'unknown'}) {why}."
         ),
-        remediation=remediation,
+        # Otherwise the catalogue text: the gateway resource name is not in the profile.
+        remediation=fill(
+            "net.vpn_routes_missing", variant="excluded" if all_excluded else None, pe_ip=pe, profile=name
+        ),
     )
 
 
@@ -164,16 +166,13 @@ def tunnel_down(ev: Evidence) -> Iterator[Finding]:
             f"of its routes is on a tunnel interface: {'; '.join(outside)}, and TCP fails ({outcomes}). The VPN is "
             "not connected."
         ),
-        remediation=(
-            f"Connect the VPN ({profile.get('name') or profile.get('gateway') or name}) and run the check again; "
-            f"when connected, the route to {prefixes} appears on the tunnel interface."
+        remediation=fill(
+            "net.vpn_disconnected",
+            variant="profile",
+            vpn=profile.get("name") or profile.get("gateway") or name,
+            prefixes=prefixes,
         ),
     )
-
-
-def _dns_lines(servers: list[str]) -> str:
-    entries = [f"    <dnsserver>{s}</dnsserver>" for s in servers]
-    return "\n".join(["<clientconfig>", "  <dnsservers>", *entries, "  </dnsservers>", "</clientconfig>"])
 
 
 def _vpn_dns_installed(ev: Evidence, host: str) -> bool:
@@ -202,21 +201,13 @@ def profile_dns(ev: Evidence) -> Iterator[Finding]:
     suffixes = [str(s) for s in profile.get("dns_suffixes") or []]
     uncovered = [n for n in view.target.names if suffixes and not any(suffix_covers(s, n) for s in suffixes)]
     installed = _vpn_dns_installed(ev, view.host)
+    add: list[str] = []  # the suffixes the profile lacks (none: it pushes no DNS server at all)
     if view.host in uncovered and (profile.get("dns_servers") or installed):
         missing = f"lists DNS suffixes {', '.join(suffixes)}, none of which covers {', '.join(uncovered)}"
-        lines = [f"    <dnssuffix>.{n.split('.', 1)[1]}</dnssuffix>" for n in uncovered]
-        remediation = (
-            "Add these lines to the <dnssuffixes> of the profile's <clientconfig> and import it again:\n"
-            + "\n".join(dict.fromkeys(lines))
-        )
+        add = list(dict.fromkeys(f".{n.split('.', 1)[1]}" for n in uncovered))
     elif not profile.get("dns_servers") and not installed:
         # The file lists no DNS server, and the OS shows no VPN DNS rule (NRPT, scoped resolver, link domain).
         missing = "pushes no DNS server (no <dnsservers>)"
-        remediation = (
-            "Add a DNS server that resolves the private zone (a Private Resolver inbound endpoint or a forwarder in "
-            "the VNet) to the Azure VPN Client profile, inside <azvpnprofile> (in place of an empty "
-            '<clientconfig i:nil="true" />), and import it again:\n' + _dns_lines(["<private-resolver-inbound-ip>"])
-        )
     else:
         return
     yield Finding(
@@ -226,16 +217,13 @@ def profile_dns(ev: Evidence) -> Iterator[Finding]:
             f"{view.host} resolves to the public {fmt_addresses(public)} on this machine, and {name} "
             f"{missing}: names go to the home or office DNS, which does not see the private zone."
         ),
-        remediation=remediation,
+        remediation=fill(
+            "dns.p2s_client_dns",
+            variant="suffixes" if add else "no_server",
+            # One <dnssuffix> line per missing suffix: the template says where they go.
+            dnssuffix_lines="\n".join(f"    <dnssuffix>{s}</dnssuffix>" for s in add),
+        ),
     )
-
-
-_REMEDY = {
-    "windows": "Add {suffix} to the profile's <dnssuffixes> (the Azure VPN Client turns them into NRPT rules), or "
-    "Add-DnsClientNrptRule -Namespace '{suffix}' -NameServers {server}.",
-    "macos": "Add {suffix} to the profile's <dnssuffixes>, or create /etc/resolver/{bare} with 'nameserver {server}'.",
-    "linux": "Route the domain to the tunnel's DNS: resolvectl domain <tunnel-interface> '~{bare}'.",
-}
 
 
 def split_rule_lacks_suffix(ev: Evidence) -> Iterator[Finding]:
@@ -271,14 +259,6 @@ def split_rule_lacks_suffix(ev: Evidence) -> Iterator[Finding]:
     covered = (
         f"an NRPT exemption for {exemption} sends {view.host} to" if exemption else f"none covers {view.host}: it asks"
     )
-    remediation = _REMEDY.get(platform, _REMEDY["windows"]).format(
-        suffix=suffix, bare=suffix.strip("."), server=server.rsplit(":", 1)[0].strip("[]")
-    )
-    if exemption:
-        remediation = (
-            f"Remove or narrow the NRPT exemption for {exemption} (Get-DnsClientNrptRule | Where-Object Namespace "
-            f"-eq '{exemption}' | Remove-DnsClientNrptRule), or {remediation[0].lower()}{remediation[1:]}"
-        )
     yield Finding(
         cause_id="dns.split_dns_nrpt",
         checks=("os_resolvers", "system_resolution"),
@@ -286,7 +266,15 @@ def split_rule_lacks_suffix(ev: Evidence) -> Iterator[Finding]:
             f"The OS has {kind} for {matches} but {covered} {asks}, and applications get a public address, while "
             f"the VPN's DNS server {server} answers {fmt_addresses(answer_addresses(answer))}."
         ),
-        remediation=remediation,
+        remediation=fill(
+            "dns.split_dns_nrpt",
+            # An NRPT exemption only exists on Windows; an unknown platform gets the Windows text.
+            variant="nrpt_exemption" if exemption else platform if platform in ("macos", "linux") else "windows",
+            exemption=exemption,
+            suffix=suffix,
+            domain=suffix.strip("."),
+            server=server.rsplit(":", 1)[0].strip("[]"),
+        ),
     )
 
 
