@@ -537,3 +537,56 @@ def test_the_sites_alternate_dns_server_is_asked_too(run_for: Any) -> None:
     report = run_for(topo, KINDS["webapp"])
     assert by_id(report)["arm_client_network"].evidence["dns_servers"] == ["168.63.129.16", "8.8.4.4"]
     assert h.causes(report) == {"app.dns_setting_overrides"}
+
+
+EVIDENCE = Path(__file__).resolve().parent.parent / "fixtures" / "evidence"
+
+
+def _recorded_dns_setting_run() -> dict[str, Any]:
+    data = json.loads((EVIDENCE / "app_service_dns_setting_no_forwarder.json").read_text(encoding="utf-8"))
+    return {c["id"]: c for c in data["checks"]}
+
+
+def _diagnosed(checks: dict[str, Any]) -> Any:
+    from aoai_diag.model import CheckResult
+    from aoai_diag.runner import build_target_report
+    from aoai_diag.targets import parse_target
+
+    return build_target_report(parse_target("contoso"), [CheckResult.from_dict(c) for c in checks.values()])
+
+
+def test_a_dns_app_setting_whose_server_does_not_forward_is_the_root() -> None:
+    # Given an App Service app whose WEBSITE_DNS_SERVER (10.0.0.5, behind 127.0.0.11) answers publicly while
+    # 168.63.129.16 answers privately (recorded inside the host by app_dns; the site read by arm_app_host)
+    report = _diagnosed(_recorded_dns_setting_run())
+    # then the setting is the root, the server's missing forwarder is superseded, the 403 follows from the setting
+    roles = {f.cause_id: (f.role.value, f.consequence_of) for f in report.findings}
+    assert roles == {
+        "app.dns_setting_overrides": ("root", ()),
+        "svc.public_access_disabled_public_path": ("consequence", ("app.dns_setting_overrides",)),
+    }
+    root = report.findings[0]
+    assert "WEBSITE_DNS_SERVER" in root.detail and "10.0.0.5" in root.detail and "does not forward" in root.detail
+    assert "app_dns" in root.checks
+    assert "WEBSITE_DNS_SERVER" in (root.remediation or "")
+
+
+def test_without_a_dns_setting_the_same_server_is_a_missing_forwarder() -> None:
+    # Given the same observation, but the server came from resolv.conf and Resource Manager says the VNet's DNS
+    checks = copy.deepcopy(_recorded_dns_setting_run())
+    for server in checks["app_dns"]["evidence"]["servers"]:
+        server["chosen_by"] = "resolv.conf"
+    checks["arm_client_network"]["evidence"].update({"dns_source": "vnet", "dns_servers": []})
+    report = _diagnosed(checks)
+    # then no setting is blamed: the server that does not forward is the root
+    first = report.findings[0]
+    assert (first.cause_id, first.role.value) == ("dns.custom_server_no_forwarder", "root")
+    assert "app.dns_setting_overrides" not in h.causes(report)
+
+
+def test_a_dns_setting_whose_server_answers_privately_is_no_cause() -> None:
+    # Given WEBSITE_DNS_SERVER names a server that app_dns saw answer as 168.63.129.16 does (no forwarding break)
+    checks = copy.deepcopy(_recorded_dns_setting_run())
+    checks["app_dns"]["evidence"]["forwarding_break"] = None
+    # then the setting alone (a private address) is not a cause
+    assert "app.dns_setting_overrides" not in h.causes(_diagnosed(checks))

@@ -77,9 +77,34 @@ def dns_in_use(ev: Evidence) -> tuple[list[str], str | None]:
 
 
 def public_dns_servers(ev: Evidence) -> list[str]:
-    """Servers the host asks that are public resolvers: they can never answer from a private zone."""
+    """Servers the host asks that are public resolvers: they can never answer from a private zone. An address outside
+    the private ranges that lies in a VNet's address space (a VNet may use public or shared 100.64/10 space) or is an
+    Azure Firewall's is a server in that VNet, not a public resolver."""
     servers, _ = dns_in_use(ev)
-    return azure_facts.split_dns_servers(servers)[1]
+    net = ev.get("arm_client_network") if ev.ran("arm_client_network") else {}
+    in_vnet = {
+        str(h.get("ip"))
+        for h in net.get("dns_server_hosts") or ()
+        if isinstance(h, Mapping) and (h.get("vnet_id") or h.get("firewall_id"))
+    }
+    return [s for s in azure_facts.split_dns_servers(servers)[1] if s not in in_vnet]
+
+
+SETTING_NAMES = ("WEBSITE_DNS_SERVER", "WEBSITE_DNS_ALT_SERVER")
+
+
+def setting_servers_not_forwarding(ev: Evidence) -> list[str]:
+    """Servers an App Service DNS setting chose (WEBSITE_DNS_SERVER / WEBSITE_DNS_ALT_SERVER, seen inside the host)
+    that the app_dns probe observed answering the account host publicly or not at all while 168.63.129.16 answers
+    it privately: the setting points the app at a server without a forwarder to Azure DNS."""
+    if not ev.ran("app_dns"):
+        return []
+    data = ev.get("app_dns")
+    broken = data.get("forwarding_break")
+    chosen = next((s for s in data.get("servers") or () if s.get("server") == broken), None)
+    if not broken or chosen is None or chosen.get("chosen_by") not in SETTING_NAMES:
+        return []
+    return [str(broken)]
 
 
 @fact("app.route_all_gap")
@@ -178,7 +203,13 @@ def host_path(ev: Evidence, host: Mapping[str, Any] | None) -> list[dict[str, An
     else:
         add("route", "unknown", "no route evaluated (private endpoint address unknown)")
     nsg = azure_facts.nsg_allows(ev)
-    add("nsg", "ok" if nsg.is_true() else "broken" if nsg.is_false() else "unknown", nsg.describe())
+    nsg_check = ev.checks.get("arm_nsg")
+    if nsg.is_true():
+        add("nsg", "ok", "the NSGs allow TCP 443 to the private endpoint")
+    elif nsg.is_false():
+        add("nsg", "broken", nsg_check.summary if nsg_check is not None else "an NSG denies TCP 443")
+    else:
+        add("nsg", "unknown", nsg.describe())
     return links
 
 
@@ -189,3 +220,9 @@ def route_all_gap_for(ev: Evidence, host: Mapping[str, Any]) -> Fact[tuple[str, 
     checks = dict(ev.checks)
     checks["arm_app_host"] = CheckResult("arm_app_host", Status.PASS, "", {"host": host}, 0.0)
     return route_all_gap(Evidence(ev.target, checks))
+
+
+def verdict_of(ev: Evidence, server: str) -> str:
+    """app_dns's verdict for `server`'s answer for the account host (private, public, nxdomain, ...)."""
+    verdicts = ev.get("app_dns").get("verdicts") if ev.ran("app_dns") else None
+    return str((verdicts or {}).get(server) or "not privately")

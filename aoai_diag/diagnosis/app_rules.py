@@ -91,22 +91,32 @@ def no_vnet_rules(ev: Evidence) -> Iterator[Finding]:
 
 def dns_setting_rules(ev: Evidence) -> Iterator[Finding]:
     """The app's DNS setting (the WEBSITE_DNS_SERVER app setting seen inside the host, or the site's
-    dnsConfiguration.dnsServers) names a public resolver: it cannot answer from a private zone."""
+    dnsConfiguration.dnsServers) names a server that cannot answer from the private zone: a public resolver, or
+    (observed inside the host by app_dns) a server that does not forward to 168.63.129.16. The setting is the root:
+    it replaces whatever the VNet says (the catalogue's `supersedes` drops dns.custom_server_no_forwarder, which
+    names the same server)."""
     host = _host(ev)
     servers, source = app_facts.dns_in_use(ev)
     if host is None or source in (None, "vnet") or not servers:
         return
     public = app_facts.public_dns_servers(ev)
-    if not public:
+    silent = app_facts.setting_servers_not_forwarding(ev)
+    if not public and not silent:
         return
     vnet = AzureView(ev).net.get("vnet") or {}
     vnet_dns = ", ".join(vnet.get("dns_servers") or ()) or "Azure-provided DNS"
     name = host.get("name")
+    why = [f"{', '.join(public)} is a public resolver"] if public else []
+    if silent:
+        why.append(
+            f"{', '.join(silent)} answers it {app_facts.verdict_of(ev, silent[0])} while 168.63.129.16 answers "
+            "privately (it does not forward to Azure DNS)"
+        )
     yield Finding(
         cause_id="app.dns_setting_overrides",
-        checks=("arm_app_host", "arm_client_network"),
+        checks=("arm_app_host", "arm_client_network", *(("app_dns",) if silent else ())),
         detail=f"{app_facts.describe(host)} asks {', '.join(servers)} (its {source}), not its VNet's DNS ({vnet_dns}); "
-        f"{', '.join(public)} is a public resolver and cannot answer {ev.target.host} from the private zone.",
+        f"{'; '.join(why)}: it cannot answer {ev.target.host} from the private zone.",
         remediation=fill(
             "app.dns_setting_overrides",
             # The app setting (seen inside the host) or the site's own dnsConfiguration: each is removed its own way.
