@@ -590,3 +590,44 @@ def test_a_dns_setting_whose_server_answers_privately_is_no_cause() -> None:
     checks["app_dns"]["evidence"]["forwarding_break"] = None
     # then the setting alone (a private address) is not a cause
     assert "app.dns_setting_overrides" not in h.causes(_diagnosed(checks))
+
+
+def test_inside_an_app_without_reader_on_its_site_the_dns_setting_is_still_the_root() -> None:
+    # Given the same observation inside the host, but the managed identity has no Reader on the site: Resource
+    # Manager refuses the site (403) and the host's subnet (so nothing says which DNS servers the site configures)
+    checks = copy.deepcopy(_recorded_dns_setting_run())
+    denied = {
+        "scope": checks["arm_app_host"]["evidence"]["ref"],
+        "status": 403,
+        "code": "AuthorizationFailed",
+        "message": "no Reader",
+    }
+    checks["arm_app_host"].update(status="error", summary="could not read the host", reason="forbidden")
+    checks["arm_app_host"]["evidence"].update(host=None, path=[], denied=[denied], error="forbidden")
+    checks["arm_client_network"].update(status="error", summary="forbidden", reason="forbidden")
+    checks["arm_client_network"]["evidence"] = {"denied": [dict(denied, scope="/subscriptions/x/.../snet-web")]}
+    report = _diagnosed(checks)
+    # then the setting, named by the app's own environment (WEBSITE_DNS_SERVER) and watched by app_dns, is the root,
+    # with the app's name and resource group from that environment in the fix
+    roots = [f for f in report.findings if f.role.value == "root"]
+    assert [f.cause_id for f in roots] == ["app.dns_setting_overrides"]
+    assert "10.0.0.5" in roots[0].detail and "WEBSITE_DNS_SERVER" in roots[0].detail
+    assert "-g rg-apps -n app-contoso" in (roots[0].remediation or "")
+    assert "dns.custom_server_no_forwarder" not in h.causes(report)
+    # and the unread site still says what is not known, without the DNS setting among its candidates
+    unread = next(f for f in report.findings if f.cause_id == "app.host_unread")
+    assert "app.dns_setting_overrides" not in unread.candidates and "DNS setting" not in unread.detail
+    assert set(unread.candidates) == {"app.no_vnet_integration", "app.route_all_off"}
+
+
+def test_outside_the_host_an_unread_site_names_no_dns_setting_cause() -> None:
+    # Given a --from run (no app_host inside) where the site could not be read
+    checks = copy.deepcopy(_recorded_dns_setting_run())
+    del checks["app_host"], checks["app_dns"]
+    checks["arm_app_host"].update(status="error", summary="could not read the host", reason="forbidden")
+    checks["arm_app_host"]["evidence"].update(host=None, path=[], error="forbidden")
+    report = _diagnosed(checks)
+    # then the DNS setting stays a candidate of the unread host, never a cause
+    assert "app.dns_setting_overrides" not in h.causes(report)
+    unread = next(f for f in report.findings if f.cause_id == "app.host_unread")
+    assert "app.dns_setting_overrides" in unread.candidates

@@ -93,6 +93,23 @@ def public_dns_servers(ev: Evidence) -> list[str]:
 SETTING_NAMES = ("WEBSITE_DNS_SERVER", "WEBSITE_DNS_ALT_SERVER")
 
 
+def inside_site(ev: Evidence) -> Mapping[str, Any] | None:
+    """The App Service app this run is inside, as its own environment names it (app_host: WEBSITE_SITE_NAME,
+    WEBSITE_RESOURCE_GROUP, WEBSITE_OWNER_NAME; https://learn.microsoft.com/azure/app-service/reference-app-settings),
+    in the shape of a host read from Resource Manager but without its id; None outside App Service."""
+    data = ev.get("app_host") if ev.ran("app_host") else {}
+    site = data.get("app_service")
+    if data.get("kind") != "app_service" or not isinstance(site, Mapping) or not site.get("site_name"):
+        return None
+    return {
+        "kind": "functionapp" if site.get("functions_extension_version") else "webapp",
+        "name": site.get("site_name"),
+        "resource_group": site.get("resource_group"),
+        "subscription_id": site.get("subscription_id"),
+        "id": None,
+    }
+
+
 def setting_servers_not_forwarding(ev: Evidence) -> list[str]:
     """Servers an App Service DNS setting chose (WEBSITE_DNS_SERVER / WEBSITE_DNS_ALT_SERVER, seen inside the host)
     that the app_dns probe observed answering the account host publicly or not at all while 168.63.129.16 answers
@@ -105,6 +122,19 @@ def setting_servers_not_forwarding(ev: Evidence) -> list[str]:
     if not broken or chosen is None or chosen.get("chosen_by") not in SETTING_NAMES:
         return []
     return [str(broken)]
+
+
+@fact("app.dns_setting_seen")
+def dns_setting_seen(ev: Evidence) -> Fact[bool]:
+    """`app.dns_setting_seen`: the app's DNS setting is observed. Inside an App Service app its own environment names
+    it and app_dns watched the server it chose (no Resource Manager read needed: a managed identity without Reader
+    still gets the cause); otherwise it is the site as read from Resource Manager (`app.host`)."""
+    if setting_servers_not_forwarding(ev) and inside_site(ev) is not None:
+        return known(True, "app_host", "app_dns")
+    host = host_fact(ev)
+    if is_unknown(host):
+        return host
+    return known(True, "arm_app_host")
 
 
 @fact("app.route_all_gap")

@@ -40,15 +40,21 @@ def host_unread_rules(ev: Evidence) -> Iterator[Finding]:
     fact = app_facts.host_fact(ev)
     data = ev.get("arm_app_host")
     matches = [str(m) for m in data.get("matches") or ()]
+    # A DNS setting seen inside the host is decided there (dns_setting_rules): not a candidate of the unread host.
+    setting_seen = app_facts.dns_setting_seen(ev).is_true()
+    candidates = tuple(c for c in APP_CAUSES if not (setting_seen and c == "app.dns_setting_overrides"))
+    unknowns = (
+        "its VNet integration and routing are" if setting_seen else "its VNet integration, DNS setting and routing are"
+    )
     decide = fact.decide
     if len(matches) > 1:
         decide = f"--from with one of {', '.join(matches)} (or -g RESOURCE_GROUP) would name one host"
     yield Finding(
         cause_id="app.host_unread",
         checks=("arm_app_host",),
-        detail=f"The host {data.get('ref')} could not be read from Resource Manager ({fact.describe()}): its VNet "
-        "integration, DNS setting and routing are unknown, so its path is not judged.",
-        candidates=APP_CAUSES,
+        detail=f"The host {data.get('ref')} could not be read from Resource Manager ({fact.describe()}): {unknowns} "
+        "unknown, so its path is not judged.",
+        candidates=candidates,
         decide=decide,
     )
 
@@ -97,14 +103,20 @@ def dns_setting_rules(ev: Evidence) -> Iterator[Finding]:
     names the same server)."""
     host = _host(ev)
     servers, source = app_facts.dns_in_use(ev)
+    silent = app_facts.setting_servers_not_forwarding(ev)
+    if host is None and silent:
+        # Inside an App Service app whose site Resource Manager would not show: its environment names the app and
+        # the setting, and app_dns saw the server the setting chose (app.dns_setting_seen).
+        host = app_facts.inside_site(ev)
+        servers, source = silent, "app setting WEBSITE_DNS_SERVER"
     if host is None or source in (None, "vnet") or not servers:
         return
     public = app_facts.public_dns_servers(ev)
-    silent = app_facts.setting_servers_not_forwarding(ev)
     if not public and not silent:
         return
     vnet = AzureView(ev).net.get("vnet") or {}
-    vnet_dns = ", ".join(vnet.get("dns_servers") or ()) or "Azure-provided DNS"
+    # The VNet's own DNS only as read: a VNet Resource Manager did not show is not said to use Azure DNS.
+    vnet_dns = (", ".join(vnet.get("dns_servers") or ()) or "Azure-provided DNS") if vnet.get("id") else None
     name = host.get("name")
     why = [f"{', '.join(public)} is a public resolver"] if public else []
     if silent:
@@ -112,10 +124,12 @@ def dns_setting_rules(ev: Evidence) -> Iterator[Finding]:
             f"{', '.join(silent)} answers it {app_facts.verdict_of(ev, silent[0])} while 168.63.129.16 answers "
             "privately (it does not forward to Azure DNS)"
         )
+    vnet_part = f" ({vnet_dns})" if vnet_dns else ""
+    read = ("arm_app_host", "arm_client_network") if host.get("id") else ("app_host",)
     yield Finding(
         cause_id="app.dns_setting_overrides",
-        checks=("arm_app_host", "arm_client_network", *(("app_dns",) if silent else ())),
-        detail=f"{app_facts.describe(host)} asks {', '.join(servers)} (its {source}), not its VNet's DNS ({vnet_dns}); "
+        checks=(*read, *(("app_dns",) if silent else ())),
+        detail=f"{app_facts.describe(host)} asks {', '.join(servers)} (its {source}), not its VNet's DNS{vnet_part}; "
         f"{'; '.join(why)}: it cannot answer {ev.target.host} from the private zone.",
         remediation=fill(
             "app.dns_setting_overrides",
@@ -124,9 +138,9 @@ def dns_setting_rules(ev: Evidence) -> Iterator[Finding]:
             **_group(host),
             app=name,
             siteId=host.get("id"),
-            vnet=short(vnet.get("id")),
+            vnet=short(vnet.get("id")) if vnet.get("id") else "its VNet",
         ),
-        resources=(str(host.get("id")),),
+        resources=(str(host["id"]),) if host.get("id") else (),
     )
 
 
