@@ -14,7 +14,6 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from aoai_diag.context import DEFAULT_IMDS_ENDPOINT, Settings
@@ -73,14 +72,6 @@ def checked_token(token: Any) -> Any:
     if isinstance(expires, bool) or not isinstance(expires, int | float) or not 0 < expires < 2**42:
         raise BadToken(f"the identity endpoint answered an unusable expiry ({str(expires)[:30]})")
     return token
-
-
-@dataclass(frozen=True)
-class CredentialPlan:
-    """Which sources were considered, and why the others were not."""
-
-    sources: tuple[str, ...]
-    skipped: tuple[str, ...]
 
 
 def authority_host(settings: Settings) -> str:

@@ -365,14 +365,6 @@ def find_accounts(inv: Inventory, label: str) -> list[Account]:
     return by_sub or [a for a in inv.accounts if a.name.lower() == label]
 
 
-def _rg_name(resource_id: str, kind: str) -> tuple[str, str, str]:
-    return (
-        convert.id_part(resource_id, "subscriptions"),
-        convert.id_part(resource_id, "resourceGroups"),
-        convert.id_part(resource_id, kind),
-    )
-
-
 def private_endpoint(ctx: ProbeContext, sess: ArmSession, pe_id: str, row: dict[str, Any] | None) -> PrivateEndpoint:
     """One PE with its NIC addresses and DNS zone groups (read once per run); raises ArmFailure."""
 

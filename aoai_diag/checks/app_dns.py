@@ -30,20 +30,19 @@ from aoai_diag.evidence.answers import classify_dns
 from aoai_diag.evidence.host import AppDns
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net import dnsquery
+from aoai_diag.net.dns_cache import query_many_cached
 from aoai_diag.osnet import hostdns
 from aoai_diag.targets import Target
 
 
-async def _ask(ctx: ProbeContext, server: str, name: str) -> dict[str, Any]:
-    return await dnsquery.query(parse_endpoint(server), name, ctx.op_timeout())
-
-
 async def _answers(ctx: ProbeContext, servers: list[dict[str, Any]], names: list[str]) -> None:
-    """Every (server, name) at once; each server entry gets its `answers`."""
-    pairs = [(s, n) for s in servers for n in names]
-    found = await asyncio.gather(*(_ask(ctx, s["server"], n) for s, n in pairs))
-    for (server, name), answer in zip(pairs, found, strict=True):
-        server.setdefault("answers", {})[name] = answer
+    """Every (server, name) at once, through the run's DNS cache; each server entry gets its `answers`."""
+    found = await query_many_cached(
+        ctx, [(parse_endpoint(s["server"]), n) for s in servers for n in names], ctx.op_timeout()
+    )
+    for server in servers:
+        endpoint = parse_endpoint(server["server"])
+        server["answers"] = {n: found[(endpoint, n)] for n in names}
 
 
 async def _walk(ctx: ProbeContext, host: str, resolver: Mapping[str, Any], servers: list[str]) -> dict[str, Any]:
@@ -58,8 +57,10 @@ async def _walk(ctx: ProbeContext, host: str, resolver: Mapping[str, Any], serve
         asking = [q for q in pending if q not in chosen]
         if not asking:
             break
-        found = await asyncio.gather(*(_ask(ctx, server, q) for q in asking))
-        for query, answer in zip(asking, found, strict=True):
+        endpoint = parse_endpoint(server)
+        found = await query_many_cached(ctx, [(endpoint, q) for q in asking], ctx.op_timeout())
+        for query in asking:
+            answer = found[(endpoint, query)]
             if answer.get("outcome") in hostdns.FINAL_OUTCOMES or server == servers[-1]:
                 chosen[query] = (server, answer)
     expansions: list[dict[str, Any]] = []

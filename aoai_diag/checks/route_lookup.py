@@ -72,13 +72,12 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
     ref_address = ctx.settings.public_resolvers[0][0]
     # The source address toward the reference is the same for every target of a run: asked once (not kept when
     # the lookup failed).
+    # (ctx.shared is read and written here on the loop's one thread: no lock.)
     source_key = f"route.reference_source:{ref_address}"
-    with ctx.lock:
-        known_source = ctx.shared.get(source_key)
+    known_source = ctx.shared.get(source_key)
     ref_source, ref_error = known_source or source_for(ref_address, 53)
     if known_source is None and ref_error is None:
-        with ctx.lock:
-            ctx.shared.setdefault(source_key, (ref_source, None))
+        ctx.shared.setdefault(source_key, (ref_source, None))
     platform = commands.platform()
     profile_check = deps.get("vpn_profile")
     profile = profile_check.evidence.get("profile") if profile_check else None
@@ -87,8 +86,7 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
     # reference address, the same for every target of a run, is looked up once per run (one process fewer per
     # target: in a fleet of 50, starting `ip` was a fifth of the run's CPU); a failed lookup is not kept.
     ref_key = f"route.reference:{ref_address}"
-    with ctx.lock:
-        ref_known = ctx.shared.get(ref_key) if platform != "windows" else None
+    ref_known = ctx.shared.get(ref_key) if platform != "windows" else None
     wanted = [*([] if ref_known is not None else [ref_address]), *private, *probes.values()]
     timeout = ctx.op_timeout()
     # One command for every address (one `ip -json -batch`, one PowerShell script), in the executor.
@@ -103,8 +101,7 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
     if ref_known is not None:
         os_found = {**os_found, ref_address: ref_os}
     elif not ref_os.get("error") and platform != "windows":
-        with ctx.lock:
-            ctx.shared.setdefault(ref_key, ref_os)
+        ctx.shared.setdefault(ref_key, ref_os)
     routes: list[dict[str, Any]] = []
     for address in private:
         source, error = source_for(address, ctx.settings.port)
