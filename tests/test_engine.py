@@ -10,8 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 import pytest
 
 from aoai_diag.blocking import in_thread
-from aoai_diag.checks.base import Probe
-from aoai_diag.checks.base import in_thread as blocking_probe
+from aoai_diag.checks.base import Probe, blocking_body
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.engine import run_probes
 from aoai_diag.model import CheckResult, Outcome, Status
@@ -69,7 +68,7 @@ def test_blocking_bodies_run_in_the_executor_and_the_loop_goes_on() -> None:
         release.set()
         return Outcome(Status.PASS, "released")
 
-    probes = [Probe(id="blocking", title="", run=blocking_probe(body)), Probe(id="async", title="", run=releaser)]
+    probes = [Probe(id="blocking", title="", run=blocking_body(body)), Probe(id="async", title="", run=releaser)]
     blocking_result, released = run_probes(TARGET, ctx_with(5), probes)
     assert blocking_result.status is Status.PASS and released.status is Status.PASS
     assert seen["coroutine"] == loop_thread and seen["body"] != loop_thread
@@ -113,7 +112,7 @@ def test_a_blocking_body_that_raises_is_its_probes_error() -> None:
     def broken(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
         raise ValueError("bad line")
 
-    (result,) = run_probes(TARGET, ctx_with(5), [Probe(id="broken", title="", run=blocking_probe(broken))])
+    (result,) = run_probes(TARGET, ctx_with(5), [Probe(id="broken", title="", run=blocking_body(broken))])
     assert result.status is Status.ERROR and "probe broken failed: ValueError: bad line" in result.summary
 
 

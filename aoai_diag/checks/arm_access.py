@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aoai_diag.azure import probe_support
-from aoai_diag.checks.base import Probe, in_thread
+from aoai_diag.checks.base import Probe, blocking_body
 from aoai_diag.context import ProbeContext
 from aoai_diag.evidence.azure import ArmAccess
 from aoai_diag.model import CheckResult, Outcome, Status
@@ -70,7 +70,7 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
     return probe_support.guarded(body)
 
 
-run = in_thread(collect)
+run = blocking_body(collect)
 
 
 PROBE = Probe(

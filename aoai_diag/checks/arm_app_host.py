@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aoai_diag.azure import probe_support
-from aoai_diag.checks.base import Probe, in_thread
+from aoai_diag.checks.base import Probe, blocking_body
 from aoai_diag.context import ProbeContext
 from aoai_diag.evidence.azure import ArmAppHost
 from aoai_diag.model import CheckResult, Outcome, Status
@@ -79,7 +79,7 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
     return probe_support.guarded(body)
 
 
-run = in_thread(collect)
+run = blocking_body(collect)
 
 
 PROBE = Probe(

@@ -35,7 +35,7 @@ from typing import Any
 
 from aoai_diag.azure import probe_support
 from aoai_diag.azure.resources import Vnet
-from aoai_diag.checks.base import Probe, in_thread
+from aoai_diag.checks.base import Probe, blocking_body
 from aoai_diag.context import ProbeContext
 from aoai_diag.diagnosis import azure_facts
 from aoai_diag.evidence.azure import ArmClientNetwork
@@ -297,7 +297,7 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
     return probe_support.guarded(body)
 
 
-run = in_thread(collect)
+run = blocking_body(collect)
 
 
 PROBE = Probe(

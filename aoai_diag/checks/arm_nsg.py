@@ -36,7 +36,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aoai_diag.azure import probe_support
-from aoai_diag.checks.base import Probe, in_thread, skip
+from aoai_diag.checks.base import Probe, blocking_body, skip
 from aoai_diag.context import ProbeContext
 from aoai_diag.diagnosis import azure_facts
 from aoai_diag.evidence.azure import ArmNsg
@@ -324,7 +324,7 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
     return probe_support.guarded(body)
 
 
-run = in_thread(collect)
+run = blocking_body(collect)
 
 
 PROBE = Probe(

@@ -29,7 +29,7 @@ from typing import Any
 
 from aoai_diag.azure import probe_support
 from aoai_diag.azure.resources import PrivateEndpoint
-from aoai_diag.checks.base import Probe, in_thread
+from aoai_diag.checks.base import Probe, blocking_body
 from aoai_diag.context import ProbeContext
 from aoai_diag.diagnosis import azure_facts
 from aoai_diag.evidence.azure import ArmPrivateEndpoints
@@ -143,7 +143,7 @@ def _judge(pes: list[dict[str, Any]], denied: list[dict[str, Any]], evidence: di
     return Outcome(Status.FAIL, f"no usable private endpoint: {described}", evidence)
 
 
-run = in_thread(collect)
+run = blocking_body(collect)
 
 
 PROBE = Probe(

@@ -37,7 +37,7 @@ class Probe:
     0 the name, 1 the route (proxy, VPN, routing table), 2 TCP, 3 TLS, 4 the HTTPS answer; None: not on the path."""
 
 
-def in_thread(body: BlockingFn) -> RunFn:
+def blocking_body(body: BlockingFn) -> RunFn:
     """The `run` of a probe whose body blocks from start to end (the Azure SDK, commands, large files): the body
     runs in the one executor (aoai_diag/blocking.py) while the loop goes on with the other probes."""
 

@@ -18,7 +18,7 @@ import re
 import sys
 from collections.abc import Mapping
 
-from aoai_diag.checks.base import Probe, in_thread
+from aoai_diag.checks.base import Probe, blocking_body
 from aoai_diag.context import ProbeContext
 from aoai_diag.evidence.dns import HostsFile
 from aoai_diag.model import CheckResult, Outcome, Status
@@ -163,7 +163,7 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
     return Outcome(Status.WARN, f"hosts file overrides DNS: {shown}" + (f" ({cut})" if cut else ""), evidence)
 
 
-run = in_thread(collect)
+run = blocking_body(collect)
 
 
 PROBE = Probe(id="hosts_file", title="Hosts-file entries for the account's names", evidence=HostsFile, stage=0, run=run)

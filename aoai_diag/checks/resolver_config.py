@@ -22,7 +22,7 @@ import ipaddress
 import sys
 from collections.abc import Mapping
 
-from aoai_diag.checks.base import Probe, in_thread
+from aoai_diag.checks.base import Probe, blocking_body
 from aoai_diag.context import ProbeContext
 from aoai_diag.evidence.dns import ResolverConfig
 from aoai_diag.model import CheckResult, Outcome, Status
@@ -186,7 +186,7 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
     return Outcome(Status.PASS, f"system nameservers: {', '.join(servers)}{note}", evidence)
 
 
-run = in_thread(collect)
+run = blocking_body(collect)
 
 
 PROBE = Probe(id="resolver_config", title="Configured DNS servers", evidence=ResolverConfig, stage=0, run=run)

@@ -18,7 +18,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from aoai_diag.checks.base import Probe, error, in_thread
+from aoai_diag.checks.base import Probe, blocking_body, error
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.evidence.osnet import VpnProfile
 from aoai_diag.model import CheckResult, Outcome, Status
@@ -71,7 +71,7 @@ def _disabled(settings: Settings) -> str | None:
     return None if settings.vpn_profile else "no --vpn-profile given"
 
 
-run = in_thread(collect)
+run = blocking_body(collect)
 
 
 PROBE = Probe(
