@@ -234,10 +234,6 @@ class _Once:
         self._value: Any = None
         self._error: BaseException | None = None
 
-    @property
-    def ready(self) -> bool:
-        return self._done
-
     def get(self, compute: Callable[[], Any]) -> Any:
         with self._lock:
             if not self._done:
