@@ -1,7 +1,7 @@
 """Immutable result values shared by probes, diagnosis and renderers.
 
-Evidence is kept as JSON-compatible mappings (documented per probe in its module) so that a saved
-evidence bundle can be analysed elsewhere and give the identical diagnosis.
+A result's evidence is its probe's typed evidence (aoai_diag/evidence, one frozen dataclass per probe); written to
+JSON it is that type serialised, so a saved evidence bundle read back gives the identical diagnosis.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from aoai_diag.evidence.base import Evidence
 
 
 class Status(str, enum.Enum):
@@ -55,8 +57,9 @@ class Outcome:
     status: Status
     summary: str
     """One line a person reads in the table."""
-    evidence: Mapping[str, Any] = field(default_factory=dict)
-    """JSON-compatible facts observed; shape documented in the probe's module."""
+    evidence: Evidence | Mapping[str, Any] = field(default_factory=dict)
+    """The facts observed, as the probe's evidence type (TRANSITION: or its JSON mapping, read into the type by
+    `CheckResult`)."""
     reason: str | None = None
     """Why the status is skip/error/fail, when the summary alone does not say."""
     failure: str | None = None
@@ -71,12 +74,19 @@ class CheckResult:
     id: str
     status: Status
     summary: str
-    evidence: Mapping[str, Any]
+    evidence: Evidence
+    """The probe's typed evidence (`Probe.evidence`); a JSON mapping given here is read into that type."""
     duration_ms: float
     """Wall time of the probe, milliseconds."""
     reason: str | None = None
     failure: str | None = None
     """See `Outcome.failure`; written to JSON only when set."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.evidence, Evidence):
+            from aoai_diag.evidence import read
+
+            object.__setattr__(self, "evidence", read(self.id, self.evidence))
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -84,7 +94,7 @@ class CheckResult:
             "status": self.status.value,
             "summary": self.summary,
             "reason": self.reason,
-            "evidence": dict(self.evidence),
+            "evidence": self.evidence.to_dict(),
             "duration_ms": round(self.duration_ms, 1),
         }
         if self.failure is not None:

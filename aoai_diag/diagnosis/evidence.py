@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aoai_diag.diagnosis.facts import Fact, FactCache
+from aoai_diag.evidence import check_of
+from aoai_diag.evidence.base import Evidence as Observed
 from aoai_diag.model import CheckResult, Finding, Status
 from aoai_diag.targets import Target
+
+
+O = TypeVar("O", bound=Observed)
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,13 @@ class Evidence:
     def ran(self, check_id: str) -> bool:
         """The check observed something (pass, fail or warn), as opposed to skip or error."""
         return self.has(check_id, Status.PASS, Status.FAIL, Status.WARN)
+
+    def of(self, kind: type[O]) -> O:
+        """The typed evidence of the check that declares `kind`; `kind()` (every field at its default) when that
+        check did not run. Whether it ran, and how it ended, is `status`/`ran`, never read from the evidence."""
+        result = self.checks.get(check_of(kind))
+        evidence = result.evidence if result is not None else None
+        return evidence if isinstance(evidence, kind) else kind()
 
     def get(self, check_id: str) -> Mapping[str, Any]:
         """The check's evidence, or an empty mapping when it did not run."""

@@ -6,9 +6,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from functools import cache
+from typing import Any, TypeVar
 
 from aoai_diag.evidence.base import Evidence, EvidenceError, json_value
+
+E = TypeVar("E", bound=Evidence)
 
 
 def evidence_types() -> Mapping[str, type[Evidence]]:
@@ -16,6 +19,15 @@ def evidence_types() -> Mapping[str, type[Evidence]]:
     from aoai_diag.checks import load_probes
 
     return {p.id: p.evidence for p in load_probes() if p.evidence is not None}
+
+
+@cache
+def check_of(kind: type[Evidence]) -> str:
+    """The id of the one check whose evidence type is `kind`; KeyError for a type no probe declares."""
+    (check_id,) = [cid for cid, declared in evidence_types().items() if declared is kind] or [None]
+    if check_id is None:
+        raise KeyError(f"no probe declares evidence {kind.__name__}")
+    return check_id
 
 
 def __getattr__(name: str) -> Any:
@@ -30,6 +42,17 @@ def parse(check_id: str, evidence: Any, path: str = "evidence", *, strict: bool 
     if kind is None:
         return None
     return kind.from_dict(evidence, path, strict=strict)
+
+
+def read(check_id: str, evidence: Any, path: str = "evidence") -> Evidence:
+    """`evidence` (a JSON mapping) as the typed evidence of `check_id`; a check this version does not know keeps
+    its keys in `extra` (checked to be plain finite JSON). Raises EvidenceError."""
+    typed = parse(check_id, evidence, path)
+    if typed is not None:
+        return typed
+    if not isinstance(evidence, Mapping):
+        raise EvidenceError(path, "must be an object")
+    return Evidence(extra=dict(json_value(evidence, path)))
 
 
 def normalize(check_id: str, evidence: Any, path: str = "evidence") -> dict[str, Any]:
@@ -52,4 +75,5 @@ __all__ = [
     "EvidenceError",
     "normalize",
     "parse",
+    "read",
 ]

@@ -24,7 +24,7 @@ import math
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar, TypeVar, get_args, get_origin
 
 INT_LIMIT = 2**63
@@ -57,8 +57,12 @@ E = TypeVar("E", bound="Evidence")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Evidence:
-    """Base of every typed evidence shape."""
+class Evidence(Mapping[str, Any]):
+    """Base of every typed evidence shape.
+
+    TRANSITION (issue 16 part 2): an Evidence also reads as the JSON mapping `to_dict()` gives, so code that still
+    reads `.get("key")` keeps working while readers move to attributes; this goes when the last reader has moved.
+    """
 
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=True)
     """Keys this version does not declare, kept verbatim (plain finite JSON)."""
@@ -78,6 +82,24 @@ class Evidence:
         for key, value in self.extra.items():
             out.setdefault(key, _dump(value))
         return out
+
+    def _json(self) -> dict[str, Any]:
+        cached: dict[str, Any] | None = self.__dict__.get("_json_cache")
+        if cached is None:
+            cached = self.to_dict()
+            object.__setattr__(self, "_json_cache", cached)
+        return cached
+
+    def __getitem__(self, key: str) -> Any:
+        return self._json()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._json())
+
+    def __len__(self) -> int:
+        return len(self._json())
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _dump(value: Any) -> Any:
