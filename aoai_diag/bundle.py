@@ -23,7 +23,7 @@ from typing import Any
 from aoai_diag import __version__
 from aoai_diag.context import format_endpoint
 from aoai_diag.errors import first_line
-from aoai_diag.evidence import EvidenceError, normalize
+from aoai_diag.evidence import EvidenceError, read
 from aoai_diag.evidence.base import finite_number, json_value, parse_int
 from aoai_diag.model import CheckResult, Report, Status, TargetReport
 from aoai_diag.redact import redact_value
@@ -187,7 +187,7 @@ def _major(version: Any) -> int:
 
 
 def parse_bundle(data: Any, name: str = "bundle") -> Bundle:
-    """Validate a bundle and normalize its evidence through the typed evidence (aoai_diag/evidence).
+    """Validate a bundle and read its evidence into the typed evidence (aoai_diag/evidence).
 
     Raises BundleError with one line naming the bad field, e.g. `targets[0].checks[tcp_connect].evidence.port`.
     """
@@ -282,7 +282,7 @@ def _check(value: Any, path: str, index: int) -> CheckResult:
         id=check_id,
         status=status,
         summary=summary or "",
-        evidence=normalize(check_id, {} if evidence is None else evidence, f"{path}.evidence"),
+        evidence=read(check_id, {} if evidence is None else evidence, f"{path}.evidence"),
         duration_ms=max(duration or 0.0, 0.0),
         reason=reason,
     )

@@ -19,6 +19,8 @@ from aoai_diag import blocking
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import DeadlineExceeded, ProbeContext
 from aoai_diag.errors import one_line
+from aoai_diag.evidence import read
+from aoai_diag.evidence.base import Evidence
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -28,6 +30,15 @@ GRACE = 0.15
 
 def _failed(probe: Probe, exc: BaseException) -> Outcome:
     return Outcome(Status.ERROR, f"probe {probe.id} failed: {one_line(exc)}", {}, one_line(exc), failure="failed")
+
+
+def _evidence(probe: Probe, outcome: Outcome) -> Evidence:
+    """What the probe observed, as its declared type; the type at its defaults when it observed nothing."""
+    if isinstance(outcome.evidence, Evidence):
+        return outcome.evidence
+    if outcome.evidence is not None:  # TRANSITION: a probe that still writes its JSON mapping
+        return read(probe.id, outcome.evidence)
+    return probe.evidence() if probe.evidence is not None else Evidence()
 
 
 def _late(ctx: ProbeContext) -> Outcome:
@@ -59,7 +70,7 @@ class _TargetRun:
             id=probe.id,
             status=outcome.status,
             summary=outcome.summary,
-            evidence=outcome.evidence,
+            evidence=_evidence(probe, outcome),
             duration_ms=(self.ctx.clock() - t0) * 1000.0,
             reason=outcome.reason,
             failure=outcome.failure,

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from aoai_diag.evidence.base import Evidence
+
+E = TypeVar("E", bound=Evidence)
 
 
 class Status(str, enum.Enum):
@@ -57,9 +59,10 @@ class Outcome:
     status: Status
     summary: str
     """One line a person reads in the table."""
-    evidence: Evidence | Mapping[str, Any] = field(default_factory=dict)
-    """The facts observed, as the probe's evidence type (TRANSITION: or its JSON mapping, read into the type by
-    `CheckResult`)."""
+    evidence: Evidence | Mapping[str, Any] | None = None
+    """The facts observed, as the probe's evidence type (`Probe.evidence`); None when nothing was observed (the
+    engine then records the type with every field at its default). TRANSITION: a JSON mapping is still accepted
+    and read into the type by `CheckResult`."""
     reason: str | None = None
     """Why the status is skip/error/fail, when the summary alone does not say."""
     failure: str | None = None
@@ -88,6 +91,12 @@ class CheckResult:
 
             object.__setattr__(self, "evidence", read(self.id, self.evidence))
 
+    def typed(self, kind: type[E]) -> E:
+        """The evidence as `kind`, the type its probe declares; TypeError for any other type (a bug, not input)."""
+        if not isinstance(self.evidence, kind):
+            raise TypeError(f"{self.id} evidence is {type(self.evidence).__name__}, not {kind.__name__}")
+        return self.evidence
+
     def to_dict(self) -> dict[str, Any]:
         out = {
             "id": self.id,
@@ -103,11 +112,13 @@ class CheckResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
+        from aoai_diag.evidence import read
+
         return cls(
             id=str(data["id"]),
             status=Status(data["status"]),
             summary=str(data.get("summary", "")),
-            evidence=dict(data.get("evidence") or {}),
+            evidence=read(str(data["id"]), data.get("evidence") or {}),
             duration_ms=float(data.get("duration_ms") or 0.0),
             reason=data.get("reason"),
             failure=data["failure"] if data.get("failure") in FAILURES else None,

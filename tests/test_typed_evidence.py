@@ -12,7 +12,7 @@ import pytest
 
 from aoai_diag import engine
 from aoai_diag.checks import PROBES, tcp_connect
-from aoai_diag.evidence import EvidenceError, evidence_types, normalize, parse
+from aoai_diag.evidence import EvidenceError, evidence_types, parse, read
 from aoai_diag.evidence.base import parse_int
 from aoai_diag.evidence.dns import DnsAnswer
 from aoai_diag.evidence.osnet import OsResolvers, OsRoute, VpnProfile
@@ -120,9 +120,9 @@ def test_tolerant_reading_defaults_ints_and_extras() -> None:
 
 
 def test_unknown_check_keeps_its_evidence_but_only_plain_finite_json() -> None:
-    assert normalize("from_a_newer_version", {"a": [1, "b"]}) == {"a": [1, "b"]}
+    assert read("from_a_newer_version", {"a": [1, "b"]}).to_dict() == {"a": [1, "b"]}
     with pytest.raises(EvidenceError, match=r"evidence\.a\[1\]: must be a finite number"):
-        normalize("from_a_newer_version", {"a": [1, math.inf]})
+        read("from_a_newer_version", {"a": [1, math.inf]})
 
 
 def test_typed_evidence_is_frozen() -> None:

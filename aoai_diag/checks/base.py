@@ -51,8 +51,8 @@ def blocking_body(body: BlockingFn) -> RunFn:
 
 
 def skip(summary: str, reason: str | None = None) -> Outcome:
-    return Outcome(Status.SKIP, summary, {}, reason or summary)
+    return Outcome(Status.SKIP, summary, None, reason or summary)
 
 
-def error(summary: str, reason: str | None = None, evidence: Mapping[str, object] | None = None) -> Outcome:
-    return Outcome(Status.ERROR, summary, dict(evidence or {}), reason or summary)
+def error(summary: str, reason: str | None = None, evidence: Evidence | Mapping[str, object] | None = None) -> Outcome:
+    return Outcome(Status.ERROR, summary, evidence, reason or summary)

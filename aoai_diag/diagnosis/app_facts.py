@@ -245,10 +245,11 @@ def host_path(ev: Evidence, host: Mapping[str, Any] | None) -> list[dict[str, An
 
 def route_all_gap_for(ev: Evidence, host: Mapping[str, Any]) -> Fact[tuple[str, ...]]:
     """`app.route_all_gap` for a host not yet in `ev` (the arm_app_host probe, while it builds its evidence)."""
+    from aoai_diag.evidence import read
     from aoai_diag.model import CheckResult
 
     checks = dict(ev.checks)
-    checks["arm_app_host"] = CheckResult("arm_app_host", Status.PASS, "", {"host": host}, 0.0)
+    checks["arm_app_host"] = CheckResult("arm_app_host", Status.PASS, "", read("arm_app_host", {"host": host}), 0.0)
     return route_all_gap(Evidence(ev.target, checks))
 
 

@@ -12,8 +12,7 @@ from aoai_diag.evidence.base import Evidence as Observed
 from aoai_diag.model import CheckResult, Finding, Status
 from aoai_diag.targets import Target
 
-
-O = TypeVar("O", bound=Observed)
+T = TypeVar("T", bound=Observed)
 
 
 @dataclass(frozen=True)
@@ -42,12 +41,11 @@ class Evidence:
         """The check observed something (pass, fail or warn), as opposed to skip or error."""
         return self.has(check_id, Status.PASS, Status.FAIL, Status.WARN)
 
-    def of(self, kind: type[O]) -> O:
+    def of(self, kind: type[T]) -> T:
         """The typed evidence of the check that declares `kind`; `kind()` (every field at its default) when that
         check did not run. Whether it ran, and how it ended, is `status`/`ran`, never read from the evidence."""
         result = self.checks.get(check_of(kind))
-        evidence = result.evidence if result is not None else None
-        return evidence if isinstance(evidence, kind) else kind()
+        return result.typed(kind) if result is not None else kind()
 
     def get(self, check_id: str) -> Mapping[str, Any]:
         """The check's evidence, or an empty mapping when it did not run."""

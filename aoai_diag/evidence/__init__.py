@@ -1,17 +1,15 @@
 """Typed evidence: one frozen dataclass per probe (docs/evidence.md); each probe names its type (`Probe.evidence`).
 
-`normalize(check_id, evidence, path)` is what a bundle's evidence goes through before the diagnosis sees it.
+`read(check_id, evidence, path)` is the one door from JSON (a bundle, a saved report) to the typed evidence.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
 from aoai_diag.evidence.base import Evidence, EvidenceError, json_value
-
-E = TypeVar("E", bound=Evidence)
 
 
 def evidence_types() -> Mapping[str, type[Evidence]]:
@@ -24,16 +22,10 @@ def evidence_types() -> Mapping[str, type[Evidence]]:
 @cache
 def check_of(kind: type[Evidence]) -> str:
     """The id of the one check whose evidence type is `kind`; KeyError for a type no probe declares."""
-    (check_id,) = [cid for cid, declared in evidence_types().items() if declared is kind] or [None]
-    if check_id is None:
-        raise KeyError(f"no probe declares evidence {kind.__name__}")
-    return check_id
-
-
-def __getattr__(name: str) -> Any:
-    if name == "EVIDENCE_TYPES":  # kept for readers of the old constant
-        return evidence_types()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    for check_id, declared in evidence_types().items():
+        if declared is kind:
+            return check_id
+    raise KeyError(f"no probe declares evidence {kind.__name__}")
 
 
 def parse(check_id: str, evidence: Any, path: str = "evidence", *, strict: bool = False) -> Evidence | None:
@@ -55,25 +47,9 @@ def read(check_id: str, evidence: Any, path: str = "evidence") -> Evidence:
     return Evidence(extra=dict(json_value(evidence, path)))
 
 
-def normalize(check_id: str, evidence: Any, path: str = "evidence") -> dict[str, Any]:
-    """Evidence as the diagnosis may read it: every declared key present with its declared type.
-
-    A check this version does not know keeps its evidence as it is (checked to be plain finite JSON).
-    """
-    typed = parse(check_id, evidence, path)
-    if typed is not None:
-        return typed.to_dict()
-    if not isinstance(evidence, Mapping):
-        raise EvidenceError(path, "must be an object")
-    return dict(json_value(evidence, path))
-
-
 __all__ = [
-    "EVIDENCE_TYPES",
-    "DnsAnswer",
     "Evidence",
     "EvidenceError",
-    "normalize",
     "parse",
     "read",
 ]
