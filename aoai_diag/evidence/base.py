@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 import types
 import typing
@@ -84,6 +85,8 @@ class Evidence(Mapping[str, Any]):
         return out
 
     def _json(self) -> dict[str, Any]:
+        if os.environ.get("AOAI_DIAG_EVIDENCE_AS_MAPPING") == "0":
+            raise TypeError(f"{type(self).__name__} read as a mapping: read its attributes")
         cached: dict[str, Any] | None = self.__dict__.get("_json_cache")
         if cached is None:
             cached = self.to_dict()
