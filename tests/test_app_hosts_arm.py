@@ -20,6 +20,8 @@ import pytest
 
 from aoai_diag.azure import app_hosts, convert
 from aoai_diag.diagnosis import app_facts
+from aoai_diag.evidence.azure import Route
+from aoai_diag.evidence.host import AppHost as AppHostSignals
 from aoai_diag.model import Status, Verdict
 from tests import azure_harness as h
 
@@ -142,14 +144,12 @@ def test_bad_references_are_one_line_errors(text: str, group: str | None, messag
 
 
 def test_route_choice_follows_the_private_endpoint_route_rules() -> None:
-    drop = [{"prefixes": ["10.1.0.0/16"], "next_hop_type": "None", "source": "User"}]
+    drop = [Route(prefixes=("10.1.0.0/16",), next_hop_type="None", source="User")]
     # The PE's /32 beats a broader user route unless the PE subnet's policies let route tables apply.
-    assert (
-        app_hosts.route_to("10.1.2.4", drop, "peered", ["10.30.0.0/16"], False)["next_hop_type"] == "InterfaceEndpoint"
-    )
-    assert app_hosts.route_to("10.1.2.4", drop, "peered", ["10.30.0.0/16"], True)["next_hop_type"] == "None"
+    assert app_hosts.route_to("10.1.2.4", drop, "peered", ["10.30.0.0/16"], False).next_hop_type == "InterfaceEndpoint"
+    assert app_hosts.route_to("10.1.2.4", drop, "peered", ["10.30.0.0/16"], True).next_hop_type == "None"
     # Not peered and no user route: a private range outside the VNet has next hop None (no path).
-    assert app_hosts.route_to("10.1.2.4", [], "not_peered", ["10.30.0.0/16"], False)["next_hop_type"] == "None"
+    assert app_hosts.route_to("10.1.2.4", [], "not_peered", ["10.30.0.0/16"], False).next_hop_type == "None"
     assert app_hosts.rfc1918("100.64.0.4") is False and app_hosts.rfc1918("172.20.0.1") is True
 
 
@@ -161,12 +161,12 @@ def test_healthy_host_path_for_each_kind(run_for: Any, kind: str) -> None:
     report = run_for(base(), KINDS[kind])
     checks = by_id(report)
     assert checks["arm_app_host"].status is Status.PASS, checks["arm_app_host"].summary
-    assert checks["arm_app_host"].evidence["host"]["kind"] == kind
-    assert checks["arm_client_network"].evidence["source"] == "host"
-    assert checks["arm_client_network"].evidence["vnet"]["id"].endswith("/vnet-apps")
-    assert checks["arm_nsg"].evidence["source_ip"].startswith("10.30.")
+    assert checks["arm_app_host"].evidence.host.kind == kind
+    assert checks["arm_client_network"].evidence.source == "host"
+    assert checks["arm_client_network"].evidence.vnet.id.endswith("/vnet-apps")
+    assert checks["arm_nsg"].evidence.source_ip.startswith("10.30.")
     # Found by name through Resource Graph, then read with plain GETs.
-    assert checks["arm_app_host"].evidence["source"] == "resource_graph"
+    assert checks["arm_app_host"].evidence.source == "resource_graph"
     assert report.verdict is Verdict.HEALTHY and not report.findings
 
 
@@ -187,7 +187,7 @@ def test_dns_setting_pointing_at_a_public_resolver(run_for: Any) -> None:
     report = run_for(site_props(base(), dnsConfiguration={"dnsServers": ["8.8.8.8"]}), KINDS["webapp"])
     assert h.causes(report) == {"app.dns_setting_overrides"}
     net = by_id(report)["arm_client_network"].evidence
-    assert (net["dns_servers"], net["dns_source"]) == (["8.8.8.8"], "site dnsConfiguration")
+    assert (net.dns_servers, net.dns_source) == (("8.8.8.8",), "site dnsConfiguration")
 
 
 def test_dns_setting_to_azure_dns_is_healthy(run_for: Any) -> None:
@@ -286,14 +286,14 @@ def test_without_resource_graph_the_host_is_found_by_list_calls(run_for: Any) ->
     topo["graph"] = False
     report = run_for(topo, KINDS["containerapp"])
     host = by_id(report)["arm_app_host"]
-    assert host.evidence["source"] == "list_calls" and host.status is Status.PASS
+    assert host.evidence.source == "list_calls" and host.status is Status.PASS
     assert any("/providers/Microsoft.App/containerApps" in p for _, p in run_for.requests)
 
 
 def test_ambiguous_name_is_named_with_its_matches_and_g_decides(run_for: Any) -> None:
     report = run_for(base(), "webapp:app-dup")
     host = by_id(report)["arm_app_host"]
-    assert host.status is Status.ERROR and len(host.evidence["matches"]) == 2
+    assert host.status is Status.ERROR and len(host.evidence.matches) == 2
     report = run_for(base(), "webapp:app-dup", "rg-apps2")
     assert by_id(report)["arm_app_host"].status is Status.PASS
 
@@ -328,7 +328,9 @@ def test_route_all_gap_is_unknown_without_the_property() -> None:
     }
     fact = app_facts.route_all_gap(Evidence(parse_target("contoso"), checks))
     assert not fact.known and fact.decide and "outboundVnetRouting" in fact.decide
+    # A CheckResult reads its evidence when it is made: the changed host is a new result.
     host["route_all"] = False
+    checks["arm_app_host"] = CheckResult("arm_app_host", Status.PASS, "", {"host": host}, 0.0)
     fact = app_facts.route_all_gap(Evidence(parse_target("contoso"), checks))
     assert fact.known and fact.value == ("100.64.1.4",)
 
@@ -430,12 +432,13 @@ def test_inside_an_app_service_app_its_signals_name_the_site_and_its_dns_setting
     # WEBSITE_DNS_SERVER (seen only inside) takes precedence over the site property and the VNet's servers.
     host = convert.site(find(site_props(base(), dnsConfiguration={"dnsServers": ["10.9.9.9"]}), SITE))
     vnet = convert.vnet(find(base(), VNET))
-    assert app_hosts.effective_dns_servers(host, vnet, signals["app_service"]) == (
+    inside = deps["app_host"].typed(AppHostSignals).app_service
+    assert app_hosts.effective_dns_servers(host, vnet, inside) == (
         ("8.8.8.8",),
         "app setting WEBSITE_DNS_SERVER",
     )
-    assert app_hosts.effective_dns_servers(host, vnet, {}) == (("10.9.9.9",), "site dnsConfiguration")
-    assert app_hosts.effective_dns_servers(None, vnet, signals["app_service"]) == ((), "vnet")
+    assert app_hosts.effective_dns_servers(host, vnet, None) == (("10.9.9.9",), "site dnsConfiguration")
+    assert app_hosts.effective_dns_servers(None, vnet, inside) == ((), "vnet")
 
 
 def test_a_from_bundle_gives_the_same_host_diagnosis_offline(run_for: Any) -> None:
@@ -491,14 +494,14 @@ def test_inside_an_app_the_host_is_read_and_its_dns_app_setting_is_the_cause(tmp
         target = parse_target("contoso")
         report = build_target_report(target, list(run_probes(target, ctx, local + probes)))
     checks = by_id(report)
-    assert checks["arm_app_host"].evidence["mode"] == "inside"
+    assert checks["arm_app_host"].evidence.mode == "inside"
     net = checks["arm_client_network"].evidence
-    assert (net["source_ip"], net["dns_servers"], net["dns_source"]) == (
+    assert (net.source_ip, net.dns_servers, net.dns_source) == (
         "10.30.1.9",
-        ["1.1.1.1"],
+        ("1.1.1.1",),
         "app setting WEBSITE_DNS_SERVER",
     )
-    assert checks["arm_nsg"].evidence["source_ip"] == "10.30.1.9"
+    assert checks["arm_nsg"].evidence.source_ip == "10.30.1.9"
     assert "app.dns_setting_overrides" in h.causes(report)
 
 
@@ -528,14 +531,14 @@ def test_a_search_that_cannot_finish_leaves_the_host_unknown(run_for: Any) -> No
     topo["faults"] = [{"match": "/providers/Microsoft.App/containerApps", "status": 403}]
     report = run_for(topo, KINDS["containerapp"])
     host = by_id(report)["arm_app_host"]
-    assert host.status is Status.ERROR and host.evidence["denied"]
+    assert host.status is Status.ERROR and host.evidence.denied
     assert h.causes(report) == {"app.host_unread"} and report.verdict is Verdict.INCONCLUSIVE
 
 
 def test_the_sites_alternate_dns_server_is_asked_too(run_for: Any) -> None:
     topo = site_props(base(), dnsConfiguration={"dnsServers": ["168.63.129.16"], "dnsAltServer": "8.8.4.4"})
     report = run_for(topo, KINDS["webapp"])
-    assert by_id(report)["arm_client_network"].evidence["dns_servers"] == ["168.63.129.16", "8.8.4.4"]
+    assert by_id(report)["arm_client_network"].evidence.dns_servers == ("168.63.129.16", "8.8.4.4")
     assert h.causes(report) == {"app.dns_setting_overrides"}
 
 

@@ -53,10 +53,10 @@ def test_healthy_run_starts_no_long_running_operation(tmp_path: Path) -> None:
     net = _check(report, "arm_client_network")
     nsg = _check(report, "arm_nsg")
     assert net.status is Status.PASS and nsg.status is Status.PASS, (net.summary, nsg.summary)
-    assert net.evidence["effective_routes"]["state"] == "not_needed"
-    assert PE_ADDRESS in net.evidence["effective_routes"]["reason"]
-    assert nsg.evidence["client"]["effective"]["state"] == "not_needed"
-    assert nsg.evidence["client"]["method"] == "rules"  # the NSG rules themselves were still evaluated
+    assert net.evidence.effective_routes.state == "not_needed"
+    assert PE_ADDRESS in net.evidence.effective_routes.reason
+    assert nsg.evidence.client.effective.state == "not_needed"
+    assert nsg.evidence.client.method == "rules"  # the NSG rules themselves were still evaluated
     # One Graph query, no per-provider list call: the inventory came in one round trip.
     assert sum(1 for m, p in requests if m == "POST" and "ResourceGraph" in p) == 1
     assert not any(
@@ -71,8 +71,8 @@ def test_failed_connect_asks_each_operation_once(tmp_path: Path) -> None:
         report, _ = env.run()
         lros = sorted(p.rsplit("/", 1)[-1] for p in env.arm.lro_starts())
     assert lros == ["effectiveNetworkSecurityGroups", "effectiveRouteTable"]  # each once, though two probes read them
-    assert _check(report, "arm_client_network").evidence["effective_routes"]["state"] == "done"
-    assert _check(report, "arm_nsg").evidence["client"]["effective"]["state"] == "done"
+    assert _check(report, "arm_client_network").evidence.effective_routes.state == "done"
+    assert _check(report, "arm_nsg").evidence.client.effective.state == "done"
     assert "net.udr_nva_drop" in causes(report)
 
 
@@ -81,7 +81,7 @@ def test_failed_connect_unexplained_asks_both_operations(tmp_path: Path) -> None
         report, _ = env.run()
         lros = sorted(p.rsplit("/", 1)[-1] for p in env.arm.lro_starts())
     assert lros == ["effectiveNetworkSecurityGroups", "effectiveRouteTable"]
-    assert _check(report, "arm_nsg").evidence["client"]["method"] == "effective"
+    assert _check(report, "arm_nsg").evidence.client.method == "effective"
 
 
 def test_static_nsg_deny_explains_the_failure_without_operations(tmp_path: Path) -> None:
@@ -108,7 +108,7 @@ def test_static_nsg_deny_explains_the_failure_without_operations(tmp_path: Path)
         lros = env.arm.lro_starts()
     assert lros == []
     net = _check(report, "arm_client_network")
-    assert "nsg-jumpbox" in net.evidence["effective_routes"]["reason"]
+    assert "nsg-jumpbox" in net.evidence.effective_routes.reason
     assert _check(report, "arm_nsg").status is Status.FAIL
     assert "net.client_nsg_outbound" in causes(report)
 
@@ -132,8 +132,8 @@ def test_unfinished_operation_is_unknown_and_the_deadline_holds(tmp_path: Path) 
     # WARN from the probe, not the engine's ERROR at the deadline: it stopped polling by itself, after at most one
     # poll per advised second and operation (the service would have gone on for 100).
     assert net.status is Status.WARN
-    assert net.evidence["effective_routes"]["state"] == "unfinished"
-    assert any(d["code"] == "Unfinished" for d in net.evidence["denied"])
+    assert net.evidence.effective_routes.state == "unfinished"
+    assert any(d.code == "Unfinished" for d in net.evidence.denied)
     assert polls <= 2 * len(env.arm.lro_starts())
 
 
@@ -146,7 +146,7 @@ def test_a_long_retry_after_still_gets_one_poll_before_the_deadline(tmp_path: Pa
         lros = env.arm.lro_starts()
     net = _check(report, "arm_client_network")
     # Done before the 2 s deadline although 30 s were advised: one early poll per operation got the answer.
-    assert net.evidence["effective_routes"]["state"] == "done"
+    assert net.evidence.effective_routes.state == "done"
     assert "net.udr_nva_drop" in causes(report)
     assert lros and polls == len(lros)
 
@@ -157,7 +157,7 @@ def test_forbidden_graph_falls_back_to_list_calls(tmp_path: Path) -> None:
         report, _ = env.run()
         requests = list(env.arm.requests)
         lros = env.arm.lro_starts()
-    assert _check(report, "arm_account").evidence["source"] == "list_calls"
+    assert _check(report, "arm_account").evidence.source == "list_calls"
     assert any(p.endswith("/providers/Microsoft.Network/privateDnsZones") for _, p in requests)
     assert lros == []
     assert causes(report) == set()

@@ -47,7 +47,7 @@ def test_resource_graph_pages_with_skip_token(tmp_path: Path) -> None:
     with lab(topo, tmp_path) as env:
         report, _ = env.run()
         graph_posts = _count(env, "POST", "/providers/Microsoft.ResourceGraph/resources")
-    assert _check(report, "arm_account").evidence["source"] == "resource_graph"
+    assert _check(report, "arm_account").evidence.source == "resource_graph"
     assert graph_posts > 3  # every row found only because every page was followed
     # arm_app_host skips: the run is for no app host (no --from).
     assert all(s == "pass" for k, s in status(report).items() if k.startswith("arm_") and k != "arm_app_host")
@@ -59,8 +59,8 @@ def test_list_calls_follow_next_link_when_graph_is_forbidden(tmp_path: Path) -> 
         report, _ = env.run()
         vnet_pages = _count(env, "GET", f"/subscriptions/{SA}/providers/Microsoft.Network/virtualNetworks")
     account = _check(report, "arm_account").evidence
-    assert account["source"] == "list_calls"
-    assert account["graph_error"]["status"] == 403
+    assert account.source == "list_calls"
+    assert account.graph_error.status == 403
     assert vnet_pages == 2  # two VNets in SA, one per page
     # arm_app_host skips: the run is for no app host (no --from).
     assert all(s == "pass" for k, s in status(report).items() if k.startswith("arm_") and k != "arm_app_host")
@@ -74,9 +74,9 @@ def test_long_running_operations_poll_until_done(tmp_path: Path) -> None:
         polls = _count(env, "GET", "/operations/")
     net = _check(report, "arm_client_network").evidence
     # Done within the run's 6 s deadline: at the SDK's default 30 s interval both would still be unfinished.
-    assert net["effective_routes"]["state"] == "done"
-    assert net["routes_to_pe"][0]["route"]["next_hop_type"] == "InterfaceEndpoint"
-    assert _check(report, "arm_nsg").evidence["client"]["method"] == "effective"
+    assert net.effective_routes.state == "done"
+    assert net.routes_to_pe[0].route.next_hop_type == "InterfaceEndpoint"
+    assert _check(report, "arm_nsg").evidence.client.method == "effective"
     assert polls >= 2 * 3  # both operations polled (status + result), following Retry-After: 0
 
 
@@ -86,7 +86,7 @@ def test_403_on_one_subscription_is_named_and_the_rest_is_used(tmp_path: Path) -
         report, _ = env.run()
     zones = _check(report, "arm_dns_zones")
     assert zones.status is Status.WARN  # the record was found, but a scope stayed unread: not a pass
-    assert any(d["scope"] == f"/subscriptions/{SB}" and d["status"] == 403 for d in zones.evidence["denied"])
+    assert any(d.scope == f"/subscriptions/{SB}" and d.status == 403 for d in zones.evidence.denied)
     assert _check(report, "arm_account").status is Status.PASS
     assert causes(report) == set()
 
@@ -122,7 +122,7 @@ def test_429_retry_after_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with lab(topo, tmp_path) as env:
         report, _ = env.run()
         posts = _count(env, "POST", "ResourceGraph/resources")
-    assert _check(report, "arm_account").evidence["source"] == "resource_graph"
+    assert _check(report, "arm_account").evidence.source == "resource_graph"
     assert posts == 2
     assert waits == [1.0]  # the retry waited the Retry-After the service sent, once
 
@@ -135,8 +135,8 @@ def test_429_retry_after_past_the_deadline_gives_up_at_once(tmp_path: Path, monk
     with lab(topo, tmp_path, deadline=3.0) as env:
         report, _ = env.run()
     account = _check(report, "arm_account").evidence
-    assert account["graph_error"]["status"] == 429
-    assert account["source"] == "list_calls"  # fell back instead of sleeping 60 s
+    assert account.graph_error.status == 429
+    assert account.source == "list_calls"  # fell back instead of sleeping 60 s
     assert waits == []  # no wait was started: 60 s would pass the 3 s deadline
 
 
@@ -150,9 +150,7 @@ def test_malformed_json_is_evidence_not_a_crash(tmp_path: Path) -> None:
         report, _ = env.run()
     account = _check(report, "arm_account")
     assert account.status is Status.ERROR
-    assert any(
-        d["code"] == "MalformedResponse" and d["scope"] == f"/subscriptions/{SA}" for d in account.evidence["denied"]
-    )
+    assert any(d.code == "MalformedResponse" and d.scope == f"/subscriptions/{SA}" for d in account.evidence.denied)
 
 
 def test_hanging_long_running_operation_is_bounded(tmp_path: Path) -> None:
@@ -162,9 +160,9 @@ def test_hanging_long_running_operation_is_bounded(tmp_path: Path) -> None:
     net = _check(report, "arm_client_network")
     # WARN from the probe (routes unread), not the engine's ERROR at the 3 s deadline: the 0.5 s read timeout ended
     # the 10 s hang (bench/bounds.py times it).
-    assert net.status is Status.WARN and net.evidence["routes_error"]
-    assert net.evidence["effective_routes"]["state"] == "failed"
-    assert [d["code"] for d in net.evidence["denied"] if d["scope"].endswith("/effectiveRouteTable")] == ["Timeout"]
+    assert net.status is Status.WARN and net.evidence.routes_error
+    assert net.evidence.effective_routes.state == "failed"
+    assert [d.code for d in net.evidence.denied if d.scope.endswith("/effectiveRouteTable")] == ["Timeout"]
 
 
 def test_no_credential_skips_without_asking_anything(tmp_path: Path) -> None:

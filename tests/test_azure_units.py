@@ -17,6 +17,7 @@ from aoai_diag.azure import convert, nsg_eval
 from aoai_diag.azure.resources import NsgRule
 from aoai_diag.blocking import run_sync
 from aoai_diag.checks.arm_client_network import best_route
+from aoai_diag.evidence.azure import ArmAccount, Route
 from tests.azure_harness import ARM_FIXTURES, lab, topology
 from tests.conftest import REPO, guarded_env
 
@@ -28,8 +29,8 @@ def rule(name: str, priority: int, access: str, dst: str = "*", port: str = "*",
 
 def test_lowest_priority_number_decides() -> None:
     rules = [rule("AllowAll", 200, "Allow"), rule("Deny443", 100, "Deny", "10.1.0.0/16", "443")]
-    assert nsg_eval.evaluate(rules, "Outbound", "10.2.1.4", "10.1.2.4", 443)["rule"] == "Deny443"
-    assert nsg_eval.evaluate(rules, "Outbound", "10.2.1.4", "10.1.2.4", 80)["rule"] == "AllowAll"
+    assert nsg_eval.evaluate(rules, "Outbound", "10.2.1.4", "10.1.2.4", 443).rule == "Deny443"
+    assert nsg_eval.evaluate(rules, "Outbound", "10.2.1.4", "10.1.2.4", 80).rule == "AllowAll"
 
 
 @pytest.mark.parametrize(
@@ -45,35 +46,35 @@ def test_lowest_priority_number_decides() -> None:
 def test_prefixes_tags_ports_and_protocols(dst: str, port: str, protocol: str, matches: bool) -> None:
     rules = [rule("R", 100, "Deny", dst, port, protocol=protocol)]
     decision = nsg_eval.evaluate(rules, "Outbound", "10.2.1.4", "10.1.2.4", 443, ["10.1.0.0/16", "10.2.0.0/16"])
-    assert (decision["rule"] == "R") is matches
+    assert (decision.rule == "R") is matches
 
 
 def test_unknown_service_tag_is_unresolved_not_guessed() -> None:
     rules = [rule("ToStorage", 100, "Deny", "Storage.WestEurope", "443"), rule("Allow", 200, "Allow")]
     decision = nsg_eval.evaluate(rules, "Outbound", "10.2.1.4", "10.1.2.4", 443)
-    assert decision["rule"] == "Allow" and decision["unresolved"] == ["ToStorage"]
+    assert decision.rule == "Allow" and decision.unresolved == ("ToStorage",)
 
 
 def test_effective_rules_from_the_api_shape() -> None:
     groups = json.loads((ARM_FIXTURES / "broken" / "net.client_nsg_outbound.json").read_text())["patches"][0]["value"]
     (nsg_id, rules), = nsg_eval.effective_rules(next(iter(groups.values())))  # fmt: skip
     decision = nsg_eval.evaluate(rules, "Outbound", "10.2.1.4", "10.1.2.4", 443, ["10.1.0.0/16", "10.2.0.0/16"])
-    assert nsg_id.endswith("/nsg-jumpbox") and decision["rule"] == "securityRules/DenyHttpsOut"
+    assert nsg_id.endswith("/nsg-jumpbox") and decision.rule == "securityRules/DenyHttpsOut"
     assert (
-        nsg_eval.evaluate(rules, "Outbound", "10.2.1.4", "10.1.2.4", 8443, ["10.1.0.0/16", "10.2.0.0/16"])["access"]
+        nsg_eval.evaluate(rules, "Outbound", "10.2.1.4", "10.1.2.4", 8443, ["10.1.0.0/16", "10.2.0.0/16"]).access
         == "Allow"
     )
 
 
 def test_longest_prefix_wins_and_invalid_routes_are_ignored() -> None:
     routes = [
-        {"prefixes": ["0.0.0.0/0"], "next_hop_type": "Internet", "state": "Active"},
-        {"prefixes": ["10.1.0.0/16"], "next_hop_type": "VNetPeering", "state": "Active"},
-        {"prefixes": ["10.1.2.4/32"], "next_hop_type": "InterfaceEndpoint", "state": "Invalid"},
-        {"prefixes": ["garbage"], "next_hop_type": "None", "state": "Active"},
+        Route(prefixes=("0.0.0.0/0",), next_hop_type="Internet", state="Active"),
+        Route(prefixes=("10.1.0.0/16",), next_hop_type="VNetPeering", state="Active"),
+        Route(prefixes=("10.1.2.4/32",), next_hop_type="InterfaceEndpoint", state="Invalid"),
+        Route(prefixes=("garbage",), next_hop_type="None", state="Active"),
     ]
-    assert best_route(routes, "10.1.2.4")["next_hop_type"] == "VNetPeering"
-    assert best_route(routes, "192.0.2.1")["next_hop_type"] == "Internet"
+    assert best_route(routes, "10.1.2.4") == routes[1]
+    assert best_route(routes, "192.0.2.1") == routes[0]
     assert best_route(routes[1:], "192.0.2.1") is None
 
 
@@ -146,7 +147,7 @@ def test_subscription_option_limits_the_search(tmp_path: Path) -> None:
     with lab(topology("hub_spoke_third_sub"), tmp_path, subscriptions=(central_dns,)) as env:
         report, _ = env.run()
     account = next(c for c in report.checks if c.id == "arm_account")
-    assert account.evidence["subscriptions"] == [central_dns]
+    assert account.typed(ArmAccount).subscriptions == (central_dns,)
     assert status(report)["arm_account"] == "fail"  # the account lives in another subscription
     assert not any(m.startswith("GET") and p == "/subscriptions" for m, p in env.arm.requests)
 

@@ -24,6 +24,7 @@ from aoai_diag.context import Settings
 from aoai_diag.diagnosis import azure_facts
 from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.merge import merge
+from aoai_diag.evidence.azure import Nic
 from aoai_diag.model import CheckResult, Finding, Role, Status
 from aoai_diag.render.json_report import report_to_dict
 from aoai_diag.targets import parse_target
@@ -59,19 +60,19 @@ def graph_rows(topo: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def facts(inv: snapshot.Inventory) -> dict[str, Any]:
-    """Everything the probes read from an inventory, as plain values."""
+    """Everything the probes read from an inventory, as values compared by equality."""
     parsers = {"subnets": convert.subnet, "networksecuritygroups": convert.nsg, "virtualnetworks": convert.vnet}
     bodies = {}
     for rid, row in inv.rows_by_id.items():
         kind = rid.rstrip("/").split("/")[-2].lower()
-        bodies[rid] = parsers[kind](row).to_dict() if kind in parsers else row
+        bodies[rid] = parsers[kind](row) if kind in parsers else row
     return {
-        "accounts": [a.to_dict() for a in inv.accounts],
+        "accounts": list(inv.accounts),
         "pes": sorted(str(r["id"]).lower() for r in inv.pe_rows),
-        "zones": [z.to_dict() for z in inv.zones],
-        "links": [lk.to_dict() for lk in inv.links],
-        "vnets": [v.to_dict() for v in inv.vnets],
-        "firewalls": [f.to_dict() for f in inv.firewalls],
+        "zones": list(inv.zones),
+        "links": list(inv.links),
+        "vnets": list(inv.vnets),
+        "firewalls": list(inv.firewalls),
         "bodies": bodies,
     }
 
@@ -198,7 +199,7 @@ def test_the_pe_sides_own_statuses_are_read_in_order() -> None:
 
 
 def test_the_source_address_off_azure() -> None:
-    nic = {"private_ips": ["10.2.1.4"]}
+    nic = Nic(private_ips=("10.2.1.4",))
     route = CheckResult(
         "route_lookup",
         Status.PASS,
@@ -207,17 +208,17 @@ def test_the_source_address_off_azure() -> None:
         1,
     )
     assert arm_nsg.client_source(Settings(source_ip="172.16.201.5"), {}, nic) == ("10.2.1.4", "nic")
-    assert arm_nsg.client_source(Settings(source_ip="172.16.201.5"), {"route_lookup": route}, {}) == (
+    assert arm_nsg.client_source(Settings(source_ip="172.16.201.5"), {"route_lookup": route}, None) == (
         "172.16.201.5",
         "option",
     )
-    assert arm_nsg.client_source(Settings(), {"route_lookup": route}, {}) == ("172.16.201.9", "tunnel")
+    assert arm_nsg.client_source(Settings(), {"route_lookup": route}, None) == ("172.16.201.9", "tunnel")
     profile = CheckResult(
         "vpn_profile", Status.PASS, "", {"profile": {"client_address_pool": ["not-a-prefix", "172.16.201.0/24"]}}, 1
     )
-    assert arm_nsg.client_source(Settings(), {"vpn_profile": profile}, {}) == ("172.16.201.1", "pool")
-    assert arm_nsg.client_source(Settings(), {"vpn_profile": profile, "route_lookup": route}, {})[1] == "tunnel"
-    assert arm_nsg.client_source(Settings(), {}, {}) == (None, None)
+    assert arm_nsg.client_source(Settings(), {"vpn_profile": profile}, None) == ("172.16.201.1", "pool")
+    assert arm_nsg.client_source(Settings(), {"vpn_profile": profile, "route_lookup": route}, None)[1] == "tunnel"
+    assert arm_nsg.client_source(Settings(), {}, None) == (None, None)
 
 
 def test_source_ip_option_rejects_what_is_not_an_address() -> None:

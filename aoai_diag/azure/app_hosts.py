@@ -6,7 +6,7 @@ Plain ARM GETs and lists through the run's session (azure-core), no azure-mgmt-w
 -containerservice: each would cost an import of its own (hundreds of milliseconds) for two or three reads, and the
 REST shapes are stable (https://github.com/Azure/azure-rest-api-specs, `specification/web`, `app`,
 `containerservice`). Names are searched with Resource Graph (what the caller may read), else with per-subscription
-lists. A failed or forbidden read is kept as an ArmDenied: the host's configuration is then unknown, never absent.
+lists. A failed or forbidden read is kept as a Denied: the host's configuration is then unknown, never absent.
 """
 
 from __future__ import annotations
@@ -19,8 +19,20 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aoai_diag.azure import convert
-from aoai_diag.azure.resources import AppHost, ArmDenied, Subnet, Vnet
 from aoai_diag.context import ProbeContext, Settings
+from aoai_diag.evidence.azure import (
+    AppHost,
+    ArmClientNetwork,
+    Denied,
+    PeVnet,
+    PrivateEndpoint,
+    Route,
+    RouteToPe,
+    Subnet,
+    Vnet,
+)
+from aoai_diag.evidence.host import AppHost as AppHostSignals
+from aoai_diag.evidence.host import AppServiceSignals
 from aoai_diag.model import CheckResult
 
 if TYPE_CHECKING:
@@ -120,7 +132,7 @@ class Search:
     matches: tuple[str, ...]
     source: str
     """`resource_graph` or `list_calls`."""
-    denied: tuple[ArmDenied, ...] = ()
+    denied: tuple[Denied, ...] = ()
     subscriptions: int = 0
 
     @property
@@ -145,12 +157,12 @@ def search(ctx: ProbeContext, sess: ArmSession, ref: HostRef, subscriptions: Seq
         api = _api(rtype)
         calls[scope] = partial(sess.list_json, f"{scope}/providers/{rtype}", api)
     listed: list[dict[str, Any]] = []
-    denied: list[ArmDenied] = []
+    denied: list[Denied] = []
     for scope, value in sess.parallel(calls).items():
-        if isinstance(value, ArmDenied):
+        if isinstance(value, Denied):
             # A resource group that does not exist in one subscription is no failure to read it.
             if not (ref.resource_group and value.status == 404):
-                denied.append(ArmDenied(scope, value.status, value.code, value.message))
+                denied.append(Denied(scope=scope, status=value.status, code=value.code, message=value.message))
         else:
             listed.extend(value)
     return Search(_ids(listed, ref), "list_calls", tuple(denied), len(subscriptions))
@@ -231,7 +243,7 @@ class HostRead:
     source: str | None = None
     """How it was found: `id` (given or found before the run), `resource_graph`, `list_calls`."""
     matches: tuple[str, ...] = ()
-    denied: tuple[ArmDenied, ...] = ()
+    denied: tuple[Denied, ...] = ()
     error: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -242,28 +254,28 @@ def reference(settings: Settings, deps: Mapping[str, CheckResult]) -> tuple[str,
     run is for no host (a pod does not know its cluster's name: `--from aks:NAME` from outside instead)."""
     if settings.from_host:
         return settings.from_host, settings.from_resource_group, "from"
-    site = _signals(deps, "app_service")
-    name, group, sub = site.get("site_name"), site.get("resource_group"), site.get("subscription_id")
-    if name and group and sub and _NAME.match(str(name)) and _GROUP.match(str(group)):
-        return f"/subscriptions/{sub}/resourceGroups/{group}/providers/{SITES}/{name}", str(group), "inside"
-    app = _signals(deps, "container_app").get("app_name")
-    if app and _NAME.match(str(app)):
+    signals = _signals(deps)
+    site = signals.app_service if signals.app_service is not None else AppServiceSignals()
+    name, group, sub = site.site_name, site.resource_group, site.subscription_id
+    if name and group and sub and _NAME.match(name) and _GROUP.match(group):
+        return f"/subscriptions/{sub}/resourceGroups/{group}/providers/{SITES}/{name}", group, "inside"
+    app = signals.container_app.app_name if signals.container_app is not None else None
+    if app and _NAME.match(app):
         return f"containerapp:{app}", None, "inside"
     return None
 
 
-def _signals(deps: Mapping[str, CheckResult], kind: str) -> Mapping[str, Any]:
-    """One block of the app_host probe's evidence (aoai_diag/evidence/host.py), {} when absent."""
+def _signals(deps: Mapping[str, CheckResult]) -> AppHostSignals:
+    """The app_host probe's evidence (aoai_diag/evidence/host.py), at its defaults when it did not run."""
     result = deps.get("app_host")
-    block = result.evidence.get(kind) if result is not None else None
-    return block if isinstance(block, Mapping) else {}
+    return result.typed(AppHostSignals) if result is not None else AppHostSignals()
 
 
-def inside_settings(deps: Mapping[str, CheckResult]) -> Mapping[str, Any]:
+def inside_settings(deps: Mapping[str, CheckResult]) -> AppServiceSignals | None:
     """What an App Service process sees of its own settings (WEBSITE_DNS_SERVER, WEBSITE_PRIVATE_IP,
-    WEBSITE_VNET_ROUTE_ALL), from the app_host probe; {} outside a host. From outside these app settings are not
-    read (config/appsettings/list needs more than Reader and returns secrets)."""
-    return _signals(deps, "app_service")
+    WEBSITE_VNET_ROUTE_ALL), from the app_host probe; None outside an App Service host. From outside these app
+    settings are not read (config/appsettings/list needs more than Reader and returns secrets)."""
+    return _signals(deps).app_service
 
 
 def read(ctx: ProbeContext, sess: ArmSession, on_azure: bool, deps: Mapping[str, CheckResult]) -> HostRead | None:
@@ -311,20 +323,24 @@ def _get_host(sess: ArmSession, rid: str) -> AppHost:
             {"site": partial(sess.get_json, rid, WEB_API), "web": partial(sess.get_json, rid + "/config/web", WEB_API)}
         )
         site = results["site"]
-        if isinstance(site, ArmDenied):
+        if isinstance(site, Denied):
             raise ArmFailure(site)
         web = results["web"]
         # config/web adds only the older route-all flag; the site answer alone is enough when it is not readable.
-        return convert.site(site, None if isinstance(web, ArmDenied) else web)
+        return convert.site(site, None if isinstance(web, Denied) else web)
     if kind == "containerapp":
         app = sess.get_json(rid, APP_API)
         env_id = _str_prop(app, "managedEnvironmentId") or _str_prop(app, "environmentId")
         if not env_id:
-            raise ArmFailure(ArmDenied(rid, None, "MalformedResponse", "the container app names no environment"))
+            raise ArmFailure(
+                Denied(
+                    scope=rid, status=None, code="MalformedResponse", message="the container app names no environment"
+                )
+            )
         return convert.managed_environment(sess.get_json(env_id, APP_API), app)
     if kind == "aks":
         return convert.managed_cluster(sess.get_json(rid, AKS_API))
-    raise ArmFailure(ArmDenied(rid, None, "BadRequest", "not an app host resource id"))
+    raise ArmFailure(Denied(scope=rid, status=None, code="BadRequest", message="not an app host resource id"))
 
 
 def _str_prop(data: Mapping[str, Any], key: str) -> str | None:
@@ -351,18 +367,14 @@ def client_subnet_id(host: AppHost, vnets: Sequence[Vnet]) -> str | None:
 
 
 def effective_dns_servers(
-    host: AppHost | None, vnet: Vnet, inside: Mapping[str, Any] | None = None
+    host: AppHost | None, vnet: Vnet, inside: AppServiceSignals | None = None
 ) -> tuple[tuple[str, ...], str]:
     """(the DNS servers the app asks, which setting chose them). An App Service app's WEBSITE_DNS_SERVER /
     WEBSITE_DNS_ALT_SERVER app settings (seen only from inside), else its dnsConfiguration.dnsServers, replace the
     VNet's servers; the app setting takes precedence over the site property
     (https://learn.microsoft.com/azure/app-service/overview-name-resolution)."""
-    inside = inside or {}
-    if host is not None and host.kind in ("webapp", "functionapp") and inside.get("dns_server"):
-        servers = [
-            str(inside["dns_server"]),
-            *([str(inside["dns_alt_server"])] if inside.get("dns_alt_server") else []),
-        ]
+    if host is not None and host.kind in ("webapp", "functionapp") and inside is not None and inside.dns_server:
+        servers = [inside.dns_server, *([inside.dns_alt_server] if inside.dns_alt_server else [])]
         return tuple(dict.fromkeys(servers)), "app setting WEBSITE_DNS_SERVER"
     if host is not None and host.dns_servers:
         alt = (host.dns_alt_server,) if host.dns_alt_server and host.dns_alt_server not in host.dns_servers else ()
@@ -403,7 +415,7 @@ def rfc1918(address: str) -> bool | None:
 # --- the host subnet's route table (there is no NIC whose effective routes could be read) --------------------------
 
 
-def route_table_routes(ctx: ProbeContext, sess: ArmSession, route_table_id: str) -> list[dict[str, Any]]:
+def route_table_routes(ctx: ProbeContext, sess: ArmSession, route_table_id: str) -> list[Route]:
     """The user routes of a route table (plain GET, once per run); raises ArmFailure."""
     data = ctx.once(f"arm.rt:{route_table_id.lower()}", lambda: sess.get_json(route_table_id, NETWORK_API))
     routes = []
@@ -412,39 +424,48 @@ def route_table_routes(ctx: ProbeContext, sess: ArmSession, route_table_id: str)
         if not props.get("addressPrefix"):
             continue
         routes.append(
-            {
-                "source": "User",
-                "state": "Active",
-                "prefixes": [str(props["addressPrefix"])],
-                "next_hop_type": str(props.get("nextHopType") or ""),
-                "next_hop_ips": [str(props["nextHopIpAddress"])] if props.get("nextHopIpAddress") else [],
-            }
+            Route(
+                source="User",
+                state="Active",
+                prefixes=(str(props["addressPrefix"]),),
+                next_hop_type=str(props.get("nextHopType") or ""),
+                next_hop_ips=(str(props["nextHopIpAddress"]),) if props.get("nextHopIpAddress") else (),
+            )
         )
     return routes
 
 
-def longest_match(routes: Sequence[Mapping[str, Any]], address: str) -> tuple[int, Mapping[str, Any]] | None:
-    """(prefix length, route) of the route whose prefix holds `address` most narrowly, as Azure selects routes."""
+def _narrowest(prefixes: Sequence[str], address: str) -> int | None:
+    """The length of the narrowest of `prefixes` that holds `address`; None when none does."""
     ip = ipaddress.ip_address(address)
-    best: tuple[int, Mapping[str, Any]] | None = None
+    best: int | None = None
+    for prefix in prefixes:
+        try:
+            net = ipaddress.ip_network(prefix, strict=False)
+        except ValueError:
+            continue
+        if ip.version == net.version and ip in net and (best is None or net.prefixlen > best):
+            best = net.prefixlen
+    return best
+
+
+def longest_match(routes: Sequence[Route], address: str) -> tuple[int, Route] | None:
+    """(prefix length, route) of the route whose prefix holds `address` most narrowly, as Azure selects routes."""
+    best: tuple[int, Route] | None = None
     for route in routes:
-        for prefix in route.get("prefixes") or ():
-            try:
-                net = ipaddress.ip_network(prefix, strict=False)
-            except ValueError:
-                continue
-            if ip.version == net.version and ip in net and (best is None or net.prefixlen > best[0]):
-                best = (net.prefixlen, route)
+        length = _narrowest(route.prefixes, address)
+        if length is not None and (best is None or length > best[0]):
+            best = (length, route)
     return best
 
 
 def route_to(
     address: str,
-    user_routes: Sequence[Mapping[str, Any]],
+    user_routes: Sequence[Route],
     relation: str | None,
     vnet_prefixes: Sequence[str],
     pe_route_tables_apply: bool,
-) -> dict[str, Any]:
+) -> Route:
     """The route Azure would pick from the host subnet toward a private endpoint address, from the subnet's user
     routes and the system routes (https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview):
     a private endpoint adds a /32 InterfaceEndpoint route in its VNet and in directly peered VNets; a user route
@@ -452,26 +473,20 @@ def route_to(
     (https://learn.microsoft.com/azure/private-link/disable-private-endpoint-network-policy)."""
     user = longest_match(user_routes, address)
     if relation in ("same", "peered"):
-        pe_route = {
-            "source": "Default",
-            "state": "Active",
-            "prefixes": [f"{address}/32"],
-            "next_hop_type": "InterfaceEndpoint",
-            "next_hop_ips": [],
-        }
+        pe_route = Route(
+            source="Default", state="Active", prefixes=(f"{address}/32",), next_hop_type="InterfaceEndpoint"
+        )
         if user is None or (user[0] < 32 and not pe_route_tables_apply):
             return pe_route
-        return dict(user[1])
+        return user[1]
     if user is not None:
-        return dict(user[1])
-    if longest_match([{"prefixes": list(vnet_prefixes)}], address):
-        return {"source": "Default", "state": "Active", "prefixes": list(vnet_prefixes),
-                "next_hop_type": "VnetLocal", "next_hop_ips": []}  # fmt: skip
-    if rfc1918(address) or longest_match([{"prefixes": ["100.64.0.0/10"]}], address):
+        return user[1]
+    if _narrowest(vnet_prefixes, address) is not None:
+        return Route(source="Default", state="Active", prefixes=tuple(vnet_prefixes), next_hop_type="VnetLocal")
+    if rfc1918(address) or _narrowest(("100.64.0.0/10",), address) is not None:
         # Private ranges outside the VNet's space and its peerings: system route with next hop None.
-        return {"source": "Default", "state": "Active", "prefixes": [], "next_hop_type": "None", "next_hop_ips": []}
-    return {"source": "Default", "state": "Active", "prefixes": ["0.0.0.0/0"], "next_hop_type": "Internet",
-            "next_hop_ips": []}  # fmt: skip
+        return Route(source="Default", state="Active", next_hop_type="None")
+    return Route(source="Default", state="Active", prefixes=("0.0.0.0/0",), next_hop_type="Internet")
 
 
 # --- what arm_client_network does with a host ----------------------------------------------------------------------
@@ -495,7 +510,11 @@ def host_client(ctx: ProbeContext, sess: ArmSession, vnets: Sequence[Vnet], read
 
     host = read_.host
     if host is None:
-        denied = read_.denied[0] if read_.denied else ArmDenied(read_.ref, None, "NotFound", read_.error or "not read")
+        denied = (
+            read_.denied[0]
+            if read_.denied
+            else Denied(scope=read_.ref, status=None, code="NotFound", message=read_.error or "not read")
+        )
         raise ArmFailure(denied)
     subnet_id = client_subnet_id(host, vnets)
     if subnet_id is None:
@@ -511,58 +530,53 @@ def host_client(ctx: ProbeContext, sess: ArmSession, vnets: Sequence[Vnet], read
     return HostClient(read_, subnet, convert.parent_id(subnet_id))
 
 
-def host_evidence(client: HostClient, inside: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The keys arm_client_network adds for a host (evidence/azure.py ArmClientNetwork). Inside an App Service app
-    the instance's own address (WEBSITE_PRIVATE_IP) is the NSG evaluation's source."""
+def host_evidence(client: HostClient, inside: AppServiceSignals | None = None) -> ArmClientNetwork:
+    """What arm_client_network records of a host before reading its VNet. Inside an App Service app the instance's
+    own address (WEBSITE_PRIVATE_IP) is the NSG evaluation's source."""
     host = client.read.host
-    own = (inside or {}).get("private_ip")
-    return {
-        "source": "host",
-        "host_id": host.id if host else None,
-        "subnet": client.subnet.to_dict() if client.subnet else None,
-        "source_ip": (str(own) if own else source_address(client.subnet)) if client.subnet else None,
-    }
+    own = inside.private_ip if inside is not None else None
+    return ArmClientNetwork(
+        source="host",
+        host_id=host.id if host is not None else None,
+        subnet=client.subnet,
+        source_ip=(own or source_address(client.subnet)) if client.subnet is not None else None,
+    )
 
 
 def host_routes(
     ctx: ProbeContext,
     sess: ArmSession,
-    subnet: Mapping[str, Any],
+    subnet: Subnet,
     vnet: Vnet,
-    pes: Sequence[Mapping[str, Any]],
-    relations: Sequence[Mapping[str, Any]],
-) -> tuple[list[dict[str, Any]], list[ArmDenied]]:
+    pes: Sequence[PrivateEndpoint],
+    relations: Sequence[PeVnet],
+) -> tuple[list[RouteToPe], list[Denied]]:
     """`routes_to_pe` for a host: its subnet's route table and the system routes (no effective-route read exists
     for an App Service or Container Apps instance); the reads that failed."""
     from aoai_diag.azure import snapshot
     from aoai_diag.azure.arm_clients import ArmFailure
 
-    denied: list[ArmDenied] = []
-    user: list[dict[str, Any]] = []
-    table = subnet.get("route_table_id")
-    if table:
+    denied: list[Denied] = []
+    user: list[Route] = []
+    if subnet.route_table_id:
         try:
-            user = route_table_routes(ctx, sess, str(table))
+            user = route_table_routes(ctx, sess, subnet.route_table_id)
         except ArmFailure as exc:
             return [], [exc.denied]
-    out: list[dict[str, Any]] = []
+    out: list[RouteToPe] = []
     for pe in pes:
-        relation = next((r for r in relations if convert.same_id(r.get("pe_id"), pe.get("id"))), {})
+        relation = next((r.relation for r in relations if convert.same_id(r.pe_id, pe.id)), None)
         policies = ""
-        if pe.get("subnet_id") and user:
+        if pe.subnet_id and user:
             try:
-                policies = (snapshot.subnet(ctx, sess, str(pe["subnet_id"])).pe_network_policies or "").lower()
+                policies = (snapshot.subnet(ctx, sess, pe.subnet_id).pe_network_policies or "").lower()
             except ArmFailure as exc:
                 denied.append(exc.denied)
-        for address in pe.get("ip_addresses") or ():
+        for address in pe.ip_addresses:
             route = route_to(
-                str(address),
-                user,
-                relation.get("relation"),
-                vnet.address_prefixes,
-                policies in ("enabled", "routetableenabled"),
+                address, user, relation, vnet.address_prefixes, policies in ("enabled", "routetableenabled")
             )
-            out.append({"pe_id": pe.get("id"), "address": address, "route": route})
+            out.append(RouteToPe(pe_id=pe.id, address=address, route=route))
     return out, denied
 
 

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aoai_diag import blocking
 from aoai_diag.azure.credential import CachingCredential, ca_bundle
-from aoai_diag.azure.resources import ArmDenied
 from aoai_diag.context import Settings
 from aoai_diag.errors import first_line
+from aoai_diag.evidence.azure import Denied
 from aoai_diag.net.connect import classify_connect_error
 
 if TYPE_CHECKING:  # requests and urllib3 load with the Azure layer, not with `--help`
@@ -57,7 +57,7 @@ def bounded_http(settings: Settings, deadline: float, clock: Callable[[], float]
 class ArmFailure(Exception):
     """An ARM read that did not give an answer; `denied` says which scope and why (one line)."""
 
-    def __init__(self, denied: ArmDenied) -> None:
+    def __init__(self, denied: Denied) -> None:
         super().__init__(f"{denied.scope}: {denied.message}")
         self.denied = denied
 
@@ -83,7 +83,7 @@ def _deadline_retry_policy(deadline: float, clock: Callable[[], float]) -> Any:
     )
 
 
-def denied_from(exc: BaseException, scope: str) -> ArmDenied:
+def denied_from(exc: BaseException, scope: str) -> Denied:
     """Translate an SDK exception into evidence (never a traceback)."""
     from azure.core.exceptions import DecodeError, HttpResponseError, ServiceRequestError, ServiceResponseError
 
@@ -93,24 +93,34 @@ def denied_from(exc: BaseException, scope: str) -> ArmDenied:
 
     refusal = refusal_of(exc)
     if refusal is not None:  # our own transport's refusal (deadline, size cap, foreign host): named as such
-        return ArmDenied(scope, None, str(getattr(refusal, "code", "Refused")), first_line(str(refusal))[:200])
+        return Denied(
+            scope=scope,
+            status=None,
+            code=str(getattr(refusal, "code", "Refused")),
+            message=first_line(str(refusal))[:200],
+        )
     if isinstance(exc, DecodeError):
-        return ArmDenied(scope, getattr(exc, "status_code", None), "MalformedResponse", "unreadable JSON in the answer")
+        return Denied(
+            scope=scope,
+            status=getattr(exc, "status_code", None),
+            code="MalformedResponse",
+            message="unreadable JSON in the answer",
+        )
     if isinstance(exc, HttpResponseError):
         code = getattr(getattr(exc, "error", None), "code", None)
         text = first_line(str(getattr(getattr(exc, "error", None), "message", None) or exc.reason or exc))[:200]
-        return ArmDenied(scope, exc.status_code, code, text)
+        return Denied(scope=scope, status=exc.status_code, code=code, message=text)
     if isinstance(exc, (ServiceRequestError, ServiceResponseError, TimeoutError)):
         text = first_line(str(exc))[:200] or "timeout"
         kind = transport_failure(exc)
         # A TLS failure is not a timeout: behind an inspecting proxy it is the corporate CA missing from
         # REQUESTS_CA_BUNDLE, and the evidence must say so.
         if kind == "tls":
-            return ArmDenied(scope, None, "TlsError", f"TLS failed: {text}")
+            return Denied(scope=scope, status=None, code="TlsError", message=f"TLS failed: {text}")
         if kind == "connect":
-            return ArmDenied(scope, None, "ConnectionFailed", f"cannot connect: {text}")
-        return ArmDenied(scope, None, "Timeout", f"no answer: {text}")
-    return ArmDenied(scope, None, type(exc).__name__, first_line(str(exc))[:200])
+            return Denied(scope=scope, status=None, code="ConnectionFailed", message=f"cannot connect: {text}")
+        return Denied(scope=scope, status=None, code="Timeout", message=f"no answer: {text}")
+    return Denied(scope=scope, status=None, code=type(exc).__name__, message=first_line(str(exc))[:200])
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -145,7 +155,9 @@ def _as_arm_failure(scope: str) -> Iterator[None]:
     except ArmFailure:
         raise
     except ValueError as exc:
-        raise ArmFailure(ArmDenied(scope, None, "MalformedResponse", f"unreadable JSON: {exc}"[:200])) from None
+        raise ArmFailure(
+            Denied(scope=scope, status=None, code="MalformedResponse", message=f"unreadable JSON: {exc}"[:200])
+        ) from None
     except Exception as exc:
         raise ArmFailure(denied_from(exc, scope)) from None
 
@@ -273,8 +285,8 @@ class ArmSession:
             raise ArmFailure(truncated)
         return items
 
-    def list_pages(self, path: str, api_version: str) -> tuple[list[dict[str, Any]], ArmDenied | None]:
-        """The items of a plain ARM list and, when it was cut short, why (a `Truncated` ArmDenied naming `path`).
+    def list_pages(self, path: str, api_version: str) -> tuple[list[dict[str, Any]], Denied | None]:
+        """The items of a plain ARM list and, when it was cut short, why (a `Truncated` Denied naming `path`).
 
         A nextLink is followed only on the Resource Manager endpoint itself (it carries the token) and only once:
         a link seen before, or more than PAGE_BUDGET pages, ends the list as truncated. Raises ArmFailure.
@@ -285,19 +297,26 @@ class ArmSession:
         for _ in range(PAGE_BUDGET):
             values = page.get("value") or []
             if not isinstance(values, list):
-                raise ArmFailure(ArmDenied(path, None, "MalformedResponse", "a page's 'value' is not a list"))
+                raise ArmFailure(
+                    Denied(scope=path, status=None, code="MalformedResponse", message="a page's 'value' is not a list")
+                )
             items.extend(self._row(v, path) for v in values)
             next_link = page.get("nextLink")
             if not next_link:
                 return items, None
             if not isinstance(next_link, str) or next_link in seen:
                 reason = "a nextLink repeats a page already read" if next_link in seen else "a nextLink is not a URL"
-                return items, ArmDenied(path, None, "Truncated", f"{reason}: stopped after {len(items)} items")
+                return items, Denied(
+                    scope=path, status=None, code="Truncated", message=f"{reason}: stopped after {len(items)} items"
+                )
             seen.add(next_link)
             self.check_link(path, next_link, "nextLink")
             page = self.get_json(next_link, api_version)
-        return items, ArmDenied(
-            path, None, "Truncated", f"more than {PAGE_BUDGET} pages: stopped after {len(items)} items"
+        return items, Denied(
+            scope=path,
+            status=None,
+            code="Truncated",
+            message=f"more than {PAGE_BUDGET} pages: stopped after {len(items)} items",
         )
 
     @staticmethod
@@ -308,7 +327,9 @@ class ArmSession:
         try:
             return checked_row(value, "row")
         except PeerValueError as exc:
-            raise ArmFailure(ArmDenied(scope, None, "MalformedResponse", str(exc)[:200])) from None
+            raise ArmFailure(
+                Denied(scope=scope, status=None, code="MalformedResponse", message=str(exc)[:200])
+            ) from None
 
     def check_link(self, scope: str, url: str, what: str) -> None:
         """Refuse (ArmFailure `ForeignLink`) a URL an answer gave us that is not on the Resource Manager endpoint:
@@ -320,11 +341,11 @@ class ArmSession:
         if origin(url) != origin(self.base_url):
             shown = (origin(url) or ("?", url[:60], 0))[1]
             raise ArmFailure(
-                ArmDenied(
-                    scope,
-                    None,
-                    "ForeignLink",
-                    f"the answer's {what} points to {shown}, not to the Resource Manager endpoint: not followed "
+                Denied(
+                    scope=scope,
+                    status=None,
+                    code="ForeignLink",
+                    message=f"the answer's {what} points to {shown}, not to the Resource Manager endpoint: not followed "
                     "(the token goes to Resource Manager only)",
                 )
             )
@@ -338,10 +359,10 @@ class ArmSession:
         except Exception as exc:
             raise ArmFailure(denied_from(exc, scope)) from None
 
-    def parallel(self, calls: Mapping[str, Callable[[], T]]) -> dict[str, T | ArmDenied]:
-        """Run independent reads concurrently; each result is the value or the ArmDenied that replaced it."""
+    def parallel(self, calls: Mapping[str, Callable[[], T]]) -> dict[str, T | Denied]:
+        """Run independent reads concurrently; each result is the value or the Denied that replaced it."""
         futures = {key: blocking.submit(fn) for key, fn in calls.items()}
-        out: dict[str, T | ArmDenied] = {}
+        out: dict[str, T | Denied] = {}
         for key, future in futures.items():
             try:
                 out[key] = future.result(timeout=self.remaining())
@@ -382,20 +403,31 @@ class ArmSession:
                 # A poll's 202 may name a new Location; without one the same URL is polled again.
                 location = response.headers.get("Location") or location
                 if not location:
-                    raise ArmFailure(ArmDenied(scope, 202, "MalformedResponse", "202 without a Location to poll"))
+                    raise ArmFailure(
+                        Denied(
+                            scope=scope, status=202, code="MalformedResponse", message="202 without a Location to poll"
+                        )
+                    )
                 self.check_link(scope, location, "Location")
                 # Retry-After is followed, except that a last poll goes out shortly before the deadline when the
                 # advised wait would pass it: the service often finishes sooner than it advises (10 s is common).
                 left = until - self.clock() - LRO_LAST_POLL_MARGIN_S
                 if left < LRO_MIN_POLL_S:
                     raise ArmFailure(
-                        ArmDenied(scope, None, "Unfinished", "long-running operation not finished within the deadline")
+                        Denied(
+                            scope=scope,
+                            status=None,
+                            code="Unfinished",
+                            message="long-running operation not finished within the deadline",
+                        )
                     )
                 wait = min(_retry_after(response.headers.get("Retry-After")), left)
                 if wait > 0:
                     time.sleep(wait)
                 response = client.send_request(HttpRequest("GET", location))
-            raise ArmFailure(ArmDenied(scope, None, "Unfinished", "long-running operation never finished"))
+            raise ArmFailure(
+                Denied(scope=scope, status=None, code="Unfinished", message="long-running operation never finished")
+            )
 
 
 def _retry_after(value: str | None) -> float:

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from aoai_diag.azure.resources import (
+from aoai_diag.azure.resources import Firewall, Nsg, NsgRule
+from aoai_diag.evidence.azure import (
     Account,
     AgentPool,
     AppHost,
-    ArmDenied,
     Connection,
-    Firewall,
+    CustomDns,
+    Denied,
     Nic,
-    Nsg,
-    NsgRule,
     Peering,
     PrivateEndpoint,
     Route,
@@ -172,7 +172,7 @@ def private_endpoint(
     data: Json,
     nic_ips: tuple[str, ...] = (),
     zone_groups: tuple[ZoneGroup, ...] | None = None,
-    nic_denied: tuple[ArmDenied, ...] = (),
+    nic_denied: tuple[Denied, ...] = (),
     asg_ids: tuple[str, ...] = (),
 ) -> PrivateEndpoint:
     """A PE's address may sit in four places: customDnsConfigs (often empty when a zone group is used), static
@@ -180,13 +180,14 @@ def private_endpoint(
     https://learn.microsoft.com/rest/api/virtualnetwork/private-endpoints/get"""
     props = _props(data)
     rid = str(data.get("id", ""))
+    subnet_id = _ref(props.get("subnet"))
     custom = tuple(
-        {"fqdn": c.get("fqdn"), "ip_addresses": list(_unique(c.get("ipAddresses") or ()))}
+        CustomDns(fqdn=c.get("fqdn"), ip_addresses=_unique(c.get("ipAddresses") or ()))
         for c in props.get("customDnsConfigs") or ()
     )
     static = _unique(_props(c).get("privateIPAddress") for c in props.get("ipConfigurations") or ())
     group_ips = tuple(ip for g in zone_groups or () for ip in g.ip_addresses)
-    ips = _unique([*(a for c in custom for a in c["ip_addresses"]), *static, *group_ips, *nic_ips])
+    ips = _unique([*(a for c in custom for a in c.ip_addresses), *static, *group_ips, *nic_ips])
     own_asgs = tuple(
         a["id"] for a in props.get("applicationSecurityGroups") or () if isinstance(a, Mapping) and a.get("id")
     )
@@ -197,7 +198,8 @@ def private_endpoint(
         resource_group=id_part(rid, "resourceGroups"),
         location=data.get("location"),
         provisioning_state=_str(props.get("provisioningState")),
-        subnet_id=_ref(props.get("subnet")),
+        subnet_id=subnet_id,
+        vnet_id=parent_id(subnet_id) if subnet_id else None,
         connections=(
             *(connection(c, True) for c in props.get("privateLinkServiceConnections") or ()),
             *(connection(c, True, manual=True) for c in props.get("manualPrivateLinkServiceConnections") or ()),
@@ -389,16 +391,17 @@ def _flag(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-def _base(kind: str, data: Json) -> dict[str, Any]:
+def _base(kind: str, data: Json) -> AppHost:
+    """The identity of a host (kind, id, name, scope, location); each reader adds its network with `replace`."""
     rid = str(data.get("id", ""))
-    return {
-        "kind": kind,
-        "id": rid,
-        "name": str(data.get("name") or rid.rsplit("/", 1)[-1]),
-        "subscription_id": id_part(rid, "subscriptions"),
-        "resource_group": id_part(rid, "resourceGroups"),
-        "location": data.get("location"),
-    }
+    return AppHost(
+        kind=kind,
+        id=rid,
+        name=str(data.get("name") or rid.rsplit("/", 1)[-1]),
+        subscription_id=id_part(rid, "subscriptions"),
+        resource_group=id_part(rid, "resourceGroups"),
+        location=data.get("location"),
+    )
 
 
 def site_kind(data: Json) -> str:
@@ -436,8 +439,8 @@ def site(data: Json, web_config: Json | None = None) -> AppHost:
     raw_dns = props.get("dnsConfiguration")
     dns: Json = raw_dns if isinstance(raw_dns, Mapping) else {}
     subnet_id = _str(props.get("virtualNetworkSubnetId"))
-    return AppHost(
-        **_base(site_kind(data), data),
+    return replace(
+        _base(site_kind(data), data),
         subnet_ids=(subnet_id,) if subnet_id else (),
         route_all=route_all,
         route_all_source=source,
@@ -454,10 +457,9 @@ def managed_environment(data: Json, app: Json | None = None) -> AppHost:
     vnet_config: Json = raw_config if isinstance(raw_config, Mapping) else {}
     subnet_id = _str(vnet_config.get("infrastructureSubnetId"))
     base = _base("containerapp", app if app is not None else data)
-    if app is not None:
-        base["location"] = base["location"] or data.get("location")
-    return AppHost(
-        **base,
+    return replace(
+        base,
+        location=base.location or (data.get("location") if app is not None else None),
         subnet_ids=(subnet_id,) if subnet_id else (),
         environment_id=str(data.get("id", "")) or None,
         internal=_flag(vnet_config.get("internal")),
@@ -481,8 +483,8 @@ def managed_cluster(data: Json) -> AppHost:
     )
     # Pods leave from their own subnet when they have one (Azure CNI dynamic IP), else from the node's.
     subnets = tuple(dict.fromkeys(s for p in pools if (s := p.pod_subnet_id or p.vnet_subnet_id)))
-    return AppHost(
-        **_base("aks", data),
+    return replace(
+        _base("aks", data),
         subnet_ids=subnets,
         network_plugin=_str(network.get("networkPlugin")),
         network_plugin_mode=_str(network.get("networkPluginMode")),

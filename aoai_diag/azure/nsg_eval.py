@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aoai_diag.azure.resources import NsgRule
+from aoai_diag.evidence.azure import Decision
 from aoai_diag.net.addresses import classify
 
 
@@ -77,7 +78,7 @@ def evaluate(
     vnet_prefixes: Sequence[str] = (),
     source_asgs: Sequence[str] | None = None,
     destination_asgs: Sequence[str] | None = None,
-) -> dict[str, Any]:
+) -> Decision:
     """The deciding rule for TCP `source` -> `destination:port`; `access` is Allow/Deny or None if undecided.
 
     `source_asgs` / `destination_asgs`: the application security groups the source / destination belong to, None
@@ -92,16 +93,16 @@ def evaluate(
         src = _side(source, rule.source_prefixes, rule.source_asgs, source_asgs, vnet_prefixes)
         dst = _side(destination, rule.destination_prefixes, rule.destination_asgs, destination_asgs, vnet_prefixes)
         if True in src and True in dst:
-            return {
-                "access": rule.access,
-                "rule": rule.name,
-                "priority": rule.priority,
-                "default": rule.default,
-                "unresolved": unresolved,
-            }
+            return Decision(
+                access=rule.access,
+                rule=rule.name,
+                priority=rule.priority,
+                default=rule.default,
+                unresolved=tuple(unresolved),
+            )
         if None in src or None in dst:
             unresolved.append(rule.name)
-    return {"access": None, "rule": None, "priority": None, "default": None, "unresolved": unresolved}
+    return Decision(unresolved=tuple(unresolved))
 
 
 def effective_rules(groups: Sequence[dict[str, Any]]) -> list[tuple[str, list[NsgRule]]]:

@@ -5,23 +5,26 @@ service. They answer one question, "does the VNet carry TCP from this VM to the 
 that got through already answers it. So they are asked only when a TCP connect to a private address failed and
 the static reads (peerings, NSG rules evaluated here) do not already explain the failure.
 
-Each plan is recorded in the evidence as `{"state", "reason"}`:
+Each plan is recorded in the evidence as an OnDemandRead (`state`, `reason`):
     state "not_needed": not asked, `reason` says what made it unnecessary;
     "done": asked and answered; "unfinished": still running at the deadline (an unknown, never a longer wait);
-    "failed": the read was refused or failed (the ArmDenied is in `denied`).
+    "failed": the read was refused or failed (the Denied is in `denied`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.azure import OnDemandRead, PrivateEndpoint
+from aoai_diag.evidence.path import TcpConnect
 from aoai_diag.model import CheckResult
 
 if TYPE_CHECKING:
     from aoai_diag.azure.arm_clients import ArmSession
+    from aoai_diag.azure.resources import NsgRule
 
 # Outcomes of a TCP attempt that leave the VNet path in question.
 FAILED_CONNECTS = ("timeout", "refused", "unreachable")
@@ -38,21 +41,22 @@ class Plan:
     ask: bool
     reason: str
 
-    def evidence(self) -> dict[str, Any]:
-        return {"state": "asked" if self.ask else NOT_NEEDED, "reason": self.reason}
+    def evidence(self) -> OnDemandRead:
+        return OnDemandRead(state="asked" if self.ask else NOT_NEEDED, reason=self.reason)
+
+
+def _private(deps: Mapping[str, CheckResult], outcomes: Sequence[str]) -> list[str] | None:
+    """Private addresses whose TCP connect ended in one of `outcomes`; None when tcp_connect was not part of the run."""
+    result = deps.get("tcp_connect")
+    if result is None:
+        return None
+    attempts = result.typed(TcpConnect).attempts
+    return [a.address for a in attempts if a.address_class == "private" and a.outcome in outcomes]
 
 
 def failed_private_connects(deps: Mapping[str, CheckResult]) -> list[str] | None:
     """Private addresses whose TCP connect failed in this run; None when the local TCP probe was not part of it."""
-    result = deps.get("tcp_connect")
-    if result is None:
-        return None
-    attempts = result.evidence.get("attempts")
-    return [
-        str(a.get("address"))
-        for a in (attempts if isinstance(attempts, list) else ())
-        if isinstance(a, Mapping) and a.get("class") == "private" and a.get("outcome") in FAILED_CONNECTS
-    ]
+    return _private(deps, FAILED_CONNECTS)
 
 
 def plan(deps: Mapping[str, CheckResult], what: str, explained_by: Sequence[str] = ()) -> Plan:
@@ -62,11 +66,7 @@ def plan(deps: Mapping[str, CheckResult], what: str, explained_by: Sequence[str]
         # Only the Azure probes ran (no local TCP evidence): nothing proves the path, so it is asked.
         return Plan(True, f"no local TCP evidence in this run: {what} asked")
     if not failed:
-        connected = [
-            str(a.get("address"))
-            for a in deps["tcp_connect"].evidence.get("attempts") or ()
-            if isinstance(a, Mapping) and a.get("class") == "private" and a.get("outcome") == "connected"
-        ]
+        connected = _private(deps, ("connected",)) or []
         if connected:
             return Plan(False, f"TCP to {', '.join(connected)} connected: the VNet path is proven, {what} not asked")
         return Plan(False, f"no TCP connect to a private address failed: {what} not asked")
@@ -88,7 +88,7 @@ def static_nsg_denies(
     sess: ArmSession,
     source: str | None,
     client_nsg_ids: Sequence[str],
-    pes: Sequence[Mapping[str, Any]],
+    pes: Sequence[PrivateEndpoint],
     port: int,
     prefixes: Sequence[str],
     client_asgs: Sequence[str] | None = None,
@@ -105,15 +105,12 @@ def static_nsg_denies(
     from aoai_diag.azure import nsg_eval, snapshot
     from aoai_diag.diagnosis.azure_facts import nsg_deny_is_cause
 
-    def pe_asgs(pe: Mapping[str, Any]) -> list[str] | None:
-        return list(pe["asg_ids"]) if "asg_ids" in pe else None
-
     if not source:
         return []
-    addresses = [str(a) for pe in pes for a in pe.get("ip_addresses") or ()]
+    addresses = [a for pe in pes for a in pe.ip_addresses]
     found: list[str] = []
 
-    def rules_of(nsg_id: str) -> list[Any] | None:
+    def rules_of(nsg_id: str) -> list[NsgRule] | None:
         try:
             return list(snapshot.nsg(ctx, sess, nsg_id).rules)
         except Exception:  # unreadable: no explanation from it
@@ -122,7 +119,7 @@ def static_nsg_denies(
     for nsg_id in client_nsg_ids:
         rules = rules_of(nsg_id)
         for address in addresses if rules else ():
-            pe_groups = next((pe_asgs(pe) for pe in pes if address in (pe.get("ip_addresses") or ())), None)
+            pe_groups = next((pe.asg_ids for pe in pes if address in pe.ip_addresses), None)
             decision = nsg_eval.evaluate(
                 rules or [], "Outbound", source, address, port, list(prefixes), client_asgs, pe_groups
             )
@@ -130,7 +127,7 @@ def static_nsg_denies(
                 found.append(f"NSG {nsg_id.rsplit('/', 1)[-1]} denies outbound {address}:{port}")
     for pe in pes:
         try:
-            subnet = snapshot.subnet(ctx, sess, str(pe.get("subnet_id"))) if pe.get("subnet_id") else None
+            subnet = snapshot.subnet(ctx, sess, pe.subnet_id) if pe.subnet_id else None
         except Exception:
             continue
         if subnet is None or not subnet.nsg_id:
@@ -138,9 +135,9 @@ def static_nsg_denies(
         if (subnet.pe_network_policies or "Disabled").lower() not in PE_NSG_POLICIES:
             continue
         rules = rules_of(subnet.nsg_id)
-        for address in pe.get("ip_addresses") or () if rules else ():
+        for address in pe.ip_addresses if rules else ():
             decision = nsg_eval.evaluate(
-                rules or [], "Inbound", source, str(address), port, list(prefixes), client_asgs, pe_asgs(pe)
+                rules or [], "Inbound", source, address, port, list(prefixes), client_asgs, pe.asg_ids
             )
             if nsg_deny_is_cause(decision):
                 found.append(f"NSG {subnet.nsg_id.rsplit('/', 1)[-1]} denies inbound {address}:{port} on the PE subnet")

@@ -3,7 +3,7 @@
 One Resource Graph query finds accounts, private endpoints, private DNS zones and their links, VNets and
 firewalls across all visible subscriptions; where Graph is not permitted, per-subscription list calls run
 concurrently instead. Reads that depend on a target (record sets, one PE's NIC and zone groups) are cached
-per resource id. Every read that fails is kept as an ArmDenied naming its scope: a missing read is never
+per resource id. Every read that fails is kept as a Denied naming its scope: a missing read is never
 mistaken for an absent resource.
 """
 
@@ -25,19 +25,9 @@ from aoai_diag.azure.arm_clients import (
     bounded_http,
 )
 from aoai_diag.azure.credential import build_credential
-from aoai_diag.azure.resources import (
-    Account,
-    ArmDenied,
-    Firewall,
-    Nic,
-    Nsg,
-    PrivateEndpoint,
-    Subnet,
-    Vnet,
-    VnetLink,
-    Zone,
-)
+from aoai_diag.azure.resources import Firewall, Nsg
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.azure import Account, Denied, Nic, PrivateEndpoint, Subnet, Vnet, VnetLink, Zone
 
 T = TypeVar("T")
 
@@ -73,7 +63,7 @@ MAX_SUBSCRIPTIONS = 1000
 class Access:
     credential: str
     subscriptions: tuple[str, ...]
-    denied: tuple[ArmDenied, ...]
+    denied: tuple[Denied, ...]
 
 
 @dataclass(frozen=True)
@@ -81,14 +71,14 @@ class Inventory:
     source: str
     """`resource_graph` or `list_calls`."""
     subscriptions: tuple[str, ...]
-    denied: tuple[ArmDenied, ...]
+    denied: tuple[Denied, ...]
     accounts: tuple[Account, ...]
     pe_rows: tuple[dict[str, Any], ...]
     zones: tuple[Zone, ...]
     links: tuple[VnetLink, ...]
     vnets: tuple[Vnet, ...]
     firewalls: tuple[Firewall, ...]
-    graph_error: ArmDenied | None = None
+    graph_error: Denied | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     rows_by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
     """REST JSON by lower-case id of the VNets, their subnets and the NSGs the inventory returned: a read of one of
@@ -133,8 +123,8 @@ def access(ctx: ProbeContext, on_azure: bool) -> Access:
     return ctx.once("arm.access", compute)  # type: ignore[no-any-return]
 
 
-def _graph_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[dict[str, Any]], ArmDenied | None]:
-    """Every row of the inventory query, and why the rows are incomplete when they are (a `Truncated` ArmDenied:
+def _graph_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[dict[str, Any]], Denied | None]:
+    """Every row of the inventory query, and why the rows are incomplete when they are (a `Truncated` Denied:
     more than GRAPH_PAGES pages, or a skip token that repeats). A page holding more rows than asked, or a row that
     is not a resource, is the service misbehaving: ArmFailure MalformedResponse (the list calls are tried then)."""
     rows: list[dict[str, Any]] = []
@@ -150,8 +140,11 @@ def _graph_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[
         if not isinstance(data, list) or len(data) > GRAPH_PAGE:
             count = len(data) if isinstance(data, list) else type(data).__name__
             raise ArmFailure(
-                ArmDenied(
-                    "Resource Graph", None, "MalformedResponse", f"a page of {count} rows; {GRAPH_PAGE} were asked"
+                Denied(
+                    scope="Resource Graph",
+                    status=None,
+                    code="MalformedResponse",
+                    message=f"a page of {count} rows; {GRAPH_PAGE} were asked",
                 )
             )
         rows.extend(_checked_row(r, "Resource Graph") for r in data)
@@ -159,12 +152,18 @@ def _graph_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[
         if not skip:
             return rows, None
         if not isinstance(skip, str) or skip in seen:
-            return rows, ArmDenied(
-                "Resource Graph", None, "Truncated", f"a skip token repeats: stopped at {len(rows)} rows"
+            return rows, Denied(
+                scope="Resource Graph",
+                status=None,
+                code="Truncated",
+                message=f"a skip token repeats: stopped at {len(rows)} rows",
             )
         seen.add(skip)
-    return rows, ArmDenied(
-        "Resource Graph", None, "Truncated", f"more than {GRAPH_PAGES} pages: stopped at {len(rows)} rows"
+    return rows, Denied(
+        scope="Resource Graph",
+        status=None,
+        code="Truncated",
+        message=f"more than {GRAPH_PAGES} pages: stopped at {len(rows)} rows",
     )
 
 
@@ -174,7 +173,7 @@ def _checked_row(row: Any, scope: str) -> dict[str, Any]:
     try:
         return convert.checked_row(row, "row")
     except PeerValueError as exc:
-        raise ArmFailure(ArmDenied(scope, None, "MalformedResponse", str(exc)[:200])) from None
+        raise ArmFailure(Denied(scope=scope, status=None, code="MalformedResponse", message=str(exc)[:200])) from None
 
 
 def graph_query(sess: ArmSession, request: dict[str, Any]) -> dict[str, Any]:
@@ -185,12 +184,12 @@ def graph_query(sess: ArmSession, request: dict[str, Any]) -> dict[str, Any]:
     return sess.post_json("/providers/Microsoft.ResourceGraph/resources", GRAPH_API, request)
 
 
-def _list_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[dict[str, Any]], list[ArmDenied]]:
+def _list_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[dict[str, Any]], list[Denied]]:
     """Per-subscription list calls, all concurrent; zone links need the zones first."""
     from aoai_diag.azure.arm_clients import pages
 
     calls: dict[str, Callable[[], list[dict[str, Any]]]] = {}
-    cut: list[ArmDenied] = []  # lists longer than LIST_LIMIT, named so the inventory is not taken as complete
+    cut: list[Denied] = []  # lists longer than LIST_LIMIT, named so the inventory is not taken as complete
     for sub in subscriptions:
         scope = f"/subscriptions/{sub}"
 
@@ -202,7 +201,14 @@ def _list_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[d
                     scope, lambda: [_checked_row(convert.sdk_json(m), scope) for m in pages(fn(sub), LIST_LIMIT + 1)]
                 )
                 if len(rows) > LIST_LIMIT:  # the rest was not read: what is missing is unknown, not absent
-                    cut.append(ArmDenied(scope, None, "Truncated", f"more than {LIST_LIMIT} {kind}: the rest not read"))
+                    cut.append(
+                        Denied(
+                            scope=scope,
+                            status=None,
+                            code="Truncated",
+                            message=f"more than {LIST_LIMIT} {kind}: the rest not read",
+                        )
+                    )
                     rows = rows[:LIST_LIMIT]
                 for row in rows:
                     row["type"] = kind
@@ -219,9 +225,9 @@ def _list_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[d
         calls[f"{sub}|firewalls"] = listing(GRAPH_TYPES[5], lambda s: sess.network(s).azure_firewalls.list_all())
     results = sess.parallel(calls)
     rows: list[dict[str, Any]] = []
-    denied: dict[str, ArmDenied] = {}
+    denied: dict[str | None, Denied] = {}
     for value in [*results.values(), *cut]:
-        if isinstance(value, ArmDenied):
+        if isinstance(value, Denied):
             denied.setdefault(value.scope, value)
         else:
             rows.extend(value)
@@ -250,7 +256,7 @@ def _list_rows(sess: ArmSession, subscriptions: tuple[str, ...]) -> tuple[list[d
 
                 link_calls[zone.id] = links
     for value in sess.parallel(link_calls).values():
-        if isinstance(value, ArmDenied):
+        if isinstance(value, Denied):
             denied.setdefault(value.scope, value)
         else:
             rows.extend(value)
@@ -272,8 +278,8 @@ def inventory(ctx: ProbeContext, on_azure: bool) -> Inventory:
     def compute() -> Inventory:
         acc = access(ctx, on_azure)
         sess = session(ctx, on_azure)
-        graph_error: ArmDenied | None = None
-        denied: list[ArmDenied] = list(acc.denied)
+        graph_error: Denied | None = None
+        denied: list[Denied] = list(acc.denied)
         source = "resource_graph"
         try:
             rows, cut = _graph_rows(sess, acc.subscriptions) if acc.subscriptions else ([], None)
@@ -315,9 +321,9 @@ def index_bodies(by_type: Mapping[str, list[dict[str, Any]]]) -> dict[str, dict[
 def from_rows(
     source: str,
     subscriptions: tuple[str, ...],
-    denied: tuple[ArmDenied, ...],
+    denied: tuple[Denied, ...],
     rows: list[dict[str, Any]],
-    graph_error: ArmDenied | None = None,
+    graph_error: Denied | None = None,
 ) -> Inventory:
     """The inventory of Resource Graph rows (or list-call bodies tagged with their type): pure, no I/O. Rows are
     grouped by their own `type`; an id-only row (a reference) is no resource."""
@@ -341,9 +347,7 @@ def from_rows(
     )
 
 
-def _converted(
-    parse: Callable[[dict[str, Any]], T], rows: list[dict[str, Any]], denied: list[ArmDenied]
-) -> tuple[T, ...]:
+def _converted(parse: Callable[[dict[str, Any]], T], rows: list[dict[str, Any]], denied: list[Denied]) -> tuple[T, ...]:
     """`parse` of each row; a row the parser cannot read (a list where an object belongs, deep in `properties`) is
     left out and named in `denied`, so the inventory is incomplete rather than the run broken (issue 19)."""
     out: list[T] = []
@@ -353,7 +357,12 @@ def _converted(
         except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
             scope = str(row.get("id") or "a row")[:300]
             denied.append(
-                ArmDenied(scope, None, "MalformedResponse", f"unreadable resource: {type(exc).__name__}: {exc}"[:200])
+                Denied(
+                    scope=scope,
+                    status=None,
+                    code="MalformedResponse",
+                    message=f"unreadable resource: {type(exc).__name__}: {exc}"[:200],
+                )
             )
     return tuple(out)
 
@@ -385,9 +394,9 @@ def private_endpoint(ctx: ProbeContext, sess: ArmSession, pe_id: str, row: dict[
         return convert.private_endpoint(
             data,
             tuple(ip for n in nics for ip in n.private_ips),
-            None if isinstance(groups, ArmDenied) else tuple(groups),
-            nic_denied=tuple(v for v in results.values() if isinstance(v, ArmDenied)),
-            asg_ids=tuple(a for n in nics for a in n.asg_ids),
+            None if isinstance(groups, Denied) else tuple(groups),
+            nic_denied=tuple(v for v in results.values() if isinstance(v, Denied)),
+            asg_ids=tuple(a for n in nics for a in n.asg_ids or ()),
         )
 
     return ctx.once("arm.pe:" + pe_id.lower(), compute)  # type: ignore[no-any-return]
@@ -403,7 +412,9 @@ def a_record(ctx: ProbeContext, sess: ArmSession, zone: Zone, label: str) -> tup
         except ArmFailure as exc:
             if exc.denied.status == 404:
                 return None
-            raise ArmFailure(ArmDenied(scope, exc.denied.status, exc.denied.code, exc.denied.message)) from None
+            raise ArmFailure(
+                Denied(scope=scope, status=exc.denied.status, code=exc.denied.code, message=exc.denied.message)
+            ) from None
         return convert.a_record_ips(record)
 
     return ctx.once(f"arm.a:{zone.id.lower()}:{label}", compute)  # type: ignore[no-any-return]

@@ -17,6 +17,7 @@ error = token refused, or no subscription visible (nothing can be concluded from
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from aoai_diag.azure import probe_support
 from aoai_diag.checks.base import Probe, blocking_body
@@ -33,41 +34,39 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
     def body() -> Outcome:
         on_azure = probe_support.on_azure(deps)
         sess = snapshot.session(ctx, on_azure)
-        evidence: dict[str, object] = {
-            "credential": sess.credential.source,
-            "arm_endpoint": sess.base_url,
-            "subscriptions": [],
-            "from_option": bool(ctx.settings.subscriptions),
-            "denied": [],
-            "error": None,
-        }
-        vm = probe_support.vm(deps)
+        seen = ArmAccess(
+            credential=sess.credential.source,
+            arm_endpoint=sess.base_url,
+            from_option=bool(ctx.settings.subscriptions),
+        )
+        vm_id = probe_support.vm_id(deps)
         try:
             access = snapshot.access(ctx, on_azure)
-            if vm and vm.get("resource_id"):
-                snapshot.prefetch_client(ctx, sess, str(vm["resource_id"]))
+            if vm_id:
+                snapshot.prefetch_client(ctx, sess, vm_id)
         except ArmFailure as exc:
             text = probe_support.describe(exc.denied)
-            evidence["denied"] = [exc.denied.to_dict()]
-            evidence["error"] = text
+            failed = replace(seen, denied=(exc.denied,), error=text)
             if exc.denied.code in ("CredentialUnavailableError",):
-                return Outcome(Status.SKIP, f"no usable Azure credential: {exc.denied.message}", evidence, text)
-            return Outcome(Status.ERROR, f"cannot read Resource Manager: {text}", evidence, text)
-        evidence["subscriptions"] = list(access.subscriptions)
-        evidence["denied"] = [d.to_dict() for d in access.denied]  # a subscription list cut short says so
+                return Outcome(Status.SKIP, f"no usable Azure credential: {exc.denied.message}", failed, text)
+            return Outcome(Status.ERROR, f"cannot read Resource Manager: {text}", failed, text)
+        # A subscription list cut short says so in `denied`.
+        found = replace(seen, subscriptions=access.subscriptions, denied=access.denied)
         if not access.subscriptions:
-            evidence["error"] = "the credential sees no subscription"
             return Outcome(
-                Status.ERROR, "the credential sees no subscription: nothing to search", evidence, "no subscription"
+                Status.ERROR,
+                "the credential sees no subscription: nothing to search",
+                replace(found, error="the credential sees no subscription"),
+                "no subscription",
             )
         return Outcome(
             Status.PASS,
             f"{sess.credential.source} credential reads {len(access.subscriptions)} subscription(s)"
             + "".join(f"; {probe_support.describe(d)}" for d in access.denied),
-            evidence,
+            found,
         )
 
-    return probe_support.guarded(body)
+    return probe_support.guarded(body, ArmAccess)
 
 
 run = blocking_body(collect)

@@ -32,15 +32,15 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
     def body() -> Outcome:
         inv = snapshot.inventory(ctx, probe_support.on_azure(deps))
         found = snapshot.find_accounts(inv, target.label)
-        evidence: dict[str, object] = {
-            "label": target.label,
-            "source": inv.source,
-            "subscriptions": list(inv.subscriptions),
-            "graph_error": inv.graph_error.to_dict() if inv.graph_error else None,
-            "denied": [d.to_dict() for d in inv.denied],
-            "account": found[0].to_dict() if found else None,
-            "matches": [a.id for a in found],
-        }
+        evidence = ArmAccount(
+            label=target.label,
+            source=inv.source,
+            subscriptions=inv.subscriptions,
+            graph_error=inv.graph_error,
+            denied=inv.denied,
+            account=found[0] if found else None,
+            matches=tuple(a.id for a in found),
+        )
         if found:
             acct = found[0]
             states = ", ".join(f"{c.status}" for c in acct.connections) or "none"
@@ -61,7 +61,7 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
             )
         return Outcome(Status.FAIL, f"no account with subdomain or name '{target.label}' in {where}", evidence)
 
-    return probe_support.guarded(body)
+    return probe_support.guarded(body, ArmAccount)
 
 
 run = blocking_body(collect)

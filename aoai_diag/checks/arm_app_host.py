@@ -21,43 +21,54 @@ read (a refused read is unknown, never "no integration"); skip = the run is for 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from aoai_diag.azure import probe_support
 from aoai_diag.checks.base import Probe, blocking_body
 from aoai_diag.context import ProbeContext
-from aoai_diag.evidence.azure import ArmAppHost
+from aoai_diag.evidence.azure import ArmAppHost, HostLink
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
+if TYPE_CHECKING:
+    from aoai_diag.azure.app_hosts import HostRead
 
-def judge(target: Target, deps: Mapping[str, CheckResult], read: Any) -> Outcome:
+
+def _links(links: Iterable[HostLink | Mapping[str, str]]) -> tuple[HostLink, ...]:
+    """TRANSITION (issue 16 part 2): app_facts.host_path gives HostLink values once the diagnosis is converted; a
+    mapping it still gives is read into the type. Goes with the last mapping."""
+    return tuple(
+        link if isinstance(link, HostLink) else HostLink(link=link["link"], state=link["state"], detail=link["detail"])
+        for link in links
+    )
+
+
+def judge(target: Target, deps: Mapping[str, CheckResult], read: HostRead) -> Outcome:
     """The outcome for a host read (`azure.app_hosts.HostRead`), judged from the other arm_* checks in `deps`."""
     from aoai_diag.diagnosis.app_facts import describe, host_path
     from aoai_diag.diagnosis.evidence import Evidence
 
-    host = read.host.to_dict() if read.host is not None else None
-    evidence: dict[str, Any] = {
-        "ref": read.ref,
-        "mode": read.mode,
-        "source": read.source,
-        "matches": list(read.matches),
-        "host": host,
-        "path": [],
-        "denied": [d.to_dict() for d in read.denied],
-        "error": read.error,
-    }
-    if host is None:
+    evidence = ArmAppHost(
+        ref=read.ref,
+        mode=read.mode,
+        source=read.source,
+        matches=read.matches,
+        host=read.host,
+        denied=read.denied,
+        error=read.error,
+    )
+    if read.host is None:
         why = read.error or "not read"
         if len(read.matches) > 1:
             why = f"{len(read.matches)} hosts match {read.ref}: {', '.join(read.matches)}"
         return Outcome(Status.ERROR, f"could not read the host: {why}", evidence, why)
-    links = host_path(Evidence(target, dict(deps)), host)
-    evidence["path"] = links
-    broken = [f"{link['link']}: {link['detail']}" for link in links if link["state"] == "broken"]
-    unknown = [f"{link['link']}: {link['detail']}" for link in links if link["state"] == "unknown"]
-    where = describe(host)
+    links = _links(host_path(Evidence(target, dict(deps)), read.host))
+    evidence = replace(evidence, path=links)
+    broken = [f"{link.link}: {link.detail}" for link in links if link.state == "broken"]
+    unknown = [f"{link.link}: {link.detail}" for link in links if link.state == "unknown"]
+    where = describe(read.host)
     if broken:
         return Outcome(Status.FAIL, f"{where}: " + "; ".join(broken), evidence)
     if unknown:
@@ -71,12 +82,14 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
     def body() -> Outcome:
         on_azure = probe_support.on_azure(deps)
         if app_hosts.reference(ctx.settings, deps) is None:
-            return Outcome(Status.SKIP, "the run is for no app host (no --from)", {}, "no app host")
+            return Outcome(Status.SKIP, "the run is for no app host (no --from)", None, "no app host")
         sess = snapshot.session(ctx, on_azure)
         read = app_hosts.read(ctx, sess, on_azure, deps)
+        if read is None:  # reference() named a host above: read() names the same one
+            return Outcome(Status.SKIP, "the run is for no app host (no --from)", None, "no app host")
         return judge(target, deps, read)
 
-    return probe_support.guarded(body)
+    return probe_support.guarded(body, ArmAppHost)
 
 
 run = blocking_body(collect)

@@ -24,79 +24,77 @@ address is unknown; fail = none usable (or none at all); error = none usable and
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from aoai_diag.azure import probe_support
-from aoai_diag.azure.resources import PrivateEndpoint
 from aoai_diag.checks.base import Probe, blocking_body
 from aoai_diag.context import ProbeContext
 from aoai_diag.diagnosis import azure_facts
-from aoai_diag.evidence.azure import ArmPrivateEndpoints
+from aoai_diag.evidence.azure import (
+    Account,
+    AccountSide,
+    ArmAccount,
+    ArmPrivateEndpoints,
+    Connection,
+    Denied,
+    PrivateEndpoint,
+)
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
 
-def _describe(pe: Mapping[str, Any]) -> str:
+def _describe(pe: PrivateEndpoint) -> str:
     ips = azure_facts.pe_ips(pe)
     address = ", ".join(ips.value or ()) or "no address" if ips.known else f"address {ips.describe()}"
     # Both records of the connection: the PE's own and the account's (they may disagree, issue 17 class 4).
     own = "/".join(azure_facts.pe_side_statuses(pe)) or "no connection"
-    side = pe.get("account_side") or {}
-    theirs = side.get("status") if pe.get("listed_by_account", True) else "not listed"
+    side = pe.account_side.status if pe.account_side is not None else None
+    theirs = side if pe.listed_by_account else "not listed"
     sides = own if theirs in (None, own) else f"{own} (account: {theirs})"
-    return f"{pe['name']}: {pe['provisioning_state']}, {sides}, {address}"
+    return f"{pe.name}: {pe.provisioning_state}, {sides}, {address}"
 
 
-def _wanted(account: Mapping[str, Any], rows: Mapping[str, Mapping[str, Any]]) -> dict[str, None]:
+def _wanted(account: Account, rows: Mapping[str, Mapping[str, Any]]) -> dict[str, None]:
     """Ids (lower case) of the PEs the account lists, plus every PE whose connection (automatic or manual) targets it."""
     from aoai_diag.azure import convert
 
-    wanted = dict.fromkeys(
-        str(c["private_endpoint_id"]).lower() for c in account["connections"] if c.get("private_endpoint_id")
-    )
+    wanted = dict.fromkeys(c.private_endpoint_id.lower() for c in account.connections if c.private_endpoint_id)
     for key, row in rows.items():
+        # The inventory's rows are the REST JSON of the PEs, not evidence.
         props = row.get("properties") or {}
         conns = [
             *(props.get("privateLinkServiceConnections") or ()),
             *(props.get("manualPrivateLinkServiceConnections") or ()),
         ]
-        if any(convert.same_id((c.get("properties") or {}).get("privateLinkServiceId"), account["id"]) for c in conns):
+        if any(convert.same_id((c.get("properties") or {}).get("privateLinkServiceId"), account.id) for c in conns):
             wanted.setdefault(key)
     return wanted
 
 
-def _item(pe: PrivateEndpoint, conn: Mapping[str, Any] | None) -> dict[str, Any]:
-    from aoai_diag.azure import convert
-
-    item = pe.to_dict()
-    item["vnet_id"] = convert.parent_id(pe.subnet_id) if pe.subnet_id else None
-    item["account_side"] = (
-        {"status": conn.get("status"), "provisioning_state": conn.get("provisioning_state")} if conn else None
-    )
-    item["listed_by_account"] = conn is not None
-    return item
+def _item(pe: PrivateEndpoint, conn: Connection | None) -> PrivateEndpoint:
+    """The PE with the account's record of its connection (None: the account does not list it)."""
+    side = AccountSide(status=conn.status, provisioning_state=conn.provisioning_state) if conn is not None else None
+    return replace(pe, account_side=side, listed_by_account=conn is not None)
 
 
 def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     from aoai_diag.azure import snapshot
-    from aoai_diag.azure.resources import ArmDenied
 
     def body() -> Outcome:
         on_azure = probe_support.on_azure(deps)
         sess = snapshot.session(ctx, on_azure)
         inv = snapshot.inventory(ctx, on_azure)
-        account = deps["arm_account"].evidence.get("account")
-        if not account:
+        account = deps["arm_account"].typed(ArmAccount).account
+        if account is None:
             return Outcome(
                 Status.SKIP,
                 "the account is not in Resource Manager: no private endpoint to read",
-                {},
+                None,
                 "account not found",
             )
-        side = {
-            str(c["private_endpoint_id"]).lower(): c for c in account["connections"] if c.get("private_endpoint_id")
-        }
+        side = {c.private_endpoint_id.lower(): c for c in account.connections if c.private_endpoint_id}
         rows = {str(r.get("id", "")).lower(): r for r in inv.pe_rows}
         wanted = _wanted(account, rows)
         for key in wanted:
@@ -108,37 +106,42 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
                 snapshot.private_endpoint,
                 ctx,
                 sess,
-                (side.get(key) or {}).get("private_endpoint_id") or rows[key]["id"],
+                _conn_pe_id(side.get(key)) or rows[key]["id"],
                 rows.get(key),
             )
             for key in wanted
         }
         results = sess.parallel(calls)
-        denied = [v.to_dict() for v in results.values() if isinstance(v, ArmDenied)]
-        pes = [_item(v, side.get(key)) for key, v in results.items() if isinstance(v, PrivateEndpoint)]
+        denied = [v for v in results.values() if isinstance(v, Denied)]
+        pes = tuple(_item(v, side.get(key)) for key, v in results.items() if isinstance(v, PrivateEndpoint))
         for pe in pes:
-            denied.extend(pe["nic_denied"])
-        evidence = {"account_id": account["id"], "private_endpoints": pes, "denied": denied}
-        return _judge(pes, denied, evidence)
+            denied.extend(pe.nic_denied)
+        evidence = ArmPrivateEndpoints(account_id=account.id, private_endpoints=pes, denied=tuple(denied))
+        return _judge(evidence)
 
-    return probe_support.guarded(body)
+    return probe_support.guarded(body, ArmPrivateEndpoints)
 
 
-def _judge(pes: list[dict[str, Any]], denied: list[dict[str, Any]], evidence: dict[str, Any]) -> Outcome:
+def _conn_pe_id(conn: Connection | None) -> str | None:
+    return conn.private_endpoint_id if conn is not None else None
+
+
+def _judge(evidence: ArmPrivateEndpoints) -> Outcome:
+    pes, denied = evidence.private_endpoints, evidence.denied
     usable = [p for p in pes if azure_facts.pe_usable(p)]
     addressed = [p for p in usable if azure_facts.pe_ips(p).known]
     described = "; ".join(_describe(p) for p in pes)
     if not pes and not denied:
         return Outcome(Status.FAIL, "the account has no private endpoint", evidence)
     # A NIC read that failed does not matter for a PE whose address came from elsewhere (static, zone group).
-    spare = {str(d.get("scope")).lower() for p in addressed for d in p["nic_denied"]}
-    blocking = [d for d in denied if str(d.get("scope")).lower() not in spare]
+    spare = {str(d.scope).lower() for p in addressed for d in p.nic_denied}
+    blocking = [d for d in denied if str(d.scope).lower() not in spare]
     if usable and len(addressed) == len(pes) and not blocking:
         return Outcome(Status.PASS, described + (f"; NIC unread: {len(spare)}" if spare else ""), evidence)
     if usable:
         return Outcome(Status.WARN, described + (f"; unread: {len(denied)}" if denied else ""), evidence)
     if denied:
-        text = "; ".join(f"{d['scope']}: {d['message']}" for d in denied)
+        text = "; ".join(f"{d.scope}: {d.message}" for d in denied)
         return Outcome(Status.ERROR, f"no usable private endpoint seen; could not read {text}", evidence, text)
     return Outcome(Status.FAIL, f"no usable private endpoint: {described}", evidence)
 

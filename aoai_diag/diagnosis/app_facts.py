@@ -14,6 +14,7 @@ from typing import Any
 from aoai_diag.diagnosis import azure_facts
 from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.facts import Fact, Unknown, fact, is_unknown, known, unknown, why_unread
+from aoai_diag.evidence.azure import AppHost, ArmAppHost
 from aoai_diag.model import Status
 
 AZURE_DNS = "168.63.129.16"
@@ -243,13 +244,15 @@ def host_path(ev: Evidence, host: Mapping[str, Any] | None) -> list[dict[str, An
     return links
 
 
-def route_all_gap_for(ev: Evidence, host: Mapping[str, Any]) -> Fact[tuple[str, ...]]:
+def route_all_gap_for(ev: Evidence, host: AppHost | Mapping[str, Any]) -> Fact[tuple[str, ...]]:
     """`app.route_all_gap` for a host not yet in `ev` (the arm_app_host probe, while it builds its evidence)."""
     from aoai_diag.evidence import read
     from aoai_diag.model import CheckResult
 
+    # TRANSITION (issue 16 part 2): a mapping is read through the one door until every caller passes the type.
+    evidence = ArmAppHost(host=host) if isinstance(host, AppHost) else read("arm_app_host", {"host": host})
     checks = dict(ev.checks)
-    checks["arm_app_host"] = CheckResult("arm_app_host", Status.PASS, "", read("arm_app_host", {"host": host}), 0.0)
+    checks["arm_app_host"] = CheckResult("arm_app_host", Status.PASS, "", evidence, 0.0)
     return route_all_gap(Evidence(ev.target, checks))
 
 

@@ -1,4 +1,9 @@
-"""Evidence of the Resource Manager probes (`arm_*`); shapes follow aoai_diag/azure/resources.py."""
+"""Evidence of the Resource Manager probes (`arm_*`), and the resources they record.
+
+The Azure layer (aoai_diag/azure/convert.py) builds these types directly from the REST JSON of Resource Manager:
+a resource as read and as recorded is one type. Only what is never written to evidence (NSG rules, firewalls) has
+its own type, in aoai_diag/azure/resources.py.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +17,24 @@ class Denied(Evidence):
     """A scope the credential could not read."""
 
     scope: str | None = None
+    """The resource id (or `Resource Graph`, `token for ...`) whose read failed."""
     status: int | None = None
+    """HTTP status, when the service answered."""
     code: str | None = None
+    """The service's error code, or ours: Timeout, Truncated, MalformedResponse, Unfinished, ..."""
     message: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class Connection(Evidence):
+    """A private-link connection, seen from the account or from the private endpoint."""
+
     id: str | None = None
     private_endpoint_id: str | None = None
     target_id: str | None = None
+    """The resource the connection points at (PE side only)."""
     status: str | None = None
+    """Approved | Pending | Rejected | Disconnected."""
     description: str | None = None
     provisioning_state: str | None = None
     group_ids: tuple[str, ...] = ()
@@ -40,10 +52,12 @@ class Account(Evidence):
     custom_subdomain: str | None = None
     endpoint: str | None = None
     endpoint_hosts: tuple[str, ...] = ()
+    """Host names from properties.endpoint(s)."""
     public_network_access: str | None = None
     default_action: str | None = None
     ip_rules: tuple[str, ...] = ()
     vnet_rules: tuple[str, ...] = ()
+    """Subnet ids allowed by virtualNetworkRules."""
     bypass: str | None = None
     connections: tuple[Connection, ...] = ()
 
@@ -81,7 +95,7 @@ class ZoneGroup(Evidence):
     id: str = ""
     zone_ids: tuple[str, ...] = ()
     ip_addresses: tuple[str, ...] = ()
-    """Addresses of the A records the zone group keeps (recordSets), when recorded."""
+    """Addresses of the A records the zone group keeps (privateDnsZoneConfigs[].recordSets[].ipAddresses)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,19 +114,29 @@ class PrivateEndpoint(Evidence):
     provisioning_state: str | None = None
     subnet_id: str | None = None
     vnet_id: str | None = None
+    """The VNet of `subnet_id`."""
     connections: tuple[Connection, ...] = ()
     nic_ids: tuple[str, ...] = ()
     custom_dns: tuple[CustomDns, ...] = ()
+    """customDnsConfigs. Often empty on PEs that use a DNS zone group."""
     ip_addresses: tuple[str, ...] = ()
+    """Private IPs of the PE from every source read (customDnsConfigs, static ipConfigurations, zone-group
+    recordSets, the NIC). Empty does not mean "no address": see `nic_denied` (a NIC that could not be read)."""
     zone_groups: tuple[ZoneGroup, ...] | None = None
     """None: the zone groups could not be read."""
     static_ips: tuple[str, ...] = ()
+    """ipConfigurations[].properties.privateIPAddress (PEs created with static addresses)."""
     nic_ips: tuple[str, ...] = ()
+    """privateIPAddress of the PE's NIC ipConfigurations (prefix length removed)."""
     nic_denied: tuple[Denied, ...] = ()
     """NIC reads that failed: an empty address list then does not mean "no address"."""
-    asg_ids: tuple[str, ...] = ()
+    asg_ids: tuple[str, ...] | None = None
+    """applicationSecurityGroups the PE and its NIC are members of (NSG rules may name them). None: not recorded (a
+    bundle older than this field), so a rule naming a group is unresolved, never "not a member"."""
     account_side: AccountSide | None = None
-    listed_by_account: bool = False
+    """The account's record of this PE's connection; None when the account does not list it."""
+    listed_by_account: bool | None = None
+    """None: not recorded (a bundle older than this field), which raises no objection to the PE."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,8 +154,10 @@ class VnetLink(Evidence):
     vnet_id: str | None = None
     registration_enabled: bool = False
     state: str | None = None
+    """virtualNetworkLinkState: Completed | InProgress."""
     provisioning_state: str | None = None
     resolution_policy: str | None = None
+    """Default | NxDomainRedirect (fallback to internet)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,6 +167,7 @@ class Zone(Evidence):
     subscription_id: str = ""
     resource_group: str = ""
     needed: bool = False
+    """One of the zones the target needs (arm_dns_zones sets it, and `record`, `record_error`, `links`)."""
     record: tuple[str, ...] | None = None
     """None: no A record for the label (or it could not be read: see record_error)."""
     record_error: str | None = None
@@ -184,10 +211,13 @@ class ArmDnsZones(Evidence):
 class Nic(Evidence):
     id: str = ""
     private_ips: tuple[str, ...] = ()
+    """Addresses only: a `10.0.0.4/24` in the answer is kept as `10.0.0.4`."""
     subnet_id: str | None = None
     nsg_id: str | None = None
     vm_id: str | None = None
-    asg_ids: tuple[str, ...] = ()
+    asg_ids: tuple[str, ...] | None = None
+    """applicationSecurityGroups of the NIC's ipConfigurations. None: not recorded (a bundle older than this field):
+    a rule naming a group is then unresolved."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,6 +227,7 @@ class Subnet(Evidence):
     nsg_id: str | None = None
     route_table_id: str | None = None
     pe_network_policies: str | None = None
+    """privateEndpointNetworkPolicies: Disabled (default) | Enabled | NetworkSecurityGroupEnabled | RouteTableEnabled."""
     service_endpoints: tuple[str, ...] = ()
 
 
@@ -211,7 +242,8 @@ class Peering(Evidence):
     use_remote_gateways: bool = False
     allow_forwarded_traffic: bool = False
     allow_virtual_network_access: bool | None = None
-    """None: not in the answer."""
+    """allowVirtualNetworkAccess; False: the peering is Connected but no traffic may cross it. None: not in the
+    answer."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -220,6 +252,7 @@ class Vnet(Evidence):
     location: str | None = None
     address_prefixes: tuple[str, ...] = ()
     dns_servers: tuple[str, ...] = ()
+    """Empty means Azure-provided DNS."""
     peerings: tuple[Peering, ...] = ()
     subnet_ids: tuple[str, ...] = ()
 
@@ -345,14 +378,19 @@ class ArmNsg(Evidence):
 
 @dataclass(frozen=True, kw_only=True)
 class AgentPool(Evidence):
+    """One AKS agent pool: its nodes' (and, with Azure CNI, its pods') subnet."""
+
     name: str = ""
     vnet_subnet_id: str | None = None
+    """agentPoolProfiles[].vnetSubnetID; None: the cluster's managed VNet in the node resource group."""
     pod_subnet_id: str | None = None
+    """agentPoolProfiles[].podSubnetID (Azure CNI with dynamic pod IPs): the pods' own subnet."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class AppHost(Evidence):
-    """An app host as Resource Manager describes its network (aoai_diag/azure/resources.py AppHost)."""
+    """Where an app runs, as Resource Manager describes its network: an App Service / Functions site, a Container
+    Apps environment (for a container app) or an AKS cluster. Read with Reader; app settings are not read."""
 
     kind: str = ""
     """webapp | functionapp | containerapp | aks."""
@@ -362,15 +400,25 @@ class AppHost(Evidence):
     resource_group: str = ""
     location: str | None = None
     subnet_ids: tuple[str, ...] = ()
+    """The subnets the app's outbound traffic leaves from: the site's integration subnet, the environment's
+    infrastructure subnet, the agent pools' (pod) subnets. Empty: no VNet of the customer's."""
     route_all: bool | None = None
+    """App Service / Functions: every outbound packet enters the VNet (vnetRouteAllEnabled, or
+    outboundVnetRouting.applicationTraffic / allTraffic). None: not an App Service host, or not in the answer."""
     route_all_source: str | None = None
+    """Which property decided route_all: `outboundVnetRouting`, `vnetRouteAllEnabled` or `config/web`."""
     dns_servers: tuple[str, ...] = ()
+    """App Service dnsConfiguration.dnsServers: they replace the VNet's DNS servers for the app."""
     dns_alt_server: str | None = None
     environment_id: str | None = None
+    """Container Apps: the managed environment the app runs in."""
     internal: bool | None = None
+    """Container Apps: vnetConfiguration.internal."""
     network_plugin: str | None = None
+    """AKS networkProfile.networkPlugin (azure | kubenet | none) and mode (overlay)."""
     network_plugin_mode: str | None = None
     dns_service_ip: str | None = None
+    """AKS networkProfile.dnsServiceIP: the CoreDNS service pods ask."""
     outbound_type: str | None = None
     node_resource_group: str | None = None
     agent_pools: tuple[AgentPool, ...] = ()
