@@ -140,11 +140,11 @@ def test_asg_rule_is_not_read_as_any() -> None:
                               "access": "Allow", "protocol": "*"}})  # fmt: skip
     rules = [rule, allow]
     member = nsg_eval.evaluate(rules, "Outbound", "10.2.1.4", "10.1.2.4", 443, (), [], [ASG.upper()])
-    assert (member["access"], member["rule"]) == ("Deny", "ToPe")
+    assert (member.access, member.rule) == ("Deny", "ToPe")
     other = nsg_eval.evaluate(rules, "Outbound", "10.2.1.4", "10.1.2.4", 443, (), [], [])
-    assert (other["access"], other["rule"]) == ("Allow", "AllowAll")
+    assert (other.access, other.rule) == ("Allow", "AllowAll")
     unknown = nsg_eval.evaluate(rules, "Outbound", "10.2.1.4", "10.1.2.4", 443)
-    assert unknown["rule"] == "AllowAll" and unknown["unresolved"] == ["ToPe"]
+    assert unknown.rule == "AllowAll" and unknown.unresolved == ("ToPe",)
 
 
 def test_effective_rule_without_prefix_is_unresolved() -> None:
@@ -152,7 +152,7 @@ def test_effective_rule_without_prefix_is_unresolved() -> None:
         {"name": "securityRules/ToPe", "protocol": "Tcp", "destinationPortRange": "443-443", "sourceAddressPrefix": "*",
          "access": "Deny", "priority": 100, "direction": "Outbound"}]}])  # fmt: skip
     decision = nsg_eval.evaluate(rules, "Outbound", "10.2.1.4", "10.1.2.4", 443)
-    assert decision["access"] is None and decision["unresolved"] == ["securityRules/ToPe"]
+    assert decision.access is None and decision.unresolved == ("securityRules/ToPe",)
 
 
 def test_default_deny_is_not_an_nsg_cause() -> None:
