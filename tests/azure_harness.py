@@ -14,6 +14,7 @@ from aoai_diag.checks import PROBES
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.engine import run_probes
+from aoai_diag.evidence import read
 from aoai_diag.model import CheckResult, Outcome, Status, TargetReport
 from aoai_diag.runner import build_target_report
 from aoai_diag.targets import Target, parse_target
@@ -53,7 +54,8 @@ class AzureLab:
 
 
 def _fixture_probe(check_id: str, data: Mapping[str, Any]) -> Probe:
-    outcome = Outcome(Status(data["status"]), "fixture", dict(data["evidence"]))
+    # The fixture's JSON is read through the one door, into the type the check declares (as a bundle would be).
+    outcome = Outcome(Status(data["status"]), "fixture", read(check_id, data["evidence"]))
 
     async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
         return outcome

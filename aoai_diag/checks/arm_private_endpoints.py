@@ -51,7 +51,7 @@ def _describe(pe: PrivateEndpoint) -> str:
     # Both records of the connection: the PE's own and the account's (they may disagree, issue 17 class 4).
     own = "/".join(azure_facts.pe_side_statuses(pe)) or "no connection"
     side = pe.account_side.status if pe.account_side is not None else None
-    theirs = side if pe.listed_by_account else "not listed"
+    theirs = side if pe.listed_by_account is not False else "not listed"
     sides = own if theirs in (None, own) else f"{own} (account: {theirs})"
     return f"{pe.name}: {pe.provisioning_state}, {sides}, {address}"
 
