@@ -106,7 +106,7 @@ def test_imds_evidence_never_holds_the_endpoint_password() -> None:
     from aoai_diag.net.imds import fetch_instance
 
     evidence = run_sync(fetch_instance, 5.0, f"http://u:ImdsS3cret@127.0.0.1:{closed_port()}", 0.2, 0.2)
-    assert "ImdsS3cret" not in json.dumps(evidence) and evidence["error"]
+    assert "ImdsS3cret" not in json.dumps(evidence.to_dict()) and evidence.error
 
 
 # --- the canary: the installed CLI, every input channel, every output ---------------------------------------------
