@@ -82,15 +82,15 @@ def windows_config() -> dict[str, Any]:
 def test_nrpt_choice_privatelink_rule_does_not_catch_the_public_name() -> None:
     config = windows_config()
     public = resolvers.choose(config, HOST, [])
-    assert public["kind"] == "default" and public["servers"][0] == "192.168.1.1"
-    assert "no NRPT rule" in public["why"]
+    assert public.kind == "default" and public.servers[0] == "192.168.1.1"
+    assert "no NRPT rule" in public.why
     private = resolvers.choose(config, "contoso.privatelink.openai.azure.com", [])
-    assert (private["kind"], private["match"], private["servers"]) == (
+    assert (private.kind, private.match, private.servers) == (
         "nrpt",
         ".privatelink.openai.azure.com",
-        ["10.1.0.4", "10.1.0.5"],
+        ("10.1.0.4", "10.1.0.5"),
     )
-    assert {r["match"] for r in resolvers.split_rules(config)} == {".contoso.internal", ".privatelink.openai.azure.com"}
+    assert {r.match for r in resolvers.split_rules(config)} == {".contoso.internal", ".privatelink.openai.azure.com"}
 
 
 def test_nrpt_longest_namespace_wins_and_dot_catches_everything() -> None:
@@ -103,8 +103,8 @@ def test_nrpt_longest_namespace_wins_and_dot_catches_everything() -> None:
             {"kind": "nrpt", "match": ".openai.azure.com", "servers": ["10.1.0.4"]},
         ],
     }
-    assert resolvers.choose(config, HOST, [])["servers"] == ["10.1.0.4"]
-    assert resolvers.choose(config, "example.org", [])["servers"] == ["10.9.9.9"]
+    assert resolvers.choose(config, HOST, []).servers == ("10.1.0.4",)
+    assert resolvers.choose(config, "example.org", []).servers == ("10.9.9.9",)
 
 
 # macOS -----------------------------------------------------------------------------------------------------------
@@ -121,9 +121,9 @@ def test_scutil_keeps_main_section_drops_mdns_and_scoped() -> None:
 
 def test_scutil_choice_default_resolver_for_uncovered_name() -> None:
     config = {"source": "scutil", "rules": macos.parse_scutil_dns(text("macos/scutil_dns.txt")), "interfaces": []}
-    assert resolvers.choose(config, HOST, [])["why"] == "default resolver #1 (en0)"
+    assert resolvers.choose(config, HOST, []).why == "default resolver #1 (en0)"
     chosen = resolvers.choose(config, "contoso.privatelink.openai.azure.com", [])
-    assert chosen["kind"] == "scoped" and chosen["servers"] == ["10.1.0.4"] and chosen["interface"] == "utun4"
+    assert chosen.kind == "scoped" and chosen.servers == ("10.1.0.4",) and chosen.interface == "utun4"
 
 
 def test_resolver_file() -> None:
@@ -157,12 +157,12 @@ def test_resolvectl_links_with_servers_domains_and_default_route() -> None:
 def test_resolved_routing_sends_public_name_to_default_link_and_privatelink_to_tunnel() -> None:
     config = {"source": "resolvectl", "rules": linux.parse_resolvectl_status(text("linux/resolvectl_status.txt"))}
     public = resolvers.choose(config, HOST, ["127.0.0.53:53"])
-    assert (public["kind"], public["servers"]) == ("default", ["192.168.1.1", "fd00::1"])
+    assert (public.kind, public.servers) == ("default", ("192.168.1.1", "fd00::1"))
     private = resolvers.choose(config, "contoso.privatelink.openai.azure.com", [])
-    assert (private["kind"], private["match"], private["servers"]) == (
+    assert (private.kind, private.match, private.servers) == (
         "link_domain",
         "privatelink.openai.azure.com",
-        ["10.1.0.4", "10.1.0.5"],
+        ("10.1.0.4", "10.1.0.5"),
     )
 
 
@@ -184,7 +184,7 @@ def test_ip_route_get() -> None:
 def test_resolv_conf_when_no_stub() -> None:
     config = resolvers.read("linux", 1.0, ["10.0.0.4:53"])
     assert config["source"] == "resolv.conf"
-    assert resolvers.choose(config, HOST, ["10.0.0.4:53"])["servers"] == ["10.0.0.4:53"]
+    assert resolvers.choose(config, HOST, ["10.0.0.4:53"]).servers == ("10.0.0.4:53",)
 
 
 # The tunnel judgement --------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from aoai_diag.checks.proxy_settings import evaluate
+from aoai_diag.evidence.osnet import SplitRule
 from aoai_diag.osnet import commands, linux, macos, resolvers, routes, windows, winproxy
 from aoai_diag.osnet.commands import CommandResult
 from tests.conftest import FIXTURES
@@ -44,19 +45,19 @@ def test_full_tunnel_route_only_domain_takes_every_name_from_the_default_route_l
         ("tun0", ["~."], False),
     ]
     public = resolvers.choose(resolved("linux/resolvectl_full_tunnel.txt"), HOST, ["127.0.0.53:53"])
-    assert (public["kind"], public["match"], public["servers"], public["interface"]) == (
+    assert (public.kind, public.match, public.servers, public.interface) == (
         "link_domain",
         ".",
-        ["172.19.0.2"],
+        ("172.19.0.2",),
         "tun0",
     )
-    assert "~." in public["why"]
+    assert "~." in public.why
     # a name under the Wi-Fi link's search domain has more labels than "." and goes there only
     printer = resolvers.choose(resolved("linux/resolvectl_full_tunnel.txt"), "printer.lan", [])
-    assert (printer["interface"], printer["servers"]) == ("wlp2s0", ["192.168.1.1", "fdb8:7b34:b3d9::1"])
+    assert (printer.interface, printer.servers) == ("wlp2s0", ("192.168.1.1", "fdb8:7b34:b3d9::1"))
     # `~.` is the catch-all, not a per-domain rule
     assert resolvers.split_rules(resolved("linux/resolvectl_full_tunnel.txt")) == [
-        {"kind": "link_domain", "match": "lan", "servers": ["192.168.1.1", "fdb8:7b34:b3d9::1"], "interface": "wlp2s0"}
+        SplitRule(kind="link_domain", match="lan", servers=("192.168.1.1", "fdb8:7b34:b3d9::1"), interface="wlp2s0")
     ]
 
 
@@ -74,20 +75,20 @@ def test_systemd_245_defaultroute_setting_lines_and_two_catch_all_links() -> Non
     assert "enp0s25" not in by  # no DNS server: nothing to route to
     config = resolved("linux/resolvectl_v245_catchall.txt")
     private = resolvers.choose(config, PRIVATELINK, [])
-    assert (private["match"], private["interface"]) == ("privatelink.openai.azure.com", "tun0")
+    assert (private.match, private.interface) == ("privatelink.openai.azure.com", "tun0")
     # both ~. links take the public name, whatever their DefaultRoute (it only governs unmatched names)
     public = resolvers.choose(config, HOST, [])
-    assert (public["match"], public["interface"]) == (".", "enx16d00deaa81b, wlp3s0")
+    assert (public.match, public.interface) == (".", "enx16d00deaa81b, wlp3s0")
 
 
 def test_systemd_257_default_route_lines_and_the_fallback_servers() -> None:
     # Shape: systemd 257 adds `Default Route: yes|no` below the servers (https://github.com/systemd/systemd/issues/40183).
     config = resolved("linux/resolvectl_v257.txt")
     chosen = resolvers.choose(config, HOST, [])
-    assert (chosen["kind"], chosen["interface"], chosen["servers"]) == (
+    assert (chosen.kind, chosen.interface, chosen.servers) == (
         "default",
         "eno1",
-        ["10.64.0.254", "fd64::fffe"],
+        ("10.64.0.254", "fd64::fffe"),
     )
     # the same output without the Protocols lines: the `Default Route:` lines alone decide
     bare = "\n".join(line for line in text("linux/resolvectl_v257.txt").splitlines() if "Protocols:" not in line)
@@ -96,7 +97,7 @@ def test_systemd_257_default_route_lines_and_the_fallback_servers() -> None:
     # no default-route link and no global server: the fallback servers answer
     off = linux.parse_resolvectl_status(bare.replace("Default Route: yes", "Default Route: no"))
     fallback = resolvers.choose({"source": "resolvectl", "rules": off}, HOST, [])
-    assert fallback["interface"] == "fallback" and fallback["servers"][:2] == ["1.1.1.1", "8.8.8.8"]
+    assert fallback.interface == "fallback" and fallback.servers[:2] == ("1.1.1.1", "8.8.8.8")
 
 
 def test_longest_domain_counts_labels_and_unset_defaultroute_follows_the_route_only_domains() -> None:
@@ -148,7 +149,7 @@ def test_scutil_without_a_default_nameserver_does_not_borrow_the_scoped_one() ->
     rules = macos.parse_scutil_dns(text("macos/scutil_dns_scoped_only.txt"))
     assert rules == [{"kind": "default", "match": None, "servers": [], "interface": None, "order": None}]
     chosen = resolvers.choose({"source": "scutil", "rules": rules}, HOST, ["8.8.8.8:53"])
-    assert chosen["servers"] == []  # the probe then says it has no server to ask, not "8.8.8.8"
+    assert chosen.servers == ()  # the probe then says it has no server to ask, not "8.8.8.8"
 
 
 def test_scutil_split_vpn_with_ipv6_and_zone_ids() -> None:
@@ -161,7 +162,7 @@ def test_scutil_split_vpn_with_ipv6_and_zone_ids() -> None:
         ("privatelink.openai.azure.com", ["10.83.200.1"], "utun2"),
     ]
     chosen = resolvers.choose({"source": "scutil", "rules": rules}, PRIVATELINK, [])
-    assert (chosen["kind"], chosen["servers"], chosen["interface"]) == ("scoped", ["10.83.200.1"], "utun2")
+    assert (chosen.kind, chosen.servers, chosen.interface) == ("scoped", ("10.83.200.1",), "utun2")
 
 
 # Windows: NRPT and interface servers ---------------------------------------------------------------------------------
@@ -191,15 +192,15 @@ def test_nrpt_json_host_rules_exemptions_and_directaccess() -> None:
     ]
     config = windows_config("windows/nrpt_policy.json", "windows/dns_server_addresses.json")
     host_rule = resolvers.choose(config, HOST, [])
-    assert (host_rule["kind"], host_rule["match"], host_rule["servers"]) == ("nrpt", HOST, ["10.1.0.4"])
+    assert (host_rule.kind, host_rule.match, host_rule.servers) == ("nrpt", HOST, ("10.1.0.4",))
     # the host rule is not a suffix: a name under it falls to the exemption for .openai.azure.com
     below = resolvers.choose(config, "x." + HOST, [])
-    assert (below["kind"], below["match"]) == ("default", ".openai.azure.com")
-    assert below["servers"][:2] == ["192.168.1.1", "10.1.0.4"] and "exemption" in below["why"]
-    assert resolvers.choose(config, PRIVATELINK, [])["servers"] == ["10.1.0.4", "10.1.0.5"]
-    assert resolvers.choose(config, "intranet.corp.contoso.com", [])["servers"] == ["2002:62bd:d898:3333::1"]
+    assert (below.kind, below.match) == ("default", ".openai.azure.com")
+    assert below.servers[:2] == ("192.168.1.1", "10.1.0.4") and "exemption" in below.why
+    assert resolvers.choose(config, PRIVATELINK, []).servers == ("10.1.0.4", "10.1.0.5")
+    assert resolvers.choose(config, "intranet.corp.contoso.com", []).servers == ("2002:62bd:d898:3333::1",)
     nls = resolvers.choose(config, "nls.corp.contoso.com", [])
-    assert (nls["kind"], nls["match"]) == ("default", "nls.corp.contoso.com")
+    assert (nls.kind, nls.match) == ("default", "nls.corp.contoso.com")
 
 
 def test_interface_servers_json_keeps_every_server_non_english_names_and_zone_ids() -> None:
@@ -253,7 +254,7 @@ def test_formatted_nrpt_fallback_marks_a_cut_list_and_reads_an_empty_one_as_exem
     assert "exempt" not in rules[0]  # a cut list is not "no server"
     assert rules[1]["match"] == "wpad.corp.fabrikam.com" and rules[1]["exempt"] is True
     config = {"source": "nrpt", "rules": rules, "interfaces": [], "errors": []}
-    assert "cut" in resolvers.choose(config, "app.corp.fabrikam.com", [])["why"]
+    assert "cut" in resolvers.choose(config, "app.corp.fabrikam.com", []).why
 
 
 def test_reader_asks_for_json_and_reports_a_cut_text_output_as_unknown(monkeypatch: pytest.MonkeyPatch) -> None:

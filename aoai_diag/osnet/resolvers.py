@@ -1,14 +1,16 @@
 """Which DNS server(s) the OS sends each name to, and the rule that chose them, on every OS.
 
-`read(platform, timeout)` reads the OS configuration once (the thin part); `choose(config, name)` is pure.
-A rule is {kind, match, servers, interface?, source?}; kinds: `nrpt` (Windows NRPT namespace), `scoped` (macOS
-per-domain resolver), `link_domain` (systemd-resolved link domain), `default` (what every other name gets).
+`read(platform, timeout)` reads the OS configuration once (the thin part); `choose(config, name)` is pure and gives
+the `NameChoice` evidence (its answers still to ask), `split_rules(config)` the `SplitRule`s. Kinds: `nrpt` (Windows
+NRPT namespace), `scoped` (macOS per-domain resolver), `link_domain` (systemd-resolved link domain), `default` (what
+every other name gets).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from aoai_diag.evidence.osnet import NameChoice, SplitRule
 from aoai_diag.osnet import linux, macos, windows
 from aoai_diag.osnet.vpnprofile import suffix_covers
 
@@ -28,7 +30,7 @@ def read(platform: str, timeout: float, nameservers: list[str]) -> dict[str, Any
     return {"platform": platform, "source": "resolv.conf", "rules": [], "interfaces": [], "errors": []}
 
 
-def split_rules(config: dict[str, Any]) -> list[dict[str, Any]]:
+def split_rules(config: dict[str, Any]) -> list[SplitRule]:
     """The per-domain rules (NRPT namespaces, scoped resolvers, link domains other than the catch-all `~.`)."""
     if config["source"] == "resolvectl":
         found = []
@@ -37,19 +39,24 @@ def split_rules(config: dict[str, Any]) -> list[dict[str, Any]]:
                 bare = domain.lstrip("~").strip(".")
                 if bare:
                     found.append(
-                        {
-                            "kind": "link_domain",
-                            "match": bare,
-                            "servers": section["servers"],
-                            "interface": section["interface"],
-                        }
+                        SplitRule(
+                            kind="link_domain",
+                            match=bare,
+                            servers=tuple(section["servers"]),
+                            interface=section["interface"],
+                        )
                     )
         return found
-    return [r for r in config["rules"] if r.get("match") and r["match"].strip(".")]
+    return [
+        SplitRule(kind=r["kind"], match=r["match"], servers=tuple(r["servers"]), interface=r.get("interface"))
+        for r in config["rules"]
+        if r.get("match") and r["match"].strip(".")
+    ]
 
 
-def choose(config: dict[str, Any], name: str, nameservers: list[str]) -> dict[str, Any]:
-    """{kind, match, servers, interface, why} for `name`; `nameservers` is the resolv.conf / registry list."""
+def choose(config: dict[str, Any], name: str, nameservers: list[str]) -> NameChoice:
+    """The rule that picks the servers for `name` (kind, match, servers, interface, why; its answers are asked by the
+    probe); `nameservers` is the resolv.conf / registry list."""
     source = config["source"]
     if source == "resolvectl" and config["rules"]:
         kind, match, sections = linux.choose(config["rules"], name)
@@ -61,7 +68,7 @@ def choose(config: dict[str, Any], name: str, nameservers: list[str]) -> dict[st
             why = f"link domain {match} of {', '.join(links)}"
         else:
             why = f"default route links {', '.join(links)}" if links else "no default route link and no fallback"
-        return {"kind": kind, "match": match, "servers": servers, "interface": ", ".join(links), "why": why}
+        return NameChoice(kind=kind, match=match, servers=tuple(servers), interface=", ".join(links), why=why)
     if source == "nrpt":
         matching = [r for r in config["rules"] if r.get("match") and windows.nrpt_covers(r["match"], name)]
         interfaces = _interface_servers(config.get("interfaces") or [])
@@ -70,58 +77,51 @@ def choose(config: dict[str, Any], name: str, nameservers: list[str]) -> dict[st
             cut = " (the list was cut: further servers unknown)" if rule.get("truncated") else ""
             if rule.get("exempt"):
                 # Exempt from the NRPT: the name goes where names without a rule go (kind `default`).
-                return {
-                    "kind": "default",
-                    "match": rule["match"],
-                    "servers": interfaces[0],
-                    "interface": interfaces[1],
-                    "why": f"NRPT exemption {rule['match']} (no DNS server): the interfaces' DNS servers",
-                }
-            return {
-                "kind": "nrpt",
-                "match": rule["match"],
-                "servers": list(rule["servers"]),
-                "interface": rule.get("interface"),
-                "why": f"NRPT {'host rule' if not rule['match'].startswith('.') else 'namespace'} {rule['match']}{cut}",
-            }
+                return NameChoice(
+                    kind="default",
+                    match=rule["match"],
+                    servers=tuple(interfaces[0]),
+                    interface=interfaces[1],
+                    why=f"NRPT exemption {rule['match']} (no DNS server): the interfaces' DNS servers",
+                )
+            what = "host rule" if not rule["match"].startswith(".") else "namespace"
+            return NameChoice(
+                kind="nrpt",
+                match=rule["match"],
+                servers=tuple(rule["servers"]),
+                interface=rule.get("interface"),
+                why=f"NRPT {what} {rule['match']}{cut}",
+            )
         if config.get("interfaces"):
-            return {
-                "kind": "default",
-                "match": None,
-                "servers": interfaces[0],
-                "interface": interfaces[1],
-                "why": "no NRPT rule matches: the interfaces' DNS servers",
-            }
+            return NameChoice(
+                kind="default",
+                servers=tuple(interfaces[0]),
+                interface=interfaces[1],
+                why="no NRPT rule matches: the interfaces' DNS servers",
+            )
     if source == "scutil":
         matching = [r for r in config["rules"] if r.get("match") is not None and suffix_covers(r["match"], name)]
         if matching:
             # Longest domain wins; a lower `order` breaks a tie.
             rule = max(matching, key=lambda r: (len(r["match"].strip(".")), -(r.get("order") or 0)))
-            return {
-                "kind": rule["kind"],
-                "match": rule["match"],
-                "servers": list(rule["servers"]),
-                "interface": rule.get("interface"),
-                "why": f"scoped resolver for {rule['match']}",
-            }
+            return NameChoice(
+                kind=rule["kind"],
+                match=rule["match"],
+                servers=tuple(rule["servers"]),
+                interface=rule.get("interface"),
+                why=f"scoped resolver for {rule['match']}",
+            )
         defaults = [r for r in config["rules"] if r.get("match") is None]
         if defaults:
             first = defaults[0]
             where = f" ({first['interface']})" if first.get("interface") else ""
-            return {
-                "kind": "default",
-                "match": None,
-                "servers": list(first["servers"]),
-                "interface": first.get("interface"),
-                "why": f"default resolver #1{where}",
-            }
-    return {
-        "kind": "default",
-        "match": None,
-        "servers": [ns for ns in nameservers],
-        "interface": None,
-        "why": "the system nameserver list (no per-domain rule)",
-    }
+            return NameChoice(
+                kind="default",
+                servers=tuple(first["servers"]),
+                interface=first.get("interface"),
+                why=f"default resolver #1{where}",
+            )
+    return NameChoice(kind="default", servers=tuple(nameservers), why="the system nameserver list (no per-domain rule)")
 
 
 def _interface_servers(rows: list[dict[str, Any]]) -> tuple[list[str], str]:
