@@ -33,6 +33,7 @@ from aoai_diag.evidence.osnet import NameChoice, OsResolvers
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.dnsquery import format_endpoint, query_many
 from aoai_diag.osnet import commands, resolvers
+from aoai_diag.osnet.dnsconfig import OsDnsConfig
 from aoai_diag.targets import Target
 
 # Reading the OS configuration gets its own small budget: PowerShell's start-up alone takes about a second.
@@ -71,7 +72,7 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
     nameservers = list(config_check.typed(ResolverConfig).nameservers) if config_check is not None else []
     platform = commands.platform()
     timeout = ctx.op_timeout(READ_TIMEOUT_CAP)
-    config = await ctx.once_async(
+    config: OsDnsConfig = await ctx.once_async(
         "os_resolvers", lambda: in_thread(resolvers.read, platform, timeout, nameservers)
     )  # commands (resolvectl, scutil, PowerShell): in the executor
     splits = tuple(resolvers.split_rules(config))
@@ -85,10 +86,10 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
     split_servers = list(dict.fromkeys(e for rule in splits for e in _endpoints(rule.servers)))
     uncovered_names = [n for n, c in choices.items() if c.kind == "default" and split_servers]
     wanted |= {(server, name) for server in split_servers for name in uncovered_names}
-    errors = tuple(config["errors"])
+    errors = config.errors
     if not wanted:
         reason = "; ".join(errors) or "the OS lists no DNS server for these names"
-        found = OsResolvers(platform=platform, source=config["source"], errors=errors, split_rules=splits)
+        found = OsResolvers(platform=platform, source=config.source, errors=errors, split_rules=splits)
         return error(f"no DNS server to ask: {reason}", reason, found)
     answers = await query_many(sorted(wanted), ctx.op_timeout())
     resolution = deps.get("system_resolution")
@@ -103,7 +104,7 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
     uncovered = {name: {format_endpoint(s): answers[(s, name)] for s in split_servers} for name in uncovered_names}
     evidence = OsResolvers(
         platform=platform,
-        source=config["source"],
+        source=config.source,
         errors=errors,
         split_rules=splits,
         names=names,

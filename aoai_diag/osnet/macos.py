@@ -13,20 +13,33 @@ Readers (thin) and parsers (pure):
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
 from typing import Any
 
 from aoai_diag.osnet import commands
+from aoai_diag.osnet.dnsconfig import OsDnsConfig, ResolverRule
 
 RESOLVER_DIR = "/etc/resolver"
 
 
-def parse_scutil_dns(text: str) -> list[dict[str, Any]]:
-    """The resolvers of the main section (not the scoped one), in order: {kind, match, servers, interface, order}."""
-    resolvers: list[dict[str, Any]] = []
-    current: dict[str, Any] | None = None
+@dataclasses.dataclass
+class _Resolver:
+    """A `resolver #n` block of `scutil --dns` while its lines are read."""
+
+    match: str | None = None
+    servers: list[str] = dataclasses.field(default_factory=list)
+    interface: str | None = None
+    order: int | None = None
+    options: str = ""
+
+
+def parse_scutil_dns(text: str) -> list[ResolverRule]:
+    """The resolvers of the main section (not the scoped one), in order; mDNS ones left out."""
+    resolvers: list[_Resolver] = []
+    current: _Resolver | None = None
     scoped_section = False
     for raw in text.replace("\r\n", "\n").split("\n"):
         line = raw.strip()
@@ -37,29 +50,37 @@ def parse_scutil_dns(text: str) -> list[dict[str, Any]]:
         if line.startswith("resolver #"):
             current = None
             if not scoped_section:
-                current = {"kind": "default", "match": None, "servers": [], "interface": None, "order": None}
-                current["options"] = ""
+                current = _Resolver()
                 resolvers.append(current)
             continue
         if current is None or ":" not in line:
             continue
         key, _, value = (part.strip() for part in line.partition(":"))
         if key == "domain":
-            current["match"] = value.lower().rstrip(".")
-            current["kind"] = "scoped"
+            current.match = value.lower().rstrip(".")
         elif key.startswith("nameserver["):
-            current["servers"].append(value)
+            current.servers.append(value)
         elif key == "if_index":
             found = re.search(r"\((?P<name>[^)]+)\)", value)
-            current["interface"] = found["name"] if found else value
+            current.interface = found["name"] if found else value
         elif key == "order":
-            current["order"] = int(value) if value.isdigit() else None
+            current.order = int(value) if value.isdigit() else None
         elif key == "options":
-            current["options"] = value
-    return [r for r in resolvers if "mdns" not in r.pop("options", "")]
+            current.options = value
+    return [
+        ResolverRule(
+            kind="default" if r.match is None else "scoped",
+            match=r.match,
+            servers=tuple(r.servers),
+            interface=r.interface,
+            order=r.order,
+        )
+        for r in resolvers
+        if "mdns" not in r.options
+    ]
 
 
-def parse_resolver_file(domain: str, text: str) -> dict[str, Any]:
+def parse_resolver_file(domain: str, text: str) -> ResolverRule:
     """One /etc/resolver/<domain> file (resolver(5)): its nameservers for that domain."""
     servers: list[str] = []
     port = 53
@@ -76,14 +97,13 @@ def parse_resolver_file(domain: str, text: str) -> dict[str, Any]:
             port = int(fields[1])
         elif fields[0] == "search_order" and fields[1].isdigit():
             order = int(fields[1])
-    return {
-        "kind": "scoped",
-        "match": domain.lower().rstrip("."),
-        "servers": [s if port == 53 else f"{s}:{port}" for s in servers],
-        "interface": None,
-        "order": order,
-        "file": os.path.join(RESOLVER_DIR, domain),
-    }
+    return ResolverRule(
+        kind="scoped",
+        match=domain.lower().rstrip("."),
+        servers=tuple(s if port == 53 else f"{s}:{port}" for s in servers),
+        order=order,
+        file=os.path.join(RESOLVER_DIR, domain),
+    )
 
 
 def _network(destination: str, mask: str | None) -> str | None:
@@ -129,7 +149,7 @@ def parse_route_get(text: str) -> dict[str, Any]:
     }
 
 
-def read_resolver_rules(timeout: float) -> dict[str, Any]:
+def read_resolver_rules(timeout: float) -> OsDnsConfig:
     errors: list[str] = []
     result = commands.run(["scutil", "--dns"], timeout)
     rules = parse_scutil_dns(result.stdout) if result.ok else []
@@ -141,7 +161,7 @@ def read_resolver_rules(timeout: float) -> dict[str, Any]:
                     rules.append(parse_resolver_file(name, fh.read(65536)))
         except OSError:
             pass  # no /etc/resolver: no per-domain resolver files
-    return {"rules": rules, "interfaces": [], "errors": errors}
+    return OsDnsConfig(platform="macos", source="scutil", rules=tuple(rules), errors=tuple(errors))
 
 
 def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
