@@ -31,7 +31,7 @@ async def query_many_cached(
     found: dict[tuple[Endpoint, str], DnsAnswer] = {}
     for pair in dict.fromkeys(pairs):
         hit = ctx.shared.get(_key(*pair))
-        if isinstance(hit, DnsAnswer):
+        if hit is not None:
             found[pair] = hit
     missing = [pair for pair in dict.fromkeys(pairs) if pair not in found]
     if missing:
