@@ -99,6 +99,9 @@ class Evidence(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._json())
 
+    def __bool__(self) -> bool:
+        return True  # an observation, even at its defaults (a mapping would be false when empty)
+
     __hash__ = None  # type: ignore[assignment]
 
 
