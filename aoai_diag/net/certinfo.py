@@ -7,7 +7,23 @@ public DER decoder.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
+
+from aoai_diag.evidence.path import CertName
+
+
+@dataclass(frozen=True)
+class CertDescription:
+    """What tls_handshake records of a certificate (the fields of `TlsAttempt` of the same names)."""
+
+    issuer: CertName
+    issuer_text: str
+    subject_text: str
+    sans: tuple[str, ...]
+    not_after: str
+    """ISO 8601 UTC."""
+    days_left: int
 
 
 def _name_text(pairs: list[tuple[str, str]]) -> str:
@@ -41,8 +57,8 @@ def _with_cryptography(der: bytes) -> dict[str, Any]:
     return {"issuer": pairs(cert.issuer), "subject": pairs(cert.subject), "sans": sans, "not_after": not_after}
 
 
-def describe_der(der: bytes, now: dt.datetime | None = None) -> dict[str, Any]:
-    """{issuer: {CN, O}, issuer_text, subject_text, sans, not_after (ISO UTC), days_left}. Raises ValueError."""
+def describe_der(der: bytes, now: dt.datetime | None = None) -> CertDescription:
+    """Issuer {CN, O}, issuer and subject as text, SANs, expiry (ISO UTC) and days left. Raises ValueError."""
     try:
         raw = _with_cryptography(der)
     except Exception as exc:
@@ -50,11 +66,11 @@ def describe_der(der: bytes, now: dt.datetime | None = None) -> dict[str, Any]:
     issuer = dict(raw["issuer"])
     now = now or dt.datetime.now(dt.timezone.utc)
     not_after: dt.datetime = raw["not_after"]
-    return {
-        "issuer": {"CN": issuer.get("CN"), "O": issuer.get("O")},
-        "issuer_text": _name_text(raw["issuer"]),
-        "subject_text": _name_text(raw["subject"]),
-        "sans": raw["sans"],
-        "not_after": not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "days_left": int((not_after - now).total_seconds() // 86400),
-    }
+    return CertDescription(
+        issuer=CertName(CN=issuer.get("CN"), O=issuer.get("O")),
+        issuer_text=_name_text(raw["issuer"]),
+        subject_text=_name_text(raw["subject"]),
+        sans=tuple(raw["sans"]),
+        not_after=not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        days_left=int((not_after - now).total_seconds() // 86400),
+    )
