@@ -10,7 +10,8 @@ Evidence:
         address_class, proxy (redacted) | null, outcome: "response" | "timeout" | "refused" | "reset" | "tls_error"
         | "proxy_error" | "error", status (int | null), error_code, error_message, classification ("H1".."H12" |
         "unknown" | null), azure_answered (bool), caller_ip, headers: {apim-request-id, x-ms-region, policy-id,
-        server, content-type, via}, body_truncated (bool), elapsed_ms, error, proxy_auth_withheld (bool)}.
+        server, content-type, via}, body_truncated (bool), elapsed_ms (null when no finite time was measured), error,
+        proxy_auth_withheld (true: the proxy asked (407) for the credentials this tool never sends; else null)}.
     app_path ("direct" | "proxy"): the attempt an application would take.
 """
 
