@@ -167,6 +167,15 @@ def test_probe_warns_on_excluded_address_and_uncovered_names() -> None:
     assert "do not cover contoso.openai.azure.com" in result.summary
 
 
+def test_probe_names_an_unreadable_profile_and_records_only_its_file_name(tmp_path: Path) -> None:
+    bad = tmp_path / "azurevpnconfig.xml"
+    bad.write_text("<AzVpnProfile><name>x")
+    result = probe(bad, "10.1.2.4")
+    assert result.status is Status.ERROR and "not well-formed XML" in result.summary
+    # the file's base name only (the directory may name the user); the profile itself is unknown, not empty
+    assert result.typed(VpnProfile) == VpnProfile(file="azurevpnconfig.xml", profile=None)
+
+
 def test_probe_is_switched_off_without_the_option() -> None:
     assert vpn_profile.PROBE.disabled(Settings()) == "no --vpn-profile given"
 

@@ -21,7 +21,8 @@ Evidence:
         ProxyOverride, the first Python library that would still use the proxy (else requests); WinHTTP's own.
     bypass_by_stack (dict): WinINET only: {requests | httpx | urllib: the ProxyOverride entry that makes that
         library bypass the proxy, or null} (httpx reads no registry bypass list: always null).
-    system (dict | null): Windows only: {"wininet": {enabled, server, bypass, pac_url}, "winhttp": {server, bypass}}.
+    system (WindowsProxy | null): Windows only: {wininet: {enabled, server, bypass, pac_url}, winhttp: {server,
+        bypass}}, secrets in them redacted.
     error (str | null): registry unreadable.
 """
 
