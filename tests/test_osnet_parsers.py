@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import pytest
 
+from aoai_diag.evidence.osnet import OsRoute, VpnProfileContent
 from aoai_diag.osnet import commands, linux, macos, resolvers, routes, windows
 from aoai_diag.osnet.commands import CommandResult
 from aoai_diag.osnet.dnsconfig import OsDnsConfig, ResolvedLink, ResolverRule
@@ -51,23 +51,17 @@ def test_interface_server_table_keeps_aliases_with_spaces_and_empty_lists() -> N
 
 def test_find_netroute_tunnel_and_default() -> None:
     tunnel = windows.parse_find_netroute(text("windows/find_netroute_tunnel.txt"))
-    assert tunnel == {
-        "interface": "contoso-vnet",
-        "next_hop": None,
-        "prefix": "10.1.0.0/16",
-        "source": "172.16.201.2",
-        "error": None,
-    }
+    assert tunnel == OsRoute(interface="contoso-vnet", next_hop=None, prefix="10.1.0.0/16", source="172.16.201.2")
     default = windows.parse_find_netroute(text("windows/find_netroute_default.txt"))
-    assert (default["interface"], default["next_hop"], default["prefix"]) == ("Wi-Fi", "192.168.1.1", "0.0.0.0/0")
+    assert (default.interface, default.next_hop, default.prefix) == ("Wi-Fi", "192.168.1.1", "0.0.0.0/0")
     assert routes.via_default(default, None) is True and routes.via_default(tunnel, None) is False
 
 
 def test_find_netroute_garbage_is_an_error_not_a_route() -> None:
     garbage = windows.parse_find_netroute("Find-NetRoute : The term is not recognized")
-    assert garbage["error"] and not garbage.get("no_route")
+    assert garbage.error and garbage.no_route is False
     # nothing printed for the address (errors silenced): Windows has no route to it, which is an answer
-    assert windows.parse_find_netroute("\r\n") == {"error": "no route", "no_route": True}
+    assert windows.parse_find_netroute("\r\n") == OsRoute(error="no route", no_route=True)
 
 
 def resolved(links: list[ResolvedLink]) -> OsDnsConfig:
@@ -141,12 +135,12 @@ def test_resolver_file() -> None:
 
 def test_route_get_tunnel_and_default() -> None:
     tunnel = macos.parse_route_get(text("macos/route_get_tunnel.txt"))
-    assert (tunnel["interface"], tunnel["next_hop"], tunnel["prefix"]) == ("utun4", None, "10.1.0.0/16")
+    assert (tunnel.interface, tunnel.next_hop, tunnel.prefix) == ("utun4", None, "10.1.0.0/16")
     default = macos.parse_route_get(text("macos/route_get_default.txt"))
-    assert (default["interface"], default["next_hop"], default["prefix"]) == ("en0", "192.168.1.1", "0.0.0.0/0")
+    assert (default.interface, default.next_hop, default.prefix) == ("en0", "192.168.1.1", "0.0.0.0/0")
     no_route = macos.parse_route_get("route: writing to routing socket: not in table\n")
-    assert no_route["error"] and no_route["no_route"] is True
-    assert macos.parse_route_get("route: bad address: x\n")["no_route"] is False
+    assert no_route.error and no_route.no_route is True
+    assert macos.parse_route_get("route: bad address: x\n").no_route is False
 
 
 # Linux -----------------------------------------------------------------------------------------------------------
@@ -182,9 +176,13 @@ def test_resolved_without_default_route_flag_uses_links_without_routing_domains(
 
 def test_ip_route_get() -> None:
     tunnel = linux.parse_ip_route_get(text("linux/ip_route_get_tunnel.json"))
-    assert (tunnel["interface"], tunnel["next_hop"], tunnel["source"]) == ("tun0", "172.16.201.1", "172.16.201.2")
+    assert (tunnel.interface, tunnel.next_hop, tunnel.source) == ("tun0", "172.16.201.1", "172.16.201.2")
+    assert tunnel.prefix is None  # `ip route get` does not name the table entry that matched
     local = linux.parse_ip_route_get(text("linux/ip_route_get_local.json"))
-    assert local["local"] is True and routes.via_default(local, None) is None
+    assert local.local is True and routes.via_default(local, None) is None
+    # a field of ip's JSON that is not text is not known, never carried into the evidence as something else
+    odd = linux.parse_ip_route_get('[{"dst": "10.1.2.4", "dev": 7, "gateway": ["x"], "prefsrc": "10.0.0.2"}]')
+    assert odd == OsRoute(source="10.0.0.2")
 
 
 def test_resolv_conf_when_no_stub() -> None:
@@ -195,31 +193,30 @@ def test_resolv_conf_when_no_stub() -> None:
 
 # The tunnel judgement --------------------------------------------------------------------------------------------
 
-PROFILE = {"client_address_pool": ["172.16.201.0/24"], "name": "vnet-hub"}
+PROFILE = VpnProfileContent(client_address_pool=("172.16.201.0/24",), name="vnet-hub")
 
 
 @pytest.mark.parametrize(
     ("route", "source", "profile", "expected"),
     [
-        ({"interface": "tun0", "source": "172.16.201.2"}, None, PROFILE, True),
-        ({"interface": "tun0", "source": "192.168.1.23"}, None, PROFILE, False),
-        ({"interface": "vnet-hub"}, None, {"name": "vnet-hub"}, True),
-        ({"interface": "utun4"}, None, None, True),
-        ({"interface": "en0"}, None, None, None),
-        ({"error": "network unreachable"}, None, PROFILE, None),
+        (OsRoute(interface="tun0", source="172.16.201.2"), None, PROFILE, True),
+        (OsRoute(interface="tun0", source="192.168.1.23"), None, PROFILE, False),
+        (OsRoute(interface="tun0"), "172.16.201.2", PROFILE, True),  # the UDP connect's source when the OS names none
+        (OsRoute(interface="vnet-hub"), None, VpnProfileContent(name="vnet-hub"), True),
+        (OsRoute(interface="utun4"), None, None, True),
+        (OsRoute(interface="en0"), None, None, None),
+        (OsRoute(error="network unreachable"), None, PROFILE, None),
     ],
 )
-def test_tunnel(
-    route: dict[str, Any], source: str | None, profile: dict[str, Any] | None, expected: bool | None
-) -> None:
+def test_tunnel(route: OsRoute, source: str | None, profile: VpnProfileContent | None, expected: bool | None) -> None:
     assert routes.tunnel(route, source, profile)[0] is expected
 
 
 def test_via_default_by_comparison_with_the_reference_when_no_prefix_is_known() -> None:
-    reference = {"interface": "wlp2s0", "next_hop": "192.168.1.1", "prefix": None}
-    assert routes.via_default({"interface": "wlp2s0", "next_hop": "192.168.1.1"}, reference) is True
-    assert routes.via_default({"interface": "tun0", "next_hop": "172.16.201.1"}, reference) is False
-    assert routes.via_default({"interface": "tun0"}, {"error": "x"}) is None
+    reference = OsRoute(interface="wlp2s0", next_hop="192.168.1.1")
+    assert routes.via_default(OsRoute(interface="wlp2s0", next_hop="192.168.1.1"), reference) is True
+    assert routes.via_default(OsRoute(interface="tun0", next_hop="172.16.201.1"), reference) is False
+    assert routes.via_default(OsRoute(interface="tun0"), OsRoute(error="x")) is None
 
 
 # The thin adapters, for real where this machine allows ------------------------------------------------------------

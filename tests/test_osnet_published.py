@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from aoai_diag.checks.proxy_settings import evaluate
-from aoai_diag.evidence.osnet import SplitRule
+from aoai_diag.evidence.osnet import OsRoute, SplitRule
+from aoai_diag.evidence.path import WindowsProxy, WinHttpProxy, WinInetProxy
 from aoai_diag.osnet import commands, linux, macos, resolvers, routes, windows, winproxy
 from aoai_diag.osnet.commands import CommandResult
 from aoai_diag.osnet.dnsconfig import InterfaceServers, OsDnsConfig, ResolvedLink, ResolverRule
@@ -126,26 +127,26 @@ def test_half_default_route_is_a_tunnel_route_not_the_default() -> None:
     # (https://github.com/dylanaraps/neofetch/pull/2361); 0/1 + 128/1 is how VPN clients take every address
     # (https://git.zx2c4.com/wireguard-windows/about/docs/netquirk.md).
     lower = macos.parse_route_get(text("macos/route_get_half_default.txt"))
-    assert (lower["prefix"], lower["interface"], lower["next_hop"]) == ("0.0.0.0/1", "utun3", "192.168.12.1")
+    assert (lower.prefix, lower.interface, lower.next_hop) == ("0.0.0.0/1", "utun3", "192.168.12.1")
     upper = macos.parse_route_get(text("macos/route_get_upper_half.txt"))
-    assert upper["prefix"] == "128.0.0.0/1"
+    assert upper.prefix == "128.0.0.0/1"
     for half in (lower, upper):
         assert routes.via_default(half, None) is False
         assert routes.tunnel(half, None, None)[0] is True
     assert routes.tunnel(lower, None, None)[1].startswith("half-default route 0.0.0.0/1")
     # the real default stays the default
-    assert macos.parse_route_get(text("macos/route_get_default.txt"))["prefix"] == "0.0.0.0/0"
+    assert macos.parse_route_get(text("macos/route_get_default.txt")).prefix == "0.0.0.0/0"
 
 
 def test_ipv6_default_and_masks_written_as_addresses() -> None:
     # Shape: an IPv6 default through a utun interface with a scoped link-local gateway
     # (https://github.com/gravitational/teleport/pull/66851 lists such `default fe80::%utun0` routes).
     v6 = macos.parse_route_get(text("macos/route_get_default_v6.txt"))
-    assert (v6["prefix"], v6["next_hop"], v6["interface"]) == ("::/0", "fe80::%utun0", "utun0")
+    assert (v6.prefix, v6.next_hop, v6.interface) == ("::/0", "fe80::%utun0", "utun0")
     half = "   route to: 2001:db8::1\ndestination: default\n       mask: 8000::\n  interface: utun4\n"
-    assert macos.parse_route_get(half)["prefix"] == "::/1"
+    assert macos.parse_route_get(half).prefix == "::/1"
     unreadable = "   route to: 10.1.2.4\ndestination: 10.1.0.0\n       mask: 255.x\n  interface: utun4\n"
-    assert macos.parse_route_get(unreadable)["prefix"] is None  # unknown, never a made-up prefix
+    assert macos.parse_route_get(unreadable).prefix is None  # unknown, never a made-up prefix
 
 
 def test_scutil_without_a_default_nameserver_does_not_borrow_the_scoped_one() -> None:
@@ -346,22 +347,26 @@ def test_winhttp_bypass_list_rules() -> None:
 
 
 def test_wininet_evidence_names_the_stack_that_still_uses_the_proxy() -> None:
-    system = {
-        "wininet": {"enabled": True, "server": "proxy.corp:8080", "bypass": "*.openai.azure.com;<local>"},
-        "winhttp": None,
-    }
+    system = WindowsProxy(
+        wininet=WinInetProxy(enabled=True, server="proxy.corp:8080", bypass="*.openai.azure.com;<local>"), winhttp=None
+    )
     ev = evaluate(HOST, 443, {}, system)
     # requests and urllib bypass; httpx (the openai SDK) takes the proxy anyway
-    assert (ev["applies"], ev["bypass_rules"], ev["bypassed_by"]) == (True, "httpx", None)
-    assert ev["bypass_by_stack"]["requests"] == "*.openai.azure.com" and ev["bypass_by_stack"]["httpx"] is None
-    assert ev["no_proxy"] == "*.openai.azure.com;<local>"
+    assert (ev.applies, ev.bypass_rules, ev.bypassed_by) == (True, "httpx", None)
+    assert ev.bypass_by_stack["requests"] == "*.openai.azure.com" and ev.bypass_by_stack["httpx"] is None
+    assert ev.no_proxy == "*.openai.azure.com;<local>"
     winhttp = evaluate(
-        HOST, 443, {}, {"wininet": {"enabled": False}, "winhttp": {"server": "p:1", "bypass": "openai.azure.com"}}
+        HOST,
+        443,
+        {},
+        WindowsProxy(
+            wininet=WinInetProxy(enabled=False), winhttp=WinHttpProxy(server="p:1", bypass="openai.azure.com")
+        ),
     )
     # NO_PROXY's rules would have matched the parent domain; WinHTTP's whole-name rule does not
-    assert (winhttp["applies"], winhttp["bypass_rules"], winhttp["bypass_by_stack"]) == (True, "winhttp", {})
+    assert (winhttp.applies, winhttp.bypass_rules, winhttp.bypass_by_stack) == (True, "winhttp", {})
     env = evaluate(HOST, 443, {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "openai.azure.com"}, system)
-    assert (env["applies"], env["bypass_rules"], env["bypassed_by"]) == (False, "no_proxy", "openai.azure.com")
+    assert (env.applies, env.bypass_rules, env.bypassed_by) == (False, "no_proxy", "openai.azure.com")
 
 
 def test_find_netroute_json_half_default_and_no_route() -> None:
@@ -373,12 +378,8 @@ def test_find_netroute_json_half_default_and_no_route() -> None:
         '"NextHop":null},{"IPAddress":null,"DestinationPrefix":"0.0.0.0/1",'
         '"InterfaceAlias":"OpenVPN Data Channel Offload #2","NextHop":"10.139.240.1"}]'
     )
-    assert found == {
-        "interface": "OpenVPN Data Channel Offload #2",
-        "next_hop": "10.139.240.1",
-        "prefix": "0.0.0.0/1",
-        "source": "10.139.240.7",
-        "error": None,
-    }
+    assert found == OsRoute(
+        interface="OpenVPN Data Channel Offload #2", next_hop="10.139.240.1", prefix="0.0.0.0/1", source="10.139.240.7"
+    )
     assert routes.tunnel(found, None, None)[0] is True and routes.via_default(found, None) is False
-    assert windows.parse_find_netroute("[]") == {"error": "no route", "no_route": True}
+    assert windows.parse_find_netroute("[]") == OsRoute(error="no route", no_route=True)

@@ -26,6 +26,7 @@ import re
 import socket
 from typing import Any
 
+from aoai_diag.evidence.osnet import OsRoute
 from aoai_diag.osnet import commands
 from aoai_diag.osnet.dnsconfig import OsDnsConfig, ResolvedLink
 
@@ -149,23 +150,27 @@ def choose(sections: list[ResolvedLink], name: str) -> tuple[str, str | None, li
     return "default", None, chosen
 
 
-def parse_ip_route_get(text: str) -> dict[str, Any]:
+def parse_ip_route_get(text: str) -> OsRoute:
     """`ip -j route get <ip>`: interface, next hop, source; `local` when the address is this machine's own."""
     try:
         routes = json.loads(text)
     except ValueError:
-        return {"error": text.strip().splitlines()[0] if text.strip() else "no output"}
+        return OsRoute(error=text.strip().splitlines()[0] if text.strip() else "no output")
     if not isinstance(routes, list) or not routes or not isinstance(routes[0], dict):
-        return {"error": "no route in ip's answer"}
+        return OsRoute(error="no route in ip's answer")
     route = routes[0]
-    return {
-        "interface": route.get("dev"),
-        "next_hop": route.get("gateway"),
-        "prefix": None,  # `ip route get` names the result, not the table entry that matched
-        "source": route.get("prefsrc"),
-        "local": route.get("type") == "local",
-        "error": None,
-    }
+    # `ip route get` names the result, not the table entry that matched: no prefix.
+    return OsRoute(
+        interface=_string(route.get("dev")),
+        next_hop=_string(route.get("gateway")),
+        source=_string(route.get("prefsrc")),
+        local=route.get("type") == "local",
+    )
+
+
+def _string(value: Any) -> str | None:
+    """A text field of ip's JSON; anything else (ip never writes one) is not known."""
+    return value if isinstance(value, str) else None
 
 
 def read_resolver_rules(timeout: float) -> OsDnsConfig:
@@ -199,7 +204,7 @@ def batch_line(address: str) -> str:
     return f"route get {str(ip).split('%', 1)[0]} oif {zone}"
 
 
-def parse_ip_batch(addresses: list[str], stdout: str, stderr: str) -> dict[str, dict[str, Any]]:
+def parse_ip_batch(addresses: list[str], stdout: str, stderr: str) -> dict[str, OsRoute]:
     """The answers of `ip -force -json -batch -` to one `route get` line per address, in that order.
 
     An answer is matched to its address by the `dst` it names (ip prints the address in its canonical form);
@@ -209,7 +214,7 @@ def parse_ip_batch(addresses: list[str], stdout: str, stderr: str) -> dict[str, 
     by_dst: dict[str, str] = {}
     for address in addresses:
         by_dst.setdefault(str(ipaddress.ip_address(address.split("%", 1)[0])), address)
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, OsRoute] = {}
     for line in stdout.splitlines():
         if not line.strip():
             continue
@@ -235,23 +240,23 @@ def parse_ip_batch(addresses: list[str], stdout: str, stderr: str) -> dict[str, 
     leftover = " ".join(message)
     for address in addresses:
         if address not in found:
-            found[address] = {"error": f"ip gave no answer ({leftover})" if leftover else "ip gave no answer"}
+            found[address] = OsRoute(error=f"ip gave no answer ({leftover})" if leftover else "ip gave no answer")
     return found
 
 
-def _refused(message: str) -> dict[str, Any]:
+def _refused(message: str) -> OsRoute:
     # "RTNETLINK answers: Network is unreachable": the kernel has no route at all, which is an answer.
     if "unreachable" in message.lower():
-        return {"error": "network unreachable", "no_route": True}
-    return {"error": message.removeprefix("RTNETLINK answers: ")}
+        return OsRoute(error="network unreachable", no_route=True)
+    return OsRoute(error=message.removeprefix("RTNETLINK answers: "))
 
 
-def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+def read_routes(addresses: list[str], timeout: float) -> dict[str, OsRoute]:
     """The kernel's route toward each address, from one `ip` process (ValueError for a non-address)."""
     lines = [batch_line(a) for a in addresses]
     if not addresses:
         return {}
     result = commands.run(IP_BATCH, timeout, input="\n".join(lines) + "\n")
     if result.returncode is None:
-        return {a: {"error": result.failure()} for a in addresses}
+        return {a: OsRoute(error=result.failure()) for a in addresses}
     return parse_ip_batch(addresses, result.stdout, result.stderr)

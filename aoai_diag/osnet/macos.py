@@ -17,8 +17,8 @@ import dataclasses
 import ipaddress
 import os
 import re
-from typing import Any
 
+from aoai_diag.evidence.osnet import OsRoute
 from aoai_diag.osnet import commands
 from aoai_diag.osnet.dnsconfig import OsDnsConfig, ResolverRule
 
@@ -118,7 +118,7 @@ def _network(destination: str, mask: str | None) -> str | None:
         return None  # a destination or mask we cannot read: which route matched is unknown
 
 
-def parse_route_get(text: str) -> dict[str, Any]:
+def parse_route_get(text: str) -> OsRoute:
     """`route -n get <ip>`: interface, gateway (next hop) and the destination/mask of the route that matched."""
     fields: dict[str, str] = {}
     for line in text.splitlines():
@@ -128,7 +128,7 @@ def parse_route_get(text: str) -> dict[str, Any]:
     if "interface" not in fields:
         # "route: writing to routing socket: not in table": the kernel's answer that no route matches.
         first = text.strip().splitlines()[0] if text.strip() else "no route in the output"
-        return {"error": first, "no_route": "not in table" in text}
+        return OsRoute(error=first, no_route="not in table" in text)
     destination, mask = fields.get("destination"), fields.get("mask")
     prefix = None
     if mask == "default":
@@ -140,13 +140,7 @@ def parse_route_get(text: str) -> dict[str, Any]:
         prefix = _network("::" if six else "0.0.0.0", mask or "0")
     elif destination:
         prefix = _network(destination, mask)
-    return {
-        "interface": fields["interface"],
-        "next_hop": fields.get("gateway") or None,
-        "prefix": prefix,
-        "source": None,
-        "error": None,
-    }
+    return OsRoute(interface=fields["interface"], next_hop=fields.get("gateway") or None, prefix=prefix)
 
 
 def read_resolver_rules(timeout: float) -> OsDnsConfig:
@@ -164,16 +158,18 @@ def read_resolver_rules(timeout: float) -> OsDnsConfig:
     return OsDnsConfig(platform="macos", source="scutil", rules=tuple(rules), errors=tuple(errors))
 
 
-def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+def read_routes(addresses: list[str], timeout: float) -> dict[str, OsRoute]:
     """`route -n get` for every address, the processes started together (route(8) asks one address at a time)."""
     argvs = []
     for address in addresses:
         ip = ipaddress.ip_address(commands.ip_literal(address))
         argvs.append(["route", "-n", "get", "-inet6" if ip.version == 6 else "-inet", address])
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, OsRoute] = {}
     for address, result in zip(addresses, commands.run_all(argvs, timeout), strict=True):
         # `route get` exits non-zero with "not in table" on stderr when nothing matches: that is an answer.
         found[address] = (
-            {"error": result.failure()} if result.returncode is None else parse_route_get(result.stdout + result.stderr)
+            OsRoute(error=result.failure())
+            if result.returncode is None
+            else parse_route_get(result.stdout + result.stderr)
         )
     return found

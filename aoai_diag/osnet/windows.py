@@ -36,6 +36,7 @@ import re
 import tempfile
 from typing import Any
 
+from aoai_diag.evidence.osnet import OsRoute
 from aoai_diag.osnet import commands, listing
 from aoai_diag.osnet.dnsconfig import InterfaceServers, OsDnsConfig, ResolverRule
 from aoai_diag.osnet.vpnprofile import suffix_covers
@@ -206,7 +207,7 @@ def parse_server_addresses(text: str) -> list[InterfaceServers]:
     return rows
 
 
-def parse_find_netroute(text: str) -> dict[str, Any]:
+def parse_find_netroute(text: str) -> OsRoute:
     """`Find-NetRoute -RemoteIPAddress X` (JSON, or Format-List text): the source address object and the route
     object."""
     source = None
@@ -225,17 +226,16 @@ def parse_find_netroute(text: str) -> dict[str, Any]:
     if not route:
         if not text.strip() or rows == []:
             # Find-NetRoute printed nothing for the address: Windows has no route to it.
-            return {"error": "no route", "no_route": True}
-        return {"error": text.strip().splitlines()[0]}
+            return OsRoute(error="no route", no_route=True)
+        return OsRoute(error=text.strip().splitlines()[0])
     next_hop = route.get("NextHop") or None
     on_link = next_hop in (None, "0.0.0.0", "::")
-    return {
-        "interface": route.get("InterfaceAlias") or None,
-        "next_hop": None if on_link else next_hop,
-        "prefix": route.get("DestinationPrefix") or None,
-        "source": source,
-        "error": None,
-    }
+    return OsRoute(
+        interface=route.get("InterfaceAlias") or None,
+        next_hop=None if on_link else next_hop,
+        prefix=route.get("DestinationPrefix") or None,
+        source=source,
+    )
 
 
 # Thin readers ------------------------------------------------------------------------------------------------------
@@ -314,7 +314,7 @@ def read_nrpt_registry(timeout: float) -> list[ResolverRule]:
     return rules
 
 
-def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+def read_routes(addresses: list[str], timeout: float) -> dict[str, OsRoute]:
     """`Find-NetRoute` for every address in one PowerShell process."""
     for address in addresses:
         commands.ip_literal(address)  # only addresses ever reach the command line
@@ -325,6 +325,7 @@ def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any
     )
     result = commands.powershell(script, timeout)
     if not result.ok or "not recognized" in result.stderr:
-        return {a: {"error": result.failure() if not result.ok else result.stderr.strip()[:200]} for a in addresses}
+        error = result.failure() if not result.ok else result.stderr.strip()[:200]
+        return {a: OsRoute(error=error) for a in addresses}
     parts = split_marked(result.stdout)
-    return {a: parse_find_netroute(parts[a]) if a in parts else {"error": "no output"} for a in addresses}
+    return {a: parse_find_netroute(parts[a]) if a in parts else OsRoute(error="no output") for a in addresses}
