@@ -29,7 +29,7 @@ GRACE = 0.15
 
 
 def _failed(probe: Probe, exc: BaseException) -> Outcome:
-    return Outcome(Status.ERROR, f"probe {probe.id} failed: {one_line(exc)}", {}, one_line(exc), failure="failed")
+    return Outcome(Status.ERROR, f"probe {probe.id} failed: {one_line(exc)}", None, one_line(exc), failure="failed")
 
 
 def _evidence(probe: Probe, outcome: Outcome) -> Evidence:
@@ -45,7 +45,7 @@ def _late(ctx: ProbeContext) -> Outcome:
     return Outcome(
         Status.ERROR,
         "did not finish before the run deadline",
-        {},
+        None,
         f"deadline of {ctx.settings.run_deadline:g} s exceeded",
         failure="timeout",
     )
@@ -101,7 +101,7 @@ class _TargetRun:
             outcome = Outcome(
                 Status.ERROR,
                 f"probe {probe.id} failed: probe returned {name}, not Outcome",
-                {},
+                None,
                 f"returned {name}",
                 failure="failed",
             )
@@ -110,14 +110,14 @@ class _TargetRun:
     def _skip_reason(self, probe: Probe) -> Outcome | None:
         reason = probe.disabled(self.ctx.settings)
         if reason:
-            return Outcome(Status.SKIP, f"skipped: {reason}", {}, reason)
+            return Outcome(Status.SKIP, f"skipped: {reason}", None, reason)
         results = self.results
         missing = [d for d in probe.requires if d not in self.by_id]
         blocked = [d for d in probe.requires if d in results and results[d].status in (Status.SKIP, Status.ERROR)]
         if not (missing or blocked):
             return None
         names = ", ".join([f"{d} (not run)" for d in missing] + [f"{d} ({results[d].status.value})" for d in blocked])
-        return Outcome(Status.SKIP, f"skipped: needs {names}", {}, f"needs {names}")
+        return Outcome(Status.SKIP, f"skipped: needs {names}", None, f"needs {names}")
 
     async def run(self) -> tuple[CheckResult, ...]:
         order = _ordered(self.probes)
@@ -134,7 +134,7 @@ class _TargetRun:
                 if probe.id in self.started:
                     self._settle(probe, _late(self.ctx), self.started[probe.id])
                 else:
-                    late = Outcome(Status.ERROR, "could not start before the run deadline", {}, "not started")
+                    late = Outcome(Status.ERROR, "could not start before the run deadline", None, "not started")
                     self._settle(probe, late)
         return tuple(self.results[p.id] for p in self.probes)
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from aoai_diag.checks import app_dns, app_host
 from aoai_diag.context import Settings, format_endpoint
+from aoai_diag.evidence.base import Evidence
 from aoai_diag.evidence.host import AppDns, AppHost
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.osnet import apphost, hostdns
@@ -77,6 +78,21 @@ def pod_env(tmp_path: Path, nameserver: str, search: str, ndots: int = 5) -> dic
     }
 
 
+E = TypeVar("E", bound=Evidence)
+
+
+def typed(outcome: Outcome, kind: type[E]) -> E:
+    """The outcome's evidence as `kind`, checked to write only declared fields (read back strictly, the same)."""
+    assert isinstance(outcome.evidence, kind), outcome.evidence
+    assert kind.from_dict(outcome.evidence.to_dict(), strict=True) == outcome.evidence
+    return outcome.evidence
+
+
+def flat(outcome: Outcome) -> str:
+    assert isinstance(outcome.evidence, Evidence)
+    return json.dumps(outcome.evidence.to_dict())
+
+
 def probe_host(env: dict[str, str], **settings: Any) -> Outcome:
     ctx = new_context(Settings(env=env, timeout=1.0, **settings))
     return asyncio.run(app_host.run(TARGET, ctx, {}))
@@ -94,7 +110,7 @@ def probe_dns(env: dict[str, str], azure_dns: tuple[str, int] = ("127.0.0.1", 9)
 
 def test_app_service_is_named_with_its_instance_and_integration_and_the_header_is_never_copied(tmp_path: Path) -> None:
     outcome = probe_host(app_service_env(tmp_path, WEBSITE_DNS_SERVER="10.30.0.4"))
-    ev = AppHost.from_dict(outcome.evidence, strict=True)
+    ev = typed(outcome, AppHost)
     assert outcome.status is Status.PASS
     assert ev.kind == "app_service" and ev.on_azure is True
     assert ev.app_service is not None
@@ -104,15 +120,16 @@ def test_app_service_is_named_with_its_instance_and_integration_and_the_header_i
     assert ev.identity is not None and ev.identity.source == "app_service" and ev.identity.secret_present
     assert outcome.summary.startswith("App Service app app-contoso, instance 4f2a9c0e…, VNet integration 10.30.1.4")
     assert "WEBSITE_DNS_SERVER 10.30.0.4" in outcome.summary
-    assert SECRET not in json.dumps(outcome.evidence)
+    assert SECRET not in flat(outcome)
 
 
 def test_functions_app_without_integration_says_so(tmp_path: Path) -> None:
     env = app_service_env(tmp_path, FUNCTIONS_EXTENSION_VERSION="~4")
     del env["WEBSITE_PRIVATE_IP"]
     outcome = probe_host(env)
-    assert outcome.evidence["kind"] == "function_app"
-    assert outcome.evidence["app_service"]["vnet_integration"] is False
+    ev = typed(outcome, AppHost)
+    assert ev.kind == "function_app"
+    assert ev.app_service is not None and ev.app_service.vnet_integration is False
     assert "Functions app app-contoso" in outcome.summary and "no VNet integration" in outcome.summary
 
 
@@ -127,18 +144,19 @@ def test_container_app_and_its_identity_endpoint(tmp_path: Path) -> None:
         apphost.SERVICE_ACCOUNT_VARIABLE: str(tmp_path / "none"),
     }
     outcome = probe_host(env)
-    assert outcome.status is Status.PASS and outcome.evidence["kind"] == "container_app"
+    ev = typed(outcome, AppHost)
+    assert outcome.status is Status.PASS and ev.kind == "container_app"
     assert outcome.summary == (
         "Container App ca-contoso, revision ca-contoso--20mh1s9, environment blue-sky-1234.westeurope.azurecontainerapps.io"
     )
-    assert outcome.evidence["identity"]["endpoint"] == "http://localhost:42356/msi/token"
-    assert SECRET not in json.dumps(outcome.evidence)
+    assert ev.identity is not None and ev.identity.endpoint == "http://localhost:42356/msi/token"
+    assert SECRET not in flat(outcome)
 
 
 def test_pod_with_workload_identity_reads_search_list_ndots_and_mount_but_no_token(tmp_path: Path) -> None:
     search = "payments.svc.cluster.local svc.cluster.local cluster.local abc.bx.internal.cloudapp.net"
     outcome = probe_host(pod_env(tmp_path, "10.0.0.10", search))
-    ev = AppHost.from_dict(outcome.evidence, strict=True)
+    ev = typed(outcome, AppHost)
     assert ev.kind == "kubernetes" and ev.on_azure is True  # the node's Azure-provided DNS suffix
     assert ev.kubernetes is not None and ev.kubernetes.namespace == "payments" and ev.kubernetes.service_account_mounted
     assert ev.resolver is not None and ev.resolver.ndots == 5 and ev.resolver.nameservers == ("10.0.0.10",)
@@ -147,12 +165,12 @@ def test_pod_with_workload_identity_reads_search_list_ndots_and_mount_but_no_tok
     assert (
         outcome.summary == "Kubernetes pod api-7d9f-xk2p, namespace payments, DNS 10.0.0.10 ndots:5, workload identity"
     )
-    assert TOKEN not in json.dumps(outcome.evidence)
+    assert TOKEN not in flat(outcome)
 
 
 def test_pod_off_azure_is_not_called_on_azure_nor_off_it(tmp_path: Path) -> None:
     outcome = probe_host(pod_env(tmp_path, "10.0.0.10", "default.svc.cluster.local"))
-    assert outcome.evidence["on_azure"] is None
+    assert typed(outcome, AppHost).on_azure is None
 
 
 def test_azure_ml_compute(tmp_path: Path) -> None:
@@ -163,21 +181,23 @@ def test_azure_ml_compute(tmp_path: Path) -> None:
         apphost.SERVICE_ACCOUNT_VARIABLE: str(tmp_path / "none"),
     }
     outcome = probe_host(env)
-    assert outcome.evidence["kind"] == "azure_ml" and outcome.evidence["identity"]["source"] == "azure_ml"
-    assert SECRET not in json.dumps(outcome.evidence)
+    ev = typed(outcome, AppHost)
+    assert ev.kind == "azure_ml" and ev.identity is not None and ev.identity.source == "azure_ml"
+    assert SECRET not in flat(outcome)
 
 
 def test_a_plain_machine_is_skipped_with_the_reason(tmp_path: Path) -> None:
     outcome = probe_host({apphost.SERVICE_ACCOUNT_VARIABLE: str(tmp_path), "PATH": "/usr/bin"})
     assert outcome.status is Status.SKIP and "not an app host" in outcome.summary
-    assert outcome.evidence["kind"] is None
+    assert typed(outcome, AppHost).kind is None
 
 
 def test_an_unreadable_resolv_conf_is_an_error_not_an_empty_list(tmp_path: Path) -> None:
     env = app_service_env(tmp_path)
     env[apphost.RESOLV_CONF_VARIABLE] = str(tmp_path / "missing.conf")
-    resolver = probe_host(env).evidence["resolver"]
-    assert resolver["error"].startswith("cannot read") and resolver["nameservers"] == []
+    resolver = typed(probe_host(env), AppHost).resolver
+    assert resolver is not None and resolver.error is not None
+    assert resolver.error.startswith("cannot read") and resolver.nameservers == ()
 
 
 def test_resolv_conf_last_search_line_wins_and_ndots_is_capped(tmp_path: Path) -> None:
@@ -185,7 +205,7 @@ def test_resolv_conf_last_search_line_wins_and_ndots_is_capped(tmp_path: Path) -
         tmp_path, "search a.example\ndomain b.example\nnameserver 10.0.0.10 # cluster DNS\noptions ndots:40\n"
     )
     got = apphost.read_resolv_conf(path)
-    assert got["search"] == ["b.example"] and got["ndots"] == 15 and got["nameservers"] == ["10.0.0.10"]
+    assert got.search == ("b.example",) and got.ndots == 15 and got.nameservers == ("10.0.0.10",)
 
 
 # --- the resolver's walk ------------------------------------------------------------------------------------
@@ -209,11 +229,11 @@ def test_pod_resolves_the_name_itself_after_the_cluster_domains(tmp_path: Path) 
     with serve(private_view()) as (_, [coredns]):
         search = "payments.svc.cluster.local svc.cluster.local cluster.local"
         outcome = probe_dns(pod_env(tmp_path, format_endpoint(coredns), search))
-    ev = AppDns.from_dict(outcome.evidence, strict=True)
+    ev = typed(outcome, AppDns)
     assert outcome.status is Status.PASS, outcome.summary
     assert ev.walk is not None and ev.walk.answered_by == HOST and ev.walk.hijacked_by is None
     assert [e.query for e in ev.walk.expansions] == [f"{HOST}.{d}" for d in search.split()] + [HOST]
-    assert [e.answer.outcome for e in ev.walk.expansions if e.answer] == ["nxdomain"] * 3 + ["answer"]
+    assert [e.answer.outcome for e in ev.walk.expansions if e.answer is not None] == ["nxdomain"] * 3 + ["answer"]
     assert ev.source == "resolv.conf"
 
 
@@ -223,10 +243,10 @@ def test_a_wildcard_search_domain_answers_first_and_is_named(tmp_path: Path) -> 
     with serve(view) as (_, [coredns]):
         search = "payments.svc.cluster.local corp.example cluster.local"
         outcome = probe_dns(pod_env(tmp_path, format_endpoint(coredns), search))
-    walk = outcome.evidence["walk"]
-    assert outcome.status is Status.FAIL
-    assert walk["hijacked_by"] == "corp.example" and walk["answered_by"] == f"{HOST}.corp.example"
-    assert len(walk["expansions"]) == 2  # the walk stops where the resolver stops
+    walk = typed(outcome, AppDns).walk
+    assert outcome.status is Status.FAIL and walk is not None
+    assert walk.hijacked_by == "corp.example" and walk.answered_by == f"{HOST}.corp.example"
+    assert len(walk.expansions) == 2  # the walk stops where the resolver stops
     assert "search domain corp.example is tried before" in outcome.summary
 
 
@@ -235,7 +255,8 @@ def test_with_ndots_1_the_wildcard_is_never_reached(tmp_path: Path) -> None:
     view["records"]["*.corp.example"] = {"a": ["10.9.9.9"], "ttl": 60}
     with serve(view) as (_, [coredns]):
         outcome = probe_dns(pod_env(tmp_path, format_endpoint(coredns), "corp.example", ndots=1))
-    assert outcome.status is Status.PASS and outcome.evidence["walk"]["answered_by"] == HOST
+    walk = typed(outcome, AppDns).walk
+    assert outcome.status is Status.PASS and walk is not None and walk.answered_by == HOST
 
 
 def test_the_next_server_is_asked_only_when_the_first_is_silent(tmp_path: Path) -> None:
@@ -248,9 +269,9 @@ def test_the_next_server_is_asked_only_when_the_first_is_silent(tmp_path: Path) 
             "options ndots:5 timeout:1\n"
         )
         outcome = probe_dns(env)
-    walk = outcome.evidence["walk"]
-    assert outcome.status is Status.PASS
-    assert {e["server"] for e in walk["expansions"]} == {format_endpoint(good)}
+    walk = typed(outcome, AppDns).walk
+    assert outcome.status is Status.PASS and walk is not None
+    assert {e.server for e in walk.expansions} == {format_endpoint(good)}
 
 
 def test_app_service_setting_to_a_public_resolver_breaks_where_azure_dns_answers_private(tmp_path: Path) -> None:
@@ -258,7 +279,7 @@ def test_app_service_setting_to_a_public_resolver_breaks_where_azure_dns_answers
     with serve(config, "forwarder", "setting", "azure") as (_, [forwarder, setting, azure]):
         env = app_service_env(tmp_path, format_endpoint(forwarder), WEBSITE_DNS_SERVER=format_endpoint(setting))
         outcome = probe_dns(env, azure_dns=azure)
-    ev = AppDns.from_dict(outcome.evidence, strict=True)
+    ev = typed(outcome, AppDns)
     assert outcome.status is Status.FAIL
     assert ev.source == "WEBSITE_DNS_SERVER"
     assert [(s.chosen_by, s.role) for s in ev.servers] == [
@@ -275,7 +296,8 @@ def test_app_service_healthy_behind_the_forwarder(tmp_path: Path) -> None:
     with serve(config, "forwarder", "azure") as (_, [forwarder, azure]):
         outcome = probe_dns(app_service_env(tmp_path, format_endpoint(forwarder)), azure_dns=azure)
     assert outcome.status is Status.PASS, outcome.summary
-    assert outcome.evidence["source"] == "vnet" and outcome.evidence["forwarding_break"] is None
+    ev = typed(outcome, AppDns)
+    assert ev.source == "vnet" and ev.forwarding_break is None
     assert "servers chosen by vnet" in outcome.summary
 
 
@@ -284,8 +306,9 @@ def test_without_integration_azure_dns_is_not_asked_and_says_why(tmp_path: Path)
         env = app_service_env(tmp_path, format_endpoint(forwarder))
         del env["WEBSITE_PRIVATE_IP"]
         outcome = probe_dns(env)
-    assert outcome.status is Status.FAIL and outcome.evidence["azure_dns"] is None
-    assert "no VNet integration" in outcome.evidence["azure_dns_skipped"]
+    ev = typed(outcome, AppDns)
+    assert outcome.status is Status.FAIL and ev.azure_dns is None
+    assert "no VNet integration" in str(ev.azure_dns_skipped)
     assert "public" in outcome.summary
 
 
@@ -297,7 +320,7 @@ def test_nothing_known_to_ask_is_a_skip_with_the_reason(tmp_path: Path) -> None:
 
 
 def test_no_imds_on_an_app_host_is_never_called_not_an_azure_vm(tmp_path: Path) -> None:
-    host = probe_host(app_service_env(tmp_path)).evidence
+    host = typed(probe_host(app_service_env(tmp_path)), AppHost)
     said = apphost.no_imds_summary(host, "timed out")
     assert "not an Azure VM" not in said and said.startswith("no IMDS answer (timed out); the platform says Azure: ")
     assert apphost.no_imds_summary(None, "timed out") == "not an Azure VM (IMDS did not answer)"
@@ -308,6 +331,7 @@ def test_a_dns_setting_that_is_not_an_address_is_named_not_dropped_silently(tmp_
     with serve(config, "forwarder", "azure") as (_, [forwarder, azure]):
         env = app_service_env(tmp_path, format_endpoint(forwarder), WEBSITE_DNS_SERVER="dns.corp.example")
         outcome = probe_dns(env, azure_dns=azure)
-    assert outcome.evidence["unusable_settings"] == ["WEBSITE_DNS_SERVER=dns.corp.example"]
-    assert [s["chosen_by"] for s in outcome.evidence["servers"]] == ["resolv.conf"]
+    ev = typed(outcome, AppDns)
+    assert ev.unusable_settings == ("WEBSITE_DNS_SERVER=dns.corp.example",)
+    assert [s.chosen_by for s in ev.servers] == ["resolv.conf"]
     assert "not an address: WEBSITE_DNS_SERVER=dns.corp.example" in outcome.summary

@@ -119,5 +119,5 @@ def test_the_azure_layer_runs_on_an_app_service_identity_without_imds(
         report, _ = azure.run(settings=replace(azure.settings, env=env))
     checks = {c.id: c for c in report.checks}
     assert status(report)["arm_access"] == "pass", checks["arm_access"].summary
-    assert checks["arm_access"].evidence["credential"] == "managed_identity(app_service)"
+    assert checks["arm_access"].evidence.credential == "managed_identity(app_service)"
     assert server.tokens and all(r["header_ok"] for r in server.requests)

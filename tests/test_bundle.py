@@ -27,6 +27,7 @@ from aoai_diag.bundle import (
     write_bundle,
 )
 from aoai_diag.cli import main
+from aoai_diag.evidence.path import TcpConnect
 from tests.conftest import FIXTURES, REPO, guarded_env
 from tests.monitoring_support import fake_getaddrinfo, loopback_site
 
@@ -285,9 +286,9 @@ def test_loaded_evidence_is_normalized_for_the_diagnosis(tmp_path: Path) -> None
     tcp["evidence"]["attempts"][0].pop("connect_ms")
     tcp["evidence"]["attempts"][0]["rtt_ms"] = 1  # a key from a newer minor version is kept
     bundle = parse_bundle(data)
-    evidence = next(c for c in bundle.targets[0].checks if c.id == "tcp_connect").evidence
-    assert evidence["port"] is None
-    assert evidence["attempts"][0]["connect_ms"] is None and evidence["attempts"][0]["rtt_ms"] == 1
+    evidence = next(c for c in bundle.targets[0].checks if c.id == "tcp_connect").typed(TcpConnect)
+    assert evidence.port is None
+    assert evidence.attempts[0].connect_ms is None and evidence.attempts[0].extra == {"rtt_ms": 1}
     assert analyze(bundle).targets[0].verdict.value == "healthy"  # the same story as before the keys were lost
 
 

@@ -269,10 +269,15 @@ def test_installed_cli_analyses_a_bundle_with_unknown_non_finite_extras_as_stric
 
 
 def test_renderers_never_print_a_non_finite_number_from_live_evidence() -> None:
-    # Live results are not read through the bundle loader: the measures defend themselves (NaN, Inf, 10**400).
+    # A non-finite measurement is stopped where it is measured: the probe records no number (null) for it, so live
+    # evidence never holds NaN or Infinity, and evidence read from JSON refuses one at the door. The engine's wall
+    # times (duration_ms) are no evidence: the measures defend themselves against those (NaN, Inf, 10**400).
     from dataclasses import replace
 
     from aoai_diag.bundle import analyze, load_bundle
+    from aoai_diag.evidence import EvidenceError, read
+    from aoai_diag.evidence.path import HttpsDataplane, TcpConnect
+    from aoai_diag.net.connect import millis
     from aoai_diag.render.measures import phase_seconds
     from aoai_diag.render.nagios import render_nagios
     from aoai_diag.render.prometheus import render_prometheus
@@ -284,11 +289,21 @@ def test_renderers_never_print_a_non_finite_number_from_live_evidence() -> None:
     checks = []
     for check in target.checks:
         if check.id == "tcp_connect":
-            attempts = [dict(a, connect_ms=math.nan) for a in check.evidence["attempts"]]
-            check = replace(check, evidence=dict(check.evidence, attempts=attempts))
+            tcp = check.typed(TcpConnect)
+            raw = tcp.to_dict()
+            with pytest.raises(EvidenceError, match=r"attempts\[0\]\.connect_ms: must be a finite number"):
+                read("tcp_connect", dict(raw, attempts=[dict(a, connect_ms=math.nan) for a in raw["attempts"]]))
+            # what tcp_connect records for a connect time measured as NaN
+            attempts = tuple(replace(a, connect_ms=millis(math.nan)) for a in tcp.attempts)
+            check = replace(check, evidence=replace(tcp, attempts=attempts))
         if check.id == "https_dataplane":
-            attempts = [dict(a, elapsed_ms=10**400) for a in check.evidence["attempts"]]
-            check = replace(check, evidence=dict(check.evidence, attempts=attempts))
+            http = check.typed(HttpsDataplane)
+            raw = http.to_dict()
+            with pytest.raises(EvidenceError, match=r"attempts\[0\]\.elapsed_ms: number out of range"):
+                read("https_dataplane", dict(raw, attempts=[dict(a, elapsed_ms=10**400) for a in raw["attempts"]]))
+            # what https_dataplane records for a request time measured as Infinity
+            attempts = tuple(replace(a, elapsed_ms=millis(math.inf)) for a in http.attempts)
+            check = replace(check, evidence=replace(http, attempts=attempts))
         checks.append(replace(check, duration_ms=odd.get(check.id, check.duration_ms)))
     odd_report = build_report([replace(target, checks=tuple(checks))])
     assert set(phase_seconds(odd_report.targets[0])) == {"dns"}  # the others hold no finite number

@@ -9,6 +9,7 @@ plain replies (or the comparison would be vacuous) and refused for everything el
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import os
@@ -28,6 +29,7 @@ import dns.rrset
 import pytest
 
 from aoai_diag.context import Endpoint
+from aoai_diag.evidence.dns import DnsAnswer
 from aoai_diag.net import dnsquery, dnswire
 from tests.conftest import FIXTURES
 from tests.servers.dns_server import serve
@@ -75,7 +77,15 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> Spy:
     return s
 
 
-def both_ways(spy: Spy, server: Endpoint, name: str = HOST) -> tuple[dict[str, Any], dict[str, Any]]:
+def comparable(answer: DnsAnswer) -> DnsAnswer:
+    """`answer` without its timing, its addresses sorted: the test server shuffles the records of an RRset in each
+    reply (as dnspython does), so two queries may list the same addresses in another order."""
+    return dataclasses.replace(
+        answer, elapsed_ms=None, addresses=tuple(sorted(answer.addresses)), addresses6=tuple(sorted(answer.addresses6))
+    )
+
+
+def both_ways(spy: Spy, server: Endpoint, name: str = HOST) -> tuple[DnsAnswer, DnsAnswer]:
     """`query()` with and without the fast decoder; `query_many`, which drives the same exchanges from one
     selector, must agree with `query()` on every reply too (checked here, so every case below covers it)."""
     spy.off = False
@@ -84,12 +94,8 @@ def both_ways(spy: Spy, server: Endpoint, name: str = HOST) -> tuple[dict[str, A
     spy.off = True
     slow = asyncio.run(dnsquery.query(server, name, 1.0))
     spy.off = False
-    for answer in (fast, slow, many):
-        answer.pop("elapsed_ms")
-        # The test server shuffles the records of an RRset in each reply (as dnspython does), so two queries may
-        # list the same addresses in another order; Spy compares the order on the very same bytes.
-        answer["addresses"].sort()
-        answer["addresses6"].sort()
+    # Spy compares the order of the addresses on the very same bytes.
+    fast, slow, many = (comparable(a) for a in (fast, slow, many))
     assert many == fast
     return fast, slow
 
@@ -245,7 +251,7 @@ def test_compressed_chain_decodes_as_dnspython_decodes_it(spy: Spy) -> None:
     with responder(lambda q: [("self", private_answer(q))]) as server:
         fast, slow = both_ways(spy, server)
     assert fast == slow
-    assert (fast["outcome"], fast["chain"], fast["addresses"], fast["ttl"]) == ("answer", [HOST, PL], ["10.0.0.5"], 10)
+    assert (fast.outcome, fast.chain, fast.addresses, fast.ttl) == ("answer", (HOST, PL), ("10.0.0.5",), 10)
     assert spy.decoded >= 2
 
 
@@ -261,7 +267,7 @@ def test_duplicate_records_and_upper_case_owners_make_one_rrset_with_the_smalles
     with responder(reply) as server:
         fast, slow = both_ways(spy, server)
     assert fast == slow
-    assert (fast["addresses"], fast["ttl"]) == (["10.0.0.5", "10.0.0.6"], 60)
+    assert (fast.addresses, fast.ttl) == (("10.0.0.5", "10.0.0.6"), 60)
     assert spy.decoded >= 1
 
 
@@ -270,7 +276,7 @@ def test_a_reply_from_another_port_is_ignored_and_the_servers_reply_is_used(spy:
     with responder(lambda q: [("stranger", bogus(q)), ("self", private_answer(q))]) as server:
         fast, slow = both_ways(spy, server)
     assert fast == slow
-    assert fast["addresses"] == ["10.0.0.5"]
+    assert fast.addresses == ("10.0.0.5",)
 
 
 @pytest.mark.parametrize(
@@ -289,7 +295,7 @@ def test_malformed_or_foreign_replies_are_errors_exactly_as_before(spy: Spy, cas
     with responder(lambda q: [("self", reply(q))]) as server:
         fast, slow = both_ways(spy, server)
     assert fast == slow, case
-    assert fast["outcome"] == "error" and fast["error"], case
+    assert fast.outcome == "error" and fast.error, case
     assert spy.decoded == 0, case
 
 
@@ -353,11 +359,11 @@ def test_datagrams_from_a_stranger_do_not_answer_nor_extend_the_timeout() -> Non
     with datagram_server(flood) as server:
         answer = asyncio.run(dnsquery.query(server, HOST, 0.3))
         returned.set()
-    assert answer["outcome"] == "timeout" and answer["addresses"] == []
+    assert answer.outcome == "timeout" and answer.addresses == ()
     assert 0 < len(sent) < 500, "the query returned only once the strangers had stopped"
 
 
-def test_a_shared_answer_handed_out_is_a_copy() -> None:
+def test_a_shared_answer_handed_out_cannot_be_changed() -> None:
     from aoai_diag.context import Settings
     from aoai_diag.net.dns_cache import query_many_cached
     from aoai_diag.runner import new_context
@@ -365,18 +371,20 @@ def test_a_shared_answer_handed_out_is_a_copy() -> None:
     ctx = new_context(Settings(timeout=1.0, env={}))
     with responder(lambda q: [("self", private_answer(q))]) as server:
 
-        def ask() -> dict[str, Any]:
+        def ask() -> DnsAnswer:
             return asyncio.run(query_many_cached(ctx, [(server, HOST)], 1.0))[(server, HOST)]
 
+        # Every target of the run gets the one answer kept: no reader can change it for the next.
         first = ask()
-        first["addresses"].append("192.0.2.1")
-        first["address_classes"]["192.0.2.1"] = "public"
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            first.addresses = ("192.0.2.1",)  # type: ignore[misc]
+        with pytest.raises(TypeError):
+            first.address_classes["192.0.2.1"] = "public"  # type: ignore[index]
         second = ask()
-        second["chain"].clear()
         third = ask()
-    assert second["addresses"] == third["addresses"] == ["10.0.0.5"]
-    assert third["address_classes"] == {"10.0.0.5": "private"}
-    assert third["chain"] == [HOST, PL]
+    assert second.addresses == third.addresses == ("10.0.0.5",)
+    assert third.address_classes == {"10.0.0.5": "private"}
+    assert third.chain == (HOST, PL)
 
 
 def test_a_late_copy_of_the_a_reply_is_not_taken_for_the_aaaa_reply() -> None:
@@ -390,7 +398,7 @@ def test_a_late_copy_of_the_a_reply_is_not_taken_for_the_aaaa_reply() -> None:
 
     with responder(reply) as server:
         many = asyncio.run(dnsquery.query_many([(server, HOST)], 1.0))[(server, HOST)]
-    assert (many["outcome"], many["addresses"], many["addresses6"]) == ("answer", ["10.0.0.5"], ["fd00::5"])
+    assert (many.outcome, many.addresses, many.addresses6) == ("answer", ("10.0.0.5",), ("fd00::5",))
 
 
 def test_query_many_agrees_with_query_on_a_mix_of_servers() -> None:
@@ -409,14 +417,9 @@ def test_query_many_agrees_with_query_on_a_mix_of_servers() -> None:
         many = asyncio.run(dnsquery.query_many(pairs, 0.5))
         alone = {pair: asyncio.run(dnsquery.query(pair[0], pair[1], 0.5)) for pair in pairs if pair[0] != servers[2]}
     for pair, answer in alone.items():
-        got = dict(many[pair])
-        for a in (got, answer):
-            a.pop("elapsed_ms")
-            a["addresses"].sort()
-            a["addresses6"].sort()
-        assert got == answer, pair
-    assert many[(servers[1], HOST)]["tcp_retry"] == "ok" and many[(servers[1], HOST)]["addresses"] == ["10.1.2.3"]
-    assert [many[(servers[2], n)]["outcome"] for n in names] == ["timeout"] * 3
+        assert comparable(many[pair]) == comparable(answer), pair
+    assert many[(servers[1], HOST)].tcp_retry == "ok" and many[(servers[1], HOST)].addresses == ("10.1.2.3",)
+    assert [many[(servers[2], n)].outcome for n in names] == ["timeout"] * 3
 
 
 def test_query_many_has_every_question_in_flight_at_once() -> None:
@@ -437,7 +440,7 @@ def test_query_many_has_every_question_in_flight_at_once() -> None:
     with datagram_server(gather) as server:
         many = asyncio.run(dnsquery.query_many([(server, n) for n in names], 2.0))
     assert sorted(held) == sorted(names)
-    assert [many[(server, n)]["addresses"] for n in names] == [["10.0.0.5"]] * len(names)
+    assert [many[(server, n)].addresses for n in names] == [("10.0.0.5",)] * len(names)
 
 
 def test_running_out_of_descriptors_is_evidence_for_the_questions_left_not_a_crash() -> None:
@@ -469,9 +472,9 @@ def test_running_out_of_descriptors_is_evidence_for_the_questions_left_not_a_cra
 
     with responder(lambda q: [("self", private_answer(q))]) as server:
         found = asyncio.run(ask(server))
-    outcomes = [found[(server, n)]["outcome"] for n in names]
+    outcomes = [found[(server, n)].outcome for n in names]
     assert outcomes == ["answer"] + ["error"] * 5, outcomes  # the first question got the free descriptor
-    failed = [found[(server, n)]["error"] for n in names[1:]]
+    failed = [found[(server, n)].error for n in names[1:]]
     assert all("Too many open files" in (e or "") for e in failed), failed
 
 
@@ -485,7 +488,7 @@ def test_a_question_echoed_in_other_case_is_still_ours(spy: Spy) -> None:
     with responder(reply) as server:
         fast, slow = both_ways(spy, server)
     assert fast == slow
-    assert fast["addresses"] == ["10.0.0.5"]
+    assert fast.addresses == ("10.0.0.5",)
     assert spy.decoded >= 1
 
 

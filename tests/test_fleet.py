@@ -8,6 +8,7 @@ from pathlib import Path
 
 from aoai_diag.checks import dns_nameservers, public_dns, resolver_config
 from aoai_diag.context import ProbeContext, Settings, parse_endpoint
+from aoai_diag.evidence.dns import DnsNameservers
 from aoai_diag.runner import new_context, run_check
 from aoai_diag.targets import parse_target
 from tests.monitoring_support import closed_port, dns_config
@@ -35,8 +36,8 @@ def test_the_same_dns_question_is_asked_once_per_run() -> None:
     assert max(asked.values()) == 1, [k for k, n in asked.items() if n > 1]
     # Both targets still carry the full answers in their own evidence.
     for target in report.targets:
-        servers = next(c for c in target.checks if c.id == "dns_nameservers").evidence["servers"]
-        assert servers[0]["answers"][target.target["host"]]["outcome"] == "answer"
+        servers = next(c for c in target.checks if c.id == "dns_nameservers").typed(DnsNameservers).servers
+        assert servers[0].answers[target.target["host"]].outcome == "answer"
 
 
 def test_a_timed_out_answer_is_not_shared() -> None:
@@ -47,7 +48,7 @@ def test_a_timed_out_answer_is_not_shared() -> None:
     first = asyncio.run(query_many_cached(ctx, [(dead, "contoso.openai.azure.com")], 0.2))[
         (dead, "contoso.openai.azure.com")
     ]
-    assert first["outcome"] in ("timeout", "error")
+    assert first.outcome in ("timeout", "error")
     assert not [k for k in ctx.shared if k.startswith("dns:")]
 
 

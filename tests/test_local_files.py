@@ -21,7 +21,7 @@ def run_one(probe: object, **settings: object) -> CheckResult:
     base: dict[str, object] = {"timeout": 1.0, "public_resolvers": (), "azure_dns": ("127.0.0.1", 9)}
     base.update(settings)
     (result,) = run_probes(TARGET, new_context(Settings(**base)), [probe])  # type: ignore[list-item]
-    parse(result.id, result.evidence, strict=True)  # the evidence fits its declared type
+    parse(result.id, result.evidence.to_dict(), strict=True)  # the evidence fits its declared type
     return result
 
 
@@ -44,13 +44,13 @@ def test_one_bad_resolv_conf_line_is_skipped_and_the_rest_kept(
     result = run_one(resolver_config.PROBE)
     # Then the good lines still count, and the bad one is named, not the whole file called unreadable
     assert result.status is Status.PASS, result.summary
-    assert result.evidence["nameservers"] == ["10.1.0.53:53", "[fd00::53]:53"]
-    assert result.evidence["error"] is None
-    (skipped,) = result.evidence["skipped"]
-    assert skipped["line"] == 2 and skipped["text"] == bad and reason in skipped["reason"]
+    assert result.evidence.nameservers == ("10.1.0.53:53", "[fd00::53]:53")
+    assert result.evidence.error is None
+    (skipped,) = result.evidence.skipped
+    assert skipped.line == 2 and skipped.text == bad and reason in skipped.reason
     assert f"ignored line 2 ({bad!r}" in result.summary
     if not bad.startswith("search"):
-        assert result.evidence["search"] == ["lab.example"]
+        assert result.evidence.search == ("lab.example",)
 
 
 def test_only_bad_nameserver_lines_is_none_configured_not_unreadable(
@@ -61,7 +61,7 @@ def test_only_bad_nameserver_lines_is_none_configured_not_unreadable(
     monkeypatch.setattr(resolver_config, "RESOLV_CONF", str(conf))
     result = run_one(resolver_config.PROBE)
     assert result.status is Status.FAIL
-    assert [s["line"] for s in result.evidence["skipped"]] == [1, 2]
+    assert [s.line for s in result.evidence.skipped] == [1, 2]
     assert "and 1 more" in result.summary
 
 
@@ -77,10 +77,10 @@ def test_hosts_file_cut_at_the_read_limit_says_so(tmp_path: Path, monkeypatch: p
     # Then it says the file was cut where, and never passes with "no entry"
     assert result.status is Status.WARN
     assert f"file larger than {limit} bytes, entries after byte {limit} not read" in result.summary
-    assert result.evidence["truncated"] is True
-    assert result.evidence["read_limit"] == limit
-    assert result.evidence["size_bytes"] == hosts.stat().st_size
-    assert result.evidence["entries"] == []
+    assert result.evidence.truncated is True
+    assert result.evidence.read_limit == limit
+    assert result.evidence.size_bytes == hosts.stat().st_size
+    assert result.evidence.entries == ()
 
 
 def test_cut_hosts_file_keeps_entries_before_the_cut_and_drops_the_cut_line(
@@ -94,7 +94,7 @@ def test_cut_hosts_file_keeps_entries_before_the_cut_and_drops_the_cut_line(
     monkeypatch.setattr(hosts_file, "MAX_BYTES", len(head) + len(f"10.0.0.6 {TARGET.host}"))
     result = run_one(hosts_file.PROBE, hosts_file=str(hosts))
     assert result.status is Status.WARN
-    assert [(e["address"], e["line"]) for e in result.evidence["entries"]] == [("10.0.0.5", 1)]
+    assert [(e.address, e.line) for e in result.evidence.entries] == [("10.0.0.5", 1)]
     assert "entries after byte" in result.summary
 
 
@@ -103,5 +103,5 @@ def test_hosts_file_within_the_limit_is_not_truncated(tmp_path: Path) -> None:
     hosts.write_text("127.0.0.1 localhost\n")
     result = run_one(hosts_file.PROBE, hosts_file=str(hosts))
     assert result.status is Status.PASS
-    assert result.evidence["truncated"] is False
-    assert result.evidence["size_bytes"] == hosts.stat().st_size
+    assert result.evidence.truncated is False
+    assert result.evidence.size_bytes == hosts.stat().st_size

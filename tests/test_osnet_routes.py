@@ -88,11 +88,11 @@ def test_ip_batch_parser_matches_answers_by_destination_not_by_order() -> None:
     found = linux.parse_ip_batch(
         ["10.9.9.9", "10.1.2.4", "127.0.0.1"], out[1] + "\n" + out[0] + "\n", "RTNETLINK answers: No route to host\n"
     )
-    assert found["10.1.2.4"]["interface"] == "tun0" and found["127.0.0.1"]["local"] is True
+    assert found["10.1.2.4"].interface == "tun0" and found["127.0.0.1"].local is True
     # no line number named the refused line: it is an error carrying ip's words, never a route
-    assert found["10.9.9.9"] == {"error": "ip gave no answer (RTNETLINK answers: No route to host)"}
+    assert found["10.9.9.9"] == OsRoute(error="ip gave no answer (RTNETLINK answers: No route to host)")
     garbage = linux.parse_ip_batch(["10.1.2.4"], "Usage: ip route { list | flush } SELECTOR\n[{]\n", "")
-    assert garbage == {"10.1.2.4": {"error": "ip gave no answer"}}
+    assert garbage == {"10.1.2.4": OsRoute(error="ip gave no answer")}
 
 
 @pytest.mark.parametrize(
@@ -179,4 +179,4 @@ def test_real_ip_route_get_loopback() -> None:
     real = commands.run(["ip", "-j", "route", "get", "127.0.0.1"], 5.0)
     found = routes.lookup_routes(["127.0.0.1"], 5.0, "linux")
     assert found["127.0.0.1"] == OsRoute(interface="lo", source="127.0.0.1", local=True)
-    assert OsRoute.from_dict(linux.parse_ip_route_get(real.stdout)) == found["127.0.0.1"]
+    assert linux.parse_ip_route_get(real.stdout) == found["127.0.0.1"]

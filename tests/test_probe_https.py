@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from aoai_diag.checks import https_dataplane, proxy_settings, tcp_connect, tls_h
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
 from aoai_diag.engine import run_probes
+from aoai_diag.evidence.path import HttpAttempt, HttpsDataplane
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.connect import connect_all
 from aoai_diag.targets import Target
@@ -50,6 +52,10 @@ def run_chain(port: int, env: dict[str, str], *addresses: str, timeout: float = 
     return {r.id: r for r in results}
 
 
+def attempts(check: CheckResult) -> tuple[HttpAttempt, ...]:
+    return check.typed(HttpsDataplane).attempts
+
+
 EXPECTED = {
     "H1": (401, Status.PASS),
     "H2": (403, Status.FAIL),
@@ -73,17 +79,18 @@ def test_every_label_end_to_end(label: str, pki: tlsca.Pki) -> None:
         results = run_chain(srv.address[1], {**trust(pki.azure_ca), "AZURE_OPENAI_API_KEY": "must-not-leak"}, PE)
     check = results["https_dataplane"]
     status, expected = EXPECTED[label]
-    (a,) = check.evidence["attempts"]
-    assert (a["via"], a["address"], a["address_class"], a["outcome"]) == ("direct", PE, "private", "response")
-    assert (a["status"], a["classification"], check.status) == (status, label, expected)
-    assert check.evidence["app_path"] == "direct"
-    assert a["azure_answered"] is (label not in ("H11", "H12"))
+    (a,) = attempts(check)
+    assert (a.via, a.address, a.address_class, a.outcome) == ("direct", PE, "private", "response")
+    assert (a.status, a.classification, check.status) == (status, label, expected)
+    assert check.typed(HttpsDataplane).app_path == "direct"
+    assert a.azure_answered is (label not in ("H11", "H12"))
+    assert a.elapsed_ms is not None and a.elapsed_ms >= 0 and a.proxy_auth_withheld is None
     if label == "H3":
-        assert a["caller_ip"] == "203.0.113.7"
+        assert a.caller_ip == "203.0.113.7"
     if label in ("H2", "H3"):
-        assert a["headers"]["policy-id"] == "ThrowExceptionDueToTrafficDenied"
+        assert a.headers["policy-id"] == "ThrowExceptionDueToTrafficDenied"
     if label == "H1":
-        assert a["headers"]["x-ms-region"] == "East US 2" and a["error_code"] == "401"
+        assert a.headers["x-ms-region"] == "East US 2" and a.error_code == "401"
     (request,) = srv.requests
     assert request["path"] == "/openai/models?api-version=2024-10-21" and request["host"] == TARGET.host
     assert not {"api-key", "authorization", "proxy-authorization"} & set(request["headers"])
@@ -93,30 +100,40 @@ def test_every_label_end_to_end(label: str, pki: tlsca.Pki) -> None:
 def test_502_html_from_an_intermediary_is_h12(pki: tlsca.Pki) -> None:
     with service.serve({"cert": str(pki.cert("azure")), "behaviour": "502"}, host=PE) as srv:
         check = run_chain(srv.address[1], trust(pki.azure_ca), PE)["https_dataplane"]
-    a = check.evidence["attempts"][0]
-    assert (a["status"], a["classification"], a["headers"]["via"]) == (502, "H12", "1.1 proxy.corp (squid/5.7)")
+    a = attempts(check)[0]
+    assert (a.status, a.classification, a.headers["via"]) == (502, "H12", "1.1 proxy.corp (squid/5.7)")
     assert check.status is Status.FAIL
 
 
 def test_public_address_answering_h1_is_a_warning() -> None:
-    attempt = https_dataplane.new_attempt("direct", "20.42.0.10", None)
-    attempt.update(outcome="response", status=401, classification="H1", azure_answered=True)
-    outcome = https_dataplane.judge([attempt], "direct", {})
+    attempt = replace(
+        https_dataplane.new_attempt("direct", "20.42.0.10", None),
+        outcome="response",
+        status=401,
+        classification="H1",
+        azure_answered=True,
+    )
+    outcome = https_dataplane.judge(HttpsDataplane(attempts=(attempt,), app_path="direct"))
     assert outcome.status is Status.WARN and "public" in outcome.summary
 
 
 def test_h1_without_azure_headers_is_not_a_pass() -> None:
-    attempt = https_dataplane.new_attempt("direct", "127.0.0.2", None)
-    attempt.update(outcome="response", status=401, classification="H1", azure_answered=False)
-    assert https_dataplane.judge([attempt], "direct", {}).status is Status.FAIL
+    attempt = replace(
+        https_dataplane.new_attempt("direct", "127.0.0.2", None),
+        outcome="response",
+        status=401,
+        classification="H1",
+        azure_answered=False,
+    )
+    assert https_dataplane.judge(HttpsDataplane(attempts=(attempt,), app_path="direct")).status is Status.FAIL
 
 
 def test_body_read_is_capped(pki: tlsca.Pki) -> None:
     config = {"cert": str(pki.cert("azure")), "behaviour": "H12", "pad_bytes": 4 * 1024 * 1024}
     with service.serve(config, host=PE) as srv:
         check = run_chain(srv.address[1], trust(pki.azure_ca), PE)["https_dataplane"]
-    a = check.evidence["attempts"][0]
-    assert a["body_truncated"] is True and a["classification"] == "H12"
+    a = attempts(check)[0]
+    assert a.body_truncated is True and a.classification == "H12"
 
 
 def test_server_that_never_answers_times_out_within_the_bound(pki: tlsca.Pki) -> None:
@@ -124,7 +141,7 @@ def test_server_that_never_answers_times_out_within_the_bound(pki: tlsca.Pki) ->
         check = run_chain(srv.address[1], trust(pki.azure_ca), PE, timeout=0.3)["https_dataplane"]
     # The probe's own bound ended the wait: a timeout recorded as evidence (FAIL), not the engine's deadline (ERROR,
     # 3 s here). bench/bounds.py times it.
-    assert check.evidence["attempts"][0]["outcome"] == "timeout" and check.status is Status.FAIL
+    assert attempts(check)[0].outcome == "timeout" and check.status is Status.FAIL
 
 
 def test_reset_is_recorded_when_tls_was_not_checked(pki: tlsca.Pki) -> None:
@@ -133,7 +150,8 @@ def test_reset_is_recorded_when_tls_was_not_checked(pki: tlsca.Pki) -> None:
         outcome = asyncio.run(
             https_dataplane.run(TARGET, ctx, {"system_resolution": resolution(PE), "proxy_settings": proxy_result({})})
         )
-    assert outcome.evidence["attempts"][0]["outcome"] == "reset" and outcome.status is Status.FAIL
+    assert isinstance(outcome.evidence, HttpsDataplane)
+    assert outcome.evidence.attempts[0].outcome == "reset" and outcome.status is Status.FAIL
 
 
 def test_untrusted_certificate_means_no_direct_request(pki: tlsca.Pki) -> None:
@@ -173,11 +191,11 @@ def test_proxy_that_resolves_publicly_reaches_the_front_door(pki: tlsca.Pki) -> 
         pe.stop()
         front.stop()
     check = results["https_dataplane"]
-    by_via = {a["via"]: a for a in check.evidence["attempts"]}
-    assert check.evidence["app_path"] == "proxy" and check.status is Status.FAIL
-    assert (by_via["direct"]["classification"], by_via["direct"]["address"]) == ("H1", PE)
-    assert (by_via["proxy"]["classification"], by_via["proxy"]["address"]) == ("H2", "127.0.0.1")
-    assert by_via["proxy"]["proxy"] == f"http://127.0.0.1:{proxy.address[1]}"
+    by_via = {a.via: a for a in attempts(check)}
+    assert check.typed(HttpsDataplane).app_path == "proxy" and check.status is Status.FAIL
+    assert (by_via["direct"].classification, by_via["direct"].address) == ("H1", PE)
+    assert (by_via["proxy"].classification, by_via["proxy"].address) == ("H2", "127.0.0.1")
+    assert by_via["proxy"].proxy == f"http://127.0.0.1:{proxy.address[1]}"
     assert proxy.requests[0]["target"] == f"{TARGET.host}:{pe.address[1]}"
 
 
@@ -185,8 +203,8 @@ def test_tunnel_to_the_private_endpoint_is_a_warning(pki: tlsca.Pki) -> None:
     with service.serve({"cert": str(pki.cert("azure")), "behaviour": "H1"}, host=PE) as srv:
         with connect_proxy.serve({"resolve": {TARGET.host: PE}}) as proxy:
             check = run_chain(srv.address[1], proxy_env(pki, proxy), PE)["https_dataplane"]
-    proxied = next(a for a in check.evidence["attempts"] if a["via"] == "proxy")
-    assert (proxied["outcome"], proxied["classification"]) == ("response", "H1")
+    proxied = next(a for a in attempts(check) if a.via == "proxy")
+    assert (proxied.outcome, proxied.classification) == ("response", "H1")
     assert check.status is Status.WARN and "proxy" in check.summary
     assert len(srv.requests) == 2  # direct and tunnelled
 
@@ -198,13 +216,14 @@ def test_proxy_errors_are_recorded(mode: str, status: int, pki: tlsca.Pki) -> No
             env = proxy_env(pki, proxy, userinfo="alice:s3cr3t@")
             results = run_chain(srv.address[1], env, PE)
     check = results["https_dataplane"]
-    proxied = next(a for a in check.evidence["attempts"] if a["via"] == "proxy")
-    assert (proxied["outcome"], proxied["status"], proxied["classification"]) == ("proxy_error", status, "H12")
+    proxied = next(a for a in attempts(check) if a.via == "proxy")
+    assert (proxied.outcome, proxied.status, proxied.classification) == ("proxy_error", status, "H12")
     assert check.status is Status.FAIL
-    assert proxied["proxy"].startswith("http://***@127.0.0.1:")
-    assert proxied.get("proxy_auth_withheld", False) is (mode == "407")
+    assert str(proxied.proxy).startswith("http://***@127.0.0.1:")
+    # true only when the proxy asked for the credentials this tool holds back; null (not recorded) otherwise
+    assert proxied.proxy_auth_withheld is (True if mode == "407" else None)
     assert "proxy-authorization" not in proxy.requests[0]["headers"]
-    assert "s3cr3t" not in json.dumps({k: dict(v.evidence) for k, v in results.items()})
+    assert "s3cr3t" not in json.dumps({k: v.evidence.to_dict() for k, v in results.items()})
 
 
 def test_connect_timeout_is_bounded(pki: tlsca.Pki) -> None:
@@ -212,8 +231,8 @@ def test_connect_timeout_is_bounded(pki: tlsca.Pki) -> None:
         with connect_proxy.serve({"mode": "hang"}) as proxy:
             check = run_chain(srv.address[1], proxy_env(pki, proxy), PE, timeout=0.3)["https_dataplane"]
     # As above: the probe's bound (FAIL with a timeout attempt), not the engine's deadline (ERROR).
-    proxied = next(a for a in check.evidence["attempts"] if a["via"] == "proxy")
-    assert proxied["outcome"] == "timeout" and check.status is Status.FAIL
+    proxied = next(a for a in attempts(check) if a.via == "proxy")
+    assert proxied.outcome == "timeout" and check.status is Status.FAIL
 
 
 def test_inspecting_proxy_is_a_tls_error(pki: tlsca.Pki) -> None:
@@ -225,8 +244,8 @@ def test_inspecting_proxy_is_a_tls_error(pki: tlsca.Pki) -> None:
     finally:
         pe.stop()
         inspector.stop()
-    proxied = next(a for a in check.evidence["attempts"] if a["via"] == "proxy")
-    assert proxied["outcome"] == "tls_error" and "unable to get local issuer" in proxied["error"]
+    proxied = next(a for a in attempts(check) if a.via == "proxy")
+    assert proxied.outcome == "tls_error" and "unable to get local issuer" in str(proxied.error)
     assert check.status is Status.FAIL
 
 
@@ -234,8 +253,8 @@ def test_unsupported_proxy_scheme_is_an_error_attempt(pki: tlsca.Pki) -> None:
     env: dict[str, Any] = {**trust(pki.azure_ca), "HTTPS_PROXY": "socks5://127.0.0.1:1080"}
     with service.serve({"cert": str(pki.cert("azure"))}, host=PE) as srv:
         check = run_chain(srv.address[1], env, PE)["https_dataplane"]
-    proxied = next(a for a in check.evidence["attempts"] if a["via"] == "proxy")
-    assert proxied["outcome"] == "error" and "socks5" in proxied["error"]
+    proxied = next(a for a in attempts(check) if a.via == "proxy")
+    assert proxied.outcome == "error" and "socks5" in str(proxied.error)
 
 
 # --- the servers run standalone too (the end-to-end tier starts them inside namespaces) -----------------------
@@ -291,7 +310,7 @@ def test_standalone_service_and_proxy_serve_the_probe(tmp_path: Path) -> None:
         for proc in procs:
             proc.terminate()
             proc.wait(timeout=5)
-    by_via = {a["via"]: a["classification"] for a in check.evidence["attempts"]}
+    by_via = {a.via: a.classification for a in attempts(check)}
     assert by_via == {"direct": "H1", "proxy": "H2"}
     assert [proc.returncode for proc in procs] == [0, 0]
 
@@ -305,7 +324,7 @@ def test_standalone_blackhole_times_out() -> None:
         proc.terminate()
         proc.wait(timeout=5)
     attempt = tcp_connect.attempt_of("127.0.0.8", connect, 0.3)
-    assert (attempt["outcome"], attempt["error"]) == ("timeout", "no answer within 0.30 s")
+    assert (attempt.outcome, attempt.error) == ("timeout", "no answer within 0.30 s")
 
 
 def free_port(host: str) -> int:

@@ -86,11 +86,11 @@ def test_nrpt_rule_for_privatelink_only_sends_the_name_to_home_dns_and_names_spl
     app = resolution("20.43.132.10")
     result = run(app)
     assert ran == ["Get-DnsClientNrptPolicy", "Get-DnsClientServerAddress"]
-    primary = result.evidence["names"][HOST]
-    assert (primary["kind"], primary["verdict"], primary["app"]) == ("default", "public", "public")
-    assert primary["servers"] == [f"{home[0]}:{home[1]}"] and "no NRPT rule" in primary["why"]
-    tunnel_answer = result.evidence["uncovered"][HOST][f"{tunnel[0]}:{tunnel[1]}"]
-    assert tunnel_answer["addresses"] == ["10.20.1.5"]
+    primary = result.evidence.names[HOST]
+    assert (primary.kind, primary.verdict, primary.app) == ("default", "public", "public")
+    assert primary.servers == (f"{home[0]}:{home[1]}",) and "no NRPT rule" in str(primary.why)
+    tunnel_answer = result.evidence.uncovered[HOST][f"{tunnel[0]}:{tunnel[1]}"]
+    assert tunnel_answer.addresses == ("10.20.1.5",)
     assert result.status is Status.FAIL
 
     findings = diagnose(TARGET, [app, result])
@@ -131,10 +131,10 @@ def test_nrpt_exemption_sends_the_name_to_home_dns_and_the_finding_names_the_exe
     windows(monkeypatch, nrpt + "\r\n", interfaces_text(home))
     app = resolution("20.43.132.10")
     result = run(app)
-    primary = result.evidence["names"][HOST]
-    assert (primary["kind"], primary["match"], primary["verdict"]) == ("default", ".openai.azure.com", "public")
-    assert primary["servers"] == [f"{home[0]}:{home[1]}"] and "exemption" in primary["why"]
-    assert result.evidence["uncovered"][HOST][f"{tunnel[0]}:{tunnel[1]}"]["addresses"] == ["10.20.1.5"]
+    primary = result.evidence.names[HOST]
+    assert (primary.kind, primary.match, primary.verdict) == ("default", ".openai.azure.com", "public")
+    assert primary.servers == (f"{home[0]}:{home[1]}",) and "exemption" in str(primary.why)
+    assert result.evidence.uncovered[HOST][f"{tunnel[0]}:{tunnel[1]}"].addresses == ("10.20.1.5",)
     (split,) = [f for f in diagnose(TARGET, [app, result]) if f.cause_id == "dns.split_dns_nrpt"]
     assert "an NRPT exemption for .openai.azure.com sends" in split.detail
     assert "Remove-DnsClientNrptRule" in str(split.remediation)
@@ -147,10 +147,10 @@ def test_nrpt_rule_covering_the_name_passes_and_no_split_dns(
     windows(monkeypatch, nrpt_text(".openai.azure.com", tunnel), interfaces_text(home))
     app = resolution("10.20.1.5")
     result = run(app)
-    primary = result.evidence["names"][HOST]
-    assert (primary["kind"], primary["match"], primary["verdict"]) == ("nrpt", ".openai.azure.com", "private")
-    assert result.status is Status.PASS and HOST not in result.evidence["uncovered"]
-    assert "contoso.cognitiveservices.azure.com" in result.evidence["uncovered"]  # .openai.azure.com only
+    primary = result.evidence.names[HOST]
+    assert (primary.kind, primary.match, primary.verdict) == ("nrpt", ".openai.azure.com", "private")
+    assert result.status is Status.PASS and HOST not in result.evidence.uncovered
+    assert "contoso.cognitiveservices.azure.com" in result.evidence.uncovered  # .openai.azure.com only
     assert "dns.split_dns_nrpt" not in {f.cause_id for f in diagnose(TARGET, [app, result])}
 
 
@@ -161,7 +161,7 @@ def test_application_view_disagreeing_with_the_os_dns_warns(
     [home] = servers(home=view("public_privatelink_3c"))
     windows(monkeypatch, "", interfaces_text(home))
     result = run(resolution("10.1.2.4"))
-    assert result.status is Status.WARN and result.evidence["names"][HOST]["disagree"] is True
+    assert result.status is Status.WARN and result.evidence.names[HOST].disagree is True
     assert "getaddrinfo disagrees" in result.summary
 
 
@@ -171,7 +171,7 @@ def test_unreadable_os_configuration_is_an_error_not_a_pass(monkeypatch: pytest.
         commands, "powershell", lambda script, timeout: CommandResult(("powershell.exe",), None, "", "not found")
     )
     result = run(resolution("10.1.2.4"))
-    assert result.status is Status.ERROR and result.evidence["errors"]
+    assert result.status is Status.ERROR and result.evidence.errors
 
 
 def test_switched_off_when_resolvers_are_given() -> None:

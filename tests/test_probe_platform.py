@@ -15,6 +15,7 @@ from aoai_diag.checks import azure_dns, azure_platform
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import Settings
 from aoai_diag.engine import run_probes
+from aoai_diag.evidence.path import ImdsVm
 from aoai_diag.model import CheckResult, Status
 from aoai_diag.net.imds import fetch_instance
 from aoai_diag.runner import new_context
@@ -63,32 +64,32 @@ def test_on_azure_records_vm_and_azure_dns_private(imds_server: imds.ImdsServer)
         results = run(settings(imds_server.endpoint, dns_server))
     platform = results["azure_platform"]
     assert platform.status is Status.PASS
-    assert platform.evidence["on_azure"] is True
-    assert platform.evidence["vm"] == {
-        "subscription_id": imds.SUBSCRIPTION,
-        "resource_group": "rg-hub-jumpbox",
-        "name": "jumpbox-01",
-        "vm_id": "02aab8a4-74ef-476e-8182-f6d2ba4166a6",
-        "location": "westeurope",
-        "resource_id": imds.DEFAULT_INSTANCE["compute"]["resourceId"],
-        "private_ip": "10.20.0.4",
-        "subnet_prefix": "10.20.0.0/24",
-        "mac": "000D3A2B4C5D",
-    }
+    assert platform.evidence.on_azure is True
+    assert platform.evidence.vm == ImdsVm(
+        subscription_id=imds.SUBSCRIPTION,
+        resource_group="rg-hub-jumpbox",
+        name="jumpbox-01",
+        vm_id="02aab8a4-74ef-476e-8182-f6d2ba4166a6",
+        location="westeurope",
+        resource_id=imds.DEFAULT_INSTANCE["compute"]["resourceId"],
+        private_ip="10.20.0.4",
+        subnet_prefix="10.20.0.0/24",
+        mac="000D3A2B4C5D",
+    )
     assert imds_server.requests == [
         {"path": "/metadata/instance", "query": {"api-version": "2021-02-01"}, "metadata": True}
     ]
     dns_result = results["azure_dns"]
     assert dns_result.status is Status.PASS
-    assert dns_result.evidence["server"] == f"{dns_server[0]}:{dns_server[1]}"
-    assert set(dns_result.evidence["answers"]) == {*TARGET.names, "contoso.privatelink.openai.azure.com"}
+    assert dns_result.evidence.server == f"{dns_server[0]}:{dns_server[1]}"
+    assert set(dns_result.evidence.answers) == {*TARGET.names, "contoso.privatelink.openai.azure.com"}
 
 
 def test_azure_dns_nxdomain_from_private_zone_fails(imds_server: imds.ImdsServer) -> None:
     with serve(fixture("nxdomain_private_soa")) as (_, [dns_server]):
         result = run(settings(imds_server.endpoint, dns_server))["azure_dns"]
     assert result.status is Status.FAIL
-    assert result.evidence["answers"][TARGET.host]["soa_mname"] == "azureprivatedns.net"
+    assert result.evidence.answers[TARGET.host].soa_mname == "azureprivatedns.net"
 
 
 def test_azure_dns_silent_fails_within_timeout(imds_server: imds.ImdsServer) -> None:
@@ -96,7 +97,7 @@ def test_azure_dns_silent_fails_within_timeout(imds_server: imds.ImdsServer) -> 
         result = run(settings(imds_server.endpoint, dns_server, timeout=0.4))["azure_dns"]
     # FAIL with a timeout answer, not the engine's ERROR at the run's deadline (2 x 0.4 s): the probe's own bound.
     assert result.status is Status.FAIL
-    assert result.evidence["answers"][TARGET.host]["outcome"] == "timeout"
+    assert result.evidence.answers[TARGET.host].outcome == "timeout"
 
 
 def test_imds_absent_skips_at_the_refusal_and_azure_dns_is_skipped() -> None:
@@ -105,8 +106,8 @@ def test_imds_absent_skips_at_the_refusal_and_azure_dns_is_skipped() -> None:
     # The refused connect is the answer (no wait for a timeout, no retry); bench/bounds.py times the silent case.
     platform = results["azure_platform"]
     assert platform.status is Status.SKIP
-    assert platform.evidence["on_azure"] is False and platform.evidence["vm"] is None
-    assert "refused" in platform.evidence["error"].lower()
+    assert platform.evidence.on_azure is False and platform.evidence.vm is None
+    assert "refused" in platform.evidence.error.lower()
     assert results["azure_dns"].status is Status.SKIP
     assert dns_obj.queries == []
 
@@ -119,8 +120,8 @@ def test_imds_that_accepts_but_never_answers_is_bounded() -> None:
         result = run(settings(endpoint, timeout=0.4), [azure_platform.PROBE])["azure_platform"]
     # SKIP from the probe's own bound (IMDS did not answer), not the engine's ERROR at the run's deadline (0.8 s).
     assert result.status is Status.SKIP
-    assert result.evidence["on_azure"] is False
-    assert result.evidence["error"] == f"no answer from {endpoint} within 0.3 s"  # the IMDS bound, named
+    assert result.evidence.on_azure is False
+    assert result.evidence.error == f"no answer from {endpoint} within 0.3 s"  # the IMDS bound, named
 
 
 @pytest.mark.parametrize(
@@ -136,16 +137,16 @@ def test_unusable_imds_answers(config: dict[str, Any], status: Status, on_azure:
     with imds.serve(config) as server:
         result = run(settings(server.endpoint), [azure_platform.PROBE])["azure_platform"]
     assert result.status is status
-    assert result.evidence["on_azure"] is on_azure
-    assert result.evidence["error"] and "\n" not in result.evidence["error"]
+    assert result.evidence.on_azure is on_azure
+    assert result.evidence.error and "\n" not in result.evidence.error
 
 
 def test_partial_instance_document_gives_nulls_not_crash() -> None:
     with imds.serve({"instance": {"compute": {"name": "vm1", "location": "eastus"}}}) as server:
         result = run(settings(server.endpoint), [azure_platform.PROBE])["azure_platform"]
     assert result.status is Status.PASS
-    assert result.evidence["vm"]["name"] == "vm1"
-    assert result.evidence["vm"]["private_ip"] is None and result.evidence["vm"]["subnet_prefix"] is None
+    assert result.evidence.vm.name == "vm1"
+    assert result.evidence.vm.private_ip is None and result.evidence.vm.subnet_prefix is None
 
 
 def test_imds_answer_is_cached_for_the_run(imds_server: imds.ImdsServer) -> None:
@@ -264,5 +265,5 @@ def test_standalone_emulator_prints_ready_and_answers() -> None:
 @pytest.mark.parametrize("endpoint", ["http://[::1", "http://127.0.0.1:99999", "ftp://127.0.0.1", "http://"])
 def test_malformed_imds_endpoint_is_evidence_not_a_probe_crash(endpoint: str) -> None:
     evidence = fetch_instance(endpoint, 0.2, 0.2)
-    assert evidence["on_azure"] is None
-    assert "must be http://host[:port]" in evidence["error"]
+    assert evidence.on_azure is None
+    assert "must be http://host[:port]" in str(evidence.error)

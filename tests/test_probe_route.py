@@ -12,6 +12,8 @@ import pytest
 
 from aoai_diag.checks import route_lookup
 from aoai_diag.context import ProbeContext, Settings
+from aoai_diag.evidence.osnet import OsRoute
+from aoai_diag.evidence.path import RouteLookup
 from aoai_diag.model import CheckResult, Status
 from aoai_diag.targets import parse_target
 
@@ -27,23 +29,29 @@ def resolution(*addresses: str) -> CheckResult:
 
 
 def run(*addresses: str, reference: str = "127.0.0.1") -> CheckResult:
+    """route_lookup's result, its evidence read through the declared type."""
     settings = Settings(public_resolvers=((reference, 53),))
     ctx = ProbeContext(settings=settings, deadline=time.monotonic() + 5)
     outcome = asyncio.run(route_lookup.run(parse_target("contoso"), ctx, {"system_resolution": resolution(*addresses)}))
-    return CheckResult("route_lookup", outcome.status, outcome.summary, outcome.evidence, 0.0, outcome.reason)
+    # Nothing observed (a skip) is recorded as the type at its defaults, as the engine does.
+    evidence = outcome.evidence if outcome.evidence is not None else RouteLookup()
+    return CheckResult("route_lookup", outcome.status, outcome.summary, evidence, 0.0, outcome.reason)
 
 
 def test_loopback_relay_counts_as_local_route() -> None:
     result = run("127.0.0.5")
-    (route,) = result.evidence["routes"]
+    evidence = result.typed(RouteLookup)
+    (route,) = evidence.routes
     assert result.status is Status.PASS
-    assert route["local"] is True and route["via_default"] is None and route["source"] == "127.0.0.1"
-    assert result.evidence["reference"]["source"] == "127.0.0.1"
+    assert route.local is True and route.via_default is None and route.source == "127.0.0.1"
+    assert (route.tunnel, route.tunnel_basis, route.address_class) == (None, "local address", "private")
+    assert evidence.reference is not None and evidence.reference.source == "127.0.0.1"
+    assert evidence.profile_routes == ()  # no VPN profile: nothing looked up for one
 
 
 def test_ipv6_loopback() -> None:
     result = run("::1", reference="::1")
-    assert result.status is Status.PASS and result.evidence["routes"][0]["source"] == "::1"
+    assert result.status is Status.PASS and result.typed(RouteLookup).routes[0].source == "::1"
 
 
 def test_no_private_address_is_a_skip_not_a_pass() -> None:
@@ -67,10 +75,11 @@ class _NoRouteSocket(socket.socket):
 def test_unreachable_destination_fails_naming_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(route_lookup.socket, "socket", _NoRouteSocket)
     result = run("10.0.0.5")
-    (route,) = result.evidence["routes"]
+    evidence = result.typed(RouteLookup)
+    (route,) = evidence.routes
     assert result.status is Status.FAIL
-    assert (route["source"], route["error"], route["via_default"]) == (None, "network unreachable", None)
-    assert result.evidence["reference"]["source"] == "127.0.0.1"
+    assert (route.source, route.error, route.via_default) == (None, "network unreachable", None)
+    assert evidence.reference is not None and evidence.reference.source == "127.0.0.1"
     assert "10.0.0.5: network unreachable" in result.summary
 
 
@@ -78,14 +87,14 @@ def test_reference_route_is_read_once_per_run_and_a_failed_read_is_not_kept(monk
     from aoai_diag.osnet import commands, linux
 
     asked: list[list[str]] = []
-    answers = {"127.0.0.1": [{"error": "ip timed out"}, {"interface": "lo", "error": None}]}
+    answers = {"127.0.0.1": [OsRoute(error="ip timed out"), OsRoute(interface="lo")]}
 
-    def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+    def read_routes(addresses: list[str], timeout: float) -> dict[str, OsRoute]:
         asked.append(list(addresses))
         found = {}
         for address in addresses:
             queued = answers.get(address)
-            found[address] = dict(queued.pop(0)) if queued else {"interface": "lo", "error": None}
+            found[address] = queued.pop(0) if queued else OsRoute(interface="lo")
         return found
 
     monkeypatch.setattr(commands, "platform", lambda: "linux")
@@ -96,12 +105,13 @@ def test_reference_route_is_read_once_per_run_and_a_failed_read_is_not_kept(monk
         outcome = asyncio.run(
             route_lookup.run(parse_target("contoso"), ctx, {"system_resolution": resolution(address)})
         )
-        refs.append(outcome.evidence["reference"]["os_route"])
+        assert isinstance(outcome.evidence, RouteLookup) and outcome.evidence.reference is not None
+        refs.append(outcome.evidence.reference.os_route)
     # One lookup per target for all its addresses. The first reference read failed (not kept), the second
     # succeeded (kept): the third target asks only for its own address.
     assert asked == [["127.0.0.1", "127.0.0.5"], ["127.0.0.1", "127.0.0.6"], ["127.0.0.7"]]
-    assert refs[0]["error"] == "ip timed out"
-    assert refs[1] == refs[2] and (refs[1]["interface"], refs[1]["error"]) == ("lo", None)
+    assert refs[0] == OsRoute(error="ip timed out")
+    assert refs[1] == refs[2] == OsRoute(interface="lo")
 
 
 def test_the_reference_source_is_looked_up_once_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,6 +134,7 @@ def test_the_reference_source_is_looked_up_once_per_run(monkeypatch: pytest.Monk
     sources = []
     for _ in range(4):
         outcome = asyncio.run(route_lookup.run(parse_target("contoso"), ctx.for_target(), deps))
-        sources.append(outcome.evidence["reference"]["source"])
+        assert isinstance(outcome.evidence, RouteLookup) and outcome.evidence.reference is not None
+        sources.append(outcome.evidence.reference.source)
     assert asked == ["127.0.0.9", "127.0.0.9"]  # the failure was not kept; the answer was
     assert sources == [None, "127.0.0.1", "127.0.0.1", "127.0.0.1"]

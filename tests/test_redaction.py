@@ -97,16 +97,16 @@ def test_redact_value_redacts_secret_keys_and_nested_text() -> None:
 def test_proxy_evidence_never_holds_the_password(proxy: str) -> None:
     # The producer itself, before any output boundary: variables, proxy_url, error (urlsplit's port message).
     evidence = evaluate("contoso.openai.azure.com", 443, {"HTTPS_PROXY": proxy, "NO_PROXY": "http://n:S3cretNo@x"})
-    flat = json.dumps(evidence)
+    flat = json.dumps(evidence.to_dict())
     assert "S3cret" not in flat and "PxA2" not in flat, flat
-    assert evidence["applies"] is True and evidence["variables"]["HTTPS_PROXY"].endswith("@127.0.0.1:3128")
+    assert evidence.applies is True and evidence.variables["HTTPS_PROXY"].endswith("@127.0.0.1:3128")
 
 
 def test_imds_evidence_never_holds_the_endpoint_password() -> None:
     from aoai_diag.net.imds import fetch_instance
 
     evidence = run_sync(fetch_instance, 5.0, f"http://u:ImdsS3cret@127.0.0.1:{closed_port()}", 0.2, 0.2)
-    assert "ImdsS3cret" not in json.dumps(evidence) and evidence["error"]
+    assert "ImdsS3cret" not in json.dumps(evidence.to_dict()) and evidence.error
 
 
 # --- the canary: the installed CLI, every input channel, every output ---------------------------------------------

@@ -31,10 +31,10 @@ def test_lookups_beyond_the_limit_are_refused_while_earlier_ones_stay_stuck(monk
         again = asyncio.run(system_resolution.resolve_all(stuck_getaddrinfo, names[:1], 443, 0.3))
     finally:
         release.set()
-    errors = [str(r["error"]) for r in first.values()]
+    errors = [str(r.error) for r in first.values()]
     assert errors.count("timeout") == 2
     assert [e for e in errors if e != "timeout"] == ["system resolver busy: 2 earlier lookups have not returned"]
-    assert again[names[0]]["error"].startswith("system resolver busy")
+    assert str(again[names[0]].error).startswith("system resolver busy")
     assert len(calls) == 2, "a refused lookup never reached getaddrinfo"
     for _ in range(100):  # the released calls give their slots back
         if gate.in_flight == 0:
@@ -42,4 +42,4 @@ def test_lookups_beyond_the_limit_are_refused_while_earlier_ones_stay_stuck(monk
         threading.Event().wait(0.01)
     assert gate.in_flight == 0
     found = asyncio.run(system_resolution.resolve_all(stuck_getaddrinfo, names[:1], 443, 1.0))
-    assert found[names[0]]["addresses"] == ["10.0.0.5"]
+    assert found[names[0]].addresses == ("10.0.0.5",)

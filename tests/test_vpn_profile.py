@@ -13,6 +13,7 @@ import pytest
 
 from aoai_diag.checks import vpn_profile
 from aoai_diag.context import ProbeContext, Settings
+from aoai_diag.evidence.osnet import RouteCoverage, VpnProfile, VpnProfileContent
 from aoai_diag.model import CheckResult, Status
 from aoai_diag.osnet.vpnprofile import (
     VpnProfileError,
@@ -50,25 +51,25 @@ def package(tmp_path: Path, *members: tuple[str, str]) -> Path:
 
 def test_entra_profile_default_has_no_client_config() -> None:
     profile = parse_azurevpnconfig((VPN / "azurevpnconfig_entra.xml").read_text())
-    assert profile["gateway"] == GATEWAY and profile["name"] == "vnet-hub" and profile["auth_type"] == "aad"
-    assert profile["dns_servers"] == [] and profile["dns_suffixes"] == [] and profile["include_routes"] == []
-    assert profile["routes_known"] is False
-    assert profile["omitted"] == ["audience", "cert", "hash", "issuer", "serversecret", "tenant"]
+    assert profile.gateway == GATEWAY and profile.name == "vnet-hub" and profile.auth_type == "aad"
+    assert profile.dns_servers == () and profile.dns_suffixes == () and profile.include_routes == ()
+    assert profile.routes_known is False
+    assert profile.omitted == ("audience", "cert", "hash", "issuer", "serversecret", "tenant")
 
 
 def test_custom_profile_dns_suffixes_and_routes() -> None:
     profile = parse_azurevpnconfig((VPN / "azurevpnconfig_custom.xml").read_text())
-    assert profile["dns_servers"] == ["10.1.0.4", "10.1.0.5"]
-    assert profile["dns_suffixes"] == [".contoso.internal", ".privatelink.openai.azure.com"]
-    assert profile["include_routes"] == ["10.3.0.0/16"] and profile["exclude_routes"] == ["10.1.2.0/28"]
-    assert profile["vpn_type"] == "OpenVPN (tcp)"
+    assert profile.dns_servers == ("10.1.0.4", "10.1.0.5")
+    assert profile.dns_suffixes == (".contoso.internal", ".privatelink.openai.azure.com")
+    assert profile.include_routes == ("10.3.0.0/16",) and profile.exclude_routes == ("10.1.2.0/28",)
+    assert profile.vpn_type == "OpenVPN (tcp)"
 
 
 def test_vpnsettings_routes_pool_and_type() -> None:
     profile = parse_vpnsettings((VPN / "VpnSettings.xml").read_text())
-    assert profile["advertised_routes"] == ["10.0.0.0/16", "10.1.0.0/16"] and profile["routes_known"] is True
-    assert profile["client_address_pool"] == ["172.16.201.0/24"] and profile["vpn_type"] == "IkeV2,OpenVPN"
-    assert profile["dns_servers"] == [] and profile["omitted"] == ["cacert"]
+    assert profile.advertised_routes == ("10.0.0.0/16", "10.1.0.0/16") and profile.routes_known is True
+    assert profile.client_address_pool == ("172.16.201.0/24",) and profile.vpn_type == "IkeV2,OpenVPN"
+    assert profile.dns_servers == () and profile.omitted == ("cacert",)
 
 
 def test_zip_merges_both_files_and_leaves_every_secret_out(tmp_path: Path) -> None:
@@ -78,20 +79,18 @@ def test_zip_merges_both_files_and_leaves_every_secret_out(tmp_path: Path) -> No
         ("Generic/VpnSettings.xml", "VpnSettings.xml"),
     )
     profile = load_profile(str(path))
-    assert profile["files"] == ["AzureVPN/azurevpnconfig.xml", "Generic/VpnSettings.xml"]
-    assert profile["gateway"] == GATEWAY and profile["routes_known"] is True
-    assert profile["advertised_routes"] == ["10.0.0.0/16", "10.1.0.0/16"]
-    assert profile["dns_servers"] == ["10.1.0.4", "10.1.0.5"]
-    dumped = json.dumps(profile)
+    assert profile.files == ("AzureVPN/azurevpnconfig.xml", "Generic/VpnSettings.xml")
+    assert profile.gateway == GATEWAY and profile.routes_known is True
+    assert profile.advertised_routes == ("10.0.0.0/16", "10.1.0.0/16")
+    assert profile.dns_servers == ("10.1.0.4", "10.1.0.5")
+    # the first file's value of a field wins; lists are joined
+    assert profile.vpn_type == "OpenVPN (tcp)" and profile.client_address_pool == ("172.16.201.0/24",)
+    dumped = json.dumps(profile.to_dict())
     assert not [s for s in SECRETS if s in dumped]
 
 
 def test_routes_exclude_wins_and_longest_route_is_named() -> None:
-    profile = {
-        "advertised_routes": ["10.0.0.0/8", "10.1.0.0/16"],
-        "include_routes": [],
-        "exclude_routes": ["10.1.2.0/28"],
-    }
+    profile = VpnProfileContent(advertised_routes=("10.0.0.0/8", "10.1.0.0/16"), exclude_routes=("10.1.2.0/28",))
     assert covering_route(profile, "10.1.3.4") == ("10.1.0.0/16", None)
     assert covering_route(profile, "10.1.2.4") == ("10.1.0.0/16", "10.1.2.0/28")
     assert covering_route(profile, "192.168.7.1") == (None, None)
@@ -154,16 +153,27 @@ def test_probe_passes_when_the_profile_covers_address_and_names(tmp_path: Path) 
     )
     result = probe(path, "10.1.2.4")
     assert result.status is Status.PASS, result.summary
-    assert result.evidence["coverage"] == {"10.1.2.4": {"route": "10.1.0.0/16", "excluded_by": None}}
-    assert result.evidence["file"] == "azurevpnconfig.xml"
+    evidence = result.typed(VpnProfile)
+    assert evidence.coverage == {"10.1.2.4": RouteCoverage(route="10.1.0.0/16", excluded_by=None)}
+    assert evidence.file == "azurevpnconfig.xml"
 
 
 def test_probe_warns_on_excluded_address_and_uncovered_names() -> None:
     result = probe(VPN / "azurevpnconfig_custom.xml", "10.1.2.4")
     assert result.status is Status.WARN
-    assert result.evidence["coverage"]["10.1.2.4"]["excluded_by"] == "10.1.2.0/28"
-    assert result.evidence["suffix_coverage"]["contoso.openai.azure.com"] is None
+    evidence = result.typed(VpnProfile)
+    assert evidence.coverage["10.1.2.4"].excluded_by == "10.1.2.0/28"
+    assert evidence.suffix_coverage["contoso.openai.azure.com"] is None
     assert "do not cover contoso.openai.azure.com" in result.summary
+
+
+def test_probe_names_an_unreadable_profile_and_records_only_its_file_name(tmp_path: Path) -> None:
+    bad = tmp_path / "azurevpnconfig.xml"
+    bad.write_text("<AzVpnProfile><name>x")
+    result = probe(bad, "10.1.2.4")
+    assert result.status is Status.ERROR and "not well-formed XML" in result.summary
+    # the file's base name only (the directory may name the user); the profile itself is unknown, not empty
+    assert result.typed(VpnProfile) == VpnProfile(file="azurevpnconfig.xml", profile=None)
 
 
 def test_probe_is_switched_off_without_the_option() -> None:
@@ -252,11 +262,12 @@ def test_unzipped_package_folder_reads_like_the_zip(tmp_path: Path) -> None:
 def test_vpnsettings_auth_type_read_from_auth_when_authenticationtype_is_absent() -> None:
     # Shape: the generic package's VpnSettings.xml (https://learn.microsoft.com/azure/vpn-gateway/about-vpn-profile-download)
     text = (VPN / "VpnSettings.xml").read_text().replace("<AuthenticationType>EapTls</AuthenticationType>", "")
-    assert parse_vpnsettings(text.replace("<Version>", "<Auth>EapTls</Auth><Version>"))["auth_type"] == "EapTls"
+    assert parse_vpnsettings(text.replace("<Version>", "<Auth>EapTls</Auth><Version>")).auth_type == "EapTls"
     nested = text.replace("<Version>", "<Auth><Type>AAD</Type><Audience>c632b3df</Audience></Auth><Version>")
     profile = parse_vpnsettings(nested)
-    assert profile["auth_type"] == "AAD" and "audience" in profile["omitted"] and "c632b3df" not in json.dumps(profile)
-    assert parse_vpnsettings(text)["auth_type"] is None
+    assert profile.auth_type == "AAD" and "audience" in profile.omitted
+    assert "c632b3df" not in json.dumps(profile.to_dict())
+    assert parse_vpnsettings(text).auth_type is None
 
 
 def test_misplaced_dns_suffixes_are_warned_not_read() -> None:
@@ -265,10 +276,10 @@ def test_misplaced_dns_suffixes_are_warned_not_read() -> None:
     text = (VPN / "azurevpnconfig_entra.xml").read_text()
     pasted = "<dnssuffixes><dnssuffix>.privatelink.openai.azure.com</dnssuffix></dnssuffixes><serversecret>"
     profile = parse_azurevpnconfig(text.replace("<serversecret>", pasted, 1))
-    assert profile["dns_suffixes"] == []
-    assert profile["warnings"] == [
-        "<dnssuffixes> inside <servervalidation> is ignored: the VPN client reads it only inside <clientconfig>"
-    ]
+    assert profile.dns_suffixes == ()
+    assert profile.warnings == (
+        "<dnssuffixes> inside <servervalidation> is ignored: the VPN client reads it only inside <clientconfig>",
+    )
 
 
 def test_the_macos_clients_dnsssuffix_typo_is_warned() -> None:
@@ -280,12 +291,12 @@ def test_the_macos_clients_dnsssuffix_typo_is_warned() -> None:
             "internal</dnssuffix>", "internal</dnsssuffix>"
         )
     )
-    assert profile["dns_suffixes"] == [".privatelink.openai.azure.com"]
-    assert profile["warnings"] == [
-        "<dnsssuffix> inside <dnssuffixes> is ignored: the VPN client reads only <dnssuffix> there"
-    ]
+    assert profile.dns_suffixes == (".privatelink.openai.azure.com",)
+    assert profile.warnings == (
+        "<dnsssuffix> inside <dnssuffixes> is ignored: the VPN client reads only <dnssuffix> there",
+    )
     # the properly placed profile warns of nothing
-    assert parse_azurevpnconfig(text)["warnings"] == []
+    assert parse_azurevpnconfig(text).warnings == ()
 
 
 def test_every_credential_element_is_named_in_omitted_and_none_is_copied() -> None:
@@ -300,18 +311,18 @@ def test_every_credential_element_is_named_in_omitted_and_none_is_copied() -> No
         )
     )
     profile = parse_vpnsettings(text)
-    assert profile["omitted"] == [
+    assert profile.omitted == (
         "cacert",
         "cacerts",
         "cert",
         "clientcertificatepassword",
         "radiusserverrootcertificate",
         "radiusserversecret",
-    ]
-    dumped = json.dumps(profile)
+    )
+    dumped = json.dumps(profile.to_dict())
     assert not [s for s in ("MIIRadiusRoot", "MIICaOne", "hunter2", "MIIDjjCCAnag") if s in dumped]
     # the public CA names the client checks the gateway against are not credentials
-    assert "servercertrootcn" not in profile["omitted"]
+    assert "servercertrootcn" not in profile.omitted
 
 
 @pytest.mark.parametrize(

@@ -212,7 +212,7 @@ def resolve(settings: Settings, text: str, resource_group: str | None) -> str:
     if ref.resource_id:
         return ref.resource_id
     ctx = ProbeContext(settings=settings, deadline=time.monotonic() + settings.run_deadline)
-    on_azure = fetch_instance(settings.imds_endpoint, settings.imds_timeout, settings.timeout).get("on_azure") is True
+    on_azure = fetch_instance(settings.imds_endpoint, settings.imds_timeout, settings.timeout).on_azure is True
     sess = snapshot.session(ctx, on_azure)
     found = search(ctx, sess, ref, snapshot.access(ctx, on_azure).subscriptions)
     if len(found.matches) > 1:

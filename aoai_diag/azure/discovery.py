@@ -23,7 +23,7 @@ def list_accounts(settings: Settings, on_azure: bool | None = None) -> list[str]
         from aoai_diag.net.imds import fetch_instance
 
         imds = fetch_instance(settings.imds_endpoint, ctx.op_timeout(cap=settings.imds_timeout), ctx.op_timeout())
-        on_azure = imds.get("on_azure") is True
+        on_azure = imds.on_azure is True
     inv = snapshot.inventory(ctx, on_azure)
     suffix = settings.cloud_obj.suffixes[0]
     hosts = {

@@ -32,15 +32,15 @@ from aoai_diag.targets import Target
 
 async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     # Files on a container's overlay or a network mount can block: read in the executor, once for the run.
-    evidence = dict(await in_thread(ctx.once, "app_host", lambda: read_host(ctx.settings.env)))
-    if evidence["kind"] is None:
+    evidence: AppHost = await in_thread(ctx.once, "app_host", lambda: read_host(ctx.settings.env))
+    if evidence.kind is None:
         return Outcome(
             Status.SKIP,
             "not an app host (no App Service, Container Apps, Kubernetes or Azure ML signal)",
             evidence,
             "no app host signal",
         )
-    return Outcome(Status.PASS, str(evidence["description"]), evidence)
+    return Outcome(Status.PASS, str(evidence.description), evidence)
 
 
 PROBE = Probe(

@@ -30,13 +30,13 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
     names = query_names(target)
     found = await query_many_cached(ctx, [(server, n) for n in names], ctx.op_timeout())
     answers = {n: found[(server, n)] for n in names}
-    evidence = {"server": format_endpoint(server), "answers": answers}
+    evidence = AzureDns(server=format_endpoint(server), answers=answers)
     primary = answers[target.host]
     shown = describe(primary)
     if classify_dns(primary) is AnswerKind.PRIVATE:
         return Outcome(Status.PASS, f"Azure DNS gives {target.host} -> {shown}", evidence)
     return Outcome(
-        Status.FAIL, f"Azure DNS gives no private address for {target.host}: {shown}", evidence, primary["outcome"]
+        Status.FAIL, f"Azure DNS gives no private address for {target.host}: {shown}", evidence, primary.outcome
     )
 
 

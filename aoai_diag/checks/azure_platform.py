@@ -17,11 +17,11 @@ Evidence:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from aoai_diag.blocking import in_thread
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
+from aoai_diag.evidence.host import AppHost
 from aoai_diag.evidence.path import AzurePlatform
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.imds import fetch_instance
@@ -32,23 +32,21 @@ from aoai_diag.targets import Target
 async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     settings = ctx.settings
 
-    async def fetch() -> dict[str, Any]:
+    async def fetch() -> AzurePlatform:
         connect, read = ctx.op_timeout(cap=settings.imds_timeout), ctx.op_timeout()
         return await in_thread(fetch_instance, settings.imds_endpoint, connect, read)
 
-    evidence = dict(await ctx.once_async("imds", fetch))
-    if evidence["on_azure"]:
-        vm = evidence["vm"]
+    evidence: AzurePlatform = await ctx.once_async("imds", fetch)
+    if evidence.on_azure and evidence.vm is not None:
+        vm = evidence.vm
         return Outcome(
-            Status.PASS,
-            f"Azure VM {vm['name']} in {vm['location']}, {vm['private_ip']} in {vm['subnet_prefix']}",
-            evidence,
+            Status.PASS, f"Azure VM {vm.name} in {vm.location}, {vm.private_ip} in {vm.subnet_prefix}", evidence
         )
-    if evidence["on_azure"] is None:
-        return Outcome(Status.ERROR, f"IMDS gave no usable answer: {evidence['error']}", evidence, evidence["error"])
+    if evidence.on_azure is None:
+        return Outcome(Status.ERROR, f"IMDS gave no usable answer: {evidence.error}", evidence, evidence.error)
     host = deps.get("app_host")
-    summary = no_imds_summary(host.evidence if host else None, evidence["error"])
-    return Outcome(Status.SKIP, summary, evidence, evidence["error"])
+    summary = no_imds_summary(host.typed(AppHost) if host is not None else None, evidence.error)
+    return Outcome(Status.SKIP, summary, evidence, evidence.error)
 
 
 PROBE = Probe(

@@ -16,15 +16,14 @@ Evidence:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import Endpoint, ProbeContext, parse_endpoint
 from aoai_diag.evidence.answers import classify_dns
-from aoai_diag.evidence.dns import DnsNameservers
+from aoai_diag.evidence.dns import DnsAnswer, DnsNameservers, ResolverConfig, ServerAnswers
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.dns_cache import query_many_cached
-from aoai_diag.net.dnsquery import DnsAnswer, describe, format_endpoint
+from aoai_diag.net.dnsquery import describe, format_endpoint
 from aoai_diag.targets import Target
 
 
@@ -40,28 +39,28 @@ def answer_verdict(answer: DnsAnswer) -> str:
 
 async def ask_servers(
     servers: list[Endpoint], names: list[str], timeout: float, ctx: ProbeContext | None = None
-) -> list[dict[str, Any]]:
+) -> list[ServerAnswers]:
     pairs = [(s, n) for s in servers for n in names]
     found = await query_many_cached(ctx, pairs, timeout)  # shared by the run's targets
-    return [{"server": format_endpoint(s), "answers": {n: found[(s, n)] for n in names}} for s in servers]
+    return [ServerAnswers(server=format_endpoint(s), answers={n: found[(s, n)] for n in names}) for s in servers]
 
 
 async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     config = deps.get("resolver_config")
-    listed = list((config.evidence.get("nameservers") or []) if config else [])
+    listed = config.typed(ResolverConfig).nameservers if config else ()
     servers: list[Endpoint] = []
     for text in listed:
         try:
-            servers.append(parse_endpoint(str(text)))
+            servers.append(parse_endpoint(text))
         except ValueError:
             continue  # resolver_config only records parseable addresses; a stray entry is not worth failing for
     if not servers:
-        return Outcome(Status.SKIP, "no DNS server configured to ask", {"servers": []}, "no nameservers configured")
+        return Outcome(Status.SKIP, "no DNS server configured to ask", DnsNameservers(), "no nameservers configured")
     names = query_names(target)
     results = await ask_servers(servers, names, ctx.op_timeout(), ctx)
-    verdicts = {r["server"]: answer_verdict(r["answers"][target.host]) for r in results}
-    evidence = {"servers": results, "names": names, "verdicts": verdicts}
-    shown = "; ".join(f"{r['server']}: {describe(r['answers'][target.host])}" for r in results[:4])
+    verdicts = {r.server: answer_verdict(r.answers[target.host]) for r in results}
+    evidence = DnsNameservers(servers=tuple(results), names=tuple(names), verdicts=verdicts)
+    shown = "; ".join(f"{r.server}: {describe(r.answers[target.host])}" for r in results[:4])
     kinds = set(verdicts.values())
     if kinds == {"private"}:
         return Outcome(Status.PASS, f"{target.host} private on every server: {shown}", evidence)

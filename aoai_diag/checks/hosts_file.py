@@ -17,10 +17,11 @@ import os
 import re
 import sys
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from aoai_diag.checks.base import Probe, blocking_body
 from aoai_diag.context import ProbeContext
-from aoai_diag.evidence.dns import HostsFile
+from aoai_diag.evidence.dns import HostsEntry, HostsFile
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -35,9 +36,14 @@ def default_hosts_path() -> str:
     return "/etc/hosts"
 
 
-def _file_order(entry: dict[str, object]) -> tuple[int, int]:
-    line, column = entry["line"], entry["column"]  # ints: index_hosts writes them
-    return (line if isinstance(line, int) else 0), (column if isinstance(column, int) else 0)
+class IndexedName(NamedTuple):
+    """One name on one line of the hosts file; `column` (the name's place on its line) only orders the entries of
+    one line, it is not evidence."""
+
+    name: str
+    address: str
+    line: int
+    column: int
 
 
 def account_suffixes() -> tuple[str, ...]:
@@ -67,16 +73,13 @@ def _lines_naming(data: bytes, suffixes: tuple[str, ...]) -> list[tuple[int, int
     return sorted(spans)
 
 
-def index_hosts(data: bytes | str, suffixes: tuple[str, ...] | None = None) -> dict[str, list[dict[str, object]]]:
+def index_hosts(data: bytes | str, suffixes: tuple[str, ...] | None = None) -> dict[str, list[IndexedName]]:
     """The entries of `data` (a hosts file) for names ending with one of `suffixes` (default: every cloud's account
-    suffixes), by name: {name: [{name, address, line, column}]}, in file order. Other names are not indexed: no
-    target looks them up.
-
-    `column` (the name's place on its line) only orders the entries of one line; it is not evidence.
+    suffixes), by name, in file order. Other names are not indexed: no target looks them up.
     """
     raw = data.encode("utf-8", errors="replace") if isinstance(data, str) else data
     wanted = tuple(s.lower() for s in (suffixes if suffixes is not None else account_suffixes()))
-    index: dict[str, list[dict[str, object]]] = {}
+    index: dict[str, list[IndexedName]] = {}
     number, counted = 1, 0
     for start, end in _lines_naming(raw, wanted):
         number += raw.count(b"\n", counted, start)
@@ -95,7 +98,7 @@ def index_hosts(data: bytes | str, suffixes: tuple[str, ...] | None = None) -> d
         for column, match in enumerate(fields):
             name = match.group().rstrip(".").lower()
             if name.endswith(wanted):
-                index.setdefault(name, []).append({"name": name, "address": address, "line": number, "column": column})
+                index.setdefault(name, []).append(IndexedName(name, address, number, column))
     return index
 
 
@@ -107,7 +110,7 @@ class _HostsFile:
         self.error: OSError | None = None
         self.size = 0
         self.truncated = False
-        self.index: dict[str, list[dict[str, object]]] = {}
+        self.index: dict[str, list[IndexedName]] = {}
         try:
             with open(path, "rb") as fh:
                 data = fh.read(limit + 1)
@@ -124,9 +127,9 @@ class _HostsFile:
             data = data[:limit].rsplit(b"\n", 1)[0]
         self.index = index_hosts(data)
 
-    def entries(self, wanted: set[str]) -> list[dict[str, object]]:
-        found = sorted((e for name in wanted for e in self.index.get(name, ())), key=_file_order)
-        return [{"name": e["name"], "address": e["address"], "line": e["line"]} for e in found]
+    def entries(self, wanted: set[str]) -> tuple[HostsEntry, ...]:
+        found = sorted((e for name in wanted for e in self.index.get(name, ())), key=lambda e: (e.line, e.column))
+        return tuple(HostsEntry(name=e.name, address=e.address, line=e.line) for e in found)
 
 
 def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
@@ -136,29 +139,23 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
     hosts: _HostsFile = ctx.once(f"hosts_file:{path}", lambda: _HostsFile(path, limit))
     if hosts.missing:
         if ctx.settings.hosts_file:
-            return Outcome(Status.ERROR, f"hosts file {path} does not exist", {"path": path}, "file not found")
-        return Outcome(Status.PASS, f"no hosts file at {path}: nothing overrides DNS", {"path": path, "entries": []})
+            return Outcome(Status.ERROR, f"hosts file {path} does not exist", HostsFile(path=path), "file not found")
+        return Outcome(Status.PASS, f"no hosts file at {path}: nothing overrides DNS", HostsFile(path=path))
     if hosts.error is not None:
         exc = hosts.error
         return Outcome(
-            Status.ERROR, f"cannot read hosts file {path}: {exc.strerror or exc}", {"path": path}, "unreadable"
+            Status.ERROR, f"cannot read hosts file {path}: {exc.strerror or exc}", HostsFile(path=path), "unreadable"
         )
     truncated = hosts.truncated
     entries = hosts.entries(wanted)
-    evidence = {
-        "path": path,
-        "entries": entries,
-        "size_bytes": hosts.size,
-        "truncated": truncated,
-        "read_limit": limit,
-    }
+    evidence = HostsFile(path=path, entries=entries, size_bytes=hosts.size, truncated=truncated, read_limit=limit)
     cut = f"file larger than {limit} bytes, entries after byte {limit} not read" if truncated else ""
     if not entries:
         if truncated:
             # "No entry" would be a claim about the part that was not read.
             return Outcome(Status.WARN, f"{path}: {cut}; no entry for {target.host} before that", evidence, cut)
         return Outcome(Status.PASS, f"no entry for {target.host} in {path}", evidence)
-    shown = ", ".join(f"{e['name']} -> {e['address']} (line {e['line']})" for e in entries[:3])
+    shown = ", ".join(f"{e.name} -> {e.address} (line {e.line})" for e in entries[:3])
     # An entry is not wrong by itself (Microsoft suggests one for VPN testing); diagnosis compares it with DNS.
     return Outcome(Status.WARN, f"hosts file overrides DNS: {shown}" + (f" ({cut})" if cut else ""), evidence)
 

@@ -10,7 +10,8 @@ Evidence:
         address_class, proxy (redacted) | null, outcome: "response" | "timeout" | "refused" | "reset" | "tls_error"
         | "proxy_error" | "error", status (int | null), error_code, error_message, classification ("H1".."H12" |
         "unknown" | null), azure_answered (bool), caller_ip, headers: {apim-request-id, x-ms-region, policy-id,
-        server, content-type, via}, body_truncated (bool), elapsed_ms, error, proxy_auth_withheld (bool)}.
+        server, content-type, via}, body_truncated (bool), elapsed_ms (null when no finite time was measured), error,
+        proxy_auth_withheld (true: the proxy asked (407) for the credentials this tool never sends; else null)}.
     app_path ("direct" | "proxy"): the attempt an application would take.
 """
 
@@ -23,18 +24,21 @@ import socket
 import ssl
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from aoai_diag.blocking import RESOLVER, in_thread, map_in_threads
 from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
 from aoai_diag.dataplane_classify import REACHABLE, RECORDED_HEADERS, classify, lower_headers
-from aoai_diag.evidence.path import HttpsDataplane
+from aoai_diag.evidence.dns import SystemResolution
+from aoai_diag.evidence.path import HttpAttempt, HttpsDataplane, ProxySettings, TcpConnect, TlsHandshake
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import class_or_none
 from aoai_diag.net.connect import (
     classify_connect_error,
     classify_tls_error,
+    millis,
     one_line,
     open_connection,
 )
@@ -49,63 +53,53 @@ def exchange(
     path: str,
     context: ssl.SSLContext,
     budget: Budget,
-    attempt: dict[str, Any],
-) -> None:
-    """TLS over `sock` (SNI = host), one GET, the response recorded into `attempt`."""
+    attempt: HttpAttempt,
+) -> HttpAttempt:
+    """TLS over `sock` (SNI = host), one GET: `attempt` with the response recorded."""
     try:
         response = tls_get(sock, host, port, path, context, budget)
     except HandshakeFailed as failed:
         # A verification failure classifies as untrusted/expired/name_mismatch: all of them are tls_error here.
         kind = classify_tls_error(failed.cause)
-        attempt["outcome"] = kind if kind in ("reset", "timeout") else "tls_error"
-        attempt["error"] = one_line(failed.cause)
-        return
-    attempt["body_truncated"] = response.truncated
-    record_response(attempt, response.status, response.headers, response.body)
+        return replace(
+            attempt, outcome=kind if kind in ("reset", "timeout") else "tls_error", error=one_line(failed.cause)
+        )
+    return record_response(
+        replace(attempt, body_truncated=response.truncated), response.status, response.headers, response.body
+    )
 
 
-def record_response(attempt: dict[str, Any], status: int, headers: Any, body: str) -> None:
+def record_response(attempt: HttpAttempt, status: int, headers: Any, body: str) -> HttpAttempt:
     lowered = lower_headers(headers)
     result = classify(status, lowered, body)
-    attempt.update(
+    return replace(
+        attempt,
         status=status,
-        classification=result.classification,
+        classification=str(result.classification),
         error_code=result.error_code,
         error_message=None if result.error_message is None else result.error_message[:500],
         caller_ip=result.caller_ip,
         azure_answered=result.azure_answered,
         headers={h: lowered.get(h) for h in RECORDED_HEADERS},
+        outcome="proxy_error" if attempt.outcome == "proxy_error" else "response",
     )
-    if attempt["outcome"] != "proxy_error":
-        attempt["outcome"] = "response"
 
 
-def new_attempt(via: str, address: str | None, proxy: str | None) -> dict[str, Any]:
-    return {
-        "via": via,
-        "address": address,
-        "address_class": class_or_none(address) if address else None,
-        "proxy": proxy,
-        "outcome": "error",
-        "status": None,
-        "error_code": None,
-        "error_message": None,
-        "classification": None,
-        "azure_answered": False,
-        "caller_ip": None,
-        "headers": dict.fromkeys(RECORDED_HEADERS),
-        "body_truncated": False,
-        "elapsed_ms": None,
-        "error": None,
-    }
+def new_attempt(via: str, address: str | None, proxy: str | None) -> HttpAttempt:
+    return HttpAttempt(
+        via=via,
+        address=address,
+        address_class=class_or_none(address) if address else None,
+        proxy=proxy,
+        outcome="error",
+        headers=dict.fromkeys(RECORDED_HEADERS),
+    )
 
 
-def translate(attempt: dict[str, Any], exc: BaseException) -> None:
+def translate(attempt: HttpAttempt, exc: BaseException) -> HttpAttempt:
     if isinstance(exc, ProxyRefused):
-        attempt["outcome"] = "proxy_error"
-        attempt["error"] = str(exc)
-        record_response(attempt, exc.status, exc.headers, exc.body)
-        return
+        refused = replace(attempt, outcome="proxy_error", error=str(exc))
+        return record_response(refused, exc.status, exc.headers, exc.body)
     kind = classify_connect_error(exc)
     if kind == "unreachable":
         kind = "error"
@@ -113,22 +107,20 @@ def translate(attempt: dict[str, Any], exc: BaseException) -> None:
         kind = "reset"
     if kind == "error" and isinstance(exc, http.client.RemoteDisconnected):
         kind = "reset"
-    attempt["outcome"] = kind
-    attempt["error"] = one_line(exc)
+    return replace(attempt, outcome=kind, error=one_line(exc))
 
 
-def direct(target: Target, ctx: ProbeContext, address: str, path: str) -> dict[str, Any]:
+def direct(target: Target, ctx: ProbeContext, address: str, path: str) -> HttpAttempt:
     attempt = new_attempt("direct", address, None)
     budget = Budget(ctx.op_timeout, steps=4)
     t0 = time.perf_counter()
     try:
         sock = open_connection(address, ctx.settings.port, budget.step())
-        attempt["address"] = sock.getpeername()[0]
-        exchange(sock, target.host, ctx.settings.port, path, ctx.ssl_context(), budget, attempt)
+        attempt = replace(attempt, address=str(sock.getpeername()[0]))
+        attempt = exchange(sock, target.host, ctx.settings.port, path, ctx.ssl_context(), budget, attempt)
     except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as exc:
-        translate(attempt, exc)
-    attempt["elapsed_ms"] = round((time.perf_counter() - t0) * 1000.0, 2)
-    return attempt
+        attempt = translate(attempt, exc)
+    return replace(attempt, elapsed_ms=millis(time.perf_counter() - t0))
 
 
 async def resolve_bounded(ctx: ProbeContext, host: str, port: int) -> str:
@@ -155,112 +147,113 @@ async def resolve_bounded(ctx: ProbeContext, host: str, port: int) -> str:
 
 
 def via_proxy(
-    target: Target, ctx: ProbeContext, proxy: Mapping[str, Any], path: str, resolved: str | OSError
-) -> dict[str, Any]:
-    """The request through the proxy whose address is `resolved` (or the error resolving it)."""
-    shown = proxy.get("proxy_url")
+    target: Target, ctx: ProbeContext, shown: str | None, port: int, path: str, resolved: str | OSError
+) -> HttpAttempt:
+    """The request through the proxy `shown` (its redacted URL) listening on `port` at `resolved` (or the error
+    resolving it)."""
     attempt = new_attempt("proxy", None, shown)
-    url = str(shown or "")
+    url = shown or ""
     t0 = time.perf_counter()
     if "://" in url and not url.lower().startswith("http://"):
-        attempt["error"] = f"proxy scheme {url.split('://', 1)[0]}:// is not supported by this probe"
-        return attempt
+        return replace(attempt, error=f"proxy scheme {url.split('://', 1)[0]}:// is not supported by this probe")
     budget = Budget(ctx.op_timeout, steps=6)
     try:
         if isinstance(resolved, OSError):
             raise resolved
-        address = resolved
-        attempt["address"] = address
-        attempt["address_class"] = class_or_none(address)
-        sock = open_tunnel(address, int(proxy["proxy_port"]), target.host, ctx.settings.port, budget)
-        exchange(sock, target.host, ctx.settings.port, path, ctx.ssl_context(), budget, attempt)
+        attempt = replace(attempt, address=resolved, address_class=class_or_none(resolved))
+        sock = open_tunnel(resolved, port, target.host, ctx.settings.port, budget)
+        attempt = exchange(sock, target.host, ctx.settings.port, path, ctx.ssl_context(), budget, attempt)
     except (OSError, ssl.SSLError, http.client.HTTPException, ValueError, ProxyRefused) as exc:
-        translate(attempt, exc)
-        if attempt.get("status") == 407 and "***@" in url:
+        attempt = translate(attempt, exc)
+        if attempt.status == 407 and "***@" in url:
             # The configured proxy credentials are deliberately not sent (no credentials leave this tool).
-            attempt["proxy_auth_withheld"] = True
-    attempt["elapsed_ms"] = round((time.perf_counter() - t0) * 1000.0, 2)
-    return attempt
+            attempt = replace(attempt, proxy_auth_withheld=True)
+    return replace(attempt, elapsed_ms=millis(time.perf_counter() - t0))
+
+
+_OBSERVED = (Status.PASS, Status.WARN, Status.FAIL)
 
 
 def direct_candidate(deps: Mapping[str, CheckResult]) -> str | None:
-    """The first connected, TLS-ok address; without those probes, the best address known."""
+    """The first connected, TLS-ok address; without those probes' attempts, the best address known."""
     tls = deps.get("tls_handshake")
-    if tls is not None and tls.evidence.get("attempts") is not None:
-        ok = [a["address"] for a in tls.evidence["attempts"] if a.get("outcome") == "ok"]
-        return str(ok[0]) if ok else None
+    if tls is not None and tls.status in _OBSERVED:
+        ok = [a.address for a in tls.typed(TlsHandshake).attempts if a.outcome == "ok"]
+        return ok[0] if ok else None
     tcp = deps.get("tcp_connect")
-    if tcp is not None and tcp.evidence.get("attempts") is not None:
-        ok = [a["address"] for a in tcp.evidence["attempts"] if a.get("outcome") == "connected"]
-        return str(ok[0]) if ok else None
+    if tcp is not None and tcp.status in _OBSERVED:
+        ok = [a.address for a in tcp.typed(TcpConnect).attempts if a.outcome == "connected"]
+        return ok[0] if ok else None
     resolution = deps.get("system_resolution")
-    addresses = resolution.evidence.get("addresses") if resolution else None
-    return str(addresses[0]) if addresses else None
+    addresses = resolution.typed(SystemResolution).addresses if resolution else ()
+    return addresses[0] if addresses else None
 
 
-def describe(a: Mapping[str, Any]) -> str:
-    where = f"{a['via']} {a.get('address') or '?'}"
-    if a.get("status") is not None:
-        return f"{where}: {a['status']} {a.get('classification')}" + ("" if a.get("azure_answered") else " (not Azure)")
-    return f"{where}: {a['outcome']}"
+def describe(a: HttpAttempt) -> str:
+    where = f"{a.via} {a.address or '?'}"
+    if a.status is not None:
+        return f"{where}: {a.status} {a.classification}" + ("" if a.azure_answered else " (not Azure)")
+    return f"{where}: {a.outcome}"
 
 
 async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     path = f"/openai/models?api-version={ctx.settings.data_plane_api_version}"
     proxy = deps.get("proxy_settings")
-    proxy_ev = proxy.evidence if proxy else {}
-    uses_proxy = bool(proxy_ev.get("applies")) and bool(proxy_ev.get("proxy_host"))
-    app_path = "proxy" if uses_proxy else "direct"
+    proxy_ev = proxy.typed(ProxySettings) if proxy else ProxySettings()
+    # Where the proxy that applies listens (the probe records host and port together; null for an unusable URL).
+    proxy_host, proxy_port = proxy_ev.proxy_host, proxy_ev.proxy_port
+    proxy_at = (proxy_host, proxy_port) if proxy_ev.applies and proxy_host and proxy_port is not None else None
+    app_path = "proxy" if proxy_at else "direct"
     jobs: list[str] = []
     address = direct_candidate(deps)
     if address:
         jobs.append("direct")
-    if uses_proxy:
+    if proxy_at:
         jobs.append("proxy")
     if not jobs:
         return skip("no connected, TLS-ok address and no proxy: nothing to send a request to", "no path to try")
 
     resolved: str | OSError = ""
-    if uses_proxy:
+    if proxy_at:
         try:
-            resolved = await resolve_bounded(ctx, str(proxy_ev["proxy_host"]), int(proxy_ev["proxy_port"]))
+            resolved = await resolve_bounded(ctx, *proxy_at)
         except OSError as exc:
             resolved = exc
 
-    def one(kind: str) -> dict[str, Any]:
-        if kind == "direct":
+    def one(kind: str) -> HttpAttempt:
+        if kind == "direct" or proxy_at is None:
             return direct(target, ctx, str(address), path)
-        return via_proxy(target, ctx, proxy_ev, path, resolved)
+        return via_proxy(target, ctx, proxy_ev.proxy_url, proxy_at[1], path, resolved)
 
     limit = 7 * ctx.op_timeout() + 1.0
 
-    def gave_up(kind: str) -> dict[str, Any]:
-        attempt = new_attempt(kind, address if kind == "direct" else None, proxy_ev.get("proxy_url"))
-        attempt.update(outcome="timeout", error="no result in time")
-        return attempt
+    def gave_up(kind: str) -> HttpAttempt:
+        attempt = new_attempt(kind, address if kind == "direct" else None, proxy_ev.proxy_url)
+        return replace(attempt, outcome="timeout", error="no result in time")
 
     attempts = await map_in_threads(one, jobs, limit, gave_up)
-    evidence = {"path": path, "attempts": attempts, "app_path": app_path}
-    return judge(attempts, app_path, evidence)
+    evidence = HttpsDataplane(path=path, attempts=tuple(attempts), app_path=app_path)
+    return judge(evidence)
 
 
-def judge(attempts: list[dict[str, Any]], app_path: str, evidence: dict[str, Any]) -> Outcome:
+def judge(evidence: HttpsDataplane) -> Outcome:
     """pass = the application's path got H1/H6/H9 from Azure over a private address; warn = public or proxy."""
-    app = next((a for a in attempts if a["via"] == app_path), None)
-    shown = "; ".join(describe(a) for a in attempts)
+    app_path = evidence.app_path
+    app = next((a for a in evidence.attempts if a.via == app_path), None)
+    shown = "; ".join(describe(a) for a in evidence.attempts)
     if app is None:
         return Outcome(Status.FAIL, f"the application's path was not tried; {shown}", evidence, "no app-path attempt")
-    answered = app.get("classification") in REACHABLE and app.get("azure_answered")
-    if answered and app_path == "direct" and app.get("address_class") == "private":
+    answered = app.classification in REACHABLE and app.azure_answered
+    if answered and app_path == "direct" and app.address_class == "private":
         return Outcome(Status.PASS, f"Azure answered over the private path: {shown}", evidence)
     if answered:
-        why = "through a proxy" if app_path == "proxy" else f"over a {app.get('address_class')} address"
+        why = "through a proxy" if app_path == "proxy" else f"over a {app.address_class} address"
         return Outcome(Status.WARN, f"Azure answered {why}: {shown}", evidence, f"reachable only {why}")
     return Outcome(
         Status.FAIL,
         f"the data plane did not answer as reachable: {shown}",
         evidence,
-        f"app path ({app_path}) got {app.get('classification') or app.get('outcome')}",
+        f"app path ({app_path}) got {app.classification or app.outcome}",
     )
 
 

@@ -21,7 +21,8 @@ Evidence:
         ProxyOverride, the first Python library that would still use the proxy (else requests); WinHTTP's own.
     bypass_by_stack (dict): WinINET only: {requests | httpx | urllib: the ProxyOverride entry that makes that
         library bypass the proxy, or null} (httpx reads no registry bypass list: always null).
-    system (dict | null): Windows only: {"wininet": {enabled, server, bypass, pac_url}, "winhttp": {server, bypass}}.
+    system (WindowsProxy | null): Windows only: {wininet: {enabled, server, bypass, pac_url}, winhttp: {server,
+        bypass}}, secrets in them redacted.
     error (str | null): registry unreadable.
 """
 
@@ -29,13 +30,15 @@ from __future__ import annotations
 
 import ipaddress
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from aoai_diag.checks.base import Probe, blocking_body
 from aoai_diag.context import ProbeContext
-from aoai_diag.evidence.path import ProxySettings
+from aoai_diag.evidence.dns import SystemResolution
+from aoai_diag.evidence.path import ProxySettings, WindowsProxy, WinHttpProxy, WinInetProxy
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.osnet.winproxy import WININET_STACKS, bypass_by_stack, winhttp_bypass
 from aoai_diag.redact import redact_url_userinfo, redact_value, userinfo
@@ -109,7 +112,7 @@ def match_no_proxy(host: str, port: int, no_proxy: str) -> str | None:
     return None
 
 
-def match_no_proxy_address(addresses: list[str], no_proxy: str) -> str | None:
+def match_no_proxy_address(addresses: Sequence[str], no_proxy: str) -> str | None:
     """The IP or CIDR entry of NO_PROXY that contains one of `addresses`, or None."""
     ips = []
     for a in addresses:
@@ -138,7 +141,7 @@ def first_set(env: Mapping[str, str], names: tuple[str, ...]) -> tuple[str, str]
     return None
 
 
-def parse_winhttp_blob(blob: bytes) -> dict[str, Any]:
+def parse_winhttp_blob(blob: bytes) -> WinHttpProxy:
     """Decode the `WinHttpSettings` registry value (what `netsh winhttp show proxy` shows).
 
     Layout: DWORD version, DWORD counter, DWORD flags (bit 1 = proxy set), DWORD len + proxy string,
@@ -160,7 +163,7 @@ def parse_winhttp_blob(blob: bytes) -> dict[str, Any]:
     if proxy_end + 4 + bypass_len > len(blob):
         raise ValueError("WinHttpSettings bypass string is truncated")
     bypass = blob[proxy_end + 4 : proxy_end + 4 + bypass_len].decode("latin-1")
-    return {"server": proxy if flags & 0x2 and proxy else None, "bypass": bypass or None}
+    return WinHttpProxy(server=proxy if flags & 0x2 and proxy else None, bypass=bypass or None)
 
 
 def pick_windows_server(server: str) -> str | None:
@@ -174,13 +177,12 @@ def pick_windows_server(server: str) -> str | None:
     return table.get("https") or None
 
 
-def read_windows_settings() -> dict[str, Any]:  # pragma: no cover - needs a Windows registry
+def read_windows_settings() -> WindowsProxy:  # pragma: no cover - needs a Windows registry
     """WinINET (per-user Internet Options) and WinHTTP (machine) proxy settings from the registry."""
     import importlib
 
     winreg: Any = importlib.import_module("winreg")  # typed as Any: the stubs exist only on Windows
 
-    result: dict[str, Any] = {"wininet": None, "winhttp": None}
     path = r"Software\Microsoft\Windows\CurrentVersion\Internet Settings"
     with winreg.OpenKey(winreg.HKEY_CURRENT_USER, path) as key:
 
@@ -192,28 +194,43 @@ def read_windows_settings() -> dict[str, Any]:  # pragma: no cover - needs a Win
                 return None
             return None if raw is None else str(raw)
 
-        result["wininet"] = {
-            "enabled": value("ProxyEnable") not in (None, "0", ""),
-            "server": value("ProxyServer"),
-            "bypass": value("ProxyOverride"),
-            "pac_url": value("AutoConfigURL"),
-        }
+        wininet = WinInetProxy(
+            enabled=value("ProxyEnable") not in (None, "0", ""),
+            server=value("ProxyServer"),
+            bypass=value("ProxyOverride"),
+            pac_url=value("AutoConfigURL"),
+        )
     try:
         with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, path + r"\Connections") as key:
             blob = winreg.QueryValueEx(key, "WinHttpSettings")[0]
-            result["winhttp"] = parse_winhttp_blob(bytes(blob))
+            winhttp = parse_winhttp_blob(bytes(blob))
     except FileNotFoundError:
-        result["winhttp"] = {"server": None, "bypass": None}
-    return result
+        winhttp = WinHttpProxy()
+    return WindowsProxy(wininet=wininet, winhttp=winhttp)
+
+
+def _redacted(system: WindowsProxy) -> WindowsProxy:
+    """The registry settings as recorded: any secret in a server, bypass list or PAC URL replaced by `***`."""
+
+    def text(value: str | None) -> str | None:
+        return None if value is None else str(redact_value(value))
+
+    wininet, winhttp = system.wininet, system.winhttp
+    return WindowsProxy(
+        wininet=None
+        if wininet is None
+        else replace(wininet, server=text(wininet.server), bypass=text(wininet.bypass), pac_url=text(wininet.pac_url)),
+        winhttp=None if winhttp is None else replace(winhttp, server=text(winhttp.server), bypass=text(winhttp.bypass)),
+    )
 
 
 def evaluate(
     host: str,
     port: int,
     env: Mapping[str, str],
-    system: Mapping[str, Any] | None = None,
-    addresses: list[str] | None = None,
-) -> dict[str, Any]:
+    system: WindowsProxy | None = None,
+    addresses: Sequence[str] = (),
+) -> ProxySettings:
     """The evidence for `host` given an environment and (on Windows) the registry settings. Pure."""
     variables = {name: redact(env[name].strip()) for name in RECORDED_VARS if env.get(name, "").strip()}
     no_proxy_found = first_set(env, NO_PROXY_VARS)
@@ -224,72 +241,72 @@ def evaluate(
     found = first_set(env, HTTPS_PROXY_VARS)
     if found:
         proxy, source = found[1], "env"
-    elif system:
+    elif system is not None:
         # Python's urllib (and so requests and httpx) falls back to the WinINET settings when no variable is set.
-        wininet = system.get("wininet") or {}
-        winhttp = system.get("winhttp") or {}
-        if wininet.get("enabled") and wininet.get("server"):
-            proxy, source = pick_windows_server(str(wininet["server"])), "wininet"
-            if wininet.get("bypass") and no_proxy is None:
-                system_bypass = str(wininet["bypass"])
-        elif winhttp.get("server"):
-            proxy, source = pick_windows_server(str(winhttp["server"])), "winhttp"
-            if winhttp.get("bypass") and no_proxy is None:
-                system_bypass = str(winhttp["bypass"])
-    evidence: dict[str, Any] = {
-        "variables": variables,
-        "no_proxy": redact(no_proxy) if no_proxy else no_proxy,
-        "applies": False,
-        "proxy_url": None,
-        "proxy_host": None,
-        "proxy_port": None,
-        "bypassed_by": None,
-        "bypassed_by_address": None,
-        "source": source,
-        "bypass_rules": "no_proxy" if no_proxy else None,
-        "bypass_by_stack": {},
-        "system": redact_value(dict(system)) if system is not None else None,
-        "error": None,
-    }
+        # (`is None`, not `or`: the truth of an evidence value is not its own to give while it reads as a mapping)
+        wininet = system.wininet if system.wininet is not None else WinInetProxy()
+        winhttp = system.winhttp if system.winhttp is not None else WinHttpProxy()
+        if wininet.enabled and wininet.server:
+            proxy, source = pick_windows_server(wininet.server), "wininet"
+            if wininet.bypass and no_proxy is None:
+                system_bypass = wininet.bypass
+        elif winhttp.server:
+            proxy, source = pick_windows_server(winhttp.server), "winhttp"
+            if winhttp.bypass and no_proxy is None:
+                system_bypass = winhttp.bypass
+    evidence = ProxySettings(
+        variables=variables,
+        no_proxy=redact(no_proxy) if no_proxy else no_proxy,
+        source=source,
+        bypass_rules="no_proxy" if no_proxy else None,
+        system=_redacted(system) if system is not None else None,
+    )
     if no_proxy and addresses:
         matched = match_no_proxy_address(addresses, no_proxy)
-        evidence["bypassed_by_address"] = redact(matched) if matched else None
+        evidence = replace(evidence, bypassed_by_address=redact(matched) if matched else None)
     if not proxy:
         return evidence
     bypass = match_no_proxy(host, port, no_proxy) if no_proxy else None
     if system_bypass is not None:
         # A registry bypass list is read by each client library with its own rules (aoai_diag/osnet/winproxy.py).
-        evidence["no_proxy"] = redact(system_bypass)
+        evidence = replace(evidence, no_proxy=redact(system_bypass))
         if source == "winhttp":
-            bypass, evidence["bypass_rules"] = winhttp_bypass(host, system_bypass), "winhttp"
+            bypass = winhttp_bypass(host, system_bypass)
+            evidence = replace(evidence, bypass_rules="winhttp")
         else:
-            stacks = bypass_by_stack(host, system_bypass, addresses or [])
-            evidence["bypass_by_stack"] = {k: redact(v) if v else v for k, v in stacks.items()}
+            stacks = bypass_by_stack(host, system_bypass, list(addresses))
             # `applies` when any Python library that takes this proxy sends the host through it: name that one.
             judged = next((k for k in WININET_STACKS if stacks[k] is None), WININET_STACKS[0])
-            bypass, evidence["bypass_rules"] = stacks[judged], judged
-    evidence["bypassed_by"] = redact(bypass) if bypass else None
+            bypass = stacks[judged]
+            evidence = replace(
+                evidence,
+                bypass_by_stack={k: redact(v) if v else v for k, v in stacks.items()},
+                bypass_rules=judged,
+            )
+    error: str | None = None
     try:
         _, proxy_host, proxy_port = parse_proxy_url(proxy)
     except ValueError as exc:
-        evidence["error"] = f"unusable proxy setting: {exc}"
+        error = f"unusable proxy setting: {exc}"
         proxy_host, proxy_port = None, None
-    evidence["proxy_url"] = redact(proxy)
-    evidence["proxy_host"] = proxy_host
-    evidence["proxy_port"] = proxy_port
-    evidence["applies"] = bypass is None
-    return evidence
+    return replace(
+        evidence,
+        bypassed_by=redact(bypass) if bypass else None,
+        proxy_url=redact(proxy),
+        proxy_host=proxy_host,
+        proxy_port=proxy_port,
+        applies=bypass is None,
+        error=error,
+    )
 
 
-def resolved_addresses(deps: Mapping[str, CheckResult]) -> list[str]:
+def resolved_addresses(deps: Mapping[str, CheckResult]) -> tuple[str, ...]:
     resolution = deps.get("system_resolution")
-    if resolution is None:
-        return []
-    return [str(a) for a in resolution.evidence.get("addresses") or []]
+    return resolution.typed(SystemResolution).addresses if resolution else ()
 
 
 def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-    system: dict[str, Any] | None = None
+    system: WindowsProxy | None = None
     registry_error: str | None = None
     if sys.platform.startswith("win"):  # pragma: no cover - registry exists only on Windows
         try:
@@ -298,24 +315,23 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
             registry_error = f"cannot read the Windows proxy settings: {exc}"
     evidence = evaluate(target.host, ctx.settings.port, ctx.settings.env, system, resolved_addresses(deps))
     if registry_error:
-        evidence["error"] = registry_error
-    if evidence["applies"]:
+        evidence = replace(evidence, error=registry_error)
+    if evidence.applies:
         where = {"env": "environment", "wininet": "Internet Options", "winhttp": "WinHTTP"}.get(
-            str(evidence["source"]), "settings"
+            str(evidence.source), "settings"
         )
         note = ""
-        if evidence["bypassed_by_address"]:
-            note = f"; NO_PROXY entry {evidence['bypassed_by_address']} matches the address but clients match names"
+        if evidence.bypassed_by_address:
+            note = f"; NO_PROXY entry {evidence.bypassed_by_address} matches the address but clients match names"
         return Outcome(
             Status.WARN,
-            f"https://{target.host} goes through proxy {evidence['proxy_url']} ({where}){note}",
+            f"https://{target.host} goes through proxy {evidence.proxy_url} ({where}){note}",
             evidence,
         )
-    if evidence["bypassed_by"]:
+    if evidence.bypassed_by:
         return Outcome(
             Status.PASS,
-            f"proxy {evidence['proxy_url']} is bypassed for {target.host} by NO_PROXY entry "
-            f"{evidence['bypassed_by']!r}",
+            f"proxy {evidence.proxy_url} is bypassed for {target.host} by NO_PROXY entry {evidence.bypassed_by!r}",
             evidence,
         )
     if registry_error:

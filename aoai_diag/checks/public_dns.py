@@ -16,66 +16,62 @@ Evidence:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.diagnosis import local_view
-from aoai_diag.evidence.dns import PublicDns
+from aoai_diag.evidence.dns import DnsAnswer, PublicDns, ServerAnswers
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.dns_cache import query_many_cached
-from aoai_diag.net.dnsquery import DnsAnswer, format_endpoint
+from aoai_diag.net.dnsquery import format_endpoint
 from aoai_diag.targets import Target
 
 USABLE = ("answer", "nodata", "nxdomain")
 VNET_PROXY_SUFFIX = ".prod.vnet.cog.trafficmanager.net"
 
 
-def has_privatelink_hop(target: Target, chain: list[str]) -> bool:
+def has_privatelink_hop(target: Target, chain: Sequence[str]) -> bool:
     return local_view.has_privatelink_hop(chain, target.host)
 
 
-def has_vnet_proxy(chain: list[str]) -> bool:
+def has_vnet_proxy(chain: Sequence[str]) -> bool:
     return any(name.endswith(VNET_PROXY_SUFFIX) or name.split(".", 1)[0].startswith("vnetproxy") for name in chain)
 
 
 async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     names = list(target.names)
-    tried: list[dict[str, Any]] = []
+    tried: list[ServerAnswers] = []
     chosen: DnsAnswer | None = None
     answered_by: str | None = None
     for server in ctx.settings.public_resolvers:
         found = await query_many_cached(ctx, [(server, n) for n in names], ctx.op_timeout())
         answers = {n: found[(server, n)] for n in names}
-        tried.append({"server": format_endpoint(server), "answers": answers})
-        if answers[target.host]["outcome"] in USABLE:
+        tried.append(ServerAnswers(server=format_endpoint(server), answers=answers))
+        if answers[target.host].outcome in USABLE:
             chosen, answered_by = answers[target.host], format_endpoint(server)
             break
-    evidence: dict[str, Any] = {
-        "servers": tried,
-        "answered_by": answered_by,
-        "privatelink_hop": None,
-        "vnet_proxy": None,
-        "public_addresses": [],
-    }
     if chosen is None:
-        outcomes = ", ".join(f"{t['server']}: {t['answers'][target.host]['outcome']}" for t in tried) or "none set"
+        evidence = PublicDns(servers=tuple(tried))
+        outcomes = ", ".join(f"{t.server}: {t.answers[target.host].outcome}" for t in tried) or "none set"
         return Outcome(
             Status.ERROR, f"no public resolver answered ({outcomes})", evidence, "no public resolver answered"
         )
-    chain = list(chosen["chain"])
-    evidence["privatelink_hop"] = has_privatelink_hop(target, chain)
-    evidence["vnet_proxy"] = has_vnet_proxy(chain)
-    evidence["public_addresses"] = [*chosen["addresses"], *chosen["addresses6"]]
-    if chosen["outcome"] == "nxdomain":
+    evidence = PublicDns(
+        servers=tuple(tried),
+        answered_by=answered_by,
+        privatelink_hop=has_privatelink_hop(target, chosen.chain),
+        vnet_proxy=has_vnet_proxy(chosen.chain),
+        public_addresses=(*chosen.addresses, *chosen.addresses6),
+    )
+    if chosen.outcome == "nxdomain":
         return Outcome(Status.FAIL, f"{target.host} does not exist in public DNS ({answered_by})", evidence, "NXDOMAIN")
     facts = []
-    if evidence["privatelink_hop"]:
+    if evidence.privatelink_hop:
         facts.append("privatelink hop: a private endpoint exists")
-    if evidence["vnet_proxy"]:
+    if evidence.vnet_proxy:
         facts.append("VNet proxy front end")
-    shown = ", ".join(evidence["public_addresses"][:3]) or "no address"
+    shown = ", ".join(evidence.public_addresses[:3]) or "no address"
     extra = f" ({'; '.join(facts)})" if facts else ""
     return Outcome(Status.PASS, f"{answered_by}: {target.host} -> {shown}{extra}", evidence)
 

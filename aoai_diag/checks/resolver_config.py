@@ -24,7 +24,7 @@ from collections.abc import Mapping
 
 from aoai_diag.checks.base import Probe, blocking_body
 from aoai_diag.context import ProbeContext
-from aoai_diag.evidence.dns import ResolverConfig
+from aoai_diag.evidence.dns import ResolverConfig, SkippedLine
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.dnsquery import format_endpoint
 from aoai_diag.targets import Target
@@ -48,11 +48,11 @@ class ResolverConfigError(Exception):
     """The system resolver configuration could not be read; the message is one line."""
 
 
-def unusable_lines(text: str) -> list[dict[str, object]]:
+def unusable_lines(text: str) -> list[SkippedLine]:
     """resolv.conf lines dnspython would refuse, and why: one bad line must not hide the others."""
     import dns.name
 
-    skipped: list[dict[str, object]] = []
+    skipped: list[SkippedLine] = []
     for number, raw in enumerate(text.splitlines(), 1):
         fields = raw.split("#", 1)[0].split(";", 1)[0].split()
         if not fields:
@@ -68,7 +68,7 @@ def unusable_lines(text: str) -> list[dict[str, object]]:
                     reason = f"not a domain name: {name[:60]!r} ({exc})"
                     break
         if reason:
-            skipped.append({"line": number, "text": raw.strip()[:200], "reason": reason})
+            skipped.append(SkippedLine(line=number, text=raw.strip()[:200], reason=reason))
     return skipped
 
 
@@ -86,7 +86,7 @@ def read_system_config(path: str | None = None) -> tuple[list[str], list[str]]:
     return servers, search
 
 
-def read_config(path: str | None = None) -> tuple[list[str], list[str], list[dict[str, object]]]:
+def read_config(path: str | None = None) -> tuple[list[str], list[str], list[SkippedLine]]:
     """(nameservers as "ip:port", search domains, skipped lines) of the system resolver.
 
     An empty nameserver list is a valid answer (nothing configured); an unreadable file raises
@@ -95,7 +95,7 @@ def read_config(path: str | None = None) -> tuple[list[str], list[str], list[dic
     import dns.resolver
 
     resolver = dns.resolver.Resolver(configure=False)
-    skipped: list[dict[str, object]] = []
+    skipped: list[SkippedLine] = []
     if sys.platform.startswith("win") and path is None:
         try:
             resolver.read_registry()
@@ -109,7 +109,7 @@ def read_config(path: str | None = None) -> tuple[list[str], list[str], list[dic
         except OSError as exc:
             raise ResolverConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
         skipped = unusable_lines(text)
-        bad = {int(str(s["line"])) for s in skipped}
+        bad = {s.line for s in skipped}
         text = "\n".join(line for n, line in enumerate(text.splitlines(), 1) if n not in bad) + "\n"
         try:
             resolver.read_resolv_conf(io.StringIO(text))
@@ -139,15 +139,7 @@ def _search_domains(text: str) -> list[str]:
 def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     if ctx.settings.resolvers:
         servers, dropped = capped([format_endpoint(r) for r in ctx.settings.resolvers])
-        evidence: dict[str, object] = {
-            "source": "option",
-            "nameservers": servers,
-            "search": [],
-            "path": None,
-            "error": None,
-            "skipped": [],
-            "truncated": dropped,
-        }
+        evidence = ResolverConfig(source="option", nameservers=tuple(servers), truncated=dropped)
         return Outcome(
             Status.PASS, f"nameservers from --resolver: {', '.join(servers)}{truncation_note(dropped)}", evidence
         )
@@ -155,31 +147,22 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
     try:
         servers, search, skipped = read_config(path)
     except ResolverConfigError as exc:
-        evidence = {
-            "source": "system",
-            "nameservers": [],
-            "search": [],
-            "path": path,
-            "error": str(exc),
-            "skipped": [],
-            "truncated": 0,
-        }
+        evidence = ResolverConfig(source="system", path=path, error=str(exc))
         return Outcome(Status.ERROR, f"resolver configuration unreadable: {exc}", evidence, str(exc))
     servers, dropped = capped(servers)
-    evidence = {
-        "source": "system",
-        "nameservers": servers,
-        "search": search,
-        "path": path,
-        "error": None,
-        "skipped": skipped,
-        "truncated": dropped,
-    }
+    evidence = ResolverConfig(
+        source="system",
+        nameservers=tuple(servers),
+        search=tuple(search),
+        path=path,
+        skipped=tuple(skipped),
+        truncated=dropped,
+    )
     note = truncation_note(dropped)
     if skipped:
         first = skipped[0]
         more = f" and {len(skipped) - 1} more" if len(skipped) > 1 else ""
-        note += f"; ignored line {first['line']} ({first['text']!r}: {first['reason']}){more}"
+        note += f"; ignored line {first.line} ({first.text!r}: {first.reason}){more}"
     if not servers:
         where = path or "the registry"
         return Outcome(Status.FAIL, f"no DNS server configured in {where}{note}", evidence, "no nameservers")

@@ -28,13 +28,13 @@ import errno
 import ipaddress
 import socket
 from collections.abc import Mapping
-from typing import Any
 
 from aoai_diag.blocking import map_in_threads
 from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
-from aoai_diag.evidence.osnet import OsRoute
-from aoai_diag.evidence.path import RouteLookup
+from aoai_diag.evidence.dns import SystemResolution
+from aoai_diag.evidence.osnet import OsRoute, VpnProfile, VpnProfileContent
+from aoai_diag.evidence.path import KernelRoute, ProfileRoute, RouteLookup, RouteReference
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import classify
 from aoai_diag.osnet import commands
@@ -62,8 +62,7 @@ def source_for(address: str, port: int) -> tuple[str | None, str | None]:
 
 
 async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
-    resolution = deps["system_resolution"].evidence
-    addresses = [str(a) for a in resolution.get("addresses") or []]
+    addresses = deps["system_resolution"].typed(SystemResolution).addresses
     private = [a for a in addresses if classify(a) == "private"]
     if not private:
         return skip("no private address resolved: no route to look up")
@@ -80,29 +79,30 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
         ctx.shared.setdefault(source_key, (ref_source, None))
     platform = commands.platform()
     profile_check = deps.get("vpn_profile")
-    profile = profile_check.evidence.get("profile") if profile_check else None
-    probes = _profile_probes(profile) if profile else {}
+    profile = profile_check.typed(VpnProfile).profile if profile_check else None
+    probes = _profile_probes(profile) if profile is not None else {}
     # One lookup for every address at once: on Windows each PowerShell start costs about a second. Elsewhere the
     # reference address, the same for every target of a run, is looked up once per run (one process fewer per
     # target: in a fleet of 50, starting `ip` was a fifth of the run's CPU); a failed lookup is not kept.
     ref_key = f"route.reference:{ref_address}"
-    ref_known = ctx.shared.get(ref_key) if platform != "windows" else None
+    ref_known: OsRoute | None = ctx.shared.get(ref_key) if platform != "windows" else None
     wanted = [*([] if ref_known is not None else [ref_address]), *private, *probes.values()]
     timeout = ctx.op_timeout()
     # One command for every address (one `ip -json -batch`, one PowerShell script), in the executor.
-    (found,) = await map_in_threads(
+    (os_found,) = await map_in_threads(
         lambda w: os_routes.lookup_routes(w, timeout, platform),
         [wanted],
         timeout + 0.5,
         lambda w: {a: OsRoute(error="route lookup timed out") for a in w},
     )
-    os_found = {a: r.to_dict() for a, r in found.items()}
-    ref_os = dict(ref_known) if ref_known is not None else os_found[ref_address]
     if ref_known is not None:
+        ref_os = ref_known
         os_found = {**os_found, ref_address: ref_os}
-    elif not ref_os.get("error") and platform != "windows":
-        ctx.shared.setdefault(ref_key, ref_os)
-    routes: list[dict[str, Any]] = []
+    else:
+        ref_os = os_found[ref_address]
+        if not ref_os.error and platform != "windows":
+            ctx.shared.setdefault(ref_key, ref_os)
+    routes: list[KernelRoute] = []
     for address in private:
         source, error = source_for(address, ctx.settings.port)
         # A loopback destination (an SSH tunnel or local relay) or one of this machine's own addresses is local.
@@ -111,42 +111,41 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
         os_route = os_found[address]
         is_tunnel, basis = os_routes.tunnel(os_route, source, profile)
         routes.append(
-            {
-                "address": address,
-                "class": "private",
-                "source": source,
-                "error": error,
-                "local": local,
-                "via_default": via_default,
-                "os_route": os_route,
-                "tunnel": None if local else is_tunnel,
-                "tunnel_basis": "local address" if local else basis,
-            }
+            KernelRoute(
+                address=address,
+                address_class="private",
+                source=source,
+                error=error,
+                local=local,
+                via_default=via_default,
+                os_route=os_route,
+                tunnel=None if local else is_tunnel,
+                tunnel_basis="local address" if local else basis,
+            )
         )
-    evidence = {
-        "reference": {"address": ref_address, "source": ref_source, "error": ref_error, "os_route": ref_os},
-        "routes": routes,
-        "platform": platform,
-    }
-    if profile:
-        evidence["profile_routes"] = _profile_routes(probes, os_found, profile, ref_os)
+    evidence = RouteLookup(
+        reference=RouteReference(address=ref_address, source=ref_source, error=ref_error, os_route=ref_os),
+        routes=tuple(routes),
+        platform=platform,
+        profile_routes=_profile_routes(probes, os_found, profile, ref_os) if profile is not None else (),
+    )
     shown = "; ".join(
-        f"{r['address']}: {r['error']}"
-        if r["error"]
-        else f"{r['address']} via source {r['source']}" + (" (default route)" if r["via_default"] else "")
+        f"{r.address}: {r.error}"
+        if r.error
+        else f"{r.address} via source {r.source}" + (" (default route)" if r.via_default else "")
         for r in routes
     )
-    if any(r["error"] for r in routes):
+    if any(r.error for r in routes):
         return Outcome(Status.FAIL, f"no route: {shown}", evidence)
-    if any(r["via_default"] for r in routes):
+    if any(r.via_default for r in routes):
         return Outcome(Status.WARN, f"only the default route covers {shown}", evidence)
     return Outcome(Status.PASS, f"route: {shown}", evidence)
 
 
-def _profile_probes(profile: Mapping[str, Any]) -> dict[str, str]:
+def _profile_probes(profile: VpnProfileContent) -> dict[str, str]:
     """{prefix: the address looked up for it (its first host)} for each route the profile carries."""
     probes: dict[str, str] = {}
-    prefixes = list(dict.fromkeys([*profile.get("advertised_routes", []), *profile.get("include_routes", [])]))
+    prefixes = list(dict.fromkeys([*profile.advertised_routes, *profile.include_routes]))
     for prefix in prefixes[:MAX_PROFILE_ROUTES]:
         network = ipaddress.ip_network(prefix)
         if network.prefixlen == 0:
@@ -157,31 +156,31 @@ def _profile_probes(profile: Mapping[str, Any]) -> dict[str, str]:
 
 def _profile_routes(
     probes: Mapping[str, str],
-    os_found: Mapping[str, Mapping[str, Any]],
-    profile: Mapping[str, Any],
-    reference: Mapping[str, Any],
-) -> list[dict[str, Any]]:
+    os_found: Mapping[str, OsRoute],
+    profile: VpnProfileContent,
+    reference: OsRoute,
+) -> tuple[ProfileRoute, ...]:
     """Each route the profile carries, as the OS's table answers for its first host: is it the tunnel?"""
     found = []
     for prefix, address in probes.items():
         os_route = os_found[address]
         # Only the OS's answer: a UDP connect toward a prefix nothing resolved to is not worth a socket.
-        is_tunnel, basis = os_routes.tunnel(os_route, os_route.get("source"), profile)
+        is_tunnel, basis = os_routes.tunnel(os_route, os_route.source, profile)
         found.append(
-            {
-                "prefix": prefix,
-                "address": address,
-                "interface": os_route.get("interface"),
-                "next_hop": os_route.get("next_hop"),
-                "error": os_route.get("error"),
-                "no_route": bool(os_route.get("no_route")),
-                "local": bool(os_route.get("local")),
-                "via_default": os_routes.via_default(os_route, reference),
-                "tunnel": is_tunnel,
-                "tunnel_basis": basis,
-            }
+            ProfileRoute(
+                prefix=prefix,
+                address=address,
+                interface=os_route.interface,
+                next_hop=os_route.next_hop,
+                error=os_route.error,
+                no_route=os_route.no_route,
+                local=os_route.local,
+                via_default=os_routes.via_default(os_route, reference),
+                tunnel=is_tunnel,
+                tunnel_basis=basis,
+            )
         )
-    return found
+    return tuple(found)
 
 
 PROBE = Probe(

@@ -24,7 +24,7 @@ from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext
 from aoai_diag.errors import one_line
 from aoai_diag.evidence.answers import AnswerKind, classify_system
-from aoai_diag.evidence.dns import SystemResolution
+from aoai_diag.evidence.dns import NameResult, SystemResolution
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import classes
 from aoai_diag.targets import Target
@@ -44,23 +44,22 @@ def _gai_error(exc: BaseException) -> str:
 
 async def resolve_all(
     getaddrinfo: Callable[..., Any], names: list[str], port: int, timeout: float
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, NameResult]:
     """getaddrinfo for each name concurrently; names still pending after `timeout` get error "timeout"."""
 
-    def work(name: str) -> dict[str, Any]:
+    def work(name: str) -> NameResult:
         with RESOLVER.slot() as room:
             if not room:
-                busy = f"system resolver busy: {RESOLVER.in_flight} earlier lookups have not returned"
-                return {"addresses": [], "address_classes": {}, "error": busy}
+                return NameResult(error=f"system resolver busy: {RESOLVER.in_flight} earlier lookups have not returned")
             try:
                 infos = getaddrinfo(name, port, 0, socket.SOCK_STREAM)
                 addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
             except Exception as exc:
-                return {"addresses": [], "address_classes": {}, "error": _gai_error(exc)}
-        return {"addresses": addresses, "address_classes": classes(addresses), "error": None}
+                return NameResult(error=_gai_error(exc))
+        return NameResult(addresses=tuple(addresses), address_classes=classes(addresses))
 
-    def pending(name: str) -> dict[str, Any]:
-        return {"addresses": [], "address_classes": {}, "error": "timeout"}
+    def pending(name: str) -> NameResult:
+        return NameResult(error="timeout")
 
     found = await map_in_threads(work, names, timeout, pending)
     return dict(zip(names, found, strict=True))
@@ -70,20 +69,20 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
     timeout = ctx.op_timeout()
     results = await resolve_all(ctx.getaddrinfo, list(target.names), ctx.settings.port, timeout)
     primary = results[target.host]
-    evidence = {
-        "results": results,
-        "addresses": primary["addresses"],
-        "address_classes": primary["address_classes"],
-        "timeout_s": round(timeout, 3),
-    }
-    if primary["error"] == "timeout":
+    evidence = SystemResolution(
+        results=results,
+        addresses=primary.addresses,
+        address_classes=primary.address_classes,
+        timeout_s=round(timeout, 3),
+    )
+    if primary.error == "timeout":
         return Outcome(
             Status.FAIL, f"{target.host} did not resolve within {timeout:g} s (OS resolver)", evidence, "timeout"
         )
-    if primary["error"] or not primary["addresses"]:
-        detail = primary["error"] or "no addresses"
+    if primary.error or not primary.addresses:
+        detail = primary.error or "no addresses"
         return Outcome(Status.FAIL, f"{target.host} does not resolve: {detail}", evidence, detail)
-    shown = ", ".join(f"{a} ({c})" for a, c in list(primary["address_classes"].items())[:4])
+    shown = ", ".join(f"{a} ({c})" for a, c in list(primary.address_classes.items())[:4])
     if classify_system(primary) is AnswerKind.PRIVATE:
         return Outcome(Status.PASS, f"{target.host} -> {shown}", evidence)
     return Outcome(Status.WARN, f"{target.host} -> {shown}: not only private addresses", evidence)

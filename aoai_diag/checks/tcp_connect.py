@@ -13,45 +13,47 @@ Evidence:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
-from aoai_diag.evidence.path import TcpConnect
+from aoai_diag.evidence.dns import SystemResolution
+from aoai_diag.evidence.path import TcpAttempt, TcpConnect
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import class_or_none, classify
-from aoai_diag.net.connect import Connect, classify_connect_error, connect_all, one_line
+from aoai_diag.net.connect import Connect, classify_connect_error, connect_all, millis, one_line
 from aoai_diag.targets import Target
 
 
-def attempt_of(address: str, connect: Connect | None, timeout: float) -> dict[str, Any]:
+def attempt_of(address: str, connect: Connect | None, timeout: float) -> TcpAttempt:
     """The evidence of one connect: its outcome, the error, and the time it took."""
     if connect is None:
         return unfinished(address)
-    attempt: dict[str, Any] = {"address": address, "class": classify(address), "outcome": "error", "error": None}
-    attempt["connect_ms"] = round(connect.elapsed_s * 1000.0, 2) if connect.elapsed_s is not None else None
+    connect_ms = millis(connect.elapsed_s)
     if connect.error is None:
-        attempt["outcome"] = "connected"
-        return attempt
-    attempt["outcome"] = "timeout" if connect.timed_out else classify_connect_error(connect.error)
-    attempt["error"] = (
-        f"no answer within {timeout:.2f} s" if attempt["outcome"] == "timeout" else one_line(connect.error)
+        return TcpAttempt(address=address, address_class=classify(address), outcome="connected", connect_ms=connect_ms)
+    outcome = "timeout" if connect.timed_out else classify_connect_error(connect.error)
+    error = f"no answer within {timeout:.2f} s" if outcome == "timeout" else one_line(connect.error)
+    return TcpAttempt(
+        address=address, address_class=classify(address), outcome=outcome, error=error, connect_ms=connect_ms
     )
-    return attempt
 
 
-def not_an_address(address: str) -> dict[str, Any]:
-    error = f"not an IP address: {address[:60]!r}"
-    return {"address": address, "class": None, "outcome": "error", "error": error, "connect_ms": None}
+def not_an_address(address: str) -> TcpAttempt:
+    return TcpAttempt(address=address, outcome="error", error=f"not an IP address: {address[:60]!r}")
 
 
-def unfinished(address: str) -> dict[str, Any]:
-    return {"address": address, "class": None, "outcome": "timeout", "error": "no result in time", "connect_ms": None}
+def unfinished(address: str) -> TcpAttempt:
+    return TcpAttempt(address=address, outcome="timeout", error="no result in time")
+
+
+def _shown(attempt: TcpAttempt) -> str:
+    took = f" ({attempt.connect_ms:.0f} ms)" if attempt.connect_ms is not None else ""
+    return f"{attempt.address} {attempt.outcome}{took}"
 
 
 async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     resolution = deps.get("system_resolution")
-    addresses = [str(a) for a in (resolution.evidence.get("addresses") or [])] if resolution else []
+    addresses = list(resolution.typed(SystemResolution).addresses) if resolution else []
     port = ctx.settings.port
     if not addresses:
         return skip(f"{target.host} did not resolve: nothing to connect to", "no addresses")
@@ -59,13 +61,10 @@ async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]
     valid = [a for a in addresses if class_or_none(a) is not None]
     connects = await connect_all([(a, port) for a in valid], timeout)
     done = dict(zip(valid, connects, strict=True))
-    attempts = [attempt_of(a, done[a], timeout) if a in done else not_an_address(a) for a in addresses]
-    evidence = {"port": port, "attempts": attempts}
-    ok = [a for a in attempts if a["outcome"] == "connected"]
-    shown = ", ".join(
-        f"{a['address']} {a['outcome']}" + (f" ({a['connect_ms']:.0f} ms)" if a.get("connect_ms") is not None else "")
-        for a in attempts[:4]
-    )
+    attempts = tuple(attempt_of(a, done[a], timeout) if a in done else not_an_address(a) for a in addresses)
+    evidence = TcpConnect(port=port, attempts=attempts)
+    ok = [a for a in attempts if a.outcome == "connected"]
+    shown = ", ".join(_shown(a) for a in attempts[:4])
     if len(ok) == len(attempts):
         return Outcome(Status.PASS, f"TCP {port} open: {shown}", evidence)
     if ok:

@@ -23,25 +23,25 @@ import socket
 import ssl
 import time
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
 
 from aoai_diag.blocking import in_thread, map_in_threads
 from aoai_diag.checks.base import Probe, skip
 from aoai_diag.context import ProbeContext
-from aoai_diag.evidence.path import TlsHandshake
+from aoai_diag.evidence.path import TcpConnect, TlsAttempt, TlsHandshake
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.net.addresses import classify
 from aoai_diag.net.certinfo import describe_der
 from aoai_diag.net.connect import (
     classify_connect_error,
     classify_tls_error,
+    millis,
     one_line,
     open_connection,
     unverified_context,
 )
 from aoai_diag.targets import Target
 
-_CERT_FIELDS = ("issuer", "issuer_text", "subject_text", "sans", "not_after", "days_left")
 # OpenSSL reasons for bytes that are not a TLS record at all: what listens does not speak TLS. A TLS alert (even
 # "protocol version") comes from a TLS peer and is not among them.
 _NOT_TLS_REASONS = frozenset(
@@ -78,107 +78,105 @@ def fetch_certificate(address: str, port: int, server_name: str, timeout: float)
     return der
 
 
-def handshake(address: str, port: int, server_name: str, context: ssl.SSLContext, timeout: float) -> dict[str, Any]:
+def handshake(address: str, port: int, server_name: str, context: ssl.SSLContext, timeout: float) -> TlsAttempt:
     """One verified handshake; on a verification failure, one unverified handshake to read the certificate."""
-    attempt: dict[str, Any] = {
-        "address": address,
-        "class": classify(address),
-        "outcome": "error",
-        "verify_error": None,
-        "protocol": None,
-        **dict.fromkeys(_CERT_FIELDS),
-        "handshake_ms": None,
-        "error": None,
-    }
+    attempt = TlsAttempt(address=address, address_class=classify(address), outcome="error")
     t_end = time.monotonic() + timeout
     try:
         sock = open_connection(address, port, timeout)
     except OSError as exc:
         return _reconnect_failed(attempt, exc)
     t0 = time.perf_counter()
-    der = _verified_handshake(attempt, sock, server_name, context, t_end)
-    attempt["handshake_ms"] = round((time.perf_counter() - t0) * 1000.0, 2)
-    if der is None and attempt["verify_error"] is not None:
-        der = _reread_certificate(attempt, address, port, server_name, timeout)
+    attempt, der = _verified_handshake(attempt, sock, server_name, context, t_end)
+    attempt = replace(attempt, handshake_ms=millis(time.perf_counter() - t0))
+    cert_error: str | None = None
+    if der is None and attempt.verify_error is not None:
+        der, cert_error = _reread_certificate(address, port, server_name, timeout)
     if der is not None:
         try:
-            attempt.update(describe_der(der))
+            cert = describe_der(der)
         except ValueError as exc:
-            attempt["cert_error"] = str(exc)[:200]
-    return attempt
+            cert_error = str(exc)[:200]
+        else:
+            attempt = replace(
+                attempt,
+                issuer=cert.issuer,
+                issuer_text=cert.issuer_text,
+                subject_text=cert.subject_text,
+                sans=cert.sans,
+                not_after=cert.not_after,
+                days_left=cert.days_left,
+            )
+    return replace(attempt, cert_error=cert_error)
 
 
-def _reconnect_failed(attempt: dict[str, Any], exc: OSError) -> dict[str, Any]:
+def _reconnect_failed(attempt: TlsAttempt, exc: OSError) -> TlsAttempt:
     """tcp_connect connected a moment ago; what changed is the handshake's outcome."""
     kind = classify_connect_error(exc)
-    attempt["outcome"] = "timeout" if kind == "timeout" else "reset" if kind == "refused" else "error"
-    attempt["error"] = f"reconnect failed: {one_line(exc)}"
-    return attempt
+    outcome = "timeout" if kind == "timeout" else "reset" if kind == "refused" else "error"
+    return replace(attempt, outcome=outcome, error=f"reconnect failed: {one_line(exc)}")
 
 
 def _verified_handshake(
-    attempt: dict[str, Any], sock: socket.socket, server_name: str, context: ssl.SSLContext, t_end: float
-) -> bytes | None:
-    """Handshake on `sock` within the deadline; records the outcome and returns the DER certificate when it worked."""
+    attempt: TlsAttempt, sock: socket.socket, server_name: str, context: ssl.SSLContext, t_end: float
+) -> tuple[TlsAttempt, bytes | None]:
+    """Handshake on `sock` within the deadline: the attempt with its outcome, and the DER certificate when it worked."""
     try:
         sock.settimeout(max(0.01, t_end - time.monotonic()))
         with context.wrap_socket(sock, server_hostname=server_name) as tls:
-            attempt["protocol"] = tls.version()
+            protocol = tls.version()
             der = tls.getpeercert(binary_form=True)
-        attempt["outcome"] = "ok"
-        return der
+        return replace(attempt, outcome="ok", protocol=protocol), der
     except (OSError, ssl.SSLError) as exc:
         sock.close()
-        attempt["outcome"] = classify_handshake_error(exc)
-        attempt["error"] = one_line(exc)
+        verify_error = None
         if isinstance(exc, ssl.SSLCertVerificationError):
-            attempt["verify_error"] = str(exc.verify_message or exc.reason or exc)[:200]
-        return None
+            verify_error = str(exc.verify_message or exc.reason or exc)[:200]
+        failed = replace(attempt, outcome=classify_handshake_error(exc), error=one_line(exc), verify_error=verify_error)
+        return failed, None
 
 
-def _reread_certificate(
-    attempt: dict[str, Any], address: str, port: int, server_name: str, timeout: float
-) -> bytes | None:
+def _reread_certificate(address: str, port: int, server_name: str, timeout: float) -> tuple[bytes | None, str | None]:
+    """(the certificate read without verification, or None and why not)."""
     try:
         # a fresh bound: reading the certificate is a new network operation
-        return fetch_certificate(address, port, server_name, timeout)
+        return fetch_certificate(address, port, server_name, timeout), None
     except (OSError, ssl.SSLError) as exc:
-        attempt["cert_error"] = f"could not re-read the certificate: {one_line(exc)}"
-        return None
+        return None, f"could not re-read the certificate: {one_line(exc)}"
 
 
-def unfinished(address: str) -> dict[str, Any]:
-    return {"address": address, "class": None, "outcome": "timeout", "error": "no result in time"}
+def unfinished(address: str) -> TlsAttempt:
+    return TlsAttempt(address=address, outcome="timeout", error="no result in time")
 
 
-def _summary(a: Mapping[str, Any]) -> str:
-    issuer = (a.get("issuer") or {}).get("CN") or (a.get("issuer") or {}).get("O")
-    text = f"{a['address']} {a['outcome']}"
-    if a["outcome"] == "ok" and a.get("protocol"):
-        text += f" ({a['protocol']})"
-    if issuer and a["outcome"] != "ok":
+def _summary(a: TlsAttempt) -> str:
+    issuer = (a.issuer.CN or a.issuer.O) if a.issuer is not None else None
+    text = f"{a.address} {a.outcome}"
+    if a.outcome == "ok" and a.protocol:
+        text += f" ({a.protocol})"
+    if issuer and a.outcome != "ok":
         text += f" (issuer {issuer})"
     return text
 
 
 async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
     tcp = deps.get("tcp_connect")
-    attempts_in = tcp.evidence.get("attempts") if tcp else None
-    connected = [str(a["address"]) for a in attempts_in or [] if a.get("outcome") == "connected"]
+    attempts_in = tcp.typed(TcpConnect).attempts if tcp else ()
+    connected = [a.address for a in attempts_in if a.outcome == "connected"]
     if not connected:
         return skip("no address accepted a TCP connection", "nothing connected")
     port = ctx.settings.port
     try:
         context = await in_thread(ctx.ssl_context)  # reads every CA file: not on the loop
     except (OSError, ssl.SSLError) as exc:
-        return Outcome(Status.ERROR, f"cannot load the trust store: {one_line(exc)}", {}, "trust store unreadable")
+        return Outcome(Status.ERROR, f"cannot load the trust store: {one_line(exc)}", None, "trust store unreadable")
     timeout = ctx.op_timeout()
     attempts = await map_in_threads(
         lambda a: handshake(a, port, target.host, context, timeout), connected, 2 * timeout + 1.0, unfinished
     )
-    evidence = {"server_name": target.host, "port": port, "attempts": attempts}
+    evidence = TlsHandshake(server_name=target.host, port=port, attempts=tuple(attempts))
     shown = ", ".join(_summary(a) for a in attempts[:4])
-    if all(a["outcome"] == "ok" for a in attempts):
+    if all(a.outcome == "ok" for a in attempts):
         return Outcome(Status.PASS, f"TLS ok for {target.host}: {shown}", evidence)
     return Outcome(Status.FAIL, f"TLS failed for {target.host}: {shown}", evidence, "handshake or verification failed")
 

@@ -19,6 +19,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from aoai_diag.evidence.dns import DnsAnswer, NameResult
 from aoai_diag.net.addresses import class_or_none
 
 
@@ -65,21 +66,29 @@ def kind_of_addresses(addresses: Iterable[object]) -> AnswerKind | None:
     return AnswerKind.PUBLIC if other else None
 
 
-def classify_dns(answer: Mapping[str, Any]) -> AnswerKind:
-    """The kind of one DNS answer as the probes record it (docs/evidence.md, DnsAnswer)."""
-    outcome = str(answer.get("outcome") or "error")
+def classify_dns(answer: DnsAnswer | Mapping[str, Any]) -> AnswerKind:
+    """The kind of one DNS answer as the probes record it (docs/evidence.md, DnsAnswer).
+
+    TRANSITION (issue 16 part 2): a JSON mapping is still read into DnsAnswer for readers not yet typed; it goes
+    with the mapping shim of `Evidence`."""
+    if not isinstance(answer, DnsAnswer):
+        answer = DnsAnswer.from_dict(answer)
+    outcome = answer.outcome or "error"
     if outcome == "answer":
-        addresses = [*(answer.get("addresses") or []), *(answer.get("addresses6") or [])]
-        return kind_of_addresses(addresses) or AnswerKind.NODATA
+        return kind_of_addresses([*answer.addresses, *answer.addresses6]) or AnswerKind.NODATA
     return AnswerKind(outcome) if outcome in _OUTCOMES else AnswerKind.ERROR
 
 
-def classify_system(entry: Mapping[str, Any]) -> AnswerKind:
-    """The kind of one getaddrinfo result (system_resolution `results[name]`: both families together)."""
-    kind = kind_of_addresses(entry.get("addresses") or [])
+def classify_system(entry: NameResult | Mapping[str, Any]) -> AnswerKind:
+    """The kind of one getaddrinfo result (system_resolution `results[name]`: both families together).
+
+    TRANSITION: a JSON mapping is still read into NameResult, as for `classify_dns`."""
+    if not isinstance(entry, NameResult):
+        entry = NameResult.from_dict(entry)
+    kind = kind_of_addresses(entry.addresses)
     if kind is not None:
         return kind
-    error = str(entry.get("error") or "").upper()
+    error = (entry.error or "").upper()
     if error == "TIMEOUT":
         return AnswerKind.TIMEOUT
     if "NONAME" in error:  # the EAI_* code name the probe records (system_resolution._gai_error)

@@ -76,10 +76,7 @@ class Evidence(Mapping[str, Any]):
         return _convert_evidence(cls, data, path, strict, 0)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        names = _json_names(type(self))
-        for f in _fields(type(self)):
-            out[names[f.name]] = _dump(getattr(self, f.name))
+        out = {key: _dump(getattr(self, name)) for name, key in _layout(type(self))}
         for key, value in self.extra.items():
             out.setdefault(key, _dump(value))
         return out
@@ -102,10 +99,15 @@ class Evidence(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._json())
 
+    def __bool__(self) -> bool:
+        return True  # an observation, even at its defaults (a mapping would be false when empty)
+
     __hash__ = None  # type: ignore[assignment]
 
 
 def _dump(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float):  # bool is an int
+        return value
     if isinstance(value, Evidence):
         return value.to_dict()
     if isinstance(value, Mapping):
@@ -113,6 +115,19 @@ def _dump(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_dump(v) for v in value]
     return value
+
+
+_LAYOUTS: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
+def _layout(cls: type[Evidence]) -> tuple[tuple[str, str], ...]:
+    """(field name, JSON key) of each declared field, in order; computed once per type (to_dict runs for every
+    result of every report)."""
+    layout = _LAYOUTS.get(cls)
+    if layout is None:
+        names = _json_names(cls)
+        layout = _LAYOUTS[cls] = tuple((f.name, names[f.name]) for f in _fields(cls))
+    return layout
 
 
 _HINTS: dict[type, dict[str, Any]] = {}

@@ -7,14 +7,29 @@ public DER decoder.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from dataclasses import dataclass
+
+from aoai_diag.evidence.path import CertName
+
+
+@dataclass(frozen=True)
+class CertDescription:
+    """What tls_handshake records of a certificate (the fields of `TlsAttempt` of the same names)."""
+
+    issuer: CertName
+    issuer_text: str
+    subject_text: str
+    sans: tuple[str, ...]
+    not_after: str
+    """ISO 8601 UTC."""
+    days_left: int
 
 
 def _name_text(pairs: list[tuple[str, str]]) -> str:
     return ", ".join(f"{k}={v}" for k, v in pairs)
 
 
-def _with_cryptography(der: bytes) -> dict[str, Any]:
+def _with_cryptography(der: bytes, now: dt.datetime) -> CertDescription:
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
@@ -38,23 +53,21 @@ def _with_cryptography(der: bytes) -> dict[str, Any]:
     except x509.ExtensionNotFound:
         sans = []
     not_after = cert.not_valid_after_utc
-    return {"issuer": pairs(cert.issuer), "subject": pairs(cert.subject), "sans": sans, "not_after": not_after}
+    issuer = pairs(cert.issuer)
+    named = dict(issuer)
+    return CertDescription(
+        issuer=CertName(CN=named.get("CN"), O=named.get("O")),
+        issuer_text=_name_text(issuer),
+        subject_text=_name_text(pairs(cert.subject)),
+        sans=tuple(sans),
+        not_after=not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        days_left=int((not_after - now).total_seconds() // 86400),
+    )
 
 
-def describe_der(der: bytes, now: dt.datetime | None = None) -> dict[str, Any]:
-    """{issuer: {CN, O}, issuer_text, subject_text, sans, not_after (ISO UTC), days_left}. Raises ValueError."""
+def describe_der(der: bytes, now: dt.datetime | None = None) -> CertDescription:
+    """Issuer {CN, O}, issuer and subject as text, SANs, expiry (ISO UTC) and days left. Raises ValueError."""
     try:
-        raw = _with_cryptography(der)
+        return _with_cryptography(der, now or dt.datetime.now(dt.timezone.utc))
     except Exception as exc:
         raise ValueError(f"undecodable certificate: {exc}") from exc
-    issuer = dict(raw["issuer"])
-    now = now or dt.datetime.now(dt.timezone.utc)
-    not_after: dt.datetime = raw["not_after"]
-    return {
-        "issuer": {"CN": issuer.get("CN"), "O": issuer.get("O")},
-        "issuer_text": _name_text(raw["issuer"]),
-        "subject_text": _name_text(raw["subject"]),
-        "sans": raw["sans"],
-        "not_after": not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "days_left": int((not_after - now).total_seconds() // 86400),
-    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import math
 import socket
 import ssl
 import time
@@ -24,6 +25,15 @@ _RESET = {errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE}
 _UNTRUSTED_CODES = {2, 18, 19, 20, 21, 27, 28}
 _EXPIRED_CODES = {10, 9}  # CERT_HAS_EXPIRED, CERT_NOT_YET_VALID
 _NAME_CODES = {62}  # HOSTNAME_MISMATCH
+
+
+def millis(seconds: float | None) -> float | None:
+    """A measured duration in milliseconds (2 decimals), or None when there is no finite measurement: evidence
+    never holds NaN or Infinity (the bundle door refuses them; a live report must not carry one either)."""
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    ms = round(seconds * 1000.0, 2)
+    return ms if math.isfinite(ms) else None
 
 
 def one_line(exc: BaseException) -> str:

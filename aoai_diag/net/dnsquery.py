@@ -15,9 +15,11 @@ through dnspython.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import time
-from collections.abc import Container, Sequence
+from collections.abc import Container, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import dns.asyncquery
@@ -32,11 +34,10 @@ import dns.rdatatype
 
 from aoai_diag.context import Endpoint, format_endpoint
 from aoai_diag.errors import one_line
+from aoai_diag.evidence.dns import DnsAnswer
 from aoai_diag.net import dnswire
 from aoai_diag.net.addresses import classes
 from aoai_diag.net.connect import classify_connect_error
-
-DnsAnswer = dict[str, Any]
 
 # A CNAME chain longer than this is a loop or a hostile server: *.openai.azure.com chains have 7-8 hops
 # (https://learn.microsoft.com/azure/private-link/private-endpoint-dns).
@@ -229,70 +230,77 @@ def _chain(
     return follow_chain(response, qname, rdtype)
 
 
-def _empty_answer(name: str) -> DnsAnswer:
-    return {
-        "name": name,
-        "outcome": "error",
-        "rcode": None,
-        "chain": [name],
-        "addresses": [],
-        "address_classes": {},
-        "addresses6": [],
-        "ttl": None,
-        "soa_mname": None,
-        "truncated_udp": False,
-        "tcp_retry": None,
-        "elapsed_ms": 0.0,
-        "error": None,
-    }
+_OUTCOME_OF_RCODE: dict[int, str] = {
+    dns.rcode.NXDOMAIN: "nxdomain",
+    dns.rcode.SERVFAIL: "servfail",
+    dns.rcode.REFUSED: "refused",
+}
 
 
-def _settle_a(answer: DnsAnswer, exchange: _Exchange, started: float) -> bool:
-    """Fill `answer` from its finished A exchange; True when the AAAA question is worth asking."""
-    name = answer["name"]
-    answer["elapsed_ms"] = round((time.monotonic() - started) * 1000.0, 2)
-    answer["truncated_udp"] = exchange.truncated_udp
-    answer["tcp_retry"] = exchange.tcp_retry
-    answer["error"] = exchange.error
+def _classes(addresses: list[str]) -> Mapping[str, str]:
+    """`classes`, read-only: the run's DNS cache hands one answer to every target that asks (net/dns_cache.py)."""
+    return MappingProxyType(classes(addresses))
+
+
+def _failed(name: str, outcome: str, error: str | None, elapsed_ms: float = 0.0) -> DnsAnswer:
+    """The answer to a question that got no reply (`outcome` timeout, unreachable or error)."""
+    return DnsAnswer(
+        name=name, outcome=outcome, chain=(name,), address_classes=_classes([]), elapsed_ms=elapsed_ms, error=error
+    )
+
+
+def _settle_a(name: str, exchange: _Exchange, started: float) -> DnsAnswer:
+    """The answer from the finished A exchange (its AAAA addresses still to add, `_with_aaaa`)."""
+    elapsed_ms = round((time.monotonic() - started) * 1000.0, 2)
     response = exchange.response
     if response is None:
-        answer["outcome"] = exchange.failure or "error"
-        return False
+        answer = _failed(name, exchange.failure or "error", exchange.error, elapsed_ms)
+        return dataclasses.replace(answer, truncated_udp=exchange.truncated_udp, tcp_retry=exchange.tcp_retry)
     rcode = _rcode(response)
-    answer["rcode"] = dns.rcode.to_text(dns.rcode.Rcode.make(rcode))
+    rcode_text = dns.rcode.to_text(dns.rcode.Rcode.make(rcode))
     chain, addresses, ttl = _chain(response, name, dns.rdatatype.A)
-    answer["chain"], answer["addresses"], answer["ttl"] = chain, addresses, ttl
+    error = exchange.error
     if rcode == dns.rcode.NOERROR:
         if addresses:
-            answer["outcome"] = "answer"
+            outcome = "answer"
         elif exchange.tcp_retry == "failed":
             # The truncated UDP reply held no usable answer: what a client without TCP fallback gets.
-            answer["outcome"] = "error"
+            outcome = "error"
         else:
-            answer["outcome"] = "nodata"
-    elif rcode == dns.rcode.NXDOMAIN:
-        answer["outcome"] = "nxdomain"
-    elif rcode == dns.rcode.SERVFAIL:
-        answer["outcome"] = "servfail"
-    elif rcode == dns.rcode.REFUSED:
-        answer["outcome"] = "refused"
+            outcome = "nodata"
     else:
-        answer["outcome"] = "error"
-        answer["error"] = answer["error"] or f"server answered {answer['rcode']}"
-    if answer["outcome"] in ("nxdomain", "nodata"):
-        answer["soa_mname"] = response.soa_mname if isinstance(response, dnswire.Reply) else _soa_mname(response)
-    return answer["outcome"] in ("answer", "nodata")
+        outcome = _OUTCOME_OF_RCODE.get(rcode, "error")
+        if outcome == "error":
+            error = error or f"server answered {rcode_text}"
+    soa_mname = None
+    if outcome in ("nxdomain", "nodata"):
+        soa_mname = response.soa_mname if isinstance(response, dnswire.Reply) else _soa_mname(response)
+    return DnsAnswer(
+        name=name,
+        outcome=outcome,
+        rcode=rcode_text,
+        chain=tuple(chain),
+        addresses=tuple(addresses),
+        address_classes=_classes(addresses),
+        ttl=ttl,
+        soa_mname=soa_mname,
+        truncated_udp=exchange.truncated_udp,
+        tcp_retry=exchange.tcp_retry,
+        elapsed_ms=elapsed_ms,
+        error=error,
+    )
 
 
-def _settle_aaaa(answer: DnsAnswer, six: _Exchange) -> None:
-    # An AAAA query that fails or times out leaves addresses6 empty and does not change the outcome.
-    if six.response is not None and _rcode(six.response) == dns.rcode.NOERROR:
-        answer["addresses6"] = _chain(six.response, answer["name"], dns.rdatatype.AAAA)[1]
-
-
-def _classify(answer: DnsAnswer) -> DnsAnswer:
-    answer["address_classes"] = classes(answer["addresses"] + answer["addresses6"])
-    return answer
+def _with_aaaa(answer: DnsAnswer, six: _Exchange) -> DnsAnswer:
+    """`answer` with the AAAA addresses of `six`: one that fails or times out adds nothing and does not change the
+    outcome."""
+    if six.response is None or _rcode(six.response) != dns.rcode.NOERROR:
+        return answer
+    addresses6 = tuple(_chain(six.response, answer.name, dns.rdatatype.AAAA)[1])
+    if not addresses6:
+        return answer
+    every = [*answer.addresses, *addresses6]
+    return dataclasses.replace(answer, addresses6=addresses6, address_classes=_classes(every))
 
 
 async def query(server: Endpoint, name: str, timeout: float, aaaa: bool = True) -> DnsAnswer:
@@ -300,7 +308,6 @@ async def query(server: Endpoint, name: str, timeout: float, aaaa: bool = True) 
     name = _norm(name)
     started = time.monotonic()
     expires = started + max(0.01, timeout)
-    answer = _empty_answer(name)
     exchange = _Exchange(server, name, dns.rdatatype.A, expires)
     family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
     try:
@@ -309,19 +316,18 @@ async def query(server: Endpoint, name: str, timeout: float, aaaa: bool = True) 
         )
     except OSError as exc:  # out of descriptors (a large fleet): evidence for this question, not a crash
         exchange.fail(exc)
-        _settle_a(answer, exchange, started)
-        return _classify(answer)
+        return _settle_a(name, exchange, started)
     try:
         await exchange.ask(transport, replies)
-        if _settle_a(answer, exchange, started) and aaaa:
+        answer = _settle_a(name, exchange, started)
+        if answer.outcome in ("answer", "nodata") and aaaa:
             replies.stale.add(exchange.id)
             six = _Exchange(server, name, dns.rdatatype.AAAA, expires, avoid=(exchange.id,))
             await six.ask(transport, replies)
-            # An AAAA question that fails or times out adds nothing and does not change the outcome.
-            _settle_aaaa(answer, six)
+            answer = _with_aaaa(answer, six)
     finally:
         transport.close()
-    return _classify(answer)
+    return answer
 
 
 async def query_many(pairs: Sequence[tuple[Endpoint, str]], timeout: float) -> dict[tuple[Endpoint, str], DnsAnswer]:
@@ -342,21 +348,18 @@ async def query_many(pairs: Sequence[tuple[Endpoint, str]], timeout: float) -> d
 
 
 def _late(pair: tuple[Endpoint, str]) -> DnsAnswer:
-    result = _empty_answer(_norm(pair[1]))
-    result["outcome"], result["error"] = "timeout", "query did not finish within the timeout"
-    return result
+    return _failed(_norm(pair[1]), "timeout", "query did not finish within the timeout")
 
 
 def describe(answer: DnsAnswer) -> str:
     """A few words for a summary line: `10.0.0.5 (private)`, `NXDOMAIN (SOA azureprivatedns.net)`, `timeout`."""
-    outcome = answer.get("outcome")
+    outcome = answer.outcome
     if outcome == "answer":
-        classes = answer.get("address_classes") or {}
-        shown = [f"{a} ({classes.get(a, '?')})" for a in (answer.get("addresses") or [])[:2]]
+        shown = [f"{a} ({answer.address_classes.get(a, '?')})" for a in answer.addresses[:2]]
         return ", ".join(shown)
     if outcome in ("nxdomain", "nodata"):
-        soa = answer.get("soa_mname")
+        soa = answer.soa_mname
         return f"{str(outcome).upper()}" + (f" (SOA {soa})" if soa else "")
-    if outcome == "error" and answer.get("error"):
-        return f"error: {answer['error']}"
+    if outcome == "error" and answer.error:
+        return f"error: {answer.error}"
     return str(outcome)

@@ -26,10 +26,20 @@ they are there.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Mapping
-from typing import Any
+
+from aoai_diag.evidence.host import (
+    AppHost,
+    AppServiceSignals,
+    AzureMlSignals,
+    ContainerAppSignals,
+    HostIdentity,
+    HostResolverConfig,
+    KubernetesSignals,
+)
 
 RESOLV_CONF = "/etc/resolv.conf"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -62,16 +72,18 @@ def _get(env: Mapping[str, str], name: str) -> str | None:
     return value.strip() if value and value.strip() else None
 
 
-def read_resolv_conf(path: str) -> dict[str, Any]:
+def read_resolv_conf(path: str) -> HostResolverConfig:
     """resolv.conf as a stub resolver reads it (resolv.conf(5)): nameservers in order, the last search/domain line,
     `options ndots:n`. An unreadable file is an error, never an empty configuration."""
-    evidence: dict[str, Any] = {"path": path, "nameservers": [], "search": [], "ndots": 1, "options": [], "error": None}
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
             text = fh.read(_READ_LIMIT)
     except OSError as exc:
-        evidence["error"] = f"cannot read {path}: {exc.strerror or exc}"
-        return evidence
+        return HostResolverConfig(path=path, error=f"cannot read {path}: {exc.strerror or exc}")
+    nameservers: list[str] = []
+    search: list[str] = []
+    options: list[str] = []
+    ndots = 1
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].split(";", 1)[0]
         fields = line.split()
@@ -79,20 +91,22 @@ def read_resolv_conf(path: str) -> dict[str, Any]:
             continue
         key, values = fields[0], fields[1:]
         if key == "nameserver" and values:
-            evidence["nameservers"].append(values[0])
+            nameservers.append(values[0])
         elif key in ("search", "domain"):
             # The last of these lines wins (resolv.conf(5)); `domain` names one domain.
-            evidence["search"] = [v.rstrip(".") for v in (values if key == "search" else values[:1])]
+            search = [v.rstrip(".") for v in (values if key == "search" else values[:1])]
         elif key == "options":
             for option in values:
-                evidence["options"].append(option)
+                options.append(option)
                 name, _, number = option.partition(":")
                 if name == "ndots" and number.isdigit():
-                    evidence["ndots"] = min(int(number), MAX_NDOTS)
-    return evidence
+                    ndots = min(int(number), MAX_NDOTS)
+    return HostResolverConfig(
+        path=path, nameservers=tuple(nameservers), search=tuple(search), ndots=ndots, options=tuple(options)
+    )
 
 
-def _app_service(env: Mapping[str, str], windows: bool) -> dict[str, Any] | None:
+def _app_service(env: Mapping[str, str], windows: bool) -> AppServiceSignals | None:
     site = _get(env, "WEBSITE_SITE_NAME")
     if site is None:
         return None
@@ -102,38 +116,38 @@ def _app_service(env: Mapping[str, str], windows: bool) -> dict[str, Any] | None
     os_name = "windows" if windows else "linux"
     if webspace.endswith("-Linux"):
         os_name = "linux"
-    return {
-        "site_name": site,
-        "resource_group": _get(env, "WEBSITE_RESOURCE_GROUP"),
-        "subscription_id": subscription or None if owner and "+" in owner else None,
-        "webspace": webspace or None,
-        "instance_id": _get(env, "WEBSITE_INSTANCE_ID"),
-        "private_ip": private_ip,
-        "vnet_integration": private_ip is not None,
-        "dns_server": _get(env, "WEBSITE_DNS_SERVER"),
-        "dns_alt_server": _get(env, "WEBSITE_DNS_ALT_SERVER"),
-        "route_all": _flag(env.get("WEBSITE_VNET_ROUTE_ALL")),
-        "always_fallback_to_public_dns": _flag(env.get("WEBSITE_ALWAYS_FALLBACK_TO_PUBLIC_DNS")),
-        "functions_extension_version": _get(env, "FUNCTIONS_EXTENSION_VERSION"),
-        "os": os_name,
-    }
+    return AppServiceSignals(
+        site_name=site,
+        resource_group=_get(env, "WEBSITE_RESOURCE_GROUP"),
+        subscription_id=subscription or None if owner and "+" in owner else None,
+        webspace=webspace or None,
+        instance_id=_get(env, "WEBSITE_INSTANCE_ID"),
+        private_ip=private_ip,
+        vnet_integration=private_ip is not None,
+        dns_server=_get(env, "WEBSITE_DNS_SERVER"),
+        dns_alt_server=_get(env, "WEBSITE_DNS_ALT_SERVER"),
+        route_all=_flag(env.get("WEBSITE_VNET_ROUTE_ALL")),
+        always_fallback_to_public_dns=_flag(env.get("WEBSITE_ALWAYS_FALLBACK_TO_PUBLIC_DNS")),
+        functions_extension_version=_get(env, "FUNCTIONS_EXTENSION_VERSION"),
+        os=os_name,
+    )
 
 
-def _container_app(env: Mapping[str, str]) -> dict[str, Any] | None:
+def _container_app(env: Mapping[str, str]) -> ContainerAppSignals | None:
     name = _get(env, "CONTAINER_APP_NAME")
     if name is None:
         return None
-    return {
-        "app_name": name,
-        "revision": _get(env, "CONTAINER_APP_REVISION"),
-        "replica": _get(env, "CONTAINER_APP_REPLICA_NAME"),
-        "env_dns_suffix": _get(env, "CONTAINER_APP_ENV_DNS_SUFFIX"),
-        "hostname": _get(env, "CONTAINER_APP_HOSTNAME"),
-        "port": _get(env, "CONTAINER_APP_PORT"),
-    }
+    return ContainerAppSignals(
+        app_name=name,
+        revision=_get(env, "CONTAINER_APP_REVISION"),
+        replica=_get(env, "CONTAINER_APP_REPLICA_NAME"),
+        env_dns_suffix=_get(env, "CONTAINER_APP_ENV_DNS_SUFFIX"),
+        hostname=_get(env, "CONTAINER_APP_HOSTNAME"),
+        port=_get(env, "CONTAINER_APP_PORT"),
+    )
 
 
-def _kubernetes(env: Mapping[str, str], sa_dir: str) -> dict[str, Any] | None:
+def _kubernetes(env: Mapping[str, str], sa_dir: str) -> KubernetesSignals | None:
     host = _get(env, "KUBERNETES_SERVICE_HOST")
     mounted = os.path.isfile(os.path.join(sa_dir, "token"))
     if host is None and not mounted:
@@ -144,24 +158,24 @@ def _kubernetes(env: Mapping[str, str], sa_dir: str) -> dict[str, Any] | None:
             namespace = fh.read(256).strip() or None
     except OSError:
         pass
-    return {
-        "service_host": host,
-        "service_port": _get(env, "KUBERNETES_SERVICE_PORT"),
-        "service_account_dir": sa_dir,
-        "service_account_mounted": mounted,
-        "namespace": namespace,
-        "pod_name": _get(env, "HOSTNAME"),
-    }
+    return KubernetesSignals(
+        service_host=host,
+        service_port=_get(env, "KUBERNETES_SERVICE_PORT"),
+        service_account_dir=sa_dir,
+        service_account_mounted=mounted,
+        namespace=namespace,
+        pod_name=_get(env, "HOSTNAME"),
+    )
 
 
-def _azure_ml(env: Mapping[str, str]) -> dict[str, Any] | None:
+def _azure_ml(env: Mapping[str, str]) -> AzureMlSignals | None:
     endpoint = _get(env, "MSI_ENDPOINT")
     if endpoint is None or _get(env, "MSI_SECRET") is None:
         return None
-    return {"msi_endpoint": endpoint, "msi_secret_present": True}
+    return AzureMlSignals(msi_endpoint=endpoint, msi_secret_present=True)
 
 
-def identity(env: Mapping[str, str]) -> dict[str, Any]:
+def identity(env: Mapping[str, str]) -> HostIdentity:
     """The platform identity azure-identity's ManagedIdentityCredential would pick, in its order (App Service's
     IDENTITY_ENDPOINT + IDENTITY_HEADER, then MSI_ENDPOINT [+ MSI_SECRET], then workload identity); secrets as
     presence only."""
@@ -169,38 +183,36 @@ def identity(env: Mapping[str, str]) -> dict[str, Any]:
     msi, msi_secret = _get(env, "MSI_ENDPOINT"), _get(env, "MSI_SECRET")
     token_file = _get(env, "AZURE_FEDERATED_TOKEN_FILE")
     client_id, tenant_id = _get(env, "AZURE_CLIENT_ID"), _get(env, "AZURE_TENANT_ID")
-    out: dict[str, Any] = {
-        "source": None,
-        "endpoint": None,
-        "secret_present": False,
-        "client_id": client_id,
-        "tenant_id": tenant_id,
-        "authority_host": _get(env, "AZURE_AUTHORITY_HOST"),
-        "token_file": token_file,
-        "token_file_readable": None,
-    }
+    readable: bool | None = None
     if token_file:
         try:
             with open(token_file, "rb"):
-                out["token_file_readable"] = True
+                readable = True
         except OSError:
-            out["token_file_readable"] = False
+            readable = False
+    found = HostIdentity(
+        client_id=client_id,
+        tenant_id=tenant_id,
+        authority_host=_get(env, "AZURE_AUTHORITY_HOST"),
+        token_file=token_file,
+        token_file_readable=readable,
+    )
     if endpoint and header:
-        out.update(source="app_service", endpoint=endpoint, secret_present=True)
-    elif msi:
-        out.update(source="azure_ml" if msi_secret else "cloud_shell", endpoint=msi, secret_present=bool(msi_secret))
-    elif token_file and client_id and tenant_id:
-        out["source"] = "workload_identity"
-    return out
+        return dataclasses.replace(found, source="app_service", endpoint=endpoint, secret_present=True)
+    if msi:
+        source = "azure_ml" if msi_secret else "cloud_shell"
+        return dataclasses.replace(found, source=source, endpoint=msi, secret_present=bool(msi_secret))
+    if token_file and client_id and tenant_id:
+        return dataclasses.replace(found, source="workload_identity")
+    return found
 
 
-def on_azure(host: Mapping[str, Any]) -> bool | None:
+def on_azure(host: AppHost) -> bool | None:
     """The platform says this runs on Azure (True), or cannot say (None): never "not on Azure"."""
-    kind = host.get("kind")
-    if kind in AZURE_ONLY_KINDS:
+    if host.kind in AZURE_ONLY_KINDS:
         return True
-    resolver = host.get("resolver") or {}
-    if any(str(s).endswith(AZURE_VNET_DNS_SUFFIX) for s in resolver.get("search") or ()):
+    search = host.resolver.search if host.resolver is not None else ()
+    if any(s.endswith(AZURE_VNET_DNS_SUFFIX) for s in search):
         return True
     return None
 
@@ -209,40 +221,39 @@ def _short(text: str | None, keep: int = 8) -> str | None:
     return text if text is None or len(text) <= keep + 1 else text[:keep] + "…"
 
 
-def describe(host: Mapping[str, Any]) -> str | None:
+def describe(host: AppHost) -> str | None:
     """One line for the report's header: where the run happened."""
-    kind = host.get("kind")
+    kind = host.kind
     if kind in ("app_service", "function_app"):
-        app = host.get("app_service") or {}
+        app = host.app_service if host.app_service is not None else AppServiceSignals()
         what = "Functions app" if kind == "function_app" else "App Service app"
-        parts = [f"{what} {app.get('site_name')}"]
-        if app.get("instance_id"):
-            parts.append(f"instance {_short(app.get('instance_id'))}")
-        if app.get("private_ip"):
-            parts.append(f"VNet integration {app.get('private_ip')}")
+        parts = [f"{what} {app.site_name}"]
+        if app.instance_id:
+            parts.append(f"instance {_short(app.instance_id)}")
+        if app.private_ip:
+            parts.append(f"VNet integration {app.private_ip}")
         else:
             parts.append("no VNet integration (WEBSITE_PRIVATE_IP not set)")
-        if app.get("dns_server"):
-            alt = f", alt {app['dns_alt_server']}" if app.get("dns_alt_server") else ""
-            parts.append(f"WEBSITE_DNS_SERVER {app['dns_server']}{alt}")
+        if app.dns_server:
+            alt = f", alt {app.dns_alt_server}" if app.dns_alt_server else ""
+            parts.append(f"WEBSITE_DNS_SERVER {app.dns_server}{alt}")
         return ", ".join(parts)
     if kind == "container_app":
-        app = host.get("container_app") or {}
-        parts = [f"Container App {app.get('app_name')}"]
-        if app.get("revision"):
-            parts.append(f"revision {app['revision']}")
-        if app.get("env_dns_suffix"):
-            parts.append(f"environment {app['env_dns_suffix']}")
+        container = host.container_app if host.container_app is not None else ContainerAppSignals()
+        parts = [f"Container App {container.app_name}"]
+        if container.revision:
+            parts.append(f"revision {container.revision}")
+        if container.env_dns_suffix:
+            parts.append(f"environment {container.env_dns_suffix}")
         return ", ".join(parts)
     if kind == "kubernetes":
-        pod = host.get("kubernetes") or {}
-        resolver = host.get("resolver") or {}
-        parts = [f"Kubernetes pod {pod.get('pod_name') or '?'}"]
-        if pod.get("namespace"):
-            parts.append(f"namespace {pod['namespace']}")
-        if resolver.get("nameservers"):
-            parts.append(f"DNS {', '.join(resolver['nameservers'])} ndots:{resolver.get('ndots')}")
-        if (host.get("identity") or {}).get("source") == "workload_identity":
+        pod = host.kubernetes if host.kubernetes is not None else KubernetesSignals()
+        parts = [f"Kubernetes pod {pod.pod_name or '?'}"]
+        if pod.namespace:
+            parts.append(f"namespace {pod.namespace}")
+        if host.resolver is not None and host.resolver.nameservers:
+            parts.append(f"DNS {', '.join(host.resolver.nameservers)} ndots:{host.resolver.ndots}")
+        if host.identity is not None and host.identity.source == "workload_identity":
             parts.append("workload identity")
         return ", ".join(parts)
     if kind == "azure_ml":
@@ -250,7 +261,7 @@ def describe(host: Mapping[str, Any]) -> str | None:
     return None
 
 
-def read_host(env: Mapping[str, str], resolv_conf: str | None = None, sa_dir: str | None = None) -> dict[str, Any]:
+def read_host(env: Mapping[str, str], resolv_conf: str | None = None, sa_dir: str | None = None) -> AppHost:
     """Everything the platform tells a process about where it runs (the `app_host` evidence, docs/evidence.md)."""
     resolv_conf = resolv_conf or env.get(RESOLV_CONF_VARIABLE) or RESOLV_CONF
     sa_dir = sa_dir or env.get(SERVICE_ACCOUNT_VARIABLE) or SERVICE_ACCOUNT_DIR
@@ -259,13 +270,13 @@ def read_host(env: Mapping[str, str], resolv_conf: str | None = None, sa_dir: st
     kubernetes = _kubernetes(env, sa_dir)
     azure_ml = _azure_ml(env)
     kind: str | None = None
-    if app_service:
-        kind = "function_app" if app_service.get("functions_extension_version") else "app_service"
-    elif container_app:
+    if app_service is not None:
+        kind = "function_app" if app_service.functions_extension_version else "app_service"
+    elif container_app is not None:
         kind = "container_app"
-    elif kubernetes:
+    elif kubernetes is not None:
         kind = "kubernetes"
-    elif azure_ml:
+    elif azure_ml is not None:
         kind = "azure_ml"
     signals = [
         name
@@ -285,32 +296,31 @@ def read_host(env: Mapping[str, str], resolv_conf: str | None = None, sa_dir: st
         )
         if _get(env, name)
     ]
-    if kubernetes and kubernetes["service_account_mounted"]:
+    if kubernetes is not None and kubernetes.service_account_mounted:
         signals.append(sa_dir)
-    host: dict[str, Any] = {
-        "kind": kind,
-        "description": None,
-        "signals": signals,
-        "app_service": app_service,
-        "container_app": container_app,
-        "kubernetes": kubernetes,
-        "azure_ml": azure_ml,
-        "identity": identity(env),
-        "resolver": None if sys.platform.startswith("win") else read_resolv_conf(resolv_conf),
-        "subscription_id": app_service["subscription_id"] if app_service else None,
-        "resource_group": app_service["resource_group"] if app_service else None,
-        "name": (app_service or {}).get("site_name") or (container_app or {}).get("app_name"),
-    }
-    host["on_azure"] = on_azure(host)
-    host["description"] = describe(host)
-    return host
+    host = AppHost(
+        kind=kind,
+        signals=tuple(signals),
+        app_service=app_service,
+        container_app=container_app,
+        kubernetes=kubernetes,
+        azure_ml=azure_ml,
+        identity=identity(env),
+        resolver=None if sys.platform.startswith("win") else read_resolv_conf(resolv_conf),
+        subscription_id=app_service.subscription_id if app_service is not None else None,
+        resource_group=app_service.resource_group if app_service is not None else None,
+        name=(app_service.site_name if app_service is not None else None)
+        or (container_app.app_name if container_app is not None else None),
+    )
+    host = dataclasses.replace(host, on_azure=on_azure(host))
+    return dataclasses.replace(host, description=describe(host))
 
 
-def no_imds_summary(host: Mapping[str, Any] | None, error: str | None) -> str:
+def no_imds_summary(host: AppHost | None, error: str | None) -> str:
     """What the azure_platform probe says when IMDS did not answer: "not an Azure VM" only when no app host signal
     says otherwise (App Service, Functions, Container Apps and Azure ML have no IMDS; a pod may not reach it)."""
-    if host and host.get("on_azure") is True:
-        return f"no IMDS answer ({error or 'no answer'}); the platform says Azure: {host.get('description')}"
-    if host and host.get("kind"):
-        return f"no IMDS answer ({error or 'no answer'}); {host.get('description')}"
+    if host is not None and host.on_azure is True:
+        return f"no IMDS answer ({error or 'no answer'}); the platform says Azure: {host.description}"
+    if host is not None and host.kind:
+        return f"no IMDS answer ({error or 'no answer'}); {host.description}"
     return "not an Azure VM (IMDS did not answer)"

@@ -17,10 +17,12 @@ which names the stub resolver tries for one host name. Pure over the `app_host` 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from aoai_diag.context import format_endpoint, parse_endpoint
+from aoai_diag.evidence.dns import DnsAnswer
+from aoai_diag.evidence.host import AppHost, AppServiceSignals, HostResolverConfig, HostServerAnswers
 
 FINAL_OUTCOMES = ("answer", "nxdomain", "nodata")
 """A server's answer the stub resolver keeps for that query name; any other makes it ask the next server."""
@@ -48,40 +50,45 @@ def search_expansions(name: str, search: Sequence[str], ndots: int) -> list[tupl
     return [*expanded, (name, None)]
 
 
-def has_addresses(answer: Mapping[str, Any] | None) -> bool:
-    if not answer or answer.get("outcome") != "answer":
+def has_addresses(answer: DnsAnswer | None) -> bool:
+    if answer is None or answer.outcome != "answer":
         return False
-    return bool(answer.get("addresses") or answer.get("addresses6"))
+    return bool(answer.addresses or answer.addresses6)
 
 
-def unusable_settings(host: Mapping[str, Any]) -> list[str]:
+def _app_service(host: AppHost) -> AppServiceSignals:
+    return host.app_service if host.app_service is not None else AppServiceSignals()
+
+
+def unusable_settings(host: AppHost) -> list[str]:
     """`NAME=value` of the DNS app settings whose value is not an address: the platform cannot use them either."""
-    app = host.get("app_service") or {}
-    settings = (("WEBSITE_DNS_SERVER", app.get("dns_server")), ("WEBSITE_DNS_ALT_SERVER", app.get("dns_alt_server")))
+    app = _app_service(host)
+    settings = (("WEBSITE_DNS_SERVER", app.dns_server), ("WEBSITE_DNS_ALT_SERVER", app.dns_alt_server))
     return [f"{name}={value}" for name, value in settings if value and _endpoint(value) is None]
 
 
-def path_servers(host: Mapping[str, Any]) -> tuple[str | None, list[dict[str, Any]], str | None]:
-    """(source, servers, why none) of the app host's DNS path. Each server: {server, chosen_by, role}, in the order
+def path_servers(host: AppHost) -> tuple[str | None, list[HostServerAnswers], str | None]:
+    """(source, servers, why none) of the app host's DNS path. Each server (its answers not asked yet) in the order
     they are used: the app's resolver's (role `resolver`), then the platform forwarder's upstreams (`upstream`)."""
-    resolver = host.get("resolver") or {}
-    app = host.get("app_service") or {}
-    listed = [e for s in resolver.get("nameservers") or () if (e := _endpoint(s))] if not resolver.get("error") else []
-    servers: list[dict[str, Any]] = [{"server": s, "chosen_by": "resolv.conf", "role": "resolver"} for s in listed]
-    settings = [(app.get("dns_server"), "WEBSITE_DNS_SERVER"), (app.get("dns_alt_server"), "WEBSITE_DNS_ALT_SERVER")]
+    resolver = host.resolver if host.resolver is not None else HostResolverConfig()
+    app = _app_service(host)
+    listed = [e for s in resolver.nameservers if (e := _endpoint(s))] if not resolver.error else []
+    servers = [HostServerAnswers(server=s, chosen_by="resolv.conf", role="resolver") for s in listed]
+    settings = [(app.dns_server, "WEBSITE_DNS_SERVER"), (app.dns_alt_server, "WEBSITE_DNS_ALT_SERVER")]
     configured = [(e, name) for value, name in settings if value and (e := _endpoint(value))]
     source: str | None = "resolv.conf" if servers else None
-    if host.get("kind") in ("app_service", "function_app"):
+    if host.kind in ("app_service", "function_app"):
         source = "WEBSITE_DNS_SERVER" if configured else "vnet"
         for value, name in configured:
-            same = next((s for s in servers if s["server"] == value), None)
+            same = next((i for i, s in enumerate(servers) if s.server == value), None)
             if same is not None:  # resolv.conf lists the setting's server itself
-                same["chosen_by"] = name
+                servers[same] = dataclasses.replace(servers[same], chosen_by=name)
             else:  # behind the platform's forwarder (Linux), or the resolver's own servers (Windows: no resolv.conf)
-                servers.append({"server": value, "chosen_by": name, "role": "upstream" if listed else "resolver"})
+                role = "upstream" if listed else "resolver"
+                servers.append(HostServerAnswers(server=value, chosen_by=name, role=role))
     why = None
     if not servers:
-        why = resolver.get("error") or (
+        why = resolver.error or (
             "no resolv.conf nameserver and no WEBSITE_DNS_SERVER: the app uses the VNet's DNS servers, which only "
             "Resource Manager shows"
             if source == "vnet"
@@ -90,27 +97,27 @@ def path_servers(host: Mapping[str, Any]) -> tuple[str | None, list[dict[str, An
     return source, servers, why
 
 
-def azure_dns_reason(host: Mapping[str, Any]) -> str | None:
+def azure_dns_reason(host: AppHost) -> str | None:
     """Why 168.63.129.16 is not worth asking from this host (None: ask it). It answers only from inside an Azure VNet
     (https://learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16): an App Service app reaches
     the VNet only with regional VNet integration."""
-    kind = host.get("kind")
-    if kind in ("app_service", "function_app") and not (host.get("app_service") or {}).get("vnet_integration"):
+    kind = host.kind
+    if kind in ("app_service", "function_app") and not _app_service(host).vnet_integration:
         return "no VNet integration (WEBSITE_PRIVATE_IP not set): 168.63.129.16 is reachable only from a VNet"
-    if kind == "kubernetes" and host.get("on_azure") is not True:
+    if kind == "kubernetes" and host.on_azure is not True:
         return "a pod on a cluster not known to be on Azure (no internal.cloudapp.net search domain)"
     return None
 
 
 def forwarding_break(
-    servers: Sequence[Mapping[str, Any]], verdicts: Mapping[str, str], azure_verdict: str | None
+    servers: Sequence[HostServerAnswers], verdicts: Mapping[str, str], azure_verdict: str | None
 ) -> str | None:
     """The configured server whose answer for the host contradicts 168.63.129.16's private one: an upstream (the
     app setting's server) before the resolver in front of it, since the forwarder only repeats what it is told."""
     if azure_verdict != "private":
         return None
-    ordered = sorted(servers, key=lambda s: 0 if s.get("role") == "upstream" else 1)
+    ordered = sorted(servers, key=lambda s: 0 if s.role == "upstream" else 1)
     for item in ordered:
-        if verdicts.get(str(item.get("server"))) in FAILED_VERDICTS:
-            return str(item.get("server"))
+        if verdicts.get(item.server) in FAILED_VERDICTS:
+            return item.server
     return None

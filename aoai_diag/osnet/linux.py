@@ -19,13 +19,16 @@ Readers (thin) and parsers (pure):
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import re
 import socket
 from typing import Any
 
+from aoai_diag.evidence.osnet import OsRoute
 from aoai_diag.osnet import commands
+from aoai_diag.osnet.dnsconfig import OsDnsConfig, ResolvedLink
 
 STUB_ADDRESSES = ("127.0.0.53", "127.0.0.54")
 _LINK = re.compile(r"^Link (?P<index>\d+) \((?P<name>[^)]+)\)")
@@ -43,25 +46,29 @@ def _domain(text: str) -> str:
 _YES = {"yes": True, "no": False}
 
 
-def parse_resolvectl_status(text: str) -> list[dict[str, Any]]:
-    """One entry per section with DNS servers (or, for Global, fallback servers): {kind ("global"|"link"), interface,
-    servers, domains, default_route (bool, or None when not shown), fallback (Global only)}."""
-    sections: list[dict[str, Any]] = []
-    current: dict[str, Any] | None = None
+@dataclasses.dataclass
+class _Section:
+    """A `resolvectl status` section while its lines are read."""
+
+    kind: str
+    interface: str | None
+    servers: list[str] = dataclasses.field(default_factory=list)
+    domains: list[str] = dataclasses.field(default_factory=list)
+    default_route: bool | None = None
+    fallback: list[str] = dataclasses.field(default_factory=list)
+
+
+def parse_resolvectl_status(text: str) -> list[ResolvedLink]:
+    """One entry per section with DNS servers (or, for Global, fallback servers), in resolvectl's order."""
+    sections: list[_Section] = []
+    current: _Section | None = None
     last: str | None = None
     for raw in text.replace("\r\n", "\n").split("\n"):
         if not raw.strip():
             continue
         link = _LINK.match(raw)
         if raw.strip() == "Global" or link:
-            current = {
-                "kind": "link" if link else "global",
-                "interface": link["name"] if link else None,
-                "servers": [],
-                "domains": [],
-                "default_route": None,
-                "fallback": [],
-            }
+            current = _Section("link" if link else "global", link["name"] if link else None)
             sections.append(current)
             last = None
             continue
@@ -76,16 +83,27 @@ def parse_resolvectl_status(text: str) -> list[dict[str, Any]]:
         else:
             continue
         if last == "DNS Servers":
-            current["servers"].extend(v.split("#", 1)[0] for v in value.split())
+            current.servers.extend(v.split("#", 1)[0] for v in value.split())
         elif last == "Fallback DNS Servers":
-            current["fallback"].extend(v.split("#", 1)[0] for v in value.split())
+            current.fallback.extend(v.split("#", 1)[0] for v in value.split())
         elif last in ("DNS Domain", "DNS Domains"):
-            current["domains"].extend(_domain(d) for d in value.split())
+            current.domains.extend(_domain(d) for d in value.split())
         elif last == "Protocols" and "DefaultRoute" in value:
-            current["default_route"] = "+DefaultRoute" in value.split()
+            current.default_route = "+DefaultRoute" in value.split()
         elif last in ("DefaultRoute setting", "Default Route") and value.lower() in _YES:
-            current["default_route"] = _YES[value.lower()]
-    return [s for s in sections if s["servers"] or s["fallback"]]
+            current.default_route = _YES[value.lower()]
+    return [
+        ResolvedLink(
+            kind=s.kind,
+            interface=s.interface,
+            servers=tuple(s.servers),
+            domains=tuple(s.domains),
+            default_route=s.default_route,
+            fallback=tuple(s.fallback),
+        )
+        for s in sections
+        if s.servers or s.fallback
+    ]
 
 
 def _labels(bare: str) -> int:
@@ -96,23 +114,23 @@ def _matches(bare: str, name: str) -> bool:
     return bare == "." or name == bare or name.endswith("." + bare)
 
 
-def default_route(section: dict[str, Any]) -> bool:
+def default_route(section: ResolvedLink) -> bool:
     """Whether names no domain matches go to this section: the global servers always; a link by its DefaultRoute,
     which unset is on unless the link has a route-only domain other than `~.` (systemd-resolved.service(8))."""
-    if section["kind"] == "global":
+    if section.kind == "global":
         return True
-    if section["default_route"] is not None:
-        return bool(section["default_route"])
-    return not any(d.startswith("~") and d != "~." for d in section["domains"])
+    if section.default_route is not None:
+        return section.default_route
+    return not any(d.startswith("~") and d != "~." for d in section.domains)
 
 
-def choose(sections: list[dict[str, Any]], name: str) -> tuple[str, str | None, list[dict[str, Any]]]:
+def choose(sections: list[ResolvedLink], name: str) -> tuple[str, str | None, list[ResolvedLink]]:
     """(kind, matched domain ("." for `~.`), chosen sections) for `name`, as systemd-resolved routes it."""
     name = name.lower().rstrip(".")
-    serving = [s for s in sections if s["servers"]]
+    serving = [s for s in sections if s.servers]
     best: int | None = None
     for section in serving:
-        for domain in section["domains"]:
+        for domain in section.domains:
             bare = domain.lstrip("~")
             if _matches(bare, name) and (best is None or _labels(bare) > best):
                 best = _labels(bare)
@@ -120,42 +138,46 @@ def choose(sections: list[dict[str, Any]], name: str) -> tuple[str, str | None, 
         winner = next(
             d.lstrip("~")
             for s in serving
-            for d in s["domains"]
+            for d in s.domains
             if _matches(d.lstrip("~"), name) and _labels(d.lstrip("~")) == best
         )
-        chosen = [s for s in serving if any(d.lstrip("~") == winner for d in s["domains"])]
+        chosen = [s for s in serving if any(d.lstrip("~") == winner for d in s.domains)]
         return "link_domain", winner, chosen
     chosen = [s for s in serving if default_route(s)]
     if not chosen:
-        fallback = [s for s in sections if s["kind"] == "global" and s["fallback"]]
-        chosen = [{**s, "servers": list(s["fallback"]), "interface": "fallback"} for s in fallback]
+        fallback = [s for s in sections if s.kind == "global" and s.fallback]
+        chosen = [dataclasses.replace(s, servers=s.fallback, interface="fallback") for s in fallback]
     return "default", None, chosen
 
 
-def parse_ip_route_get(text: str) -> dict[str, Any]:
+def parse_ip_route_get(text: str) -> OsRoute:
     """`ip -j route get <ip>`: interface, next hop, source; `local` when the address is this machine's own."""
     try:
         routes = json.loads(text)
     except ValueError:
-        return {"error": text.strip().splitlines()[0] if text.strip() else "no output"}
+        return OsRoute(error=text.strip().splitlines()[0] if text.strip() else "no output")
     if not isinstance(routes, list) or not routes or not isinstance(routes[0], dict):
-        return {"error": "no route in ip's answer"}
+        return OsRoute(error="no route in ip's answer")
     route = routes[0]
-    return {
-        "interface": route.get("dev"),
-        "next_hop": route.get("gateway"),
-        "prefix": None,  # `ip route get` names the result, not the table entry that matched
-        "source": route.get("prefsrc"),
-        "local": route.get("type") == "local",
-        "error": None,
-    }
+    # `ip route get` names the result, not the table entry that matched: no prefix.
+    return OsRoute(
+        interface=_string(route.get("dev")),
+        next_hop=_string(route.get("gateway")),
+        source=_string(route.get("prefsrc")),
+        local=route.get("type") == "local",
+    )
 
 
-def read_resolver_rules(timeout: float) -> dict[str, Any]:
+def _string(value: Any) -> str | None:
+    """A text field of ip's JSON; anything else (ip never writes one) is not known."""
+    return value if isinstance(value, str) else None
+
+
+def read_resolver_rules(timeout: float) -> OsDnsConfig:
     result = commands.run(["resolvectl", "status", "--no-pager"], timeout)
     if not result.ok:
-        return {"rules": [], "interfaces": [], "errors": [result.failure()]}
-    return {"rules": parse_resolvectl_status(result.stdout), "interfaces": [], "errors": []}
+        return OsDnsConfig(platform="linux", source="resolvectl", errors=(result.failure(),))
+    return OsDnsConfig(platform="linux", source="resolvectl", links=tuple(parse_resolvectl_status(result.stdout)))
 
 
 IP_BATCH = ["ip", "-force", "-json", "-batch", "-"]
@@ -182,7 +204,7 @@ def batch_line(address: str) -> str:
     return f"route get {str(ip).split('%', 1)[0]} oif {zone}"
 
 
-def parse_ip_batch(addresses: list[str], stdout: str, stderr: str) -> dict[str, dict[str, Any]]:
+def parse_ip_batch(addresses: list[str], stdout: str, stderr: str) -> dict[str, OsRoute]:
     """The answers of `ip -force -json -batch -` to one `route get` line per address, in that order.
 
     An answer is matched to its address by the `dst` it names (ip prints the address in its canonical form);
@@ -192,7 +214,7 @@ def parse_ip_batch(addresses: list[str], stdout: str, stderr: str) -> dict[str, 
     by_dst: dict[str, str] = {}
     for address in addresses:
         by_dst.setdefault(str(ipaddress.ip_address(address.split("%", 1)[0])), address)
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, OsRoute] = {}
     for line in stdout.splitlines():
         if not line.strip():
             continue
@@ -218,23 +240,23 @@ def parse_ip_batch(addresses: list[str], stdout: str, stderr: str) -> dict[str, 
     leftover = " ".join(message)
     for address in addresses:
         if address not in found:
-            found[address] = {"error": f"ip gave no answer ({leftover})" if leftover else "ip gave no answer"}
+            found[address] = OsRoute(error=f"ip gave no answer ({leftover})" if leftover else "ip gave no answer")
     return found
 
 
-def _refused(message: str) -> dict[str, Any]:
+def _refused(message: str) -> OsRoute:
     # "RTNETLINK answers: Network is unreachable": the kernel has no route at all, which is an answer.
     if "unreachable" in message.lower():
-        return {"error": "network unreachable", "no_route": True}
-    return {"error": message.removeprefix("RTNETLINK answers: ")}
+        return OsRoute(error="network unreachable", no_route=True)
+    return OsRoute(error=message.removeprefix("RTNETLINK answers: "))
 
 
-def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+def read_routes(addresses: list[str], timeout: float) -> dict[str, OsRoute]:
     """The kernel's route toward each address, from one `ip` process (ValueError for a non-address)."""
     lines = [batch_line(a) for a in addresses]
     if not addresses:
         return {}
     result = commands.run(IP_BATCH, timeout, input="\n".join(lines) + "\n")
     if result.returncode is None:
-        return {a: {"error": result.failure()} for a in addresses}
+        return {a: OsRoute(error=result.failure()) for a in addresses}
     return parse_ip_batch(addresses, result.stdout, result.stderr)

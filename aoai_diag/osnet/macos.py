@@ -13,20 +13,33 @@ Readers (thin) and parsers (pure):
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
-from typing import Any
 
+from aoai_diag.evidence.osnet import OsRoute
 from aoai_diag.osnet import commands
+from aoai_diag.osnet.dnsconfig import OsDnsConfig, ResolverRule
 
 RESOLVER_DIR = "/etc/resolver"
 
 
-def parse_scutil_dns(text: str) -> list[dict[str, Any]]:
-    """The resolvers of the main section (not the scoped one), in order: {kind, match, servers, interface, order}."""
-    resolvers: list[dict[str, Any]] = []
-    current: dict[str, Any] | None = None
+@dataclasses.dataclass
+class _Resolver:
+    """A `resolver #n` block of `scutil --dns` while its lines are read."""
+
+    match: str | None = None
+    servers: list[str] = dataclasses.field(default_factory=list)
+    interface: str | None = None
+    order: int | None = None
+    options: str = ""
+
+
+def parse_scutil_dns(text: str) -> list[ResolverRule]:
+    """The resolvers of the main section (not the scoped one), in order; mDNS ones left out."""
+    resolvers: list[_Resolver] = []
+    current: _Resolver | None = None
     scoped_section = False
     for raw in text.replace("\r\n", "\n").split("\n"):
         line = raw.strip()
@@ -37,29 +50,37 @@ def parse_scutil_dns(text: str) -> list[dict[str, Any]]:
         if line.startswith("resolver #"):
             current = None
             if not scoped_section:
-                current = {"kind": "default", "match": None, "servers": [], "interface": None, "order": None}
-                current["options"] = ""
+                current = _Resolver()
                 resolvers.append(current)
             continue
         if current is None or ":" not in line:
             continue
         key, _, value = (part.strip() for part in line.partition(":"))
         if key == "domain":
-            current["match"] = value.lower().rstrip(".")
-            current["kind"] = "scoped"
+            current.match = value.lower().rstrip(".")
         elif key.startswith("nameserver["):
-            current["servers"].append(value)
+            current.servers.append(value)
         elif key == "if_index":
             found = re.search(r"\((?P<name>[^)]+)\)", value)
-            current["interface"] = found["name"] if found else value
+            current.interface = found["name"] if found else value
         elif key == "order":
-            current["order"] = int(value) if value.isdigit() else None
+            current.order = int(value) if value.isdigit() else None
         elif key == "options":
-            current["options"] = value
-    return [r for r in resolvers if "mdns" not in r.pop("options", "")]
+            current.options = value
+    return [
+        ResolverRule(
+            kind="default" if r.match is None else "scoped",
+            match=r.match,
+            servers=tuple(r.servers),
+            interface=r.interface,
+            order=r.order,
+        )
+        for r in resolvers
+        if "mdns" not in r.options
+    ]
 
 
-def parse_resolver_file(domain: str, text: str) -> dict[str, Any]:
+def parse_resolver_file(domain: str, text: str) -> ResolverRule:
     """One /etc/resolver/<domain> file (resolver(5)): its nameservers for that domain."""
     servers: list[str] = []
     port = 53
@@ -76,14 +97,13 @@ def parse_resolver_file(domain: str, text: str) -> dict[str, Any]:
             port = int(fields[1])
         elif fields[0] == "search_order" and fields[1].isdigit():
             order = int(fields[1])
-    return {
-        "kind": "scoped",
-        "match": domain.lower().rstrip("."),
-        "servers": [s if port == 53 else f"{s}:{port}" for s in servers],
-        "interface": None,
-        "order": order,
-        "file": os.path.join(RESOLVER_DIR, domain),
-    }
+    return ResolverRule(
+        kind="scoped",
+        match=domain.lower().rstrip("."),
+        servers=tuple(s if port == 53 else f"{s}:{port}" for s in servers),
+        order=order,
+        file=os.path.join(RESOLVER_DIR, domain),
+    )
 
 
 def _network(destination: str, mask: str | None) -> str | None:
@@ -98,7 +118,7 @@ def _network(destination: str, mask: str | None) -> str | None:
         return None  # a destination or mask we cannot read: which route matched is unknown
 
 
-def parse_route_get(text: str) -> dict[str, Any]:
+def parse_route_get(text: str) -> OsRoute:
     """`route -n get <ip>`: interface, gateway (next hop) and the destination/mask of the route that matched."""
     fields: dict[str, str] = {}
     for line in text.splitlines():
@@ -108,7 +128,7 @@ def parse_route_get(text: str) -> dict[str, Any]:
     if "interface" not in fields:
         # "route: writing to routing socket: not in table": the kernel's answer that no route matches.
         first = text.strip().splitlines()[0] if text.strip() else "no route in the output"
-        return {"error": first, "no_route": "not in table" in text}
+        return OsRoute(error=first, no_route="not in table" in text)
     destination, mask = fields.get("destination"), fields.get("mask")
     prefix = None
     if mask == "default":
@@ -120,16 +140,10 @@ def parse_route_get(text: str) -> dict[str, Any]:
         prefix = _network("::" if six else "0.0.0.0", mask or "0")
     elif destination:
         prefix = _network(destination, mask)
-    return {
-        "interface": fields["interface"],
-        "next_hop": fields.get("gateway") or None,
-        "prefix": prefix,
-        "source": None,
-        "error": None,
-    }
+    return OsRoute(interface=fields["interface"], next_hop=fields.get("gateway") or None, prefix=prefix)
 
 
-def read_resolver_rules(timeout: float) -> dict[str, Any]:
+def read_resolver_rules(timeout: float) -> OsDnsConfig:
     errors: list[str] = []
     result = commands.run(["scutil", "--dns"], timeout)
     rules = parse_scutil_dns(result.stdout) if result.ok else []
@@ -141,19 +155,21 @@ def read_resolver_rules(timeout: float) -> dict[str, Any]:
                     rules.append(parse_resolver_file(name, fh.read(65536)))
         except OSError:
             pass  # no /etc/resolver: no per-domain resolver files
-    return {"rules": rules, "interfaces": [], "errors": errors}
+    return OsDnsConfig(platform="macos", source="scutil", rules=tuple(rules), errors=tuple(errors))
 
 
-def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+def read_routes(addresses: list[str], timeout: float) -> dict[str, OsRoute]:
     """`route -n get` for every address, the processes started together (route(8) asks one address at a time)."""
     argvs = []
     for address in addresses:
         ip = ipaddress.ip_address(commands.ip_literal(address))
         argvs.append(["route", "-n", "get", "-inet6" if ip.version == 6 else "-inet", address])
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, OsRoute] = {}
     for address, result in zip(addresses, commands.run_all(argvs, timeout), strict=True):
         # `route get` exits non-zero with "not in table" on stderr when nothing matches: that is an answer.
         found[address] = (
-            {"error": result.failure()} if result.returncode is None else parse_route_get(result.stdout + result.stderr)
+            OsRoute(error=result.failure())
+            if result.returncode is None
+            else parse_route_get(result.stdout + result.stderr)
         )
     return found

@@ -12,10 +12,9 @@ profile's name (the Azure VPN Client names the Windows interface after the profi
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from aoai_diag.evidence.osnet import OsRoute
+from aoai_diag.evidence.osnet import OsRoute, VpnProfileContent
 from aoai_diag.osnet import commands, linux, macos, windows
 from aoai_diag.osnet.vpnprofile import in_client_pool
 
@@ -46,46 +45,37 @@ def lookup_routes(addresses: Sequence[str], timeout: float, platform: str | None
     elif platform == "macos":
         found = macos.read_routes(wanted, timeout)
     else:
-        found = {a: {"error": f"no route reader for {platform}"} for a in wanted}
-    return {a: _route(found.get(a)) for a in wanted}
+        found = {a: OsRoute(error=f"no route reader for {platform}") for a in wanted}
+    return {a: found[a] if a in found else OsRoute(error="no answer") for a in wanted}
 
 
-def _route(raw: Mapping[str, Any] | None) -> OsRoute:
-    if raw is None:
-        return OsRoute(error="no answer")
-    return OsRoute.from_dict({k: v for k, v in raw.items() if k in _ROUTE_FIELDS})
-
-
-_ROUTE_FIELDS = frozenset(("interface", "next_hop", "prefix", "source", "local", "no_route", "error"))
-
-
-def via_default(route: Mapping[str, Any], reference: Mapping[str, Any] | None) -> bool | None:
+def via_default(route: OsRoute, reference: OsRoute | None) -> bool | None:
     """The default route carries it: the matched prefix is 0/0, or it leaves like the public reference does."""
-    if route.get("error") or route.get("local"):
+    if route.error or route.local:
         return None
-    if route.get("prefix"):
-        return route["prefix"] in DEFAULT_PREFIXES
-    if not reference or reference.get("error"):
+    if route.prefix:
+        return route.prefix in DEFAULT_PREFIXES
+    if reference is None or reference.error:
         return None
-    return (route.get("interface"), route.get("next_hop")) == (reference.get("interface"), reference.get("next_hop"))
+    return (route.interface, route.next_hop) == (reference.interface, reference.next_hop)
 
 
-def tunnel(route: Mapping[str, Any], source: str | None, profile: Mapping[str, Any] | None) -> tuple[bool | None, str]:
+def tunnel(route: OsRoute, source: str | None, profile: VpnProfileContent | None) -> tuple[bool | None, str]:
     """(is the route the VPN tunnel, on what basis)."""
-    if route.get("error"):
-        return None, "no route" if route.get("no_route") else f"route unknown ({route['error']})"
-    if route.get("local"):
+    if route.error:
+        return None, "no route" if route.no_route else f"route unknown ({route.error})"
+    if route.local:
         return None, "local address"
-    if profile:
-        pooled = in_client_pool(profile, route.get("source") or source)
+    if profile is not None:
+        pooled = in_client_pool(profile, route.source or source)
         if pooled is not None:
             return pooled, "source address " + ("in" if pooled else "outside") + " the VPN client address pool"
-        name = (profile.get("name") or "").strip().lower()
-        if name and (route.get("interface") or "").strip().lower() == name:
+        name = (profile.name or "").strip().lower()
+        if name and (route.interface or "").strip().lower() == name:
             return True, "interface named after the VPN profile"
-    if route.get("prefix") in HALF_DEFAULTS:
-        return True, f"half-default route {route['prefix']} (a VPN client's catch-all)"
-    interface = route.get("interface") or ""
+    if route.prefix in HALF_DEFAULTS:
+        return True, f"half-default route {route.prefix} (a VPN client's catch-all)"
+    interface = route.interface or ""
     if _TUNNEL_NAMES.match(interface):
         return True, f"interface name {interface}"
     return None, "interface not recognisable as a tunnel"

@@ -22,7 +22,7 @@ An element the Azure VPN Client reads only inside `<clientconfig>` (`<dnsservers
 https://github.com/MicrosoftDocs/azure-docs/issues/120028), is ignored by the client and so by this reader too;
 `warnings` says so.
 
-Evidence shape (`load_profile`):
+Evidence shape (`load_profile` gives a `VpnProfileContent`, aoai_diag/evidence/osnet.py):
     files (list of str): what was read (zip member names, or the file name).
     name, gateway, vpn_type, auth_type (str | null).
     client_address_pool (list of CIDR): the addresses the gateway hands to clients (the tunnel interface's).
@@ -45,11 +45,15 @@ import re
 import stat
 import zipfile
 import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 from xml.etree import ElementTree
 
 import defusedxml
 from defusedxml import ElementTree as SafeElementTree
+
+from aoai_diag.evidence.osnet import VpnProfileContent
 
 MAX_XML_BYTES = 2 * 1024 * 1024
 MAX_ZIP_BYTES = 8 * 1024 * 1024
@@ -199,68 +203,50 @@ def _addresses(values: list[str | None], what: str, warnings: list[str]) -> list
     return found
 
 
-def _empty() -> dict[str, Any]:
-    return {
-        "files": [],
-        "name": None,
-        "gateway": None,
-        "vpn_type": None,
-        "auth_type": None,
-        "client_address_pool": [],
-        "advertised_routes": [],
-        "include_routes": [],
-        "exclude_routes": [],
-        "routes_known": False,
-        "dns_servers": [],
-        "dns_suffixes": [],
-        "omitted": [],
-        "warnings": [],
-    }
-
-
-def parse_azurevpnconfig(text: str) -> dict[str, Any]:
+def parse_azurevpnconfig(text: str) -> VpnProfileContent:
     """The Azure VPN Client profile (`AzVpnProfile` / `azvpnprofile`)."""
     root = _parse_xml(text, "azurevpnconfig.xml")
     profile = root if _local(root.tag) == "azvpnprofile" and _find(root, "azvpnprofile") is None else None
     profile = profile if profile is not None else _find(root, "azvpnprofile")
     if profile is None:
         raise VpnProfileError(f"not an Azure VPN Client profile (root element <{_local(root.tag)}>)")
-    result = _empty()
-    warnings: list[str] = result["warnings"]
-    result["name"] = _text(_find(profile, "name"))
+    warnings: list[str] = []
     servers = [_text(_find(entry, "fqdn")) for entry in _children(_find(profile, "serverlist"), "serverentry")]
-    result["gateway"] = next((s for s in servers if s), None)
-    result["auth_type"] = _text(_find(profile, "clientauth", "type"))
     transport = _text(_find(profile, "protocolconfig", "sslprotocolconfig", "transportprotocol"))
-    result["vpn_type"] = f"OpenVPN ({transport})" if transport else "OpenVPN"
     config = _find(profile, "clientconfig")
-    result["dns_servers"] = _addresses(
+    dns_servers = _addresses(
         [_text(e) for e in _children(_find(config, "dnsservers"), "dnsserver")], "dnsserver", warnings
     )
     # The documentation once spelled the element <dnssufix>; a profile written from it still means a suffix.
     suffixes = _find(config, "dnssuffixes")
-    result["dns_suffixes"] = [
+    dns_suffixes = [
         str(_text(e)).lower() for e in [*_children(suffixes, "dnssuffix"), *_children(suffixes, "dnssufix")] if _text(e)
     ]
-    result["include_routes"] = _routes(_find(config, "includeroutes"), warnings)
-    result["exclude_routes"] = _routes(_find(config, "excluderoutes"), warnings)
+    include_routes = _routes(_find(config, "includeroutes"), warnings)
+    exclude_routes = _routes(_find(config, "excluderoutes"), warnings)
     warnings.extend(_misplaced(profile, config))
-    result["omitted"] = _omitted(root)
-    return result
+    return VpnProfileContent(
+        name=_text(_find(profile, "name")),
+        gateway=next((s for s in servers if s), None),
+        vpn_type=f"OpenVPN ({transport})" if transport else "OpenVPN",
+        auth_type=_text(_find(profile, "clientauth", "type")),
+        include_routes=tuple(include_routes),
+        exclude_routes=tuple(exclude_routes),
+        dns_servers=tuple(dns_servers),
+        dns_suffixes=tuple(dns_suffixes),
+        omitted=tuple(_omitted(root)),
+        warnings=tuple(warnings),
+    )
 
 
-def parse_vpnsettings(text: str) -> dict[str, Any]:
+def parse_vpnsettings(text: str) -> VpnProfileContent:
     """The generic client settings of the package (`VpnProfile` with `VpnServer`)."""
     root = _parse_xml(text, "VpnSettings.xml")
     if _local(root.tag) != "vpnprofile" or _find(root, "vpnserver") is None:
         raise VpnProfileError(f"not a VpnSettings.xml (root element <{_local(root.tag)}> without <VpnServer>)")
-    result = _empty()
-    warnings: list[str] = result["warnings"]
-    result["gateway"] = _text(_find(root, "vpnserver"))
-    result["vpn_type"] = _text(_find(root, "vpntype"))
-    result["auth_type"] = _text(_find(root, "authenticationtype")) or _auth(_find(root, "auth"))
+    warnings: list[str] = []
 
-    def prefixes(tag: str) -> list[str]:
+    def prefixes(tag: str) -> tuple[str, ...]:
         element = _find(root, tag)
         values = [_text(element)] + [_text(c) for c in (element if element is not None else [])]
         found = []
@@ -268,16 +254,24 @@ def parse_vpnsettings(text: str) -> dict[str, Any]:
             for item in re.split(r"[\s,;]+", value or ""):
                 if item and (prefix := _prefix(item, None, warnings)):
                     found.append(prefix)
-        return found
+        return tuple(found)
 
-    result["advertised_routes"] = prefixes("routes")
-    result["routes_known"] = True
-    result["client_address_pool"] = prefixes("vpnclientaddresspool")
+    advertised = prefixes("routes")
+    pool = prefixes("vpnclientaddresspool")
     custom = _find(root, "customdnsservers")
     values = [_text(custom)] + [_text(c) for c in (custom if custom is not None else [])]
-    result["dns_servers"] = _addresses(values, "custom DNS server", warnings)
-    result["omitted"] = _omitted(root)
-    return result
+    dns_servers = _addresses(values, "custom DNS server", warnings)
+    return VpnProfileContent(
+        gateway=_text(_find(root, "vpnserver")),
+        vpn_type=_text(_find(root, "vpntype")),
+        auth_type=_text(_find(root, "authenticationtype")) or _auth(_find(root, "auth")),
+        client_address_pool=pool,
+        advertised_routes=advertised,
+        routes_known=True,
+        dns_servers=tuple(dns_servers),
+        omitted=tuple(_omitted(root)),
+        warnings=tuple(warnings),
+    )
 
 
 def _auth(element: ElementTree.Element | None) -> str | None:
@@ -294,18 +288,31 @@ def _auth(element: ElementTree.Element | None) -> str | None:
     return None
 
 
-def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+def merge(parts: Sequence[VpnProfileContent]) -> VpnProfileContent:
     """One profile from the package's files: lists are joined without repeats, the first value of a field wins."""
-    result = _empty()
-    for part in parts:
-        for key, value in part.items():
-            if isinstance(value, list):
-                result[key] = list(dict.fromkeys([*result[key], *value]))
-            elif isinstance(value, bool):
-                result[key] = result[key] or value
-            elif result[key] is None:
-                result[key] = value
-    return result
+
+    def joined(lists: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(item for items in lists for item in items))
+
+    def first(values: Iterable[str | None]) -> str | None:
+        return next((v for v in values if v is not None), None)
+
+    return VpnProfileContent(
+        files=joined(p.files for p in parts),
+        name=first(p.name for p in parts),
+        gateway=first(p.gateway for p in parts),
+        vpn_type=first(p.vpn_type for p in parts),
+        auth_type=first(p.auth_type for p in parts),
+        client_address_pool=joined(p.client_address_pool for p in parts),
+        advertised_routes=joined(p.advertised_routes for p in parts),
+        include_routes=joined(p.include_routes for p in parts),
+        exclude_routes=joined(p.exclude_routes for p in parts),
+        routes_known=any(p.routes_known for p in parts),
+        dns_servers=joined(p.dns_servers for p in parts),
+        dns_suffixes=joined(p.dns_suffixes for p in parts),
+        omitted=joined(p.omitted for p in parts),
+        warnings=joined(p.warnings for p in parts),
+    )
 
 
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
@@ -323,15 +330,14 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
     return data.decode("utf-8-sig", errors="replace")
 
 
-def _parse_any(text: str, name: str) -> dict[str, Any]:
+def _parse_any(text: str, name: str) -> VpnProfileContent:
     root = _parse_xml(text, name)
     tag = _local(root.tag)
     part = parse_vpnsettings(text) if tag == "vpnprofile" else parse_azurevpnconfig(text)
-    part["files"] = [name]
-    return part
+    return replace(part, files=(name,))
 
 
-def load_profile(path: str) -> dict[str, Any]:
+def load_profile(path: str) -> VpnProfileContent:
     """Read and parse the file at `path` (XML, the package zip, or the unzipped package's folder).
 
     Reads are capped (issue 19): an XML file at MAX_XML_BYTES (`/dev/zero` or a FIFO are read up to that and
@@ -356,14 +362,12 @@ def load_profile(path: str) -> dict[str, Any]:
     return _parse_any(text, os.path.basename(path))
 
 
-def _load_folder(path: str) -> dict[str, Any]:
+def _load_folder(path: str) -> VpnProfileContent:
     parts = []
     for folder, name in (("AzureVPN", "azurevpnconfig.xml"), ("Generic", "VpnSettings.xml")):
         candidate = os.path.join(path, folder, name)
         if os.path.isfile(candidate):
-            part = load_profile(candidate)
-            part["files"] = [f"{folder}/{name}"]
-            parts.append(part)
+            parts.append(replace(load_profile(candidate), files=(f"{folder}/{name}",)))
     if not parts:
         raise VpnProfileError(
             f"{path}: the folder holds neither AzureVPN/azurevpnconfig.xml nor Generic/VpnSettings.xml"
@@ -371,7 +375,7 @@ def _load_folder(path: str) -> dict[str, Any]:
     return merge(parts)
 
 
-def _load_zip(path: str) -> dict[str, Any]:
+def _load_zip(path: str) -> VpnProfileContent:
     parts = []
     try:
         with zipfile.ZipFile(path) as archive:
@@ -383,8 +387,7 @@ def _load_zip(path: str) -> dict[str, Any]:
                     part = parse_vpnsettings(_read_member(archive, info))
                 else:
                     continue
-                part["files"] = [info.filename]
-                parts.append(part)
+                parts.append(replace(part, files=(info.filename,)))
                 if len(parts) >= MAX_ZIP_PROFILES:  # a zip of a hundred profiles is not a profile package
                     break
     except zipfile.BadZipFile as exc:
@@ -397,16 +400,22 @@ def _load_zip(path: str) -> dict[str, Any]:
 # Pure questions the probes and the diagnosis ask of a parsed profile ---------------------------------------------
 
 
-def covering_route(profile: dict[str, Any] | Any, address: str) -> tuple[str | None, str | None]:
+def _content(profile: VpnProfileContent | Mapping[str, Any]) -> VpnProfileContent:
+    # TRANSITION (issue 16 part 2): the diagnosis hands the profile as its JSON mapping until it reads attributes.
+    return profile if isinstance(profile, VpnProfileContent) else VpnProfileContent.from_dict(profile)
+
+
+def covering_route(profile: VpnProfileContent | Mapping[str, Any], address: str) -> tuple[str | None, str | None]:
     """(the profile route that carries `address` into the tunnel, the exclude route that keeps it out)."""
+    profile = _content(profile)
     ip = ipaddress.ip_address(address)
 
-    def best(prefixes: list[str]) -> str | None:
+    def best(prefixes: Iterable[str]) -> str | None:
         hits = [ipaddress.ip_network(p) for p in prefixes if ip in ipaddress.ip_network(p)]
         return str(max(hits, key=lambda n: n.prefixlen)) if hits else None
 
-    carried = best([*(profile.get("advertised_routes") or []), *(profile.get("include_routes") or [])])
-    excluded = best(list(profile.get("exclude_routes") or []))
+    carried = best([*profile.advertised_routes, *profile.include_routes])
+    excluded = best(profile.exclude_routes)
     return carried, excluded
 
 
@@ -417,9 +426,9 @@ def suffix_covers(suffix: str, name: str) -> bool:
     return not suffix or name == suffix or name.endswith("." + suffix)
 
 
-def in_client_pool(profile: dict[str, Any] | Any, address: str | None) -> bool | None:
+def in_client_pool(profile: VpnProfileContent | Mapping[str, Any], address: str | None) -> bool | None:
     """Whether `address` is one the gateway hands to VPN clients (None when the pool or the address is unknown)."""
-    pool = list(profile.get("client_address_pool") or [])
+    pool = _content(profile).client_address_pool
     if not pool or not address:
         return None
     try:

@@ -36,7 +36,9 @@ import re
 import tempfile
 from typing import Any
 
+from aoai_diag.evidence.osnet import OsRoute
 from aoai_diag.osnet import commands, listing
+from aoai_diag.osnet.dnsconfig import InterfaceServers, OsDnsConfig, ResolverRule
 from aoai_diag.osnet.vpnprofile import suffix_covers
 
 NRPT_POLICY = (
@@ -72,18 +74,19 @@ def _strings(value: Any) -> list[str]:
     return [str(v).strip() for v in items if isinstance(v, str | int) and str(v).strip()]
 
 
-def _nrpt_rule(namespace: str, servers: list[str], truncated: bool, source: str) -> dict[str, Any]:
-    rule: dict[str, Any] = {"kind": "nrpt", "match": namespace.lower(), "servers": servers, "source": source}
-    if not servers and not truncated:
-        rule["exempt"] = True  # no server: the name goes to the interfaces' DNS servers
-    if truncated:
-        rule["truncated"] = True
-    return rule
+def _nrpt_rule(namespace: str, servers: list[str], truncated: bool, source: str) -> ResolverRule:
+    return ResolverRule(
+        kind="nrpt",
+        match=namespace.lower(),
+        servers=tuple(servers),
+        source=source,
+        exempt=not servers and not truncated,  # no server: the name goes to the interfaces' DNS servers
+        truncated=truncated,
+    )
 
 
-def parse_nrpt_policy(text: str) -> list[dict[str, Any]]:
-    """Rules from `Get-DnsClientNrptPolicy` (JSON, or Format-List text): {kind, match, servers, source, exempt?,
-    truncated?}."""
+def parse_nrpt_policy(text: str) -> list[ResolverRule]:
+    """Rules from `Get-DnsClientNrptPolicy` (JSON, or Format-List text)."""
     rows = _json_rows(text)
     rules = []
     if rows is not None:
@@ -131,7 +134,7 @@ def _reg_value(raw: str) -> str | list[str] | int:
     return raw
 
 
-def parse_nrpt_registry(text: str) -> list[dict[str, Any]]:
+def parse_nrpt_registry(text: str) -> list[ResolverRule]:
     """Rules from a `reg export` (.reg text) of the local and/or group-policy DnsPolicyConfig keys."""
     rules = []
     key: str | None = None
@@ -163,10 +166,10 @@ def parse_nrpt_registry(text: str) -> list[dict[str, Any]]:
 _SERVER_ROW = re.compile(r"^(?P<alias>\S.*?)\s+(?P<index>\d+)\s+(?P<family>IPv4|IPv6)\s+(?P<servers>\{.*)$")
 
 
-def parse_server_addresses(text: str) -> list[dict[str, Any]]:
-    """Rows of `Get-DnsClientServerAddress` (JSON, or the table): {interface, index, family, servers, truncated?}."""
+def parse_server_addresses(text: str) -> list[InterfaceServers]:
+    """Rows of `Get-DnsClientServerAddress` (JSON, or the table)."""
     objects = _json_rows(text)
-    rows: list[dict[str, Any]] = []
+    rows: list[InterfaceServers] = []
     if objects is not None:
         for row in objects:
             family = _FAMILIES.get(
@@ -179,12 +182,12 @@ def parse_server_addresses(text: str) -> list[dict[str, Any]]:
                 continue
             alias = row.get("InterfaceAlias")
             rows.append(
-                {
-                    "interface": str(alias) if alias is not None else f"interface {index}",
-                    "index": index,
-                    "family": family,
-                    "servers": _strings(row.get("ServerAddresses")),
-                }
+                InterfaceServers(
+                    interface=str(alias) if alias is not None else f"interface {index}",
+                    index=index,
+                    family=family,
+                    servers=tuple(_strings(row.get("ServerAddresses"))),
+                )
             )
         return rows
     for line in text.replace("\r\n", "\n").split("\n"):
@@ -192,14 +195,19 @@ def parse_server_addresses(text: str) -> list[dict[str, Any]]:
         if match:
             servers, cut = listing.items(match["servers"])
             alias = match["alias"].strip()
-            row = {"interface": alias, "index": int(match["index"]), "family": match["family"], "servers": servers}
-            if cut or alias.endswith(("...", "\u2026")):
-                row["truncated"] = True
-            rows.append(row)
+            rows.append(
+                InterfaceServers(
+                    interface=alias,
+                    index=int(match["index"]),
+                    family=match["family"],
+                    servers=tuple(servers),
+                    truncated=cut or alias.endswith(("...", "\u2026")),
+                )
+            )
     return rows
 
 
-def parse_find_netroute(text: str) -> dict[str, Any]:
+def parse_find_netroute(text: str) -> OsRoute:
     """`Find-NetRoute -RemoteIPAddress X` (JSON, or Format-List text): the source address object and the route
     object."""
     source = None
@@ -218,17 +226,16 @@ def parse_find_netroute(text: str) -> dict[str, Any]:
     if not route:
         if not text.strip() or rows == []:
             # Find-NetRoute printed nothing for the address: Windows has no route to it.
-            return {"error": "no route", "no_route": True}
-        return {"error": text.strip().splitlines()[0]}
+            return OsRoute(error="no route", no_route=True)
+        return OsRoute(error=text.strip().splitlines()[0])
     next_hop = route.get("NextHop") or None
     on_link = next_hop in (None, "0.0.0.0", "::")
-    return {
-        "interface": route.get("InterfaceAlias") or None,
-        "next_hop": None if on_link else next_hop,
-        "prefix": route.get("DestinationPrefix") or None,
-        "source": source,
-        "error": None,
-    }
+    return OsRoute(
+        interface=route.get("InterfaceAlias") or None,
+        next_hop=None if on_link else next_hop,
+        prefix=route.get("DestinationPrefix") or None,
+        source=source,
+    )
 
 
 # Thin readers ------------------------------------------------------------------------------------------------------
@@ -250,13 +257,13 @@ def split_marked(text: str) -> dict[str, str]:
     return parts
 
 
-def read_resolver_rules(timeout: float) -> dict[str, Any]:
-    """NRPT rules and interface servers of this Windows machine: {rules, interfaces, errors}.
+def read_resolver_rules(timeout: float) -> OsDnsConfig:
+    """NRPT rules and interface servers of this Windows machine.
 
     One PowerShell process for both cmdlets: starting PowerShell costs about a second.
     """
     errors: list[str] = []
-    rules: list[dict[str, Any]] = []
+    rules: list[ResolverRule] = []
     script = f"'{MARK}nrpt'; {NRPT_POLICY}; '{MARK}servers'; {SERVER_ADDRESSES}"
     result = commands.powershell(script, timeout)
     parts = split_marked(result.stdout) if result.ok else {}
@@ -271,12 +278,14 @@ def read_resolver_rules(timeout: float) -> dict[str, Any]:
     interfaces = parse_server_addresses(parts.get("servers", ""))
     if result.ok and ("servers" not in parts or not _readable(parts["servers"])):
         errors.append("Get-DnsClientServerAddress printed " + ("nothing readable" if "servers" in parts else "nothing"))
-    cut = [r["match"] for r in rules if r.get("truncated")] + [r["interface"] for r in interfaces if r.get("truncated")]
+    cut = [str(r.match) for r in rules if r.truncated] + [r.interface for r in interfaces if r.truncated]
     if cut:
         errors.append(
             f"PowerShell's display cut the DNS server lists of {', '.join(cut)}: the servers past the cut are unknown"
         )
-    return {"rules": rules, "interfaces": interfaces, "errors": errors}
+    return OsDnsConfig(
+        platform="windows", source="nrpt", rules=tuple(rules), interfaces=tuple(interfaces), errors=tuple(errors)
+    )
 
 
 def _readable(text: str) -> bool:
@@ -285,9 +294,9 @@ def _readable(text: str) -> bool:
     return _json_rows(stripped) is not None if stripped.startswith(("[", "{")) else True
 
 
-def read_nrpt_registry(timeout: float) -> list[dict[str, Any]]:
+def read_nrpt_registry(timeout: float) -> list[ResolverRule]:
     """The NRPT keys exported with `reg export` (no PowerShell needed); a key that does not exist adds nothing."""
-    rules: list[dict[str, Any]] = []
+    rules: list[ResolverRule] = []
     for key in (GPO_KEY, LOCAL_KEY):
         handle, path = tempfile.mkstemp(suffix=".reg")
         os.close(handle)
@@ -305,7 +314,7 @@ def read_nrpt_registry(timeout: float) -> list[dict[str, Any]]:
     return rules
 
 
-def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+def read_routes(addresses: list[str], timeout: float) -> dict[str, OsRoute]:
     """`Find-NetRoute` for every address in one PowerShell process."""
     for address in addresses:
         commands.ip_literal(address)  # only addresses ever reach the command line
@@ -316,6 +325,7 @@ def read_routes(addresses: list[str], timeout: float) -> dict[str, dict[str, Any
     )
     result = commands.powershell(script, timeout)
     if not result.ok or "not recognized" in result.stderr:
-        return {a: {"error": result.failure() if not result.ok else result.stderr.strip()[:200]} for a in addresses}
+        error = result.failure() if not result.ok else result.stderr.strip()[:200]
+        return {a: OsRoute(error=error) for a in addresses}
     parts = split_marked(result.stdout)
-    return {a: parse_find_netroute(parts[a]) if a in parts else {"error": "no output"} for a in addresses}
+    return {a: parse_find_netroute(parts[a]) if a in parts else OsRoute(error="no output") for a in addresses}

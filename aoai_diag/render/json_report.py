@@ -8,8 +8,9 @@ from typing import Any
 from aoai_diag import catalogue
 from aoai_diag.model import Finding, Report, TargetReport
 
-SCHEMA_VERSION = "1.2"
-"""1.2: `host`, where the run happened when that is an app host (issue 18)."""
+SCHEMA_VERSION = "1.3"
+"""1.2: `host`, where the run happened when that is an app host (issue 18). 1.3: a check's evidence is its type
+serialised, every declared field present (defaults included), also for a check that observed nothing (issue 16)."""
 
 _HOST_KEYS = ("kind", "description", "name", "resource_group", "subscription_id", "on_azure")
 

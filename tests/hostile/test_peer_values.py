@@ -60,8 +60,8 @@ def test_imds_nan_and_infinity_are_an_error_and_the_report_stays_strict() -> Non
 def test_imds_answers_that_misbehave_are_an_error_with_reason(body: str, reason: str) -> None:
     with imds.serve({"instance_body": body}) as server:
         evidence = run_sync(fetch_instance, 10.0, server.endpoint, 1.0, 1.0)
-    assert evidence["on_azure"] is None and evidence["vm"] is None
-    assert reason in evidence["error"], evidence["error"]
+    assert evidence.on_azure is None and evidence.vm is None
+    assert evidence.error is not None and reason in evidence.error, evidence.error
 
 
 def test_the_table_never_shows_nan() -> None:
