@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from aoai_diag.azure import convert
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.evidence.azure import (
     AppHost,
+    ArmAppHost,
     ArmClientNetwork,
     Denied,
     PeVnet,
@@ -232,20 +233,8 @@ def resolve(settings: Settings, text: str, resource_group: str | None) -> str:
 # --- reading a host ------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HostRead:
-    """The host as read for this run: `host` None when it could not be read (`denied` says which scope and why)."""
-
-    ref: str
-    mode: str
-    """`from` (`--from`: the host's path, judged from Resource Manager) or `inside` (this run is on the host)."""
-    host: AppHost | None
-    source: str | None = None
-    """How it was found: `id` (given or found before the run), `resource_graph`, `list_calls`."""
-    matches: tuple[str, ...] = ()
-    denied: tuple[Denied, ...] = ()
-    error: str | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
+# The host as read for this run is the arm_app_host evidence before its path is judged (ArmAppHost: `ref`, `mode`,
+# `source`, `matches`, `host` None when it could not be read, `denied` saying which scope and why, `error`).
 
 
 def reference(settings: Settings, deps: Mapping[str, CheckResult]) -> tuple[str, str | None, str] | None:
@@ -278,7 +267,7 @@ def inside_settings(deps: Mapping[str, CheckResult]) -> AppServiceSignals | None
     return _signals(deps).app_service
 
 
-def read(ctx: ProbeContext, sess: ArmSession, on_azure: bool, deps: Mapping[str, CheckResult]) -> HostRead | None:
+def read(ctx: ProbeContext, sess: ArmSession, on_azure: bool, deps: Mapping[str, CheckResult]) -> ArmAppHost | None:
     """The host of this run (once per run), or None when the run is for no host."""
     named = reference(ctx.settings, deps)
     if named is None:
@@ -287,31 +276,38 @@ def read(ctx: ProbeContext, sess: ArmSession, on_azure: bool, deps: Mapping[str,
     return ctx.once("arm.app_host", lambda: _read(ctx, sess, on_azure, text, group, mode))  # type: ignore[no-any-return]
 
 
-def _read(ctx: ProbeContext, sess: ArmSession, on_azure: bool, text: str, group: str | None, mode: str) -> HostRead:
+def _read(ctx: ProbeContext, sess: ArmSession, on_azure: bool, text: str, group: str | None, mode: str) -> ArmAppHost:
     from aoai_diag.azure import snapshot
     from aoai_diag.azure.arm_clients import ArmFailure
 
     try:
         ref = parse_ref(text, group)
     except HostRefError as exc:
-        return HostRead(text, mode, None, error=str(exc))
+        return ArmAppHost(ref=text, mode=mode, error=str(exc))
     source, matches = "id", tuple[str, ...]()
     rid = ref.resource_id
     if rid is None:
         try:
             found = search(ctx, sess, ref, snapshot.access(ctx, on_azure).subscriptions)
         except ArmFailure as exc:
-            return HostRead(text, mode, None, "resource_graph", denied=(exc.denied,), error=str(exc))
+            return ArmAppHost(ref=text, mode=mode, source="resource_graph", denied=(exc.denied,), error=str(exc))
         source, matches = found.source, found.matches
         if len(found.matches) != 1:
             why = "several hosts match" if found.matches else "not found"
-            return HostRead(text, mode, None, source, matches, found.denied, error=f"{ref.describe()}: {why}")
+            return ArmAppHost(
+                ref=text,
+                mode=mode,
+                source=source,
+                matches=matches,
+                denied=found.denied,
+                error=f"{ref.describe()}: {why}",
+            )
         rid = found.matches[0]
     try:
         host = _get_host(sess, rid)
     except ArmFailure as exc:
-        return HostRead(text, mode, None, source, matches, (exc.denied,), error=str(exc))
-    return HostRead(text, mode, host, source, matches)
+        return ArmAppHost(ref=text, mode=mode, source=source, matches=matches, denied=(exc.denied,), error=str(exc))
+    return ArmAppHost(ref=text, mode=mode, source=source, matches=matches, host=host)
 
 
 def _get_host(sess: ArmSession, rid: str) -> AppHost:
@@ -496,14 +492,14 @@ def route_to(
 class HostClient:
     """The host as the client of arm_client_network: its subnet and VNet, or why there is none."""
 
-    read: HostRead
+    read: ArmAppHost
     subnet: Subnet | None = None
     vnet_id: str | None = None
     problem: str | None = None
     """Set when the host has no subnet of the customer's: its traffic enters no VNet."""
 
 
-def host_client(ctx: ProbeContext, sess: ArmSession, vnets: Sequence[Vnet], read_: HostRead) -> HostClient:
+def host_client(ctx: ProbeContext, sess: ArmSession, vnets: Sequence[Vnet], read_: ArmAppHost) -> HostClient:
     """The host's subnet (read once per run) and VNet; raises ArmFailure when the subnet cannot be read."""
     from aoai_diag.azure import snapshot
     from aoai_diag.azure.arm_clients import ArmFailure

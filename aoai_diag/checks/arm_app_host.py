@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from aoai_diag.azure import probe_support
 from aoai_diag.checks.base import Probe, blocking_body
@@ -31,9 +30,6 @@ from aoai_diag.context import ProbeContext
 from aoai_diag.evidence.azure import ArmAppHost, HostLink
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
-
-if TYPE_CHECKING:
-    from aoai_diag.azure.app_hosts import HostRead
 
 
 def _links(links: Iterable[HostLink | Mapping[str, str]]) -> tuple[HostLink, ...]:
@@ -45,27 +41,19 @@ def _links(links: Iterable[HostLink | Mapping[str, str]]) -> tuple[HostLink, ...
     )
 
 
-def judge(target: Target, deps: Mapping[str, CheckResult], read: HostRead) -> Outcome:
-    """The outcome for a host read (`azure.app_hosts.HostRead`), judged from the other arm_* checks in `deps`."""
+def judge(target: Target, deps: Mapping[str, CheckResult], read: ArmAppHost) -> Outcome:
+    """The outcome for the host as read (azure/app_hosts.py: the evidence before its path), its path judged from
+    the other arm_* checks in `deps`."""
     from aoai_diag.diagnosis.app_facts import describe, host_path
     from aoai_diag.diagnosis.evidence import Evidence
 
-    evidence = ArmAppHost(
-        ref=read.ref,
-        mode=read.mode,
-        source=read.source,
-        matches=read.matches,
-        host=read.host,
-        denied=read.denied,
-        error=read.error,
-    )
     if read.host is None:
         why = read.error or "not read"
         if len(read.matches) > 1:
             why = f"{len(read.matches)} hosts match {read.ref}: {', '.join(read.matches)}"
-        return Outcome(Status.ERROR, f"could not read the host: {why}", evidence, why)
+        return Outcome(Status.ERROR, f"could not read the host: {why}", read, why)
     links = _links(host_path(Evidence(target, dict(deps)), read.host))
-    evidence = replace(evidence, path=links)
+    evidence = replace(read, path=links)
     broken = [f"{link.link}: {link.detail}" for link in links if link.state == "broken"]
     unknown = [f"{link.link}: {link.detail}" for link in links if link.state == "unknown"]
     where = describe(read.host)
