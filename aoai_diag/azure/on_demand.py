@@ -14,7 +14,6 @@ Each plan is recorded in the evidence as an OnDemandRead (`state`, `reason`):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aoai_diag.context import ProbeContext
@@ -29,6 +28,8 @@ if TYPE_CHECKING:
 # Outcomes of a TCP attempt that leave the VNet path in question.
 FAILED_CONNECTS = ("timeout", "refused", "unreachable")
 NOT_NEEDED = "not_needed"
+ASKED = "asked"
+"""Set while the read runs; the probe records how it ended (done, unfinished, failed)."""
 DONE = "done"
 UNFINISHED = "unfinished"
 FAILED = "failed"
@@ -36,13 +37,8 @@ FAILED = "failed"
 PE_NSG_POLICIES = ("enabled", "networksecuritygroupenabled")
 
 
-@dataclass(frozen=True)
-class Plan:
-    ask: bool
-    reason: str
-
-    def evidence(self) -> OnDemandRead:
-        return OnDemandRead(state="asked" if self.ask else NOT_NEEDED, reason=self.reason)
+def _plan(ask: bool, reason: str) -> OnDemandRead:
+    return OnDemandRead(state=ASKED if ask else NOT_NEEDED, reason=reason)
 
 
 def _private(deps: Mapping[str, CheckResult], outcomes: Sequence[str]) -> list[str] | None:
@@ -59,23 +55,24 @@ def failed_private_connects(deps: Mapping[str, CheckResult]) -> list[str] | None
     return _private(deps, FAILED_CONNECTS)
 
 
-def plan(deps: Mapping[str, CheckResult], what: str, explained_by: Sequence[str] = ()) -> Plan:
-    """Whether to ask the long-running operation `what`, given the local evidence and the static explanations."""
+def plan(deps: Mapping[str, CheckResult], what: str, explained_by: Sequence[str] = ()) -> OnDemandRead:
+    """Whether to ask the long-running operation `what` (state `asked` or `not_needed`, and why), given the local
+    evidence and the static explanations."""
     failed = failed_private_connects(deps)
     if failed is None:
         # Only the Azure probes ran (no local TCP evidence): nothing proves the path, so it is asked.
-        return Plan(True, f"no local TCP evidence in this run: {what} asked")
+        return _plan(True, f"no local TCP evidence in this run: {what} asked")
     if not failed:
         connected = _private(deps, ("connected",)) or []
         if connected:
-            return Plan(False, f"TCP to {', '.join(connected)} connected: the VNet path is proven, {what} not asked")
-        return Plan(False, f"no TCP connect to a private address failed: {what} not asked")
+            return _plan(False, f"TCP to {', '.join(connected)} connected: the VNet path is proven, {what} not asked")
+        return _plan(False, f"no TCP connect to a private address failed: {what} not asked")
     if explained_by:
-        return Plan(
+        return _plan(
             False,
             f"TCP to {', '.join(failed)} failed, already explained by {'; '.join(explained_by)}: {what} not asked",
         )
-    return Plan(True, f"TCP to {', '.join(failed)} failed and the static reads do not explain it: {what} asked")
+    return _plan(True, f"TCP to {', '.join(failed)} failed and the static reads do not explain it: {what} asked")
 
 
 def outcome_state(denied_code: str | None) -> str:

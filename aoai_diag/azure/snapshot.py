@@ -10,7 +10,7 @@ mistaken for an absent resource.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -27,7 +27,7 @@ from aoai_diag.azure.arm_clients import (
 from aoai_diag.azure.credential import build_credential
 from aoai_diag.azure.resources import Firewall, Nsg
 from aoai_diag.context import ProbeContext
-from aoai_diag.evidence.azure import Account, Denied, Nic, PrivateEndpoint, Subnet, Vnet, VnetLink, Zone
+from aoai_diag.evidence.azure import Account, ArmAccess, Denied, Nic, PrivateEndpoint, Subnet, Vnet, VnetLink, Zone
 
 T = TypeVar("T")
 
@@ -57,13 +57,6 @@ LIST_LIMIT = 5000
 """Items read at most from one per-subscription list (the SDK follows its nextLinks through the bounded transport)."""
 MAX_SUBSCRIPTIONS = 1000
 """Subscriptions searched at most (Resource Graph takes at most 1,000 per query)."""
-
-
-@dataclass(frozen=True)
-class Access:
-    credential: str
-    subscriptions: tuple[str, ...]
-    denied: tuple[Denied, ...]
 
 
 @dataclass(frozen=True)
@@ -105,20 +98,26 @@ def session(ctx: ProbeContext, on_azure: bool) -> ArmSession:
     return ctx.once("arm.session", build)  # type: ignore[no-any-return]
 
 
-def access(ctx: ProbeContext, on_azure: bool) -> Access:
-    """Token, then the subscriptions to search (`--subscription` or every one the credential lists)."""
+def access(ctx: ProbeContext, on_azure: bool) -> ArmAccess:
+    """Token, then the subscriptions to search (`--subscription` or every one the credential lists): the arm_access
+    evidence, read once per run (raises ArmFailure when the token or the list is refused)."""
 
-    def compute() -> Access:
+    def compute() -> ArmAccess:
         sess = session(ctx, on_azure)
         sess.call("token for " + sess.scope, lambda: sess.credential.get_token(sess.scope))
+        read = ArmAccess(
+            credential=sess.credential.source,
+            arm_endpoint=sess.base_url,
+            from_option=bool(ctx.settings.subscriptions),
+        )
         if ctx.settings.subscriptions:
-            return Access(sess.credential.source, tuple(ctx.settings.subscriptions), ())
+            return replace(read, subscriptions=tuple(ctx.settings.subscriptions))
         rows, truncated = sess.list_pages("/subscriptions", SUBSCRIPTIONS_API)
         subs = tuple(
             str(r["subscriptionId"]) for r in rows if r.get("subscriptionId") and r.get("state", "Enabled") == "Enabled"
         )
         # A list cut short still names subscriptions to search; the cut is kept, so nothing is concluded absent.
-        return Access(sess.credential.source, subs[:MAX_SUBSCRIPTIONS], () if truncated is None else (truncated,))
+        return replace(read, subscriptions=subs[:MAX_SUBSCRIPTIONS], denied=() if truncated is None else (truncated,))
 
     return ctx.once("arm.access", compute)  # type: ignore[no-any-return]
 

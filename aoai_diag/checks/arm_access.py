@@ -50,20 +50,19 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
             if exc.denied.code in ("CredentialUnavailableError",):
                 return Outcome(Status.SKIP, f"no usable Azure credential: {exc.denied.message}", failed, text)
             return Outcome(Status.ERROR, f"cannot read Resource Manager: {text}", failed, text)
-        # A subscription list cut short says so in `denied`.
-        found = replace(seen, subscriptions=access.subscriptions, denied=access.denied)
+        # The run-wide read is this probe's evidence; a subscription list cut short says so in `denied`.
         if not access.subscriptions:
             return Outcome(
                 Status.ERROR,
                 "the credential sees no subscription: nothing to search",
-                replace(found, error="the credential sees no subscription"),
+                replace(access, error="the credential sees no subscription"),
                 "no subscription",
             )
         return Outcome(
             Status.PASS,
             f"{sess.credential.source} credential reads {len(access.subscriptions)} subscription(s)"
             + "".join(f"; {probe_support.describe(d)}" for d in access.denied),
-            found,
+            access,
         )
 
     return probe_support.guarded(body, ArmAccess)

@@ -259,10 +259,9 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
                 explained = on_demand.static_nsg_denies(
                     ctx, sess, source, client_nsgs, pes, ctx.settings.port, prefixes, nic.asg_ids
                 )
-            need = on_demand.plan(deps, "effective routes", explained)
-            effective = need.evidence()
+            effective = on_demand.plan(deps, "effective routes", explained)
             routes: list[Route] | None = None
-            if need.ask:
+            if effective.state == on_demand.ASKED:
                 # The same rule asks the effective NSGs (arm_nsg): both operations run at once, not one after the other.
                 sess.submit(snapshot.effective_nsgs, ctx, sess, nic.id)
                 try:

@@ -336,10 +336,9 @@ def collect(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) 
             if i
         ]
         static, static_denied = _static_client(ctx, sess, ids)
-        need = on_demand.plan(deps, "effective NSGs", _static_explanations(flow, static, net))
-        effective = need.evidence()
+        effective = on_demand.plan(deps, "effective NSGs", _static_explanations(flow, static, net))
         groups: list[tuple[str, list[NsgRule]]] = []
-        if need.ask and nic_id:  # an app host has no NIC whose effective NSGs could be asked
+        if effective.state == on_demand.ASKED and nic_id:  # an app host has no NIC whose effective NSGs could be asked
             try:
                 groups = nsg_eval.effective_rules(snapshot.effective_nsgs(ctx, sess, nic_id))
                 flow.client = replace(flow.client, method="effective")
