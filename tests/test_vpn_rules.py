@@ -60,7 +60,9 @@ def settings_for(path: Path) -> Settings:
 
 def result(probe: Any, ctx: ProbeContext, deps: dict[str, CheckResult]) -> CheckResult:
     outcome = asyncio.run(probe.run(TARGET, ctx, deps))
-    return CheckResult(probe.PROBE.id, outcome.status, outcome.summary, outcome.evidence, 1.0, outcome.reason)
+    # As the engine does: nothing observed (evidence None) is the probe's type at its defaults.
+    evidence = outcome.evidence if outcome.evidence is not None else probe.PROBE.evidence()
+    return CheckResult(probe.PROBE.id, outcome.status, outcome.summary, evidence, 1.0, outcome.reason)
 
 
 def tcp(outcome: str, address: str = PE) -> CheckResult:
