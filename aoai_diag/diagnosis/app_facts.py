@@ -14,8 +14,7 @@ from typing import Any
 from aoai_diag.diagnosis import azure_facts
 from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.facts import Fact, Unknown, fact, is_unknown, known, unknown, why_unread
-from aoai_diag.evidence.azure import AppHost as ArmHost
-from aoai_diag.evidence.azure import ArmAppHost, ArmClientNetwork, ArmPrivateEndpoints, HostLink
+from aoai_diag.evidence.azure import AppHost, ArmAppHost, ArmClientNetwork, ArmPrivateEndpoints, HostLink
 from aoai_diag.evidence.host import AppDns
 from aoai_diag.evidence.host import AppHost as HostSignals
 from aoai_diag.model import Status
@@ -36,19 +35,19 @@ def _rfc1918(address: str) -> bool | None:
     return rfc1918(address)
 
 
-def _typed_host(host: ArmHost | Mapping[str, Any]) -> ArmHost:
+def _typed_host(host: AppHost | Mapping[str, Any]) -> AppHost:
     # TRANSITION: the arm_app_host probe may still hand the host as its JSON mapping (read into the type here).
-    return host if isinstance(host, ArmHost) else ArmHost.from_dict(host, "host")
+    return host if isinstance(host, AppHost) else AppHost.from_dict(host, "host")
 
 
-def describe(host: ArmHost | Mapping[str, Any]) -> str:
+def describe(host: AppHost | Mapping[str, Any]) -> str:
     """`App Service app app-contoso` for sentences."""
     host = _typed_host(host)
     return f"{KIND_TITLES.get(host.kind, 'host')} {host.name}"
 
 
 @fact("app.host")
-def host_fact(ev: Evidence) -> Fact[ArmHost]:
+def host_fact(ev: Evidence) -> Fact[AppHost]:
     """`app.host`: the host as read from Resource Manager; unknown when the read was refused or failed."""
     result = ev.checks.get("arm_app_host")
     data = ev.of(ArmAppHost)
@@ -99,7 +98,7 @@ def public_dns_servers(ev: Evidence) -> list[str]:
 SETTING_NAMES = ("WEBSITE_DNS_SERVER", "WEBSITE_DNS_ALT_SERVER")
 
 
-def inside_site(ev: Evidence) -> ArmHost | None:
+def inside_site(ev: Evidence) -> AppHost | None:
     """The App Service app this run is inside, as its own environment names it (app_host: WEBSITE_SITE_NAME,
     WEBSITE_RESOURCE_GROUP, WEBSITE_OWNER_NAME; https://learn.microsoft.com/azure/app-service/reference-app-settings),
     as a host read from Resource Manager but without its id (empty); None outside App Service."""
@@ -107,7 +106,7 @@ def inside_site(ev: Evidence) -> ArmHost | None:
     site = data.app_service
     if data.kind != "app_service" or site is None or not site.site_name:
         return None
-    return ArmHost(
+    return AppHost(
         kind="functionapp" if site.functions_extension_version else "webapp",
         name=site.site_name,
         resource_group=site.resource_group or "",
@@ -176,7 +175,7 @@ def route_all_gap(ev: Evidence) -> Fact[tuple[str, ...]]:
     return known(outside, "arm_app_host", "arm_private_endpoints", "arm_client_network")
 
 
-def host_path(ev: Evidence, host: ArmHost | Mapping[str, Any] | None) -> tuple[HostLink, ...]:
+def host_path(ev: Evidence, host: AppHost | Mapping[str, Any] | None) -> tuple[HostLink, ...]:
     """Each link of the host's path as Resource Manager shows it: state ok | broken | unknown, with its detail.
 
     `host` is the host as just read (the probe calls this before its own evidence exists); `ev` holds the other
@@ -249,13 +248,15 @@ def host_path(ev: Evidence, host: ArmHost | Mapping[str, Any] | None) -> tuple[H
     return tuple(links)
 
 
-def route_all_gap_for(ev: Evidence, host: Mapping[str, Any]) -> Fact[tuple[str, ...]]:
+def route_all_gap_for(ev: Evidence, host: AppHost | Mapping[str, Any]) -> Fact[tuple[str, ...]]:
     """`app.route_all_gap` for a host not yet in `ev` (the arm_app_host probe, while it builds its evidence)."""
     from aoai_diag.evidence import read
     from aoai_diag.model import CheckResult
 
+    # TRANSITION (issue 16 part 2): a mapping is read through the one door until every caller passes the type.
+    evidence = ArmAppHost(host=host) if isinstance(host, AppHost) else read("arm_app_host", {"host": host})
     checks = dict(ev.checks)
-    checks["arm_app_host"] = CheckResult("arm_app_host", Status.PASS, "", read("arm_app_host", {"host": host}), 0.0)
+    checks["arm_app_host"] = CheckResult("arm_app_host", Status.PASS, "", evidence, 0.0)
     return route_all_gap(Evidence(ev.target, checks))
 
 

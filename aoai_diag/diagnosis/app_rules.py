@@ -17,19 +17,18 @@ from aoai_diag.catalogue import fill
 from aoai_diag.diagnosis import app_facts
 from aoai_diag.diagnosis.azure_view import short
 from aoai_diag.diagnosis.evidence import Evidence, Rule
-from aoai_diag.evidence.azure import AppHost as ArmHost
-from aoai_diag.evidence.azure import ArmAppHost, ArmClientNetwork, ArmPrivateEndpoints, PrivateEndpoint, Vnet
+from aoai_diag.evidence.azure import AppHost, ArmAppHost, ArmClientNetwork, ArmPrivateEndpoints, PrivateEndpoint, Vnet
 from aoai_diag.model import Finding, Status
 
 APP_CAUSES = ("app.no_vnet_integration", "app.dns_setting_overrides", "app.route_all_off")
 
 
-def _host(ev: Evidence) -> ArmHost | None:
+def _host(ev: Evidence) -> AppHost | None:
     fact = app_facts.host_fact(ev)
     return fact.value if fact.known else None
 
 
-def _group(host: ArmHost) -> dict[str, str | None]:
+def _group(host: AppHost) -> dict[str, str | None]:
     """Template values naming the host's subscription and resource group."""
     return {"subscription": host.subscription_id, "rg": host.resource_group}
 
