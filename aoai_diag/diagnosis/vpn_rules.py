@@ -8,6 +8,7 @@ Profile shapes: https://learn.microsoft.com/azure/vpn-gateway/azure-vpn-client-o
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 
 from aoai_diag.diagnosis.evidence import Evidence
@@ -28,12 +29,24 @@ def _profile(ev: Evidence) -> tuple[VpnProfileContent, str] | None:
     return (data.profile, data.file or "the VPN profile") if data.profile is not None else None
 
 
+def _networks(prefixes: tuple[str, ...]) -> list[str]:
+    """The prefixes that are networks: a hand-edited bundle may hold any string, which covers nothing."""
+    out = []
+    for prefix in prefixes:
+        try:
+            ipaddress.ip_network(prefix)
+        except ValueError:
+            continue
+        out.append(prefix)
+    return out
+
+
 def _covering(profile: VpnProfileContent, address: str) -> tuple[str | None, str | None]:
     """`covering_route` over the profile's route lists (it reads them as `load_profile` returns them)."""
     routes = {
-        "advertised_routes": profile.advertised_routes,
-        "include_routes": profile.include_routes,
-        "exclude_routes": profile.exclude_routes,
+        "advertised_routes": _networks(profile.advertised_routes),
+        "include_routes": _networks(profile.include_routes),
+        "exclude_routes": _networks(profile.exclude_routes),
     }
     return covering_route(routes, address)
 
