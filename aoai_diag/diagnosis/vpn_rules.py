@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
+from dataclasses import replace
 
 from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.local_view import LocalView, answer_addresses, fill, fmt_addresses
@@ -29,7 +30,7 @@ def _profile(ev: Evidence) -> tuple[VpnProfileContent, str] | None:
     return (data.profile, data.file or "the VPN profile") if data.profile is not None else None
 
 
-def _networks(prefixes: tuple[str, ...]) -> list[str]:
+def _networks(prefixes: tuple[str, ...]) -> tuple[str, ...]:
     """The prefixes that are networks: a hand-edited bundle may hold any string, which covers nothing."""
     out = []
     for prefix in prefixes:
@@ -38,16 +39,17 @@ def _networks(prefixes: tuple[str, ...]) -> list[str]:
         except ValueError:
             continue
         out.append(prefix)
-    return out
+    return tuple(out)
 
 
 def _covering(profile: VpnProfileContent, address: str) -> tuple[str | None, str | None]:
-    """`covering_route` over the profile's route lists (it reads them as `load_profile` returns them)."""
-    routes = {
-        "advertised_routes": _networks(profile.advertised_routes),
-        "include_routes": _networks(profile.include_routes),
-        "exclude_routes": _networks(profile.exclude_routes),
-    }
+    """`covering_route` over the profile's routes that are networks."""
+    routes = replace(
+        profile,
+        advertised_routes=_networks(profile.advertised_routes),
+        include_routes=_networks(profile.include_routes),
+        exclude_routes=_networks(profile.exclude_routes),
+    )
     return covering_route(routes, address)
 
 
