@@ -36,7 +36,7 @@ from aoai_diag.azure.resources import Zone
 from aoai_diag.checks.base import Probe, blocking_body
 from aoai_diag.context import ProbeContext
 from aoai_diag.diagnosis import azure_facts
-from aoai_diag.evidence.azure import ArmDnsZones, UnlistedSubscription
+from aoai_diag.evidence.azure import ArmDnsZones
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
 
@@ -74,7 +74,7 @@ def _describe_zone(zone: Mapping[str, Any], label: str) -> str:
     return f"{zone['name']} in {zone['subscription_id']}/{zone['resource_group']}: {label} -> {shown}, {links}"
 
 
-def unlisted(inv: Any, evidence: Mapping[str, Any], pes: list[Mapping[str, Any]]) -> list[UnlistedSubscription]:
+def unlisted(inv: Any, evidence: Mapping[str, Any], pes: list[Mapping[str, Any]]) -> list[dict[str, str]]:
     """Subscriptions the inventory's topology names (VNet peerings, the zone copies' links, the PEs' VNets and zone
     groups) that were not searched: a zone may live there (azure_facts.unlisted_subscriptions)."""
     links = [lk for z in evidence["zones"] for lk in z["links"]]

@@ -112,6 +112,7 @@ class PrivateEndpoint(Evidence):
     """NIC reads that failed: an empty address list then does not mean "no address"."""
     asg_ids: tuple[str, ...] = ()
     account_side: AccountSide | None = None
+    """The account's record of this PE's connection; None when the account does not list it."""
     listed_by_account: bool | None = None
     """None: not recorded (a bundle from before it was read): no sign the account dropped the connection."""
 
