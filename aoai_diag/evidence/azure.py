@@ -112,7 +112,9 @@ class PrivateEndpoint(Evidence):
     """NIC reads that failed: an empty address list then does not mean "no address"."""
     asg_ids: tuple[str, ...] = ()
     account_side: AccountSide | None = None
-    listed_by_account: bool = False
+    """The account's record of this PE's connection; None when the account does not list it."""
+    listed_by_account: bool | None = None
+    """None: not recorded (a bundle from before it was read): no sign the account dropped the connection."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,7 +174,8 @@ class ArmDnsZones(Evidence):
     zones: tuple[Zone, ...] = ()
     broad_zones: tuple[BroadZone, ...] = ()
     denied: tuple[Denied, ...] = ()
-    complete: bool = False
+    complete: bool | None = None
+    """Every scope was read; None: no search recorded (the probe stopped before searching)."""
     hidden_zones: tuple[str, ...] = ()
     """Ids of needed zones a PE's zone group names that the search did not return (unreadable where they live)."""
     unlisted_subscriptions: tuple[UnlistedSubscription, ...] = ()
