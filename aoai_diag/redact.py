@@ -302,7 +302,14 @@ def _redact_field(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return redact_dataclass(value)
     if isinstance(value, Mapping):
-        return redact_value(dict(value))
+        # A mapping field of an evidence type may hold nested evidence (a DnsAnswer per name): each value is redacted
+        # as a field (a dataclass as a dataclass), under the secret-key rule of `redact_value`.
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            key = redact_text(str(key))
+            secret = _SECRET_KEY.search(key) and item not in (None, "", [], {}) and not isinstance(item, bool)
+            out[key] = REDACTED if secret else _redact_field(item)
+        return out
     if isinstance(value, tuple):
         return tuple(_redact_field(item) for item in value)
     if isinstance(value, list):

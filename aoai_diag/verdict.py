@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from aoai_diag import catalogue
+from aoai_diag.evidence.azure import ArmAppHost
 from aoai_diag.exit_status import ExitStatus
 from aoai_diag.model import CheckResult, Finding, Report, Role, Severity, Status, Verdict
 
@@ -41,7 +42,7 @@ FROM_CHECK = "arm_app_host"
 
 def from_host(checks: Sequence[CheckResult]) -> bool:
     """The run diagnoses an app host's path from outside (`--from`): arm_app_host ran in mode `from`."""
-    return any(c.id == FROM_CHECK and c.evidence.get("mode") == "from" for c in checks)
+    return any(c.id == FROM_CHECK and c.typed(ArmAppHost).mode == "from" for c in checks)
 
 
 def path_checks(checks: Sequence[CheckResult]) -> list[CheckResult]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from aoai_diag.evidence.azure import ArmClientNetwork, ArmDnsZones, ArmNsg, DnsServerHost
 from aoai_diag.model import Status
 from tests.azure_harness import ARM_FIXTURES, causes, lab, status, topology
 
@@ -38,8 +39,8 @@ def test_healthy_topologies_pass_every_azure_check(name: str, tmp_path: Path) ->
 def test_hub_spoke_reads_the_zone_from_the_third_subscription(tmp_path: Path) -> None:
     with lab(topology("hub_spoke_third_sub"), tmp_path) as env:
         report, _ = env.run()
-    zones = next(c for c in report.checks if c.id == "arm_dns_zones").evidence["zones"]
-    assert [z["subscription_id"] for z in zones if z["record"]] == ["8e3f5c74-2f60-4dac-9043-5b7c9d1e3f03"]
+    zones = next(c for c in report.checks if c.id == "arm_dns_zones").typed(ArmDnsZones).zones
+    assert [z.subscription_id for z in zones if z.record] == ["8e3f5c74-2f60-4dac-9043-5b7c9d1e3f03"]
 
 
 def test_nsg_deny_on_pe_subnet_without_network_policies_is_not_a_cause(tmp_path: Path) -> None:
@@ -48,8 +49,9 @@ def test_nsg_deny_on_pe_subnet_without_network_policies_is_not_a_cause(tmp_path:
     nsg = next(c for c in report.checks if c.id == "arm_nsg")
     assert nsg.status is Status.PASS
     assert "do not apply to the private endpoint" in nsg.summary
-    assert nsg.evidence["pe_side"][0]["applies"] is False
-    assert nsg.evidence["pe_side"][0]["decision"]["access"] == "Deny"
+    pe_side = nsg.typed(ArmNsg).pe_side[0]
+    assert pe_side.applies is False
+    assert pe_side.decision is not None and pe_side.decision.access == "Deny"
 
 
 @pytest.mark.parametrize("name", BROKEN)
@@ -73,8 +75,8 @@ def test_vpn_client_with_vnet_option_uses_the_gateway_vnet_dns(tmp_path: Path) -
     assert st["azure_platform"] == "skip"
     assert st["arm_access"] == "pass"  # client-secret credential through the emulator's token endpoint
     net = next(c for c in report.checks if c.id == "arm_client_network")
-    assert net.evidence["source"] == "option"
-    assert net.evidence["dns_server_hosts"] == [{"ip": "10.0.0.4", "vnet_id": hub, "firewall_id": None}]
+    assert net.typed(ArmClientNetwork).source == "option"
+    assert net.typed(ArmClientNetwork).dns_server_hosts == (DnsServerHost(ip="10.0.0.4", vnet_id=hub),)
     assert st["arm_nsg"] == "skip"  # no client NIC off Azure
     assert causes(report) == set()
 

@@ -3,6 +3,7 @@ and the rules share, from ARM JSON in the shapes live Azure returns."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from aoai_diag.azure import convert, nsg_eval
 from aoai_diag.diagnosis import azure_facts
 from aoai_diag.diagnosis.azure_facts import Hop
 from aoai_diag.diagnosis.facts import Unknown
+from aoai_diag.evidence.azure import ArmDnsZones, Decision, Denied, Peering, PrivateEndpoint, Route, Zone, ZoneGroup
 
 ASG = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/applicationSecurityGroups/asg-pe"
 
@@ -40,55 +42,67 @@ def test_an_unnamed_caller_is_unknown_not_allowed() -> None:
 @pytest.mark.parametrize(
     ("route", "hop"),
     [
-        ({"source": "Default", "next_hop_type": "None"}, Hop.NO_PATH),
-        ({"source": "User", "next_hop_type": "None"}, Hop.USER_DROP),
-        ({"source": "User", "next_hop_type": "VirtualAppliance"}, Hop.APPLIANCE),
-        ({"source": "Default", "next_hop_type": "InterfaceEndpoint"}, Hop.DIRECT),
-        ({"source": "Default", "next_hop_type": "VNetPeering"}, Hop.DIRECT),
-        ({"source": "Default", "next_hop_type": "Internet"}, Hop.NO_PATH),
+        (Route(source="Default", next_hop_type="None"), Hop.NO_PATH),
+        (Route(source="User", next_hop_type="None"), Hop.USER_DROP),
+        (Route(source="User", next_hop_type="VirtualAppliance"), Hop.APPLIANCE),
+        (Route(source="Default", next_hop_type="InterfaceEndpoint"), Hop.DIRECT),
+        (Route(source="Default", next_hop_type="VNetPeering"), Hop.DIRECT),
+        (Route(source="Default", next_hop_type="Internet"), Hop.NO_PATH),
+        (Route(), Hop.NO_PATH),
         (None, Hop.NO_PATH),
     ],
 )
-def test_route_hops(route: dict[str, str] | None, hop: Hop) -> None:
+def test_route_hops(route: Route | None, hop: Hop) -> None:
     assert azure_facts.route_hop(route) is hop
 
 
 def test_peering_needs_state_sync_and_access() -> None:
-    base = {"name": "to-app", "state": "Connected", "sync_level": "FullyInSync"}
-    assert azure_facts.peering_usable({**base, "allow_virtual_network_access": True}).is_true()
-    closed = {**base, "allow_virtual_network_access": False}
+    base = Peering(name="to-app", state="Connected", sync_level="FullyInSync")
+    assert azure_facts.peering_usable(replace(base, allow_virtual_network_access=True)).is_true()
+    closed = replace(base, allow_virtual_network_access=False)
     assert azure_facts.peering_usable(closed).is_false()
     assert "allowVirtualNetworkAccess is false" in (azure_facts.peering_problem(closed) or "")
-    assert azure_facts.peering_usable({**base, "state": "Initiated", "allow_virtual_network_access": True}).is_false()
+    initiated = replace(base, state="Initiated", allow_virtual_network_access=True)
+    assert azure_facts.peering_usable(initiated).is_false()
+    assert azure_facts.peering_problem(initiated) == "peering to-app is Initiated/FullyInSync"
     old_bundle = azure_facts.peering_usable(base)  # evidence recorded before the flag was read
     assert not old_bundle.known and azure_facts.peering_problem(base) is None
 
 
 def test_pe_address_unknown_when_the_nic_read_was_denied() -> None:
-    pe = {"name": "pe-contoso", "ip_addresses": [], "nic_ids": ["/nic"],
-          "nic_denied": [{"scope": "/nic", "status": 403, "code": "AuthorizationFailed", "message": "no"}]}  # fmt: skip
+    pe = PrivateEndpoint(name="pe-contoso", nic_ids=("/nic",),
+                         nic_denied=(Denied(scope="/nic", status=403, code="AuthorizationFailed", message="no"),))  # fmt: skip
     fact = azure_facts.pe_ips(pe)
     assert not fact.known and fact.why is Unknown.FORBIDDEN and "Reader on /nic" in (fact.decide or "")
-    assert not azure_facts.all_pe_ips([pe, {"name": "b", "ip_addresses": ["10.1.2.5"]}]).known
-    assert azure_facts.pe_ips({**pe, "ip_addresses": ["10.1.2.4"]}).value == ("10.1.2.4",)
+    other = PrivateEndpoint(name="b", ip_addresses=("10.1.2.5",))
+    assert not azure_facts.all_pe_ips([pe, other]).known
+    assert azure_facts.all_pe_ips([other]).value == {"10.1.2.5": other}
+    assert azure_facts.pe_ips(replace(pe, ip_addresses=("10.1.2.4",))).value == ("10.1.2.4",)
+    unread = azure_facts.pe_ips(replace(pe, nic_denied=()))  # a NIC, no address, and no failed read recorded
+    assert not unread.known and unread.why is Unknown.NOT_READ and "--ids /nic" in (unread.decide or "")
+    assert azure_facts.pe_ips(PrivateEndpoint(name="none")).value == ()
 
 
 def test_throttled_and_timed_out_reads_say_so() -> None:
-    assert azure_facts.why_unread({"status": 429}) is Unknown.THROTTLED
-    assert azure_facts.why_unread({"status": None, "code": "Timeout"}) is Unknown.TIMED_OUT
-    assert azure_facts.why_unread({"status": 403}) is Unknown.FORBIDDEN
+    assert azure_facts.why_unread(Denied(status=429)) is Unknown.THROTTLED
+    assert azure_facts.why_unread(Denied(code="Timeout")) is Unknown.TIMED_OUT
+    assert azure_facts.why_unread(Denied(status=403)) is Unknown.FORBIDDEN
 
 
 def test_zone_search_incomplete_when_a_zone_group_points_at_an_unseen_zone() -> None:
     zone = "/subscriptions/dns-sub/resourceGroups/rg/providers/Microsoft.Network/privateDnsZones/privatelink.openai.azure.com"
-    dns = {"needed_zones": ["privatelink.openai.azure.com"], "zones": [], "denied": [], "complete": True}
-    pes = [{"zone_groups": [{"id": "zg", "zone_ids": [zone]}]}]
+    dns = ArmDnsZones(needed_zones=("privatelink.openai.azure.com",), complete=True)
+    pes = [PrivateEndpoint(zone_groups=(ZoneGroup(id="zg", zone_ids=(zone,)),))]
     fact = azure_facts.zone_search(dns, pes)
     assert not fact.known and fact.decide == "Reader on subscription dns-sub would show whether the zone exists"
+    assert azure_facts.hidden_zones(dns, pes) == [zone]
     assert azure_facts.zone_search(dns, []).is_true()
-    assert azure_facts.zone_search({**dns, "zones": [{"id": zone.upper()}]}, pes).is_true()
-    denied = {**dns, "complete": False, "denied": [{"scope": "/subscriptions/hub", "status": 403}]}
+    assert azure_facts.zone_search(replace(dns, zones=(Zone(id=zone.upper()),)), pes).is_true()
+    denied = replace(dns, complete=False, denied=(Denied(scope="/subscriptions/hub", status=403),))
     assert azure_facts.zone_search(denied, []).why is Unknown.FORBIDDEN
+    unfinished = azure_facts.zone_search(replace(dns, complete=None), [])  # no search recorded
+    assert not unfinished.known and unfinished.why is Unknown.NOT_READ
+    assert azure_facts.zone_search(None).why is Unknown.NOT_READ
 
 
 def test_dns_server_list_split() -> None:
@@ -156,8 +170,9 @@ def test_effective_rule_without_prefix_is_unresolved() -> None:
 
 
 def test_default_deny_is_not_an_nsg_cause() -> None:
-    assert not azure_facts.nsg_deny_is_cause({"access": "Deny", "default": True})
-    assert azure_facts.nsg_deny_is_cause({"access": "Deny", "default": False})
+    assert not azure_facts.nsg_deny_is_cause(Decision(access="Deny", default=True))
+    assert azure_facts.nsg_deny_is_cause(Decision(access="Deny", default=False))
+    assert not azure_facts.nsg_deny_is_cause(Decision(access="Allow", default=False))
 
 
 def test_private_dns_sdk_keeps_the_resolution_policy() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from aoai_diag.evidence.azure import ArmDnsZones, ArmPrivateEndpoints
 from aoai_diag.targets import Target
 from tests.azure_harness import ARM_FIXTURES, lab, status, topology
 
@@ -36,7 +37,8 @@ def test_sound_topology(name: str, tmp_path: Path) -> None:
     with lab(topo, tmp_path, **topo.get("settings", {})) as env:
         report, _ = env.run()
     found = {f.cause_id: f for f in report.findings}
-    denied = {c.id: c.evidence.get("denied") for c in report.checks if c.evidence.get("denied")}
+    # Only the message of a failed assertion: every arm_* type has `denied`, the others none.
+    denied = {c.id: d for c in report.checks if (d := getattr(c.evidence, "denied", None))}
     got = f"got {sorted(found)}; checks {status(report)}; denied {denied}"
     for cause in expect.get("causes", ()):
         assert cause in found, f"{cause} not named; {got}"
@@ -57,7 +59,7 @@ def test_sound_topology(name: str, tmp_path: Path) -> None:
         assert list(report.unexplained) == expect["unexplained"], got
     if "needed_zones" in expect:
         zones = next(c for c in report.checks if c.id == "arm_dns_zones")
-        assert zones.evidence["needed_zones"] == expect["needed_zones"]
+        assert list(zones.typed(ArmDnsZones).needed_zones) == expect["needed_zones"]
     # The properties hold here too: one story, roots first; a refused or partial read names nothing resting
     # on it; the collected bundle analyses to the same report.
     from tests import soundness
@@ -75,9 +77,9 @@ def test_a_denied_nic_read_is_recorded_as_denied(tmp_path: Path) -> None:
     with lab(topology("sound/pe_nic_forbidden"), tmp_path) as env:
         report, _ = env.run()
     pes = next(c for c in report.checks if c.id == "arm_private_endpoints")
-    pe = pes.evidence["private_endpoints"][0]
-    assert pe["ip_addresses"] == [] and pe["nic_denied"][0]["status"] == 403
-    assert pe["nic_denied"][0]["scope"].endswith("/networkInterfaces/pe-contoso.nic")
+    pe = pes.typed(ArmPrivateEndpoints).private_endpoints[0]
+    assert pe.ip_addresses == () and pe.nic_denied[0].status == 403
+    assert (pe.nic_denied[0].scope or "").endswith("/networkInterfaces/pe-contoso.nic")
     assert "address unknown (forbidden" in pes.summary and "no IP" not in pes.summary
 
 
@@ -85,10 +87,10 @@ def test_zone_search_names_the_hidden_zone(tmp_path: Path) -> None:
     with lab(topology("sound/zone_subscription_forbidden"), tmp_path) as env:
         report, _ = env.run()
     zones = next(c for c in report.checks if c.id == "arm_dns_zones")
-    assert zones.evidence["hidden_zones"] == [
+    assert zones.typed(ArmDnsZones).hidden_zones == (
         "/subscriptions/8e3f5c74-2f60-4dac-9043-5b7c9d1e3f03/resourceGroups/rg-dns-central/providers/"
-        "Microsoft.Network/privateDnsZones/privatelink.openai.azure.com"
-    ]
+        "Microsoft.Network/privateDnsZones/privatelink.openai.azure.com",
+    )
     assert "Reader on subscription 8e3f5c74-2f60-4dac-9043-5b7c9d1e3f03" in (zones.reason or "")
 
 

@@ -9,8 +9,37 @@ from typing import Any
 import pytest
 
 from aoai_diag import catalogue
-from aoai_diag.model import CheckResult, Role, Severity, Status, Verdict
-from aoai_diag.runner import build_target_report
+from aoai_diag.evidence import EvidenceError, evidence_types
+from aoai_diag.evidence.dns import (
+    AzureDns,
+    DnsAnswer,
+    DnsNameservers,
+    HostsEntry,
+    HostsFile,
+    PublicDns,
+    ServerAnswers,
+    SystemResolution,
+)
+from aoai_diag.evidence.host import AppDns, AppHost, AppServiceSignals, SearchWalk
+from aoai_diag.evidence.osnet import NameChoice, OsResolvers, VpnProfile, VpnProfileContent
+from aoai_diag.evidence.path import (
+    HttpAttempt,
+    HttpsDataplane,
+    KernelRoute,
+    ProfileRoute,
+    ProxySettings,
+    RouteLookup,
+    TcpAttempt,
+    TcpConnect,
+    TlsAttempt,
+    TlsHandshake,
+)
+from aoai_diag.model import CheckResult, Role, Severity, Status, TargetReport, Verdict
+from aoai_diag.render.json_report import render_json
+from aoai_diag.render.nagios import render_nagios
+from aoai_diag.render.prometheus import render_prometheus
+from aoai_diag.render.table import render_table
+from aoai_diag.runner import build_report, build_target_report
 from aoai_diag.targets import parse_target
 
 FIXTURES = sorted((Path(__file__).resolve().parent.parent / "fixtures" / "evidence").glob("*.json"))
@@ -129,21 +158,135 @@ def test_remediation_placeholders_filled_for_firewall() -> None:
     assert report.findings[0].remediation is not None and "10.0.0.5" in report.findings[0].remediation
 
 
-def test_garbage_evidence_gives_no_crash() -> None:
-    # given evidence of the wrong shapes (a corrupt or hand-edited bundle)
-    odd = [
-        CheckResult("dns_nameservers", Status.FAIL, "", {"servers": "nope"}, 0.0),
-        CheckResult("public_dns", Status.PASS, "", {"servers": [{"server": "1.1.1.1:53", "answers": {"x": 1}}]}, 0.0),
-        CheckResult("system_resolution", Status.PASS, "", {"addresses": ["not-an-ip"], "results": []}, 0.0),
-        CheckResult("tcp_connect", Status.FAIL, "", {"attempts": [None, {"address": "zz"}]}, 0.0),
-        CheckResult("tls_handshake", Status.FAIL, "", {"attempts": "x"}, 0.0),
-        CheckResult("https_dataplane", Status.FAIL, "", {"attempts": [{"via": "direct", "headers": "x"}]}, 0.0),
-        CheckResult("hosts_file", Status.WARN, "", {"entries": [{"name": "contoso.openai.azure.com"}]}, 0.0),
+GARBAGE = [
+    ("dns_nameservers", {"servers": "nope"}, "evidence.servers: must be a list, not a string"),
+    (
+        "public_dns",
+        {"servers": [{"server": "1.1.1.1:53", "answers": {"x": 1}}]},
+        "evidence.servers[0].answers.x: must be an object, not an integer",
+    ),
+    (
+        "system_resolution",
+        {"addresses": ["not-an-ip"], "results": []},
+        "evidence.results: must be an object, not a list",
+    ),
+    ("tcp_connect", {"attempts": [None, {"address": "zz"}]}, "evidence.attempts[0]: must be an object, not null"),
+    ("tls_handshake", {"attempts": "x"}, "evidence.attempts: must be a list, not a string"),
+    (
+        "https_dataplane",
+        {"attempts": [{"via": "direct", "headers": "x"}]},
+        "evidence.attempts[0].headers: must be an object, not a string",
+    ),
+    ("hosts_file", {"entries": [{"name": 5}]}, "evidence.entries[0].name: must be a string, not an integer"),
+]
+
+
+@pytest.mark.parametrize(("check_id", "evidence", "error"), GARBAGE, ids=[g[0] for g in GARBAGE])
+def test_garbage_evidence_is_refused_at_the_door(check_id: str, evidence: dict[str, Any], error: str) -> None:
+    # given evidence of the wrong shapes (a corrupt or hand-edited bundle): it never reaches the diagnosis
+    with pytest.raises(EvidenceError) as refused:
+        CheckResult(check_id, Status.FAIL, "", evidence, 0.0)
+    # then the one-line error names the bad field and what is wrong with it
+    assert str(refused.value) == error
+
+
+HOST = "contoso.openai.azure.com"
+PE = "10.1.2.4"
+
+
+def odd_checks(status: Status) -> list[CheckResult]:
+    """Evidence that fits its types but is as odd as they allow: empty tuples, None everywhere, strings no probe
+    writes (an unknown outcome, an address that is not one, a route prefix that is not a network)."""
+    nothing = DnsAnswer(outcome="martian", chain=("", "x.privatelink."))
+    return [
+        CheckResult(
+            "dns_nameservers",
+            status,
+            "",
+            DnsNameservers(servers=(ServerAnswers(answers={HOST: nothing}), ServerAnswers(server="[::1"))),
+            0.0,
+        ),
+        CheckResult(
+            "public_dns",
+            status,
+            "",
+            PublicDns(
+                servers=(ServerAnswers(server="1.1.1.1:53", answers={HOST: DnsAnswer(outcome="answer")}),),
+                privatelink_hop=None,
+            ),
+            0.0,
+        ),
+        CheckResult("azure_dns", status, "", AzureDns(answers={HOST: DnsAnswer()}), 0.0),
+        CheckResult("system_resolution", status, "", SystemResolution(addresses=("not-an-ip", PE)), 0.0),
+        CheckResult("tcp_connect", status, "", TcpConnect(attempts=(TcpAttempt(address=PE, outcome="timeout"),)), 0.0),
+        CheckResult("tls_handshake", status, "", TlsHandshake(attempts=(TlsAttempt(outcome="untrusted"),)), 0.0),
+        CheckResult("https_dataplane", status, "", HttpsDataplane(attempts=(HttpAttempt(outcome="???"),)), 0.0),
+        CheckResult("proxy_settings", status, "", ProxySettings(applies=True, source="wininet"), 0.0),
+        CheckResult(
+            "route_lookup",
+            status,
+            "",
+            RouteLookup(routes=(KernelRoute(address=PE),), profile_routes=(ProfileRoute(),)),
+            0.0,
+        ),
+        CheckResult(
+            "vpn_profile",
+            status,
+            "",
+            VpnProfile(profile=VpnProfileContent(advertised_routes=("nope", "10.1.2.0/33"), routes_known=True)),
+            0.0,
+        ),
+        CheckResult(
+            "os_resolvers", status, "", OsResolvers(names={HOST: NameChoice(kind="default", app="public")}), 0.0
+        ),
+        CheckResult(
+            "app_dns",
+            status,
+            "",
+            AppDns(walk=SearchWalk(hijacked_by="x", answered_by="y"), forwarding_break="1.2.3.4:53"),
+            0.0,
+        ),
+        CheckResult("app_host", status, "", AppHost(kind="app_service", app_service=AppServiceSignals()), 0.0),
+        CheckResult("hosts_file", status, "", HostsFile(entries=(HostsEntry(name=HOST),)), 0.0),
     ]
-    report = build_target_report(parse_target("contoso"), odd)
-    # then it is judged (hosts entry with no address counts as non-private), never a traceback
-    assert report.verdict is Verdict.UNHEALTHY
-    assert [f.cause_id for f in report.findings] == ["dns.hosts_override"]
+
+
+OBSERVED = (Status.PASS, Status.FAIL, Status.WARN)
+
+
+def rendered(report: TargetReport) -> list[str]:
+    """The report in every output format (each must take odd evidence too)."""
+    whole = build_report([report])
+    return [render_table(whole), render_json(whole), render_prometheus(whole), render_nagios(whole)]
+
+
+@pytest.mark.parametrize("status", list(Status), ids=[s.value for s in Status])
+def test_odd_but_valid_typed_evidence_gives_no_crash(status: Status) -> None:
+    # given evidence that fits its types but no probe would write
+    report = build_target_report(parse_target("contoso"), odd_checks(status))
+    # then it is judged, never a traceback
+    causes = [f.cause_id for f in report.findings]
+    if status in OBSERVED:
+        # a hosts entry without an address counts as non-private; an answer without addresses answers nothing
+        assert {"dns.hosts_override", "dns.search_domain_hijack", "edge.tls_inspection"} <= set(causes)
+        assert report.verdict is Verdict.UNHEALTHY
+    else:
+        # nothing observed, nothing named
+        assert causes == [] and report.verdict is Verdict.INCONCLUSIVE
+    assert all(f.detail for f in report.findings)
+    assert all(text for text in rendered(report))
+
+
+@pytest.mark.parametrize("status", list(Status), ids=[s.value for s in Status])
+def test_every_check_at_its_defaults_gives_no_crash(status: Status) -> None:
+    # given every probe's evidence type with every field at its default (what a check that observed nothing records)
+    checks = [CheckResult(check_id, status, "", kind(), 0.0) for check_id, kind in evidence_types().items()]
+    report = build_target_report(parse_target("contoso"), checks)
+    # then only what the defaults say is named: a resolver configuration that ran and lists no server
+    roots = [f.cause_id for f in report.findings if f.role is Role.ROOT]
+    assert roots == (["dns.resolver_unreachable"] if status in OBSERVED else [])
+    assert report.verdict is (Verdict.UNHEALTHY if status in OBSERVED else Verdict.INCONCLUSIVE)
+    assert all(text for text in rendered(report))
 
 
 # --- issue 8, classes 2 and 3: one story per fact, every observed failure named -----------------------------------

@@ -10,17 +10,20 @@ from aoai_diag.catalogue import Cause
 from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.facts import Fact, Unknown, fact, known, registry, unread
 from aoai_diag.diagnosis.merge import merge
+from aoai_diag.evidence.azure import ArmDnsZones
 from aoai_diag.model import CheckResult, Finding, Role, Severity, Status
 from aoai_diag.targets import parse_target
 
 CALLS: list[str] = []
+ZONES = "arm_dns_zones"
+"""A check that records the reads refused (`denied`), as every Resource Manager probe does."""
 
 
 @fact("test.zone_readable")
 def _zone_readable(ev: Evidence) -> Fact[Any]:
     CALLS.append("test.zone_readable")
-    missing = unread(ev, "zones", decide="Reader on sub-1 would show whether the zone exists")
-    return missing if missing is not None else known(bool(ev.get("zones").get("complete")), "zones")
+    missing = unread(ev, ZONES, decide="Reader on sub-1 would show whether the zone exists")
+    return missing if missing is not None else known(ev.of(ArmDnsZones).complete, ZONES)
 
 
 def cause(cid: str, severity: Severity = Severity.ERROR, **fields: Any) -> Cause:
@@ -53,12 +56,12 @@ CAUSES = {
 
 
 def evidence(zones: CheckResult | None) -> Evidence:
-    checks = {"zones": zones} if zones else {}
+    checks = {ZONES: zones} if zones else {}
     return Evidence(parse_target("contoso"), checks)
 
 
 def zones(status: Status, **ev: Any) -> CheckResult:
-    return CheckResult("zones", status, "s", ev, 1.0, reason=ev.pop("reason", None), failure=ev.pop("failure", None))
+    return CheckResult(ZONES, status, "s", ev, 1.0, reason=ev.pop("reason", None), failure=ev.pop("failure", None))
 
 
 def found(cid: str, *checks: str, **kw: Any) -> Finding:
@@ -109,7 +112,7 @@ def test_a_read_that_observed_nothing_is_unknown_never_false(result: CheckResult
 def test_cause_with_known_premises_is_named_and_rests_on_the_premise_checks() -> None:
     (only,) = merge([found("dns.specific")], evidence(zones(Status.PASS, complete=True)), CAUSES)
     assert only.cause_id == "dns.specific" and only.role is Role.ROOT
-    assert only.checks == ("system_resolution", "zones")
+    assert only.checks == ("system_resolution", ZONES)
 
 
 def test_unknown_premise_names_the_generic_with_the_cause_as_candidate_and_what_would_decide() -> None:
@@ -118,7 +121,7 @@ def test_unknown_premise_names_the_generic_with_the_cause_as_candidate_and_what_
     assert only.cause_id == "dns.generic"
     assert only.candidates == ("dns.specific",)
     assert only.decide == "Reader on sub-1 would show whether the zone exists"
-    assert "zones" not in only.checks and "forbidden" in only.detail
+    assert ZONES not in only.checks and "forbidden" in only.detail
 
 
 def test_unknown_premise_adds_the_candidate_to_a_generic_a_rule_concluded() -> None:

@@ -10,6 +10,7 @@ topology run through the ARM emulator with the real SDK clients (the e2e tier ch
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from aoai_diag import catalogue
 from aoai_diag.bundle import load_bundle
 from aoai_diag.diagnosis import diagnose, service_rules
 from aoai_diag.diagnosis.evidence import Evidence
+from aoai_diag.evidence.azure import ArmDnsZones, Denied
 from aoai_diag.model import CheckResult, Status
 from aoai_diag.render.json_report import report_to_dict
 from aoai_diag.targets import Target, parse_target
@@ -143,19 +145,24 @@ def refused_read_violations(target: Target, checks: list[CheckResult]) -> list[s
     return problems
 
 
+def refusals(check: CheckResult) -> tuple[Denied, ...]:
+    """The reads a Resource Manager check records as refused (other checks declare none)."""
+    denied: tuple[Denied, ...] = getattr(check.evidence, "denied", ())
+    return denied
+
+
 def partly_refused(checks: list[CheckResult], check_id: str) -> list[CheckResult]:
     """`checks` with one more scope of `check_id`'s search refused: what it found stands, absence is unknown."""
-    extra = {
-        "scope": "/subscriptions/0b7c2d4e-5f60-4a1b-8c9d-0e1f2a3b4c5d",
-        "status": 403,
-        "code": "AuthorizationFailed",
-    }
+    extra = Denied(scope="/subscriptions/0b7c2d4e-5f60-4a1b-8c9d-0e1f2a3b4c5d", status=403, code="AuthorizationFailed")
     out = []
     for c in checks:
         if c.id == check_id:
-            denied = [*(c.evidence.get("denied") or []), extra]
+            # Every Resource Manager read declares `denied`; the zone search also says whether it is `complete`.
+            changes: dict[str, Any] = {"denied": (*refusals(c), extra)}
+            if isinstance(c.evidence, ArmDnsZones):
+                changes["complete"] = False
             status = Status.WARN if c.status is Status.PASS else c.status
-            c = CheckResult(c.id, status, c.summary, {**c.evidence, "denied": denied, "complete": False}, c.duration_ms)
+            c = CheckResult(c.id, status, c.summary, dataclasses.replace(c.evidence, **changes), c.duration_ms)
         out.append(c)
     return out
 
@@ -194,7 +201,7 @@ def test_reads_the_emulator_refuses_never_yield_a_cause_resting_on_them(
     refused_somewhere = 0
     for name, (fault, (target, checks)) in faulted_runs.items():
         status = {c.id: c.status for c in checks}
-        refused_somewhere += any(c.status is Status.ERROR or c.evidence.get("denied") for c in checks)
+        refused_somewhere += any(c.status is Status.ERROR or refusals(c) for c in checks)
         evidence = Evidence(target, {c.id: c for c in checks})
         full = {f.cause_id for f in diagnose(*arm_cases[name])}
         # Refusing a read only takes information away: a cause the full run did not name may appear only as a

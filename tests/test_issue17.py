@@ -10,6 +10,7 @@ import copy
 import random
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,16 @@ from aoai_diag.context import Settings
 from aoai_diag.diagnosis import azure_facts
 from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.merge import merge
-from aoai_diag.evidence.azure import Nic
+from aoai_diag.evidence.azure import (
+    AccountSide,
+    ArmDnsZones,
+    Connection,
+    Nic,
+    Peering,
+    PrivateEndpoint,
+    UnlistedSubscription,
+    Vnet,
+)
 from aoai_diag.model import CheckResult, Finding, Role, Status
 from aoai_diag.render.json_report import report_to_dict
 from aoai_diag.targets import parse_target
@@ -127,13 +137,13 @@ def test_an_nsg_rows_subnet_reference_never_replaces_the_subnet_body() -> None:
 
 def test_a_subscription_named_by_a_peering_but_not_searched_makes_the_zone_search_incomplete() -> None:
     hub = f"/subscriptions/{HUB_SUB}/resourceGroups/rg-hub/providers/Microsoft.Network/virtualNetworks/vnet-hub"
-    vnet = {"id": "/subscriptions/aaaa/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/spoke",
-            "peerings": [{"name": "to-hub", "remote_vnet_id": hub}]}  # fmt: skip
+    vnet = Vnet(id="/subscriptions/aaaa/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/spoke",
+                peerings=(Peering(name="to-hub", remote_vnet_id=hub),))  # fmt: skip
     named = azure_facts.named_scopes(vnets=[vnet])
     unlisted = azure_facts.unlisted_subscriptions(["aaaa"], named)
-    assert unlisted == [{"subscription": HUB_SUB, "named_by": "peering to-hub of spoke"}]
+    assert unlisted == [UnlistedSubscription(subscription=HUB_SUB, named_by="peering to-hub of spoke")]
     assert azure_facts.unlisted_subscriptions(["AAAA", HUB_SUB.upper()], named) == []
-    dns = {"zones": [], "denied": [], "complete": True, "needed_zones": ["privatelink.openai.azure.com"]}
+    dns = ArmDnsZones(complete=True, needed_zones=("privatelink.openai.azure.com",))
     assert azure_facts.zone_search(dns).is_true()
     search = azure_facts.zone_search(dns, (), unlisted)
     assert not search.known and f"Reader on subscription {HUB_SUB}" in (search.decide or "")
@@ -180,15 +190,18 @@ def test_an_account_that_allows_by_default_vetoes_ip_not_allowed() -> None:
 
 
 def test_a_pe_the_account_does_not_list_is_not_usable_whatever_its_own_record_says() -> None:
-    pe = {"provisioning_state": "Succeeded", "connections": [{"status": "Approved"}]}
-    assert azure_facts.pe_usable({**pe, "account_side": {"status": "Approved"}, "listed_by_account": True})
-    assert not azure_facts.pe_usable({**pe, "account_side": None, "listed_by_account": False})
+    pe = PrivateEndpoint(provisioning_state="Succeeded", connections=(Connection(status="Approved"),))
+    assert azure_facts.pe_usable(replace(pe, account_side=AccountSide(status="Approved"), listed_by_account=True))
+    assert not azure_facts.pe_usable(replace(pe, account_side=None, listed_by_account=False))
+    assert not azure_facts.pe_usable(replace(pe, account_side=AccountSide(status="Pending"), listed_by_account=True))
+    # a bundle from before the account side was read: nothing says the account dropped it
+    assert azure_facts.pe_usable(pe)
 
 
 def test_the_pe_sides_own_statuses_are_read_in_order() -> None:
-    pe = {"connections": [{"status": "Rejected"}, {"status": "Rejected"}, {"status": "Approved"}, {"status": None}]}
+    pe = PrivateEndpoint(connections=tuple(Connection(status=s) for s in ("Rejected", "Rejected", "Approved", None)))
     assert azure_facts.pe_side_statuses(pe) == ["Rejected", "Approved"]
-    assert azure_facts.connection_statuses({**pe, "account_side": {"status": "Pending"}}) == {
+    assert azure_facts.connection_statuses(replace(pe, account_side=AccountSide(status="Pending"))) == {
         "Rejected",
         "Approved",
         "Pending",

@@ -18,6 +18,7 @@ import pytest
 from aoai_diag.checks import route_lookup, vpn_profile
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.diagnosis import diagnose
+from aoai_diag.evidence.path import RouteLookup
 from aoai_diag.model import CheckResult, Finding, Status
 from aoai_diag.osnet import commands
 from aoai_diag.osnet.commands import CommandResult
@@ -60,7 +61,9 @@ def settings_for(path: Path) -> Settings:
 
 def result(probe: Any, ctx: ProbeContext, deps: dict[str, CheckResult]) -> CheckResult:
     outcome = asyncio.run(probe.run(TARGET, ctx, deps))
-    return CheckResult(probe.PROBE.id, outcome.status, outcome.summary, outcome.evidence, 1.0, outcome.reason)
+    # As the engine does: nothing observed (evidence None) is the probe's type at its defaults.
+    evidence = outcome.evidence if outcome.evidence is not None else probe.PROBE.evidence()
+    return CheckResult(probe.PROBE.id, outcome.status, outcome.summary, evidence, 1.0, outcome.reason)
 
 
 def tcp(outcome: str, address: str = PE) -> CheckResult:
@@ -95,8 +98,9 @@ def test_profile_without_the_pe_vnet_route_is_routes_missing(monkeypatch: pytest
     assert "net.not_on_private_network" not in found  # superseded: the specific cause stands alone
     detail = found["net.vpn_routes_missing"].detail
     assert "10.0.0.0/16" in detail and PE in detail and "VpnSettings.xml" in detail
-    (route,) = checks[2].evidence["routes"]
-    assert (route["os_route"]["interface"], route["tunnel"]) == ("wlp2s0", False)
+    (route,) = checks[2].typed(RouteLookup).routes
+    assert route.os_route is not None
+    assert (route.os_route.interface, route.tunnel) == ("wlp2s0", False)
 
 
 def test_exclude_route_keeps_the_pe_out(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,14 +122,14 @@ def test_route_in_profile_but_not_in_the_os_table_is_tunnel_down(monkeypatch: py
     found = causes(diagnose(TARGET, checks))
     assert "net.vpn_disconnected" in found and "net.vpn_routes_missing" not in found
     assert "10.1.0.0/16" in found["net.vpn_disconnected"].detail
-    profile_routes = {r["prefix"]: r for r in checks[2].evidence["profile_routes"]}
-    assert profile_routes["10.1.0.0/16"]["tunnel"] is False and profile_routes["10.1.0.0/16"]["address"] == "10.1.0.1"
+    profile_routes = {r.prefix: r for r in checks[2].typed(RouteLookup).profile_routes}
+    assert profile_routes["10.1.0.0/16"].tunnel is False and profile_routes["10.1.0.0/16"].address == "10.1.0.1"
 
 
 def test_tunnel_up_and_tcp_blocked_is_not_a_vpn_cause(monkeypatch: pytest.MonkeyPatch) -> None:
     laptop(monkeypatch, tunnel_up=True)
     checks = evidence(VPN / "VpnSettings.xml", "timeout", PE)
-    assert checks[2].evidence["routes"][0]["tunnel"] is True
+    assert checks[2].typed(RouteLookup).routes[0].tunnel is True
     found = causes(diagnose(TARGET, checks))
     assert not {"net.vpn_disconnected", "net.vpn_routes_missing"} & set(found)
 
@@ -205,7 +209,7 @@ def test_route_readers_that_fail_leave_the_tunnel_unknown(monkeypatch: pytest.Mo
         commands, "run", lambda argv, timeout, **_: CommandResult(tuple(argv), None, "", "ip not found")
     )
     checks = evidence(VPN / "VpnSettings.xml", "timeout", PE)
-    assert all(r["error"] == "ip not found" and not r["no_route"] for r in checks[2].evidence["profile_routes"])
+    assert all(r.error == "ip not found" and not r.no_route for r in checks[2].typed(RouteLookup).profile_routes)
     assert "net.vpn_disconnected" not in causes(diagnose(TARGET, checks))
 
 
@@ -229,5 +233,5 @@ def test_forced_tunnel_with_an_unrecognised_interface_is_not_called_down(
     text = (VPN / "azurevpnconfig_entra.xml").read_text()
     profile.write_text(text.replace('<clientconfig i:nil="true" />', f"<clientconfig>{forced}</clientconfig>"))
     checks = evidence(profile, "timeout", PE)
-    assert checks[2].evidence["routes"][0]["via_default"] is True  # the comparison alone would say "default"
+    assert checks[2].typed(RouteLookup).routes[0].via_default is True  # the comparison alone would say "default"
     assert not {"net.vpn_disconnected", "net.vpn_routes_missing"} & set(causes(diagnose(TARGET, checks)))

@@ -21,24 +21,15 @@ read (a refused read is unknown, never "no integration"); skip = the run is for 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 
 from aoai_diag.azure import probe_support
 from aoai_diag.checks.base import Probe, blocking_body
 from aoai_diag.context import ProbeContext
-from aoai_diag.evidence.azure import ArmAppHost, HostLink
+from aoai_diag.evidence.azure import ArmAppHost
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
-
-
-def _links(links: Iterable[HostLink | Mapping[str, str]]) -> tuple[HostLink, ...]:
-    """TRANSITION (issue 16 part 2): app_facts.host_path gives HostLink values once the diagnosis is converted; a
-    mapping it still gives is read into the type. Goes with the last mapping."""
-    return tuple(
-        link if isinstance(link, HostLink) else HostLink(link=link["link"], state=link["state"], detail=link["detail"])
-        for link in links
-    )
 
 
 def judge(target: Target, deps: Mapping[str, CheckResult], read: ArmAppHost) -> Outcome:
@@ -52,7 +43,7 @@ def judge(target: Target, deps: Mapping[str, CheckResult], read: ArmAppHost) -> 
         if len(read.matches) > 1:
             why = f"{len(read.matches)} hosts match {read.ref}: {', '.join(read.matches)}"
         return Outcome(Status.ERROR, f"could not read the host: {why}", read, why)
-    links = _links(host_path(Evidence(target, dict(deps)), read.host))
+    links = host_path(Evidence(target, dict(deps)), read.host)
     evidence = replace(read, path=links)
     broken = [f"{link.link}: {link.detail}" for link in links if link.state == "broken"]
     unknown = [f"{link.link}: {link.detail}" for link in links if link.state == "unknown"]

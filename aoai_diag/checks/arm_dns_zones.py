@@ -95,12 +95,7 @@ def unlisted(inv: Inventory, zones: Sequence[Zone], pes: Sequence[PrivateEndpoin
     groups) that were not searched: a zone may live there (azure_facts.unlisted_subscriptions)."""
     links = [lk for z in zones for lk in z.links]
     named = azure_facts.named_scopes(vnets=inv.vnets, links=links, pes=pes)
-    found = azure_facts.unlisted_subscriptions(inv.subscriptions, named)
-    # TRANSITION (issue 16 part 2): a mapping the diagnosis still gives is read into the type; goes with the last.
-    return tuple(
-        u if isinstance(u, UnlistedSubscription) else UnlistedSubscription.from_dict(u, "unlisted_subscriptions")
-        for u in found
-    )
+    return tuple(azure_facts.unlisted_subscriptions(inv.subscriptions, named))
 
 
 def _judge(label: str, evidence: ArmDnsZones, pes: Sequence[PrivateEndpoint]) -> Outcome:

@@ -14,7 +14,9 @@ from typing import Any
 from aoai_diag.diagnosis import azure_facts
 from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.facts import Fact, Unknown, fact, is_unknown, known, unknown, why_unread
-from aoai_diag.evidence.azure import AppHost, ArmAppHost
+from aoai_diag.evidence.azure import AppHost, ArmAppHost, ArmClientNetwork, ArmPrivateEndpoints, HostLink
+from aoai_diag.evidence.host import AppDns
+from aoai_diag.evidence.host import AppHost as HostSignals
 from aoai_diag.model import Status
 
 AZURE_DNS = "168.63.129.16"
@@ -33,23 +35,29 @@ def _rfc1918(address: str) -> bool | None:
     return rfc1918(address)
 
 
-def describe(host: Mapping[str, Any]) -> str:
+def _typed_host(host: AppHost | Mapping[str, Any]) -> AppHost:
+    # TRANSITION: the arm_app_host probe may still hand the host as its JSON mapping (read into the type here).
+    return host if isinstance(host, AppHost) else AppHost.from_dict(host, "host")
+
+
+def describe(host: AppHost | Mapping[str, Any]) -> str:
     """`App Service app app-contoso` for sentences."""
-    return f"{KIND_TITLES.get(str(host.get('kind')), 'host')} {host.get('name')}"
+    host = _typed_host(host)
+    return f"{KIND_TITLES.get(host.kind, 'host')} {host.name}"
 
 
 @fact("app.host")
-def host_fact(ev: Evidence) -> Fact[Mapping[str, Any]]:
+def host_fact(ev: Evidence) -> Fact[AppHost]:
     """`app.host`: the host as read from Resource Manager; unknown when the read was refused or failed."""
     result = ev.checks.get("arm_app_host")
-    data = result.evidence if result is not None else {}
-    host = data.get("host")
-    if isinstance(host, Mapping) and host.get("id"):
+    data = ev.of(ArmAppHost)
+    host = data.host
+    if host is not None and host.id:
         return known(host, "arm_app_host")
     if result is None or result.status is Status.SKIP:
         return unknown(Unknown.NOT_APPLICABLE, "arm_app_host", detail="the run is for no app host")
-    denied = [d for d in data.get("denied") or () if isinstance(d, Mapping)]
-    ref = str(data.get("ref") or "the host")
+    denied = data.denied
+    ref = data.ref or "the host"
     group = _group_of(ref)
     decide = f"Reader on resource group {group}" if group else "Reader on the host's resource group"
     if denied:
@@ -57,10 +65,10 @@ def host_fact(ev: Evidence) -> Fact[Mapping[str, Any]]:
         return unknown(
             why_unread(first),
             "arm_app_host",
-            detail=f"{first.get('scope')}: HTTP {first.get('status') or first.get('code')}",
+            detail=f"{first.scope}: HTTP {first.status or first.code}",
             decide=f"{decide} would show its network configuration (az resource show --ids <hostId>)",
         )
-    return unknown(Unknown.FAILED, "arm_app_host", detail=str(data.get("error") or result.summary), decide=decide)
+    return unknown(Unknown.FAILED, "arm_app_host", detail=data.error or result.summary, decide=decide)
 
 
 def _group_of(ref: str) -> str | None:
@@ -73,8 +81,8 @@ def _group_of(ref: str) -> str | None:
 
 def dns_in_use(ev: Evidence) -> tuple[list[str], str | None]:
     """(the DNS servers the host asks, the setting that chose them) from arm_client_network; empty: Azure DNS."""
-    net = ev.get("arm_client_network") if ev.ran("arm_client_network") else {}
-    return [str(s) for s in net.get("dns_servers") or ()], net.get("dns_source")
+    net = ev.of(ArmClientNetwork) if ev.ran("arm_client_network") else ArmClientNetwork()
+    return list(net.dns_servers), net.dns_source
 
 
 def public_dns_servers(ev: Evidence) -> list[str]:
@@ -82,33 +90,28 @@ def public_dns_servers(ev: Evidence) -> list[str]:
     the private ranges that lies in a VNet's address space (a VNet may use public or shared 100.64/10 space) or is an
     Azure Firewall's is a server in that VNet, not a public resolver."""
     servers, _ = dns_in_use(ev)
-    net = ev.get("arm_client_network") if ev.ran("arm_client_network") else {}
-    in_vnet = {
-        str(h.get("ip"))
-        for h in net.get("dns_server_hosts") or ()
-        if isinstance(h, Mapping) and (h.get("vnet_id") or h.get("firewall_id"))
-    }
+    net = ev.of(ArmClientNetwork) if ev.ran("arm_client_network") else ArmClientNetwork()
+    in_vnet = {h.ip for h in net.dns_server_hosts if h.vnet_id or h.firewall_id}
     return [s for s in azure_facts.split_dns_servers(servers)[1] if s not in in_vnet]
 
 
 SETTING_NAMES = ("WEBSITE_DNS_SERVER", "WEBSITE_DNS_ALT_SERVER")
 
 
-def inside_site(ev: Evidence) -> Mapping[str, Any] | None:
+def inside_site(ev: Evidence) -> AppHost | None:
     """The App Service app this run is inside, as its own environment names it (app_host: WEBSITE_SITE_NAME,
     WEBSITE_RESOURCE_GROUP, WEBSITE_OWNER_NAME; https://learn.microsoft.com/azure/app-service/reference-app-settings),
-    in the shape of a host read from Resource Manager but without its id; None outside App Service."""
-    data = ev.get("app_host") if ev.ran("app_host") else {}
-    site = data.get("app_service")
-    if data.get("kind") != "app_service" or not isinstance(site, Mapping) or not site.get("site_name"):
+    as a host read from Resource Manager but without its id (empty); None outside App Service."""
+    data = ev.of(HostSignals) if ev.ran("app_host") else HostSignals()
+    site = data.app_service
+    if data.kind != "app_service" or site is None or not site.site_name:
         return None
-    return {
-        "kind": "functionapp" if site.get("functions_extension_version") else "webapp",
-        "name": site.get("site_name"),
-        "resource_group": site.get("resource_group"),
-        "subscription_id": site.get("subscription_id"),
-        "id": None,
-    }
+    return AppHost(
+        kind="functionapp" if site.functions_extension_version else "webapp",
+        name=site.site_name,
+        resource_group=site.resource_group or "",
+        subscription_id=site.subscription_id or "",
+    )
 
 
 def setting_servers_not_forwarding(ev: Evidence) -> list[str]:
@@ -117,12 +120,12 @@ def setting_servers_not_forwarding(ev: Evidence) -> list[str]:
     it privately: the setting points the app at a server without a forwarder to Azure DNS."""
     if not ev.ran("app_dns"):
         return []
-    data = ev.get("app_dns")
-    broken = data.get("forwarding_break")
-    chosen = next((s for s in data.get("servers") or () if s.get("server") == broken), None)
-    if not broken or chosen is None or chosen.get("chosen_by") not in SETTING_NAMES:
+    data = ev.of(AppDns)
+    broken = data.forwarding_break
+    chosen = next((s for s in data.servers if s.server == broken), None)
+    if not broken or chosen is None or chosen.chosen_by not in SETTING_NAMES:
         return []
-    return [str(broken)]
+    return [broken]
 
 
 @fact("app.dns_setting_seen")
@@ -147,50 +150,51 @@ def route_all_gap(ev: Evidence) -> Fact[tuple[str, ...]]:
     host_ = host_fact(ev)
     if is_unknown(host_):
         return host_
-    host = host_.value or {}
-    if host.get("kind") not in SITE_KINDS or not host.get("subnet_ids"):
+    host = host_.value
+    if host is None or host.kind not in SITE_KINDS or not host.subnet_ids:
         return known((), "arm_app_host")
     servers, _ = dns_in_use(ev)
     addresses = [s for s in servers if s != AZURE_DNS]
-    pe_ips = azure_facts.all_pe_ips(p for p in ev.get("arm_private_endpoints").get("private_endpoints") or ())
+    pe_ips = azure_facts.all_pe_ips(ev.of(ArmPrivateEndpoints).private_endpoints)
     if not ev.ran("arm_private_endpoints") or not pe_ips.known:
         return unknown(Unknown.NOT_READ, "arm_private_endpoints", detail="the private endpoint's address is unknown")
     addresses += list(pe_ips.value or {})
     outside = tuple(a for a in dict.fromkeys(addresses) if _rfc1918(a) is False)
     # Inside an App Service app, WEBSITE_VNET_ROUTE_ALL=1 (the older app setting) also turns route-all on.
-    inside = ev.get("app_host").get("app_service") if ev.ran("app_host") else None
-    legacy = isinstance(inside, Mapping) and inside.get("route_all") is True
-    if not outside or host.get("route_all") is True or legacy:
+    inside = ev.of(HostSignals).app_service if ev.ran("app_host") else None
+    legacy = inside is not None and inside.route_all is True
+    if not outside or host.route_all is True or legacy:
         return known((), "arm_app_host", "arm_private_endpoints")
-    if host.get("route_all") is None:
+    if host.route_all is None:
         return unknown(
             Unknown.NOT_READ,
             "arm_app_host",
             detail="the site's answer holds neither vnetRouteAllEnabled nor outboundVnetRouting",
-            decide=f"az webapp show --ids {host.get('id')} --query outboundVnetRouting",
+            decide=f"az webapp show --ids {host.id} --query outboundVnetRouting",
         )
     return known(outside, "arm_app_host", "arm_private_endpoints", "arm_client_network")
 
 
-def host_path(ev: Evidence, host: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """Each link of the host's path as Resource Manager shows it: {link, state ok | broken | unknown, detail}.
+def host_path(ev: Evidence, host: AppHost | Mapping[str, Any] | None) -> tuple[HostLink, ...]:
+    """Each link of the host's path as Resource Manager shows it: state ok | broken | unknown, with its detail.
 
     `host` is the host as just read (the probe calls this before its own evidence exists); `ev` holds the other
     `arm_*` checks."""
-    links: list[dict[str, Any]] = []
+    links: list[HostLink] = []
 
     def add(link: str, state: str, detail: str) -> None:
-        links.append({"link": link, "state": state, "detail": detail})
+        links.append(HostLink(link=link, state=state, detail=detail))
 
     if host is None:
         add("host", "unknown", "the host's configuration could not be read")
-        return links
+        return tuple(links)
+    host = _typed_host(host)
     add("host", "ok", f"{describe(host)} read")
-    net = ev.get("arm_client_network") if ev.ran("arm_client_network") else {}
-    if not host.get("subnet_ids") and not net.get("vnet"):
+    net = ev.of(ArmClientNetwork) if ev.ran("arm_client_network") else ArmClientNetwork()
+    if not host.subnet_ids and net.vnet is None:
         add("vnet", "broken", f"{describe(host)} has no VNet of yours: its traffic takes the public path")
-        return links
-    vnet = (net.get("vnet") or {}).get("id")
+        return tuple(links)
+    vnet = net.vnet.id if net.vnet is not None else None
     add("vnet", "ok" if vnet else "unknown", f"VNet {str(vnet).rsplit('/', 1)[-1]}" if vnet else "VNet not read")
     gap = route_all_gap_for(ev, host)
     if gap.known:
@@ -209,18 +213,18 @@ def host_path(ev: Evidence, host: Mapping[str, Any] | None) -> list[dict[str, An
     elif not public:
         add("zone_link", "unknown", link.describe() if not link.known else "link InProgress")
     record = azure_facts.record(ev)
-    owners = azure_facts.all_pe_ips(p for p in ev.get("arm_private_endpoints").get("private_endpoints") or ())
+    owners = azure_facts.all_pe_ips(ev.of(ArmPrivateEndpoints).private_endpoints)
     if record.known and link.is_true() and owners.known:
         ips = set(record.value or ())
         good = bool(ips) and ips <= set(owners.value or {})
         add("record", "ok" if good else "broken", ", ".join(sorted(ips)) or "no A record")
     elif not public:
         add("record", "unknown", record.describe() if not record.known else "no linked zone")
-    routes = [r for r in net.get("routes_to_pe") or () if isinstance(r, Mapping)]
+    routes = net.routes_to_pe
     if ev.has("arm_client_network", Status.FAIL):
         add("route", "broken", ev.checks["arm_client_network"].summary)
     elif routes:
-        hops = {azure_facts.route_hop(r.get("route")) for r in routes}
+        hops = {azure_facts.route_hop(r.route) for r in routes}
         if hops <= {azure_facts.Hop.DIRECT}:
             add("route", "ok", "the VNet delivers it (InterfaceEndpoint, VnetLocal or peering)")
         elif hops & {azure_facts.Hop.NO_PATH, azure_facts.Hop.USER_DROP}:
@@ -241,7 +245,7 @@ def host_path(ev: Evidence, host: Mapping[str, Any] | None) -> list[dict[str, An
         add("nsg", "broken", nsg_check.summary if nsg_check is not None else "an NSG denies TCP 443")
     else:
         add("nsg", "unknown", nsg.describe())
-    return links
+    return tuple(links)
 
 
 def route_all_gap_for(ev: Evidence, host: AppHost | Mapping[str, Any]) -> Fact[tuple[str, ...]]:
@@ -258,5 +262,5 @@ def route_all_gap_for(ev: Evidence, host: AppHost | Mapping[str, Any]) -> Fact[t
 
 def verdict_of(ev: Evidence, server: str) -> str:
     """app_dns's verdict for `server`'s answer for the account host (private, public, nxdomain, ...)."""
-    verdicts = ev.get("app_dns").get("verdicts") if ev.ran("app_dns") else None
-    return str((verdicts or {}).get(server) or "not privately")
+    verdicts = ev.of(AppDns).verdicts if ev.ran("app_dns") else {}
+    return verdicts.get(server) or "not privately"

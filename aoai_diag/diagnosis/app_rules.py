@@ -11,26 +11,36 @@ https://learn.microsoft.com/azure/container-apps/networking.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from aoai_diag.catalogue import fill
 from aoai_diag.diagnosis import app_facts
-from aoai_diag.diagnosis.azure_view import AzureView, short
+from aoai_diag.diagnosis.azure_view import short
 from aoai_diag.diagnosis.evidence import Evidence, Rule
+from aoai_diag.evidence.azure import AppHost, ArmAppHost, ArmClientNetwork, ArmPrivateEndpoints, PrivateEndpoint, Vnet
 from aoai_diag.model import Finding, Status
 
 APP_CAUSES = ("app.no_vnet_integration", "app.dns_setting_overrides", "app.route_all_off")
 
 
-def _host(ev: Evidence) -> Mapping[str, Any] | None:
+def _host(ev: Evidence) -> AppHost | None:
     fact = app_facts.host_fact(ev)
     return fact.value if fact.known else None
 
 
-def _group(host: Mapping[str, Any]) -> dict[str, str | None]:
+def _group(host: AppHost) -> dict[str, str | None]:
     """Template values naming the host's subscription and resource group."""
-    return {"subscription": host.get("subscription_id"), "rg": host.get("resource_group")}
+    return {"subscription": host.subscription_id, "rg": host.resource_group}
+
+
+def _pes(ev: Evidence) -> tuple[PrivateEndpoint, ...]:
+    """The account's private endpoints as read (none when the read observed nothing)."""
+    return ev.of(ArmPrivateEndpoints).private_endpoints if ev.ran("arm_private_endpoints") else ()
+
+
+def _vnet(ev: Evidence) -> Vnet | None:
+    """The client (host) VNet as read; None when it was not read."""
+    return ev.of(ArmClientNetwork).vnet if ev.ran("arm_client_network") else None
 
 
 def host_unread_rules(ev: Evidence) -> Iterator[Finding]:
@@ -38,8 +48,8 @@ def host_unread_rules(ev: Evidence) -> Iterator[Finding]:
     if not ev.has("arm_app_host", Status.ERROR):
         return
     fact = app_facts.host_fact(ev)
-    data = ev.get("arm_app_host")
-    matches = [str(m) for m in data.get("matches") or ()]
+    data = ev.of(ArmAppHost)
+    matches = data.matches
     # A DNS setting seen inside the host is decided there (dns_setting_rules): not a candidate of the unread host.
     setting_seen = app_facts.dns_setting_seen(ev).is_true()
     candidates = tuple(c for c in APP_CAUSES if not (setting_seen and c == "app.dns_setting_overrides"))
@@ -52,7 +62,7 @@ def host_unread_rules(ev: Evidence) -> Iterator[Finding]:
     yield Finding(
         cause_id="app.host_unread",
         checks=("arm_app_host",),
-        detail=f"The host {data.get('ref')} could not be read from Resource Manager ({fact.describe()}): {unknowns} "
+        detail=f"The host {data.ref} could not be read from Resource Manager ({fact.describe()}): {unknowns} "
         "unknown, so its path is not judged.",
         candidates=candidates,
         decide=decide,
@@ -61,24 +71,24 @@ def host_unread_rules(ev: Evidence) -> Iterator[Finding]:
 
 def no_vnet_rules(ev: Evidence) -> Iterator[Finding]:
     host = _host(ev)
-    if host is None or host.get("subnet_ids") or host.get("kind") == "aks":
+    if host is None or host.subnet_ids or host.kind == "aks":
         return
-    view = AzureView(ev)
+    pes = _pes(ev)
     # The cause is the public path while the account is reached privately: known only with a private endpoint.
-    if not view.pes:
+    if not pes:
         return
-    name, kind = host.get("name"), host.get("kind")
+    name, kind = host.name, host.kind
     if kind == "containerapp":
         detail = (
-            f"Container app {name} runs in environment {short(host.get('environment_id'))}, which has no VNet of yours "
+            f"Container app {name} runs in environment {short(host.environment_id)}, which has no VNet of yours "
             "(vnetConfiguration.infrastructureSubnetId is empty): it cannot reach the private endpoint "
-            f"{view.pes[0].get('name')} and resolves {view.target.host} publicly."
+            f"{pes[0].name} and resolves {ev.target.host} publicly."
         )
     else:
         detail = (
             f"{app_facts.describe(host)} has no regional VNet integration (virtualNetworkSubnetId is empty): it resolves "
-            f"{view.target.host} with public DNS and connects over the public path, not to the private endpoint "
-            f"{view.pes[0].get('name')}."
+            f"{ev.target.host} with public DNS and connects over the public path, not to the private endpoint "
+            f"{pes[0].name}."
         )
     yield Finding(
         cause_id="app.no_vnet_integration",
@@ -89,9 +99,9 @@ def no_vnet_rules(ev: Evidence) -> Iterator[Finding]:
             variant="containerapp" if kind == "containerapp" else "webapp",
             **_group(host),
             app=name,
-            pe_vnet=short(view.pes[0].get("vnet_id")),
+            pe_vnet=short(pes[0].vnet_id),
         ),
-        resources=(str(host.get("id")), str(view.pes[0].get("id"))),
+        resources=(host.id, pes[0].id),
     )
 
 
@@ -114,10 +124,11 @@ def dns_setting_rules(ev: Evidence) -> Iterator[Finding]:
     public = app_facts.public_dns_servers(ev)
     if not public and not silent:
         return
-    vnet = AzureView(ev).net.get("vnet") or {}
+    vnet = _vnet(ev)
+    vnet_id = vnet.id if vnet is not None else None
     # The VNet's own DNS only as read: a VNet Resource Manager did not show is not said to use Azure DNS.
-    vnet_dns = (", ".join(vnet.get("dns_servers") or ()) or "Azure-provided DNS") if vnet.get("id") else None
-    name = host.get("name")
+    vnet_dns = (", ".join(vnet.dns_servers) or "Azure-provided DNS") if vnet is not None and vnet_id else None
+    name = host.name
     why = [f"{', '.join(public)} is a public resolver"] if public else []
     if silent:
         why.append(
@@ -125,7 +136,7 @@ def dns_setting_rules(ev: Evidence) -> Iterator[Finding]:
             "privately (it does not forward to Azure DNS)"
         )
     vnet_part = f" ({vnet_dns})" if vnet_dns else ""
-    read = ("arm_app_host", "arm_client_network") if host.get("id") else ("app_host",)
+    read = ("arm_app_host", "arm_client_network") if host.id else ("app_host",)
     yield Finding(
         cause_id="app.dns_setting_overrides",
         checks=(*read, *(("app_dns",) if silent else ())),
@@ -137,10 +148,10 @@ def dns_setting_rules(ev: Evidence) -> Iterator[Finding]:
             variant="app_setting" if str(source).startswith("app setting") else "site_config",
             **_group(host),
             app=name,
-            siteId=host.get("id"),
-            vnet=short(vnet.get("id")) if vnet.get("id") else "its VNet",
+            siteId=host.id,
+            vnet=short(vnet_id) if vnet_id else "its VNet",
         ),
-        resources=(str(host["id"]),) if host.get("id") else (),
+        resources=(host.id,) if host.id else (),
     )
 
 
@@ -153,10 +164,10 @@ def route_all_rules(ev: Evidence) -> Iterator[Finding]:
         cause_id="app.route_all_off",
         checks=("arm_app_host", "arm_private_endpoints", "arm_client_network"),
         detail=f"{app_facts.describe(host)} routes only RFC 1918 traffic into its VNet (route-all off, "
-        f"{host.get('route_all_source')}), and {', '.join(gap.value)} lie(s) outside RFC 1918: that traffic leaves "
+        f"{host.route_all_source}), and {', '.join(gap.value)} lie(s) outside RFC 1918: that traffic leaves "
         "by the public path.",
-        remediation=fill("app.route_all_off", variant="site", siteId=host.get("id")),
-        resources=(str(host.get("id")),),
+        remediation=fill("app.route_all_off", variant="site", siteId=host.id),
+        resources=(host.id,),
     )
 
 

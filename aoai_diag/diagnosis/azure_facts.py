@@ -15,11 +15,47 @@ from __future__ import annotations
 import enum
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.facts import Fact, Unknown, fact, is_unknown, known, unknown, why_failed, why_unread
+from aoai_diag.evidence import check_of
+from aoai_diag.evidence.azure import (
+    Account,
+    ArmAccount,
+    ArmClientNetwork,
+    ArmDnsZones,
+    ArmNsg,
+    ArmPrivateEndpoints,
+    Decision,
+    Denied,
+    DnsServerHost,
+    Peering,
+    PeVnet,
+    PrivateEndpoint,
+    Route,
+    UnlistedSubscription,
+    Vnet,
+    VnetLink,
+)
+from aoai_diag.evidence.base import Evidence as Observed
+from aoai_diag.evidence.path import HttpsDataplane, TcpConnect
 from aoai_diag.model import Status
+
+if TYPE_CHECKING:
+    # Only the type checker reads it (`typing.Never` is 3.11+).
+    from typing_extensions import Never
+
+E = TypeVar("E", bound=Observed)
+ArmRead = TypeVar("ArmRead", ArmAccount, ArmPrivateEndpoints, ArmDnsZones, ArmClientNetwork, ArmNsg)
+"""The Resource Manager probes whose failed reads are named in `denied`."""
+
+
+def _typed(kind: type[E], value: E | Mapping[str, Any]) -> E:
+    """TRANSITION (issue 16 part 2): an `arm_*` probe not yet converted passes the JSON mapping it is building;
+    it is read through the one door (`Evidence.from_dict`). Goes, with the `| Mapping` in the signatures below,
+    once every caller passes the type."""
+    return value if isinstance(value, kind) else kind.from_dict(value)
 
 
 def scope_name(scope: str) -> str:
@@ -30,10 +66,10 @@ def scope_name(scope: str) -> str:
     return str(scope)
 
 
-def _unread(denied: Sequence[Mapping[str, Any]], source: str, what: str, role: str = "Reader") -> Fact[Any]:
+def _unread(denied: Sequence[Denied], source: str, what: str, role: str = "Reader") -> Fact[Never]:
     first = denied[0]
-    scopes = ", ".join(scope_name(str(d.get("scope"))) for d in denied)
-    status = f"HTTP {first.get('status')}" if first.get("status") else str(first.get("code") or "error")
+    scopes = ", ".join(scope_name(str(d.scope)) for d in denied)
+    status = f"HTTP {first.status}" if first.status else str(first.code or "error")
     return unknown(
         why_unread(first),
         source,
@@ -45,58 +81,61 @@ def _unread(denied: Sequence[Mapping[str, Any]], source: str, what: str, role: s
 # --- private endpoints --------------------------------------------------------------------------
 
 
-def pe_side_statuses(pe: Mapping[str, Any]) -> list[str]:
+def pe_side_statuses(pe: PrivateEndpoint | Mapping[str, Any]) -> list[str]:
     """The statuses the private endpoint's own record gives its connections (privateLinkServiceConnections and
     manualPrivateLinkServiceConnections), in order, without repeats.
     https://learn.microsoft.com/rest/api/virtualnetwork/private-endpoints/get"""
-    return list(dict.fromkeys(str(c.get("status")) for c in pe.get("connections") or () if c.get("status")))
+    pe = _typed(PrivateEndpoint, pe)
+    return list(dict.fromkeys(c.status for c in pe.connections if c.status))
 
 
-def connection_statuses(pe: Mapping[str, Any]) -> set[str]:
+def connection_statuses(pe: PrivateEndpoint | Mapping[str, Any]) -> set[str]:
     """Every status the PE's connection has, from the PE side and from the account side."""
-    statuses = {str(c.get("status")) for c in pe.get("connections") or () if c.get("status")}
-    side = pe.get("account_side") or {}
-    if side.get("status"):
-        statuses.add(str(side["status"]))
+    pe = _typed(PrivateEndpoint, pe)
+    statuses = {c.status for c in pe.connections if c.status}
+    if pe.account_side is not None and pe.account_side.status:
+        statuses.add(pe.account_side.status)
     return statuses
 
 
-def pe_usable(pe: Mapping[str, Any]) -> bool:
+def pe_usable(pe: PrivateEndpoint | Mapping[str, Any]) -> bool:
     """Succeeded and Approved on both sides (a manual connection counts the same once approved); a PE the account
-    does not list is not usable, whatever its own record says (the account was re-created or the connection removed)."""
-    side = pe.get("account_side") or {}
+    does not list is not usable, whatever its own record says (the account was re-created or the connection removed).
+    What was not recorded (an older bundle: no `listed_by_account`, no account-side status) raises no objection."""
+    pe = _typed(PrivateEndpoint, pe)
+    side = pe.account_side
     return (
-        pe.get("listed_by_account", True) is not False
-        and pe.get("provisioning_state") == "Succeeded"
-        and "Approved" in {str(c.get("status")) for c in pe.get("connections") or ()}
-        and side.get("status", "Approved") == "Approved"
+        pe.listed_by_account is not False
+        and pe.provisioning_state == "Succeeded"
+        and "Approved" in {c.status for c in pe.connections}
+        and (side is None or side.status in (None, "Approved"))
     )
 
 
-def pe_ips(pe: Mapping[str, Any], source: str = "arm_private_endpoints") -> Fact[tuple[str, ...]]:
+def pe_ips(pe: PrivateEndpoint | Mapping[str, Any], source: str = "arm_private_endpoints") -> Fact[tuple[str, ...]]:
     """The PE's private addresses. PEs that use a DNS zone group often list no customDnsConfigs and no static
     ipConfigurations: then the NIC (or the zone group's recordSets) is the only source, and a denied NIC read leaves
     the address unknown."""
-    ips = tuple(str(ip) for ip in pe.get("ip_addresses") or ())
-    if ips:
-        return known(ips, source)
-    denied = [d for d in pe.get("nic_denied") or () if isinstance(d, Mapping)]
-    if denied:
-        return _unread(denied, source, f"the address of private endpoint {pe.get('name')}")
-    if not pe.get("nic_ids"):
+    pe = _typed(PrivateEndpoint, pe)
+    if pe.ip_addresses:
+        return known(pe.ip_addresses, source)
+    if pe.nic_denied:
+        return _unread(pe.nic_denied, source, f"the address of private endpoint {pe.name}")
+    if not pe.nic_ids:
         return known((), source)
     return unknown(
         Unknown.NOT_READ,
         source,
-        detail=f"no address in customDnsConfigs, ipConfigurations or zone groups of {pe.get('name')}",
-        decide=f"az network nic show --ids {(pe.get('nic_ids') or ['?'])[0]} --query ipConfigurations[].privateIPAddress",
+        detail=f"no address in customDnsConfigs, ipConfigurations or zone groups of {pe.name}",
+        decide=f"az network nic show --ids {pe.nic_ids[0]} --query ipConfigurations[].privateIPAddress",
     )
 
 
-def all_pe_ips(pes: Iterable[Mapping[str, Any]]) -> Fact[dict[str, Mapping[str, Any]]]:
+def all_pe_ips(pes: Iterable[PrivateEndpoint | Mapping[str, Any]]) -> Fact[dict[str, PrivateEndpoint]]:
     """address -> PE for every PE; unknown as soon as one PE's address is unknown (a record may be that one)."""
-    by_ip: dict[str, Mapping[str, Any]] = {}
-    for pe in pes:
+    by_ip: dict[str, PrivateEndpoint] = {}
+    for item in pes:
+        pe = _typed(PrivateEndpoint, item)
         fact = pe_ips(pe)
         if is_unknown(fact):
             return fact
@@ -108,32 +147,33 @@ def all_pe_ips(pes: Iterable[Mapping[str, Any]]) -> Fact[dict[str, Mapping[str, 
 # --- peerings, routes, NSG decisions ------------------------------------------------------------
 
 
-def peering_usable(peering: Mapping[str, Any]) -> Fact[bool]:
+def peering_usable(peering: Peering | Mapping[str, Any]) -> Fact[bool]:
     """Traffic can cross the peering: Connected, FullyInSync AND allowVirtualNetworkAccess.
     allowVirtualNetworkAccess on this VNet's peering says whether its VMs may reach the remote VNet: a Connected
     peering with it false carries no traffic from here.
     https://learn.microsoft.com/azure/virtual-network/virtual-network-manage-peering"""
-    state, sync = peering.get("state"), peering.get("sync_level") or "FullyInSync"
-    if state != "Connected" or sync != "FullyInSync":
+    peering = _typed(Peering, peering)
+    if peering.state != "Connected" or (peering.sync_level or "FullyInSync") != "FullyInSync":
         return known(False, "arm_client_network")
-    access = peering.get("allow_virtual_network_access")
+    access = peering.allow_virtual_network_access
     if access is None:
         return unknown(
             Unknown.NOT_READ,
             "arm_client_network",
-            detail=f"peering {peering.get('name')}: allowVirtualNetworkAccess not in the evidence",
-            decide=f"az network vnet peering show --ids {peering.get('id')} --query allowVirtualNetworkAccess",
+            detail=f"peering {peering.name}: allowVirtualNetworkAccess not in the evidence",
+            decide=f"az network vnet peering show --ids {peering.id} --query allowVirtualNetworkAccess",
         )
-    return known(bool(access), "arm_client_network")
+    return known(access, "arm_client_network")
 
 
-def peering_problem(peering: Mapping[str, Any]) -> str | None:
+def peering_problem(peering: Peering | Mapping[str, Any]) -> str | None:
     """Why the peering carries no traffic, in words; None when it does (or when that is unknown)."""
+    peering = _typed(Peering, peering)
     if not peering_usable(peering).is_false():
         return None
-    if peering.get("state") == "Connected" and (peering.get("sync_level") or "FullyInSync") == "FullyInSync":
-        return f"peering {peering.get('name')} is Connected but allowVirtualNetworkAccess is false"
-    return f"peering {peering.get('name')} is {peering.get('state')}/{peering.get('sync_level')}"
+    if peering.state == "Connected" and (peering.sync_level or "FullyInSync") == "FullyInSync":
+        return f"peering {peering.name} is Connected but allowVirtualNetworkAccess is false"
+    return f"peering {peering.name} is {peering.state}/{peering.sync_level}"
 
 
 class Hop(str, enum.Enum):
@@ -152,11 +192,12 @@ class Hop(str, enum.Enum):
     down), or only the Internet default route: there is no VNet path."""
 
 
-def route_hop(route: Mapping[str, Any] | None) -> Hop:
-    if not route:
+def route_hop(route: Route | Mapping[str, Any] | None) -> Hop:
+    if route is None:
         return Hop.NO_PATH
-    hop = str(route.get("next_hop_type") or "")
-    user = str(route.get("source") or "").lower() == "user"
+    route = _typed(Route, route)
+    hop = route.next_hop_type or ""
+    user = (route.source or "").lower() == "user"
     if hop in ("InterfaceEndpoint", "VnetLocal", "VNetPeering", "VNetGlobalPeering"):
         return Hop.DIRECT
     if hop == "VirtualAppliance":
@@ -168,33 +209,29 @@ def route_hop(route: Mapping[str, Any] | None) -> Hop:
     return Hop.NO_PATH
 
 
-def connected_addresses(tcp: Mapping[str, Any]) -> set[str]:
+def connected_addresses(tcp: TcpConnect | Mapping[str, Any]) -> set[str]:
     """Addresses a TCP connect reached in this run (tcp_connect evidence): a path there exists, whatever the peerings
     look like (a hub firewall with user routes carries spoke-to-spoke traffic)."""
-    attempts = tcp.get("attempts")
-    return {
-        str(a.get("address"))
-        for a in (attempts if isinstance(attempts, list) else ())
-        if isinstance(a, Mapping) and a.get("outcome") == "connected"
-    }
+    return {a.address for a in _typed(TcpConnect, tcp).attempts if a.outcome == "connected"}
 
 
-def unpeered_without_path(entry: Mapping[str, Any], pe_addresses: Iterable[str], connected: set[str]) -> bool:
+def unpeered_without_path(entry: PeVnet | Mapping[str, Any], pe_addresses: Iterable[str], connected: set[str]) -> bool:
     """The PE's VNet is not peered with this one, and no connect to the PE's addresses got through (when one did,
     something routes the traffic: not peering is then no problem)."""
-    return entry.get("relation") == "not_peered" and not (set(pe_addresses) & connected)
+    return _typed(PeVnet, entry).relation == "not_peered" and not (set(pe_addresses) & connected)
 
 
-def nsg_deny_is_cause(decision: Mapping[str, Any]) -> bool:
+def nsg_deny_is_cause(decision: Decision | Mapping[str, Any]) -> bool:
     """A deny decides only when a rule someone wrote denies. The default DenyAllOutBound decides only when the PE
     lies outside the VirtualNetwork space, i.e. when there is no VNet path at all: a path cause, not an NSG one."""
-    return decision.get("access") == "Deny" and not decision.get("default")
+    decision = _typed(Decision, decision)
+    return decision.access == "Deny" and not decision.default
 
 
 # --- account network rules ----------------------------------------------------------------------
 
 
-def ip_rule_networks(rules: Iterable[Any]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+def ip_rule_networks(rules: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """networkAcls.ipRules values are addresses or CIDR ranges (`100.0.0.0/24`, `203.0.113.7`, `203.0.113.7/32`).
     https://learn.microsoft.com/azure/ai-services/cognitive-services-virtual-networks"""
     nets = []
@@ -206,7 +243,7 @@ def ip_rule_networks(rules: Iterable[Any]) -> list[ipaddress.IPv4Network | ipadd
     return nets
 
 
-def caller_allowed(caller: str | None, rules: Iterable[Any]) -> Fact[bool]:
+def caller_allowed(caller: str | None, rules: Iterable[str]) -> Fact[bool]:
     """Whether the caller's egress address falls inside an IP rule (containment, not spelling)."""
     if not caller:
         # Nothing failed to be read (no source): the service's answer simply did not name the address.
@@ -225,69 +262,73 @@ def caller_allowed(caller: str | None, rules: Iterable[Any]) -> Fact[bool]:
 # --- DNS ----------------------------------------------------------------------------------------
 
 
-def unlisted_subscriptions(searched: Iterable[Any], named: Iterable[tuple[Any, str]]) -> list[dict[str, str]]:
+def unlisted_subscriptions(
+    searched: Iterable[str], named: Iterable[tuple[str | None, str]]
+) -> list[UnlistedSubscription]:
     """Subscriptions the evidence names (`named`: (resource id, what names it)) that are not among those searched,
-    once each, in order: {subscription, named_by}. Resource Graph silently leaves out what the identity cannot read
+    once each, in order. Resource Graph silently leaves out what the identity cannot read
     (https://learn.microsoft.com/azure/governance/resource-graph/overview#permissions-in-azure-resource-graph), so
     "every subscription listed was searched" is not "the search is complete" (issue 17, class 2)."""
-    read = {str(s).lower() for s in searched}
-    out: dict[str, dict[str, str]] = {}
+    read = {s.lower() for s in searched}
+    out: dict[str, UnlistedSubscription] = {}
     for resource_id, why in named:
-        sub = _sub_of(str(resource_id or ""))
+        sub = _sub_of(resource_id or "")
         if sub != "?" and sub.lower() not in read:
-            out.setdefault(sub.lower(), {"subscription": sub, "named_by": why})
+            out.setdefault(sub.lower(), UnlistedSubscription(subscription=sub, named_by=why))
     return list(out.values())
 
 
 def named_scopes(
-    vnets: Iterable[Mapping[str, Any]] = (),
-    links: Iterable[Mapping[str, Any]] = (),
-    pes: Iterable[Mapping[str, Any]] = (),
-    dns_hosts: Iterable[Mapping[str, Any]] = (),
-) -> list[tuple[Any, str]]:
+    vnets: Iterable[Vnet | Mapping[str, Any]] = (),
+    links: Iterable[VnetLink | Mapping[str, Any]] = (),
+    pes: Iterable[PrivateEndpoint | Mapping[str, Any]] = (),
+    dns_hosts: Iterable[DnsServerHost | Mapping[str, Any]] = (),
+) -> list[tuple[str | None, str]]:
     """(resource id, what names it) for every resource the topology points at: peerings' remote VNets, links'
     VNets, the private endpoints' VNets and zone groups' zones, the VNets the DNS servers sit in."""
-    named: list[tuple[Any, str]] = []
-    for vnet in vnets:
-        for peering in vnet.get("peerings") or ():
-            named.append((peering.get("remote_vnet_id"), f"peering {peering.get('name')} of {_short(vnet.get('id'))}"))
-    for link in links:
-        named.append((link.get("vnet_id"), f"zone link {_short(link.get('id'))}"))
-    for pe in pes:
-        named.append((pe.get("vnet_id"), f"private endpoint {pe.get('name')}"))
-        for group in pe.get("zone_groups") or ():
-            for zone_id in group.get("zone_ids") or ():
-                named.append((zone_id, f"the zone group of {pe.get('name')}"))
-    for host in dns_hosts:
-        named.append((host.get("vnet_id"), f"DNS server {host.get('ip')}"))
+    named: list[tuple[str | None, str]] = []
+    for vnet in (_typed(Vnet, v) for v in vnets):
+        for peering in vnet.peerings:
+            named.append((peering.remote_vnet_id, f"peering {peering.name} of {_short(vnet.id)}"))
+    for link in (_typed(VnetLink, lk) for lk in links):
+        named.append((link.vnet_id, f"zone link {_short(link.id)}"))
+    for pe in (_typed(PrivateEndpoint, p) for p in pes):
+        named.append((pe.vnet_id, f"private endpoint {pe.name}"))
+        for group in pe.zone_groups or ():
+            for zone_id in group.zone_ids:
+                named.append((zone_id, f"the zone group of {pe.name}"))
+    for host in (_typed(DnsServerHost, h) for h in dns_hosts):
+        named.append((host.vnet_id, f"DNS server {host.ip}"))
     return named
 
 
-def _short(resource_id: Any) -> str:
+def _short(resource_id: str | None) -> str:
     return str(resource_id or "?").rstrip("/").rsplit("/", 1)[-1]
 
 
 def zone_search(
-    dns: Mapping[str, Any], pes: Iterable[Mapping[str, Any]] = (), unlisted: Sequence[Mapping[str, Any]] = ()
+    dns: ArmDnsZones | Mapping[str, Any] | None,
+    pes: Iterable[PrivateEndpoint | Mapping[str, Any]] = (),
+    unlisted: Sequence[UnlistedSubscription] = (),
 ) -> Fact[bool]:
     """Every scope that could hold a needed privatelink zone (and its record) was read. `dns` is arm_dns_zones
-    evidence, `pes` the private endpoints. A zone a PE's zone group points at, that the search did not return, lives
-    where this identity cannot read (Resource Graph silently leaves out what it may not see): incomplete. So does a
-    subscription the topology names that was not searched (`unlisted`, with the evidence's own
+    evidence (None: not read), `pes` the private endpoints. A zone a PE's zone group points at, that the search did
+    not return, lives where this identity cannot read (Resource Graph silently leaves out what it may not see):
+    incomplete. So does a subscription the topology names that was not searched (`unlisted`, with the evidence's own
     `unlisted_subscriptions`): the zone of a landing zone lives in the hub's."""
-    if not dns:
+    if dns is None:
         return unknown(Unknown.NOT_READ, "arm_dns_zones", decide="run with Azure access (arm_dns_zones)")
-    denied = [d for d in dns.get("denied") or () if isinstance(d, Mapping)]
-    if denied:
-        scopes = ", ".join(dict.fromkeys(str(d.get("scope")) for d in denied))
-        fact_ = _unread(denied, "arm_dns_zones", "")
+    dns = _typed(ArmDnsZones, dns)
+    if dns.denied:
+        scopes = ", ".join(dict.fromkeys(str(d.scope) for d in dns.denied))
+        fact_ = _unread(dns.denied, "arm_dns_zones", "")
         return unknown(
             fact_.why or Unknown.FAILED,
             "arm_dns_zones",
             detail=fact_.detail,
             decide=f"Reader on {scopes} would show whether the zone and its record exist there",
         )
-    if dns.get("complete") is not True:
+    if dns.complete is not True:
         return unknown(Unknown.NOT_READ, "arm_dns_zones", detail="the zone search did not finish")
     unseen = hidden_zones(dns, pes)
     if unseen:
@@ -300,10 +341,10 @@ def zone_search(
             detail=f"a zone group points at {unseen[0]}, which the search did not return",
             decide=f"Reader on {where} would show whether the zone exists",
         )
-    missing = [*(u for u in dns.get("unlisted_subscriptions") or () if isinstance(u, Mapping)), *unlisted]
+    missing = [*dns.unlisted_subscriptions, *unlisted]
     if missing:
-        subs = list(dict.fromkeys(str(u.get("subscription")) for u in missing))
-        why = "; ".join(f"subscription {u.get('subscription')} (named by {u.get('named_by')})" for u in missing[:3])
+        subs = list(dict.fromkeys(str(u.subscription) for u in missing))
+        why = "; ".join(f"subscription {u.subscription} (named by {u.named_by})" for u in missing[:3])
         return unknown(
             Unknown.FORBIDDEN,
             "arm_dns_zones",
@@ -318,27 +359,28 @@ def _sub_of(resource_id: str) -> str:
     return parts[1] if len(parts) > 1 and parts[0].lower() == "subscriptions" else "?"
 
 
-def hidden_zones(dns: Mapping[str, Any], pes: Iterable[Mapping[str, Any]]) -> list[str]:
+def hidden_zones(dns: ArmDnsZones | Mapping[str, Any], pes: Iterable[PrivateEndpoint | Mapping[str, Any]]) -> list[str]:
     """Needed zones referenced by a PE's zone group but absent from what the search returned."""
-    needed = {str(n).lower() for n in dns.get("needed_zones") or ()}
-    seen = {str(z.get("id", "")).rstrip("/").lower() for z in dns.get("zones") or () if isinstance(z, Mapping)}
+    dns = _typed(ArmDnsZones, dns)
+    needed = {n.lower() for n in dns.needed_zones}
+    seen = {z.id.rstrip("/").lower() for z in dns.zones}
     out: list[str] = []
-    for pe in pes:
-        for group in pe.get("zone_groups") or ():
-            for zone_id in group.get("zone_ids") or ():
-                name = str(zone_id).rstrip("/").rsplit("/", 1)[-1].lower()
-                if name in needed and str(zone_id).rstrip("/").lower() not in seen and zone_id not in out:
-                    out.append(str(zone_id))
+    for pe in (_typed(PrivateEndpoint, p) for p in pes):
+        for group in pe.zone_groups or ():
+            for zone_id in group.zone_ids:
+                name = zone_id.rstrip("/").rsplit("/", 1)[-1].lower()
+                if name in needed and zone_id.rstrip("/").lower() not in seen and zone_id not in out:
+                    out.append(zone_id)
     return out
 
 
-def link_in_progress(link: Mapping[str, Any] | None) -> bool:
+def link_in_progress(link: VnetLink | Mapping[str, Any] | None) -> bool:
     """virtualNetworkLinkState InProgress: the link is still being created; it neither resolves yet nor is missing.
     https://learn.microsoft.com/rest/api/dns/privatednszones/virtual-network-links/get"""
-    return bool(link) and str((link or {}).get("state") or "").lower() == "inprogress"
+    return link is not None and (_typed(VnetLink, link).state or "").lower() == "inprogress"
 
 
-def split_dns_servers(servers: Iterable[Any]) -> tuple[list[str], list[str]]:
+def split_dns_servers(servers: Iterable[str]) -> tuple[list[str], list[str]]:
     """(private, public) addresses of a VNet's DNS server list (168.63.129.16 counts as private: Azure DNS)."""
     private: list[str] = []
     public: list[str] = []
@@ -354,16 +396,18 @@ def split_dns_servers(servers: Iterable[Any]) -> tuple[list[str], list[str]]:
 # --- target facts (what the rules read; names are the catalogue's premise names) -----------------
 
 
-def _arm(ev: Evidence, check: str) -> Mapping[str, Any]:
-    return ev.get(check) if ev.ran(check) else {}
+def _net(ev: Evidence) -> ArmClientNetwork | None:
+    """This machine's network as read, or None when arm_client_network observed nothing."""
+    return ev.of(ArmClientNetwork) if ev.ran("arm_client_network") else None
 
 
-def _check_unknown(ev: Evidence, check: str, what: str) -> Fact[Any]:
+def _check_unknown(ev: Evidence, kind: type[ArmRead], what: str) -> Fact[Never]:
     """Why a whole probe gave nothing: it errored on a read (scope named), was skipped, or did not run."""
+    check = check_of(kind)
     result = ev.checks.get(check)
     if result is None:
         return unknown(Unknown.NOT_READ, check, detail=f"{check} did not run", decide=f"run with Azure access ({what})")
-    denied = [d for d in result.evidence.get("denied") or () if isinstance(d, Mapping)]
+    denied = result.typed(kind).denied
     if result.status is Status.ERROR and denied:
         return _unread(denied, check, what)
     why = Unknown.NOT_READ if result.status is Status.SKIP else why_failed(result)
@@ -371,54 +415,49 @@ def _check_unknown(ev: Evidence, check: str, what: str) -> Fact[Any]:
 
 
 @fact("arm.account")
-def account_fact(ev: Evidence) -> Fact[Mapping[str, Any] | None]:
+def account_fact(ev: Evidence) -> Fact[Account | None]:
     """The account (known None when every scope was read and it is not there)."""
     if ev.has("arm_account", Status.PASS):
-        acct = ev.get("arm_account").get("account")
-        if isinstance(acct, Mapping):
+        acct = ev.of(ArmAccount).account
+        if acct is not None:
             return known(acct, "arm_account")
-    if ev.has("arm_account", Status.FAIL) and not ev.get("arm_account").get("denied"):
+    if ev.has("arm_account", Status.FAIL) and not ev.of(ArmAccount).denied:
         return known(None, "arm_account")
-    return _check_unknown(ev, "arm_account", "whether the account exists")
+    return _check_unknown(ev, ArmAccount, "whether the account exists")
 
 
 @fact("arm.zone_search_complete")
 def zone_search_complete(ev: Evidence) -> Fact[bool]:
     """`arm.zone_search_complete`: true when every subscription and zone that could hold the zone was read."""
     result = ev.checks.get("arm_dns_zones")
-    if result is None or not ({"zones", "complete"} & set(result.evidence)):
-        return _check_unknown(ev, "arm_dns_zones", "whether a privatelink zone exists")
-    fact = zone_search(result.evidence, _pes(ev), unlisted_scopes(ev))
+    # `complete` is recorded by the search itself: without it the probe failed before searching (a denied list
+    # of subscriptions, a skip, the deadline), and the probe's status says why.
+    if result is None or result.typed(ArmDnsZones).complete is None:
+        return _check_unknown(ev, ArmDnsZones, "whether a privatelink zone exists")
+    fact = zone_search(result.typed(ArmDnsZones), _pes(ev), unlisted_scopes(ev))
     return fact if not fact.known or fact.value else unknown(Unknown.NOT_READ, "arm_dns_zones")
 
 
-def unlisted_scopes(ev: Evidence) -> list[dict[str, str]]:
+def unlisted_scopes(ev: Evidence) -> list[UnlistedSubscription]:
     """Subscriptions this target's evidence names (its VNet's peerings, the VNets its DNS servers sit in, the PEs'
     VNets and zone groups) that the inventory did not search (arm_account `subscriptions`)."""
     if not ev.ran("arm_account"):
         return []
-    net = _arm(ev, "arm_client_network")
-    vnet = net.get("vnet")
+    net = _net(ev)
     named = named_scopes(
-        vnets=[vnet] if isinstance(vnet, Mapping) else (),
+        vnets=[net.vnet] if net is not None and net.vnet is not None else (),
         pes=_pes(ev),
-        dns_hosts=[h for h in net.get("dns_server_hosts") or () if isinstance(h, Mapping)],
+        dns_hosts=net.dns_server_hosts if net is not None else (),
     )
-    return unlisted_subscriptions(ev.get("arm_account").get("subscriptions") or (), named)
+    return unlisted_subscriptions(ev.of(ArmAccount).subscriptions, named)
 
 
-def _pe_addresses(ev: Evidence, pe_id: Any) -> set[str]:
-    return {
-        str(ip)
-        for p in _pes(ev)
-        if str(p.get("id")).lower() == str(pe_id).lower()
-        for ip in p.get("ip_addresses") or ()
-    }
+def _pe_addresses(ev: Evidence, pe_id: str) -> set[str]:
+    return {ip for p in _pes(ev) if p.id.lower() == pe_id.lower() for ip in p.ip_addresses}
 
 
-def _pes(ev: Evidence) -> list[Mapping[str, Any]]:
-    data = _arm(ev, "arm_private_endpoints")
-    return [p for p in data.get("private_endpoints") or () if isinstance(p, Mapping)]
+def _pes(ev: Evidence) -> tuple[PrivateEndpoint, ...]:
+    return ev.of(ArmPrivateEndpoints).private_endpoints if ev.ran("arm_private_endpoints") else ()
 
 
 @fact("arm.pe_ip_known")
@@ -426,19 +465,17 @@ def pe_ip_known(ev: Evidence) -> Fact[bool]:
     """`arm.pe_ip_known`: the address of every private endpoint of the account is known (a record can then be
     called stale)."""
     if not ev.ran("arm_private_endpoints"):
-        return _check_unknown(ev, "arm_private_endpoints", "the private endpoints' addresses")
-    data = ev.get("arm_private_endpoints")
-    pes = [p for p in data.get("private_endpoints") or () if isinstance(p, Mapping)]
+        return _check_unknown(ev, ArmPrivateEndpoints, "the private endpoints' addresses")
+    data = ev.of(ArmPrivateEndpoints)
+    pes = data.private_endpoints
     if not pes:
         return unknown(Unknown.NOT_APPLICABLE, "arm_private_endpoints", detail="no private endpoint")
     # A PE that could not be read at all may own the address a record holds.
-    read = {str(p.get("id", "")).rstrip("/").lower() for p in pes}
+    read = {p.id.rstrip("/").lower() for p in pes}
     unread_pes = [
         d
-        for d in data.get("denied") or ()
-        if isinstance(d, Mapping)
-        and "/privateendpoints/" in str(d.get("scope", "")).lower()
-        and str(d.get("scope", "")).rstrip("/").lower() not in read
+        for d in data.denied
+        if "/privateendpoints/" in str(d.scope or "").lower() and str(d.scope or "").rstrip("/").lower() not in read
     ]
     if unread_pes:
         return _unread(unread_pes, "arm_private_endpoints", "the address of that private endpoint")
@@ -452,14 +489,12 @@ def pe_ip_known(ev: Evidence) -> Fact[bool]:
 def pe_connection_approved(ev: Evidence) -> Fact[bool]:
     """`arm.pe_connection_approved`: at least one PE of the account is Succeeded and Approved."""
     if not ev.ran("arm_private_endpoints"):
-        return _check_unknown(ev, "arm_private_endpoints", "the private endpoint connections")
-    data = ev.get("arm_private_endpoints")
-    pes = [p for p in data.get("private_endpoints") or () if isinstance(p, Mapping)]
-    if any(pe_usable(p) for p in pes):
+        return _check_unknown(ev, ArmPrivateEndpoints, "the private endpoint connections")
+    data = ev.of(ArmPrivateEndpoints)
+    if any(pe_usable(p) for p in data.private_endpoints):
         return known(True, "arm_private_endpoints")
-    denied = [d for d in data.get("denied") or () if isinstance(d, Mapping)]
-    if denied:
-        return _unread(denied, "arm_private_endpoints", "the remaining private endpoints")
+    if data.denied:
+        return _unread(data.denied, "arm_private_endpoints", "the remaining private endpoints")
     return known(False, "arm_private_endpoints")
 
 
@@ -467,11 +502,11 @@ def pe_connection_approved(ev: Evidence) -> Fact[bool]:
 def pes_complete(ev: Evidence) -> Fact[bool]:
     """`arm.pes_complete`: every PE that points at the account was read (so "none" means none)."""
     if not ev.ran("arm_private_endpoints"):
-        return _check_unknown(ev, "arm_private_endpoints", "the account's private endpoints")
-    denied = [d for d in ev.get("arm_private_endpoints").get("denied") or () if isinstance(d, Mapping)]
+        return _check_unknown(ev, ArmPrivateEndpoints, "the account's private endpoints")
+    denied = ev.of(ArmPrivateEndpoints).denied
     if denied:
         return _unread(denied, "arm_private_endpoints", "the account's private endpoints")
-    inv_denied = [d for d in ev.get("arm_account").get("denied") or () if isinstance(d, Mapping)]
+    inv_denied = ev.of(ArmAccount).denied
     if inv_denied:
         return _unread(inv_denied, "arm_account", "private endpoints that point at the account")
     return known(True, "arm_private_endpoints")
@@ -483,7 +518,7 @@ def pe_exists(ev: Evidence) -> Fact[bool]:
     is made; local evidence has its own, `local.pe_exists`): true when the account lists a connection or a PE read
     points at it, false only when every PE that could point at it was read and none does."""
     acct = account_fact(ev)
-    if acct.known and isinstance(acct.value, Mapping) and acct.value.get("connections"):
+    if acct.known and acct.value is not None and acct.value.connections:
         return known(True, "arm_account")
     if _pes(ev):
         return known(True, "arm_private_endpoints")
@@ -494,19 +529,23 @@ def pe_exists(ev: Evidence) -> Fact[bool]:
 @fact("arm.client_vnet")
 def client_vnet(ev: Evidence) -> Fact[str]:
     """`arm.client_vnet`: the VNet this machine sits in (IMDS) or was named with --vnet."""
-    vnet = _arm(ev, "arm_client_network").get("vnet")
-    if isinstance(vnet, Mapping) and vnet.get("id"):
-        return known(str(vnet["id"]), "arm_client_network")
-    return _check_unknown(ev, "arm_client_network", "this machine's VNet")
+    net = _net(ev)
+    if net is not None and net.vnet is not None and net.vnet.id:
+        return known(net.vnet.id, "arm_client_network")
+    return _check_unknown(ev, ArmClientNetwork, "this machine's VNet")
 
 
 @fact("arm.peerings_usable")
 def peerings_usable(ev: Evidence) -> Fact[bool]:
     """`arm.peerings_usable`: every peering toward a PE's VNet carries traffic (state and access flags)."""
-    net = _arm(ev, "arm_client_network")
-    if not net:
-        return _check_unknown(ev, "arm_client_network", "the peerings")
-    facts = [peering_usable(e.get("peering") or {}) for e in net.get("pe_vnets") or () if e.get("relation") == "peered"]
+    net = _net(ev)
+    if net is None:
+        return _check_unknown(ev, ArmClientNetwork, "the peerings")
+    facts = [
+        peering_usable(e.peering if e.peering is not None else Peering())
+        for e in net.pe_vnets
+        if e.relation == "peered"
+    ]
     if any(f.is_false() for f in facts):
         return known(False, "arm_client_network")
     pending = [f for f in facts if not f.known]
@@ -524,24 +563,16 @@ def peering_blocked(ev: Evidence) -> Fact[bool]:
 def no_vnet_path(ev: Evidence) -> Fact[bool]:
     """`arm.no_vnet_path`: nothing carries traffic from this VNet to a PE's: the effective route is a system route
     with next hop None (or none), or, routes unread, the VNets are not peered and share no peered hub."""
-    net = _arm(ev, "arm_client_network")
-    if not net:
-        return _check_unknown(ev, "arm_client_network", "the path to the private endpoint")
-    routes = [r for r in net.get("routes_to_pe") or () if isinstance(r, Mapping)]
-    if routes:
-        return known(any(route_hop(r.get("route")) is Hop.NO_PATH for r in routes), "arm_client_network")
-    entries = [e for e in net.get("pe_vnets") or () if isinstance(e, Mapping)]
-    tried = ev.get("tcp_connect") if ev.ran("tcp_connect") else {}
-    failed = {
-        str(a.get("address")) for a in tried.get("attempts") or () if isinstance(a, Mapping)
-    } - connected_addresses(tried)
-    addresses = {e.get("pe_id"): _pe_addresses(ev, e.get("pe_id")) for e in entries}
-    if any(
-        e.get("relation") == "not_peered" and not e.get("via_hubs") and addresses[e.get("pe_id")] & failed
-        for e in entries
-    ):
+    net = _net(ev)
+    if net is None:
+        return _check_unknown(ev, ArmClientNetwork, "the path to the private endpoint")
+    if net.routes_to_pe:
+        return known(any(route_hop(r.route) is Hop.NO_PATH for r in net.routes_to_pe), "arm_client_network")
+    tried = ev.of(TcpConnect) if ev.ran("tcp_connect") else TcpConnect()
+    failed = {a.address for a in tried.attempts} - connected_addresses(tried)
+    if any(e.relation == "not_peered" and not e.via_hubs and _pe_addresses(ev, e.pe_id) & failed for e in net.pe_vnets):
         return known(True, "arm_client_network", "tcp_connect")
-    nic = (net.get("nic") or {}).get("id")
+    nic = net.nic.id if net.nic is not None else None
     return unknown(
         Unknown.NOT_READ,
         "arm_client_network",
@@ -553,15 +584,14 @@ def no_vnet_path(ev: Evidence) -> Fact[bool]:
 @fact("arm.routes_read")
 def routes_read(ev: Evidence) -> Fact[bool]:
     """`arm.routes_read`: the effective routes of this machine's NIC were read."""
-    net = _arm(ev, "arm_client_network")
-    if not net:
-        return _check_unknown(ev, "arm_client_network", "the effective routes")
-    if net.get("routes_error"):
-        denied = [d for d in net.get("denied") or () if isinstance(d, Mapping)]
-        if denied:
-            return _unread(denied, "arm_client_network", "the effective routes", role="Network Contributor")
-        return unknown(Unknown.TIMED_OUT, "arm_client_network", detail=str(net["routes_error"]))
-    if not net.get("routes_to_pe"):
+    net = _net(ev)
+    if net is None:
+        return _check_unknown(ev, ArmClientNetwork, "the effective routes")
+    if net.routes_error:
+        if net.denied:
+            return _unread(net.denied, "arm_client_network", "the effective routes", role="Network Contributor")
+        return unknown(Unknown.TIMED_OUT, "arm_client_network", detail=net.routes_error)
+    if not net.routes_to_pe:
         return unknown(Unknown.NOT_APPLICABLE, "arm_client_network", detail="no effective route read (not on a VM)")
     return known(True, "arm_client_network")
 
@@ -572,14 +602,13 @@ def caller_ip_allowed(ev: Evidence) -> Fact[bool]:
     acct = account_fact(ev)
     if is_unknown(acct):
         return acct
-    if not acct.value:
+    if acct.value is None:
         return unknown(Unknown.NOT_APPLICABLE, "arm_account", detail="the account is in no readable subscription")
-    if acct.value.get("default_action") == "Allow":
+    if acct.value.default_action == "Allow":
         # networkAcls.defaultAction Allow: IP rules refuse no caller.
         return known(True, "arm_account")
-    https = ev.get("https_dataplane")
-    attempt = next((a for a in https.get("attempts") or () if isinstance(a, Mapping) and a.get("caller_ip")), None)
-    return caller_allowed((attempt or {}).get("caller_ip"), acct.value.get("ip_rules") or ())
+    attempt = next((a for a in ev.of(HttpsDataplane).attempts if a.caller_ip), None)
+    return caller_allowed(attempt.caller_ip if attempt is not None else None, acct.value.ip_rules)
 
 
 @fact("arm.caller_ip_not_allowed")
@@ -598,13 +627,14 @@ def resolver_vnet(ev: Evidence) -> Fact[str]:
     the DNS server's or firewall's VNet with custom DNS)."""
     from aoai_diag.diagnosis.azure_view import AzureView
 
-    kind, vnet_id, _host = AzureView(ev).resolver()
+    view = AzureView(ev)
+    kind, vnet_id, _host = view.resolver()
     if kind is None:
-        return _check_unknown(ev, "arm_client_network", "this machine's VNet and DNS servers")
+        return _check_unknown(ev, ArmClientNetwork, "this machine's VNet and DNS servers")
     if vnet_id is None:
-        servers = ", ".join(str(h.get("ip")) for h in _arm(ev, "arm_client_network").get("dns_server_hosts") or ())
+        servers = ", ".join(h.ip for h in view.net.dns_server_hosts)
         # A subscription the topology names but that was not searched (a peered hub's) is where to look first.
-        subs = [u["subscription"] for u in unlisted_scopes(ev)]
+        subs = [str(u.subscription) for u in unlisted_scopes(ev)]
         where = ", ".join(f"subscription {s}" for s in subs) or "the subscription holding the DNS server's VNet"
         return unknown(
             Unknown.NOT_APPLICABLE,
@@ -643,10 +673,10 @@ def resolver_link(ev: Evidence) -> Fact[str]:
     if not exists.is_true():
         return known("none", "arm_dns_zones")
     view = AzureView(ev)
-    links = [link for z in view.copies() if (link := view.linked(z, vnet.value))]
+    links = [link for z in view.copies() if (link := view.linked(z, vnet.value)) is not None]
     if not links:
         return known("none", "arm_dns_zones", "arm_client_network")
-    states = {str(link.get("state") or "Completed") for link in links}
+    states = {link.state or "Completed" for link in links}
     return known("Completed" if "Completed" in states else sorted(states)[0], "arm_dns_zones", "arm_client_network")
 
 
@@ -663,13 +693,13 @@ def record(ev: Evidence) -> Fact[tuple[str, ...]]:
         return unknown(Unknown.NOT_APPLICABLE, "arm_dns_zones", detail="no linked zone")
     view = AzureView(ev)
     vnet = resolver_vnet(ev).value
-    linked = [z for z in view.copies() if view.linked(z, vnet)]
-    unreadable = [z for z in linked if z.get("record_error")]
-    with_record = [z for z in linked if z.get("record")]
+    linked = [z for z in view.copies() if view.linked(z, vnet) is not None]
+    unreadable = [z.record_error for z in linked if z.record_error]
+    with_record = [z.record for z in linked if z.record]
     if with_record:
-        return known(tuple(str(ip) for ip in with_record[0]["record"]), "arm_dns_zones")
+        return known(with_record[0] or (), "arm_dns_zones")
     if unreadable:
-        return unknown(Unknown.FAILED, "arm_dns_zones", detail=str(unreadable[0]["record_error"]))
+        return unknown(Unknown.FAILED, "arm_dns_zones", detail=unreadable[0])
     return known((), "arm_dns_zones")
 
 
@@ -678,16 +708,15 @@ def nsg_allows(ev: Evidence) -> Fact[bool]:
     """`arm.nsg_allows`: no NSG rule someone wrote denies TCP to the PE (client outbound, or PE subnet inbound where
     its network policies let NSGs apply), with application security groups matched."""
     if not ev.ran("arm_nsg"):
-        return _check_unknown(ev, "arm_nsg", "the NSG rules on the path")
-    data = ev.get("arm_nsg")
-    client = [d for d in (data.get("client") or {}).get("decisions") or () if isinstance(d, Mapping)]
-    pe_side = [e for e in data.get("pe_side") or () if isinstance(e, Mapping)]
+        return _check_unknown(ev, ArmNsg, "the NSG rules on the path")
+    data = ev.of(ArmNsg)
+    client = data.client.decisions if data.client is not None else ()
     if any(nsg_deny_is_cause(d) for d in client) or any(
-        e.get("applies") and nsg_deny_is_cause(e.get("decision") or {}) for e in pe_side
+        e.applies and e.decision is not None and nsg_deny_is_cause(e.decision) for e in data.pe_side
     ):
         return known(False, "arm_nsg")
-    unresolved = sorted({r for d in client for r in d.get("unresolved") or ()})
-    if (data.get("client") or {}).get("access") is None or unresolved:
+    unresolved = sorted({r for d in client for r in d.unresolved})
+    if data.client is None or data.client.access is None or unresolved:
         return unknown(
             Unknown.NOT_READ,
             "arm_nsg",

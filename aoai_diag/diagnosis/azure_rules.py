@@ -10,50 +10,63 @@ catalogue (aoai_diag/data/causes.json, `docs`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from aoai_diag.catalogue import fill
 from aoai_diag.diagnosis import azure_facts
-from aoai_diag.diagnosis.azure_view import AzureView, id_part, short
+from aoai_diag.diagnosis.azure_view import AzureView, id_part, same_id, short
 from aoai_diag.diagnosis.evidence import Evidence, Rule
 from aoai_diag.diagnosis.facts import Unknown
 from aoai_diag.diagnosis.local_view import LocalView
+from aoai_diag.evidence.azure import (
+    Account,
+    ArmAccount,
+    ArmNsg,
+    BroadZone,
+    Decision,
+    DnsServerHost,
+    Peering,
+    PeVnet,
+    PrivateEndpoint,
+    VnetLink,
+    Zone,
+)
+from aoai_diag.evidence.dns import SystemResolution
+from aoai_diag.evidence.path import AzurePlatform, HttpAttempt, TcpConnect
 from aoai_diag.model import Finding, Status
 from aoai_diag.net.addresses import classify
 
 DNS_CHECKS = ("arm_dns_zones", "arm_client_network")
 
 
-def _ids(*values: Any) -> tuple[str, ...]:
+def _ids(*values: str | None) -> tuple[str, ...]:
     out: list[str] = []
     for v in values:
-        for item in v if isinstance(v, (list, tuple)) else (v,):
-            if item and item not in out:
-                out.append(str(item))
+        if v and v not in out:
+            out.append(v)
     return tuple(out)
 
 
-def _zone_values(zone: Mapping[str, Any], zone_name: str | None = None) -> dict[str, str | None]:
+def _zone_values(zone: Zone | BroadZone, zone_name: str | None = None) -> dict[str, str | None]:
     """Template values naming a private DNS zone (catalogue remediation placeholders)."""
     return {
-        "subscription": zone.get("subscription_id"),
-        "rg": zone.get("resource_group"),
-        "zone": zone_name or zone.get("name"),
-        "zoneId": zone.get("id"),
+        "subscription": zone.subscription_id,
+        "rg": zone.resource_group,
+        "zone": zone_name or zone.name,
+        "zoneId": zone.id,
     }
 
 
-def _pe_values(pe: Mapping[str, Any] | None, zone_name: str) -> dict[str, str | None]:
+def _pe_values(pe: PrivateEndpoint | None, zone_name: str) -> dict[str, str | None]:
     """Template values naming the private endpoint whose zone group is to change."""
-    if not pe:
+    if pe is None:
         return {"zone-config": zone_name.replace(".", "-")}
     return {
-        "pe_subscription": pe.get("subscription_id"),
-        "pe_rg": pe.get("resource_group"),
-        "pe": pe.get("name"),
-        "peId": pe.get("id"),
+        "pe_subscription": pe.subscription_id,
+        "pe_rg": pe.resource_group,
+        "pe": pe.name,
+        "peId": pe.id,
         "zone-config": zone_name.replace(".", "-"),
     }
 
@@ -62,16 +75,21 @@ def _vnet_values(vnet_id: str | None) -> dict[str, str | None]:
     return {"vnet": short(vnet_id) if vnet_id else None, "vnetId": vnet_id}
 
 
-def _zone_id(pe: Mapping[str, Any], zone_name: str) -> str:
+def _zone_id(pe: PrivateEndpoint, zone_name: str) -> str:
     """The id a zone of that name gets when created in the PE's resource group."""
     return (
-        f"/subscriptions/{pe.get('subscription_id')}/resourceGroups/{pe.get('resource_group')}"
+        f"/subscriptions/{pe.subscription_id}/resourceGroups/{pe.resource_group}"
         f"/providers/Microsoft.Network/privateDnsZones/{zone_name}"
     )
 
 
-def _with_record(view: AzureView, name: str | None = None) -> list[Mapping[str, Any]]:
-    return [z for z in view.copies(name) if z.get("record")]
+def _with_record(view: AzureView, name: str | None = None) -> list[Zone]:
+    return [z for z in view.copies(name) if z.record]
+
+
+def _tcp(ev: Evidence) -> TcpConnect:
+    """What TCP connects this run made (none when tcp_connect observed nothing)."""
+    return ev.of(TcpConnect) if ev.ran("tcp_connect") else TcpConnect()
 
 
 # --- service configuration ----------------------------------------------------------------------
@@ -82,17 +100,17 @@ def account_rules(ev: Evidence) -> Iterator[Finding]:
     acct = view.account
     if acct is None:
         return
-    rg, name, aid = acct.get("resource_group"), acct.get("name"), acct.get("id")
-    sub = acct.get("custom_subdomain")
+    rg, name, aid = acct.resource_group, acct.name, acct.id
+    sub = acct.custom_subdomain
     if not sub:
         yield Finding(
             cause_id="svc.no_custom_subdomain",
             checks=("arm_account",),
-            detail=f"Account {name} has no custom subdomain (endpoint {acct.get('endpoint')}): private endpoints and "
+            detail=f"Account {name} has no custom subdomain (endpoint {acct.endpoint}): private endpoints and "
             "Entra ID need https://<subdomain>.openai.azure.com.",
             remediation=fill(
                 "svc.no_custom_subdomain",
-                subscription=acct.get("subscription_id"),
+                subscription=acct.subscription_id,
                 rg=rg,
                 account=name,
                 sub=view.label,
@@ -100,16 +118,16 @@ def account_rules(ev: Evidence) -> Iterator[Finding]:
             ),
             resources=_ids(aid),
         )
-    elif str(sub).lower() != view.label:
+    elif sub.lower() != view.label:
         yield Finding(
             cause_id="dns.subdomain_mismatch",
             checks=("arm_account",),
             detail=f"'{view.label}' is the resource name of account {name}, but its custom subdomain is '{sub}': "
-            f"the endpoint is {acct.get('endpoint')}.",
+            f"the endpoint is {acct.endpoint}.",
             remediation=fill(
                 "dns.subdomain_mismatch",
                 endpoint=f"https://{sub}.{view.target.suffix}",
-                subscription=acct.get("subscription_id"),
+                subscription=acct.subscription_id,
                 rg=rg,
                 account=name,
             ),
@@ -117,14 +135,14 @@ def account_rules(ev: Evidence) -> Iterator[Finding]:
         )
     if azure_facts.pe_exists(ev).is_false():
         # Put the PE where this machine is (its subnet) unless told otherwise: that VNet can reach it.
-        subnet_id = (view.net.get("subnet") or {}).get("id")
+        subnet_id = view.subnet_id
         yield Finding(
             cause_id="svc.no_private_endpoint",
             checks=("arm_account", "arm_private_endpoints"),
             detail=f"Account {name} has no private endpoint connection at all.",
             remediation=fill(
                 "svc.no_private_endpoint",
-                subscription=acct.get("subscription_id"),
+                subscription=acct.subscription_id,
                 rg=rg,
                 pe=f"pe-{name}",
                 subnetId=subnet_id,
@@ -141,21 +159,14 @@ def connection_rules(ev: Evidence) -> Iterator[Finding]:
     if acct is None:
         return
     for pe in view.pes:
-        conn_id = next(
-            (
-                c.get("id")
-                for c in acct.get("connections") or ()
-                if c.get("private_endpoint_id") and c["private_endpoint_id"].lower() == pe["id"].lower()
-            ),
-            None,
-        )
-        ids = _ids(pe["id"], acct.get("id"), conn_id)
-        if pe.get("provisioning_state") == "Failed":
+        conn_id = next((c.id for c in acct.connections if same_id(c.private_endpoint_id, pe.id)), None)
+        ids = _ids(pe.id, acct.id, conn_id)
+        if pe.provisioning_state == "Failed":
             yield Finding(
                 cause_id="svc.pe_provisioning_failed",
                 checks=("arm_private_endpoints",),
-                detail=f"Private endpoint {pe.get('name')} is in provisioning state Failed.",
-                remediation=fill("svc.pe_provisioning_failed", peId=pe["id"]),
+                detail=f"Private endpoint {pe.name} is in provisioning state Failed.",
+                remediation=fill("svc.pe_provisioning_failed", peId=pe.id),
                 resources=ids,
             )
         state = _connection_finding(acct, pe, conn_id, ids)
@@ -163,35 +174,35 @@ def connection_rules(ev: Evidence) -> Iterator[Finding]:
             yield state
 
 
-def _pe_template(pe: Mapping[str, Any], acct: Mapping[str, Any]) -> dict[str, str | None]:
+def _pe_template(pe: PrivateEndpoint, acct: Account) -> dict[str, str | None]:
     """Template values to recreate `pe` against the account."""
     return {
-        "peId": pe.get("id"),
-        "subscription": pe.get("subscription_id"),
-        "rg": pe.get("resource_group"),
-        "pe": pe.get("name"),
-        "subnetId": pe.get("subnet_id"),
-        "accountId": acct.get("id"),
+        "peId": pe.id,
+        "subscription": pe.subscription_id,
+        "rg": pe.resource_group,
+        "pe": pe.name,
+        "subnetId": pe.subnet_id,
+        "accountId": acct.id,
     }
 
 
-def _sides(pe: Mapping[str, Any], acct: Mapping[str, Any]) -> str:
+def _sides(pe: PrivateEndpoint, acct: Account) -> str:
     """The connection's state as each side records it, and whether they agree (issue 17, class 4: the private
     endpoint's own privateLinkServiceConnections are evidence too)."""
     own = "/".join(azure_facts.pe_side_statuses(pe)) or "no connection"
-    if not pe.get("listed_by_account", True):
-        return f"its own record says {own}, and account {acct.get('name')} lists no connection for it"
-    theirs = (pe.get("account_side") or {}).get("status")
+    if pe.listed_by_account is False:
+        return f"its own record says {own}, and account {acct.name} lists no connection for it"
+    theirs = pe.account_side.status if pe.account_side is not None else None
     if theirs and theirs not in azure_facts.pe_side_statuses(pe):
         return f"its own record says {own}, the account's says {theirs}: the two sides disagree"
     return f"both sides say {own}"
 
 
 def _connection_finding(
-    acct: Mapping[str, Any], pe: Mapping[str, Any], conn_id: str | None, ids: tuple[str, ...]
+    acct: Account, pe: PrivateEndpoint, conn_id: str | None, ids: tuple[str, ...]
 ) -> Finding | None:
     statuses = azure_facts.connection_statuses(pe)
-    name = pe.get("name")
+    name = pe.name
     sides = _sides(pe, acct)
     # Rejected on either side is final (a rejected connection cannot be approved again), also when the account no
     # longer lists it: https://learn.microsoft.com/azure/private-link/manage-private-endpoint
@@ -199,12 +210,14 @@ def _connection_finding(
         return Finding(
             cause_id="svc.pe_rejected",
             checks=("arm_private_endpoints",),
-            detail=f"The connection of private endpoint {name} to {acct.get('name')} was Rejected ({sides}).",
+            detail=f"The connection of private endpoint {name} to {acct.name} was Rejected ({sides}).",
             remediation=fill("svc.pe_rejected", **_pe_template(pe, acct)),
             resources=ids,
         )
-    if "Disconnected" in statuses or not pe.get("listed_by_account", True):
-        gone = "" if pe.get("listed_by_account", True) else " (re-created account?)"
+    # listed_by_account None (not recorded) is no sign the account dropped the connection.
+    unlisted = pe.listed_by_account is False
+    if "Disconnected" in statuses or unlisted:
+        gone = " (re-created account?)" if unlisted else ""
         return Finding(
             cause_id="svc.pe_disconnected",
             checks=("arm_private_endpoints",),
@@ -216,17 +229,17 @@ def _connection_finding(
         return Finding(
             cause_id="svc.pe_pending",
             checks=("arm_private_endpoints",),
-            detail=f"The connection of private endpoint {name} to {acct.get('name')} is Pending approval ({sides}).",
-            remediation=fill("svc.pe_pending", connectionId=conn_id or pe["id"], accountId=acct.get("id")),
+            detail=f"The connection of private endpoint {name} to {acct.name} is Pending approval ({sides}).",
+            remediation=fill("svc.pe_pending", connectionId=conn_id or pe.id, accountId=acct.id),
             resources=ids,
         )
     return None
 
 
-def _public_path(local: LocalView) -> Mapping[str, Any] | None:
+def _public_path(local: LocalView) -> HttpAttempt | None:
     """The data-plane attempt an app makes when it reached a public address, else None."""
     attempt = local.app_attempt()
-    if attempt and attempt.get("address_class") == "public" and attempt.get("outcome") == "response":
+    if attempt is not None and attempt.address_class == "public" and attempt.outcome == "response":
         return attempt
     return None
 
@@ -238,80 +251,80 @@ def access_rules(ev: Evidence) -> Iterator[Finding]:
     if acct is None:
         return
     yield from _public_access_disabled(ev, acct)
-    attempt = LocalView(ev).app_attempt() or {}
-    if attempt.get("classification") != "H3" or acct.get("default_action") != "Deny":
+    attempt = LocalView(ev).app_attempt()
+    if attempt is None or attempt.classification != "H3" or acct.default_action != "Deny":
         return
     endpoint = _service_endpoint_without_rule(ev, acct)
     if endpoint:
         yield endpoint
         return
-    yield from _ip_rules(ev, acct, attempt.get("caller_ip"))
+    yield from _ip_rules(ev, acct, attempt.caller_ip)
 
 
-def _public_access_disabled(ev: Evidence, acct: Mapping[str, Any]) -> Iterator[Finding]:
-    if acct.get("public_network_access") != "Disabled":
+def _public_access_disabled(ev: Evidence, acct: Account) -> Iterator[Finding]:
+    if acct.public_network_access != "Disabled":
         return
     local = LocalView(ev)
     public = _public_path(local)
     addresses = local.app_addresses()
-    classes = local.ev.get("system_resolution").get("address_classes") or {}
+    classes = ev.of(SystemResolution).address_classes
     if public is None and not (addresses and all(classes.get(a) == "public" for a in addresses)):
         return
-    aid = acct.get("id")
+    reached = (public.address if public is not None else None) or ", ".join(addresses)
     yield Finding(
         cause_id="svc.public_access_disabled_public_path",
-        checks=("arm_account", "https_dataplane" if public else "system_resolution"),
-        detail=f"Account {acct.get('name')} has publicNetworkAccess=Disabled, yet this machine reaches its public endpoint"
-        f" ({(public or {}).get('address') or ', '.join(addresses)}): fix the DNS/proxy cause so the name resolves to "
-        "the private endpoint.",
-        remediation=fill("svc.public_access_disabled_public_path", accountId=aid),
-        resources=_ids(aid),
+        checks=("arm_account", "https_dataplane" if public is not None else "system_resolution"),
+        detail=f"Account {acct.name} has publicNetworkAccess=Disabled, yet this machine reaches its public endpoint"
+        f" ({reached}): fix the DNS/proxy cause so the name resolves to the private endpoint.",
+        remediation=fill("svc.public_access_disabled_public_path", accountId=acct.id),
+        resources=_ids(acct.id),
     )
 
 
-def _service_endpoint_without_rule(ev: Evidence, acct: Mapping[str, Any]) -> Finding | None:
-    subnet = AzureView(ev).net.get("subnet") or {}
-    if "Microsoft.CognitiveServices" not in (subnet.get("service_endpoints") or ()):
+def _service_endpoint_without_rule(ev: Evidence, acct: Account) -> Finding | None:
+    subnet = AzureView(ev).net.subnet
+    if subnet is None or "Microsoft.CognitiveServices" not in subnet.service_endpoints:
         return None
-    if any(str(v).lower() == str(subnet.get("id")).lower() for v in acct.get("vnet_rules") or ()):
+    if any(v.lower() == subnet.id.lower() for v in acct.vnet_rules):
         return None
-    name = acct.get("name")
+    name = acct.name
     return Finding(
         cause_id="svc.service_endpoint_without_vnet_rule",
         checks=("arm_account", "arm_client_network", "https_dataplane"),
-        detail=f"Subnet {short(subnet.get('id'))} has a Microsoft.CognitiveServices service endpoint, so requests arrive "
+        detail=f"Subnet {short(subnet.id)} has a Microsoft.CognitiveServices service endpoint, so requests arrive "
         f"with the subnet's identity, but account {name} has no virtual network rule for it (403 H3).",
         remediation=fill(
             "svc.service_endpoint_without_vnet_rule",
-            subscription=acct.get("subscription_id"),
-            rg=acct.get("resource_group"),
+            subscription=acct.subscription_id,
+            rg=acct.resource_group,
             account=name,
-            subnetId=subnet.get("id"),
+            subnetId=subnet.id,
         ),
-        resources=_ids(acct.get("id"), subnet.get("id")),
+        resources=_ids(acct.id, subnet.id),
     )
 
 
-def _ip_rules(ev: Evidence, acct: Mapping[str, Any], caller: str | None) -> Iterator[Finding]:
+def _ip_rules(ev: Evidence, acct: Account, caller: str | None) -> Iterator[Finding]:
     """ipRules hold addresses or CIDR ranges: containment decides, not spelling (azure_facts.caller_allowed). IP
     rules do not apply to callers in the account's own region.
     https://learn.microsoft.com/azure/ai-services/cognitive-services-virtual-networks"""
     local = LocalView(ev)
-    rules = [str(r) for r in acct.get("ip_rules") or ()]
-    vm = local.ev.get("azure_platform").get("vm") or {}
-    name, rg, sub = acct.get("name"), acct.get("resource_group"), acct.get("subscription_id")
-    region = str(vm.get("location") or "").lower()
-    same_region = local.on_azure and region and region == str(acct.get("location") or "").lower()
+    rules = list(acct.ip_rules)
+    vm = ev.of(AzurePlatform).vm
+    location = vm.location if vm is not None else None
+    name, rg, sub = acct.name, acct.resource_group, acct.subscription_id
+    region = (location or "").lower()
+    same_region = local.on_azure and region and region == (acct.location or "").lower()
     allowed = azure_facts.caller_allowed(caller, rules)
     if same_region and rules and not allowed.is_false():
-        subnet_id = (AzureView(ev).net.get("subnet") or {}).get("id")
+        subnet_id = AzureView(ev).subnet_id
         yield Finding(
             cause_id="svc.same_region_ip_rule",
             checks=("arm_account", "azure_platform", "https_dataplane"),
-            detail=f"This VM runs in {vm.get('location')}, the region of account {name}: IP rules ({', '.join(rules)}) "
+            detail=f"This VM runs in {location}, the region of account {name}: IP rules ({', '.join(rules)}) "
             "have no effect on requests from the same region (403 H3).",
             remediation=fill("svc.same_region_ip_rule", subscription=sub, rg=rg, account=name, subnetId=subnet_id),
-            resources=_ids(acct.get("id")),
+            resources=_ids(acct.id),
         )
     else:
         # Whether the caller is outside every IP rule is the cause's catalogue premise (arm.caller_ip_not_allowed):
@@ -322,7 +335,7 @@ def _ip_rules(ev: Evidence, acct: Mapping[str, Any], caller: str | None) -> Iter
             detail=f"Account {name} denies by default and its IP rules ({', '.join(rules) or 'none'}) do not include the "
             f"caller's egress address {caller} (403 H3).",
             remediation=fill("svc.ip_not_allowed", subscription=sub, rg=rg, account=name, egress_ip=caller),
-            resources=_ids(acct.get("id")),
+            resources=_ids(acct.id),
         )
 
 
@@ -346,10 +359,10 @@ class ZoneScene:
     kind: str | None
     """How this machine resolves (AzureView.resolver)."""
     res_vnet: str | None
-    host: Mapping[str, Any] | None
-    copies: list[Mapping[str, Any]]
-    with_record: list[Mapping[str, Any]]
-    pe: Mapping[str, Any] | None
+    host: DnsServerHost | None
+    copies: list[Zone]
+    with_record: list[Zone]
+    pe: PrivateEndpoint | None
     pe_ip: str | None
 
     @property
@@ -364,7 +377,7 @@ class ZoneScene:
 def _scene(view: AzureView) -> ZoneScene:
     kind, res_vnet, host = view.resolver()
     pe = view.pe_for_dns()
-    ips = azure_facts.pe_ips(pe) if pe else None
+    ips = azure_facts.pe_ips(pe) if pe is not None else None
     return ZoneScene(
         view=view,
         kind=kind,
@@ -373,14 +386,14 @@ def _scene(view: AzureView) -> ZoneScene:
         copies=view.copies(),
         with_record=_with_record(view),
         pe=pe,
-        pe_ip=(ips.value or (None,))[0] if ips and ips.known else None,
+        pe_ip=(ips.value or (None,))[0] if ips is not None and ips.known else None,
     )
 
 
 def zone_rules(ev: Evidence) -> Iterator[Finding]:
     """Walk the DNS link: over-broad zones, then the zone, its link to the resolver's VNet, its record."""
     view = AzureView(ev)
-    if not view.dns:
+    if not view.dns_read:
         yield from _zone_search_unknown(ev)
         return
     scene = _scene(view)
@@ -390,7 +403,7 @@ def zone_rules(ev: Evidence) -> Iterator[Finding]:
         return
     if scene.kind is None or scene.res_vnet is None:
         return
-    linked = [z for z in scene.copies if view.linked(z, scene.res_vnet)]
+    linked = [z for z in scene.copies if view.linked(z, scene.res_vnet) is not None]
     if not linked:
         yield from _not_linked(scene)
         return
@@ -398,7 +411,7 @@ def zone_rules(ev: Evidence) -> Iterator[Finding]:
     if pending and azure_facts.resolver_link(ev).value == "InProgress":
         yield _link_in_progress(scene, pending[0])
         return
-    linked_with_record = [z for z in linked if z.get("record")]
+    linked_with_record = [z for z in linked if z.record]
     if len(scene.copies) > 1 and not linked_with_record and scene.with_record:
         yield _duplicate_zones(scene, linked[0])
         return
@@ -441,18 +454,26 @@ def _zone_search_unknown(ev: Evidence) -> Iterator[Finding]:
 
 def _shadowing_zones(scene: ZoneScene) -> Iterator[Finding]:
     """Over-broad zones shadow every public name under them, whatever else is right."""
-    for broad in scene.view.dns.get("broad_zones") or ():
-        link = scene.view.linked(broad, scene.res_vnet) if scene.res_vnet else (broad.get("links") or [None])[0]
-        if not link:
+    for broad in scene.view.dns.broad_zones:
+        if scene.res_vnet:
+            link = scene.view.linked(broad, scene.res_vnet)
+        else:
+            link = broad.links[0] if broad.links else None
+        if link is None:
             continue
         yield Finding(
             cause_id="dns.public_zone_shadowed",
             checks=("arm_dns_zones",),
-            detail=f"Private zone {broad.get('name')} ({broad.get('subscription_id')}/{broad.get('resource_group')}) is "
-            f"linked to {short(link.get('vnet_id'))}: every {broad.get('name')} name missing from it returns NXDOMAIN there.",
-            remediation=fill("dns.public_zone_shadowed", **_zone_values(broad), link=short(link.get("id"))),
-            resources=_ids(broad.get("id"), link.get("id"), link.get("vnet_id")),
+            detail=f"Private zone {broad.name} ({broad.subscription_id}/{broad.resource_group}) is "
+            f"linked to {short(link.vnet_id)}: every {broad.name} name missing from it returns NXDOMAIN there.",
+            remediation=fill("dns.public_zone_shadowed", **_zone_values(broad), link=short(link.id)),
+            resources=_ids(broad.id, link.id, link.vnet_id),
         )
+
+
+def _siblings(view: AzureView, zname: str) -> list[Zone]:
+    """Copies of other privatelink zones that hold the account's record (where a misplaced record landed)."""
+    return [z for z in view.dns.zones if z.record and z.name != zname]
 
 
 def _no_zone_copy(scene: ZoneScene) -> Iterator[Finding]:
@@ -462,39 +483,42 @@ def _no_zone_copy(scene: ZoneScene) -> Iterator[Finding]:
     if not search.is_true():
         yield from _zone_search_unknown(view.ev)
         return
-    sibling = [z for z in view.dns.get("zones") or () if z.get("record") and z.get("name") != scene.zname]
+    sibling = _siblings(view, scene.zname)
     if sibling:
         yield _wrong_zone(view, sibling[0], scene.pe)
         return
     if view.account is None or not view.pes:
         return
+    pe = scene.pe
     yield Finding(
         cause_id="dns.zone_missing",
         checks=("arm_dns_zones", "arm_private_endpoints"),
-        detail=f"No private DNS zone {scene.zname} exists in the {len(view.ev.get('arm_account').get('subscriptions') or [])} "
+        detail=f"No private DNS zone {scene.zname} exists in the {len(view.ev.of(ArmAccount).subscriptions)} "
         f"subscription(s) searched (every one was read, and no zone group points elsewhere), so "
         f"{scene.label}.{view.target.suffix} resolves publicly.",
         remediation=fill(
             "dns.zone_missing",
             # The zone goes where the endpoint is, the one its zone group can name.
-            subscription=scene.pe.get("subscription_id") if scene.pe else None,
-            rg=scene.pe.get("resource_group") if scene.pe else None,
+            subscription=pe.subscription_id if pe is not None else None,
+            rg=pe.resource_group if pe is not None else None,
             zone=scene.zname,
-            zoneId=_zone_id(scene.pe, scene.zname) if scene.pe else None,
-            **_pe_values(scene.pe, scene.zname),
+            zoneId=_zone_id(pe, scene.zname) if pe is not None else None,
+            **_pe_values(pe, scene.zname),
             **_vnet_values(scene.res_vnet),
         ),
-        resources=_ids(scene.pe.get("id") if scene.pe else None, scene.res_vnet),
+        resources=_ids(pe.id if pe is not None else None, scene.res_vnet),
     )
 
 
 def _not_linked(scene: ZoneScene) -> Iterator[Finding]:
     """The zone exists but is linked to no VNet this machine's resolver answers from."""
     source = scene.with_record[0] if scene.with_record else scene.copies[0]
-    res_vnet, host, zname = str(scene.res_vnet), scene.host or {}, scene.zname
-    ids = _ids(source.get("id"), res_vnet, host.get("firewall_id"))
-    links = ", ".join(short(lk.get("vnet_id")) for lk in source.get("links") or ()) or "no VNet"
-    where = f"{source.get('subscription_id')}/{source.get('resource_group')}"
+    res_vnet, zname = str(scene.res_vnet), scene.zname
+    host_ip = scene.host.ip if scene.host is not None else "?"
+    firewall_id = scene.host.firewall_id if scene.host is not None else None
+    ids = _ids(source.id, res_vnet, firewall_id)
+    links = ", ".join(short(lk.vnet_id) for lk in source.links) or "no VNet"
+    where = f"{source.subscription_id}/{source.resource_group}"
     if scene.kind == "azure":
         yield Finding(
             cause_id="dns.zone_not_linked",
@@ -508,62 +532,65 @@ def _not_linked(scene: ZoneScene) -> Iterator[Finding]:
         yield Finding(
             cause_id="dns.firewall_dns_proxy_blind",
             checks=_observed(scene.view.ev),
-            detail=f"This VNet's DNS server {host.get('ip', '?')} is Azure Firewall {short(host.get('firewall_id'))} "
+            detail=f"This VNet's DNS server {host_ip} is Azure Firewall {short(firewall_id)} "
             f"(DNS proxy) in {short(res_vnet)}, and zone {zname} is not linked to that VNet.",
             remediation=fill("dns.firewall_dns_proxy_blind", **_zone_values(source), **_vnet_values(res_vnet)),
             resources=ids,
         )
     elif scene.kind == "custom":
+        client = scene.view.client_name
         yield Finding(
             cause_id="dns.zone_not_linked_resolver_vnet",
             checks=_observed(scene.view.ev),
-            detail=f"{scene.view.client_name[:1].upper()}{scene.view.client_name[1:]}'s DNS server {host.get('ip', '?')} lives in {short(res_vnet)}, and zone {zname} "
+            detail=f"{client[:1].upper()}{client[1:]}'s DNS server {host_ip} lives in {short(res_vnet)}, and zone {zname} "
             f"is linked to {links} but not to it.",
             remediation=fill("dns.zone_not_linked_resolver_vnet", **_zone_values(source), **_vnet_values(res_vnet)),
             resources=ids,
         )
 
 
-def _link_in_progress(scene: ZoneScene, zone: Mapping[str, Any]) -> Finding:
+def _link_in_progress(scene: ZoneScene, zone: Zone) -> Finding:
     """A link still being created neither resolves yet nor is missing: say so instead of naming a DNS cause."""
-    link = scene.view.linked(zone, scene.res_vnet) or {}
+    link = scene.view.linked(zone, scene.res_vnet)
+    link_id = link.id if link is not None else None
     # The resolvers of that VNet that answered wrongly meanwhile are what the link explains (issue 17, class 6).
     failed = tuple(c for c in RESOLVER_CHECKS if scene.view.ev.has(c, Status.FAIL))
     return Finding(
         cause_id="dns.link_in_progress",
         checks=("arm_dns_zones", *failed),
-        detail=f"The link {short(link.get('id'))} of zone {scene.zname} to {short(scene.res_vnet)} is InProgress "
+        detail=f"The link {short(link_id)} of zone {scene.zname} to {short(scene.res_vnet)} is InProgress "
         "(still being created): names from the zone resolve there only once it is Completed.",
-        remediation=fill("dns.link_in_progress", linkId=link.get("id")),
-        resources=_ids(zone.get("id"), link.get("id")),
+        remediation=fill("dns.link_in_progress", linkId=link_id),
+        resources=_ids(zone.id, link_id),
     )
 
 
-def _duplicate_zones(scene: ZoneScene, bad: Mapping[str, Any]) -> Finding:
+def _duplicate_zones(scene: ZoneScene, bad: Zone) -> Finding:
     good, zname, res_vnet = scene.with_record[0], scene.zname, str(scene.res_vnet)
+    link = scene.view.linked(bad, res_vnet)
     return Finding(
         cause_id="dns.duplicate_zones",
         checks=_observed(scene.view.ev),
-        detail=f"{len(scene.copies)} zones named {zname}: the one linked to {short(res_vnet)} ({bad.get('subscription_id')}/"
-        f"{bad.get('resource_group')}) has no record {scene.label}; the copy in {good.get('subscription_id')}/"
-        f"{good.get('resource_group')} has it ({', '.join(good.get('record') or [])}).",
+        detail=f"{len(scene.copies)} zones named {zname}: the one linked to {short(res_vnet)} ({bad.subscription_id}/"
+        f"{bad.resource_group}) has no record {scene.label}; the copy in {good.subscription_id}/"
+        f"{good.resource_group} has it ({', '.join(good.record or ())}).",
         remediation=fill(
             "dns.duplicate_zones",
-            linkId=(scene.view.linked(bad, res_vnet) or {}).get("id"),
+            linkId=link.id if link is not None else None,
             **_zone_values(good),
             **_vnet_values(res_vnet),
         ),
-        resources=_ids(bad.get("id"), good.get("id"), res_vnet),
+        resources=_ids(bad.id, good.id, res_vnet),
     )
 
 
-def _linked_without_record(scene: ZoneScene, zone: Mapping[str, Any]) -> Iterator[Finding]:
+def _linked_without_record(scene: ZoneScene, zone: Zone) -> Iterator[Finding]:
     view, zname, label = scene.view, scene.zname, scene.label
-    sibling = [z for z in view.dns.get("zones") or () if z.get("record") and z.get("name") != zname]
+    sibling = _siblings(view, zname)
     if sibling:
         yield _wrong_zone(view, sibling[0], scene.pe)
         return
-    link = view.linked(zone, scene.res_vnet) or {}
+    link = view.linked(zone, scene.res_vnet)
     if view.account_absent:
         yield from _cross_tenant(scene, zone, link)
         return
@@ -573,38 +600,39 @@ def _linked_without_record(scene: ZoneScene, zone: Mapping[str, Any]) -> Iterato
     yield Finding(
         cause_id="dns.record_missing",
         checks=_observed(scene.view.ev),
-        detail=f"Zone {zname} ({zone.get('subscription_id')}/{zone.get('resource_group')}) is linked to "
+        detail=f"Zone {zname} ({zone.subscription_id}/{zone.resource_group}) is linked to "
         f"{short(scene.res_vnet)} but has no A record {label}: the name is NXDOMAIN inside the VNet.",
         remediation=fill(
             "dns.record_missing", **_pe_values(pe, zname), **_zone_values(zone), sub=label, pe_ip=scene.pe_ip
         ),
-        resources=_ids(zone.get("id"), pe.get("id") if pe else None),
+        resources=_ids(zone.id, pe.id if pe is not None else None),
     )
 
 
-def _cross_tenant(scene: ZoneScene, zone: Mapping[str, Any], link: Mapping[str, Any]) -> Iterator[Finding]:
+def _cross_tenant(scene: ZoneScene, zone: Zone, link: VnetLink | None) -> Iterator[Finding]:
     """The account is in no readable subscription and the linked zone has no record. That is another tenant's PE
     only when public DNS knows the name (else no account has it): NXDOMAIN from public DNS rules it out."""
-    if link.get("resolution_policy") == "NxDomainRedirect":
+    if link is not None and link.resolution_policy == "NxDomainRedirect":
         return
+    link_id = link.id if link is not None else None
     # Public DNS knowing the name is the cause's premise (local.public_dns_knows_name): NXDOMAIN there rules it out.
     yield Finding(
         cause_id="dns.cross_tenant_nxdomain",
         checks=("arm_account", "arm_dns_zones"),
         detail=f"'{scene.label}' is not an account in the subscriptions you can read, and zone {scene.zname} linked to "
         f"{short(scene.res_vnet)} has no record for it: the private zone answers NXDOMAIN for another tenant's PE.",
-        remediation=fill("dns.cross_tenant_nxdomain", linkId=link.get("id")),
-        resources=_ids(zone.get("id"), link.get("id")),
+        remediation=fill("dns.cross_tenant_nxdomain", linkId=link_id),
+        resources=_ids(zone.id, link_id),
     )
 
 
-def _record_address(scene: ZoneScene, zone: Mapping[str, Any]) -> Iterator[Finding]:
+def _record_address(scene: ZoneScene, zone: Zone) -> Iterator[Finding]:
     """A linked record exists: is it an address of one of the account's PEs? Only decidable when every PE's address
     is known (a PE whose NIC could not be read may own the record's address)."""
     view, zname, label = scene.view, scene.zname, scene.label
     if not view.pes:
         return
-    ips = [str(ip) for ip in zone.get("record") or ()]
+    ips = list(zone.record or ())
     # Whether every PE's address is known is the causes' premise (arm.pe_ip_known): the merger drops them otherwise.
     owners = azure_facts.all_pe_ips(view.pes)
     if not owners.known:
@@ -615,64 +643,68 @@ def _record_address(scene: ZoneScene, zone: Mapping[str, Any]) -> Iterator[Findi
         yield Finding(
             cause_id="dns.record_stale_ip",
             checks=_observed(scene.view.ev),
-            detail=f"A record {label} in {zname} ({zone.get('subscription_id')}/{zone.get('resource_group')}) holds "
+            detail=f"A record {label} in {zname} ({zone.subscription_id}/{zone.resource_group}) holds "
             f"{', '.join(stale)}, which is no private endpoint of the account (they have {', '.join(by_ip) or 'no address'}).",
             remediation=fill(
                 "dns.record_stale_ip", **_zone_values(zone), sub=label, old_ip=stale[0], pe_ip=scene.pe_ip
             ),
-            resources=_ids(zone.get("id"), *(p["id"] for p in view.pes)),
+            resources=_ids(zone.id, *(p.id for p in view.pes)),
         )
         return
     record_owners = [by_ip[ip] for ip in ips]
     reachable = view.reachable_pes()
     if len(view.pes) > 1 and reachable and not any(o in reachable for o in record_owners):
-        other = record_owners[0]
+        other, mine = record_owners[0], reachable[0]
         yield Finding(
             cause_id="dns.record_overwritten_by_other_pe",
             checks=_observed(scene.view.ev),
             detail=f"A record {label} in {zname} points at {', '.join(ips)}, the address of private endpoint "
-            f"{other.get('name')} in {short(other.get('vnet_id'))}, which this machine cannot reach; "
-            f"{reachable[0].get('name')} ({', '.join(reachable[0].get('ip_addresses') or [])}) is the one on its network.",
+            f"{other.name} in {short(other.vnet_id)}, which this machine cannot reach; "
+            f"{mine.name} ({', '.join(mine.ip_addresses)}) is the one on its network.",
             remediation=fill(
                 "dns.record_overwritten_by_other_pe",
                 **_zone_values(zone),
                 sub=label,
-                pe_ip=next(iter(reachable[0].get("ip_addresses") or ()), None),
+                pe_ip=next(iter(mine.ip_addresses), None),
             ),
-            resources=_ids(zone.get("id"), other.get("id"), reachable[0].get("id")),
+            resources=_ids(zone.id, other.id, mine.id),
         )
 
 
-def _wrong_zone(view: AzureView, sibling: Mapping[str, Any], pe: Mapping[str, Any] | None) -> Finding:
+def _wrong_zone(view: AzureView, sibling: Zone, pe: PrivateEndpoint | None) -> Finding:
     zname = view.zone_name
     copies = view.copies()
     target_zone = copies[0] if copies else None
-    zone_id = str(target_zone.get("id")) if target_zone else (_zone_id(pe, zname) if pe else None)
+    if target_zone is not None:
+        zone_id: str | None = target_zone.id
+    else:
+        zone_id = _zone_id(pe, zname) if pe is not None else None
     return Finding(
         cause_id="dns.wrong_zone",
-        checks=("arm_dns_zones", "arm_private_endpoints") if pe else ("arm_dns_zones",),
-        detail=f"The record {view.label} exists in {sibling.get('name')} ({', '.join(sibling.get('record') or [])}) but not "
+        checks=("arm_dns_zones", "arm_private_endpoints") if pe is not None else ("arm_dns_zones",),
+        detail=f"The record {view.label} exists in {sibling.name} ({', '.join(sibling.record or ())}) but not "
         f"in {zname}, the zone {view.target.host} resolves through"
-        + ("." if target_zone else f"; {zname} itself does not exist yet."),
+        + ("." if target_zone is not None else f"; {zname} itself does not exist yet."),
         remediation=fill("dns.wrong_zone", **_pe_values(pe, zname), zone=zname, zoneId=zone_id),
-        resources=_ids(sibling.get("id"), zone_id if target_zone else None, pe.get("id") if pe else None),
+        resources=_ids(sibling.id, zone_id if target_zone is not None else None, pe.id if pe is not None else None),
     )
 
 
 def sibling_rules(ev: Evidence) -> Iterator[Finding]:
     view = AzureView(ev)
-    if not view.dns or not azure_facts.zone_search_complete(ev).is_true():
+    if not view.dns_read or not azure_facts.zone_search_complete(ev).is_true():
         return
-    if view.account is None or not _with_record(view):
+    acct = view.account
+    if acct is None or not _with_record(view):
         return
-    missing = [n for n in view.dns.get("needed_zones") or () if n != view.zone_name and not _with_record(view, n)]
+    missing = [n for n in view.dns.needed_zones if n != view.zone_name and not _with_record(view, n)]
     if not missing:
         return
     pe = view.pe_for_dns()
     yield Finding(
         cause_id="dns.sibling_zone_missing",
         checks=("arm_account", "arm_dns_zones"),
-        detail=f"Account {view.account.get('name')} ({view.account.get('kind')}) also answers on "
+        detail=f"Account {acct.name} ({acct.kind}) also answers on "
         f"{', '.join(n.removeprefix('privatelink.') for n in missing)}, but {', '.join(missing)} "
         f"{'has' if len(missing) == 1 else 'have'} no record {view.label}: those calls go public.",
         remediation=fill(
@@ -680,9 +712,9 @@ def sibling_rules(ev: Evidence) -> Iterator[Finding]:
             zones=", ".join(missing),
             **_pe_values(pe, missing[0]),
             zone=missing[0],
-            zoneId=_zone_id(pe, missing[0]) if pe else None,
+            zoneId=_zone_id(pe, missing[0]) if pe is not None else None,
         ),
-        resources=_ids(view.account.get("id"), pe.get("id") if pe else None),
+        resources=_ids(acct.id, pe.id if pe is not None else None),
     )
 
 
@@ -691,22 +723,21 @@ def vnet_dns_rules(ev: Evidence) -> Iterator[Finding]:
     and the public one can never answer from a private zone. The fix is the list, not the public resolver.
     https://learn.microsoft.com/azure/virtual-network/manage-virtual-network#change-dns-servers"""
     view = AzureView(ev)
-    vnet = view.net.get("vnet")
-    if not isinstance(vnet, Mapping):
+    vnet = view.net.vnet
+    if vnet is None:
         return
-    private, public = azure_facts.split_dns_servers(vnet.get("dns_servers") or ())
+    private, public = azure_facts.split_dns_servers(vnet.dns_servers)
     if not private or not public:
         return
-    vnet_id = str(vnet.get("id"))
     keep = " ".join(private)
     yield Finding(
         cause_id="dns.resolver_disagreement",
         checks=("arm_client_network",),
-        detail=f"VNet {short(vnet_id)} lists DNS servers {', '.join(vnet.get('dns_servers') or ())}: the private "
+        detail=f"VNet {short(vnet.id)} lists DNS servers {', '.join(vnet.dns_servers)}: the private "
         f"{', '.join(private)} and the public {', '.join(public)}. Clients use either; the public resolver cannot see "
         f"private zones, so {view.target.host} resolves publicly whenever it answers.",
-        remediation=fill("dns.resolver_disagreement", vnetId=vnet_id, private_servers=keep),
-        resources=_ids(vnet_id),
+        remediation=fill("dns.resolver_disagreement", vnetId=vnet.id, private_servers=keep),
+        resources=_ids(vnet.id),
     )
 
 
@@ -716,22 +747,20 @@ def vnet_dns_rules(ev: Evidence) -> Iterator[Finding]:
 def path_rules(ev: Evidence) -> Iterator[Finding]:
     """Peerings toward each PE's VNet (state and access flags), then the effective route to each PE address."""
     view = AzureView(ev)
-    net = view.net
-    if not net:
+    if not view.net_read:
         return
     blocked = False
-    connected = azure_facts.connected_addresses(ev.get("tcp_connect") if ev.ran("tcp_connect") else {})
-    for entry in net.get("pe_vnets") or ():
-        pe = next((p for p in view.pes if str(p.get("id")).lower() == str(entry.get("pe_id")).lower()), {})
-        if entry.get("relation") == "not_peered" and not azure_facts.unpeered_without_path(
-            entry, pe.get("ip_addresses") or (), connected
-        ):
+    connected = azure_facts.connected_addresses(_tcp(ev))
+    for entry in view.net.pe_vnets:
+        pe = view.pe(entry.pe_id)
+        addresses = pe.ip_addresses if pe is not None else ()
+        if entry.relation == "not_peered" and not azure_facts.unpeered_without_path(entry, addresses, connected):
             continue  # a connect to the PE got through: something (a hub firewall) routes it
         finding = _peering_finding(view, entry)
         if finding:
             blocked = True
             yield finding
-    yield from _route_findings(view, LocalView(ev), covered=blocked)
+    yield from _route_findings(view, covered=blocked)
 
 
 def _peer_values(vnet_id: str | None, pe_vnet: str | None) -> dict[str, str | None]:
@@ -745,10 +774,11 @@ def _peer_values(vnet_id: str | None, pe_vnet: str | None) -> dict[str, str | No
     }
 
 
-def _peering_finding(view: AzureView, entry: Mapping[str, Any]) -> Finding | None:
-    vnet_id, pe_vnet = view.client_vnet_id, entry.get("vnet_id")
-    peering = entry.get("peering") or {}
-    if entry.get("relation") == "peered" and azure_facts.peering_usable(peering).is_false():
+def _peering_finding(view: AzureView, entry: PeVnet) -> Finding | None:
+    vnet_id, pe_vnet = view.client_vnet_id, entry.vnet_id
+    # A peered entry without its peering recorded reads as a peering not Connected (the state is not known good).
+    peering = entry.peering if entry.peering is not None else Peering()
+    if entry.relation == "peered" and azure_facts.peering_usable(peering).is_false():
         problem = azure_facts.peering_problem(peering)
         return Finding(
             cause_id="net.peering_not_connected",
@@ -760,11 +790,11 @@ def _peering_finding(view: AzureView, entry: Mapping[str, Any]) -> Finding | Non
                 remote_rg=id_part(pe_vnet, "resourceGroups"),
                 remote_vnet=short(pe_vnet),
                 **_vnet_values(vnet_id),
-                peeringId=peering.get("id"),
+                peeringId=peering.id,
             ),
-            resources=_ids(peering.get("id"), vnet_id, pe_vnet),
+            resources=_ids(peering.id, vnet_id, pe_vnet),
         )
-    if entry.get("relation") == "not_peered" and not entry.get("via_hubs"):
+    if entry.relation == "not_peered" and not entry.via_hubs:
         return Finding(
             cause_id="net.no_vnet_path",
             checks=("arm_client_network",),
@@ -773,8 +803,8 @@ def _peering_finding(view: AzureView, entry: Mapping[str, Any]) -> Finding | Non
             remediation=fill("net.no_vnet_path", **_peer_values(vnet_id, pe_vnet), nicId=view.nic_id),
             resources=_ids(vnet_id, pe_vnet),
         )
-    if entry.get("relation") == "not_peered" and entry.get("via_hubs"):
-        hubs = entry.get("via_hubs") or []
+    if entry.relation == "not_peered" and entry.via_hubs:
+        hubs = entry.via_hubs
         return Finding(
             cause_id="net.transitive_peering",
             checks=("arm_client_network",),
@@ -786,42 +816,39 @@ def _peering_finding(view: AzureView, entry: Mapping[str, Any]) -> Finding | Non
     return None
 
 
-def _route_findings(view: AzureView, local: LocalView, covered: bool) -> Iterator[Finding]:
+def _route_findings(view: AzureView, covered: bool) -> Iterator[Finding]:
     """An appliance (user route to a VirtualAppliance, or a user route to None) that TCP shows dropping is
     net.udr_nva_drop. Next hop None from a system route means there is no path (VNets not peered, or the peering is
     down): that is not an appliance, and when a peering finding already explains it nothing more is said.
     https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview"""
-    net = view.net
-    failing = {
-        a.get("address")
-        for a in local.tcp_attempts()
-        if a.get("outcome") in ("timeout", "refused", "unreachable", "error")
-    }
-    nic_id = (net.get("nic") or {}).get("id")
-    for item in net.get("routes_to_pe") or ():
-        route = item.get("route") or {}
-        hop = azure_facts.route_hop(item.get("route"))
-        address = item.get("address")
-        hops = ", ".join(route.get("next_hop_ips") or [])
-        where = f"{', '.join(route.get('prefixes') or [])}, source {route.get('source')}"
+    failing = {a.address for a in _tcp(view.ev).attempts if a.outcome in ("timeout", "refused", "unreachable", "error")}
+    nic_id = view.nic_id
+    for item in view.net.routes_to_pe:
+        route = item.route
+        hop = azure_facts.route_hop(route)
+        address = item.address
+        hops = ", ".join(route.next_hop_ips) if route is not None else ""
+        where = f"{', '.join(route.prefixes)}, source {route.source}" if route is not None else ", source None"
+        next_hop = route.next_hop_type if route is not None else None
         if hop is azure_facts.Hop.USER_DROP or (hop is azure_facts.Hop.APPLIANCE and address in failing):
+            port = view.ev.of(ArmNsg).port
             yield Finding(
                 cause_id="net.udr_nva_drop",
                 checks=("arm_client_network", "tcp_connect"),
-                detail=f"The effective route to {address} ({where}) has next hop {route.get('next_hop_type')} {hops}"
+                detail=f"The effective route to {address} ({where}) has next hop {next_hop} {hops}"
                 + (", and TCP to it fails." if address in failing else ": a user route drops the traffic."),
                 remediation=fill(
                     "net.udr_nva_drop",
-                    port=str(view.ev.get("arm_nsg").get("port") or 443),
+                    port=str(port or 443),
                     pe_ip=address,
                     next_hop=hops or "(none: the route drops)",
                     host=view.target.host,
                     nicId=nic_id,
                 ),
-                resources=_ids(nic_id, item.get("pe_id")),
+                resources=_ids(nic_id, item.pe_id),
             )
         elif hop is azure_facts.Hop.NO_PATH and not covered:
-            got = f"next hop {route.get('next_hop_type')} from a system route ({where})" if route else "no route at all"
+            got = f"next hop {next_hop} from a system route ({where})" if route is not None else "no route at all"
             yield Finding(
                 cause_id="net.no_vnet_path",
                 checks=("arm_client_network",),
@@ -829,65 +856,62 @@ def _route_findings(view: AzureView, local: LocalView, covered: bool) -> Iterato
                 f"(the VNets are not peered, or the peering is down).",
                 remediation=fill(
                     "net.no_vnet_path",
-                    **_peer_values(view.client_vnet_id, _pe_vnet(view, item.get("pe_id"))),
+                    **_peer_values(view.client_vnet_id, _pe_vnet(view, item.pe_id)),
                     nicId=nic_id,
                 ),
-                resources=_ids(nic_id, item.get("pe_id")),
+                resources=_ids(nic_id, item.pe_id),
             )
 
 
-def _pe_vnet(view: AzureView, pe_id: Any) -> str | None:
-    entry = view.relation(str(pe_id)) or {}
-    return entry.get("vnet_id")
+def _pe_vnet(view: AzureView, pe_id: str) -> str | None:
+    entry = view.relation(pe_id)
+    return entry.vnet_id if entry is not None else None
 
 
-def _nsg_values(nsg_id: str | None, port: Any, decision: Mapping[str, Any]) -> dict[str, str | None]:
+def _nsg_values(nsg_id: str | None, port: int, decision: Decision) -> dict[str, str | None]:
     """Template values for an allow rule just before the deciding deny."""
     return {
         "subscription": id_part(nsg_id, "subscriptions"),
         "rg": id_part(nsg_id, "resourceGroups"),
         "nsg": short(nsg_id),
         "port": str(port),
-        "priority": str(max(100, int(decision.get("priority") or 200) - 1)),
+        "priority": str(max(100, (decision.priority or 200) - 1)),
     }
 
 
 def nsg_rules(ev: Evidence) -> Iterator[Finding]:
     if not ev.ran("arm_nsg"):
         return
-    data = ev.get("arm_nsg")
-    port = data.get("port", 443)
-    source = data.get("source_ip")
-    client = next(
-        (d for d in (data.get("client") or {}).get("decisions") or () if azure_facts.nsg_deny_is_cause(d)), None
-    )
-    if client:
-        nsg_id = client.get("nsg_id")
+    data = ev.of(ArmNsg)
+    port = data.port if data.port is not None else 443
+    source = data.source_ip
+    decisions = data.client.decisions if data.client is not None else ()
+    client = next((d for d in decisions if azure_facts.nsg_deny_is_cause(d)), None)
+    if client is not None:
+        nsg_id = client.nsg_id
         yield Finding(
             cause_id="net.client_nsg_outbound",
             checks=("arm_nsg",),
-            detail=f"NSG {short(nsg_id)} denies outbound TCP {port} from {source} to {client.get('address')}: rule "
-            f"{client.get('rule')} (priority {client.get('priority')}) decides.",
-            remediation=fill(
-                "net.client_nsg_outbound", **_nsg_values(nsg_id, port, client), pe_ip=client.get("address")
-            ),
+            detail=f"NSG {short(nsg_id)} denies outbound TCP {port} from {source} to {client.address}: rule "
+            f"{client.rule} (priority {client.priority}) decides.",
+            remediation=fill("net.client_nsg_outbound", **_nsg_values(nsg_id, port, client), pe_ip=client.address),
             resources=_ids(nsg_id),
         )
-    for entry in data.get("pe_side") or ():
-        decision = entry.get("decision") or {}
-        if entry.get("applies") and azure_facts.nsg_deny_is_cause(decision):
-            nsg_id = entry.get("nsg_id")
-            subnet_id = entry.get("subnet_id")
+    for entry in data.pe_side:
+        decision = entry.decision
+        if entry.applies and decision is not None and azure_facts.nsg_deny_is_cause(decision):
+            nsg_id = entry.nsg_id
+            subnet_id = entry.subnet_id
             yield Finding(
                 cause_id="net.pe_subnet_nsg",
                 checks=("arm_nsg",),
-                detail=f"The PE subnet {short(subnet_id)} has privateEndpointNetworkPolicies={entry.get('network_policies')}, "
-                f"so NSG {short(nsg_id)} applies, and its rule {decision.get('rule')} (priority {decision.get('priority')}) "
-                f"denies TCP {port} from {source} to {entry.get('address')}.",
+                detail=f"The PE subnet {short(subnet_id)} has privateEndpointNetworkPolicies={entry.network_policies}, "
+                f"so NSG {short(nsg_id)} applies, and its rule {decision.rule} (priority {decision.priority}) "
+                f"denies TCP {port} from {source} to {entry.address}.",
                 remediation=fill(
                     "net.pe_subnet_nsg", **_nsg_values(nsg_id, port, decision), client_range=source, subnetId=subnet_id
                 ),
-                resources=_ids(nsg_id, subnet_id, entry.get("pe_id")),
+                resources=_ids(nsg_id, subnet_id, entry.pe_id),
             )
             break
 

@@ -24,6 +24,7 @@ from aoai_diag.diagnosis.local_view import (
     server_host,
 )
 from aoai_diag.evidence.answers import SILENT, AnswerKind, classify_dns, split_addresses
+from aoai_diag.evidence.dns import DnsAnswer, HostsFile, ResolverConfig
 from aoai_diag.model import Finding
 
 AZURE_PRIVATE_SOA = "azureprivatedns.net"
@@ -34,7 +35,7 @@ def _describe(item: ServerAnswer) -> str:
     kind = answer_kind(item.answer)
     if kind in ("private", "public", "mixed"):
         return f"{item.server} -> {fmt_addresses(answer_addresses(item.answer))}"
-    return f"{item.server} -> {item.answer.get('outcome') or 'no answer'}"
+    return f"{item.server} -> {item.answer.outcome or 'no answer'}"
 
 
 def _custom(items: list[ServerAnswer]) -> list[ServerAnswer]:
@@ -66,25 +67,25 @@ def _public_candidates(view: LocalView) -> tuple[str, ...]:
 
 def _http_note(view: LocalView) -> str:
     attempt = view.app_attempt()
-    if not attempt or attempt.get("outcome") != "response":
+    if attempt is None or attempt.outcome != "response":
         return ""
-    label = attempt.get("classification")
-    peer = attempt.get("address")
+    label = attempt.classification
+    peer = attempt.address
     if label == "H2":
         return f" The service confirmed it: 403 'Public access is disabled' from {peer}."
     if label == "H3":
-        caller = attempt.get("caller_ip")
+        caller = attempt.caller_ip
         seen = f" (it saw the caller as {caller})" if caller else ""
         return f" The service answered 403 'Access denied due to Virtual Network/Firewall rules' from {peer}{seen}."
     if label in ("H1", "H6", "H9"):
-        return f" The request reached the service over the public path ({attempt.get('status')} {label} from {peer})."
+        return f" The request reached the service over the public path ({attempt.status} {label} from {peer})."
     return ""
 
 
 def _hosts_entry_is_private(view: LocalView) -> bool:
     """A private hosts entry (Microsoft's VPN workaround) decides what applications use; hosts_override judges it."""
     entries = view.hosts_entries()
-    return bool(entries) and not split_addresses(str(e.get("address")) for e in entries)[1]
+    return bool(entries) and not split_addresses(e.address for e in entries)[1]
 
 
 def _public_ipv4(view: LocalView) -> tuple[list[str], str]:
@@ -198,9 +199,9 @@ def hosts_override(ev: Evidence) -> Iterator[Finding]:
     view = LocalView(ev)
     for name in view.target.names:
         for entry in view.hosts_entries(name):
-            address = str(entry.get("address"))
+            address = entry.address
             private, _ = split_addresses([address])
-            where = f"{view.ev.get('hosts_file').get('path', 'hosts file')} line {entry.get('line')}"
+            where = f"{view.ev.of(HostsFile).path or 'hosts file'} line {entry.line}"
             if not private:
                 yield Finding(
                     cause_id="dns.hosts_override",
@@ -210,7 +211,9 @@ def hosts_override(ev: Evidence) -> Iterator[Finding]:
                 return
             dns_private = sorted(
                 {a for i in view.configured(name) for a in split_addresses(answer_addresses(i.answer))[0]}
-                | set(split_addresses(answer_addresses((view.azure_dns(name) or ServerAnswer("", {})).answer))[0])
+                | set(
+                    split_addresses(answer_addresses((view.azure_dns(name) or ServerAnswer("", DnsAnswer())).answer))[0]
+                )
             )
             if dns_private and address not in dns_private:
                 yield Finding(
@@ -229,12 +232,12 @@ def hosts_workaround(ev: Evidence) -> Iterator[Finding]:
     """A private hosts entry carries the traffic while this machine's DNS would not (Microsoft's VPN workaround)."""
     view = LocalView(ev)
     entries = view.hosts_entries()
-    if not entries or split_addresses(str(e.get("address")) for e in entries)[1]:
+    if not entries or split_addresses(e.address for e in entries)[1]:
         return
     wrong = [i for i in view.configured() if answer_kind(i.answer) != "private"]
     if not wrong:
         return
-    address = entries[0].get("address")
+    address = entries[0].address
     yield Finding(
         cause_id="dns.hosts_workaround",
         checks=("hosts_file", "dns_nameservers"),
@@ -284,7 +287,7 @@ def _local_nxdomain(view: LocalView) -> list[ServerAnswer]:
 
 def _local_nxdomain_finding(view: LocalView, local: list[ServerAnswer]) -> Finding:
     public_known = view.ev.fact("local.public_dns_knows_name").is_true()
-    private_zone = [i for i in local if str(i.answer.get("soa_mname") or "").rstrip(".") == AZURE_PRIVATE_SOA]
+    private_zone = [i for i in local if (i.answer.soa_mname or "").rstrip(".") == AZURE_PRIVATE_SOA]
     where = ", ".join(dict.fromkeys(i.server for i in local)) or "the system resolver"
     seen = "while public DNS answers it" if public_known else "(public DNS did not tell whether the name exists)"
     if private_zone:
@@ -449,7 +452,7 @@ _NO_ANSWER = (*SILENT, AnswerKind.REFUSED, AnswerKind.ERROR)
 def resolver_unreachable(ev: Evidence) -> Iterator[Finding]:
     """No configured DNS server answers at all."""
     view = LocalView(ev)
-    if ev.has("resolver_config") and ev.ran("resolver_config") and not ev.get("resolver_config").get("nameservers"):
+    if ev.has("resolver_config") and ev.ran("resolver_config") and not ev.of(ResolverConfig).nameservers:
         yield Finding(
             cause_id="dns.resolver_unreachable",
             checks=("resolver_config",),
@@ -479,9 +482,9 @@ def truncation_no_tcp(ev: Evidence) -> Iterator[Finding]:
     view = LocalView(ev)
     app_failed = not view.app_addresses() and ev.ran("system_resolution")
     for item in view.configured():
-        if item.answer.get("truncated_udp") is not True:
+        if not item.answer.truncated_udp:
             continue
-        retry = item.answer.get("tcp_retry")
+        retry = item.answer.tcp_retry
         if retry == "failed" or app_failed:
             how = "the retry over TCP failed" if retry == "failed" else "the system resolver still got no address"
             yield Finding(
@@ -502,7 +505,7 @@ def ipv6_public_aaaa(ev: Evidence) -> Iterator[Finding]:
     if not v6:
         for item in view.configured():
             private = split_addresses(answer_addresses(item.answer))[0]
-            other6 = split_addresses(str(a) for a in item.answer.get("addresses6") or [])[1]
+            other6 = split_addresses(item.answer.addresses6)[1]
             if private and other6:
                 v6, source, has_private_v4 = other6, f"DNS server {item.server}", True
                 break

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from aoai_diag.evidence.azure import Denied
 from aoai_diag.model import CheckResult, Status
 
 if TYPE_CHECKING:
@@ -134,10 +135,13 @@ def registry() -> Mapping[str, FactFn]:
     return dict(_registered())
 
 
-def why_unread(denied: Mapping[str, object]) -> Unknown:
+def why_unread(denied: Denied | Mapping[str, object]) -> Unknown:
     """Why a failed read (`{scope, status, code, message}`) leaves a fact unknown: from its HTTP status and the code
     the Azure layer set where the read failed (aoai_diag/azure/arm_clients.py `denied_from`), never its message."""
-    status, code = denied.get("status"), str(denied.get("code") or "")
+    if not isinstance(denied, Denied):
+        # TRANSITION (issue 16 part 2): a caller not yet typed passes the JSON mapping; read through the one door.
+        denied = Denied.from_dict(denied, "denied")
+    status, code = denied.status, denied.code or ""
     if status in (401, 403) or code in ("AuthorizationFailed", "CredentialUnavailableError"):
         return Unknown.FORBIDDEN
     if status == 429:
@@ -168,12 +172,12 @@ def unread(evidence: Evidence, check_id: str, decide: str | None = None) -> Fact
         return None
     if result.status is Status.SKIP:
         return unknown(Unknown.NOT_READ, check_id, detail=result.reason or result.summary, decide=decide)
-    denied = result.evidence.get("denied")
-    entries = [d for d in denied if isinstance(d, Mapping)] if isinstance(denied, list) else []
+    # The Resource Manager probes' evidence types declare `denied` (the reads refused); the others have none.
+    entries: tuple[Denied, ...] = getattr(result.evidence, "denied", ())
     if not entries:
         return unknown(why_failed(result), check_id, detail=result.reason or result.summary, decide=decide)
     whys = {why_unread(d) for d in entries}
-    text = "; ".join(f"{d.get('scope', '?')} ({d.get('status') or d.get('code') or 'error'})" for d in entries)
+    text = "; ".join(f"{d.scope or '?'} ({d.status or d.code or 'error'})" for d in entries)
     return unknown(next(w for w in _WORST if w in whys), check_id, detail=text, decide=decide)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.facts import Fact, Unknown, fact, is_unknown, known, unknown, unread
@@ -25,6 +25,9 @@ from aoai_diag.evidence.answers import (
     classify_system,
     kind_of_addresses,
 )
+from aoai_diag.evidence.azure import ArmAccount
+from aoai_diag.evidence.dns import AzureDns, DnsAnswer, DnsNameservers, PublicDns, SystemResolution
+from aoai_diag.evidence.path import HttpsDataplane, ProxySettings
 from aoai_diag.model import Status
 
 if TYPE_CHECKING:
@@ -57,52 +60,45 @@ class NameAnswer:
     chain: tuple[str, ...] = ()
 
 
-def _dns_entries(view: LocalView, resolver: Resolver) -> list[tuple[str, Mapping[str, Any]]]:
+def _dns_entries(ev: Evidence, resolver: Resolver) -> list[tuple[str, Mapping[str, DnsAnswer]]]:
     """(server, answers-by-name) for every server of one resolver kind whose probe ran."""
-    ev = view.ev
     if resolver is Resolver.CONFIGURED and ev.ran("dns_nameservers"):
-        servers = ev.get("dns_nameservers").get("servers")
+        servers = ev.of(DnsNameservers).servers
     elif resolver is Resolver.AZURE and ev.ran("azure_dns"):
-        data = ev.get("azure_dns")
-        servers = [{"server": data.get("server", f"{AZURE_DNS_IP}:53"), "answers": data.get("answers")}]
+        data = ev.of(AzureDns)
+        return [(data.server if data.server is not None else f"{AZURE_DNS_IP}:53", data.answers)]
     elif resolver is Resolver.PUBLIC and ev.has("public_dns"):
-        servers = ev.get("public_dns").get("servers")
+        servers = ev.of(PublicDns).servers
     else:
         return []
-    found = []
-    for entry in servers if isinstance(servers, list) else []:
-        if isinstance(entry, Mapping) and isinstance(entry.get("answers"), Mapping):
-            found.append((str(entry.get("server", "?")), entry["answers"]))
-    return found
+    return [(entry.server, entry.answers) for entry in servers]
 
 
 def name_answers(ev: Evidence) -> tuple[NameAnswer, ...]:
     """Every observed (name, resolver) answer, for every name of the target and its primary privatelink name."""
     table = ev.fact("local.name_answers").value
+    # The fact registry stores values as `object`; this fact's function builds only NameAnswer rows.
     return tuple(row for row in table if isinstance(row, NameAnswer)) if isinstance(table, tuple) else ()
 
 
 @fact("local.name_answers")
 def name_answer_table(ev: Evidence) -> Fact[tuple[NameAnswer, ...]]:
     """The table behind `name_answers` (always known: an empty table when no resolver was asked)."""
-    view = LocalView(ev)
-    names = [*view.target.names, view.privatelink_host]
+    names = [*ev.target.names, ev.target.privatelink_name()]
     rows: list[NameAnswer] = []
-    results = ev.get("system_resolution").get("results") if ev.ran("system_resolution") else None
-    if isinstance(results, Mapping):
+    if ev.ran("system_resolution"):
+        results = ev.of(SystemResolution).results
         for name in names:
             entry = results.get(name)
-            if isinstance(entry, Mapping):
-                addresses = tuple(str(a) for a in entry.get("addresses") or [])
-                rows.append(NameAnswer(name, Resolver.SYSTEM, "system", classify_system(entry), addresses))
+            if entry is not None:
+                rows.append(NameAnswer(name, Resolver.SYSTEM, "system", classify_system(entry), entry.addresses))
     for resolver in (Resolver.CONFIGURED, Resolver.AZURE, Resolver.PUBLIC):
-        for server, answers in _dns_entries(view, resolver):
+        for server, answers in _dns_entries(ev, resolver):
             for name in names:
                 answer = answers.get(name)
-                if isinstance(answer, Mapping):
-                    addresses = tuple(str(a) for a in answer.get("addresses") or [])
-                    chain = tuple(str(n) for n in answer.get("chain") or [] if isinstance(answer.get("chain"), list))
-                    rows.append(NameAnswer(name, resolver, server, classify_dns(answer), addresses, chain))
+                if answer is not None:
+                    kind = classify_dns(answer)
+                    rows.append(NameAnswer(name, resolver, server, kind, answer.addresses, answer.chain))
     return known(tuple(rows), "system_resolution", "dns_nameservers", "azure_dns", "public_dns")
 
 
@@ -127,7 +123,7 @@ def _public_answer(ev: Evidence, name: str) -> NameAnswer | Fact[Never]:
         missing = unread(ev, "public_dns", decide=_ASK_PUBLIC)
         if missing is not None:
             return missing
-    by = ev.get("public_dns").get("answered_by")
+    by = ev.of(PublicDns).answered_by
     rows = answers_for(name_answers(ev), name, Resolver.PUBLIC)
     for row in rows:
         if row.server == by:
@@ -158,8 +154,8 @@ def _public_summary(ev: Evidence, name: str | None) -> Fact[bool] | None:
     """The probe's own summary of the host's public answer, for evidence without per-server answers."""
     if name not in (None, ev.target.host) or not ev.ran("public_dns"):
         return None
-    data = ev.get("public_dns")
-    if data.get("public_addresses") or data.get("privatelink_hop") is True or data.get("vnet_proxy") is True:
+    data = ev.of(PublicDns)
+    if data.public_addresses or data.privatelink_hop is True or data.vnet_proxy is True:
         return known(True, "public_dns")
     return None
 
@@ -200,7 +196,7 @@ def pe_exists(ev: Evidence) -> Fact[bool]:
     private zone's chain as well as the public one); only public DNS can show that there is none.
     """
     view = LocalView(ev)
-    hop = ev.get("public_dns").get("privatelink_hop") if ev.ran("public_dns") else None
+    hop = ev.of(PublicDns).privatelink_hop if ev.ran("public_dns") else None
     if hop is True or any(view.chain_has_privatelink(a.answer) for a in view.all_host_answers()):
         return known(True, "public_dns")
     if hop is False:
@@ -227,9 +223,9 @@ def account_kind(ev: Evidence) -> Fact[str]:
     (https://learn.microsoft.com/azure/ai-foundry/how-to/configure-private-link), so public DNS knowing that name
     says AIServices, and public NXDOMAIN for it (while the account's host exists) says it is not one.
     """
-    account = ev.get("arm_account").get("account") if ev.has("arm_account") else None
-    if isinstance(account, Mapping) and account.get("kind"):
-        return known(str(account["kind"]), "arm_account")
+    account = ev.of(ArmAccount).account if ev.has("arm_account") else None
+    if account is not None and account.kind:
+        return known(account.kind, "arm_account")
     if ev.target.suffix.startswith(_FOUNDRY_SUFFIX):
         return known(AI_SERVICES)  # the user addresses its Foundry name: only AI Services accounts have one
     foundry = [n for n in ev.target.names if n.split(".", 1)[1].startswith(_FOUNDRY_SUFFIX)]
@@ -257,9 +253,9 @@ def names_in_use(ev: Evidence) -> Fact[tuple[str, ...]]:
         return unknown(kind.why or Unknown.NOT_READ, *kind.sources, detail=kind.detail, decide=kind.decide)
     if kind.value != AI_SERVICES:
         return known((host,), *kind.sources)
-    account = ev.get("arm_account").get("account") if ev.has("arm_account") else None
-    hosts = account.get("endpoint_hosts") if isinstance(account, Mapping) else None
-    served = [str(h).lower() for h in hosts] if isinstance(hosts, list) and hosts else list(ev.target.names)
+    account = ev.of(ArmAccount).account if ev.has("arm_account") else None
+    hosts = account.endpoint_hosts if account is not None else ()
+    served = [h.lower() for h in hosts] if hosts else list(ev.target.names)
     return known(tuple(dict.fromkeys([host, *(n for n in ev.target.names if n in served)])), *kind.sources)
 
 
@@ -287,7 +283,7 @@ def app_address_kind(ev: Evidence) -> Fact[AnswerKind | None]:
         return unknown(Unknown.NOT_READ, "system_resolution")
     rows = answers_for(name_answers(ev), ev.target.host, Resolver.SYSTEM)
     if not rows:
-        addresses = [str(a) for a in ev.get("system_resolution").get("addresses") or []]
+        addresses = ev.of(SystemResolution).addresses
         if not addresses:
             return unknown(Unknown.FAILED, "system_resolution", detail="no result for the host")
         return known(kind_of_addresses(addresses))
@@ -299,7 +295,7 @@ def app_path(ev: Evidence) -> Fact[str]:
     """How an application reaches the host: `proxy` when a proxy applies to it, else `direct`."""
     if not ev.ran("proxy_settings"):
         return unknown(Unknown.NOT_READ, "proxy_settings")
-    return known("proxy" if ev.get("proxy_settings").get("applies") is True else "direct", "proxy_settings")
+    return known("proxy" if ev.of(ProxySettings).applies else "direct", "proxy_settings")
 
 
 # --- does this machine reach anything at all -------------------------------------------------------------
@@ -321,11 +317,8 @@ _SOMETHING_ANSWERED = ("connected", "refused")
 def _dataplane_answered(view: LocalView) -> bool:
     if not view.ev.has("https_dataplane"):
         return False
-    attempts = view.ev.get("https_dataplane").get("attempts")
     silent = ("timeout", "unreachable", "error")
-    return isinstance(attempts, list) and any(
-        isinstance(a, Mapping) and a.get("outcome") and a.get("outcome") not in silent for a in attempts
-    )
+    return any(a.outcome and a.outcome not in silent for a in view.ev.of(HttpsDataplane).attempts)
 
 
 @fact("local.reaches_nothing")
@@ -348,7 +341,7 @@ def reaches_nothing(ev: Evidence) -> Fact[bool | Silence]:
         return known(False, *sources)
     view = LocalView(ev)
     attempts = view.tcp_attempts()
-    if any(a.get("outcome") in _SOMETHING_ANSWERED for a in attempts):
+    if any(a.outcome in _SOMETHING_ANSWERED for a in attempts):
         return known(False, *sources, "tcp_connect")
     if _dataplane_answered(view):
         # A proxy reached by address can carry the traffic while every resolver is silent.
@@ -359,7 +352,7 @@ def reaches_nothing(ev: Evidence) -> Fact[bool | Silence]:
     silence = Silence(
         resolvers=tuple(dict.fromkeys(f"{r.server} {r.kind.value}" for r in local)),
         public=tuple(dict.fromkeys(f"{r.server} {r.kind.value}" for r in public)),
-        addresses=tuple(f"{a.get('address')} {a.get('outcome')}" for a in attempts),
+        addresses=tuple(f"{a.address} {a.outcome}" for a in attempts),
     )
     return known(silence, *sources, *(("tcp_connect",) if attempts else ()))
 

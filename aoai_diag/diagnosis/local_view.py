@@ -1,14 +1,13 @@
-"""Read the local probes' evidence (docs/evidence.md) into the few facts the local rules reason about.
+"""Read the local probes' typed evidence (aoai_diag/evidence) into the few facts the local rules reason about.
 
-Everything here is pure and tolerant: evidence from a saved bundle may be partial or odd, so a missing or
-malformed field reads as "not observed", never as an exception.
+Everything here is pure: the evidence types guarantee every field's shape (a bundle that does not fit them is refused
+when it is read), so a probe that did not run reads as its type at defaults: "not observed", never an exception.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from aoai_diag import catalogue
 from aoai_diag.diagnosis.evidence import Evidence
@@ -17,38 +16,58 @@ from aoai_diag.evidence.answers import (
     AnswerKind,
     classify_dns,
 )
+from aoai_diag.evidence.dns import (
+    AzureDns,
+    DnsAnswer,
+    DnsNameservers,
+    HostsEntry,
+    HostsFile,
+    NameResult,
+    PublicDns,
+    ServerAnswers,
+    SystemResolution,
+)
+from aoai_diag.evidence.host import AppHost
+from aoai_diag.evidence.path import (
+    AzurePlatform,
+    HttpAttempt,
+    HttpsDataplane,
+    KernelRoute,
+    ProxySettings,
+    RouteLookup,
+    TcpAttempt,
+    TcpConnect,
+    TlsAttempt,
+    TlsHandshake,
+)
 
 # 168.63.129.16 is Azure's recursive resolver; a server entry may carry a port ("ip:port").
 AZURE_DNS_IP = "168.63.129.16"
 
-DnsAnswer = Mapping[str, Any]
-
 
 def answer_addresses(answer: DnsAnswer | None) -> list[str]:
-    if not answer or answer.get("outcome") != "answer":
+    if answer is None or answer.outcome != "answer":
         return []
-    return [str(a) for a in answer.get("addresses") or []]
+    return list(answer.addresses)
 
 
 def answer_kind(answer: DnsAnswer | None) -> str | None:
     """`private`, `public`, `mixed`, `nxdomain`, `nodata`, `failed` (servfail/refused/timeout/unreachable/error) or
-    None: `classify_dns` with the failures folded into one word."""
-    if not answer:
-        return None
-    if not answer.get("outcome"):
+    None (no answer recorded): `classify_dns` with the failures folded into one word."""
+    if answer is None or not answer.outcome:
         return None
     kind = classify_dns(answer)
     return kind.value if kind in (*ANSWERED, AnswerKind.NXDOMAIN, AnswerKind.NODATA) else "failed"
 
 
-def has_privatelink_hop(chain: Sequence[object], name: str) -> bool:
+def has_privatelink_hop(chain: Sequence[str], name: str) -> bool:
     """`chain` (the name first) passes `<label>.privatelink.<suffix>`: the sign of a private endpoint for `name`.
 
     A resource with a private endpoint never loses that hop on public DNS
     (https://learn.microsoft.com/azure/ai-services/speech-service/speech-services-private-link).
     """
     label = name.partition(".")[0]
-    return any(str(hop).startswith(f"{label}.privatelink.") for hop in list(chain)[1:])
+    return any(hop.startswith(f"{label}.privatelink.") for hop in chain[1:])
 
 
 def server_host(server: str) -> str:
@@ -88,42 +107,33 @@ class LocalView:
 
     # --- where the facts come from -------------------------------------------------------------
 
-    def _answers_from(self, servers: object, name: str) -> list[ServerAnswer]:
-        found: list[ServerAnswer] = []
-        if not isinstance(servers, list):
-            return found
-        for entry in servers:
-            if not isinstance(entry, Mapping):
-                continue
-            answers = entry.get("answers")
-            answer = answers.get(name) if isinstance(answers, Mapping) else None
-            if isinstance(answer, Mapping):
-                found.append(ServerAnswer(str(entry.get("server", "?")), answer))
-        return found
+    @staticmethod
+    def _answers_from(servers: Iterable[ServerAnswers], name: str) -> list[ServerAnswer]:
+        return [ServerAnswer(entry.server, entry.answers[name]) for entry in servers if name in entry.answers]
 
     def configured(self, name: str | None = None) -> list[ServerAnswer]:
         """Each configured DNS server's answer for `name` (the primary host by default)."""
         if not self.ev.ran("dns_nameservers"):
             return []
-        return self._answers_from(self.ev.get("dns_nameservers").get("servers"), name or self.host)
+        return self._answers_from(self.ev.of(DnsNameservers).servers, name or self.host)
 
     def azure_dns(self, name: str | None = None) -> ServerAnswer | None:
         if not self.ev.ran("azure_dns"):
             return None
-        data = self.ev.get("azure_dns")
-        answers = data.get("answers")
-        answer = answers.get(name or self.host) if isinstance(answers, Mapping) else None
-        return ServerAnswer(str(data.get("server", AZURE_DNS_IP)), answer) if isinstance(answer, Mapping) else None
+        data = self.ev.of(AzureDns)
+        answer = data.answers.get(name or self.host)
+        if answer is None:
+            return None
+        return ServerAnswer(data.server if data.server is not None else AZURE_DNS_IP, answer)
 
     def public(self, name: str | None = None) -> ServerAnswer | None:
         """The public resolver's answer that the probe relied on (the one that answered)."""
         if not self.ev.ran("public_dns"):
             return None
-        data = self.ev.get("public_dns")
-        answers = self._answers_from(data.get("servers"), name or self.host)
-        by = data.get("answered_by")
+        data = self.ev.of(PublicDns)
+        answers = self._answers_from(data.servers, name or self.host)
         for item in answers:
-            if item.server == by:
+            if item.server == data.answered_by:
                 return item
         usable = [a for a in answers if answer_kind(a.answer) not in ("failed", None)]
         return usable[0] if usable else None
@@ -132,24 +142,22 @@ class LocalView:
     def on_azure(self) -> bool:
         """IMDS answered, or the app host's platform says Azure (App Service, Container Apps, Azure ML and AKS pods
         have no IMDS of their own to ask, or may not reach it): such a host is never "off Azure"."""
-        return self.ev.get("azure_platform").get("on_azure") is True or self.ev.get("app_host").get("on_azure") is True
+        return self.ev.of(AzurePlatform).on_azure is True or self.ev.of(AppHost).on_azure is True
 
     @property
     def app_host(self) -> str | None:
         """Where the run happened when that is an app host (`app_host`'s description), else None."""
-        text = self.ev.get("app_host").get("description")
-        return str(text) if text else None
+        return self.ev.of(AppHost).description or None
 
     @property
     def vm_private_ip(self) -> str | None:
-        vm = self.ev.get("azure_platform").get("vm")
-        return str(vm.get("private_ip")) if isinstance(vm, Mapping) and vm.get("private_ip") else None
+        vm = self.ev.of(AzurePlatform).vm
+        return vm.private_ip if vm is not None and vm.private_ip else None
 
     # --- derived facts -------------------------------------------------------------------------
 
     def chain_has_privatelink(self, answer: DnsAnswer | None) -> bool:
-        chain = answer.get("chain") if answer else None
-        return isinstance(chain, list) and has_privatelink_hop(chain, self.host)
+        return answer is not None and has_privatelink_hop(answer.chain, self.host)
 
     def all_host_answers(self) -> list[ServerAnswer]:
         answers = list(self.configured())
@@ -168,36 +176,33 @@ class LocalView:
         fact = self.ev.fact("local.pe_exists")
         return bool(fact.value) if fact.known else None
 
-    def system_result(self) -> Mapping[str, Any] | None:
+    def system_result(self) -> NameResult | None:
         if not self.ev.ran("system_resolution"):
             return None
-        results = self.ev.get("system_resolution").get("results")
-        entry = results.get(self.host) if isinstance(results, Mapping) else None
-        return entry if isinstance(entry, Mapping) else None
+        return self.ev.of(SystemResolution).results.get(self.host)
 
     def app_addresses(self) -> list[str]:
         """What applications get from getaddrinfo for the primary host (empty when it did not resolve)."""
         if not self.ev.ran("system_resolution"):
             return []
         entry = self.system_result()
-        if entry is not None and isinstance(entry.get("addresses"), list):
-            return [str(a) for a in entry["addresses"]]
-        return [str(a) for a in self.ev.get("system_resolution").get("addresses") or []]
+        if entry is not None:
+            return list(entry.addresses)
+        return list(self.ev.of(SystemResolution).addresses)
 
     def system_error(self) -> str | None:
         entry = self.system_result()
-        if entry is not None and entry.get("error"):
-            return str(entry["error"])
+        if entry is not None and entry.error:
+            return entry.error
         if self.ev.has("system_resolution") and not self.app_addresses() and self.ev.ran("system_resolution"):
             return "no address"
         return None
 
-    def hosts_entries(self, name: str | None = None) -> list[Mapping[str, Any]]:
-        entries = self.ev.get("hosts_file").get("entries") if self.ev.ran("hosts_file") else None
-        wanted = name or self.host
-        if not isinstance(entries, list):
+    def hosts_entries(self, name: str | None = None) -> list[HostsEntry]:
+        if not self.ev.ran("hosts_file"):
             return []
-        return [e for e in entries if isinstance(e, Mapping) and e.get("name") == wanted]
+        wanted = name or self.host
+        return [e for e in self.ev.of(HostsFile).entries if e.name == wanted]
 
     def dns_addresses(self) -> tuple[list[str], str]:
         """Addresses DNS (not the hosts file) gives for the primary host, and where they came from."""
@@ -218,46 +223,39 @@ class LocalView:
             return addresses, "the system resolver"
         return self.dns_addresses()
 
-    def routes(self) -> dict[str, Mapping[str, Any]]:
+    def routes(self) -> dict[str, KernelRoute]:
         """route_lookup evidence per private address (empty when the probe did not run)."""
         if not self.ev.ran("route_lookup"):
             return {}
-        routes = self.ev.get("route_lookup").get("routes")
-        if not isinstance(routes, list):
-            return {}
-        return {str(r.get("address")): r for r in routes if isinstance(r, Mapping)}
+        return {r.address: r for r in self.ev.of(RouteLookup).routes}
 
-    def tcp_attempts(self) -> list[Mapping[str, Any]]:
+    def tcp_attempts(self) -> tuple[TcpAttempt, ...]:
         if not self.ev.ran("tcp_connect"):
-            return []
-        attempts = self.ev.get("tcp_connect").get("attempts")
-        return [a for a in attempts if isinstance(a, Mapping)] if isinstance(attempts, list) else []
+            return ()
+        return self.ev.of(TcpConnect).attempts
 
     def tcp_port(self) -> int:
-        port = self.ev.get("tcp_connect").get("port")
-        return port if isinstance(port, int) else 443
+        port = self.ev.of(TcpConnect).port
+        return port if port is not None else 443
 
-    def tls_attempts(self) -> list[Mapping[str, Any]]:
+    def tls_attempts(self) -> tuple[TlsAttempt, ...]:
         if not self.ev.ran("tls_handshake"):
-            return []
-        attempts = self.ev.get("tls_handshake").get("attempts")
-        return [a for a in attempts if isinstance(a, Mapping)] if isinstance(attempts, list) else []
+            return ()
+        return self.ev.of(TlsHandshake).attempts
 
-    def proxy(self) -> Mapping[str, Any] | None:
+    def proxy(self) -> ProxySettings | None:
         """The proxy_settings evidence when a proxy applies to the account host."""
         if not self.ev.ran("proxy_settings"):
             return None
-        data = self.ev.get("proxy_settings")
-        return data if data.get("applies") is True else None
+        data = self.ev.of(ProxySettings)
+        return data if data.applies else None
 
-    def app_attempt(self) -> Mapping[str, Any] | None:
+    def app_attempt(self) -> HttpAttempt | None:
         """The data-plane attempt an application would make (direct or through the proxy)."""
         if not self.ev.ran("https_dataplane"):
             return None
-        data = self.ev.get("https_dataplane")
-        attempts = [a for a in data.get("attempts") or [] if isinstance(a, Mapping)]
-        wanted = data.get("app_path")
-        for attempt in attempts:
-            if attempt.get("via") == wanted:
+        data = self.ev.of(HttpsDataplane)
+        for attempt in data.attempts:
+            if attempt.via == data.app_path:
                 return attempt
-        return attempts[0] if attempts else None
+        return data.attempts[0] if data.attempts else None

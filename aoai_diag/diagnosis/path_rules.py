@@ -7,25 +7,25 @@ so a failure after TCP is judged at the TLS step.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator, Sequence
 
 from aoai_diag.diagnosis import local_facts as lf
 from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.local_view import LocalView, fill, fmt_addresses
 from aoai_diag.evidence.answers import split_addresses
+from aoai_diag.evidence.path import CertName, KernelRoute, ProxySettings, TcpAttempt, TlsAttempt
 from aoai_diag.model import Finding
 
 _BLOCKED = ("timeout", "unreachable", "refused")
 DECIDE = "Azure access (effective routes and NSGs of this VM, peerings, the endpoint's state) tells these apart."
 
 
-def _private(attempts: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [a for a in attempts if split_addresses([str(a.get("address"))])[0]]
+def _private(attempts: Sequence[TcpAttempt]) -> list[TcpAttempt]:
+    return [a for a in attempts if split_addresses([a.address])[0]]
 
 
-def _outcomes(attempts: list[Mapping[str, Any]]) -> str:
-    return ", ".join(f"{a.get('address')} {a.get('outcome')}" for a in attempts)
+def _outcomes(attempts: Sequence[TcpAttempt]) -> str:
+    return ", ".join(f"{a.address} {a.outcome}" for a in attempts)
 
 
 _BLOCKED_ON_AZURE = (
@@ -45,9 +45,9 @@ def private_address_unreachable(ev: Evidence) -> Iterator[Finding]:
     """DNS gives a private address but TCP to it times out, is unreachable or refused."""
     view = LocalView(ev)
     attempts = _private(view.tcp_attempts())
-    if not attempts or any(a.get("outcome") not in _BLOCKED for a in attempts):
+    if not attempts or any(a.outcome not in _BLOCKED for a in attempts):
         return
-    refused = all(a.get("outcome") == "refused" for a in attempts)
+    refused = all(a.outcome == "refused" for a in attempts)
     if refused or view.on_azure:
         yield _blocked_here(view, attempts, refused=refused)
         return
@@ -58,11 +58,11 @@ def private_address_unreachable(ev: Evidence) -> Iterator[Finding]:
     yield _not_on_private_network(view, attempts)
 
 
-def _addresses(attempts: list[Mapping[str, Any]]) -> list[str]:
-    return [str(a.get("address")) for a in attempts]
+def _addresses(attempts: Sequence[TcpAttempt]) -> list[str]:
+    return [a.address for a in attempts]
 
 
-def _blocked_here(view: LocalView, attempts: list[Mapping[str, Any]], *, refused: bool) -> Finding:
+def _blocked_here(view: LocalView, attempts: Sequence[TcpAttempt], *, refused: bool) -> Finding:
     """Refused anywhere, or blocked from an Azure VM: something in the path (NSG, NVA, firewall) stops port 443."""
     addresses = _addresses(attempts)
     where = f"from this Azure VM ({view.vm_private_ip})" if view.on_azure and view.vm_private_ip else "from here"
@@ -80,21 +80,21 @@ def _blocked_here(view: LocalView, attempts: list[Mapping[str, Any]], *, refused
     )
 
 
-def _specific_routes(view: LocalView, attempts: list[Mapping[str, Any]]) -> list[Mapping[str, Any]] | None:
+def _specific_routes(view: LocalView, attempts: Sequence[TcpAttempt]) -> list[KernelRoute] | None:
     """The routes toward every timed-out address when each is a specific one (not the default), else None."""
     routes = view.routes()
     addresses = _addresses(attempts)
-    routed = [r for a in addresses if (r := routes.get(a)) and (r.get("local") or r.get("via_default") is False)]
-    timed_out = all(a.get("outcome") == "timeout" for a in attempts)
+    routed = [r for a in addresses if (r := routes.get(a)) is not None and (r.local or r.via_default is False)]
+    timed_out = all(a.outcome == "timeout" for a in attempts)
     return routed if timed_out and routed and len(routed) == len(addresses) else None
 
 
-def _dropped_on_a_route(view: LocalView, attempts: list[Mapping[str, Any]], routed: list[Mapping[str, Any]]) -> Finding:
+def _dropped_on_a_route(view: LocalView, attempts: Sequence[TcpAttempt], routed: list[KernelRoute]) -> Finding:
     """A specific route toward the address exists (`ip route get` would not pick the default route), yet the SYN
     goes unanswered: the network is there and something on the way drops port 443
     (https://learn.microsoft.com/azure/ai-services/openai/how-to/network, cause 3)."""
     addresses = _addresses(attempts)
-    via = ", ".join(f"{r.get('address')} via source {r.get('source')}" for r in routed)
+    via = ", ".join(f"{r.address} via source {r.source}" for r in routed)
     return Finding(
         cause_id="edge.customer_firewall_443",
         checks=("tcp_connect", "route_lookup"),
@@ -108,15 +108,15 @@ def _dropped_on_a_route(view: LocalView, attempts: list[Mapping[str, Any]], rout
     )
 
 
-def _not_on_private_network(view: LocalView, attempts: list[Mapping[str, Any]]) -> Finding:
+def _not_on_private_network(view: LocalView, attempts: Sequence[TcpAttempt]) -> Finding:
     addresses = _addresses(attempts)
     routes = view.routes()
-    default_only = [r for a in addresses if (r := routes.get(a)) and r.get("via_default") is True]
+    default_only = [r for a in addresses if (r := routes.get(a)) is not None and r.via_default is True]
     route_note = ""
     if default_only:
         route_note = (
-            f" Only the default route covers {fmt_addresses([str(r.get('address')) for r in default_only])} "
-            f"(source {default_only[0].get('source')}, the same as toward the internet)."
+            f" Only the default route covers {fmt_addresses([r.address for r in default_only])} "
+            f"(source {default_only[0].source}, the same as toward the internet)."
         )
     return Finding(
         cause_id="net.not_on_private_network",
@@ -144,9 +144,9 @@ _NO_TLS_SERVICE = ("timeout", "reset", "protocol")
 def tcp_ok_no_service(ev: Evidence) -> Iterator[Finding]:
     """TCP connects to the private address but no TLS service answers: silence, a reset, or a protocol error."""
     view = LocalView(ev)
-    connected = {str(a.get("address")) for a in _private(view.tcp_attempts()) if a.get("outcome") == "connected"}
-    handshakes = [a for a in view.tls_attempts() if a.get("address") in connected]
-    stalled = [a for a in handshakes if a.get("outcome") in _NO_TLS_SERVICE]
+    connected = {a.address for a in _private(view.tcp_attempts()) if a.outcome == "connected"}
+    handshakes = [a for a in view.tls_attempts() if a.address in connected]
+    stalled = [a for a in handshakes if a.outcome in _NO_TLS_SERVICE]
     if not stalled or len(stalled) < len(handshakes):
         return
     yield Finding(
@@ -160,22 +160,19 @@ def tcp_ok_no_service(ev: Evidence) -> Iterator[Finding]:
     )
 
 
-def _no_service_candidates(attempts: list[Mapping[str, Any]]) -> tuple[str, ...]:
-    if any(a.get("outcome") == "protocol" for a in attempts):
+def _no_service_candidates(attempts: Sequence[TlsAttempt]) -> tuple[str, ...]:
+    if any(a.outcome == "protocol" for a in attempts):
         # Another service owns the address: a stale record or hosts entry, or a local network overlapping the VNet.
         return ("dns.record_stale_ip", "dns.hosts_override", "net.local_route_conflict")
     return ("net.udr_nva_drop", "net.asymmetric_no_snat", "edge.customer_firewall_443")
 
 
-def _tls_outcomes(attempts: list[Mapping[str, Any]]) -> str:
-    return ", ".join(
-        f"{a.get('address')} {a.get('outcome')}" + (f": {a.get('error')}" if a.get("outcome") == "protocol" else "")
-        for a in attempts
-    )
+def _tls_outcomes(attempts: Sequence[TlsAttempt]) -> str:
+    return ", ".join(f"{a.address} {a.outcome}" + (f": {a.error}" if a.outcome == "protocol" else "") for a in attempts)
 
 
-def _no_service_reading(attempts: list[Mapping[str, Any]]) -> str:
-    if any(a.get("outcome") == "protocol" for a in attempts):
+def _no_service_reading(attempts: Sequence[TlsAttempt]) -> str:
+    if any(a.outcome == "protocol" for a in attempts):
         return (
             "what listens on that port does not speak TLS (a plaintext HTTP server or another protocol), so it is "
             "not the private endpoint."
@@ -205,36 +202,43 @@ def tls_certificate(ev: Evidence) -> Iterator[Finding]:
     """The certificate is not Azure's: a TLS-inspecting middlebox, or another service at this address."""
     view = LocalView(ev)
     for attempt in view.tls_attempts():
-        outcome = attempt.get("outcome")
-        address = attempt.get("address")
-        issuer = attempt.get("issuer_text") or attempt.get("issuer") or "an unknown issuer"
+        outcome = attempt.outcome
+        address = attempt.address
+        issuer = attempt.issuer_text or _cert_name(attempt.issuer) or "an unknown issuer"
         if outcome in ("untrusted", "expired"):
             yield Finding(
                 cause_id="edge.tls_inspection",
                 checks=("tls_handshake",),
                 detail=(
-                    f"The certificate {address} presents for {view.host} is {outcome} ({attempt.get('verify_error')}); "
+                    f"The certificate {address} presents for {view.host} is {outcome} ({attempt.verify_error}); "
                     f"issuer: {issuer}. A TLS-inspecting proxy or firewall replaces Azure's certificate."
                 ),
             )
             return
         if outcome == "name_mismatch":
-            sans = ", ".join(str(s) for s in attempt.get("sans") or []) or "none"
+            sans = ", ".join(attempt.sans or ()) or "none"
             yield Finding(
                 cause_id="edge.tls_wrong_name",
                 checks=("tls_handshake",),
                 detail=(
                     f"{address} presents a certificate that does not cover {view.host} (names: {sans}; "
-                    f"subject: {attempt.get('subject_text')}): this address belongs to another service."
+                    f"subject: {attempt.subject_text}): this address belongs to another service."
                 ),
                 candidates=("dns.record_stale_ip", "dns.hosts_override"),
             )
             return
 
 
-def _stack(proxy: Mapping[str, Any]) -> str:
+def _cert_name(name: CertName | None) -> str:
+    """`CN=..., O=...` of an issuer recorded by its attributes (older evidence has no `issuer_text`)."""
+    if name is None:
+        return ""
+    return ", ".join(f"{key}={value}" for key, value in (("CN", name.CN), ("O", name.O)) if value)
+
+
+def _stack(proxy: ProxySettings) -> str:
     """Which client library the system proxy verdict is for (WinINET's ProxyOverride is read differently by each)."""
-    rules = proxy.get("bypass_rules")
+    rules = proxy.bypass_rules
     if rules == "httpx":
         return " for httpx (the openai Python SDK's client), which reads no ProxyOverride"
     if rules in ("requests", "urllib", "winhttp"):
@@ -248,14 +252,14 @@ def proxy_in_path(ev: Evidence) -> Iterator[Finding]:
     proxy = view.proxy()
     if proxy is None:
         return
-    source = proxy.get("source")
-    url = proxy.get("proxy_url") or f"{proxy.get('proxy_host')}:{proxy.get('proxy_port')}"
-    no_proxy = proxy.get("no_proxy")
+    source = proxy.source
+    url = proxy.proxy_url or f"{proxy.proxy_host}:{proxy.proxy_port}"
+    no_proxy = proxy.no_proxy
     not_covered = f"NO_PROXY ({no_proxy}) does not cover it" if no_proxy else "NO_PROXY is not set"
     note = ""
-    if proxy.get("bypassed_by_address"):
+    if proxy.bypassed_by_address:
         note = (
-            f" The NO_PROXY entry {proxy.get('bypassed_by_address')} matches the resolved address, but clients "
+            f" The NO_PROXY entry {proxy.bypassed_by_address} matches the resolved address, but clients "
             "compare IP entries only with IP-literal URLs."
         )
     if source in ("wininet", "winhttp"):
@@ -265,7 +269,7 @@ def proxy_in_path(ev: Evidence) -> Iterator[Finding]:
             detail=f"The system proxy settings ({source}) send https://{view.host} through {url}{_stack(proxy)}.{note}",
         )
         return
-    variables = ", ".join(sorted((proxy.get("variables") or {}).keys())) or "a proxy variable"
+    variables = ", ".join(sorted(proxy.variables)) or "a proxy variable"
     yield Finding(
         cause_id="edge.proxy_env_no_proxy",
         checks=("proxy_settings",),
@@ -274,7 +278,7 @@ def proxy_in_path(ev: Evidence) -> Iterator[Finding]:
             "edge.proxy_env_no_proxy",
             # The target cloud's suffixes (sovereign clouds differ), then what NO_PROXY already holds.
             variant="cloud",
-            no_proxy=",".join([*(f".{s}" for s in view.target.cloud.suffixes), *([str(no_proxy)] if no_proxy else [])]),
+            no_proxy=",".join([*(f".{s}" for s in view.target.cloud.suffixes), *([no_proxy] if no_proxy else [])]),
         ),
     )
 

@@ -8,12 +8,12 @@ the report (catalogue `consequence_of`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.local_view import LocalView, answer_kind, fill
+from aoai_diag.evidence.path import HttpAttempt
 from aoai_diag.model import Finding
 
 # 407 is a proxy asking for credentials: the answer did not come from Azure (H12).
@@ -29,9 +29,9 @@ def no_private_endpoint(ev: Evidence) -> Iterator[Finding]:
     view = LocalView(ev)
     if view.pe_exists is False:
         public = view.public()
-        chain = " -> ".join(str(n) for n in (public.answer.get("chain") or [])) if public else ""
         if public is None or answer_kind(public.answer) not in ("public", "mixed", "private"):
             return
+        chain = " -> ".join(public.answer.chain)
         yield Finding(
             cause_id="svc.no_private_endpoint",
             checks=("public_dns",),
@@ -47,17 +47,17 @@ class _Answer:
     """The application path's HTTP answer, as the rules below read it."""
 
     view: LocalView
-    attempt: Mapping[str, Any]
+    attempt: HttpAttempt
 
     @property
     def private_direct(self) -> bool:
-        return self.attempt.get("via") == "direct" and self.attempt.get("address_class") == "private"
+        return self.attempt.via == "direct" and self.attempt.address_class == "private"
 
     @property
     def how(self) -> str:
-        if self.attempt.get("via") == "proxy":
-            return f"through the proxy {self.attempt.get('proxy')}"
-        return f"from {self.attempt.get('address')} ({self.attempt.get('address_class')})"
+        if self.attempt.via == "proxy":
+            return f"through the proxy {self.attempt.proxy}"
+        return f"from {self.attempt.address} ({self.attempt.address_class})"
 
 
 def _public_access_disabled(answer: _Answer) -> Finding:
@@ -74,7 +74,7 @@ def _public_access_disabled(answer: _Answer) -> Finding:
 
 
 def _ip_not_allowed(answer: _Answer) -> Finding:
-    caller = answer.attempt.get("caller_ip")
+    caller = answer.attempt.caller_ip
     seen = f"The service saw the caller as {caller}." if caller else "The service did not name the caller IP."
     candidates: tuple[str, ...] = ()
     if answer.private_direct:
@@ -85,7 +85,7 @@ def _ip_not_allowed(answer: _Answer) -> Finding:
         cause_id="svc.ip_not_allowed",
         checks=("https_dataplane",),
         detail=f"The service answered 403 'Access denied due to Virtual Network/Firewall rules' {answer.how}. {seen}",
-        remediation=fill("svc.ip_not_allowed", egress_ip=str(caller) if caller else None),
+        remediation=fill("svc.ip_not_allowed", egress_ip=caller),
         candidates=candidates,
     )
 
@@ -144,15 +144,15 @@ def _apim(answer: _Answer) -> Finding:
 
 def _intermediary(answer: _Answer) -> Finding:
     attempt = answer.attempt
-    headers = attempt.get("headers")
-    server = headers.get("server") if isinstance(headers, Mapping) else None
+    # `headers` is the recorded response headers (a plain mapping field), not evidence read as a mapping.
+    server = attempt.headers.get("server")
     return Finding(
         cause_id="edge.intermediary_response",
         checks=("https_dataplane",),
         detail=(
-            f"Something other than Azure answered {answer.how} (status {attempt.get('status')}"
+            f"Something other than Azure answered {answer.how} (status {attempt.status}"
             + (f", Server: {server}" if server else "")
-            + f", {attempt.get('error') or 'no apim-request-id'})."
+            + f", {attempt.error or 'no apim-request-id'})."
         ),
     )
 
@@ -177,8 +177,8 @@ def dataplane_answer(ev: Evidence) -> Iterator[Finding]:
     if attempt is None:
         return
     answer = _Answer(view, attempt)
-    build = _BY_LABEL.get(str(attempt.get("classification")))
-    if build is None and (attempt.get("status") == _PROXY_AUTH or attempt.get("outcome") == "proxy_error"):
+    build = _BY_LABEL.get(str(attempt.classification))
+    if build is None and (attempt.status == _PROXY_AUTH or attempt.outcome == "proxy_error"):
         build = _intermediary
     if build is not None:
         yield build(answer)

@@ -8,68 +8,97 @@ Profile shapes: https://learn.microsoft.com/azure/vpn-gateway/azure-vpn-client-o
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+import ipaddress
+from collections.abc import Iterator
+from dataclasses import replace
 
 from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.local_view import LocalView, answer_addresses, fill, fmt_addresses
 from aoai_diag.evidence.answers import split_addresses
+from aoai_diag.evidence.osnet import OsResolvers, VpnProfile, VpnProfileContent
+from aoai_diag.evidence.path import KernelRoute, ProfileRoute, RouteLookup
 from aoai_diag.model import Finding
 from aoai_diag.osnet.vpnprofile import covering_route, suffix_covers
 
 _FAILED = ("timeout", "unreachable", "refused")
 
 
-def _profile(ev: Evidence) -> tuple[Mapping[str, Any], str] | None:
+def _profile(ev: Evidence) -> tuple[VpnProfileContent, str] | None:
     if not ev.ran("vpn_profile"):
         return None
-    data = ev.get("vpn_profile")
-    profile = data.get("profile")
-    return (profile, str(data.get("file") or "the VPN profile")) if isinstance(profile, Mapping) else None
+    data = ev.of(VpnProfile)
+    return (data.profile, data.file or "the VPN profile") if data.profile is not None else None
+
+
+def _networks(prefixes: tuple[str, ...]) -> tuple[str, ...]:
+    """The prefixes that are networks: a hand-edited bundle may hold any string, which covers nothing."""
+    out = []
+    for prefix in prefixes:
+        try:
+            ipaddress.ip_network(prefix)
+        except ValueError:
+            continue
+        out.append(prefix)
+    return tuple(out)
+
+
+def _covering(profile: VpnProfileContent, address: str) -> tuple[str | None, str | None]:
+    """`covering_route` over the profile's routes that are networks."""
+    routes = replace(
+        profile,
+        advertised_routes=_networks(profile.advertised_routes),
+        include_routes=_networks(profile.include_routes),
+        exclude_routes=_networks(profile.exclude_routes),
+    )
+    return covering_route(routes, address)
 
 
 def _blocked_private(view: LocalView) -> tuple[list[str], str] | None:
     """The private addresses TCP was tried on, when every attempt failed (none connected)."""
-    attempts = [a for a in view.tcp_attempts() if split_addresses([str(a.get("address"))])[0]]
-    if not attempts or any(a.get("outcome") not in _FAILED for a in attempts):
+    attempts = [a for a in view.tcp_attempts() if split_addresses([a.address])[0]]
+    if not attempts or any(a.outcome not in _FAILED for a in attempts):
         return None
-    shown = ", ".join(f"{a.get('address')} {a.get('outcome')}" for a in attempts)
-    return list(dict.fromkeys(str(a.get("address")) for a in attempts)), shown
+    shown = ", ".join(f"{a.address} {a.outcome}" for a in attempts)
+    return list(dict.fromkeys(a.address for a in attempts)), shown
 
 
-def _routes_text(profile: Mapping[str, Any]) -> str:
-    routes = [*profile.get("advertised_routes", []), *profile.get("include_routes", [])]
-    return ", ".join(routes) or "no route"
+def _routes_text(profile: VpnProfileContent) -> str:
+    return ", ".join([*profile.advertised_routes, *profile.include_routes]) or "no route"
 
 
-def _forced_tunnel(profile: Mapping[str, Any]) -> bool:
+def _forced_tunnel(profile: VpnProfileContent) -> bool:
     """The profile sends everything into the tunnel (0/0, or 0/1 + 128/1 as documented for forced tunnelling): then
     "leaves like the public reference address" proves nothing, the reference goes through the tunnel too."""
-    routes = [*profile.get("advertised_routes", []), *profile.get("include_routes", [])]
-    return any(str(r).endswith(("/0", "/1")) for r in routes)
+    return any(r.endswith(("/0", "/1")) for r in (*profile.advertised_routes, *profile.include_routes))
 
 
-def _route_out_of_tunnel(route: Mapping[str, Any], forced: bool = False) -> str | None:
+def _route_out_of_tunnel(route: KernelRoute | ProfileRoute, forced: bool = False) -> str | None:
     """How the OS carries this address other than through the tunnel, or None when it does not know that."""
-    if route.get("local"):
+    if route.local:
         return None
     # A resolved address's entry carries the UDP connect's answer in `error` and the reader's in `os_route`; a
-    # profile route's entry is the reader's answer itself.
-    resolved = isinstance(route.get("os_route"), Mapping)
-    os_route = route["os_route"] if resolved else route
-    kernel_error = route.get("error") if resolved else None
-    address = route.get("address")
+    # profile route's entry is the reader's answer itself (its `prefix` the table entry looked up).
+    kernel_error: str | None = None
+    no_route, reader_error, prefix, interface, next_hop = False, route.error, None, None, None
+    if isinstance(route, ProfileRoute):
+        no_route, prefix, interface, next_hop = route.no_route, route.prefix, route.interface, route.next_hop
+    elif route.os_route is not None:
+        os_route = route.os_route
+        kernel_error, no_route, reader_error = route.error, os_route.no_route, os_route.error
+        prefix, interface, next_hop = os_route.prefix, os_route.interface, os_route.next_hop
+    address = route.address
     # The kernel's own "no route" answers are facts; a reader that failed to run is not.
-    if kernel_error or os_route.get("no_route"):
-        return f"the OS has no route to {address} at all ({kernel_error or os_route.get('error')})"
-    if route.get("tunnel") is True:
+    if kernel_error or no_route:
+        return f"the OS has no route to {address} at all ({kernel_error or reader_error})"
+    if route.tunnel is True:
         return None
-    if (route.get("via_default") is True and not forced) or os_route.get("prefix") in ("0.0.0.0/0", "::/0"):
-        via = os_route.get("interface") or f"source {route.get('source')}"
-        hop = f" via {os_route['next_hop']}" if os_route.get("next_hop") else ""
+    if (route.via_default is True and not forced) or prefix in ("0.0.0.0/0", "::/0"):
+        source = route.source if isinstance(route, KernelRoute) else None
+        via = interface or f"source {source}"
+        hop = f" via {next_hop}" if next_hop else ""
         return f"the OS sends {address} down the default route ({via}{hop})"
-    if route.get("tunnel") is False:
-        return f"the OS sends {address} out of {os_route.get('interface')}, not the tunnel"
+    if route.tunnel is False:
+        return f"the OS sends {address} out of {interface}, not the tunnel"
     return None
 
 
@@ -82,8 +111,8 @@ def _pe_routes_out(view: LocalView, addresses: list[str], forced: bool) -> list[
 
 def _tunnel_routes(ev: Evidence, forced: bool) -> tuple[list[str], bool]:
     """(profile routes the OS sends into the tunnel, whether every profile route is known to be outside it)."""
-    entries = [e for e in ev.get("route_lookup").get("profile_routes") or [] if isinstance(e, Mapping)]
-    inside = [str(e.get("prefix")) for e in entries if e.get("tunnel") is True]
+    entries = ev.of(RouteLookup).profile_routes
+    inside = [e.prefix for e in entries if e.tunnel is True]
     return inside, bool(entries) and all(_route_out_of_tunnel(e, forced) for e in entries)
 
 
@@ -98,11 +127,11 @@ def routes_missing(ev: Evidence) -> Iterator[Finding]:
     profile, name = found
     addresses, outcomes = blocked
     routes = view.routes()
-    if any(routes[a].get("tunnel") is True for a in addresses if a in routes):
+    if any(routes[a].tunnel is True for a in addresses if a in routes):
         return  # the OS does send it into the tunnel: whatever the profile file says, the route is there
-    coverage = {a: covering_route(profile, a) for a in addresses}
+    coverage = {a: _covering(profile, a) for a in addresses}
     excluded = {a: ex for a, (_, ex) in coverage.items() if ex}
-    uncarried = [a for a, (route, _) in coverage.items() if not route] if profile.get("routes_known") else []
+    uncarried = [a for a, (route, _) in coverage.items() if not route] if profile.routes_known else []
     pe = addresses[0]
     checks: tuple[str, ...] = ("vpn_profile", "tcp_connect", "system_resolution")
     all_excluded = bool(excluded) and len(excluded) == len(addresses)
@@ -130,7 +159,7 @@ def routes_missing(ev: Evidence) -> Iterator[Finding]:
         checks=checks,
         detail=(
             f"{view.host} resolves to the private {fmt_addresses(addresses)} but TCP fails ({outcomes}); in {name} "
-            f"(gateway {profile.get('gateway') or 'unknown'}) {why}."
+            f"(gateway {profile.gateway or 'unknown'}) {why}."
         ),
         # Otherwise the catalogue text: the gateway resource name is not in the profile.
         remediation=fill(
@@ -149,8 +178,8 @@ def tunnel_down(ev: Evidence) -> Iterator[Finding]:
         return
     profile, name = found
     addresses, outcomes = blocked
-    carried = {a: covering_route(profile, a)[0] for a in addresses}
-    if any(not route or covering_route(profile, a)[1] for a, route in carried.items()):
+    carried = {a: _covering(profile, a)[0] for a in addresses}
+    if any(not route or _covering(profile, a)[1] for a, route in carried.items()):
         return
     forced = _forced_tunnel(profile)
     outside = _pe_routes_out(view, addresses, forced)
@@ -162,14 +191,14 @@ def tunnel_down(ev: Evidence) -> Iterator[Finding]:
         cause_id="net.vpn_disconnected",
         checks=("vpn_profile", "route_lookup", "tcp_connect"),
         detail=(
-            f"{name} carries {prefixes} into the tunnel (gateway {profile.get('gateway') or 'unknown'}), but none "
+            f"{name} carries {prefixes} into the tunnel (gateway {profile.gateway or 'unknown'}), but none "
             f"of its routes is on a tunnel interface: {'; '.join(outside)}, and TCP fails ({outcomes}). The VPN is "
             "not connected."
         ),
         remediation=fill(
             "net.vpn_disconnected",
             variant="profile",
-            vpn=profile.get("name") or profile.get("gateway") or name,
+            vpn=profile.name or profile.gateway or name,
             prefixes=prefixes,
         ),
     )
@@ -180,11 +209,10 @@ def _vpn_dns_installed(ev: Evidence, host: str) -> bool:
     this very name: a VPN client installed DNS servers, whatever the profile file lists."""
     if not ev.ran("os_resolvers"):
         return False
-    data = ev.get("os_resolvers")
-    names = data.get("names") if isinstance(data.get("names"), Mapping) else {}
-    choice = names.get(host) if isinstance(names, Mapping) else None
-    taken = isinstance(choice, Mapping) and choice.get("kind") in ("nrpt", "scoped", "link_domain")
-    return bool(data.get("split_rules")) or taken
+    data = ev.of(OsResolvers)
+    choice = data.names.get(host)
+    taken = choice is not None and choice.kind in ("nrpt", "scoped", "link_domain")
+    return bool(data.split_rules) or taken
 
 
 def profile_dns(ev: Evidence) -> Iterator[Finding]:
@@ -198,14 +226,14 @@ def profile_dns(ev: Evidence) -> Iterator[Finding]:
     if not public or private:
         return
     profile, name = found
-    suffixes = [str(s) for s in profile.get("dns_suffixes") or []]
+    suffixes = profile.dns_suffixes
     uncovered = [n for n in view.target.names if suffixes and not any(suffix_covers(s, n) for s in suffixes)]
     installed = _vpn_dns_installed(ev, view.host)
     add: list[str] = []  # the suffixes the profile lacks (none: it pushes no DNS server at all)
-    if view.host in uncovered and (profile.get("dns_servers") or installed):
+    if view.host in uncovered and (profile.dns_servers or installed):
         missing = f"lists DNS suffixes {', '.join(suffixes)}, none of which covers {', '.join(uncovered)}"
         add = list(dict.fromkeys(f".{n.split('.', 1)[1]}" for n in uncovered))
-    elif not profile.get("dns_servers") and not installed:
+    elif not profile.dns_servers and not installed:
         # The file lists no DNS server, and the OS shows no VPN DNS rule (NRPT, scoped resolver, link domain).
         missing = "pushes no DNS server (no <dnsservers>)"
     else:
@@ -234,28 +262,27 @@ def split_rule_lacks_suffix(ev: Evidence) -> Iterator[Finding]:
     found = _profile(ev)
     view = LocalView(ev)
     if found:
-        suffixes = [str(s) for s in found[0].get("dns_suffixes") or []]
+        suffixes = found[0].dns_suffixes
         if suffixes and not any(suffix_covers(s, view.host) for s in suffixes):
             return  # the profile's own suffix list is the root: profile_dns names it, with the lines to add
-    data = ev.get("os_resolvers")
-    names = data.get("names") if isinstance(data.get("names"), Mapping) else {}
-    choice = names.get(view.host) if isinstance(names, Mapping) else None
-    rules = [r for r in data.get("split_rules") or [] if isinstance(r, Mapping)]
-    tunnel_answers = (data.get("uncovered") or {}).get(view.host) or {}
-    if not isinstance(choice, Mapping) or choice.get("kind") != "default" or not rules:
+    data = ev.of(OsResolvers)
+    choice = data.names.get(view.host)
+    rules = data.split_rules
+    tunnel_answers = data.uncovered.get(view.host, {})
+    if choice is None or choice.kind != "default" or not rules:
         return
-    if choice.get("app") not in ("public", "mixed") or choice.get("verdict") == "private":
+    if choice.app not in ("public", "mixed") or choice.verdict == "private":
         return
     private = {s: a for s, a in tunnel_answers.items() if split_addresses(answer_addresses(a))[0]}
     if not private:
         return
     server, answer = next(iter(private.items()))
-    platform = str(data.get("platform") or "windows")
+    platform = data.platform or "windows"
     kind = {"windows": "NRPT namespaces", "macos": "scoped resolvers", "linux": "link domains"}.get(platform, "rules")
-    matches = ", ".join(sorted({str(r.get("match")) for r in rules}))
+    matches = ", ".join(sorted({str(r.match) for r in rules}))
     suffix = "." + view.host.split(".", 1)[1]
-    asks = f"{', '.join(choice.get('servers') or []) or 'the default DNS'} ({choice.get('verdict')})"
-    exemption = choice.get("match")  # a `default` choice names the NRPT exemption that sent the name there
+    asks = f"{', '.join(choice.servers) or 'the default DNS'} ({choice.verdict})"
+    exemption = choice.match  # a `default` choice names the NRPT exemption that sent the name there
     covered = (
         f"an NRPT exemption for {exemption} sends {view.host} to" if exemption else f"none covers {view.host}: it asks"
     )

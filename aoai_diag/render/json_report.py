@@ -6,13 +6,12 @@ import json
 from typing import Any
 
 from aoai_diag import catalogue
+from aoai_diag.evidence.host import AppHost
 from aoai_diag.model import Finding, Report, TargetReport
 
 SCHEMA_VERSION = "1.3"
 """1.2: `host`, where the run happened when that is an app host (issue 18). 1.3: a check's evidence is its type
 serialised, every declared field present (defaults included), also for a check that observed nothing (issue 16)."""
-
-_HOST_KEYS = ("kind", "description", "name", "resource_group", "subscription_id", "on_azure")
 
 
 def run_host(report: Report) -> dict[str, Any] | None:
@@ -20,8 +19,16 @@ def run_host(report: Report) -> dict[str, Any] | None:
     of a run), else None."""
     for target in report.targets:
         for check in target.checks:
-            if check.id == "app_host" and check.evidence.get("kind"):
-                return {key: check.evidence.get(key) for key in _HOST_KEYS}
+            host = check.typed(AppHost) if check.id == "app_host" else None
+            if host is not None and host.kind:
+                return {
+                    "kind": host.kind,
+                    "description": host.description,
+                    "name": host.name,
+                    "resource_group": host.resource_group,
+                    "subscription_id": host.subscription_id,
+                    "on_azure": host.on_azure,
+                }
     return None
 
 

@@ -1,17 +1,17 @@
 """Numbers read off a finished TargetReport, shared by the Prometheus and Nagios renderers.
 
-Everything here reads evidence in the shapes of docs/evidence.md; a check that did not run (skip/error) or
-evidence that lacks a field simply yields no number, never a made-up zero.
+Everything here reads the probes' typed evidence (aoai_diag/evidence); a check that did not run (skip/error) or
+evidence without a number (a field at its default None) simply yields no number, never a made-up zero.
 """
 
 from __future__ import annotations
 
 import math
 import ssl
-from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any
 
+from aoai_diag.evidence.dns import SystemResolution
+from aoai_diag.evidence.path import HttpAttempt, HttpsDataplane, TcpConnect, TlsHandshake
 from aoai_diag.model import CheckResult, Status, TargetReport
 
 PHASES = ("dns", "connect", "tls", "http")
@@ -28,33 +28,24 @@ def _checks(target: TargetReport) -> dict[str, CheckResult]:
     return {c.id: c for c in target.checks}
 
 
-def _attempts(check: CheckResult | None) -> list[Mapping[str, Any]]:
-    if check is None:
-        return []
-    raw = check.evidence.get("attempts")
-    return [a for a in raw if isinstance(a, Mapping)] if isinstance(raw, list) else []
-
-
-def finite(value: Any) -> float | None:
-    """A finite number, or None: a metric must never read NaN or Inf (live evidence is not validated like a bundle)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def finite(value: float | None) -> float | None:
+    """A finite number, or None: a metric must never read NaN or Inf (live evidence is not validated like a bundle:
+    a probe's dataclass takes whatever number it is given)."""
+    if value is None:
         return None
     try:
         number = float(value)
-    except OverflowError:
+    except OverflowError:  # an int beyond float range
         return None
     return number if math.isfinite(number) else None
 
 
-def _app_attempt(check: CheckResult | None) -> Mapping[str, Any] | None:
+def _app_attempt(check: CheckResult | None) -> HttpAttempt | None:
     """The https_dataplane attempt an application would make (`app_path`), if recorded."""
     if check is None:
         return None
-    wanted = check.evidence.get("app_path")
-    for attempt in _attempts(check):
-        if attempt.get("via") == wanted:
-            return attempt
-    return None
+    data = check.typed(HttpsDataplane)
+    return next((a for a in data.attempts if a.via == data.app_path), None)
 
 
 def phase_seconds(target: TargetReport) -> dict[str, float]:
@@ -73,8 +64,8 @@ def phase_seconds(target: TargetReport) -> dict[str, float]:
     if connect is not None and connect.status in _OBSERVED:
         times = [
             ms
-            for a in _attempts(connect)
-            if a.get("outcome") == "connected" and (ms := finite(a.get("connect_ms"))) is not None
+            for a in connect.typed(TcpConnect).attempts
+            if a.outcome == "connected" and (ms := finite(a.connect_ms)) is not None
         ]
         out["connect"] = min(times) if times else finite(connect.duration_ms)
     tls = checks.get("tls_handshake")
@@ -83,7 +74,7 @@ def phase_seconds(target: TargetReport) -> dict[str, float]:
     http = checks.get("https_dataplane")
     if http is not None and http.status in _OBSERVED:
         attempt = _app_attempt(http)
-        ms = finite(attempt.get("elapsed_ms")) if attempt else None
+        ms = finite(attempt.elapsed_ms) if attempt is not None else None
         out["http"] = ms if ms is not None else finite(http.duration_ms)
     return {phase: ms / 1000.0 for phase, ms in out.items() if ms is not None}
 
@@ -93,13 +84,10 @@ def resolved_address_classes(target: TargetReport) -> dict[str, int] | None:
     check = _checks(target).get("system_resolution")
     if check is None or check.status not in _OBSERVED:
         return None
-    classes = check.evidence.get("address_classes")
-    addresses = check.evidence.get("addresses")
-    if not isinstance(classes, Mapping) or not isinstance(addresses, list):
-        return None
+    data = check.typed(SystemResolution)
     counts = dict.fromkeys(ADDRESS_CLASSES, 0)
-    for address in addresses:
-        cls = classes.get(address)
+    for address in data.addresses:
+        cls = data.address_classes.get(address)
         if cls in counts:
             counts[cls] += 1
     return counts
@@ -112,17 +100,17 @@ def data_path(target: TargetReport) -> str | None:
     if check is None or check.status not in _OBSERVED:
         return None
     attempt = _app_attempt(check)
-    if attempt is None or attempt.get("outcome") != "response":
+    if attempt is None or attempt.outcome != "response":
         return "none"
-    if attempt.get("via") == "proxy":
+    if attempt.via == "proxy":
         return "proxy"
-    cls = attempt.get("address_class")
+    cls = attempt.address_class
     return cls if cls in ("private", "public") else "none"
 
 
-def parse_not_after(value: Any) -> float | None:
+def parse_not_after(value: str | None) -> float | None:
     """Unix seconds of a certificate's notAfter: ISO 8601 or OpenSSL's `Jun  1 12:00:00 2030 GMT`."""
-    if not isinstance(value, str) or not value.strip():
+    if value is None or not value.strip():
         return None
     text = value.strip()
     try:
@@ -143,5 +131,6 @@ def parse_not_after(value: Any) -> float | None:
 def earliest_cert_expiry(target: TargetReport) -> float | None:
     """Unix seconds of the earliest notAfter over the TLS attempts (blackbox's probe_ssl_earliest_cert_expiry)."""
     check = _checks(target).get("tls_handshake")
-    times = [t for a in _attempts(check) if (t := parse_not_after(a.get("not_after"))) is not None]
+    attempts = check.typed(TlsHandshake).attempts if check is not None else ()
+    times = [t for a in attempts if (t := parse_not_after(a.not_after)) is not None]
     return min(times) if times else None

@@ -9,6 +9,7 @@ from typing import Any
 from tabulate import tabulate
 
 from aoai_diag import catalogue
+from aoai_diag.evidence.azure import ArmAppHost
 from aoai_diag.model import CheckResult, Finding, Report, Role, Status, TargetReport, Verdict
 from aoai_diag.render.json_report import run_host
 from aoai_diag.verdict import FROM_CHECK, from_host, path_checks
@@ -71,11 +72,12 @@ def _check_table(checks: Sequence[CheckResult], colour: bool) -> str:
 
 def _host_name(target: TargetReport) -> str:
     for check in target.checks:
-        host = check.evidence.get("host") if check.id == FROM_CHECK else None
-        if isinstance(host, Mapping) and host.get("name"):
-            return f"{host.get('kind')} {host.get('name')}"
-        if check.id == FROM_CHECK:
-            return str(check.evidence.get("ref") or "the host")
+        if check.id != FROM_CHECK:
+            continue
+        data = check.typed(ArmAppHost)
+        if data.host is not None and data.host.name:
+            return f"{data.host.kind} {data.host.name}"
+        return data.ref or "the host"
     return "the host"
 
 
