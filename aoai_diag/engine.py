@@ -19,7 +19,6 @@ from aoai_diag import blocking
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import DeadlineExceeded, ProbeContext
 from aoai_diag.errors import one_line
-from aoai_diag.evidence import read
 from aoai_diag.evidence.base import Evidence
 from aoai_diag.model import CheckResult, Outcome, Status
 from aoai_diag.targets import Target
@@ -34,11 +33,15 @@ def _failed(probe: Probe, exc: BaseException) -> Outcome:
 
 def _evidence(probe: Probe, outcome: Outcome) -> Evidence:
     """What the probe observed, as its declared type; the type at its defaults when it observed nothing."""
-    if isinstance(outcome.evidence, Evidence):
+    if outcome.evidence is not None:
         return outcome.evidence
-    if outcome.evidence is not None:  # TRANSITION: a probe that still writes its JSON mapping
-        return read(probe.id, outcome.evidence)
     return probe.evidence() if probe.evidence is not None else Evidence()
+
+
+def _misshapen(probe: Probe, what: str) -> Outcome:
+    return Outcome(
+        Status.ERROR, f"probe {probe.id} failed: probe returned {what}", None, f"returned {what}", failure="failed"
+    )
 
 
 def _late(ctx: ProbeContext) -> Outcome:
@@ -97,14 +100,11 @@ class _TargetRun:
         except Exception as exc:  # a probe bug or an untranslated library error: evidence, not a crash
             outcome = _failed(probe, exc)
         if not isinstance(outcome, Outcome):
-            name = type(outcome).__name__
-            outcome = Outcome(
-                Status.ERROR,
-                f"probe {probe.id} failed: probe returned {name}, not Outcome",
-                None,
-                f"returned {name}",
-                failure="failed",
-            )
+            outcome = _misshapen(probe, f"{type(outcome).__name__}, not Outcome")
+        elif outcome.evidence is not None and not isinstance(outcome.evidence, probe.evidence or Evidence):
+            # mypy sees the probes' code; this catches what it cannot (evidence built from a value typed Any)
+            expected = (probe.evidence or Evidence).__name__
+            outcome = _misshapen(probe, f"evidence {type(outcome.evidence).__name__}, not {expected}")
         self._settle(probe, outcome, t0)
 
     def _skip_reason(self, probe: Probe) -> Outcome | None:

@@ -59,10 +59,9 @@ class Outcome:
     status: Status
     summary: str
     """One line a person reads in the table."""
-    evidence: Evidence | Mapping[str, Any] | None = None
+    evidence: Evidence | None = None
     """The facts observed, as the probe's evidence type (`Probe.evidence`); None when nothing was observed (the
-    engine then records the type with every field at its default). TRANSITION: a JSON mapping is still accepted
-    and read into the type by `CheckResult`."""
+    engine then records the type with every field at its default)."""
     reason: str | None = None
     """Why the status is skip/error/fail, when the summary alone does not say."""
     failure: str | None = None
@@ -78,7 +77,8 @@ class CheckResult:
     status: Status
     summary: str
     evidence: Evidence
-    """The probe's typed evidence (`Probe.evidence`); a JSON mapping given here is read into that type."""
+    """The probe's typed evidence (`Probe.evidence`). A JSON mapping given here (a result written by hand, as the
+    tests do) is read into that type through the one door from JSON, `aoai_diag.evidence.read`."""
     duration_ms: float
     """Wall time of the probe, milliseconds."""
     reason: str | None = None

@@ -19,8 +19,6 @@ netguard.install()
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
 
-from tests.evidence_guard import probe_evidence_fits_its_type  # noqa: E402, F401 - autouse fixture
-
 
 def guarded_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for a subprocess under test: the loopback-only guard is loaded via sitecustomize."""

@@ -16,6 +16,7 @@ from aoai_diag.evidence.dns import (
     DnsNameservers,
     HostsEntry,
     HostsFile,
+    NameResult,
     PublicDns,
     ServerAnswers,
     SystemResolution,
@@ -464,12 +465,13 @@ def test_answer_kinds_per_name_and_resolver() -> None:
     assert ("contoso.cognitiveservices.azure.com", "configured", "public") in table
     assert ("contoso.privatelink.openai.azure.com", "azure", "private") in table
     assert ("contoso.services.ai.azure.com", "public", "public") in table
-    unreachable = {"outcome": "unreachable", "error": "OSError: [Errno 101] Network is unreachable"}
+    unreachable = DnsAnswer(outcome="unreachable", error="OSError: [Errno 101] Network is unreachable")
     assert lf.classify_dns(unreachable) is lf.AnswerKind.UNREACHABLE
     # why it failed is the recorded outcome, never the error text
-    assert lf.classify_dns({"outcome": "error", "error": "Network is unreachable"}) is lf.AnswerKind.ERROR
-    assert lf.classify_dns({"outcome": "error", "error": "BadResponse: garbage"}) is lf.AnswerKind.ERROR
-    assert lf.classify_system({"addresses": [], "error": "EAI_NONAME: Name or service not known"}).value == "nxdomain"
+    assert lf.classify_dns(DnsAnswer(outcome="error", error="Network is unreachable")) is lf.AnswerKind.ERROR
+    assert lf.classify_dns(DnsAnswer(outcome="error", error="BadResponse: garbage")) is lf.AnswerKind.ERROR
+    nxdomain = NameResult(error="EAI_NONAME: Name or service not known")
+    assert lf.classify_system(nxdomain) is lf.AnswerKind.NXDOMAIN
 
 
 def test_account_kind_is_known_from_arm_or_public_dns_and_otherwise_unknown_with_why() -> None:

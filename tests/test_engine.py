@@ -27,7 +27,7 @@ def ctx_with(deadline_s: float, timeout: float = 1.0) -> ProbeContext:
 def sleeper(seconds: float, status: Status = Status.PASS) -> RunFn:
     async def run(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
         await asyncio.sleep(seconds)
-        return Outcome(status, f"slept {seconds}", {"deps": sorted(deps)})
+        return Outcome(status, f"slept {seconds} after {sorted(deps)}")
 
     return run
 

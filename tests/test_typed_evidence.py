@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aoai_diag import engine
-from aoai_diag.checks import PROBES, tcp_connect
+from aoai_diag.checks import PROBES
+from aoai_diag.checks.base import Probe
+from aoai_diag.context import ProbeContext, Settings
+from aoai_diag.engine import run_probes
 from aoai_diag.evidence import EvidenceError, evidence_types, parse, read
 from aoai_diag.evidence.base import parse_int
 from aoai_diag.evidence.dns import DnsAnswer
 from aoai_diag.evidence.osnet import OsResolvers, OsRoute, VpnProfile
 from aoai_diag.evidence.path import RouteLookup, TcpAttempt, TcpConnect
 from aoai_diag.evidence.schema import SCHEMA_FILES, block_text, current_block
-from aoai_diag.model import CheckResult, Outcome
+from aoai_diag.model import Outcome, Status
+from aoai_diag.targets import parse_target
 from tests.conftest import FIXTURES, REPO
-from tests.evidence_guard import evidence_problem
 
 FIXTURE_FILES = sorted((FIXTURES / "evidence").glob("*.json")) + sorted(
     p for p in (FIXTURES / "bundles").glob("*.json") if p.name != "expected.json"
@@ -131,16 +134,39 @@ def test_typed_evidence_is_frozen() -> None:
         typed.port = 80  # type: ignore[misc]
 
 
-def test_the_suite_checks_every_probe_result_at_the_engine_boundary() -> None:
-    # The guard (tests/evidence_guard.py) is installed for every test...
-    assert engine.CheckResult is not CheckResult
-    # ...and names a field a probe writes without declaring it, or a value of the wrong type.
-    assert evidence_problem("tcp_connect", {"port": 443, "attempts": []}) is None
-    problem = evidence_problem("tcp_connect", {"port": 443, "attempts": [{"address": "10.0.0.5", "rtt": 1}]})
-    assert problem == "tcp_connect: evidence.attempts[0].rtt: not a declared field of TcpAttempt"
-    assert evidence_problem("hosts_file", {"entries": [{"line": "3"}]}) is not None
-    # A test that calls a probe's `run` without the engine is watched too: the probe module's own Outcome.
-    assert tcp_connect.Outcome is not Outcome
+def _ctx() -> ProbeContext:
+    return ProbeContext(settings=Settings(timeout=1.0), deadline=time.monotonic() + 5.0)
+
+
+@pytest.mark.parametrize(
+    ("evidence", "named"),
+    [
+        ({"port": 443, "attempts": []}, "evidence dict, not TcpConnect"),
+        (DnsAnswer(), "evidence DnsAnswer, not TcpConnect"),
+    ],
+)
+def test_the_engine_refuses_evidence_that_is_not_the_declared_type(evidence: Any, named: str) -> None:
+    # mypy holds the probes to `Outcome.evidence: Evidence | None`; the engine catches what a value typed Any slips
+    # past it: the result is an error naming what came back, with the type at its defaults, never the stray value.
+    async def run(target: Any, ctx: Any, deps: Any) -> Outcome:
+        return Outcome(Status.PASS, "looks fine", evidence)
+
+    probe = Probe(id="tcp_connect", title="t", run=run, evidence=TcpConnect)
+    (result,) = run_probes(parse_target("contoso"), _ctx(), [probe])
+    assert (result.status, result.failure) == (Status.ERROR, "failed")
+    assert result.summary == f"probe tcp_connect failed: probe returned {named}"
+    assert result.evidence == TcpConnect()
+
+
+def test_a_probe_that_observed_nothing_records_its_type_at_defaults() -> None:
+    async def run(target: Any, ctx: Any, deps: Any) -> Outcome:
+        return Outcome(Status.SKIP, "nothing to do")
+
+    probe = Probe(id="tcp_connect", title="t", run=run, evidence=TcpConnect)
+    (result,) = run_probes(parse_target("contoso"), _ctx(), [probe])
+    assert result.evidence == TcpConnect() and result.typed(TcpConnect).attempts == ()
+    with pytest.raises(TypeError, match="tcp_connect evidence is TcpConnect, not DnsAnswer"):
+        result.typed(DnsAnswer)
 
 
 # What a VPN laptop's run records (shapes of route_lookup, vpn_profile and os_resolvers, values as the probes wrote

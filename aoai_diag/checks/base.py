@@ -54,5 +54,5 @@ def skip(summary: str, reason: str | None = None) -> Outcome:
     return Outcome(Status.SKIP, summary, None, reason or summary)
 
 
-def error(summary: str, reason: str | None = None, evidence: Evidence | Mapping[str, object] | None = None) -> Outcome:
+def error(summary: str, reason: str | None = None, evidence: Evidence | None = None) -> Outcome:
     return Outcome(Status.ERROR, summary, evidence, reason or summary)

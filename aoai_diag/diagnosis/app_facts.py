@@ -8,9 +8,6 @@ settings choose, and whether App Service sends the traffic into the VNet (route-
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from aoai_diag.diagnosis import azure_facts
 from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.facts import Fact, Unknown, fact, is_unknown, known, unknown, why_unread
@@ -35,14 +32,8 @@ def _rfc1918(address: str) -> bool | None:
     return rfc1918(address)
 
 
-def _typed_host(host: AppHost | Mapping[str, Any]) -> AppHost:
-    # TRANSITION: the arm_app_host probe may still hand the host as its JSON mapping (read into the type here).
-    return host if isinstance(host, AppHost) else AppHost.from_dict(host, "host")
-
-
-def describe(host: AppHost | Mapping[str, Any]) -> str:
+def describe(host: AppHost) -> str:
     """`App Service app app-contoso` for sentences."""
-    host = _typed_host(host)
     return f"{KIND_TITLES.get(host.kind, 'host')} {host.name}"
 
 
@@ -175,7 +166,7 @@ def route_all_gap(ev: Evidence) -> Fact[tuple[str, ...]]:
     return known(outside, "arm_app_host", "arm_private_endpoints", "arm_client_network")
 
 
-def host_path(ev: Evidence, host: AppHost | Mapping[str, Any] | None) -> tuple[HostLink, ...]:
+def host_path(ev: Evidence, host: AppHost | None) -> tuple[HostLink, ...]:
     """Each link of the host's path as Resource Manager shows it: state ok | broken | unknown, with its detail.
 
     `host` is the host as just read (the probe calls this before its own evidence exists); `ev` holds the other
@@ -188,7 +179,6 @@ def host_path(ev: Evidence, host: AppHost | Mapping[str, Any] | None) -> tuple[H
     if host is None:
         add("host", "unknown", "the host's configuration could not be read")
         return tuple(links)
-    host = _typed_host(host)
     add("host", "ok", f"{describe(host)} read")
     net = ev.of(ArmClientNetwork) if ev.ran("arm_client_network") else ArmClientNetwork()
     if not host.subnet_ids and net.vnet is None:
@@ -248,15 +238,12 @@ def host_path(ev: Evidence, host: AppHost | Mapping[str, Any] | None) -> tuple[H
     return tuple(links)
 
 
-def route_all_gap_for(ev: Evidence, host: AppHost | Mapping[str, Any]) -> Fact[tuple[str, ...]]:
+def route_all_gap_for(ev: Evidence, host: AppHost) -> Fact[tuple[str, ...]]:
     """`app.route_all_gap` for a host not yet in `ev` (the arm_app_host probe, while it builds its evidence)."""
-    from aoai_diag.evidence import read
     from aoai_diag.model import CheckResult
 
-    # TRANSITION (issue 16 part 2): a mapping is read through the one door until every caller passes the type.
-    evidence = ArmAppHost(host=host) if isinstance(host, AppHost) else read("arm_app_host", {"host": host})
     checks = dict(ev.checks)
-    checks["arm_app_host"] = CheckResult("arm_app_host", Status.PASS, "", evidence, 0.0)
+    checks["arm_app_host"] = CheckResult("arm_app_host", Status.PASS, "", ArmAppHost(host=host), 0.0)
     return route_all_gap(Evidence(ev.target, checks))
 
 

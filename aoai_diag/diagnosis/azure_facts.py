@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from aoai_diag.diagnosis.evidence import Evidence
 from aoai_diag.diagnosis.facts import Fact, Unknown, fact, is_unknown, known, unknown, why_failed, why_unread
@@ -38,7 +38,6 @@ from aoai_diag.evidence.azure import (
     Vnet,
     VnetLink,
 )
-from aoai_diag.evidence.base import Evidence as Observed
 from aoai_diag.evidence.path import HttpsDataplane, TcpConnect
 from aoai_diag.model import Status
 
@@ -46,16 +45,8 @@ if TYPE_CHECKING:
     # Only the type checker reads it (`typing.Never` is 3.11+).
     from typing_extensions import Never
 
-E = TypeVar("E", bound=Observed)
 ArmRead = TypeVar("ArmRead", ArmAccount, ArmPrivateEndpoints, ArmDnsZones, ArmClientNetwork, ArmNsg)
 """The Resource Manager probes whose failed reads are named in `denied`."""
-
-
-def _typed(kind: type[E], value: E | Mapping[str, Any]) -> E:
-    """TRANSITION (issue 16 part 2): an `arm_*` probe not yet converted passes the JSON mapping it is building;
-    it is read through the one door (`Evidence.from_dict`). Goes, with the `| Mapping` in the signatures below,
-    once every caller passes the type."""
-    return value if isinstance(value, kind) else kind.from_dict(value)
 
 
 def scope_name(scope: str) -> str:
@@ -81,28 +72,25 @@ def _unread(denied: Sequence[Denied], source: str, what: str, role: str = "Reade
 # --- private endpoints --------------------------------------------------------------------------
 
 
-def pe_side_statuses(pe: PrivateEndpoint | Mapping[str, Any]) -> list[str]:
+def pe_side_statuses(pe: PrivateEndpoint) -> list[str]:
     """The statuses the private endpoint's own record gives its connections (privateLinkServiceConnections and
     manualPrivateLinkServiceConnections), in order, without repeats.
     https://learn.microsoft.com/rest/api/virtualnetwork/private-endpoints/get"""
-    pe = _typed(PrivateEndpoint, pe)
     return list(dict.fromkeys(c.status for c in pe.connections if c.status))
 
 
-def connection_statuses(pe: PrivateEndpoint | Mapping[str, Any]) -> set[str]:
+def connection_statuses(pe: PrivateEndpoint) -> set[str]:
     """Every status the PE's connection has, from the PE side and from the account side."""
-    pe = _typed(PrivateEndpoint, pe)
     statuses = {c.status for c in pe.connections if c.status}
     if pe.account_side is not None and pe.account_side.status:
         statuses.add(pe.account_side.status)
     return statuses
 
 
-def pe_usable(pe: PrivateEndpoint | Mapping[str, Any]) -> bool:
+def pe_usable(pe: PrivateEndpoint) -> bool:
     """Succeeded and Approved on both sides (a manual connection counts the same once approved); a PE the account
     does not list is not usable, whatever its own record says (the account was re-created or the connection removed).
     What was not recorded (an older bundle: no `listed_by_account`, no account-side status) raises no objection."""
-    pe = _typed(PrivateEndpoint, pe)
     side = pe.account_side
     return (
         pe.listed_by_account is not False
@@ -112,11 +100,10 @@ def pe_usable(pe: PrivateEndpoint | Mapping[str, Any]) -> bool:
     )
 
 
-def pe_ips(pe: PrivateEndpoint | Mapping[str, Any], source: str = "arm_private_endpoints") -> Fact[tuple[str, ...]]:
+def pe_ips(pe: PrivateEndpoint, source: str = "arm_private_endpoints") -> Fact[tuple[str, ...]]:
     """The PE's private addresses. PEs that use a DNS zone group often list no customDnsConfigs and no static
     ipConfigurations: then the NIC (or the zone group's recordSets) is the only source, and a denied NIC read leaves
     the address unknown."""
-    pe = _typed(PrivateEndpoint, pe)
     if pe.ip_addresses:
         return known(pe.ip_addresses, source)
     if pe.nic_denied:
@@ -131,11 +118,10 @@ def pe_ips(pe: PrivateEndpoint | Mapping[str, Any], source: str = "arm_private_e
     )
 
 
-def all_pe_ips(pes: Iterable[PrivateEndpoint | Mapping[str, Any]]) -> Fact[dict[str, PrivateEndpoint]]:
+def all_pe_ips(pes: Iterable[PrivateEndpoint]) -> Fact[dict[str, PrivateEndpoint]]:
     """address -> PE for every PE; unknown as soon as one PE's address is unknown (a record may be that one)."""
     by_ip: dict[str, PrivateEndpoint] = {}
-    for item in pes:
-        pe = _typed(PrivateEndpoint, item)
+    for pe in pes:
         fact = pe_ips(pe)
         if is_unknown(fact):
             return fact
@@ -147,12 +133,11 @@ def all_pe_ips(pes: Iterable[PrivateEndpoint | Mapping[str, Any]]) -> Fact[dict[
 # --- peerings, routes, NSG decisions ------------------------------------------------------------
 
 
-def peering_usable(peering: Peering | Mapping[str, Any]) -> Fact[bool]:
+def peering_usable(peering: Peering) -> Fact[bool]:
     """Traffic can cross the peering: Connected, FullyInSync AND allowVirtualNetworkAccess.
     allowVirtualNetworkAccess on this VNet's peering says whether its VMs may reach the remote VNet: a Connected
     peering with it false carries no traffic from here.
     https://learn.microsoft.com/azure/virtual-network/virtual-network-manage-peering"""
-    peering = _typed(Peering, peering)
     if peering.state != "Connected" or (peering.sync_level or "FullyInSync") != "FullyInSync":
         return known(False, "arm_client_network")
     access = peering.allow_virtual_network_access
@@ -166,9 +151,8 @@ def peering_usable(peering: Peering | Mapping[str, Any]) -> Fact[bool]:
     return known(access, "arm_client_network")
 
 
-def peering_problem(peering: Peering | Mapping[str, Any]) -> str | None:
+def peering_problem(peering: Peering) -> str | None:
     """Why the peering carries no traffic, in words; None when it does (or when that is unknown)."""
-    peering = _typed(Peering, peering)
     if not peering_usable(peering).is_false():
         return None
     if peering.state == "Connected" and (peering.sync_level or "FullyInSync") == "FullyInSync":
@@ -192,10 +176,9 @@ class Hop(str, enum.Enum):
     down), or only the Internet default route: there is no VNet path."""
 
 
-def route_hop(route: Route | Mapping[str, Any] | None) -> Hop:
+def route_hop(route: Route | None) -> Hop:
     if route is None:
         return Hop.NO_PATH
-    route = _typed(Route, route)
     hop = route.next_hop_type or ""
     user = (route.source or "").lower() == "user"
     if hop in ("InterfaceEndpoint", "VnetLocal", "VNetPeering", "VNetGlobalPeering"):
@@ -209,22 +192,21 @@ def route_hop(route: Route | Mapping[str, Any] | None) -> Hop:
     return Hop.NO_PATH
 
 
-def connected_addresses(tcp: TcpConnect | Mapping[str, Any]) -> set[str]:
+def connected_addresses(tcp: TcpConnect) -> set[str]:
     """Addresses a TCP connect reached in this run (tcp_connect evidence): a path there exists, whatever the peerings
     look like (a hub firewall with user routes carries spoke-to-spoke traffic)."""
-    return {a.address for a in _typed(TcpConnect, tcp).attempts if a.outcome == "connected"}
+    return {a.address for a in tcp.attempts if a.outcome == "connected"}
 
 
-def unpeered_without_path(entry: PeVnet | Mapping[str, Any], pe_addresses: Iterable[str], connected: set[str]) -> bool:
+def unpeered_without_path(entry: PeVnet, pe_addresses: Iterable[str], connected: set[str]) -> bool:
     """The PE's VNet is not peered with this one, and no connect to the PE's addresses got through (when one did,
     something routes the traffic: not peering is then no problem)."""
-    return _typed(PeVnet, entry).relation == "not_peered" and not (set(pe_addresses) & connected)
+    return entry.relation == "not_peered" and not (set(pe_addresses) & connected)
 
 
-def nsg_deny_is_cause(decision: Decision | Mapping[str, Any]) -> bool:
+def nsg_deny_is_cause(decision: Decision) -> bool:
     """A deny decides only when a rule someone wrote denies. The default DenyAllOutBound decides only when the PE
     lies outside the VirtualNetwork space, i.e. when there is no VNet path at all: a path cause, not an NSG one."""
-    decision = _typed(Decision, decision)
     return decision.access == "Deny" and not decision.default
 
 
@@ -279,25 +261,25 @@ def unlisted_subscriptions(
 
 
 def named_scopes(
-    vnets: Iterable[Vnet | Mapping[str, Any]] = (),
-    links: Iterable[VnetLink | Mapping[str, Any]] = (),
-    pes: Iterable[PrivateEndpoint | Mapping[str, Any]] = (),
-    dns_hosts: Iterable[DnsServerHost | Mapping[str, Any]] = (),
+    vnets: Iterable[Vnet] = (),
+    links: Iterable[VnetLink] = (),
+    pes: Iterable[PrivateEndpoint] = (),
+    dns_hosts: Iterable[DnsServerHost] = (),
 ) -> list[tuple[str | None, str]]:
     """(resource id, what names it) for every resource the topology points at: peerings' remote VNets, links'
     VNets, the private endpoints' VNets and zone groups' zones, the VNets the DNS servers sit in."""
     named: list[tuple[str | None, str]] = []
-    for vnet in (_typed(Vnet, v) for v in vnets):
+    for vnet in vnets:
         for peering in vnet.peerings:
             named.append((peering.remote_vnet_id, f"peering {peering.name} of {_short(vnet.id)}"))
-    for link in (_typed(VnetLink, lk) for lk in links):
+    for link in links:
         named.append((link.vnet_id, f"zone link {_short(link.id)}"))
-    for pe in (_typed(PrivateEndpoint, p) for p in pes):
+    for pe in pes:
         named.append((pe.vnet_id, f"private endpoint {pe.name}"))
         for group in pe.zone_groups or ():
             for zone_id in group.zone_ids:
                 named.append((zone_id, f"the zone group of {pe.name}"))
-    for host in (_typed(DnsServerHost, h) for h in dns_hosts):
+    for host in dns_hosts:
         named.append((host.vnet_id, f"DNS server {host.ip}"))
     return named
 
@@ -307,8 +289,8 @@ def _short(resource_id: str | None) -> str:
 
 
 def zone_search(
-    dns: ArmDnsZones | Mapping[str, Any] | None,
-    pes: Iterable[PrivateEndpoint | Mapping[str, Any]] = (),
+    dns: ArmDnsZones | None,
+    pes: Iterable[PrivateEndpoint] = (),
     unlisted: Sequence[UnlistedSubscription] = (),
 ) -> Fact[bool]:
     """Every scope that could hold a needed privatelink zone (and its record) was read. `dns` is arm_dns_zones
@@ -318,7 +300,6 @@ def zone_search(
     `unlisted_subscriptions`): the zone of a landing zone lives in the hub's."""
     if dns is None:
         return unknown(Unknown.NOT_READ, "arm_dns_zones", decide="run with Azure access (arm_dns_zones)")
-    dns = _typed(ArmDnsZones, dns)
     if dns.denied:
         scopes = ", ".join(dict.fromkeys(str(d.scope) for d in dns.denied))
         fact_ = _unread(dns.denied, "arm_dns_zones", "")
@@ -359,13 +340,12 @@ def _sub_of(resource_id: str) -> str:
     return parts[1] if len(parts) > 1 and parts[0].lower() == "subscriptions" else "?"
 
 
-def hidden_zones(dns: ArmDnsZones | Mapping[str, Any], pes: Iterable[PrivateEndpoint | Mapping[str, Any]]) -> list[str]:
+def hidden_zones(dns: ArmDnsZones, pes: Iterable[PrivateEndpoint]) -> list[str]:
     """Needed zones referenced by a PE's zone group but absent from what the search returned."""
-    dns = _typed(ArmDnsZones, dns)
     needed = {n.lower() for n in dns.needed_zones}
     seen = {z.id.rstrip("/").lower() for z in dns.zones}
     out: list[str] = []
-    for pe in (_typed(PrivateEndpoint, p) for p in pes):
+    for pe in pes:
         for group in pe.zone_groups or ():
             for zone_id in group.zone_ids:
                 name = zone_id.rstrip("/").rsplit("/", 1)[-1].lower()
@@ -374,10 +354,10 @@ def hidden_zones(dns: ArmDnsZones | Mapping[str, Any], pes: Iterable[PrivateEndp
     return out
 
 
-def link_in_progress(link: VnetLink | Mapping[str, Any] | None) -> bool:
+def link_in_progress(link: VnetLink | None) -> bool:
     """virtualNetworkLinkState InProgress: the link is still being created; it neither resolves yet nor is missing.
     https://learn.microsoft.com/rest/api/dns/privatednszones/virtual-network-links/get"""
-    return link is not None and (_typed(VnetLink, link).state or "").lower() == "inprogress"
+    return link is not None and (link.state or "").lower() == "inprogress"
 
 
 def split_dns_servers(servers: Iterable[str]) -> tuple[list[str], list[str]]:

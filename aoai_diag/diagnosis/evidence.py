@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aoai_diag.diagnosis.facts import Fact, FactCache
 from aoai_diag.evidence import check_of
@@ -46,11 +46,6 @@ class Evidence:
         check did not run. Whether it ran, and how it ended, is `status`/`ran`, never read from the evidence."""
         result = self.checks.get(check_of(kind))
         return result.typed(kind) if result is not None else kind()
-
-    def get(self, check_id: str) -> Mapping[str, Any]:
-        """The check's evidence, or an empty mapping when it did not run."""
-        result = self.checks.get(check_id)
-        return result.evidence if result else {}
 
 
 Rule = Callable[[Evidence], Iterable[Finding]]

@@ -135,12 +135,9 @@ def registry() -> Mapping[str, FactFn]:
     return dict(_registered())
 
 
-def why_unread(denied: Denied | Mapping[str, object]) -> Unknown:
+def why_unread(denied: Denied) -> Unknown:
     """Why a failed read (`{scope, status, code, message}`) leaves a fact unknown: from its HTTP status and the code
     the Azure layer set where the read failed (aoai_diag/azure/arm_clients.py `denied_from`), never its message."""
-    if not isinstance(denied, Denied):
-        # TRANSITION (issue 16 part 2): a caller not yet typed passes the JSON mapping; read through the one door.
-        denied = Denied.from_dict(denied, "denied")
     status, code = denied.status, denied.code or ""
     if status in (401, 403) or code in ("AuthorizationFailed", "CredentialUnavailableError"):
         return Unknown.FORBIDDEN

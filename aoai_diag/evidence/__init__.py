@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
 from aoai_diag.evidence.base import Evidence, EvidenceError, json_value
@@ -19,13 +18,17 @@ def evidence_types() -> Mapping[str, type[Evidence]]:
     return {p.id: p.evidence for p in load_probes() if p.evidence is not None}
 
 
-@cache
+_CHECK_OF: dict[type[Evidence], str] = {}
+
+
 def check_of(kind: type[Evidence]) -> str:
     """The id of the one check whose evidence type is `kind`; KeyError for a type no probe declares."""
-    for check_id, declared in evidence_types().items():
-        if declared is kind:
-            return check_id
-    raise KeyError(f"no probe declares evidence {kind.__name__}")
+    if not _CHECK_OF:
+        _CHECK_OF.update({declared: check_id for check_id, declared in evidence_types().items()})
+    check_id = _CHECK_OF.get(kind)
+    if check_id is None:
+        raise KeyError(f"no probe declares evidence {kind.__name__}")
+    return check_id
 
 
 def parse(check_id: str, evidence: Any, path: str = "evidence", *, strict: bool = False) -> Evidence | None:

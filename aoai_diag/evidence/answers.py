@@ -16,8 +16,7 @@ from error text.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from aoai_diag.evidence.dns import DnsAnswer, NameResult
 from aoai_diag.net.addresses import class_or_none
@@ -66,25 +65,16 @@ def kind_of_addresses(addresses: Iterable[object]) -> AnswerKind | None:
     return AnswerKind.PUBLIC if other else None
 
 
-def classify_dns(answer: DnsAnswer | Mapping[str, Any]) -> AnswerKind:
-    """The kind of one DNS answer as the probes record it (docs/evidence.md, DnsAnswer).
-
-    TRANSITION (issue 16 part 2): a JSON mapping is still read into DnsAnswer for readers not yet typed; it goes
-    with the mapping shim of `Evidence`."""
-    if not isinstance(answer, DnsAnswer):
-        answer = DnsAnswer.from_dict(answer)
+def classify_dns(answer: DnsAnswer) -> AnswerKind:
+    """The kind of one DNS answer as the probes record it (docs/evidence.md, DnsAnswer)."""
     outcome = answer.outcome or "error"
     if outcome == "answer":
         return kind_of_addresses([*answer.addresses, *answer.addresses6]) or AnswerKind.NODATA
     return AnswerKind(outcome) if outcome in _OUTCOMES else AnswerKind.ERROR
 
 
-def classify_system(entry: NameResult | Mapping[str, Any]) -> AnswerKind:
-    """The kind of one getaddrinfo result (system_resolution `results[name]`: both families together).
-
-    TRANSITION: a JSON mapping is still read into NameResult, as for `classify_dns`."""
-    if not isinstance(entry, NameResult):
-        entry = NameResult.from_dict(entry)
+def classify_system(entry: NameResult) -> AnswerKind:
+    """The kind of one getaddrinfo result (system_resolution `results[name]`: both families together)."""
     kind = kind_of_addresses(entry.addresses)
     if kind is not None:
         return kind

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import re
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar, get_args, get_origin
 
 INT_LIMIT = 2**63
@@ -58,12 +57,9 @@ E = TypeVar("E", bound="Evidence")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Evidence(Mapping[str, Any]):
-    """Base of every typed evidence shape.
-
-    TRANSITION (issue 16 part 2): an Evidence also reads as the JSON mapping `to_dict()` gives, so code that still
-    reads `.get("key")` keeps working while readers move to attributes; this goes when the last reader has moved.
-    """
+class Evidence:
+    """Base of every typed evidence shape: a probe constructs it, the diagnosis reads its attributes, `to_dict`
+    writes it to JSON and `from_dict` reads it back."""
 
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=True)
     """Keys this version does not declare, kept verbatim (plain finite JSON)."""
@@ -80,29 +76,6 @@ class Evidence(Mapping[str, Any]):
         for key, value in self.extra.items():
             out.setdefault(key, _dump(value))
         return out
-
-    def _json(self) -> dict[str, Any]:
-        if os.environ.get("AOAI_DIAG_EVIDENCE_AS_MAPPING") == "0":
-            raise TypeError(f"{type(self).__name__} read as a mapping: read its attributes")
-        cached: dict[str, Any] | None = self.__dict__.get("_json_cache")
-        if cached is None:
-            cached = self.to_dict()
-            object.__setattr__(self, "_json_cache", cached)
-        return cached
-
-    def __getitem__(self, key: str) -> Any:
-        return self._json()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._json())
-
-    def __len__(self) -> int:
-        return len(self._json())
-
-    def __bool__(self) -> bool:
-        return True  # an observation, even at its defaults (a mapping would be false when empty)
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 def _dump(value: Any) -> Any:

@@ -45,9 +45,8 @@ import re
 import stat
 import zipfile
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from typing import Any
 from xml.etree import ElementTree
 
 import defusedxml
@@ -400,14 +399,8 @@ def _load_zip(path: str) -> VpnProfileContent:
 # Pure questions the probes and the diagnosis ask of a parsed profile ---------------------------------------------
 
 
-def _content(profile: VpnProfileContent | Mapping[str, Any]) -> VpnProfileContent:
-    # TRANSITION (issue 16 part 2): the diagnosis hands the profile as its JSON mapping until it reads attributes.
-    return profile if isinstance(profile, VpnProfileContent) else VpnProfileContent.from_dict(profile)
-
-
-def covering_route(profile: VpnProfileContent | Mapping[str, Any], address: str) -> tuple[str | None, str | None]:
+def covering_route(profile: VpnProfileContent, address: str) -> tuple[str | None, str | None]:
     """(the profile route that carries `address` into the tunnel, the exclude route that keeps it out)."""
-    profile = _content(profile)
     ip = ipaddress.ip_address(address)
 
     def best(prefixes: Iterable[str]) -> str | None:
@@ -426,9 +419,9 @@ def suffix_covers(suffix: str, name: str) -> bool:
     return not suffix or name == suffix or name.endswith("." + suffix)
 
 
-def in_client_pool(profile: VpnProfileContent | Mapping[str, Any], address: str | None) -> bool | None:
+def in_client_pool(profile: VpnProfileContent, address: str | None) -> bool | None:
     """Whether `address` is one the gateway hands to VPN clients (None when the pool or the address is unknown)."""
-    pool = _content(profile).client_address_pool
+    pool = profile.client_address_pool
     if not pool or not address:
         return None
     try:
