@@ -92,16 +92,17 @@ def _asked_operations(report: dict[str, Any]) -> int:
     for target in report.get("targets") or ():
         for check in target.get("checks") or ():
             ev = check.get("evidence") or {}
-            # Code without the on-demand plan (a --baseline) records no state: its routes or method tell.
+            # Code without the on-demand plan (a --baseline) records no state: its routes or method tell. Since schema
+            # 1.3 every field is written: null (the check did not get that far) is not asked either.
             if check.get("id") == "arm_client_network":
                 if "effective_routes" in ev:
-                    count += (ev["effective_routes"] or {}).get("state") != "not_needed"
+                    count += (ev["effective_routes"] or {}).get("state") not in (None, "not_needed")
                 else:
                     count += bool(ev.get("routes_to_pe") or ev.get("routes_error"))
             if check.get("id") == "arm_nsg":
                 client = ev.get("client") or {}
                 if "effective" in client:
-                    count += (client["effective"] or {}).get("state") != "not_needed"
+                    count += (client["effective"] or {}).get("state") not in (None, "not_needed")
                 else:
                     count += (
                         client.get("method") == "effective" or "effective" in str(client.get("error") or "").lower()
