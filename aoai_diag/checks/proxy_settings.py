@@ -243,9 +243,8 @@ def evaluate(
         proxy, source = found[1], "env"
     elif system is not None:
         # Python's urllib (and so requests and httpx) falls back to the WinINET settings when no variable is set.
-        # (`is None`, not `or`: the truth of an evidence value is not its own to give while it reads as a mapping)
-        wininet = system.wininet if system.wininet is not None else WinInetProxy()
-        winhttp = system.winhttp if system.winhttp is not None else WinHttpProxy()
+        wininet = system.wininet or WinInetProxy()
+        winhttp = system.winhttp or WinHttpProxy()
         if wininet.enabled and wininet.server:
             proxy, source = pick_windows_server(wininet.server), "wininet"
             if wininet.bypass and no_proxy is None:

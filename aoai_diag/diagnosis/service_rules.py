@@ -144,7 +144,6 @@ def _apim(answer: _Answer) -> Finding:
 
 def _intermediary(answer: _Answer) -> Finding:
     attempt = answer.attempt
-    # `headers` is the recorded response headers (a plain mapping field), not evidence read as a mapping.
     server = attempt.headers.get("server")
     return Finding(
         cause_id="edge.intermediary_response",
