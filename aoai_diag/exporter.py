@@ -193,7 +193,20 @@ class ProbeServer(HTTPServer):
         self._pool_lock = threading.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.watchdog = Watchdog(on_cut=lambda: self.metrics.dropped.labels(reason="timeout").inc())
+        self._log_lock = threading.Lock()
+        self._logging = True
         super().__init__(listen, ProbeHandler)
+
+    def log(self, text: str) -> None:
+        """One line on stderr, unless the server is closing: a worker still finishing a connection must not write
+        after the CLI's last line ("aoai-diag: interrupted")."""
+        with self._log_lock:
+            if self._logging:
+                log_line(text)
+
+    def stop_logging(self) -> None:
+        with self._log_lock:  # a line being written ends first
+            self._logging = False
 
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         """Run the loop (checks, the watchdog) in this thread until `shutdown()`; accept in a worker."""
@@ -267,9 +280,9 @@ class ProbeServer(HTTPServer):
         if isinstance(exc, ConnectionError | TimeoutError):
             self.metrics.dropped.labels(reason="gone").inc()
             if self.config.log:
-                log_line(f"{host} disconnected: {type(exc).__name__}")
+                self.log(f"{host} disconnected: {type(exc).__name__}")
             return
-        log_line(f"{host} error: {one_line(exc) if exc else 'unknown'}")
+        self.log(f"{host} error: {one_line(exc) if exc else 'unknown'}")
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls socket.getfqdn(), a reverse DNS lookup that can hang for
@@ -322,7 +335,7 @@ class ProbeHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         # The request line holds the raw query (a target may carry user:password@, percent-encoded): redacted.
         if self.server.config.log:
-            log_line(f"{self.address_string()} {format % args}")
+            self.server.log(f"{self.address_string()} {format % args}")
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # http.server quotes the raw request line in its error pages.
@@ -435,4 +448,5 @@ def serve(listen: tuple[str, int], config: ExporterConfig) -> None:
         # Ctrl-C propagates: the CLI exits 130 (interrupted), as every command does.
         server.serve_forever(poll_interval=0.2)
     finally:
+        server.stop_logging()
         server.server_close()

@@ -341,3 +341,17 @@ def test_a_client_trickling_its_request_is_cut_at_the_read_timeout() -> None:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def test_a_closing_server_writes_no_more_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    # Workers may still finish connections while `serve` closes; nothing they log may follow the CLI's last line.
+    from aoai_diag.context import Settings
+
+    server = make_server(("127.0.0.1", 0), ExporterConfig(settings=Settings(), log=True))
+    try:
+        server.log("127.0.0.1 disconnected: BrokenPipeError")
+        server.stop_logging()
+        server.log("127.0.0.1 disconnected: ConnectionResetError")
+    finally:
+        server.server_close()
+    assert capsys.readouterr().err.splitlines() == ["aoai-diag serve: 127.0.0.1 disconnected: BrokenPipeError"]
