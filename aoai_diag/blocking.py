@@ -1,4 +1,8 @@
-"""The process's one executor for blocking calls, awaited from the asyncio loop that runs the probes.
+"""The process's one event loop (`run`) and its one executor for blocking calls (`in_thread`).
+
+Every synchronous entry into asyncio goes through `run`: the CLI's phases before a run (reading `--vpn-profile`,
+`--all-accounts`, `--from`), the run itself, `serve`. They take turns on the same loop (an `asyncio.Runner` kept for
+the process), so a process has one loop, never two, and never one per phase.
 
 Blocking work has no asyncio form we can use: getaddrinfo (the OS resolver, with no timeout of its own), the Azure
 SDK (synchronous clients), subprocesses that read the OS's configuration, and TLS/HTTPS exchanges on plain sockets.
@@ -11,11 +15,12 @@ abandoned (threads cannot be stopped), its result never read. The installed comm
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import contextvars
 import functools
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -56,16 +61,55 @@ def submit(fn: Callable[..., T], /, *args: Any) -> Future[T]:
     return _executor.submit(contextvars.copy_context().run, fn, *args)
 
 
+_PROCESS_LOOP: asyncio.AbstractEventLoop | None = None
+_PROCESS_LOOP_LOCK = threading.Lock()
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """`coro` to its end on the process's one loop, from synchronous code. As `asyncio.run` does, what the coroutine
+    left running is cancelled before this returns, so the next turn starts clean. RuntimeError when the loop is
+    already running (a turn from inside a turn, or from another thread while one runs: a bug, not input).
+    (`asyncio.Runner` does the same from Python 3.11; the package supports 3.10.)"""
+    global _PROCESS_LOOP
+    with _PROCESS_LOOP_LOCK:
+        if _PROCESS_LOOP is None or _PROCESS_LOOP.is_closed():
+            _PROCESS_LOOP = asyncio.new_event_loop()
+            atexit.register(_close, _PROCESS_LOOP)
+        loop = _PROCESS_LOOP
+        if loop.is_running():
+            coro.close()
+            raise RuntimeError("the process's event loop is already running")
+        asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.run_until_complete(_cancel_left_over())
+
+
+def _close(loop: asyncio.AbstractEventLoop) -> None:
+    if not loop.is_running() and not loop.is_closed():
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
+async def _cancel_left_over() -> None:
+    here = asyncio.current_task()
+    left = [t for t in asyncio.all_tasks() if t is not here]
+    for task in left:
+        task.cancel()
+    await asyncio.gather(*left, return_exceptions=True)
+
+
 def run_sync(fn: Callable[..., T], timeout: float, /, *args: Any) -> T:
-    """`fn(*args)` from synchronous code with no loop of its own (the CLI before the run: account discovery, `--from`,
-    the `--vpn-profile` pre-check): in the pool under a loop made for it, within `timeout` seconds, else
-    TimeoutError (the call is left to finish on its own; the installed command leaves through os._exit)."""
+    """`fn(*args)` from synchronous code (the CLI before the run: account discovery, `--from`, the `--vpn-profile`
+    pre-check): in the pool, awaited on the process's loop, within `timeout` seconds, else TimeoutError (the call is
+    left to finish on its own; the installed command leaves through os._exit)."""
 
     async def bounded() -> T:
         return await asyncio.wait_for(in_thread(fn, *args), max(0.0, timeout))
 
     try:
-        return asyncio.run(bounded())
+        return run(bounded())
     except asyncio.TimeoutError:
         raise TimeoutError(f"not done within {timeout:g} s") from None
 

@@ -250,8 +250,8 @@ def _vpn_profile(path: str | None, seconds: float) -> str | None:
 
 
 def within_deadline(fn: Any, seconds: float, *args: Any) -> Any:
-    """`fn(*args)` in the process's worker pool, waited for at most `seconds` (then TimeoutError; the call is left
-    to finish on its own, the process leaves through os._exit)."""
+    """`fn(*args)` in the process's worker pool, waited for on the process's one loop at most `seconds` (then
+    TimeoutError; the call is left to finish on its own, the process leaves through os._exit)."""
     from aoai_diag.blocking import run_sync
 
     return run_sync(fn, seconds, *args)

@@ -169,8 +169,8 @@ async def run_target(
 
 
 def run_probes(target: Target, ctx: ProbeContext, probes: Sequence[Probe]) -> tuple[CheckResult, ...]:
-    """`run_target` from synchronous code (a test, a blocking caller): a loop of its own for this one run."""
-    return asyncio.run(run_target(target, ctx, probes))
+    """`run_target` from synchronous code (a test, a blocking caller), on the process's one loop (`blocking.run`)."""
+    return blocking.run(run_target(target, ctx, probes))
 
 
 async def run_many(

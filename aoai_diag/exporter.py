@@ -210,7 +210,7 @@ class ProbeServer(HTTPServer):
 
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         """Run the loop (checks, the watchdog) in this thread until `shutdown()`; accept in a worker."""
-        asyncio.run(self._serve(poll_interval))
+        blocking.run(self._serve(poll_interval))
 
     async def _serve(self, poll_interval: float) -> None:
         self.loop = asyncio.get_running_loop()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import math
 import time
 from collections.abc import Iterator, Sequence
 
-from aoai_diag import __version__
+from aoai_diag import __version__, blocking
 from aoai_diag.checks.base import Probe
 from aoai_diag.context import ProbeContext, Settings
 from aoai_diag.diagnosis import diagnose
@@ -65,8 +64,8 @@ def run_check(
     max_parallel: int = DEFAULT_MAX_PARALLEL_TARGETS,
     ctx: ProbeContext | None = None,
 ) -> Report:
-    """`check` on a loop of its own: the one loop of a `check` or `analyze` process (and of a test)."""
-    return asyncio.run(check(targets, settings, probes, max_parallel, ctx))
+    """`check` from synchronous code, on the process's one loop (`blocking.run`)."""
+    return blocking.run(check(targets, settings, probes, max_parallel, ctx))
 
 
 async def check(

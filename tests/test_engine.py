@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import pytest
 
+from aoai_diag import blocking
 from aoai_diag.blocking import in_thread
 from aoai_diag.checks.base import Probe, blocking_body
 from aoai_diag.context import ProbeContext, Settings
@@ -276,3 +277,40 @@ def test_every_probe_is_a_coroutine_function() -> None:
     from aoai_diag.checks import PROBES
 
     assert [p.id for p in PROBES if not asyncio.iscoroutinefunction(p.run)] == []
+
+
+async def _running_loop() -> asyncio.AbstractEventLoop:
+    return asyncio.get_running_loop()
+
+
+def test_every_turn_runs_on_the_process_one_loop() -> None:
+    # The CLI's phases before a run (run_sync), the run (run_check / run_probes) and `serve` take turns on one loop.
+    first = blocking.run(_running_loop())
+    seen_by_a_pre_run_phase = blocking.run_sync(blocking._LOOP.get, 5.0)
+    seen_by_a_run = run_probes(TARGET, ctx_with(5.0), [Probe(id="p", title="p", run=loop_reporter)])
+    assert blocking.run(_running_loop()) is first
+    assert seen_by_a_pre_run_phase is first
+    assert seen_by_a_run[0].summary == f"loop {id(first)}"
+
+
+async def loop_reporter(target: Target, ctx: ProbeContext, deps: Mapping[str, CheckResult]) -> Outcome:
+    return Outcome(Status.PASS, f"loop {id(asyncio.get_running_loop())}")
+
+
+def test_a_turn_cancels_what_it_left_running() -> None:
+    async def leave_a_task() -> asyncio.Task[None]:
+        task = asyncio.ensure_future(asyncio.sleep(3600))
+        await asyncio.sleep(0)
+        return task
+
+    left = blocking.run(leave_a_task())
+    assert left.cancelled()
+
+
+def test_a_turn_inside_a_turn_is_refused() -> None:
+    async def nested() -> str:
+        with pytest.raises(RuntimeError, match="already running"):
+            blocking.run(asyncio.sleep(0))
+        return "refused"
+
+    assert blocking.run(nested()) == "refused"
