@@ -602,7 +602,13 @@ def causes(output: str) -> None:
                 "title": c.title,
                 "explanation": c.explanation,
                 "remediation": c.remediation,
+                "remediation_variants": dict(c.remediation_variants),
                 "docs": list(c.docs),
+                "premises": list(c.premises),
+                "generic": c.generic,
+                "supersedes": list(c.supersedes),
+                "excludes": list(c.excludes),
+                "consequence_of": list(c.consequence_of),
             }
             for c in entries
         ]

@@ -121,3 +121,25 @@ def test_usage_errors_are_one_line_on_stderr_with_exit_2() -> None:
         assert proc.returncode == 2, argv
         assert proc.stdout == "" and proc.stderr.count("\n") == 1 and ": error: " in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+def test_causes_json_lists_each_cause_with_its_variants_and_relations() -> None:
+    import json
+
+    from aoai_diag import catalogue
+
+    result = CliRunner().invoke(main, ["causes", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    listed = {c["id"]: c for c in json.loads(result.output)["causes"]}
+    assert set(listed) == set(catalogue.load())
+    with_variants = [c for c in catalogue.load().values() if c.remediation_variants]
+    assert with_variants, "the catalogue has causes with remediation variants"
+    for cause in with_variants:
+        assert listed[cause.id]["remediation_variants"] == dict(cause.remediation_variants)
+    for cause in catalogue.load().values():
+        entry = listed[cause.id]
+        assert (entry["premises"], entry["generic"], entry["consequence_of"]) == (
+            list(cause.premises),
+            cause.generic,
+            list(cause.consequence_of),
+        )
