@@ -14,7 +14,8 @@ class DnsAnswer(Evidence):
 
     name: str = ""
     outcome: str | None = None
-    """answer | nxdomain | nodata | servfail | refused | timeout | error; None when not recorded."""
+    """answer | nxdomain | nodata | servfail | refused | timeout | unreachable (the query could not be sent, or the
+    network rejected it) | error; None when not recorded."""
     rcode: str | None = None
     chain: tuple[str, ...] = ()
     addresses: tuple[str, ...] = ()
