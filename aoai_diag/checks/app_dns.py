@@ -5,14 +5,7 @@ account host given the search list and ndots, and which answers first; and, wher
 168.63.129.16 (`settings.azure_dns`) asked directly: a configured server that contradicts its private answer is
 where forwarding breaks (CoreDNS `forward`, a custom server).
 
-Evidence (aoai_diag/evidence/host.py, AppDns):
-    source: WEBSITE_DNS_SERVER | vnet | resolv.conf.
-    servers ([{server, chosen_by, role, answers: {name: DnsAnswer}}]): in the order they are used.
-    walk ({name, ndots, dots, expansions: [{query, search_domain, server, answer}], answered_by, hijacked_by}).
-    azure_dns ({server, chosen_by: azure_dns, role: reference, answers} | null), azure_dns_skipped (str | null).
-    verdicts ({server: private | public | nxdomain | ...}): each server's answer for the account host.
-    unusable_settings ([str]): `NAME=value` of DNS app settings that are not an IP address.
-    forwarding_break (str | null): the server whose answer contradicts 168.63.129.16's private one.
+Evidence: `AppDns` (aoai_diag/evidence/host.py).
 
 pass = the resolver's first answer is the host's own and private; fail = a search domain answers first, the first
 answer is not private, nothing answers, or a server's forwarding breaks; skip = not an app host / no server known.

@@ -5,14 +5,7 @@ with AOAI_DIAG_RESOLV_CONF / AOAI_DIAG_SERVICE_ACCOUNT_DIR in it (tests, or a co
 
 Secrets (IDENTITY_HEADER, MSI_SECRET, tokens) are recorded as present or not, never copied.
 
-Evidence (aoai_diag/evidence/host.py, AppHost):
-    kind: app_service | function_app | container_app | kubernetes | azure_ml | null.
-    on_azure: true when the platform exists only on Azure (or a pod's search list holds the Azure-provided suffix);
-        null when the signals cannot say. Never false.
-    description: the line the report's header shows.
-    app_service / container_app / kubernetes / azure_ml: the signals of each platform found.
-    identity: the identity the platform offers (source, endpoint, secret presence, workload identity's ids).
-    resolver: resolv.conf (nameservers, search list, ndots).
+Evidence: `AppHost` (aoai_diag/evidence/host.py).
 
 pass = an app host, named; skip = none of these signals (a VM, a laptop).
 """

@@ -3,13 +3,8 @@
 One token-caching credential (environment service principal, managed identity when IMDS answered, Azure
 CLI when `az` is installed) is built once per run; with none usable the probe says skip at once.
 
-Evidence:
-    credential (str | null): sources in the chain, e.g. "managed_identity" or "environment+azure_cli".
-    arm_endpoint (str): Resource Manager base URL used.
-    subscriptions (list of str): subscription ids searched (`--subscription` or every Enabled one listed).
-    from_option (bool): the list came from `--subscription`.
-    denied (list of {scope, status, code, message}): reads that failed.
-    error (str | null): why nothing could be read.
+Evidence: `ArmAccess` (aoai_diag/evidence/azure.py).
+
 pass = a token and at least one subscription; skip = no usable credential (`--no-azure` also skips);
 error = token refused, or no subscription visible (nothing can be concluded from Azure).
 """

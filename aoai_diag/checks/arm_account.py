@@ -1,15 +1,7 @@
 """The account in Resource Manager, found by custom subdomain (or, failing that, by resource name).
 
-Evidence:
-    label (str): the subdomain searched.
-    source ("resource_graph" | "list_calls"): how the run-wide inventory was read.
-    subscriptions (list of str): subscriptions searched.
-    graph_error ({scope, status, code, message} | null): why Resource Graph was not used.
-    denied (list of {scope, status, code, message}): scopes that could not be read.
-    account (Account | null): {id, name, subscription_id, resource_group, kind, location, custom_subdomain,
-        endpoint, endpoint_hosts, public_network_access, default_action, ip_rules, vnet_rules, bypass,
-        connections: [{id, private_endpoint_id, status, description, provisioning_state, group_ids}]}.
-    matches (list of str): ids of every account that matched (more than one is odd but possible across tenants).
+Evidence: `ArmAccount` (aoai_diag/evidence/azure.py).
+
 pass = found; fail = not in any readable subscription and every scope was readable; error = not found but
 some scope could not be read (it may be there).
 """

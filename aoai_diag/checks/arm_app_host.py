@@ -8,13 +8,8 @@ managedEnvironments (`vnetConfiguration.infrastructureSubnetId`), Microsoft.Cont
 arm_client_network and arm_nsg; this probe runs after them and judges the host's path from their evidence
 (diagnosis/app_facts.host_path): with `--from` nothing is sent from the host, and this is the path check.
 
-Evidence:
-    ref (str): what named the host; mode ("from" | "inside"); source ("id" | "resource_graph" | "list_calls");
-    matches [ids]; host ({kind, id, name, subscription_id, resource_group, location, subnet_ids, route_all,
-        route_all_source, dns_servers, dns_alt_server, environment_id, internal, network_plugin,
-        network_plugin_mode, dns_service_ip, outbound_type, node_resource_group, agent_pools} | null);
-    path: [{link: host | vnet | route_all | dns | zone_link | record | route | nsg, state: ok | broken | unknown,
-        detail}]; denied (list of {scope, status, code, message}); error (str | null).
+Evidence: `ArmAppHost` (aoai_diag/evidence/azure.py).
+
 pass = every link is ok; fail = a link is broken; warn = a link could not be judged; error = the host could not be
 read (a refused read is unknown, never "no integration"); skip = the run is for no host.
 """

@@ -5,22 +5,8 @@ effective route toward each private endpoint address (a long-running operation).
 PE /32 routes reach only the PE's own VNet and directly peered VNets, next hop `InterfaceEndpoint`
 (https://learn.microsoft.com/azure/private-link/troubleshoot-private-endpoint-connectivity).
 
-Evidence:
-    source ("imds" | "option"): how the client VNet was found.
-    vm_id (str | null); nic ({id, private_ips, subnet_id, nsg_id, vm_id} | null);
-    subnet ({id, prefixes, nsg_id, route_table_id, pe_network_policies, service_endpoints} | null);
-    vnet ({id, location, address_prefixes, dns_servers, peerings: [{id, name, remote_vnet_id, state, sync_level,
-        allow_gateway_transit, use_remote_gateways, allow_forwarded_traffic, allow_virtual_network_access}],
-        subnet_ids}).
-    dns_mode ("azure" | "custom"); dns_server_hosts: [{ip, vnet_id | null, firewall_id | null}] for custom servers.
-    pe_vnets: [{pe_id, vnet_id, relation: "same" | "peered" | "not_peered" | "unknown", peering | null,
-        via_hubs: [vnet ids peered with both]}].
-    routes_to_pe: [{pe_id, address, route: {source, state, prefixes, next_hop_type, next_hop_ips} | null}]
-        (on a VM; null route = no matching route).
-    routes_error (str | null); denied (list of {scope, status, code, message}).
-    effective_routes ({state: "not_needed" | "done" | "unfinished" | "failed", reason}): whether the long-running
-        read was asked (only when TCP to a private address failed and no peering problem explains it; see
-        azure/on_demand.py); "unfinished" = still running at the deadline, the routes are unknown.
+Evidence: `ArmClientNetwork` (aoai_diag/evidence/azure.py).
+
 pass = every PE VNet is this VNet or peered (Connected, FullyInSync, allowVirtualNetworkAccess) and routes lead
 there directly; fail = peering missing, not connected or closed to VNet traffic, or no VNet path (next hop None
 from a system route, or no route); warn = next hop is a virtual appliance, or a read was incomplete;

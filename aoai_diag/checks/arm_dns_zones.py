@@ -5,21 +5,8 @@ Zones needed: `privatelink.<suffix>` for the target's suffix and for every host 
 `properties.endpoints` (an AI Services account lists all three suffixes).
 https://learn.microsoft.com/azure/private-link/private-endpoint-dns
 
-Evidence:
-    label (str): the record name looked up.
-    needed_zones (list of str).
-    zones (list): every copy of any privatelink zone of the cloud: {id, name, subscription_id, resource_group,
-        needed (bool): one of needed_zones,
-        record: [ip, ...] | null (null = no A record), record_error: str | null,
-        links: [{id, zone_id, vnet_id, registration_enabled, state, provisioning_state, resolution_policy}]}.
-    broad_zones (list): zones named like a public suffix (`openai.azure.com`, `azure.com`): {id, name,
-        subscription_id, resource_group, links}.
-    denied (list of {scope, status, code, message}): unread scopes (a zone may hide there).
-    complete (bool): every subscription and zone was read.
-    hidden_zones (list of str): needed zones a PE's zone group points at that the search did not return (they live
-        where this identity cannot read; Resource Graph leaves such scopes out silently).
-    unlisted_subscriptions (list of {subscription, named_by}): subscriptions the topology names (peerings' remote
-        VNets, links' VNets, the PEs' VNets and zone groups) that were not searched: the search is not complete.
+Evidence: `ArmDnsZones` (aoai_diag/evidence/azure.py).
+
 pass = every needed zone exists with an A record; fail = a needed zone or its record is missing (all scopes
 read, no hidden zone); error = something is missing and the search was incomplete (diagnosis/azure_facts.zone_search,
 which the rules read too). A link whose virtualNetworkLinkState is InProgress is shown as still being created.

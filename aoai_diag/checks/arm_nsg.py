@@ -11,16 +11,8 @@ the client NIC's and the PE's groups (https://learn.microsoft.com/azure/virtual-
 a rule that cannot be matched is listed as unresolved, never read as `*`. A deny by a default rule is no NSG cause
 (diagnosis/azure_facts.nsg_deny_is_cause, which the rules read too).
 
-Evidence:
-    port (int); source_ip (str | null): this VM's private address, or off Azure `--source-ip` / the tunnel's
-        source address (a VPN pool or on-premises address meets the PE subnet's NSG with it);
-        source_kind ("nic" | "host" | "option" | "tunnel" | "pool" | null).
-    client: {method: "effective" | "rules" | null, decisions: [{nsg_id, address, access, rule, priority, default,
-        unresolved}], access: "Allow" | "Deny" | null, error,
-        effective: {state: "not_needed" | "done" | "unfinished" | "failed", reason}}: the effective-NSG operation
-        is asked only when TCP to a private address failed and no static read explains it (azure/on_demand.py).
-    pe_side: [{pe_id, address, subnet_id, network_policies, nsg_id, applies (bool), decision | null}].
-    denied (list of {scope, status, code, message}).
+Evidence: `ArmNsg` (aoai_diag/evidence/azure.py).
+
 pass = allowed on both sides; fail = a rule someone wrote, that applies, denies (named); warn = could not evaluate
 a side, or a rule could not be matched; skip = no client address (off Azure without --source-ip). Off Azure only
 the PE side is evaluated: no NSG sits on this machine's side. An NSG deny on a PE subnet whose

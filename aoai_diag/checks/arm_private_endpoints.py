@@ -8,15 +8,8 @@ A PE's address comes from customDnsConfigs, static ipConfigurations, its zone gr
 that use a zone group often list only the NIC, so a denied NIC read leaves the address unknown (never "no IP").
 Judgement (usable, address known) comes from diagnosis/azure_facts, which the rules read too.
 
-Evidence:
-    account_id (str).
-    private_endpoints (list): per PE {id, name, subscription_id, resource_group, location, provisioning_state,
-        subnet_id, vnet_id, connections: [{id, private_endpoint_id, target_id, status, description,
-        provisioning_state, group_ids, manual}], nic_ids, custom_dns: [{fqdn, ip_addresses}], ip_addresses,
-        zone_groups: [{id, zone_ids, ip_addresses}] | null (null = unreadable), static_ips, nic_ips,
-        nic_denied: [{scope, status, code, message}], asg_ids,
-        account_side: {status, provisioning_state} | null, listed_by_account: bool}.
-    denied (list of {scope, status, code, message}): PEs (or parts, NICs included) that could not be read.
+Evidence: `ArmPrivateEndpoints` (aoai_diag/evidence/azure.py).
+
 pass = every PE Succeeded with an Approved connection and a known address; warn = some PE is not usable or its
 address is unknown; fail = none usable (or none at all); error = none usable and some could not be read.
 """

@@ -5,9 +5,7 @@ Only reachable from inside an Azure VNet, so it runs only when IMDS answered
 address while the configured servers do not, the zone is fine and the custom DNS path is the problem
 (https://learn.microsoft.com/azure/private-link/private-endpoint-dns).
 
-Evidence:
-    server ("ip:port"): the Azure DNS address asked.
-    answers ({name: DnsAnswer}): the same names as dns_nameservers.
+Evidence: `AzureDns` (aoai_diag/evidence/dns.py).
 """
 
 from __future__ import annotations

@@ -5,13 +5,7 @@
 (`settings.imds_timeout`): off Azure nothing answers on 169.254.169.254 and a laptop must not wait. The answer
 is asked once per run (`ctx.once_async("imds")`): every target and the Azure layer reuse it.
 
-Evidence:
-    on_azure (bool | null): IMDS answered with instance metadata (null: something answered but unusably).
-    vm ({subscription_id, resource_group, name, vm_id, location, resource_id, private_ip, subnet_prefix, mac}
-        | null): from compute.* and network.interface[0].
-    endpoint (str): the IMDS base URL asked.
-    http_status (int | null): status of the metadata answer.
-    error (str | null): why IMDS gave nothing usable.
+Evidence: `AzurePlatform` (aoai_diag/evidence/path.py).
 """
 
 from __future__ import annotations

@@ -5,12 +5,7 @@ private name answers, the public one does not go through it) from a server that 
 (conditional forwarders should target the public zone names:
 https://learn.microsoft.com/azure/private-link/private-endpoint-dns-integration).
 
-Evidence:
-    servers (list of {server: "ip:port", answers: {name: DnsAnswer}}): in the configured order.
-    names (list of str): the names asked.
-    verdicts ({server: "private" | "mixed" | "public" | "nxdomain" | "nodata" | "servfail" | "refused" |
-        "timeout" | "unreachable" | "error"}): how each server answered for the primary host ("mixed": private A
-        records together with a public address; "unreachable": the query could not reach the server).
+Evidence: `DnsNameservers` (aoai_diag/evidence/dns.py).
 """
 
 from __future__ import annotations

@@ -1,13 +1,8 @@
 """Hosts-file entries for the account's names: they win over DNS for getaddrinfo, not for nslookup/dig.
 
-Evidence:
-    path (str): file read.
-    entries (list of {name, address, line}): lines mapping one of the target's names (or its privatelink
-        name) to an address; `line` is the 1-based line number.
-    size_bytes (int): file size.
-    truncated (bool): the file is larger than `read_limit` bytes; entries after that byte were not read (the probe
-        then warns instead of reporting "no entry").
-    read_limit (int): bytes read at most.
+A file larger than the read limit is read up to it: the probe then warns instead of reporting "no entry".
+
+Evidence: `HostsFile` (aoai_diag/evidence/dns.py).
 """
 
 from __future__ import annotations

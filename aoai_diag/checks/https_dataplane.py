@@ -4,15 +4,7 @@ The answer's text and headers tell which front end took the request (aoai_diag/d
 subscription key" with `apim-request-id` from a private peer is the private path working; 403 "Public access is
 disabled" proves the request went public. Never sends credentials (no api-key, Authorization, Proxy-Authorization).
 
-Evidence:
-    path (str): request path with query.
-    attempts (list): {via: "direct" | "proxy", address (socket peer: the resolved address, or the proxy),
-        address_class, proxy (redacted) | null, outcome: "response" | "timeout" | "refused" | "reset" | "tls_error"
-        | "proxy_error" | "error", status (int | null), error_code, error_message, classification ("H1".."H12" |
-        "unknown" | null), azure_answered (bool), caller_ip, headers: {apim-request-id, x-ms-region, policy-id,
-        server, content-type, via}, body_truncated (bool), elapsed_ms (null when no finite time was measured), error,
-        proxy_auth_withheld (true: the proxy asked (407) for the credentials this tool never sends; else null)}.
-    app_path ("direct" | "proxy"): the attempt an application would take.
+Evidence: `HttpsDataplane` (aoai_diag/evidence/path.py).
 """
 
 from __future__ import annotations

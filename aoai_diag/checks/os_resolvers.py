@@ -6,16 +6,7 @@ https://learn.microsoft.com/azure/vpn-gateway/azure-vpn-client-optional-configur
 systemd-resolved link domains behind the 127.0.0.53 stub (aoai_diag/osnet/resolvers.py). This probe asks the
 server the OS would pick, and compares with getaddrinfo (system_resolution), the application's view.
 
-Evidence:
-    platform ("windows" | "macos" | "linux" | "other"), source ("nrpt" | "scutil" | "resolvectl" | "resolv.conf").
-    errors (list of str): OS commands that failed (the rules they would have shown are unknown, not absent).
-    split_rules (list of {kind, match, servers, interface}): the per-domain rules (NRPT namespaces, scoped
-        resolvers, link domains).
-    names ({name: {kind ("nrpt" | "scoped" | "link_domain" | "default"), match, why, interface, servers ["ip:port"],
-        answers {server: DnsAnswer}, verdict ("private" | "mixed" | "public" | "nxdomain" | ... | "disagree" |
-        "none"), app ("private" | "public" | "mixed" | "error" | "unknown"), disagree (bool)}}.
-    uncovered ({name: {server: DnsAnswer}}): for a name that no per-domain rule covers, what the per-domain rules'
-        servers answer for it (would the tunnel's DNS have given the private address?).
+Evidence: `OsResolvers` (aoai_diag/evidence/osnet.py).
 """
 
 from __future__ import annotations

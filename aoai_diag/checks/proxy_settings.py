@@ -4,26 +4,7 @@ A proxy usually resolves the host itself, with a resolver that cannot see the pr
 public: the data plane answers 403 "Public access is disabled" although this machine's DNS is right
 (https://docs.tabulareditor.com/en/troubleshooting/azure-openai-connection-errors.html).
 
-Evidence:
-    variables (dict): proxy variables that are set, values redacted (`http://***@proxy:3128`).
-    no_proxy (str | null): the NO_PROXY value in force, or the registry bypass list when the proxy came from there.
-    applies (bool): a typical client (curl, requests, httpx, Go) would use a proxy for `https://<host>`.
-    proxy_url (str | null): the proxy that applies, redacted.
-    proxy_host (str | null), proxy_port (int | null): where the proxy listens.
-    bypassed_by (str | null): the NO_PROXY entry that matched the host name.
-    bypassed_by_address (str | null): an IP/CIDR NO_PROXY entry that matches a resolved address of the host
-        (from system_resolution, when it ran). Common clients compare IP/CIDR entries only with IP-literal URLs,
-        so this does NOT change `applies`; it tells the reader that the entry they rely on is not used.
-    source ("env" | "wininet" | "winhttp" | null): where the proxy that applies (or, failing that, any proxy
-        setting) was found. Null when nothing is configured or the platform has no registry (Linux).
-    bypass_rules ("no_proxy" | "requests" | "httpx" | "urllib" | "winhttp" | null): whose rules judged the bypass
-        list behind `applies` / `bypassed_by`: NO_PROXY as curl, requests, httpx and Go read it; for the WinINET
-        ProxyOverride, the first Python library that would still use the proxy (else requests); WinHTTP's own.
-    bypass_by_stack (dict): WinINET only: {requests | httpx | urllib: the ProxyOverride entry that makes that
-        library bypass the proxy, or null} (httpx reads no registry bypass list: always null).
-    system (WindowsProxy | null): Windows only: {wininet: {enabled, server, bypass, pac_url}, winhttp: {server,
-        bypass}}, secrets in them redacted.
-    error (str | null): registry unreadable.
+Evidence: `ProxySettings` (aoai_diag/evidence/path.py).
 """
 
 from __future__ import annotations

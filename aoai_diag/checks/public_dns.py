@@ -5,13 +5,7 @@ proxy's public address; with network rules but no endpoint it goes straight to t
 (`*.prod.vnet.cog.trafficmanager.net`, `vnetproxyv1-*`); such a name is never NXDOMAIN publicly
 (https://learn.microsoft.com/azure/ai-services/speech-service/speech-services-private-link).
 
-Evidence:
-    servers (list of {server, answers: {name: DnsAnswer}}): every public resolver tried, in order; the next is
-        tried only when the previous gave no usable answer (timeout, error, SERVFAIL, REFUSED).
-    answered_by ("ip:port" | null): the resolver whose answer is used.
-    privatelink_hop (bool | null): the primary chain contains `<label>.privatelink.<suffix>`.
-    vnet_proxy (bool | null): the primary chain contains `.prod.vnet.cog.trafficmanager.net` or a `vnetproxy` host.
-    public_addresses (list of str): the primary host's addresses (A, then AAAA) from that resolver.
+Evidence: `PublicDns` (aoai_diag/evidence/dns.py).
 """
 
 from __future__ import annotations

@@ -4,15 +4,7 @@ dnspython reads /etc/resolv.conf (Linux, macOS) or the registry (Windows). On Wi
 names through the NRPT instead, which no nameserver list shows
 (https://github.com/dmauser/PrivateLink/tree/master/DNS-Integration-P2S; os_resolvers reads it): system_resolution sees that path.
 
-Evidence:
-    source ("system" | "option"): where the list came from.
-    nameservers (list of "ip:port"): in the configured order; IPv6 as "[::1]:53".
-    search (list of str): search domains.
-    path (str | null): file read, when one was.
-    error (str | null): why the configuration could not be read.
-    skipped (list of {line, text, reason}): lines that were not used (`nameserver foo`); the rest still counts,
-        as it does for the C library, which ignores such lines too.
-    truncated (int): nameservers listed after the first MAX_NAMESERVERS, left out (not asked by any probe).
+Evidence: `ResolverConfig` (aoai_diag/evidence/dns.py).
 """
 
 from __future__ import annotations

@@ -10,16 +10,7 @@ The OS's own route lookup (`ip -j route get`, `route -n get`, `Find-NetRoute`: a
 the interface and next hop it picks, and whether that is the VPN tunnel; with `--vpn-profile`, each route the
 profile carries is looked up too, so "the tunnel's routes are not in the routing table" is observed.
 
-Evidence:
-    reference (dict): {address, source, error, os_route} for the public reference address.
-    routes (list): {address, class, source, error ("network unreachable", ...), local (bool: the address is
-        this machine's own), via_default (bool | None: same source as the reference), os_route {interface,
-        next_hop, prefix, source, error, no_route?, local?}, tunnel (bool | None), tunnel_basis (str)} per private
-        address.
-    platform (str): which OS reader ran.
-    profile_routes (list, with a VPN profile): {prefix, address (the prefix's first host, looked up), interface,
-        next_hop, error, no_route (the OS answered that nothing matches; a reader that failed leaves it false),
-        local, via_default, tunnel, tunnel_basis} per route the profile carries (at most 16).
+Evidence: `RouteLookup` (aoai_diag/evidence/path.py).
 """
 
 from __future__ import annotations

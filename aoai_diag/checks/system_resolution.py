@@ -5,12 +5,7 @@ it can disagree with direct DNS queries (nslookup, for one, ignores the NRPT). I
 thread, so each name is resolved in a daemon worker and the probe stops waiting at `ctx.op_timeout()`
 (glibc with a dead server takes ~10 s: 5 s timeout x 2 attempts, resolv.conf(5)).
 
-Evidence:
-    results ({name: {addresses, address_classes, error}}): per target name; `error` is null,
-        "EAI_NONAME: <text>" style, or "timeout".
-    addresses (list of str): the primary host's addresses in getaddrinfo order, de-duplicated, both families.
-    address_classes ({address: class}): for `addresses`.
-    timeout_s (float): how long the probe waited.
+Evidence: `SystemResolution` (aoai_diag/evidence/dns.py).
 """
 
 from __future__ import annotations

@@ -3,11 +3,7 @@
 A connect that succeeds proves little on its own (an Azure Firewall completes the handshake itself,
 https://learn.microsoft.com/azure/firewall/firewall-faq); a timeout or refusal is strong evidence of a filtered path.
 
-Evidence:
-    port (int): the port connected to.
-    attempts (list): one per address, in resolution order:
-        {address, class, outcome: "connected" | "refused" | "timeout" | "unreachable" | "error",
-         error (str | null), connect_ms (float | null)}.
+Evidence: `TcpConnect` (aoai_diag/evidence/path.py).
 """
 
 from __future__ import annotations

@@ -4,17 +4,7 @@ An issuer that is not the one Azure uses, with a verification failure, points at
 firewall (cause edge.tls_inspection); a name mismatch at a connection by IP or privatelink name, or at
 another service answering on the address (cause edge.tls_wrong_name).
 
-Evidence:
-    server_name (str): SNI and the name verified.
-    port (int)
-    attempts (list): one per address tcp_connect connected to:
-        {address, class, outcome: "ok" | "untrusted" | "name_mismatch" | "expired" | "reset" | "timeout" |
-         "protocol" | "error" ("protocol": the peer's bytes are not TLS records, e.g. a plaintext HTTP server),
-         verify_error (str | null): OpenSSL's verification message, protocol (str | null: "TLSv1.3"),
-         issuer: {CN, O} | null, issuer_text, subject_text, sans: [...], not_after (ISO UTC), days_left (int),
-         handshake_ms (float | null), error (str | null)}.
-        On a verification failure the certificate is fetched again without verification, so issuer and SANs are
-        still recorded; `cert_error` says why that failed, if it did.
+Evidence: `TlsHandshake` (aoai_diag/evidence/path.py).
 """
 
 from __future__ import annotations

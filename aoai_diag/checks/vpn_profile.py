@@ -4,12 +4,7 @@ What it promises is compared with what this machine resolved: the account's priv
 the profile carries into the tunnel, its names against the DNS suffixes, and whether it pushes a DNS server at all.
 Secrets in the profile (server secret, certificates, the Entra tenant, issuer and audience) are never copied.
 
-Evidence:
-    file (str): the file's base name (the directory may name the user).
-    profile (VpnProfileContent): the parsed profile, shape in aoai_diag/osnet/vpnprofile.py.
-    coverage ({address: {route, excluded_by}}): for each private address the OS resolved for the primary host.
-    suffix_coverage ({name: suffix | null}): the profile suffix covering each of the account's names (null when
-        the profile lists suffixes and none covers the name; the map is empty when it lists none).
+Evidence: `VpnProfile` (aoai_diag/evidence/osnet.py).
 """
 
 from __future__ import annotations

@@ -65,21 +65,33 @@ class Account(Evidence):
 @dataclass(frozen=True, kw_only=True)
 class ArmAccess(Evidence):
     credential: str | None = None
+    """The sources in the credential chain, joined by `+`: e.g. `managed_identity`, `environment+azure_cli`."""
     arm_endpoint: str | None = None
+    """The Resource Manager base URL used."""
     subscriptions: tuple[str, ...] = ()
+    """Ids of the subscriptions searched (`--subscription`, or every Enabled one listed)."""
     from_option: bool = False
+    """The list came from `--subscription`."""
     denied: tuple[Denied, ...] = ()
+    """Reads that failed."""
     error: str | None = None
+    """Why nothing could be read."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class ArmAccount(Evidence):
     label: str | None = None
+    """The custom subdomain searched."""
     source: str | None = None
+    """How the run-wide inventory was read: resource_graph | list_calls."""
     subscriptions: tuple[str, ...] = ()
+    """The subscriptions searched."""
     graph_error: Denied | None = None
+    """Why Resource Graph was not used."""
     denied: tuple[Denied, ...] = ()
+    """Scopes that could not be read."""
     matches: tuple[str, ...] = ()
+    """Ids of every account that matched (more than one is odd but possible across tenants)."""
     account: Account | None = None
     error: str | None = None
 
@@ -143,7 +155,9 @@ class PrivateEndpoint(Evidence):
 class ArmPrivateEndpoints(Evidence):
     account_id: str | None = None
     private_endpoints: tuple[PrivateEndpoint, ...] = ()
+    """The PEs the account lists, and every PE whose connection points at the account."""
     denied: tuple[Denied, ...] = ()
+    """PEs (or parts of them, NICs included) that could not be read."""
     error: str | None = None
 
 
@@ -195,14 +209,19 @@ class UnlistedSubscription(Evidence):
 @dataclass(frozen=True, kw_only=True)
 class ArmDnsZones(Evidence):
     label: str | None = None
+    """The record name looked up."""
     needed_zones: tuple[str, ...] = ()
     zones: tuple[Zone, ...] = ()
+    """Every copy the credential can see of any privatelink zone of the cloud."""
     broad_zones: tuple[BroadZone, ...] = ()
+    """Zones named like a public suffix (`openai.azure.com`, `azure.com`)."""
     denied: tuple[Denied, ...] = ()
+    """Unread scopes (a zone may hide there)."""
     complete: bool | None = None
-    """Every scope was read; None: no search recorded (the probe stopped before searching)."""
+    """Every scope (subscription and zone) was read; None: no search recorded (the probe stopped before searching)."""
     hidden_zones: tuple[str, ...] = ()
-    """Ids of needed zones a PE's zone group names that the search did not return (unreadable where they live)."""
+    """Ids of needed zones a PE's zone group names that the search did not return: they live where this identity
+    cannot read (Resource Graph leaves such scopes out silently)."""
     unlisted_subscriptions: tuple[UnlistedSubscription, ...] = ()
     """Subscriptions the topology names that were not searched: the zone search is then not complete."""
     error: str | None = None
@@ -273,6 +292,7 @@ class PeVnet(Evidence):
     """same | peered | not_peered | unknown."""
     peering: Peering | None = None
     via_hubs: tuple[str, ...] = ()
+    """Ids of VNets peered with both this VNet and the PE's."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -289,6 +309,7 @@ class RouteToPe(Evidence):
     pe_id: str = ""
     address: str = ""
     route: Route | None = None
+    """None: no matching route."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -303,7 +324,8 @@ class OnDemandRead(Evidence):
 @dataclass(frozen=True, kw_only=True)
 class ArmClientNetwork(Evidence):
     source: str | None = None
-    """imds | option | host (an app host's subnet: `--from`, or this run is inside the host)."""
+    """How the client VNet was found: imds | option | host (an app host's subnet: `--from`, or this run is inside the
+    host)."""
     vm_id: str | None = None
     host_id: str | None = None
     """The app host whose subnet is the client subnet (source `host`)."""
@@ -312,16 +334,22 @@ class ArmClientNetwork(Evidence):
     dns_servers: tuple[str, ...] = ()
     """The DNS servers the client asks (empty: Azure-provided DNS)."""
     dns_source: str | None = None
-    """Which setting chose them: `vnet`, or `site dnsConfiguration` for an App Service app."""
+    """Which setting chose them: `vnet`, or for an App Service app `site dnsConfiguration` or (inside the app)
+    `app setting WEBSITE_DNS_SERVER`."""
     nic: Nic | None = None
     subnet: Subnet | None = None
     vnet: Vnet | None = None
     dns_mode: str | None = None
+    """azure | custom."""
     dns_server_hosts: tuple[DnsServerHost, ...] = ()
+    """For custom servers: where each lives (the VNet whose address space holds it, or the Azure Firewall it is)."""
     pe_vnets: tuple[PeVnet, ...] = ()
     routes_to_pe: tuple[RouteToPe, ...] = ()
+    """On a VM: the NIC's effective route toward each private endpoint address."""
     routes_error: str | None = None
     effective_routes: OnDemandRead | None = None
+    """Whether the long-running effective-routes read was asked (only when TCP to a private address failed and no
+    peering problem explains it: aoai_diag/azure/on_demand.py) and how it ended; unfinished: the routes are unknown."""
     denied: tuple[Denied, ...] = ()
     error: str | None = None
 
@@ -345,11 +373,14 @@ class ClientDecision(Decision):
 @dataclass(frozen=True, kw_only=True)
 class ClientSide(Evidence):
     method: str | None = None
+    """effective (the effective-NSG read of the VM's NIC) | rules (the NIC's and subnet's NSGs' own rules) | null."""
     decisions: tuple[ClientDecision, ...] = ()
     access: str | None = None
+    """Allow | Deny | null."""
     error: str | None = None
     effective: OnDemandRead | None = None
-    """Whether the effective-NSG read was asked and how it ended, when recorded."""
+    """Whether the effective-NSG read was asked (only when TCP to a private address failed and no static read explains
+    it: aoai_diag/azure/on_demand.py) and how it ended, when recorded."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -360,17 +391,22 @@ class PeSide(Evidence):
     network_policies: str | None = None
     nsg_id: str | None = None
     applies: bool = False
+    """The PE subnet's NSG applies: its privateEndpointNetworkPolicies is Enabled or NetworkSecurityGroupEnabled."""
     decision: Decision | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class ArmNsg(Evidence):
     port: int | None = None
+    """The TCP port evaluated."""
     source_ip: str | None = None
+    """The client address the rules are evaluated for: this VM's private address, an address of the app host's
+    subnet, or off Azure `--source-ip` / the tunnel's source address (a VPN pool or on-premises address meets the PE
+    subnet's NSG with it)."""
     source_kind: str | None = None
-    """Where source_ip comes from: "nic" (this VM's NIC), "option" (--source-ip: a VPN pool or on-premises address),
-    "tunnel" (the source this machine's route to the private endpoint uses), "pool" (the first address of the VPN
-    profile's client pool)."""
+    """Where source_ip comes from: "nic" (this VM's NIC), "host" (an app host's integration subnet), "option"
+    (--source-ip: a VPN pool or on-premises address), "tunnel" (the source this machine's route to the private
+    endpoint uses), "pool" (the first address of the VPN profile's client pool); null: no client address."""
     client: ClientSide | None = None
     pe_side: tuple[PeSide, ...] = ()
     denied: tuple[Denied, ...] = ()
@@ -430,7 +466,7 @@ class HostLink(Evidence):
     """One link of the host's path, judged from Resource Manager: `state` ok | broken | unknown."""
 
     link: str = ""
-    """host | dns | zone_link | record | route | nsg."""
+    """host | vnet | route_all | dns | zone_link | record | route | nsg."""
     state: str = ""
     detail: str | None = None
 
@@ -445,6 +481,7 @@ class ArmAppHost(Evidence):
     source: str | None = None
     """How the host was found: id | resource_graph | list_calls."""
     matches: tuple[str, ...] = ()
+    """Ids of the hosts that matched."""
     host: AppHost | None = None
     path: tuple[HostLink, ...] = ()
     denied: tuple[Denied, ...] = ()

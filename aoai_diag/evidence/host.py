@@ -146,9 +146,9 @@ class AppHost(Evidence):
     kind: str | None = None
     """app_service | function_app | container_app | kubernetes | azure_ml | null (none of these signals)."""
     on_azure: bool | None = None
-    """The platform says this runs on Azure (App Service, Functions, Container Apps, Azure ML; a pod whose search
-    list holds the Azure-provided `internal.cloudapp.net` suffix); null: the signals cannot say. Never false: a host
-    without IMDS is not "off Azure" for that."""
+    """The signals name a platform that exists only on Azure (App Service, Functions, Container Apps, Azure ML), or a
+    pod whose search list holds the Azure-provided `internal.cloudapp.net` suffix; null: the signals cannot say.
+    Never false: a host without IMDS is not "off Azure" for that."""
     description: str | None = None
     """One line for the report's header ("App Service app app-contoso, instance 4f2a…, VNet integration 10.30.1.4")."""
     signals: tuple[str, ...] = ()
@@ -223,7 +223,8 @@ class AppDns(Evidence):
     walk: SearchWalk | None = None
     """The search-list walk for the account host (null when the resolver configuration is unknown)."""
     azure_dns: HostServerAnswers | None = None
-    """168.63.129.16's answers, asked directly where the VNet may be reachable; null: not asked (`azure_dns_skipped`)."""
+    """168.63.129.16's answers (chosen_by azure_dns, role reference), asked directly where the VNet may be reachable;
+    null: not asked (`azure_dns_skipped`)."""
     azure_dns_skipped: str | None = None
     """Why 168.63.129.16 was not asked."""
     verdicts: Mapping[str, str] = field(default_factory=dict)

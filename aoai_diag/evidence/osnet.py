@@ -63,8 +63,10 @@ class VpnProfile(Evidence):
     profile: VpnProfileContent | None = None
     """null: the profile could not be read."""
     coverage: Mapping[str, RouteCoverage] = field(default_factory=dict)
+    """address -> its coverage, for each private address the OS resolved for the primary host."""
     suffix_coverage: Mapping[str, str | None] = field(default_factory=dict)
-    """name -> the profile suffix covering it (null: the profile lists suffixes and none covers the name)."""
+    """name -> the profile suffix covering it, for each of the account's names (null: the profile lists suffixes and
+    none covers the name); empty when the profile lists no suffix."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,12 +92,16 @@ class NameChoice(Evidence):
     why: str | None = None
     interface: str | None = None
     servers: tuple[str, ...] = ()
+    """ip:port."""
     answers: Mapping[str, DnsAnswer] = field(default_factory=dict)
+    """server -> its answer for the name."""
     verdict: str | None = None
     """private | mixed | public | nxdomain | ... (one server), disagree (several differ), none (no server)."""
     app: str | None = None
     """What getaddrinfo gave the application: private | public | mixed | error | unknown."""
     disagree: bool = False
+    """The OS's server and getaddrinfo disagree on whether the name is private (false when getaddrinfo's view is
+    unknown or the servers gave no single verdict)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,4 +115,5 @@ class OsResolvers(Evidence):
     split_rules: tuple[SplitRule, ...] = ()
     names: Mapping[str, NameChoice] = field(default_factory=dict)
     uncovered: Mapping[str, Mapping[str, DnsAnswer]] = field(default_factory=dict)
-    """name no per-domain rule covers -> {server of a per-domain rule: its answer for the name}."""
+    """name no per-domain rule covers -> {server of a per-domain rule: its answer for the name} (would the tunnel's
+    DNS have given the private address?)."""
