@@ -267,7 +267,7 @@ def test_schema_evidence_part_is_generated_from_the_types(schema: Path) -> None:
 def test_docs_name_every_declared_top_level_field() -> None:
     docs = (REPO / "docs" / "evidence.md").read_text()
     rows = {line.split("|")[1].strip(" `"): line for line in docs.splitlines() if line.startswith("| `")}
-    shared = "A probe skipped before it read anything records only `error`"  # said once for every arm_* probe
+    shared = "A probe skipped before it read anything sets only `error`"  # said once for every arm_* probe
     assert shared in docs
     for check_id, kind in evidence_types().items():
         row = rows[check_id]
