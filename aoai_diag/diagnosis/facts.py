@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from aoai_diag.evidence.azure import Denied
+from aoai_diag.evidence.azure import RECORDS_DENIED, Denied
 from aoai_diag.model import CheckResult, Status
 
 if TYPE_CHECKING:
@@ -169,8 +169,7 @@ def unread(evidence: Evidence, check_id: str, decide: str | None = None) -> Fact
         return None
     if result.status is Status.SKIP:
         return unknown(Unknown.NOT_READ, check_id, detail=result.reason or result.summary, decide=decide)
-    # The Resource Manager probes' evidence types declare `denied` (the reads refused); the others have none.
-    entries: tuple[Denied, ...] = getattr(result.evidence, "denied", ())
+    entries = result.evidence.denied if isinstance(result.evidence, RECORDS_DENIED) else ()
     if not entries:
         return unknown(why_failed(result), check_id, detail=result.reason or result.summary, decide=decide)
     whys = {why_unread(d) for d in entries}

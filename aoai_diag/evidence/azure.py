@@ -486,3 +486,7 @@ class ArmAppHost(Evidence):
     path: tuple[HostLink, ...] = ()
     denied: tuple[Denied, ...] = ()
     error: str | None = None
+
+
+RECORDS_DENIED = (ArmAccess, ArmAccount, ArmPrivateEndpoints, ArmDnsZones, ArmClientNetwork, ArmNsg, ArmAppHost)
+"""The evidence types that name the reads Resource Manager refused in `denied`."""
